@@ -1,0 +1,129 @@
+/* engine.h - the seqsh engine's one public header.
+ *
+ * The engine keeps a live Keras-style Sequential model inside a session and
+ * answers questions about it. It never prints, never exits and never aborts on
+ * user input: every function that can fail returns 0 on success and -1 on
+ * failure, filling the caller's sq_error with a one-line message. A call that
+ * fails leaves the session (model, name counters, RNG) exactly as it was. */
+#ifndef SEQSH_ENGINE_H
+#define SEQSH_ENGINE_H
+
+#include <stddef.h>
+
+#define SQ_MAX_RANK 5   /* batch dimension included */
+#define SQ_ERR_MAX 1024
+
+/* A shape. d[0] is the batch dimension for model tensors; an entry < 0 is
+ * unknown (Keras's None). */
+typedef struct {
+    int rank;
+    long d[SQ_MAX_RANK];
+} sq_shape;
+
+/* A dense float32 tensor in C order. `data` is owned by whoever owns the
+ * struct and released with sq_tensor_free. All dims are known (>= 0). */
+typedef struct {
+    sq_shape shape;
+    float *data;
+} sq_tensor;
+
+typedef struct {
+    char msg[SQ_ERR_MAX];
+} sq_error;
+
+typedef struct sq_session sq_session;
+
+/* ---- session --------------------------------------------------------- */
+
+/* A new session holding an empty, unnamed model; NULL when out of memory. */
+sq_session *sq_session_new(void);
+void sq_session_free(sq_session *s);
+
+/* Reseed the session RNG (weights, `random` inputs, shuffling). */
+void sq_seed(sq_session *s, unsigned long long seed);
+
+/* keras.backend.clear_session(): every automatic-name counter restarts. */
+void sq_reset(sq_session *s);
+
+/* Cooperative cancellation: long operations poll *flag between layers and
+ * batches and fail with "Interrupted" when it is non-zero. Borrowed. */
+void sq_set_interrupt_flag(sq_session *s, volatile int *flag);
+
+/* ---- building ---------------------------------------------------------- */
+
+/* keras.Sequential(name=NAME); NULL name gives sequential, sequential_1, ... */
+int sq_model_new(sq_session *s, const char *name, sq_error *err);
+/* model.add(keras.Input(shape=dims)). */
+int sq_input(sq_session *s, int ndims, const long *dims, sq_error *err);
+/* model.add(layers.KIND(args...)). args are the raw words after the kind:
+ * positionals, bare activation names and key=value options. */
+int sq_add(sq_session *s, const char *kind, int argc, char **argv,
+           sq_error *err);
+/* model.pop(). */
+int sq_pop(sq_session *s, sq_error *err);
+
+/* ---- looking ------------------------------------------------------------ */
+
+typedef struct {
+    const char *name;       /* borrowed from the session */
+    const char *class_name; /* Keras class name, e.g. "Conv2D" */
+    int built;              /* output_shape and params are valid */
+    sq_shape output_shape;
+    size_t params;
+    int trainable;
+} sq_layer_info;
+
+const char *sq_model_name(const sq_session *s);
+int sq_model_is_built(const sq_session *s);
+int sq_layer_count(const sq_session *s);
+/* Fills *info for layer i (0-based); -1 when out of range. */
+int sq_layer_get(const sq_session *s, int i, sq_layer_info *info);
+
+/* Python's repr of a shape tuple: "(None, 123, 123, 32)", "(None,)".
+ * Writes at most n bytes including the NUL; returns buf. */
+char *sq_shape_str(const sq_shape *sh, char *buf, size_t n);
+
+/* model.summary() text, Keras 2.6 classic layout. Returns a malloc'd string
+ * owned by the caller, or NULL with *err filled. */
+char *sq_summary(const sq_session *s, sq_error *err);
+/* print(model.layers), one line per layer; malloc'd, NULL on error. */
+char *sq_layers_text(const sq_session *s, sq_error *err);
+/* model.weights / layer.weights with values; layer NULL = all. */
+char *sq_weights_text(const sq_session *s, const char *layer, sq_error *err);
+
+/* ---- running ------------------------------------------------------------ */
+
+/* y = model(x). Builds an unbuilt model on the first call; *y is filled with
+ * a new tensor the caller frees with sq_tensor_free. */
+int sq_call(sq_session *s, const sq_tensor *x, sq_tensor *y, sq_error *err);
+
+/* ---- tensors ------------------------------------------------------------ */
+
+/* ones | zeros | random (uniform [0,1) from the session RNG) | range
+ * (0, 1, 2, ... in C order). dims are all concrete and > 0. */
+int sq_tensor_generate(sq_session *s, const char *kind, int ndims,
+                       const long *dims, sq_tensor *out, sq_error *err);
+/* Reads a .npy file, or FILE.npz:KEY, converting numbers to float32. */
+int sq_tensor_load(const char *spec, sq_tensor *out, sq_error *err);
+/* Writes t as a float32 .npy (temporary file renamed into place). */
+int sq_tensor_save(const char *path, const sq_tensor *t, sq_error *err);
+/* NumPy's str(array) for t: malloc'd, NULL when out of memory. */
+char *sq_tensor_format(const sq_tensor *t);
+void sq_tensor_free(sq_tensor *t);
+size_t sq_shape_count(const sq_shape *sh); /* product of dims */
+
+/* ---- weights files ------------------------------------------------------ */
+
+/* model.save_weights / load_weights as .npz, keys "LAYER/WEIGHT". */
+int sq_save_weights(const sq_session *s, const char *path, sq_error *err);
+int sq_load_weights(sq_session *s, const char *path, sq_error *err);
+
+/* ---- the registry, for help and completion ----------------------------- */
+
+int sq_kind_count(void);
+const char *sq_kind_class(int i);     /* "Conv2D" */
+const char *sq_kind_base(int i);      /* "conv2d" */
+int sq_activation_count(void);
+const char *sq_activation_name(int i);
+
+#endif

@@ -1,0 +1,147 @@
+/* forward.c - running the model: `call` builds a deferred model on its first
+ * input, checks the input against the model's, and runs the layers through
+ * two ping-pong buffers and one scratch area kept in the model. */
+#include <stdlib.h>
+#include <string.h>
+#include "internal.h"
+
+/* The workspace may not grow past this many bytes. */
+#define WORK_LIMIT ((size_t)16 << 30)
+
+int sq_forward(sq_model *m, const sq_tensor *x, sq_tensor *y,
+               volatile int *intr, sq_error *err)
+{
+    int n = m->n;
+    sq_shape *sh = malloc((size_t)(n + 1) * sizeof *sh);
+    if (!sh)
+        return sq_fail(err, "out of memory");
+    sh[0] = x->shape;
+    size_t maxact = 0, scratch = 0;
+    for (int i = 0; i < n; i++) {
+        const sq_layer *l = m->layers[i];
+        if (sq_layer_check_input(l, &sh[i], &sh[i + 1], err) < 0)
+            goto fail;
+        size_t c = sq_shape_count(&sh[i + 1]);
+        if (c == SIZE_MAX || c > WORK_LIMIT / sizeof(float)) {
+            sq_fail(err, "layer %s's output for this input would be too large", l->name);
+            goto fail;
+        }
+        if (c > maxact)
+            maxact = c;
+        if (l->kind->scratch) {
+            size_t sc = l->kind->scratch(l, &sh[i]);
+            if (sc > scratch)
+                scratch = sc;
+        }
+    }
+    size_t need = 2 * maxact + scratch;
+    if (need > WORK_LIMIT / sizeof(float)) {
+        sq_fail(err, "this call needs %zu MiB of working memory, more than the %zu MiB limit",
+                need * sizeof(float) >> 20, WORK_LIMIT >> 20);
+        goto fail;
+    }
+    if (need > m->work_cap) {
+        float *w = realloc(m->work, need * sizeof(float));
+        if (!w) {
+            sq_fail(err, "out of memory for %zu MiB of working memory", need * sizeof(float) >> 20);
+            goto fail;
+        }
+        m->work = w;
+        m->work_cap = need;
+    }
+    size_t outn = sq_shape_count(&sh[n]);
+    y->data = malloc((outn ? outn : 1) * sizeof(float));
+    if (!y->data) {
+        sq_fail(err, "out of memory for the output");
+        goto fail;
+    }
+    y->shape = sh[n];
+    const float *in = x->data;
+    float *bufs[2] = { m->work, m->work + maxact };
+    for (int i = 0; i < n; i++) {
+        if (intr && *intr) {
+            sq_tensor_free(y);
+            sq_fail(err, "Interrupted");
+            goto fail;
+        }
+        const sq_layer *l = m->layers[i];
+        float *out = bufs[i & 1];
+        sq_fwd f = { in, out, &sh[i], &sh[i + 1], m->params + l->param_off,
+                     m->work + 2 * maxact, 0 };
+        l->kind->forward(l, &f);
+        if (l->act)
+            sq_activation_apply(l->act, out, sq_shape_count(&sh[i + 1]),
+                                sh[i + 1].d[sh[i + 1].rank - 1]);
+        in = out;
+    }
+    memcpy(y->data, in, outn * sizeof(float));
+    free(sh);
+    return 0;
+fail:
+    free(sh);
+    return -1;
+}
+
+/* Keras's InputSpec check of a model built from an explicit input. */
+static int check_model_input(const sq_model *m, const sq_shape *x, sq_error *err)
+{
+    char a[128], b[128];
+    const sq_shape *want = &m->input_shape;
+    if (x->rank != want->rank)
+        return sq_fail(err, "Input 0 of layer %s is incompatible with the layer: expected "
+                       "ndim=%d, found ndim=%d. Full shape received: %s", m->name,
+                       want->rank, x->rank, sq_shape_str(x, a, sizeof a));
+    for (int i = 0; i < x->rank; i++)
+        if (want->d[i] >= 0 && want->d[i] != x->d[i])
+            return sq_fail(err, "Input 0 of layer %s is incompatible with the layer: expected "
+                           "shape=%s, found shape=%s", m->name,
+                           sq_shape_str(want, a, sizeof a), sq_shape_str(x, b, sizeof b));
+    return 0;
+}
+
+int sq_call(sq_session *s, const sq_tensor *x, sq_tensor *y, sq_error *err)
+{
+    sq_model *m = s->model;
+    if (x->shape.rank < 1)
+        return sq_fail(err, "the input needs at least one dimension (the batch)");
+    if (!m->built) {
+        if (m->n == 0)
+            return sq_fail(err, "the model has no layers yet: add some first");
+        /* the deferred build: the input's full shape, batch included */
+        sq_layer **arr = malloc((size_t)m->n * sizeof *arr);
+        if (!arr)
+            return sq_fail(err, "out of memory");
+        memcpy(arr, m->layers, (size_t)m->n * sizeof *arr);
+        sq_rng saved = s->rng;
+        if (sq_model_build(m, arr, m->n, &x->shape, &s->rng, err) < 0) {
+            free(arr);
+            return -1;
+        }
+        if (sq_forward(m, x, y, s->interrupt, err) < 0) {
+            /* undo: back to the unbuilt state */
+            for (int i = 0; i < m->n; i++)
+                m->layers[i]->built = 0;
+            m->built = 0;
+            m->nparams = 0;
+            s->rng = saved;
+            return -1;
+        }
+        m->deferred_built = 1;
+        return 0;
+    }
+    if (m->explicit_input && check_model_input(m, &x->shape, err) < 0)
+        return -1;
+    if (sq_forward(m, x, y, s->interrupt, err) < 0)
+        return -1;
+    if (!m->explicit_input && x->shape.rank == m->input_shape.rank
+        && !sq_shape_eq(&x->shape, &m->input_shape)) {
+        /* relax the differing entries to None, as Keras does */
+        sq_shape relaxed = m->input_shape;
+        for (int i = 0; i < relaxed.rank; i++)
+            if (relaxed.d[i] != x->shape.d[i])
+                relaxed.d[i] = -1;
+        sq_error ignored;
+        sq_model_build(m, m->layers, m->n, &relaxed, &s->rng, &ignored);
+    }
+    return 0;
+}

@@ -1,0 +1,208 @@
+/* internal.h - what the engine's files share and the shell never sees:
+ * errors, the RNG, the option parser, the layer-kind table and the model. */
+#ifndef SEQSH_INTERNAL_H
+#define SEQSH_INTERNAL_H
+
+#include <stdint.h>
+#include "engine.h"
+
+#define SQ_NAME_MAX 128
+#define SQ_MAX_WEIGHTS 4
+#define SQ_MAX_OPTS 16
+
+/* Fills err with a printf-style message and returns -1. */
+int sq_fail(sq_error *err, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* ---- RNG: xoshiro128**-like, owned by the session ---------------------- */
+typedef struct { uint64_t s[4]; } sq_rng;
+void sq_rng_seed(sq_rng *r, uint64_t seed);
+uint64_t sq_rng_next(sq_rng *r);
+float sq_rng_uniform(sq_rng *r);  /* [0, 1) */
+
+/* ---- shapes ------------------------------------------------------------- */
+int sq_shape_eq(const sq_shape *a, const sq_shape *b);
+/* conv_output_length of keras/utils/conv_utils.py; n < 0 (None) stays None. */
+long sq_conv_len(long n, long k, int same, long stride, long dilation);
+
+/* ---- options ------------------------------------------------------------ */
+typedef enum {
+    OPT_INT,     /* one integer */
+    OPT_INTS,    /* int or tuple: "3", "3,3", "(3, 3)"; count in `n` */
+    OPT_FLOAT,
+    OPT_STR,
+    OPT_BOOL,    /* true/false/True/False/1/0 */
+    OPT_ACT      /* an activation name */
+} sq_opt_type;
+
+typedef struct {
+    const char *name;   /* Keras argument name, e.g. "strides" */
+    sq_opt_type type;
+    int tuple_len;      /* OPT_INTS: expand a single int to this many */
+    const char *def;    /* default as text, NULL = required (positional) */
+    const char *help;
+} sq_optdef;
+
+typedef struct {
+    int set;                 /* given by the user */
+    long i[SQ_MAX_RANK];     /* OPT_INT/OPT_INTS/OPT_BOOL */
+    int n;                   /* entries in i for OPT_INTS */
+    double f;                /* OPT_FLOAT */
+    char s[64];              /* OPT_STR; OPT_ACT holds the name */
+} sq_optval;
+
+/* ---- layers ------------------------------------------------------------- */
+typedef enum { INIT_GLOROT_UNIFORM, INIT_ZEROS, INIT_ONES } sq_init;
+
+typedef struct {
+    const char *name;        /* "kernel", "moving_mean" */
+    sq_shape shape;          /* without batch; rank is the weight's own */
+    sq_init init;
+    int trainable;           /* 0 for BatchNormalization's moving stats */
+} sq_weight_spec;
+
+typedef struct sq_layer sq_layer;
+
+/* What a forward call sees. Shapes are concrete, batch first. Weights are
+ * consecutive in the model's flat buffer in the order weights() listed
+ * them. scratch has at least scratch() floats. */
+typedef struct {
+    const float *in;
+    float *out;
+    const sq_shape *in_shape, *out_shape;
+    const float *w;
+    float *scratch;
+    int training;
+} sq_fwd;
+
+typedef struct sq_layer_kind {
+    const char *class_name;      /* "MaxPooling2D" */
+    const char *base_name;       /* "max_pooling2d", for auto names */
+    const char *const *aliases;  /* other class names ("MaxPool2D"), NULL-ended */
+    const sq_optdef *opts;       /* NULL-name-ended; positionals come first */
+    int npositional;             /* how many of opts may be given bare */
+    int has_activation;          /* accepts activation= and bare act names */
+    const char *summary;         /* one line for help */
+    size_t state_size;           /* bytes of kind-private state */
+    /* Checks and converts parsed options into l->state. */
+    int (*configure)(sq_layer *l, const sq_optval *v, sq_error *err);
+    /* Output shape for input shape `in` (batch may be None), or Keras's
+     * error. Also validates `in` against already-created weights. */
+    int (*output_shape)(const sq_layer *l, const sq_shape *in, sq_shape *out,
+                        sq_error *err);
+    /* Lists the weights created for input shape `in`; returns how many. */
+    int (*weights)(const sq_layer *l, const sq_shape *in, sq_weight_spec *w);
+    /* Floats of scratch forward needs for a concrete input; may be NULL. */
+    size_t (*scratch)(const sq_layer *l, const sq_shape *in);
+    void (*forward)(const sq_layer *l, const sq_fwd *f);
+} sq_layer_kind;
+
+struct sq_layer {
+    const sq_layer_kind *kind;
+    char name[SQ_NAME_MAX];
+    int act;                     /* activation index, 0 = linear */
+    int trainable;
+    sq_optval opt[SQ_MAX_OPTS];  /* parsed options, indexed like kind->opts */
+    void *state;                 /* kind->state_size bytes, owned */
+    /* Set when the model is built: */
+    int built;                   /* in_shape, out_shape, w[] are valid */
+    sq_shape in_shape, out_shape;
+    int nweights;
+    sq_weight_spec w[SQ_MAX_WEIGHTS];
+    size_t param_off;            /* into the model's flat buffer */
+    size_t param_count;
+};
+
+/* The registry (layers.c). */
+const sq_layer_kind *sq_kind_find(const char *name);
+extern const sq_layer_kind *const sq_kinds[];
+
+/* ---- activations (activation.c) ----------------------------------------- */
+int sq_activation_find(const char *name);  /* index or -1 */
+/* Applies activation `a` in place to n values laid out as rows of `last`. */
+void sq_activation_apply(int a, float *x, size_t n, long last);
+
+/* ---- the model ---------------------------------------------------------- */
+typedef struct {
+    char name[SQ_NAME_MAX];
+    int name_pending;          /* the session's first model: its automatic
+                                  name is taken only once it is used */
+    sq_layer **layers;
+    int n, cap;
+    int built;
+    int explicit_input;        /* built from input / input_shape= */
+    int deferred_built;        /* built by a call: weight names get a prefix */
+    sq_shape input_shape;      /* batch first; valid when built */
+    float *params;             /* all weights, one flat buffer */
+    size_t nparams;
+    /* forward workspace, grown on demand and reused */
+    float *work;
+    size_t work_cap;
+} sq_model;
+
+struct sq_session {
+    sq_model *model;
+    struct sq_counter { char *base; long next; } *counters;
+    int ncounters;
+    sq_rng rng;
+    volatile int *interrupt;
+};
+
+/* Builds the model's layers[0..n) on input shape `in` (batch first):
+ * shape inference for every layer, weights kept for layers already built
+ * (their shapes must still fit) and created from the RNG for new ones, in a
+ * fresh flat buffer. On failure nothing in m or rng changes. On success the
+ * model uses `layers` (an array it now owns, replacing m->layers). */
+int sq_model_build(sq_model *m, sq_layer **layers, int n, const sq_shape *in,
+                   sq_rng *rng, sq_error *err);
+void sq_model_free(sq_model *m);
+/* Runs the built layers on x (concrete shape already checked against the
+ * model's input) into a new tensor y. Uses m->work; polls *intr. */
+int sq_forward(sq_model *m, const sq_tensor *x, sq_tensor *y,
+               volatile int *intr, sq_error *err);
+/* Name prefix of weights: "sequential/" for a model built by a call. */
+const char *sq_weight_prefix(const sq_model *m, char *buf, size_t n);
+
+/* Initialises n weights of spec at dst from rng (glorot/zeros/ones). */
+void sq_weight_init(const sq_weight_spec *w, float *dst, sq_rng *rng);
+size_t sq_weight_count(const sq_weight_spec *w);
+
+
+/* ---- layer creation (options.c) ----------------------------------------- */
+/* Creates a layer of `kind` from the words after the kind name. Fills
+ * *input_shape (rank 0 when input_shape= was not given; otherwise the dims
+ * without batch). The name is left empty unless name= was given. */
+sq_layer *sq_layer_create(const sq_layer_kind *kind, int argc, char **argv,
+                          sq_shape *input_shape, sq_error *err);
+void sq_layer_free(sq_layer *l);
+/* Parses "3", "3,3", "(3, 3)", "(4,)" into at most max integers. */
+int sq_parse_ints(const char *text, long *out, int max, int *n,
+                  sq_error *err);
+/* Index of option `name` in kind->opts, or -1. */
+int sq_opt_index(const sq_layer_kind *kind, const char *name);
+
+/* ---- shared input-spec errors (layers.c), Keras 2.6 wording ------------- */
+/* "Input 0 of layer NAME is incompatible with the layer: : expected
+ * min_ndim=N, found ndim=M. Full shape received: SHAPE" */
+int sq_fail_min_ndim(sq_error *err, const sq_layer *l, int min, const sq_shape *in);
+/* "... expected ndim=N, found ndim=M. Full shape received: SHAPE" */
+int sq_fail_ndim(sq_error *err, const sq_layer *l, int ndim, const sq_shape *in);
+
+/* ---- names (session.c) ------------------------------------------------- */
+void sq_name_peek(const sq_session *s, const char *base, char *out, size_t n);
+int sq_name_take(sq_session *s, const char *base, sq_error *err);
+/* Output shape of built layer l for input `in`, checking its weights fit. */
+int sq_layer_check_input(const sq_layer *l, const sq_shape *in, sq_shape *out,
+                         sq_error *err);
+
+/* ---- a growing string (sbuf.c); start with sbuf b = {0} ----------------- */
+typedef struct {
+    char *s;
+    size_t len, cap;
+    int oom;       /* an allocation failed: sb_finish reports it */
+} sbuf;
+void sb_printf(sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Returns the malloc'd text, or NULL (and frees) after an allocation failure. */
+char *sb_finish(sbuf *b, sq_error *err);
+
+#endif

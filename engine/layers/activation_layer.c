@@ -1,0 +1,43 @@
+/* activation_layer.c - Activation(NAME): applies an activation, nothing else.
+ * The generic forward applies l->act after this copy. */
+#include <string.h>
+#include "../internal.h"
+
+static const sq_optdef opts[] = {
+    { "activation", OPT_ACT, 0, NULL, "name of the activation function" },
+    { NULL, 0, 0, NULL, NULL },
+};
+
+static int configure(sq_layer *l, const sq_optval *v, sq_error *err)
+{
+    (void)err;
+    l->act = sq_activation_find(v[0].s);
+    return 0;
+}
+
+static int output_shape(const sq_layer *l, const sq_shape *in, sq_shape *out,
+                        sq_error *err)
+{
+    (void)l;
+    if (l->act == sq_activation_find("softmax") && in->rank == 1)
+        return sq_fail(err, "Cannot apply softmax to a tensor that is 1D.");
+    *out = *in;
+    return 0;
+}
+
+static void forward(const sq_layer *l, const sq_fwd *f)
+{
+    (void)l;
+    memcpy(f->out, f->in, sq_shape_count(f->in_shape) * sizeof(float));
+}
+
+const sq_layer_kind sq_kind_activation = {
+    .class_name = "Activation",
+    .base_name = "activation",
+    .opts = opts,
+    .npositional = 1,
+    .summary = "applies an activation function",
+    .configure = configure,
+    .output_shape = output_shape,
+    .forward = forward,
+};

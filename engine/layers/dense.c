@@ -1,0 +1,81 @@
+/* dense.c - Dense: out = activation(in . kernel + bias) on the last axis,
+ * for inputs of any rank >= 2; one GEMM over all leading positions. */
+#include "../internal.h"
+#include "../blas.h"
+
+typedef struct {
+    long units;
+    int use_bias;
+} dense_state;
+
+static const sq_optdef opts[] = {
+    { "units", OPT_INT, 0, NULL, "dimensionality of the output space" },
+    { "use_bias", OPT_BOOL, 0, "true", "whether the layer uses a bias vector" },
+    { NULL, 0, 0, NULL, NULL },
+};
+
+static int configure(sq_layer *l, const sq_optval *v, sq_error *err)
+{
+    dense_state *st = l->state;
+    st->units = v[0].i[0];
+    st->use_bias = (int)v[1].i[0];
+    if (st->units <= 0)
+        return sq_fail(err, "Received an invalid value for `units`, expected a positive "
+                       "integer, got %ld.", st->units);
+    return 0;
+}
+
+static int output_shape(const sq_layer *l, const sq_shape *in, sq_shape *out,
+                        sq_error *err)
+{
+    const dense_state *st = l->state;
+    if (in->rank < 2)
+        return sq_fail_min_ndim(err, l, 2, in);
+    if (in->d[in->rank - 1] < 0)
+        return sq_fail(err, "The last dimension of the inputs to `Dense` should be defined. "
+                       "Found `None`.");
+    *out = *in;
+    out->d[in->rank - 1] = st->units;
+    return 0;
+}
+
+static int weights(const sq_layer *l, const sq_shape *in, sq_weight_spec *w)
+{
+    const dense_state *st = l->state;
+    w[0] = (sq_weight_spec){ "kernel", { 2, { in->d[in->rank - 1], st->units } },
+                             INIT_GLOROT_UNIFORM, 1 };
+    if (!st->use_bias)
+        return 1;
+    w[1] = (sq_weight_spec){ "bias", { 1, { st->units } }, INIT_ZEROS, 1 };
+    return 2;
+}
+
+static void forward(const sq_layer *l, const sq_fwd *f)
+{
+    const dense_state *st = l->state;
+    long d = f->in_shape->d[f->in_shape->rank - 1];
+    size_t rows = sq_shape_count(f->in_shape) / (size_t)(d ? d : 1);
+    long u = st->units;
+    if (st->use_bias) {
+        const float *b = f->w + d * u;
+        for (size_t r = 0; r < rows; r++)
+            for (long j = 0; j < u; j++)
+                f->out[r * u + j] = b[j];
+    }
+    sq_gemm(0, 0, (int)rows, (int)u, (int)d, 1.0f, f->in, (int)d, f->w, (int)u,
+            st->use_bias ? 1.0f : 0.0f, f->out, (int)u);
+}
+
+const sq_layer_kind sq_kind_dense = {
+    .class_name = "Dense",
+    .base_name = "dense",
+    .opts = opts,
+    .npositional = 1,
+    .has_activation = 1,
+    .summary = "densely connected layer acting on the last axis",
+    .state_size = sizeof(dense_state),
+    .configure = configure,
+    .output_shape = output_shape,
+    .weights = weights,
+    .forward = forward,
+};

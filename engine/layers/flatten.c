@@ -1,0 +1,29 @@
+/* flatten.c - Flatten: (B, d1, d2, ...) -> (B, d1*d2*...). */
+#include <string.h>
+#include "../internal.h"
+
+static int output_shape(const sq_layer *l, const sq_shape *in, sq_shape *out,
+                        sq_error *err)
+{
+    (void)l;
+    (void)err;
+    long n = 1;
+    for (int i = 1; i < in->rank; i++)
+        n = (n < 0 || in->d[i] < 0) ? -1 : n * in->d[i];
+    *out = (sq_shape){ 2, { in->d[0], in->rank >= 2 ? n : 1 } };
+    return 0;
+}
+
+static void forward(const sq_layer *l, const sq_fwd *f)
+{
+    (void)l;
+    memcpy(f->out, f->in, sq_shape_count(f->in_shape) * sizeof(float));
+}
+
+const sq_layer_kind sq_kind_flatten = {
+    .class_name = "Flatten",
+    .base_name = "flatten",
+    .summary = "flattens every axis but the batch into one",
+    .output_shape = output_shape,
+    .forward = forward,
+};

@@ -1,0 +1,50 @@
+/* rescaling.c - Rescaling(scale, offset=0): out = in * scale + offset. */
+#include "../internal.h"
+
+typedef struct {
+    float scale, offset;
+} rescaling_state;
+
+static const sq_optdef opts[] = {
+    { "scale", OPT_FLOAT, 0, NULL, "factor to multiply the inputs by, e.g. 0.00392156862745098" },
+    { "offset", OPT_FLOAT, 0, "0", "value added after scaling" },
+    { NULL, 0, 0, NULL, NULL },
+};
+
+static int configure(sq_layer *l, const sq_optval *v, sq_error *err)
+{
+    (void)err;
+    rescaling_state *st = l->state;
+    st->scale = (float)v[0].f;
+    st->offset = (float)v[1].f;
+    return 0;
+}
+
+static int output_shape(const sq_layer *l, const sq_shape *in, sq_shape *out,
+                        sq_error *err)
+{
+    (void)l;
+    (void)err;
+    *out = *in;
+    return 0;
+}
+
+static void forward(const sq_layer *l, const sq_fwd *f)
+{
+    const rescaling_state *st = l->state;
+    size_t n = sq_shape_count(f->in_shape);
+    for (size_t i = 0; i < n; i++)
+        f->out[i] = f->in[i] * st->scale + st->offset;
+}
+
+const sq_layer_kind sq_kind_rescaling = {
+    .class_name = "Rescaling",
+    .base_name = "rescaling",
+    .opts = opts,
+    .npositional = 2,
+    .summary = "multiplies by scale and adds offset",
+    .state_size = sizeof(rescaling_state),
+    .configure = configure,
+    .output_shape = output_shape,
+    .forward = forward,
+};

@@ -1,0 +1,103 @@
+/* reshape.c - Reshape(target_shape): (B,) + target, one -1 inferred. */
+#include <stdio.h>
+#include <string.h>
+#include "../internal.h"
+
+static const sq_optdef opts[] = {
+    { "target_shape", OPT_STR, 0, NULL, "new shape without the batch, e.g. 4,4,2 or (-1, 8)" },
+    { NULL, 0, 0, NULL, NULL },
+};
+
+typedef struct {
+    int n;
+    long d[SQ_MAX_RANK - 1];
+} reshape_state;
+
+static int configure(sq_layer *l, const sq_optval *v, sq_error *err)
+{
+    reshape_state *st = l->state;
+    if (sq_parse_ints(v[0].s, st->d, SQ_MAX_RANK - 1, &st->n, err) < 0)
+        return -1;
+    int unknown = 0;
+    for (int i = 0; i < st->n; i++) {
+        if (st->d[i] == -1)
+            unknown++;
+        else if (st->d[i] <= 0)
+            return sq_fail(err, "Reshape: target_shape entries must be positive or -1, got %ld",
+                           st->d[i]);
+    }
+    if (unknown > 1)
+        return sq_fail(err, "Can only specify one unknown dimension.");
+    return 0;
+}
+
+static void list_str(const long *d, int n, char *buf, size_t size)
+{
+    size_t len = 0;
+    len += (size_t)snprintf(buf, size, "[");
+    for (int i = 0; i < n && len < size; i++)
+        len += (size_t)snprintf(buf + len, size - len, "%s%ld", i ? ", " : "", d[i]);
+    if (len < size)
+        snprintf(buf + len, size - len, "]");
+}
+
+static int output_shape(const sq_layer *l, const sq_shape *in, sq_shape *out,
+                        sq_error *err)
+{
+    const reshape_state *st = l->state;
+    long total = 1;
+    int known = 1;
+    for (int i = 1; i < in->rank; i++) {
+        if (in->d[i] < 0)
+            known = 0;
+        else
+            total *= in->d[i];
+    }
+    out->rank = st->n + 1;
+    out->d[0] = in->d[0];
+    long prod = 1;
+    int unk = -1;
+    for (int i = 0; i < st->n; i++) {
+        out->d[i + 1] = st->d[i];
+        if (st->d[i] == -1)
+            unk = i;
+        else
+            prod *= st->d[i];
+    }
+    if (!known) {
+        if (unk >= 0)
+            out->d[unk + 1] = -1;
+        return 0;
+    }
+    if ((unk < 0 && prod != total) || (unk >= 0 && (prod == 0 || total % prod != 0))) {
+        char a[128], b[128];
+        long ind[SQ_MAX_RANK];
+        for (int i = 1; i < in->rank; i++)
+            ind[i - 1] = in->d[i];
+        list_str(ind, in->rank - 1, a, sizeof a);
+        list_str(st->d, st->n, b, sizeof b);
+        return sq_fail(err, "total size of new array must be unchanged, input_shape = %s, "
+                       "output_shape = %s", a, b);
+    }
+    if (unk >= 0)
+        out->d[unk + 1] = total / prod;
+    return 0;
+}
+
+static void forward(const sq_layer *l, const sq_fwd *f)
+{
+    (void)l;
+    memcpy(f->out, f->in, sq_shape_count(f->in_shape) * sizeof(float));
+}
+
+const sq_layer_kind sq_kind_reshape = {
+    .class_name = "Reshape",
+    .base_name = "reshape",
+    .opts = opts,
+    .npositional = 1,
+    .summary = "reshapes every axis but the batch",
+    .state_size = sizeof(reshape_state),
+    .configure = configure,
+    .output_shape = output_shape,
+    .forward = forward,
+};

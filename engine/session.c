@@ -1,0 +1,140 @@
+/* session.c - the session: the current model, Keras's automatic-name
+ * counters, the RNG, and read-only questions about the model. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "internal.h"
+
+sq_session *sq_session_new(void)
+{
+    sq_session *s = calloc(1, sizeof *s);
+    if (!s)
+        return NULL;
+    sq_rng_seed(&s->rng, 0);
+    sq_error err;
+    if (sq_model_new(s, NULL, &err) < 0) {
+        free(s);
+        return NULL;
+    }
+    return s;
+}
+
+void sq_session_free(sq_session *s)
+{
+    if (!s)
+        return;
+    sq_model_free(s->model);
+    for (int i = 0; i < s->ncounters; i++)
+        free(s->counters[i].base);
+    free(s->counters);
+    free(s);
+}
+
+void sq_seed(sq_session *s, unsigned long long seed)
+{
+    sq_rng_seed(&s->rng, seed);
+}
+
+void sq_reset(sq_session *s)
+{
+    for (int i = 0; i < s->ncounters; i++)
+        free(s->counters[i].base);
+    free(s->counters);
+    s->counters = NULL;
+    s->ncounters = 0;
+}
+
+void sq_set_interrupt_flag(sq_session *s, volatile int *flag)
+{
+    s->interrupt = flag;
+}
+
+/* The next automatic name for `base` ("dense", "dense_1", ...) without
+ * taking it; sq_name_take commits it. input_ names are one-based. */
+void sq_name_peek(const sq_session *s, const char *base, char *out, size_t n)
+{
+    long next = 0;
+    for (int i = 0; i < s->ncounters; i++)
+        if (!strcmp(s->counters[i].base, base))
+            next = s->counters[i].next;
+    if (!strcmp(base, "input"))
+        snprintf(out, n, "input_%ld", next + 1);
+    else if (next == 0)
+        snprintf(out, n, "%s", base);
+    else
+        snprintf(out, n, "%s_%ld", base, next);
+}
+
+int sq_name_take(sq_session *s, const char *base, sq_error *err)
+{
+    for (int i = 0; i < s->ncounters; i++) {
+        if (!strcmp(s->counters[i].base, base)) {
+            s->counters[i].next++;
+            return 0;
+        }
+    }
+    struct sq_counter *c = realloc(s->counters, (size_t)(s->ncounters + 1) * sizeof *c);
+    if (!c)
+        return sq_fail(err, "out of memory");
+    s->counters = c;
+    char *b = strdup(base);
+    if (!b)
+        return sq_fail(err, "out of memory");
+    c[s->ncounters++] = (struct sq_counter){ b, 1 };
+    return 0;
+}
+
+const char *sq_model_name(const sq_session *s) { return s->model->name; }
+int sq_model_is_built(const sq_session *s) { return s->model->built; }
+int sq_layer_count(const sq_session *s) { return s->model->n; }
+
+int sq_layer_get(const sq_session *s, int i, sq_layer_info *info)
+{
+    const sq_model *m = s->model;
+    if (i < 0 || i >= m->n)
+        return -1;
+    const sq_layer *l = m->layers[i];
+    info->name = l->name;
+    info->class_name = l->kind->class_name;
+    info->built = l->built;
+    info->output_shape = l->out_shape;
+    info->params = l->param_count;
+    info->trainable = l->trainable;
+    return 0;
+}
+
+size_t sq_weight_count(const sq_weight_spec *w)
+{
+    return sq_shape_count(&w->shape);
+}
+
+void sq_weight_init(const sq_weight_spec *w, float *dst, sq_rng *rng)
+{
+    size_t n = sq_weight_count(w);
+    if (w->init != INIT_GLOROT_UNIFORM) {
+        for (size_t i = 0; i < n; i++)
+            dst[i] = w->init == INIT_ONES ? 1.0f : 0.0f;
+        return;
+    }
+    /* keras initializers _compute_fans */
+    double fan_in, fan_out;
+    const sq_shape *sh = &w->shape;
+    if (sh->rank == 0) {
+        fan_in = fan_out = 1;
+    } else if (sh->rank == 1) {
+        fan_in = fan_out = (double)sh->d[0];
+    } else if (sh->rank == 2) {
+        fan_in = (double)sh->d[0];
+        fan_out = (double)sh->d[1];
+    } else {
+        double receptive = 1;
+        for (int i = 0; i < sh->rank - 2; i++)
+            receptive *= (double)sh->d[i];
+        fan_in = receptive * (double)sh->d[sh->rank - 2];
+        fan_out = receptive * (double)sh->d[sh->rank - 1];
+    }
+    float limit = (float)sqrt(6.0 / (fan_in + fan_out));
+    for (size_t i = 0; i < n; i++)
+        dst[i] = (2.0f * sq_rng_uniform(rng) - 1.0f) * limit;
+}

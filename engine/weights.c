@@ -1,0 +1,171 @@
+/* weights.c - the model's weights: listing them with their values, and
+ * save_weights / load_weights as NumPy .npz archives keyed LAYER/WEIGHT. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "internal.h"
+#include "npy.h"
+
+static int fail_unbuilt(const sq_model *m, sq_error *err)
+{
+    return sq_fail(err, "Weights for model %s have not yet been created. Weights are created "
+                   "when the Model is first called on inputs or `build()` is called with an "
+                   "`input_shape`.", m->name);
+}
+
+static const sq_layer *find_layer(const sq_model *m, const char *name, sq_error *err)
+{
+    for (int i = 0; i < m->n; i++)
+        if (!strcmp(m->layers[i]->name, name))
+            return m->layers[i];
+    sq_fail(err, "No such layer: %s.", name);
+    return NULL;
+}
+
+char *sq_weights_text(const sq_session *s, const char *layer, sq_error *err)
+{
+    const sq_model *m = s->model;
+    const sq_layer *only = NULL;
+    if (layer && !(only = find_layer(m, layer, err)))
+        return NULL;
+    if (!m->built && (!only || only->built)) {
+        fail_unbuilt(m, err);
+        return NULL;
+    }
+    sbuf b = { 0 };
+    char prefix[SQ_NAME_MAX + 2];
+    sq_weight_prefix(m, prefix, sizeof prefix);
+    int shown = 0;
+    for (int i = 0; i < m->n; i++) {
+        const sq_layer *l = m->layers[i];
+        if (only && l != only)
+            continue;
+        /* trainable weights first, then the others (Keras's order) */
+        for (int pass = 0; pass < 2; pass++) {
+            const float *w = m->params + l->param_off;
+            for (int j = 0; j < l->nweights; j++) {
+                size_t c = sq_weight_count(&l->w[j]);
+                int tr = l->w[j].trainable && l->trainable;
+                if (tr == (pass == 0)) {
+                    char sh[128];
+                    sq_tensor t = { l->w[j].shape, (float *)w };
+                    char *vals = sq_tensor_format(&t);
+                    if (!vals)
+                        b.oom = 1;
+                    sb_printf(&b, "%s%s%s/%s:0 shape=%s dtype=float32\n%s\n", shown ? "\n" : "",
+                              prefix, l->name, l->w[j].name,
+                              sq_shape_str(&l->w[j].shape, sh, sizeof sh), vals ? vals : "");
+                    free(vals);
+                    shown++;
+                }
+                w += c;
+            }
+        }
+    }
+    if (!shown)
+        sb_printf(&b, "[]\n");
+    return sb_finish(&b, err);
+}
+
+int sq_save_weights(const sq_session *s, const char *path, sq_error *err)
+{
+    const sq_model *m = s->model;
+    if (!m->built)
+        return fail_unbuilt(m, err);
+    int total = 0;
+    for (int i = 0; i < m->n; i++)
+        total += m->layers[i]->nweights;
+    npz_entry *e = calloc((size_t)total + 1, sizeof *e);
+    if (!e)
+        return sq_fail(err, "out of memory");
+    int k = 0, rc = -1;
+    for (int i = 0; i < m->n; i++) {
+        const sq_layer *l = m->layers[i];
+        const float *w = m->params + l->param_off;
+        for (int j = 0; j < l->nweights; j++) {
+            size_t len = strlen(l->name) + strlen(l->w[j].name) + 2;
+            if (!(e[k].name = malloc(len))) {
+                sq_fail(err, "out of memory");
+                goto done;
+            }
+            snprintf(e[k].name, len, "%s/%s", l->name, l->w[j].name);
+            e[k].t.shape = l->w[j].shape;
+            e[k].t.data = (float *)w;
+            w += sq_weight_count(&l->w[j]);
+            k++;
+        }
+    }
+    rc = npz_write_file(path, e, k, err);
+done:
+    for (int i = 0; i < k; i++)
+        free(e[i].name);
+    free(e);
+    return rc;
+}
+
+int sq_load_weights(sq_session *s, const char *path, sq_error *err)
+{
+    sq_model *m = s->model;
+    if (!m->built)
+        return fail_unbuilt(m, err);
+    npz_entry *e = NULL;
+    int n = 0, rc = -1, used = 0;
+    if (npz_read_file(path, &e, &n, err) < 0)
+        return -1;
+    float *params = malloc((m->nparams ? m->nparams : 1) * sizeof *params);
+    if (!params) {
+        sq_fail(err, "out of memory");
+        goto done;
+    }
+    for (int i = 0; i < m->n; i++) {
+        const sq_layer *l = m->layers[i];
+        float *w = params + l->param_off;
+        for (int j = 0; j < l->nweights; j++) {
+            char key[2 * SQ_NAME_MAX + 2], a[128], b[128];
+            snprintf(key, sizeof key, "%s/%s", l->name, l->w[j].name);
+            int found = -1;
+            for (int q = 0; q < n; q++)
+                if (!strcmp(e[q].name, key))
+                    found = q;
+            if (found < 0) {
+                sq_fail(err, "'%s' has no array '%s': it does not match this model", path, key);
+                goto done;
+            }
+            if (!sq_shape_eq(&e[found].t.shape, &l->w[j].shape)) {
+                sq_fail(err, "Shape mismatch in layer #%d (named %s) for weight %s:0. Weight "
+                        "expects shape %s. Received saved weight with shape %s", i, l->name,
+                        key, sq_shape_str(&l->w[j].shape, a, sizeof a),
+                        sq_shape_str(&e[found].t.shape, b, sizeof b));
+                goto done;
+            }
+            size_t c = sq_weight_count(&l->w[j]);
+            memcpy(w, e[found].t.data, c * sizeof *w);
+            w += c;
+            used++;
+        }
+    }
+    if (used != n) {
+        for (int q = 0; q < n; q++) {
+            int match = 0;
+            for (int i = 0; i < m->n && !match; i++) {
+                size_t len = strlen(m->layers[i]->name);
+                match = !strncmp(e[q].name, m->layers[i]->name, len) && e[q].name[len] == '/';
+            }
+            if (!match) {
+                sq_fail(err, "'%s' has an array '%s' that matches no weight of this model",
+                        path, e[q].name);
+                goto done;
+            }
+        }
+        sq_fail(err, "'%s' holds %d arrays but this model has %d weights", path, n, used);
+        goto done;
+    }
+    free(m->params);
+    m->params = params;
+    params = NULL;
+    rc = 0;
+done:
+    free(params);
+    npz_entries_free(e, n);
+    return rc;
+}

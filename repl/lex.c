@@ -1,0 +1,100 @@
+/* lex.c - splits a line of the .seq language into commands and words. */
+#include <stdlib.h>
+#include <string.h>
+#include "shell.h"
+
+static int push_word(sh_cmd *c, const char *w, size_t len)
+{
+    char **v = realloc(c->argv, (size_t)(c->argc + 2) * sizeof *v);
+    if (!v)
+        return -1;
+    c->argv = v;
+    if (!(v[c->argc] = strndup(w, len)))
+        return -1;
+    v[++c->argc] = NULL;
+    return 0;
+}
+
+void sh_cmds_free(sh_cmd *cmds, int n)
+{
+    for (int i = 0; i < n; i++) {
+        for (int j = 0; j < cmds[i].argc; j++)
+            free(cmds[i].argv[j]);
+        free(cmds[i].argv);
+    }
+    free(cmds);
+}
+
+int sh_lex(const char *line, sh_cmd **out, int *nout, char *err, size_t errn)
+{
+    sh_cmd *cmds = NULL;
+    int n = 0;
+    size_t cap = strlen(line) + 1;
+    char *word = malloc(cap);
+    if (!word)
+        goto oom;
+    const char *p = line;
+    int new_cmd = 1;
+    for (;;) {
+        while (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n')
+            p++;
+        if (!*p || *p == '#')
+            break;
+        if (*p == ';') {
+            new_cmd = 1;
+            p++;
+            continue;
+        }
+        size_t len = 0;
+        int depth = 0, had_quote = 0;
+        while (*p) {
+            char c = *p;
+            if (c == '\'' || c == '"') {
+                const char *end = strchr(p + 1, c);
+                if (!end) {
+                    snprintf(err, errn, "unterminated %s quote", c == '"' ? "double" : "single");
+                    goto fail;
+                }
+                memcpy(word + len, p + 1, (size_t)(end - p - 1));
+                len += (size_t)(end - p - 1);
+                p = end + 1;
+                had_quote = 1;
+                continue;
+            }
+            if (c == '(')
+                depth++;
+            else if (c == ')' && depth > 0)
+                depth--;
+            else if (depth == 0 && (c == ' ' || c == '\t' || c == ';' || c == '\r' || c == '\n'))
+                break;
+            word[len++] = c;
+            p++;
+        }
+        if (depth > 0) {
+            snprintf(err, errn, "unbalanced parenthesis");
+            goto fail;
+        }
+        if (len == 0 && !had_quote)
+            continue;
+        if (new_cmd) {
+            sh_cmd *c = realloc(cmds, (size_t)(n + 1) * sizeof *c);
+            if (!c)
+                goto oom;
+            cmds = c;
+            cmds[n++] = (sh_cmd){ 0, NULL };
+            new_cmd = 0;
+        }
+        if (push_word(&cmds[n - 1], word, len) < 0)
+            goto oom;
+    }
+    free(word);
+    *out = cmds;
+    *nout = n;
+    return 0;
+oom:
+    snprintf(err, errn, "out of memory");
+fail:
+    free(word);
+    sh_cmds_free(cmds, n);
+    return -1;
+}
