@@ -1,0 +1,14 @@
+#!/bin/sh
+# install-deps.sh - installs the Debian 12 packages seqsh needs to build and
+# test, if any is missing. Uses sudo when not run as root.
+set -e
+pkgs="build-essential autoconf automake pkg-config libopenblas-dev libreadline-dev zlib1g-dev check"
+missing=""
+for p in $pkgs; do
+    dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+if [ "$(id -u)" = 0 ]; then sudo=""; else sudo="sudo"; fi
+echo "installing:$missing"
+$sudo apt-get update -q
+DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q $missing

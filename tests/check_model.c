@@ -1,0 +1,443 @@
+/* check_model.c - the engine's model: names, building, shapes, summary
+ * text, weights, and the rule that a failing call changes nothing. */
+#include <check.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "engine.h"
+#include "internal.h"
+
+static sq_session *s;
+static sq_error err;
+
+static void setup(void) { s = sq_session_new(); ck_assert_ptr_nonnull(s); }
+static void teardown(void) { sq_session_free(s); }
+
+/* Runs `add` from one string of words. */
+static int add(const char *line)
+{
+    char buf[512], *argv[32];
+    int argc = 0;
+    snprintf(buf, sizeof buf, "%s", line);
+    for (char *t = strtok(buf, " "); t && argc < 32; t = strtok(NULL, " "))
+        argv[argc++] = t;
+    return sq_add(s, argv[0], argc - 1, argv + 1, &err);
+}
+
+static const char *name_of(int i)
+{
+    sq_layer_info li;
+    ck_assert_int_eq(sq_layer_get(s, i, &li), 0);
+    return li.name;
+}
+
+static void input(int n, long a, long b, long c)
+{
+    long d[3] = { a, b, c };
+    ck_assert_int_eq(sq_input(s, n, d, &err), 0);
+}
+
+START_TEST(names_are_keras_counters)
+{
+    ck_assert_int_eq(sq_model_new(s, NULL, &err), 0);
+    ck_assert_str_eq(sq_model_name(s), "sequential");
+    ck_assert_int_eq(add("dense 2"), 0);
+    ck_assert_int_eq(add("dense 3"), 0);
+    ck_assert_str_eq(name_of(0), "dense");
+    ck_assert_str_eq(name_of(1), "dense_1");
+    ck_assert_int_eq(sq_pop(s, &err), 0);
+    ck_assert_int_eq(add("dense 3"), 0);
+    ck_assert_str_eq(name_of(1), "dense_2");       /* pop never rewinds */
+    ck_assert_int_eq(add("conv2d 3 3"), 0);
+    ck_assert_str_eq(name_of(2), "conv2d");        /* one counter per kind */
+    ck_assert_int_eq(add("dense 3 name=mine"), 0); /* explicit: no number */
+    ck_assert_int_eq(add("dense 3"), 0);
+    ck_assert_str_eq(name_of(4), "dense_3");
+    ck_assert_int_eq(sq_model_new(s, NULL, &err), 0);
+    ck_assert_str_eq(sq_model_name(s), "sequential_1");
+    ck_assert_int_eq(add("dense 1"), 0);
+    ck_assert_str_eq(name_of(0), "dense_4");       /* global to the session */
+    sq_reset(s);
+    ck_assert_int_eq(sq_model_new(s, NULL, &err), 0);
+    ck_assert_str_eq(sq_model_name(s), "sequential");
+    ck_assert_int_eq(add("max_pool2d"), 0);
+    ck_assert_str_eq(name_of(0), "max_pooling2d");
+    ck_assert_int_eq(add("MaxPooling2D"), 0);
+    ck_assert_str_eq(name_of(1), "max_pooling2d_1");
+}
+END_TEST
+
+START_TEST(explicit_name_collides_with_later_auto_name)
+{
+    ck_assert_int_eq(add("dense 2 name=dense_1"), 0);
+    ck_assert_int_eq(add("dense 2"), 0);          /* dense */
+    ck_assert_int_eq(add("dense 2"), -1);         /* dense_1 is taken */
+    ck_assert_str_eq(err.msg, "All layers added to a Sequential model should have unique "
+                     "names. Name \"dense_1\" is already the name of a layer in this model. "
+                     "Update the `name` argument to pass a unique name.");
+    ck_assert_int_eq(sq_layer_count(s), 2);
+    /* a failing command takes no number (it changes nothing), so the same
+     * auto name collides again until the user gives one */
+    ck_assert_int_eq(add("dense 2"), -1);
+    ck_assert_int_eq(add("dense 2 name=other"), 0);
+    ck_assert_int_eq(sq_layer_count(s), 3);
+}
+END_TEST
+
+static const char seed_table[] =
+    "Model: \"sequential\"\n"
+    "_________________________________________________________________\n"
+    "Layer (type)                 Output Shape              Param #   \n"
+    "=================================================================\n"
+    "conv2d (Conv2D)              (None, 123, 123, 32)      2432      \n"
+    "_________________________________________________________________\n"
+    "conv2d_1 (Conv2D)            (None, 121, 121, 32)      9248      \n"
+    "_________________________________________________________________\n"
+    "max_pooling2d (MaxPooling2D) (None, 40, 40, 32)        0         \n"
+    "=================================================================\n"
+    "Total params: 11,680\n"
+    "Trainable params: 11,680\n"
+    "Non-trainable params: 0\n"
+    "_________________________________________________________________\n";
+
+START_TEST(summary_of_the_seed_conv_stack)
+{
+    input(3, 250, 250, 3);
+    ck_assert_int_eq(add("conv2d 32 5 strides=2 relu"), 0);
+    ck_assert_int_eq(add("conv2d 32 3 relu"), 0);
+    ck_assert_int_eq(add("maxpooling2d 3"), 0);
+    char *t = sq_summary(s, &err);
+    ck_assert_ptr_nonnull(t);
+    ck_assert_str_eq(t, seed_table);
+    free(t);
+}
+END_TEST
+
+/* The classic row builder: cut to width-1 characters plus a space. */
+START_TEST(summary_truncates_like_keras)
+{
+    input(3, 8, 8, 3);
+    ck_assert_int_eq(add("maxpooling2d 2 padding=same"), 0);
+    ck_assert_int_eq(add("maxpooling2d 1"), 0);
+    ck_assert_int_eq(add("conv2d 4 1 name=abcdefghijklmnopqr"), 0);   /* 18 + 9 = 27 */
+    ck_assert_int_eq(add("conv2d 4 1 name=abcdefghijklmnopqrs"), 0);  /* 28 chars */
+    ck_assert_int_eq(add("conv2d 4 1 name=abcdefghijklmnopqrst"), 0); /* 29 chars */
+    ck_assert_int_eq(add("batchnormalization"), 0);
+    char *t = sq_summary(s, &err);
+    ck_assert_ptr_nonnull(t);
+    ck_assert_ptr_nonnull(strstr(t, "\nmax_pooling2d (MaxPooling2D) (None, 4, 4, 3)           0         \n"));
+    ck_assert_ptr_nonnull(strstr(t, "\nmax_pooling2d_1 (MaxPooling2 (None, 4, 4, 3)           0         \n"));
+    ck_assert_ptr_nonnull(strstr(t, "\nabcdefghijklmnopqr (Conv2D)  (None, 4, 4, 4)           16        \n"));
+    ck_assert_ptr_nonnull(strstr(t, "\nabcdefghijklmnopqrs (Conv2D) (None, 4, 4, 4)           20        \n"));
+    ck_assert_ptr_nonnull(strstr(t, "\nabcdefghijklmnopqrst (Conv2D (None, 4, 4, 4)           20        \n"));
+    ck_assert_ptr_nonnull(strstr(t, "\nbatch_normalization (BatchNo (None, 4, 4, 4)           16        \n"));
+    ck_assert_ptr_nonnull(strstr(t, "Total params: 72\nTrainable params: 64\nNon-trainable params: 8\n"));
+    /* every table line is exactly 65 characters */
+    for (char *line = t, *nl; (nl = strchr(line, '\n')); line = nl + 1)
+        if (strncmp(line, "Model:", 6) && strncmp(line, "Total", 5)
+            && strncmp(line, "Trainable", 9) && strncmp(line, "Non-", 4))
+            ck_assert_int_eq((int)(nl - line), 65);
+    free(t);
+}
+END_TEST
+
+START_TEST(summary_commas_and_long_shapes)
+{
+    input(1, 4096, 0, 0);
+    ck_assert_int_eq(add("dense 5000"), 0);
+    char *t = sq_summary(s, &err);
+    ck_assert_ptr_nonnull(strstr(t, "dense (Dense)                (None, 5000)              20485000  \n"));
+    ck_assert_ptr_nonnull(strstr(t, "Total params: 20,485,000\nTrainable params: 20,485,000\n"));
+    free(t);
+    ck_assert_int_eq(sq_model_new(s, NULL, &err), 0);
+    long d[4] = { 12345, 12345, 1234, 3 };
+    ck_assert_int_eq(sq_input(s, 4, d, &err), 0);
+    ck_assert_int_eq(add("rescaling 0.5"), 0);
+    t = sq_summary(s, &err);
+    /* "(None, 12345, 12345, 1234, 3)" is 30 characters: 25 shown + space */
+    ck_assert_ptr_nonnull(strstr(t, "rescaling (Rescaling)        (None, 12345, 12345, 1234 0         \n"));
+    free(t);
+}
+END_TEST
+
+START_TEST(empty_model_with_input_has_one_rule)
+{
+    input(1, 4, 0, 0);
+    char *t = sq_summary(s, &err);
+    ck_assert_ptr_nonnull(t);
+    ck_assert_str_eq(strstr(t, "=====") , "=================================================================\n"
+                     "Total params: 0\nTrainable params: 0\nNon-trainable params: 0\n"
+                     "_________________________________________________________________\n");
+    free(t);
+}
+END_TEST
+
+START_TEST(unbuilt_errors)
+{
+    ck_assert_ptr_null(sq_summary(s, &err));
+    ck_assert_str_eq(err.msg, "This model has not yet been built. Build the model first by "
+                     "calling `build()` or calling `fit()` with some data, or specify an "
+                     "`input_shape` argument in the first layer(s) for automatic build.");
+    ck_assert_int_eq(add("dense 2"), 0);
+    ck_assert_ptr_null(sq_weights_text(s, NULL, &err));
+    ck_assert_str_eq(err.msg, "Weights for model sequential have not yet been created. Weights "
+                     "are created when the Model is first called on inputs or `build()` is "
+                     "called with an `input_shape`.");
+    ck_assert_int_eq(sq_pop(s, &err), 0);
+    ck_assert_int_eq(sq_pop(s, &err), -1);
+    ck_assert_str_eq(err.msg, "There are no layers in the model.");
+}
+END_TEST
+
+/* Snapshot of everything a failing command must not change. */
+typedef struct {
+    char *summary, *layers;
+    float *params;
+    size_t n;
+    sq_rng rng;
+    char next_dense[64];
+} snap;
+
+static snap take(void)
+{
+    snap p = { 0 };
+    sq_error e;
+    p.summary = sq_summary(s, &e);
+    p.layers = sq_layers_text(s, &e);
+    p.n = s->model->nparams;
+    p.params = malloc(p.n * sizeof(float) + 1);
+    memcpy(p.params, s->model->params, p.n * sizeof(float));
+    p.rng = s->rng;
+    sq_name_peek(s, "dense", p.next_dense, sizeof p.next_dense);
+    return p;
+}
+
+static void same(snap *a)
+{
+    snap b = take();
+    if (a->summary)
+        ck_assert_str_eq(a->summary, b.summary);
+    ck_assert_str_eq(a->layers, b.layers);
+    ck_assert_uint_eq(a->n, b.n);
+    ck_assert_int_eq(memcmp(a->params, b.params, a->n * sizeof(float)), 0);
+    ck_assert_int_eq(memcmp(&a->rng, &b.rng, sizeof a->rng), 0);
+    ck_assert_str_eq(a->next_dense, b.next_dense);
+    free(b.summary);
+    free(b.layers);
+    free(b.params);
+}
+
+START_TEST(failing_commands_change_nothing)
+{
+    input(3, 6, 6, 3);
+    ck_assert_int_eq(add("conv2d 4 3 relu"), 0);
+    ck_assert_int_eq(add("dense 5"), 0);
+    snap a = take();
+    static const char *bad[] = {
+        "dense 3 foo", "dense 3 activation=nope", "dense 0", "dense", "dense 3 bogus=1",
+        "conv2d 4 7", "maxpooling2d 5", "reshape 7", "reshape -1,-1", "dropout 2",
+        "frobnicate", "dense 3 name=conv2d", "dense 3 name=dense", "conv2d 4 (0, 3)",
+        "conv2d 4 3 padding=full", "conv2d 4 3 strides=2 dilation_rate=2",
+        "globalmaxpooling2d keepdims=maybe",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        ck_assert_msg(add(bad[i]) == -1, "add %s should fail", bad[i]);
+        ck_assert_msg(err.msg[0] != '\0', "add %s: empty message", bad[i]);
+        same(&a);
+    }
+    long wrong[3] = { 1, 2, 3 };
+    ck_assert_int_eq(sq_input(s, 3, wrong, &err), -1);
+    same(&a);
+    sq_tensor x, y;
+    long d[4] = { 2, 5, 6, 3 };
+    ck_assert_int_eq(sq_tensor_generate(s, "ones", 4, d, &x, &err), 0);
+    a.rng = s->rng;
+    ck_assert_int_eq(sq_call(s, &x, &y, &err), -1);
+    ck_assert_str_eq(err.msg, "Input 0 of layer sequential is incompatible with the layer: "
+                     "expected shape=(None, 6, 6, 3), found shape=(2, 5, 6, 3)");
+    same(&a);
+    sq_tensor_free(&x);
+    free(a.summary);
+    free(a.layers);
+    free(a.params);
+}
+END_TEST
+
+START_TEST(deferred_build_and_relaxation)
+{
+    ck_assert_int_eq(add("dense 2"), 0);
+    ck_assert_int_eq(add("conv2d 2 3"), 0);  /* impossible, but unknowable yet */
+    sq_tensor x, y;
+    long d[2] = { 1, 4 };
+    ck_assert_int_eq(sq_tensor_generate(s, "ones", 2, d, &x, &err), 0);
+    sq_rng before = s->rng;
+    ck_assert_int_eq(sq_call(s, &x, &y, &err), -1);
+    ck_assert_str_eq(err.msg, "Input 0 of layer conv2d is incompatible with the layer: : "
+                     "expected min_ndim=4, found ndim=2. Full shape received: (1, 2)");
+    ck_assert(!sq_model_is_built(s));
+    ck_assert_int_eq(memcmp(&before, &s->rng, sizeof before), 0);
+    ck_assert_int_eq(sq_pop(s, &err), 0);
+    ck_assert_int_eq(add("dense 3"), 0);
+    ck_assert_int_eq(sq_call(s, &x, &y, &err), 0);
+    sq_tensor_free(&y);
+    sq_layer_info li;
+    char buf[64];
+    sq_layer_get(s, 1, &li);
+    ck_assert_str_eq(sq_shape_str(&li.output_shape, buf, sizeof buf), "(1, 3)");
+    sq_tensor_free(&x);
+    d[0] = 5;
+    ck_assert_int_eq(sq_tensor_generate(s, "ones", 2, d, &x, &err), 0);
+    ck_assert_int_eq(sq_call(s, &x, &y, &err), 0);
+    ck_assert_int_eq((int)y.shape.d[0], 5);
+    sq_tensor_free(&y);
+    sq_layer_get(s, 0, &li);
+    ck_assert_str_eq(sq_shape_str(&li.output_shape, buf, sizeof buf), "(None, 2)");
+    /* a new layer on the built model extends it with the relaxed batch */
+    ck_assert_int_eq(add("dense 7"), 0);
+    sq_layer_get(s, 2, &li);
+    ck_assert_str_eq(sq_shape_str(&li.output_shape, buf, sizeof buf), "(None, 7)");
+    sq_tensor_free(&x);
+    d[1] = 5;
+    ck_assert_int_eq(sq_tensor_generate(s, "ones", 2, d, &x, &err), 0);
+    ck_assert_int_eq(sq_call(s, &x, &y, &err), -1);
+    ck_assert_str_eq(err.msg, "Input 0 of layer dense is incompatible with the layer: expected "
+                     "axis -1 of input shape to have value 4 but received input with shape (5, 5)");
+    sq_tensor_free(&x);
+    /* popping to empty unbuilds, even with an explicit input */
+    ck_assert_int_eq(sq_model_new(s, NULL, &err), 0);
+    input(1, 4, 0, 0);
+    ck_assert_int_eq(add("dense 2"), 0);
+    ck_assert_int_eq(sq_pop(s, &err), 0);
+    ck_assert(!sq_model_is_built(s));
+}
+END_TEST
+
+START_TEST(weights_names_shapes_and_init)
+{
+    sq_seed(s, 7);
+    input(1, 4, 0, 0);
+    ck_assert_int_eq(add("dense 3"), 0);
+    ck_assert_int_eq(add("batchnormalization"), 0);
+    char *t = sq_weights_text(s, NULL, &err);
+    ck_assert_ptr_nonnull(t);
+    ck_assert_ptr_nonnull(strstr(t, "dense/kernel:0 shape=(4, 3) dtype=float32\n[["));
+    ck_assert_ptr_nonnull(strstr(t, "\ndense/bias:0 shape=(3,) dtype=float32\n[0. 0. 0.]\n"));
+    ck_assert_ptr_nonnull(strstr(t, "\nbatch_normalization/gamma:0 shape=(3,) dtype=float32\n[1. 1. 1.]\n"));
+    ck_assert_ptr_nonnull(strstr(t, "\nbatch_normalization/moving_variance:0 shape=(3,) dtype=float32\n[1. 1. 1.]\n"));
+    free(t);
+    /* glorot_uniform: inside +-sqrt(6 / (4 + 3)) and not all tiny */
+    float lim = sqrtf(6.0f / 7.0f), mx = 0;
+    for (int i = 0; i < 12; i++) {
+        ck_assert(fabsf(s->model->params[i]) <= lim);
+        mx = fmaxf(mx, fabsf(s->model->params[i]));
+    }
+    ck_assert(mx > lim / 4);
+    /* same seed, same weights */
+    float first[12];
+    memcpy(first, s->model->params, sizeof first);
+    sq_seed(s, 7);
+    ck_assert_int_eq(sq_model_new(s, NULL, &err), 0);
+    input(1, 4, 0, 0);
+    ck_assert_int_eq(add("dense 3"), 0);
+    ck_assert_int_eq(memcmp(first, s->model->params, sizeof first), 0);
+    ck_assert_ptr_null(sq_weights_text(s, "nope", &err));
+    ck_assert_str_eq(err.msg, "No such layer: nope.");
+}
+END_TEST
+
+START_TEST(conv_glorot_limit)
+{
+    input(3, 9, 9, 3);
+    ck_assert_int_eq(add("conv2d 32 5"), 0);
+    float lim = sqrtf(6.0f / (75 + 800)), mx = 0;
+    for (int i = 0; i < 5 * 5 * 3 * 32; i++) {
+        ck_assert(fabsf(s->model->params[i]) <= lim);
+        mx = fmaxf(mx, fabsf(s->model->params[i]));
+    }
+    ck_assert(mx > 0.9f * lim);
+}
+END_TEST
+
+START_TEST(weights_files_round_trip)
+{
+    char path[] = "/tmp/seqsh_w_XXXXXX";
+    int fd = mkstemp(path);
+    ck_assert_int_ge(fd, 0);
+    input(3, 5, 5, 2);
+    ck_assert_int_eq(add("conv2d 3 3"), 0);
+    ck_assert_int_eq(add("batchnormalization"), 0);
+    ck_assert_int_eq(add("flatten"), 0);
+    ck_assert_int_eq(add("dense 2"), 0);
+    ck_assert_int_eq(sq_save_weights(s, path, &err), 0);
+    size_t n = s->model->nparams;
+    float *orig = malloc(n * sizeof *orig);
+    memcpy(orig, s->model->params, n * sizeof *orig);
+    for (size_t i = 0; i < n; i++)
+        s->model->params[i] = -1;
+    ck_assert_int_eq(sq_load_weights(s, path, &err), 0);
+    ck_assert_int_eq(memcmp(orig, s->model->params, n * sizeof *orig), 0);
+    /* a model it does not fit: an error and no change */
+    ck_assert_int_eq(sq_pop(s, &err), 0);
+    ck_assert_int_eq(add("dense 3 name=dense"), 0);
+    float *before = malloc(s->model->nparams * sizeof *before);
+    memcpy(before, s->model->params, s->model->nparams * sizeof *before);
+    ck_assert_int_eq(sq_load_weights(s, path, &err), -1);
+    ck_assert_str_eq(err.msg, "Shape mismatch in layer #3 (named dense) for weight "
+                     "dense/kernel:0. Weight expects shape (27, 3). Received saved weight "
+                     "with shape (27, 2)");
+    ck_assert_int_eq(memcmp(before, s->model->params, s->model->nparams * sizeof *before), 0);
+    ck_assert_int_eq(sq_pop(s, &err), 0);
+    ck_assert_int_eq(sq_load_weights(s, path, &err), -1);
+    ck_assert_ptr_nonnull(strstr(err.msg, "has an array 'dense/kernel' that matches no weight"));
+    free(before);
+    free(orig);
+    remove(path);
+}
+END_TEST
+
+START_TEST(generated_inputs)
+{
+    sq_tensor x;
+    long d[2] = { 2, 3 };
+    ck_assert_int_eq(sq_tensor_generate(s, "range", 2, d, &x, &err), 0);
+    for (int i = 0; i < 6; i++)
+        ck_assert_float_eq(x.data[i], (float)i);
+    sq_tensor_free(&x);
+    ck_assert_int_eq(sq_tensor_generate(s, "random", 2, d, &x, &err), 0);
+    for (int i = 0; i < 6; i++)
+        ck_assert(x.data[i] >= 0 && x.data[i] < 1);
+    sq_tensor_free(&x);
+    ck_assert_int_eq(sq_tensor_generate(s, "twos", 2, d, &x, &err), -1);
+    d[1] = 0;
+    ck_assert_int_eq(sq_tensor_generate(s, "ones", 2, d, &x, &err), -1);
+    ck_assert_str_eq(err.msg, "dimensions must be positive, got 0");
+}
+END_TEST
+
+int main(void)
+{
+    Suite *su = suite_create("model");
+    TCase *tc = tcase_create("model");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, names_are_keras_counters);
+    tcase_add_test(tc, explicit_name_collides_with_later_auto_name);
+    tcase_add_test(tc, summary_of_the_seed_conv_stack);
+    tcase_add_test(tc, summary_truncates_like_keras);
+    tcase_add_test(tc, summary_commas_and_long_shapes);
+    tcase_add_test(tc, empty_model_with_input_has_one_rule);
+    tcase_add_test(tc, unbuilt_errors);
+    tcase_add_test(tc, failing_commands_change_nothing);
+    tcase_add_test(tc, deferred_build_and_relaxation);
+    tcase_add_test(tc, weights_names_shapes_and_init);
+    tcase_add_test(tc, conv_glorot_limit);
+    tcase_add_test(tc, weights_files_round_trip);
+    tcase_add_test(tc, generated_inputs);
+    suite_add_tcase(su, tc);
+    SRunner *sr = srunner_create(su);
+    srunner_run_all(sr, CK_ENV);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}

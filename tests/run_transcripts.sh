@@ -1,0 +1,61 @@
+#!/bin/sh
+# run_transcripts.sh - golden transcripts for the shell.
+#
+# Every scripts/NAME.seq runs as `seqsh NAME.seq`; its stdout must equal
+# tests/transcripts/script_NAME.out and it must exit 0 with nothing on stderr.
+# Every tests/transcripts/NAME.seq runs as `seqsh --keep-going NAME.seq`;
+# stdout must equal NAME.out and stderr NAME.err (empty when there is no
+# .err file); the exit status must be 1 when NAME.err exists, else 0, unless
+# a line "# exit: N" in the script says otherwise. Each runs in its own
+# folder under tests/out/ with `fixtures` linked to tests/fixtures.
+: "${srcdir:=.}"
+: "${SEQSH:=$(pwd)/seqsh}"
+top=$(cd "$srcdir" && pwd)
+out=$(pwd)/tests/out
+mkdir -p "$out"
+pass=0
+fail=0
+
+check() {  # name seqfile expected_out expected_err expected_rc args...
+    name=$1 seq=$2 eout=$3 eerr=$4 erc=$5
+    shift 5
+    dir=$out/$name
+    rm -rf "$dir" && mkdir -p "$dir"
+    cp "$seq" "$dir/" && ln -s "$top/tests/fixtures" "$dir/fixtures"
+    base=$(basename "$seq")
+    (cd "$dir" && "$SEQSH" "$@" "$base" >stdout 2>stderr </dev/null; echo $? >rc)
+    ok=1
+    if ! diff -u "$eout" "$dir/stdout" >"$dir/diff"; then ok=0; fi
+    if [ -n "$eerr" ]; then
+        diff -u "$eerr" "$dir/stderr" >>"$dir/diff" || ok=0
+    elif [ -s "$dir/stderr" ]; then
+        echo "unexpected stderr:" >>"$dir/diff"; cat "$dir/stderr" >>"$dir/diff"; ok=0
+    fi
+    rc=$(cat "$dir/rc")
+    if [ "$rc" != "$erc" ]; then
+        echo "exit status $rc, expected $erc" >>"$dir/diff"; ok=0
+    fi
+    if [ $ok = 1 ]; then
+        pass=$((pass + 1)); echo "PASS: $name"
+    else
+        fail=$((fail + 1)); echo "FAIL: $name"; cat "$dir/diff"
+    fi
+}
+
+for seq in "$top"/scripts/*.seq; do
+    [ -e "$seq" ] || continue
+    name=$(basename "$seq" .seq)
+    check "script_$name" "$seq" "$top/tests/transcripts/script_$name.out" "" 0
+done
+for seq in "$top"/tests/transcripts/*.seq; do
+    [ -e "$seq" ] || continue
+    name=$(basename "$seq" .seq)
+    t=$top/tests/transcripts/$name
+    err=""; rc=0
+    if [ -e "$t.err" ]; then err=$t.err; rc=1; fi
+    want=$(sed -n 's/^# exit: \([0-9]*\)$/\1/p' "$seq" | head -n 1)
+    [ -n "$want" ] && rc=$want
+    check "$name" "$seq" "$t.out" "$err" "$rc" --keep-going
+done
+echo "$pass passed, $fail failed"
+[ "$fail" = 0 ]
