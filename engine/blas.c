@@ -1,5 +1,7 @@
-/* blas.c - wraps cblas_sgemm so the rest of the engine stays BLAS-agnostic. */
+/* blas.c - wraps OpenBLAS so the rest of the engine stays BLAS-agnostic. */
 #include <cblas.h>
+#include <stdio.h>
+#include "engine.h"
 #include "blas.h"
 
 void sq_gemm(int ta, int tb, int m, int n, int k, float alpha,
@@ -11,4 +13,23 @@ void sq_gemm(int ta, int tb, int m, int n, int k, float alpha,
     cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans,
                 tb ? CblasTrans : CblasNoTrans, m, n, k, alpha, a, lda, b,
                 ldb, beta, c, ldc);
+}
+
+void sq_set_threads(int n)
+{
+    openblas_set_num_threads(n);
+}
+
+int sq_get_threads(void)
+{
+    return openblas_get_num_threads();
+}
+
+const char *sq_backend_info(void)
+{
+    static char buf[256];
+    snprintf(buf, sizeof buf, "OpenBLAS %s, kernel %s, %d thread%s",
+             openblas_get_config(), openblas_get_corename(), openblas_get_num_threads(),
+             openblas_get_num_threads() == 1 ? "" : "s");
+    return buf;
 }

@@ -45,6 +45,17 @@ void sq_seed(sq_session *s, unsigned long long seed);
 /* keras.backend.clear_session(): every automatic-name counter restarts. */
 void sq_reset(sq_session *s);
 
+/* The RNG state, so a caller can undo a failed command that drew from it. */
+typedef struct { unsigned long long s[4]; } sq_rng_state;
+sq_rng_state sq_rng_get(const sq_session *s);
+void sq_rng_set(sq_session *s, sq_rng_state st);
+
+/* Threads for the maths (OpenBLAS); n >= 1. */
+void sq_set_threads(int n);
+int sq_get_threads(void);
+/* A line on the maths backend: library, kernel, threads. Static string. */
+const char *sq_backend_info(void);
+
 /* Cooperative cancellation: long operations poll *flag between layers and
  * batches and fail with "Interrupted" when it is non-zero. Borrowed. */
 void sq_set_interrupt_flag(sq_session *s, volatile int *flag);
@@ -123,6 +134,13 @@ int sq_load_weights(sq_session *s, const char *path, sq_error *err);
 int sq_kind_count(void);
 const char *sq_kind_class(int i);     /* "Conv2D" */
 const char *sq_kind_base(int i);      /* "conv2d" */
+/* Help for the layer kind called `name` (any accepted spelling): summary,
+ * arguments with defaults, shape rule, example. malloc'd; NULL if unknown. */
+char *sq_kind_help(const char *name);
+/* The option names of kind `name` ("strides", ...), common ones included
+ * (name, input_shape, trainable, activation where accepted). Returns how
+ * many were stored in out (at most max); -1 if the kind is unknown. */
+int sq_kind_options(const char *name, const char **out, int max);
 int sq_activation_count(void);
 const char *sq_activation_name(int i);
 

@@ -83,6 +83,8 @@ typedef struct sq_layer_kind {
     int npositional;             /* how many of opts may be given bare */
     int has_activation;          /* accepts activation= and bare act names */
     const char *summary;         /* one line for help */
+    const char *shape_rule;      /* e.g. "(B, ..., d) -> (B, ..., units)" */
+    const char *example;         /* e.g. "add dense 64 relu" */
     size_t state_size;           /* bytes of kind-private state */
     /* Checks and converts parsed options into l->state. */
     int (*configure)(sq_layer *l, const sq_optval *v, sq_error *err);
@@ -194,6 +196,16 @@ int sq_name_take(sq_session *s, const char *base, sq_error *err);
 /* Output shape of built layer l for input `in`, checking its weights fit. */
 int sq_layer_check_input(const sq_layer *l, const sq_shape *in, sq_shape *out,
                          sq_error *err);
+
+/* ---- shared by the windowed layers (layers.c) -------------------------- */
+/* Keras's padding names, any case: sets *same (1 for "same", 0 for
+ * "valid"), *causal for "causal"; otherwise Keras's error. */
+int sq_parse_padding(const char *s, int *same, int *causal, sq_error *err);
+/* A dimension as TensorFlow prints it in shape lists: "?" for None. */
+const char *sq_tf_dim(long d, char *buf, size_t n);
+/* TensorFlow's SAME split: total padding max((out - 1) * s + dk - n, 0)
+ * for window extent dk, the smaller half before; 0 when !same. */
+long sq_pad_before(long n, long out, long dk, long s, int same);
 
 /* ---- a growing string (sbuf.c); start with sbuf b = {0} ----------------- */
 typedef struct {

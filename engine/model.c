@@ -229,7 +229,8 @@ int sq_add(sq_session *s, const char *kindname, int argc, char **argv,
         sq_fail(err, "out of memory");
         goto fail;
     }
-    memcpy(arr, m->layers, (size_t)m->n * sizeof *arr);
+    if (m->n)
+        memcpy(arr, m->layers, (size_t)m->n * sizeof *arr);
     arr[m->n] = l;
     if (m->built || (m->n == 0 && ishape.rank > 0)) {
         sq_shape in = m->input_shape;

@@ -138,3 +138,17 @@ void sq_weight_init(const sq_weight_spec *w, float *dst, sq_rng *rng)
     for (size_t i = 0; i < n; i++)
         dst[i] = (2.0f * sq_rng_uniform(rng) - 1.0f) * limit;
 }
+
+sq_rng_state sq_rng_get(const sq_session *s)
+{
+    sq_rng_state st;
+    for (int i = 0; i < 4; i++)
+        st.s[i] = s->rng.s[i];
+    return st;
+}
+
+void sq_rng_set(sq_session *s, sq_rng_state st)
+{
+    for (int i = 0; i < 4; i++)
+        s->rng.s[i] = st.s[i];
+}

@@ -1,0 +1,230 @@
+/* conv2d.c - Conv2D (channels_last): im2col of each image into scratch, then
+ * one GEMM against the (kh*kw*C) x F kernel; TensorFlow's SAME padding. */
+#include <ctype.h>
+#include <stdio.h>
+#include <string.h>
+#include "../internal.h"
+#include "../blas.h"
+
+typedef struct {
+    long filters;
+    long k[2];        /* kernel rows, cols */
+    long s[2];        /* strides */
+    long d[2];        /* dilation rates */
+    int same;         /* padding="same" */
+    int use_bias;
+} conv2d_state;
+
+static const sq_optdef opts[] = {
+    { "filters", OPT_INT, 0, NULL, "number of output channels" },
+    { "kernel_size", OPT_INTS, 2, NULL, "window size: 3 or (3, 5)" },
+    { "strides", OPT_INTS, 2, "1", "step between windows: 1 or (2, 1)" },
+    { "padding", OPT_STR, 0, "valid", "valid (no padding) or same (output = ceil(input / stride))" },
+    { "dilation_rate", OPT_INTS, 2, "1", "spacing between kernel taps" },
+    { "use_bias", OPT_BOOL, 0, "true", "whether the layer uses a bias vector" },
+    { NULL, 0, 0, NULL, NULL },
+};
+
+/* Python's repr of a 2-tuple of ints. */
+static const char *pair(const long *v, char *buf, size_t n)
+{
+    snprintf(buf, n, "(%ld, %ld)", v[0], v[1]);
+    return buf;
+}
+
+static int configure(sq_layer *l, const sq_optval *v, sq_error *err)
+{
+    conv2d_state *st = l->state;
+    char a[64], b[64];
+    int causal;
+    st->filters = v[0].i[0];
+    memcpy(st->k, v[1].i, sizeof st->k);
+    memcpy(st->s, v[2].i, sizeof st->s);
+    memcpy(st->d, v[4].i, sizeof st->d);
+    st->use_bias = (int)v[5].i[0];
+    /* Keras's order: filters, padding, then _validate_init's checks */
+    if (st->filters < 0)
+        return sq_fail(err, "Received a negative value for `filters`.Was expecting a positive "
+                       "value, got %ld.", st->filters);
+    if (st->filters == 0)
+        return sq_fail(err, "Received an invalid value for `filters`, expected a positive "
+                       "integer, got 0.");
+    if (sq_parse_padding(v[3].s, &st->same, &causal, err) < 0)
+        return -1;
+    if (st->k[0] == 0 || st->k[1] == 0)
+        return sq_fail(err, "The argument `kernel_size` cannot contain 0(s). Received: %s",
+                       pair(st->k, a, sizeof a));
+    if (st->s[0] == 0 || st->s[1] == 0)
+        return sq_fail(err, "The argument `strides` cannot contains 0(s). Received: %s",
+                       pair(st->s, a, sizeof a));
+    if (causal)
+        return sq_fail(err, "Causal padding is only supported for `Conv1D`and `SeparableConv1D`.");
+    if (st->k[0] < 0 || st->k[1] < 0)
+        return sq_fail(err, "The argument `kernel_size` must contain positive integers. "
+                       "Received: %s", pair(st->k, a, sizeof a));
+    if (st->s[0] < 0 || st->s[1] < 0)
+        return sq_fail(err, "The argument `strides` must contain positive integers. "
+                       "Received: %s", pair(st->s, a, sizeof a));
+    if (st->d[0] <= 0 || st->d[1] <= 0)
+        return sq_fail(err, "The argument `dilation_rate` must contain positive integers. "
+                       "Received: %s", pair(st->d, a, sizeof a));
+    if ((st->s[0] > 1 || st->s[1] > 1) && (st->d[0] > 1 || st->d[1] > 1))
+        return sq_fail(err, "`strides > 1` not supported in conjunction with `dilation_rate > 1`. "
+                       "Received: strides=%s and dilation_rate=%s",
+                       pair(st->s, a, sizeof a), pair(st->d, b, sizeof b));
+    return 0;
+}
+
+/* TensorFlow's shape-inference error for a window larger than its input. */
+static int fail_negative(sq_error *err, const sq_layer *l, const conv2d_state *st,
+                         const sq_shape *in, int axis)
+{
+    char d0[24], d1[24], d2[24], d3[24];
+    long dk = st->k[axis] + (st->k[axis] - 1) * (st->d[axis] - 1);
+    return sq_fail(err, "Negative dimension size caused by subtracting %ld from %ld for "
+                   "'{{node %s/Conv2D}} = Conv2D[T=DT_FLOAT, data_format=\"NHWC\", "
+                   "dilations=[1, %ld, %ld, 1], explicit_paddings=[], padding=\"VALID\", "
+                   "strides=[1, %ld, %ld, 1], use_cudnn_on_gpu=true](Placeholder, "
+                   "%s/Conv2D/ReadVariableOp)' with input shapes: [%s,%s,%s,%s], "
+                   "[%ld,%ld,%ld,%ld].",
+                   dk, in->d[1 + axis], l->name, st->d[0], st->d[1], st->s[0], st->s[1],
+                   l->name, sq_tf_dim(in->d[0], d0, sizeof d0), sq_tf_dim(in->d[1], d1, sizeof d1),
+                   sq_tf_dim(in->d[2], d2, sizeof d2), sq_tf_dim(in->d[3], d3, sizeof d3),
+                   st->k[0], st->k[1], in->d[3], st->filters);
+}
+
+static int output_shape(const sq_layer *l, const sq_shape *in, sq_shape *out,
+                        sq_error *err)
+{
+    const conv2d_state *st = l->state;
+    char s[128];
+    if (in->rank < 4)
+        return sq_fail_min_ndim(err, l, 4, in);
+    if (in->rank > 4)
+        return sq_fail(err, "Input 0 of layer %s: Conv2D in seqsh takes inputs of rank 4 "
+                       "(batch, rows, cols, channels) only, found ndim=%d. Full shape "
+                       "received: %s", l->name, in->rank, sq_shape_str(in, s, sizeof s));
+    if (in->d[3] < 0)
+        return sq_fail(err, "The channel dimension of the inputs should be defined. The "
+                       "input_shape received is %s, where axis -1 (0-based) is the channel "
+                       "dimension, which found to be `None`.", sq_shape_str(in, s, sizeof s));
+    *out = *in;
+    for (int a = 0; a < 2; a++) {
+        out->d[1 + a] = sq_conv_len(in->d[1 + a], st->k[a], st->same, st->s[a], st->d[a]);
+        if (in->d[1 + a] >= 0 && out->d[1 + a] <= 0)
+            return fail_negative(err, l, st, in, a);
+    }
+    out->d[3] = st->filters;
+    return 0;
+}
+
+static int weights(const sq_layer *l, const sq_shape *in, sq_weight_spec *w)
+{
+    const conv2d_state *st = l->state;
+    w[0] = (sq_weight_spec){ "kernel", { 4, { st->k[0], st->k[1], in->d[3], st->filters } },
+                             INIT_GLOROT_UNIFORM, 1 };
+    if (!st->use_bias)
+        return 1;
+    w[1] = (sq_weight_spec){ "bias", { 1, { st->filters } }, INIT_ZEROS, 1 };
+    return 2;
+}
+
+/* A 1x1 kernel with unit strides and valid padding reads every pixel once:
+ * the input itself is the im2col matrix. */
+static int is_pointwise(const conv2d_state *st)
+{
+    return st->k[0] == 1 && st->k[1] == 1 && st->s[0] == 1 && st->s[1] == 1 && !st->same;
+}
+
+/* One image's im2col matrix: (oh*ow) rows of kh*kw*C values. */
+static size_t scratch(const sq_layer *l, const sq_shape *in)
+{
+    const conv2d_state *st = l->state;
+    if (is_pointwise(st))
+        return 0;
+    long oh = sq_conv_len(in->d[1], st->k[0], st->same, st->s[0], st->d[0]);
+    long ow = sq_conv_len(in->d[2], st->k[1], st->same, st->s[1], st->d[1]);
+    return (size_t)oh * (size_t)ow * (size_t)(st->k[0] * st->k[1] * in->d[3]);
+}
+
+static void im2col(const conv2d_state *st, const float *x, long h, long w, long c,
+                   long oh, long ow, long pt, long pl, float *col)
+{
+    long kh = st->k[0], kw = st->k[1];
+    for (long oy = 0; oy < oh; oy++) {
+        for (long ox = 0; ox < ow; ox++) {
+            float *row = col + (oy * ow + ox) * kh * kw * c;
+            for (long ky = 0; ky < kh; ky++) {
+                long iy = oy * st->s[0] - pt + ky * st->d[0];
+                float *dst = row + ky * kw * c;
+                if (iy < 0 || iy >= h) {
+                    for (long j = 0; j < kw * c; j++)
+                        dst[j] = 0.0f;
+                    continue;
+                }
+                for (long kx = 0; kx < kw; kx++, dst += c) {
+                    long ix = ox * st->s[1] - pl + kx * st->d[1];
+                    if (ix < 0 || ix >= w) {
+                        for (long j = 0; j < c; j++)
+                            dst[j] = 0.0f;
+                    } else {
+                        const float *src = x + (iy * w + ix) * c;
+                        for (long j = 0; j < c; j++)
+                            dst[j] = src[j];
+                    }
+                }
+            }
+        }
+    }
+}
+
+static void forward(const sq_layer *l, const sq_fwd *f)
+{
+    const conv2d_state *st = l->state;
+    const sq_shape *is = f->in_shape, *os = f->out_shape;
+    long nb = is->d[0], h = is->d[1], w = is->d[2], c = is->d[3];
+    long oh = os->d[1], ow = os->d[2], nf = st->filters;
+    long kdim = st->k[0] * st->k[1] * c;
+    const float *kernel = f->w;
+    size_t npix = (size_t)oh * (size_t)ow;
+    if (st->use_bias) {
+        const float *bias = f->w + kdim * nf;
+        size_t rows = (size_t)nb * npix;
+        for (size_t r = 0; r < rows; r++)
+            for (long j = 0; j < nf; j++)
+                f->out[r * (size_t)nf + (size_t)j] = bias[j];
+    }
+    float beta = st->use_bias ? 1.0f : 0.0f;
+    if (is_pointwise(st)) {
+        sq_gemm(0, 0, (int)((size_t)nb * npix), (int)nf, (int)c, 1.0f, f->in, (int)c,
+                kernel, (int)nf, beta, f->out, (int)nf);
+        return;
+    }
+    long pt = sq_pad_before(h, oh, st->k[0] + (st->k[0] - 1) * (st->d[0] - 1), st->s[0], st->same);
+    long pl = sq_pad_before(w, ow, st->k[1] + (st->k[1] - 1) * (st->d[1] - 1), st->s[1], st->same);
+    for (long b = 0; b < nb; b++) {
+        const float *x = f->in + (size_t)b * (size_t)(h * w * c);
+        float *y = f->out + (size_t)b * npix * (size_t)nf;
+        im2col(st, x, h, w, c, oh, ow, pt, pl, f->scratch);
+        sq_gemm(0, 0, (int)npix, (int)nf, (int)kdim, 1.0f, f->scratch, (int)kdim,
+                kernel, (int)nf, beta, y, (int)nf);
+    }
+}
+
+static const char *const aliases[] = { "Convolution2D", NULL };
+
+const sq_layer_kind sq_kind_conv2d = {
+    .class_name = "Conv2D",
+    .base_name = "conv2d",
+    .aliases = aliases,
+    .opts = opts,
+    .npositional = 2,
+    .has_activation = 1,
+    .summary = "2-D convolution over (rows, cols) of (batch, rows, cols, channels) inputs",
+    .state_size = sizeof(conv2d_state),
+    .configure = configure,
+    .output_shape = output_shape,
+    .weights = weights,
+    .scratch = scratch,
+    .forward = forward,
+};

@@ -1,0 +1,107 @@
+/* global_pool2d.c - GlobalMaxPooling2D and GlobalAveragePooling2D: one value
+ * per channel over all rows and cols of (batch, rows, cols, channels). */
+#include <float.h>
+#include "../internal.h"
+
+typedef struct {
+    int keepdims;     /* output (B, 1, 1, C) instead of (B, C) */
+    int max;          /* 1 max, 0 average */
+} gpool_state;
+
+static const sq_optdef opts[] = {
+    { "keepdims", OPT_BOOL, 0, "false", "keep the spatial axes as size 1: (batch, 1, 1, channels)" },
+    { NULL, 0, 0, NULL, NULL },
+};
+
+static int configure_max(sq_layer *l, const sq_optval *v, sq_error *err)
+{
+    gpool_state *st = l->state;
+    (void)err;
+    st->keepdims = (int)v[0].i[0];
+    st->max = 1;
+    return 0;
+}
+
+static int configure_avg(sq_layer *l, const sq_optval *v, sq_error *err)
+{
+    gpool_state *st = l->state;
+    (void)err;
+    st->keepdims = (int)v[0].i[0];
+    st->max = 0;
+    return 0;
+}
+
+static int output_shape(const sq_layer *l, const sq_shape *in, sq_shape *out,
+                        sq_error *err)
+{
+    const gpool_state *st = l->state;
+    if (in->rank != 4)
+        return sq_fail_ndim(err, l, 4, in);
+    *out = *in;
+    if (st->keepdims) {
+        out->d[1] = 1;
+        out->d[2] = 1;
+    } else {
+        out->rank = 2;
+        out->d[1] = in->d[3];
+    }
+    return 0;
+}
+
+static void forward(const sq_layer *l, const sq_fwd *f)
+{
+    const gpool_state *st = l->state;
+    const sq_shape *is = f->in_shape;
+    long nb = is->d[0], npix = is->d[1] * is->d[2], c = is->d[3];
+    for (long b = 0; b < nb; b++) {
+        const float *x = f->in + (size_t)b * (size_t)(npix * c);
+        float *y = f->out + (size_t)b * (size_t)c;
+        for (long j = 0; j < c; j++)
+            y[j] = st->max ? -FLT_MAX : 0.0f;
+        for (long p = 0; p < npix; p++, x += c) {
+            if (st->max) {
+                for (long j = 0; j < c; j++)
+                    y[j] = x[j] > y[j] ? x[j] : y[j];
+            } else {
+                for (long j = 0; j < c; j++)
+                    y[j] += x[j];
+            }
+        }
+        if (!st->max && npix > 0) {
+            float inv = 1.0f / (float)npix;
+            for (long j = 0; j < c; j++)
+                y[j] *= inv;
+        }
+    }
+}
+
+static const char *const max_aliases[] = { "GlobalMaxPool2D", NULL };
+static const char *const avg_aliases[] = { "GlobalAvgPool2D", NULL };
+
+const sq_layer_kind sq_kind_global_max_pooling2d = {
+    .class_name = "GlobalMaxPooling2D",
+    .base_name = "global_max_pooling2d",
+    .aliases = max_aliases,
+    .opts = opts,
+    .npositional = 0,
+    .has_activation = 0,
+    .summary = "maximum over all rows and cols: (batch, rows, cols, channels) -> (batch, channels)",
+    .state_size = sizeof(gpool_state),
+    .configure = configure_max,
+    .output_shape = output_shape,
+    .forward = forward,
+};
+
+const sq_layer_kind sq_kind_global_average_pooling2d = {
+    .class_name = "GlobalAveragePooling2D",
+    .base_name = "global_average_pooling2d",
+    .aliases = avg_aliases,
+    .opts = opts,
+    .npositional = 0,
+    .has_activation = 0,
+    .summary = "mean over all rows and cols: (batch, rows, cols, channels) -> (batch, channels)",
+    .state_size = sizeof(gpool_state),
+    .configure = configure_avg,
+    .output_shape = output_shape,
+    .forward = forward,
+};
