@@ -40,4 +40,6 @@ const sq_layer_kind sq_kind_activation = {
     .configure = configure,
     .output_shape = output_shape,
     .forward = forward,
+    .shape_rule = "unchanged",
+    .example = "add activation softmax",
 };

@@ -115,4 +115,6 @@ const sq_layer_kind sq_kind_batch_normalization = {
     .weights = weights,
     .scratch = scratch,
     .forward = forward,
+    .shape_rule = "unchanged; params 4*C (gamma, beta trainable; moving_mean, moving_variance not)",
+    .example = "add batchnormalization",
 };

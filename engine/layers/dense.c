@@ -78,4 +78,6 @@ const sq_layer_kind sq_kind_dense = {
     .output_shape = output_shape,
     .weights = weights,
     .forward = forward,
+    .shape_rule = "(B, ..., d) -> (B, ..., units); params d*units + units",
+    .example = "add dense 64 relu",
 };

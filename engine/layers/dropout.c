@@ -46,4 +46,6 @@ const sq_layer_kind sq_kind_dropout = {
     .configure = configure,
     .output_shape = output_shape,
     .forward = forward,
+    .shape_rule = "unchanged",
+    .example = "add dropout 0.5",
 };

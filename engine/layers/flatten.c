@@ -26,4 +26,6 @@ const sq_layer_kind sq_kind_flatten = {
     .summary = "flattens every axis but the batch into one",
     .output_shape = output_shape,
     .forward = forward,
+    .shape_rule = "(B, d1, d2, ...) -> (B, d1*d2*...)",
+    .example = "add flatten",
 };

@@ -90,6 +90,8 @@ const sq_layer_kind sq_kind_global_max_pooling2d = {
     .configure = configure_max,
     .output_shape = output_shape,
     .forward = forward,
+    .shape_rule = "(B, H, W, C) -> (B, C), or (B, 1, 1, C) with keepdims=true",
+    .example = "add globalmaxpooling2d",
 };
 
 const sq_layer_kind sq_kind_global_average_pooling2d = {
@@ -104,4 +106,6 @@ const sq_layer_kind sq_kind_global_average_pooling2d = {
     .configure = configure_avg,
     .output_shape = output_shape,
     .forward = forward,
+    .shape_rule = "(B, H, W, C) -> (B, C), or (B, 1, 1, C) with keepdims=true",
+    .example = "add globalaveragepooling2d",
 };

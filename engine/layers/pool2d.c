@@ -159,6 +159,8 @@ const sq_layer_kind sq_kind_max_pooling2d = {
     .configure = configure_max,
     .output_shape = output_shape,
     .forward = forward,
+    .shape_rule = "(B, H, W, C) -> (B, H', W', C); valid: H' = floor((H - k)/s) + 1, same: H' = ceil(H/s)",
+    .example = "add maxpooling2d 2",
 };
 
 const sq_layer_kind sq_kind_average_pooling2d = {
@@ -173,4 +175,6 @@ const sq_layer_kind sq_kind_average_pooling2d = {
     .configure = configure_avg,
     .output_shape = output_shape,
     .forward = forward,
+    .shape_rule = "(B, H, W, C) -> (B, H', W', C); valid: H' = floor((H - k)/s) + 1, same: H' = ceil(H/s)",
+    .example = "add averagepooling2d 3 strides=2",
 };

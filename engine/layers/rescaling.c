@@ -47,4 +47,6 @@ const sq_layer_kind sq_kind_rescaling = {
     .configure = configure,
     .output_shape = output_shape,
     .forward = forward,
+    .shape_rule = "unchanged",
+    .example = "add rescaling 0.00392156862745098",
 };

@@ -100,4 +100,6 @@ const sq_layer_kind sq_kind_reshape = {
     .configure = configure,
     .output_shape = output_shape,
     .forward = forward,
+    .shape_rule = "(B, ...) -> (B,) + target_shape, one -1 inferred",
+    .example = "add reshape 4,4,-1",
 };
