@@ -28,7 +28,7 @@ int sq_get_threads(void)
 const char *sq_backend_info(void)
 {
     static char buf[256];
-    snprintf(buf, sizeof buf, "OpenBLAS %s, kernel %s, %d thread%s",
+    snprintf(buf, sizeof buf, "%s; kernel %s; %d thread%s",
              openblas_get_config(), openblas_get_corename(), openblas_get_num_threads(),
              openblas_get_num_threads() == 1 ? "" : "s");
     return buf;

@@ -6,7 +6,8 @@
 # Every tests/transcripts/NAME.seq runs as `seqsh --keep-going NAME.seq`;
 # stdout must equal NAME.out and stderr NAME.err (empty when there is no
 # .err file); the exit status must be 1 when NAME.err exists, else 0, unless
-# a line "# exit: N" in the script says otherwise. Each runs in its own
+# a line "# exit: N" in the script says otherwise; a line "# args: ..."
+# replaces the default --keep-going. Each runs in its own
 # folder under tests/out/ with `fixtures` linked to tests/fixtures.
 : "${srcdir:=.}"
 : "${SEQSH:=$(pwd)/seqsh}"
@@ -21,7 +22,8 @@ check() {  # name seqfile expected_out expected_err expected_rc args...
     shift 5
     dir=$out/$name
     rm -rf "$dir" && mkdir -p "$dir"
-    cp "$seq" "$dir/" && ln -s "$top/tests/fixtures" "$dir/fixtures"
+    cp "$seq" "$dir/" && ln -s "$top/tests/fixtures" "$dir/fixtures" \
+        && ln -s "$top/tests/transcripts/include" "$dir/include"
     base=$(basename "$seq")
     (cd "$dir" && "$SEQSH" "$@" "$base" >stdout 2>stderr </dev/null; echo $? >rc)
     ok=1
@@ -55,7 +57,10 @@ for seq in "$top"/tests/transcripts/*.seq; do
     if [ -e "$t.err" ]; then err=$t.err; rc=1; fi
     want=$(sed -n 's/^# exit: \([0-9]*\)$/\1/p' "$seq" | head -n 1)
     [ -n "$want" ] && rc=$want
-    check "$name" "$seq" "$t.out" "$err" "$rc" --keep-going
+    args=$(sed -n 's/^# args: \(.*\)$/\1/p' "$seq" | head -n 1)
+    [ -n "$args" ] || args=--keep-going
+    # shellcheck disable=SC2086
+    check "$name" "$seq" "$t.out" "$err" "$rc" $args
 done
 echo "$pass passed, $fail failed"
 [ "$fail" = 0 ]

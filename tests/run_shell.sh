@@ -1,0 +1,48 @@
+#!/bin/sh
+# run_shell.sh - the command line: options, exit statuses, standard input,
+# -c, seeds, time, history, interrupts.
+: "${SEQSH:=$(pwd)/seqsh}"
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+cd "$work" || exit 99
+pass=0 fail=0
+ok() {  # name, then a shell command that must succeed
+    name=$1; shift
+    if sh -c "$*" >"$work/log" 2>&1; then pass=$((pass + 1)); echo "PASS: $name"
+    else fail=$((fail + 1)); echo "FAIL: $name"; cat "$work/log"; fi
+}
+S=$SEQSH
+export S
+
+ok "--help on stdout, exit 0" '"$S" --help | grep -q "^Usage: seqsh \[OPTION\]... \[FILE.seq\]..." && "$S" -h | grep -q "Report bugs to:"'
+ok "--version in GNU layout" '"$S" --version | head -n 1 | grep -qx "seqsh (seqsh) [0-9.]*" && "$S" -V >/dev/null'
+ok "unknown option: message, hint, exit 2" '"$S" --frob 2>err; [ $? = 2 ] && grep -q "unrecognized option .--frob." err && grep -q "Try .seqsh --help." err'
+ok "short unknown option, exit 2" '"$S" -Z 2>err; [ $? = 2 ] && grep -q "invalid option -- .Z." err'
+ok "missing argument, exit 2" '"$S" -c 2>err; [ $? = 2 ] && grep -q "requires an argument" err'
+ok "bad --seed, exit 2" '"$S" --seed=x 2>err; [ $? = 2 ] && grep -q "seed" err'
+ok "bad --threads, exit 2" '"$S" --threads 0 2>err; [ $? = 2 ]'
+ok "-c runs commands separated by ;" '[ "$("$S" -c "echo a; echo b" -c "echo c")" = "$(printf "a\nb\nc")" ]'
+ok "stdin: no prompt, no banner" '[ "$(printf "echo hi\n" | "$S")" = hi ]'
+ok "stdin error: stdin:LINE prefix, exit 1, stops" 'printf "echo a\npop\necho b\n" | "$S" >out 2>err; [ $? = 1 ] && [ "$(cat out)" = a ] && [ "$(cat err)" = "stdin:2: error: There are no layers in the model." ]'
+ok "--keep-going carries on, still exit 1" 'printf "pop\necho b\n" | "$S" --keep-going >out 2>err; [ $? = 1 ] && [ "$(cat out)" = b ]'
+ok "files run in order" 'echo "echo one" >a.seq; echo "echo two" >b.seq; [ "$("$S" a.seq b.seq)" = "$(printf "one\ntwo")" ]'
+ok "a missing file is an error" '"$S" nope.seq 2>err; [ $? = 1 ] && grep -q "cannot open .nope.seq." err'
+ok "the first failing file stops the rest" 'echo pop >bad.seq; "$S" bad.seq a.seq >out 2>err; [ $? = 1 ] && [ ! -s out ] && grep -q "^bad.seq:1: error:" err'
+ok "-i after a file reads stdin when it is not a terminal" '[ "$(echo "echo piped" | "$S" -i a.seq)" = "$(printf "one\npiped")" ]'
+ok "same --seed, same weights" '[ "$("$S" --seed 5 -c "input 3; add dense 2; weights")" = "$("$S" --seed 5 -c "input 3; add dense 2; weights")" ]'
+ok "another seed, other weights" '[ "$("$S" --seed 5 -c "input 3; add dense 2; weights")" != "$("$S" --seed 6 -c "input 3; add dense 2; weights")" ]'
+ok "seed command equals --seed" '[ "$("$S" --seed 5 -c "input 3; add dense 2; weights")" = "$("$S" -c "seed 5; input 3; add dense 2; weights")" ]'
+ok "a failed call draws no random numbers" 'a=$("$S" --keep-going -c "seed 1; input 4; add dense 2; call random 2 5; call random 1 4" 2>/dev/null); b=$("$S" -c "seed 1; input 4; add dense 2; call random 1 4"); [ "$a" = "$b" ]'
+ok "time prints Time: N.NNN ms after the output" '"$S" -c "time echo x" >out; [ "$(sed -n 1p out)" = x ] && sed -n 2p out | grep -Eqx "Time: [0-9]+\.[0-9]{3} ms"'
+ok "history prints the session as a script" 'printf "input 4\nadd dense 2 relu\nhistory\n" | "$S" >out; [ "$(cat out)" = "$(printf "input 4\nadd dense 2 relu")" ]'
+ok "history output replays to the same model" 'printf "input 4\nadd dense 2 relu\nadd dense 3\nhistory\n" | "$S" >h.seq; [ "$("$S" -c "source h.seq; summary")" = "$("$S" -c "input 4; add dense 2 relu; add dense 3; summary")" ]'
+ok "no history file when not interactive" 'printf "echo x\n" | SEQSH_HISTFILE="$PWD/h" "$S" >/dev/null; [ ! -e h ] && printf "echo x\n" | XDG_STATE_HOME="$PWD/state" HOME="$PWD" "$S" >/dev/null; [ ! -e state/seqsh/history ]'
+ok "quit stops the script with status 0" '[ "$(printf "echo a\nquit\necho b\n" | "$S")" = a ]'
+ok "a long line is handled" 'awk "BEGIN{printf \"echo \"; for(i=0;i<50000;i++) printf \"x\"; print \"\"}" | "$S" | wc -c | grep -qx 50001'
+ok "SIGINT during a script: Interrupted, exit 130" '
+  printf "input 600 600 16\nadd conv2d 64 5\nadd conv2d 64 5\nadd conv2d 64 5\ncall ones 16 600 600 16\necho after\n" >long.seq
+  "$S" long.seq >out 2>err & pid=$!
+  sleep 1; kill -INT $pid; wait $pid; rc=$?
+  [ $rc = 130 ] && grep -qx Interrupted err && ! grep -q after out'
+echo "$pass passed, $fail failed"
+[ "$fail" = 0 ]
