@@ -362,11 +362,7 @@ static int cmd_history(shell *sh, int argc, char **argv)
 {
     (void)argc;
     (void)argv;
-    /* the `history` line itself was just recorded: leave it out */
-    int n = sh->nhistory;
-    if (n > 0 && !strncmp(sh->history[n - 1], "history", 7))
-        n--;
-    for (int i = 0; i < n; i++)
+    for (int i = 0; i < sh->nhistory; i++)
         printf("%s\n", sh->history[i]);
     return 0;
 }
@@ -442,7 +438,7 @@ const sh_command sh_commands[] = {
       "Runs COMMAND, then prints 'Time: 12.345 ms' on its own line.\n\n"
       "example: time call ones 1 250 250 3", cmd_time, 1, -1, C_COMMAND },
     { "history", "history", "print this session's commands as a .seq script",
-      "Prints the commands typed (or read) so far, ready to save as a .seq file.\n\n"
+      "Prints the commands typed (or read) so far that succeeded, ready to save as a\n.seq file.\n\n"
       "example: history", cmd_history, 0, 0, C_NONE },
     { "threads", "threads N", "use N threads for the maths",
       "Sets the number of threads OpenBLAS and seqsh use.\n\nexample: threads 2",

@@ -281,9 +281,10 @@ static void run_interactive_line(shell *sh, char *l)
     if (!*l)
         return;
     add_history(l);
-    sh_remember(sh, l);
     sh_interrupted = 0;
-    sh_run_line(sh, l, NULL, 0);
+    /* `history` lists what worked, so it replays as a script */
+    if (sh_run_line(sh, l, NULL, 0) == 0)
+        sh_remember(sh, l);
     if (got_term) {
         save_history();
         exit(143);

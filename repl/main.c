@@ -148,8 +148,9 @@ int main(int argc, char **argv)
 
     int failed = 0;
     for (int i = 0; i < ncommands && !sh.want_exit && !sh_interrupted; i++) {
-        sh_remember(&sh, commands[i]);
-        if (sh_run_line(&sh, commands[i], "-c", i + 1) < 0) {
+        if (sh_run_line(&sh, commands[i], "-c", i + 1) == 0)
+            sh_remember(&sh, commands[i]);
+        else {
             failed = 1;
             if (!sh.keep_going)
                 goto done;

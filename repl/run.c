@@ -21,6 +21,10 @@ int sh_fail(shell *sh, const char *fmt, ...)
 
 void sh_remember(shell *sh, const char *line)
 {
+    while (*line == ' ' || *line == '\t')
+        line++;
+    if (!strncmp(line, "history", 7) && (!line[7] || line[7] == ' ' || line[7] == ';'))
+        return;
     if (sh->nhistory == sh->caphistory) {
         int cap = sh->caphistory ? 2 * sh->caphistory : 64;
         char **h = realloc(sh->history, (size_t)cap * sizeof *h);
@@ -144,9 +148,9 @@ int sh_run_stream(shell *sh, FILE *f, const char *name)
     int lineno = 0, first, failed = 0;
     char *line;
     while (!sh->want_exit && !sh_interrupted && (line = read_logical(f, &lineno, &first))) {
-        if (sh->in_source == 0)
-            sh_remember(sh, line);
         int rc = sh_run_line(sh, line, name, first);
+        if (rc == 0 && sh->in_source == 0)
+            sh_remember(sh, line);
         free(line);
         if (rc < 0) {
             failed = 1;

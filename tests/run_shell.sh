@@ -35,6 +35,7 @@ ok "seed command equals --seed" '[ "$("$S" --seed 5 -c "input 3; add dense 2; we
 ok "a failed call draws no random numbers" 'a=$("$S" --keep-going -c "seed 1; input 4; add dense 2; call random 2 5; call random 1 4" 2>/dev/null); b=$("$S" -c "seed 1; input 4; add dense 2; call random 1 4"); [ "$a" = "$b" ]'
 ok "time prints Time: N.NNN ms after the output" '"$S" -c "time echo x" >out; [ "$(sed -n 1p out)" = x ] && sed -n 2p out | grep -Eqx "Time: [0-9]+\.[0-9]{3} ms"'
 ok "history prints the session as a script" 'printf "input 4\nadd dense 2 relu\nhistory\n" | "$S" >out; [ "$(cat out)" = "$(printf "input 4\nadd dense 2 relu")" ]'
+ok "history leaves out failed commands and itself" 'printf "input 4\nadd dense 2 nope\nhistory\nadd dense 2\nhistory\n" | "$S" --keep-going 2>/dev/null >out; [ "$(cat out)" = "$(printf "input 4\ninput 4\nadd dense 2")" ]'
 ok "history output replays to the same model" 'printf "input 4\nadd dense 2 relu\nadd dense 3\nhistory\n" | "$S" >h.seq; [ "$("$S" -c "source h.seq; summary")" = "$("$S" -c "input 4; add dense 2 relu; add dense 3; summary")" ]'
 ok "no history file when not interactive" 'printf "echo x\n" | SEQSH_HISTFILE="$PWD/h" "$S" >/dev/null; [ ! -e h ] && printf "echo x\n" | XDG_STATE_HOME="$PWD/state" HOME="$PWD" "$S" >/dev/null; [ ! -e state/seqsh/history ]'
 ok "quit stops the script with status 0" '[ "$(printf "echo a\nquit\necho b\n" | "$S")" = a ]'
