@@ -86,3 +86,53 @@ void sq_activation_apply(int a, float *x, size_t n, long last)
         x[i] = v;
     }
 }
+
+void sq_activation_backward(int a, const float *z, const float *y, float *dy,
+                            size_t n, long last)
+{
+    const float selu_alpha = 1.67326324f, selu_scale = 1.05070098f;
+    if (a == A_LINEAR)
+        return;
+    if (a == A_SOFTMAX || a == A_LOG_SOFTMAX) {
+        for (size_t r = 0; last > 0 && r < n / (size_t)last; r++) {
+            const float *yr = y + r * (size_t)last;
+            float *g = dy + r * (size_t)last;
+            double dot = 0;
+            if (a == A_SOFTMAX) {
+                for (long j = 0; j < last; j++)
+                    dot += (double)g[j] * yr[j];
+                for (long j = 0; j < last; j++)
+                    g[j] = yr[j] * (g[j] - (float)dot);
+            } else {
+                for (long j = 0; j < last; j++)
+                    dot += g[j];
+                for (long j = 0; j < last; j++)
+                    g[j] -= expf(yr[j]) * (float)dot;
+            }
+        }
+        return;
+    }
+    for (size_t i = 0; i < n; i++) {
+        float v = z[i], out = y[i], d;
+        switch (a) {
+        case A_RELU: d = v > 0 ? 1 : 0; break;
+        case A_SIGMOID: d = out * (1 - out); break;
+        case A_TANH: d = 1 - out * out; break;
+        case A_SOFTPLUS: d = sigmoidf(v); break;
+        case A_SOFTSIGN: { float t = 1 + fabsf(v); d = 1 / (t * t); break; }
+        case A_ELU: d = v > 0 ? 1 : out + 1; break;
+        case A_SELU: d = v > 0 ? selu_scale : out + selu_scale * selu_alpha; break;
+        case A_EXPONENTIAL: d = out; break;
+        case A_HARD_SIGMOID: d = v > -2.5f && v < 2.5f ? 0.2f : 0; break;
+        case A_SWISH: case A_SILU: { float s = sigmoidf(v); d = s + v * s * (1 - s); break; }
+        case A_GELU:
+            d = 0.5f * (1.0f + erff(v / sqrtf(2.0f)))
+                + v * expf(-0.5f * v * v) * 0.3989422804014327f;
+            break;
+        case A_RELU6: d = v > 0 && v < 6 ? 1 : 0; break;
+        case A_LEAKY_RELU: d = v >= 0 ? 1 : 0.2f; break;
+        default: d = 1; break;
+        }
+        dy[i] *= d;
+    }
+}

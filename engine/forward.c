@@ -66,8 +66,8 @@ int sq_forward(sq_model *m, const sq_tensor *x, sq_tensor *y,
         }
         const sq_layer *l = m->layers[i];
         float *out = bufs[i & 1];
-        sq_fwd f = { in, out, &sh[i], &sh[i + 1], m->params + l->param_off,
-                     m->work + 2 * maxact, 0 };
+        sq_fwd f = { .in = in, .out = out, .in_shape = &sh[i], .out_shape = &sh[i + 1],
+                     .w = m->params + l->param_off, .scratch = m->work + 2 * maxact };
         l->kind->forward(l, &f);
         if (l->act)
             sq_activation_apply(l->act, out, sq_shape_count(&sh[i + 1]),

@@ -68,12 +68,33 @@ typedef struct sq_layer sq_layer;
  * them. scratch has at least scratch() floats. */
 typedef struct {
     const float *in;
-    float *out;
+    float *out;                  /* the output before the activation */
     const sq_shape *in_shape, *out_shape;
     const float *w;
     float *scratch;
-    int training;
+    int training;                /* a training step (Dropout drops, BN uses batch stats) */
+    /* Only while training: */
+    float *cache;                /* cache() floats kept for backward */
+    float *w_train;              /* the same weights, writable (BN's moving stats) */
+    sq_rng *rng;                 /* Dropout's masks */
 } sq_fwd;
+
+/* What a backward call sees: everything of the forward call plus the
+ * gradient of the loss with respect to the layer's output before its
+ * activation. The layer writes dL/din (unless din is NULL: the first layer)
+ * and dL/dw (unless dw is NULL: a frozen layer), overwriting, in w's
+ * layout. scratch has at least scratch_bwd() floats. */
+typedef struct {
+    const float *in;
+    const float *out;            /* the forward output before the activation */
+    const float *dout;
+    float *din;
+    const sq_shape *in_shape, *out_shape;
+    const float *w;
+    float *dw;
+    const float *cache;
+    float *scratch;
+} sq_bwd;
 
 typedef struct sq_layer_kind {
     const char *class_name;      /* "MaxPooling2D" */
@@ -97,6 +118,11 @@ typedef struct sq_layer_kind {
     /* Floats of scratch forward needs for a concrete input; may be NULL. */
     size_t (*scratch)(const sq_layer *l, const sq_shape *in);
     void (*forward)(const sq_layer *l, const sq_fwd *f);
+    /* Training: floats forward keeps for backward (may be NULL = none),
+     * backward's scratch (NULL = none), and the backward pass itself. */
+    size_t (*cache)(const sq_layer *l, const sq_shape *in);
+    size_t (*scratch_bwd)(const sq_layer *l, const sq_shape *in);
+    void (*backward)(const sq_layer *l, const sq_bwd *b);
 } sq_layer_kind;
 
 struct sq_layer {
@@ -123,6 +149,9 @@ extern const sq_layer_kind *const sq_kinds[];
 int sq_activation_find(const char *name);  /* index or -1 */
 /* Applies activation `a` in place to n values laid out as rows of `last`. */
 void sq_activation_apply(int a, float *x, size_t n, long last);
+/* Turns dL/dy into dL/dz in place for y = act(z) (rows of `last`). */
+void sq_activation_backward(int a, const float *z, const float *y, float *dy,
+                            size_t n, long last);
 
 /* ---- the model ---------------------------------------------------------- */
 typedef struct {
@@ -137,6 +166,9 @@ typedef struct {
     sq_shape input_shape;      /* batch first; valid when built */
     float *params;             /* all weights, one flat buffer */
     size_t nparams;
+    float *grads;              /* their gradients, same layout (training) */
+    size_t grads_cap;
+    struct sq_compiled *compiled; /* compile settings and optimizer, or NULL */
     /* forward workspace, grown on demand and reused */
     float *work;
     size_t work_cap;
@@ -164,6 +196,38 @@ int sq_forward(sq_model *m, const sq_tensor *x, sq_tensor *y,
                volatile int *intr, sq_error *err);
 /* Name prefix of weights: "sequential/" for a model built by a call. */
 const char *sq_weight_prefix(const sq_model *m, char *buf, size_t n);
+
+/* ---- training (train.c) ---------------------------------------------------
+ * A workspace for training steps on batches of up to `cap` samples: every
+ * layer's outputs (before and after its activation), the caches backward
+ * needs, two gradient buffers and one scratch area, in one allocation. */
+typedef struct {
+    int n;
+    long cap;
+    sq_shape *sh;              /* n + 1 shapes with batch = cap */
+    sq_shape *shb;             /* the same for the current batch */
+    float **z, **y, **cache;   /* per layer; y[i] == z[i] when linear */
+    float *g[2];
+    float *scratch;
+    float *block;
+    float *ptrs_block;
+} sq_train_ws;
+
+/* Plans the workspace for model m on inputs of shape `in` (batch = cap).
+ * The model must be built and accept `in`. */
+int sq_train_ws_init(sq_train_ws *ws, const sq_model *m, const sq_shape *in,
+                     sq_error *err);
+void sq_train_ws_free(sq_train_ws *ws);
+/* Runs b <= cap samples of x through the layers, keeping every output.
+ * training selects Dropout's and BatchNormalization's training modes (and
+ * lets BN update its moving statistics). The output is ws->y[n-1]. */
+void sq_train_forward(sq_model *m, sq_train_ws *ws, const float *x, long b,
+                      int training, sq_rng *rng);
+/* Backpropagates dlast (dL/d output of the last layer, or dL/dz of its
+ * pre-activation when logits) through the layers of the last forward,
+ * writing gradients of trainable layers into m->grads. */
+void sq_train_backward(sq_model *m, sq_train_ws *ws, const float *x, long b,
+                       const float *dlast, int logits);
 
 /* Initialises n weights of spec at dst from rng (glorot/zeros/ones). */
 void sq_weight_init(const sq_weight_spec *w, float *dst, sq_rng *rng);

@@ -31,6 +31,14 @@ static void forward(const sq_layer *l, const sq_fwd *f)
     memcpy(f->out, f->in, sq_shape_count(f->in_shape) * sizeof(float));
 }
 
+/* Moves no values: the gradient passes through unchanged. */
+static void backward(const sq_layer *l, const sq_bwd *b)
+{
+    (void)l;
+    if (b->din)
+        memcpy(b->din, b->dout, sq_shape_count(b->in_shape) * sizeof(float));
+}
+
 const sq_layer_kind sq_kind_activation = {
     .class_name = "Activation",
     .base_name = "activation",
@@ -42,4 +50,5 @@ const sq_layer_kind sq_kind_activation = {
     .forward = forward,
     .shape_rule = "unchanged",
     .example = "add activation softmax",
+    .backward = backward,
 };

@@ -66,6 +66,30 @@ static void forward(const sq_layer *l, const sq_fwd *f)
             st->use_bias ? 1.0f : 0.0f, f->out, (int)u);
 }
 
+static void backward(const sq_layer *l, const sq_bwd *b)
+{
+    const dense_state *st = l->state;
+    long d = b->in_shape->d[b->in_shape->rank - 1];
+    size_t rows = sq_shape_count(b->in_shape) / (size_t)(d ? d : 1);
+    long u = st->units;
+    if (b->dw) {
+        /* dkernel = in^T . dout; dbias = column sums of dout */
+        sq_gemm(1, 0, (int)d, (int)u, (int)rows, 1.0f, b->in, (int)d, b->dout, (int)u, 0.0f,
+                b->dw, (int)u);
+        if (st->use_bias) {
+            float *db = b->dw + d * u;
+            for (long j = 0; j < u; j++)
+                db[j] = 0;
+            for (size_t r = 0; r < rows; r++)
+                for (long j = 0; j < u; j++)
+                    db[j] += b->dout[r * u + j];
+        }
+    }
+    if (b->din)
+        sq_gemm(0, 1, (int)rows, (int)d, (int)u, 1.0f, b->dout, (int)u, b->w, (int)u, 0.0f,
+                b->din, (int)d);
+}
+
 const sq_layer_kind sq_kind_dense = {
     .class_name = "Dense",
     .base_name = "dense",
@@ -80,4 +104,5 @@ const sq_layer_kind sq_kind_dense = {
     .forward = forward,
     .shape_rule = "(B, ..., d) -> (B, ..., units); params d*units + units",
     .example = "add dense 64 relu",
+    .backward = backward,
 };

@@ -30,10 +30,39 @@ static int output_shape(const sq_layer *l, const sq_shape *in, sq_shape *out,
     return 0;
 }
 
+/* Inverted dropout: while training each input is kept with probability
+ * 1 - rate and scaled by 1 / (1 - rate); the mask is kept for backward. */
 static void forward(const sq_layer *l, const sq_fwd *f)
 {
+    const dropout_state *st = l->state;
+    size_t n = sq_shape_count(f->in_shape);
+    if (!f->training || st->rate == 0) {
+        memcpy(f->out, f->in, n * sizeof(float));
+        if (f->training)
+            for (size_t i = 0; i < n; i++)
+                f->cache[i] = 1;
+        return;
+    }
+    float keep = st->rate < 1 ? (float)(1.0 / (1.0 - st->rate)) : 0.0f;
+    for (size_t i = 0; i < n; i++) {
+        f->cache[i] = sq_rng_uniform(f->rng) >= (float)st->rate ? keep : 0.0f;
+        f->out[i] = f->in[i] * f->cache[i];
+    }
+}
+
+static size_t cache(const sq_layer *l, const sq_shape *in)
+{
     (void)l;
-    memcpy(f->out, f->in, sq_shape_count(f->in_shape) * sizeof(float));
+    return sq_shape_count(in);
+}
+
+static void backward(const sq_layer *l, const sq_bwd *b)
+{
+    (void)l;
+    size_t n = sq_shape_count(b->in_shape);
+    if (b->din)
+        for (size_t i = 0; i < n; i++)
+            b->din[i] = b->dout[i] * b->cache[i];
 }
 
 const sq_layer_kind sq_kind_dropout = {
@@ -46,6 +75,8 @@ const sq_layer_kind sq_kind_dropout = {
     .configure = configure,
     .output_shape = output_shape,
     .forward = forward,
+    .cache = cache,
+    .backward = backward,
     .shape_rule = "unchanged",
     .example = "add dropout 0.5",
 };

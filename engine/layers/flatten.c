@@ -20,6 +20,14 @@ static void forward(const sq_layer *l, const sq_fwd *f)
     memcpy(f->out, f->in, sq_shape_count(f->in_shape) * sizeof(float));
 }
 
+/* Moves no values: the gradient passes through unchanged. */
+static void backward(const sq_layer *l, const sq_bwd *b)
+{
+    (void)l;
+    if (b->din)
+        memcpy(b->din, b->dout, sq_shape_count(b->in_shape) * sizeof(float));
+}
+
 const sq_layer_kind sq_kind_flatten = {
     .class_name = "Flatten",
     .base_name = "flatten",
@@ -28,4 +36,5 @@ const sq_layer_kind sq_kind_flatten = {
     .forward = forward,
     .shape_rule = "(B, d1, d2, ...) -> (B, d1*d2*...)",
     .example = "add flatten",
+    .backward = backward,
 };

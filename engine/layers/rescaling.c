@@ -37,6 +37,15 @@ static void forward(const sq_layer *l, const sq_fwd *f)
         f->out[i] = f->in[i] * st->scale + st->offset;
 }
 
+static void backward(const sq_layer *l, const sq_bwd *b)
+{
+    const rescaling_state *st = l->state;
+    size_t n = sq_shape_count(b->in_shape);
+    if (b->din)
+        for (size_t i = 0; i < n; i++)
+            b->din[i] = b->dout[i] * st->scale;
+}
+
 const sq_layer_kind sq_kind_rescaling = {
     .class_name = "Rescaling",
     .base_name = "rescaling",
@@ -49,4 +58,5 @@ const sq_layer_kind sq_kind_rescaling = {
     .forward = forward,
     .shape_rule = "unchanged",
     .example = "add rescaling 0.00392156862745098",
+    .backward = backward,
 };

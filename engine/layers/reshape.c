@@ -90,6 +90,14 @@ static void forward(const sq_layer *l, const sq_fwd *f)
     memcpy(f->out, f->in, sq_shape_count(f->in_shape) * sizeof(float));
 }
 
+/* Moves no values: the gradient passes through unchanged. */
+static void backward(const sq_layer *l, const sq_bwd *b)
+{
+    (void)l;
+    if (b->din)
+        memcpy(b->din, b->dout, sq_shape_count(b->in_shape) * sizeof(float));
+}
+
 const sq_layer_kind sq_kind_reshape = {
     .class_name = "Reshape",
     .base_name = "reshape",
@@ -102,4 +110,5 @@ const sq_layer_kind sq_kind_reshape = {
     .forward = forward,
     .shape_rule = "(B, ...) -> (B,) + target_shape, one -1 inferred",
     .example = "add reshape 4,4,-1",
+    .backward = backward,
 };
