@@ -116,12 +116,54 @@ int sq_tensor_generate(sq_session *s, const char *kind, int ndims,
                        const long *dims, sq_tensor *out, sq_error *err);
 /* Reads a .npy file, or FILE.npz:KEY, converting numbers to float32. */
 int sq_tensor_load(const char *spec, sq_tensor *out, sq_error *err);
+/* Reads a data set: .npy, FILE.npz[:KEY], an IDX file (MNIST) or a CSV of
+ * numbers, any of them gzip-compressed, recognised by content. label
+ * ("last", "first" or a column N) splits a CSV into x and y (*y filled). */
+int sq_data_load(const char *spec, const char *label, sq_tensor *x, sq_tensor *y,
+                 sq_error *err);
 /* Writes t as a float32 .npy (temporary file renamed into place). */
 int sq_tensor_save(const char *path, const sq_tensor *t, sq_error *err);
 /* NumPy's str(array) for t: malloc'd, NULL when out of memory. */
 char *sq_tensor_format(const sq_tensor *t);
 void sq_tensor_free(sq_tensor *t);
 size_t sq_shape_count(const sq_shape *sh); /* product of dims */
+
+/* ---- training ------------------------------------------------------------ */
+
+/* model.compile(optimizer=..., loss=..., metrics=[...]). metrics is a
+ * comma-separated list or NULL; the n key/value pairs are the optimizer's
+ * options (learning_rate=0.01, momentum=0.9, ...). Checks every name. */
+int sq_compile(sq_session *s, const char *optimizer, const char *loss,
+               const char *metrics, int n, const char *const *keys,
+               const char *const *values, sq_error *err);
+
+/* What a progress callback receives: a redraw of the current bar, the final
+ * line of an epoch or evaluation, or a plain line such as "Epoch 1/5". */
+enum { SQ_PROGRESS_UPDATE, SQ_PROGRESS_FINAL, SQ_PROGRESS_LINE };
+typedef void (*sq_progress_fn)(void *ctx, const char *text, int kind);
+
+typedef struct {
+    int epochs;              /* 1 */
+    long batch_size;         /* 32 */
+    double validation_split; /* 0 */
+    int shuffle;             /* 1 */
+    int verbose;             /* 1 */
+} sq_fit_opts;
+
+/* model.fit(x, y, ...). Validation data is taken from the end before
+ * shuffling. An interrupt stops between batches and keeps the weights of
+ * the last finished batch (the call then fails with "Interrupted"). */
+int sq_fit(sq_session *s, const sq_tensor *x, const sq_tensor *y,
+           const sq_fit_opts *o, sq_progress_fn cb, void *ctx, sq_error *err);
+/* model.evaluate(x, y): fills values with the loss then each metric and
+ * names with their borrowed names; *n gets the count (at most max). */
+int sq_evaluate(sq_session *s, const sq_tensor *x, const sq_tensor *y,
+                long batch_size, int verbose, sq_progress_fn cb, void *ctx,
+                double *values, const char **names, int max, int *n,
+                sq_error *err);
+/* model.predict(x) in batches; *y is a new tensor. */
+int sq_predict(sq_session *s, const sq_tensor *x, long batch_size, sq_tensor *y,
+               sq_error *err);
 
 /* ---- weights files ------------------------------------------------------ */
 

@@ -83,8 +83,18 @@ fail:
 }
 
 /* Keras's InputSpec check of a model built from an explicit input. */
-static int check_model_input(const sq_model *m, const sq_shape *x, sq_error *err)
+int sq_model_check_input(const sq_model *m, const sq_shape *x, sq_error *err)
 {
+    if (!m->explicit_input) {
+        /* a model built by a call: each layer checks its own weights */
+        sq_shape cur = *x, next;
+        for (int i = 0; i < m->n; i++) {
+            if (sq_layer_check_input(m->layers[i], &cur, &next, err) < 0)
+                return -1;
+            cur = next;
+        }
+        return 0;
+    }
     char a[128], b[128];
     const sq_shape *want = &m->input_shape;
     if (x->rank != want->rank)
@@ -129,7 +139,7 @@ int sq_call(sq_session *s, const sq_tensor *x, sq_tensor *y, sq_error *err)
         m->deferred_built = 1;
         return 0;
     }
-    if (m->explicit_input && check_model_input(m, &x->shape, err) < 0)
+    if (m->explicit_input && sq_model_check_input(m, &x->shape, err) < 0)
         return -1;
     if (sq_forward(m, x, y, s->interrupt, err) < 0)
         return -1;

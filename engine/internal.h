@@ -197,6 +197,12 @@ int sq_forward(sq_model *m, const sq_tensor *x, sq_tensor *y,
 /* Name prefix of weights: "sequential/" for a model built by a call. */
 const char *sq_weight_prefix(const sq_model *m, char *buf, size_t n);
 
+/* compile settings (fit.c) */
+struct sq_compiled;
+void sq_compiled_free(struct sq_compiled *c);
+/* Keras's InputSpec check of x against a model built from an input (forward.c). */
+int sq_model_check_input(const sq_model *m, const sq_shape *x, sq_error *err);
+
 /* ---- training (train.c) ---------------------------------------------------
  * A workspace for training steps on batches of up to `cap` samples: every
  * layer's outputs (before and after its activation), the caches backward

@@ -14,7 +14,9 @@ void sq_model_free(sq_model *m)
         sq_layer_free(m->layers[i]);
     free(m->layers);
     free(m->params);
+    free(m->grads);
     free(m->work);
+    sq_compiled_free(m->compiled);
     free(m);
 }
 

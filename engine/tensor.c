@@ -1,5 +1,5 @@
-/* tensor.c - tensors the shell hands in and out: generated inputs, .npy
- * files and FILE.npz:KEY members. */
+/* tensor.c - tensors the shell hands in and out: generated inputs and
+ * .npy output (reading data sets is data.c's). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,41 +45,6 @@ int sq_tensor_generate(sq_session *s, const char *kind, int ndims,
     out->shape = sh;
     out->data = d;
     return 0;
-}
-
-int sq_tensor_load(const char *spec, sq_tensor *out, sq_error *err)
-{
-    const char *colon = strstr(spec, ".npz:");
-    if (!colon)
-        return npy_read_file(spec, out, err);
-    size_t plen = (size_t)(colon - spec) + 4;
-    char *path = strndup(spec, plen);
-    if (!path)
-        return sq_fail(err, "out of memory");
-    const char *key = colon + 5;
-    npz_entry *e = NULL;
-    int n = 0, rc = -1;
-    if (npz_read_file(path, &e, &n, err) == 0) {
-        for (int i = 0; i < n; i++) {
-            if (strcmp(e[i].name, key) == 0) {
-                *out = e[i].t;
-                e[i].t.data = NULL;
-                rc = 0;
-                break;
-            }
-        }
-        if (rc != 0) {
-            char keys[512] = "";
-            for (int i = 0; i < n; i++) {
-                size_t l = strlen(keys);
-                snprintf(keys + l, sizeof keys - l, "%s%s", i ? ", " : "", e[i].name);
-            }
-            sq_fail(err, "'%s' has no array '%s' (it has: %s)", path, key, keys);
-        }
-        npz_entries_free(e, n);
-    }
-    free(path);
-    return rc;
 }
 
 int sq_tensor_save(const char *path, const sq_tensor *t, sq_error *err)

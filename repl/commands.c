@@ -5,6 +5,7 @@
 #include <time.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include "config.h"
 #include "shell.h"
 
@@ -111,6 +112,127 @@ static int get_input(shell *sh, int argc, char **argv, sq_tensor *x)
         return sh_fail(sh, "unexpected '%s' after the input file", argv[1]);
     if (sq_tensor_load(g, x, &e) < 0)
         return engine_fail(sh, &e);
+    return 0;
+}
+
+/* Words that name INPUTs: a generator with its dimensions, or a file. */
+static int is_generator(const char *w)
+{
+    return !strcmp(w, "ones") || !strcmp(w, "zeros") || !strcmp(w, "random")
+        || !strcmp(w, "range");
+}
+
+static int is_number_word(const char *w)
+{
+    char *end;
+    strtol(w, &end, 10);
+    return end != w && (*end == '\0' || *end == ',' || *end == ')' || *end == '(')
+        ? 1 : (w[0] == '(' || strchr(w, ',') != NULL);
+}
+
+/* Splits argv into INPUTs; starts[k] and counts[k] give each one's words.
+ * Returns how many, or -1. */
+static int split_inputs(shell *sh, int argc, char **argv, int *starts, int *counts, int max)
+{
+    int k = 0;
+    for (int i = 0; i < argc;) {
+        if (k == max)
+            return sh_fail(sh, "too many inputs (expected at most %d)", max);
+        starts[k] = i;
+        if (is_generator(argv[i])) {
+            int j = i + 1;
+            while (j < argc && is_number_word(argv[j]))
+                j++;
+            counts[k] = j - i;
+            i = j;
+        } else {
+            counts[k] = 1;
+            i++;
+        }
+        k++;
+    }
+    return k;
+}
+
+/* A key=value option's value if argv[i] is "key=...", else NULL. */
+static const char *opt_value(const char *word, const char *key)
+{
+    size_t n = strlen(key);
+    return !strncmp(word, key, n) && word[n] == '=' ? word + n + 1 : NULL;
+}
+
+static int parse_double(shell *sh, const char *what, const char *s, double *v)
+{
+    char *end;
+    errno = 0;
+    double x = strtod(s, &end);
+    if (end == s || *end || errno == ERANGE)
+        return sh_fail(sh, "%s must be a number, got '%s'", what, s);
+    *v = x;
+    return 0;
+}
+
+static int parse_bool(shell *sh, const char *what, const char *s, int *v)
+{
+    if (!strcmp(s, "true") || !strcmp(s, "True") || !strcmp(s, "1"))
+        *v = 1;
+    else if (!strcmp(s, "false") || !strcmp(s, "False") || !strcmp(s, "0"))
+        *v = 0;
+    else
+        return sh_fail(sh, "%s must be true or false, got '%s'", what, s);
+    return 0;
+}
+
+/* The progress bar: redrawn in place on a terminal, final lines only
+ * otherwise. */
+static void progress(void *ctx, const char *text, int kind)
+{
+    static size_t prev;
+    int tty = *(int *)ctx;
+    size_t len = strlen(text);
+    if (kind == SQ_PROGRESS_LINE) {
+        printf("%s\n", text);
+    } else if (!tty) {
+        if (kind == SQ_PROGRESS_FINAL)
+            printf("%s\n", text);
+    } else {
+        printf("\r%s", text);
+        for (size_t i = len; i < prev; i++)
+            putchar(' ');
+        if (kind == SQ_PROGRESS_FINAL) {
+            putchar('\n');
+            len = 0;
+        }
+    }
+    prev = len;
+    fflush(stdout);
+}
+
+/* Loads X and Y for fit/evaluate from argv (INPUT INPUT, or FILE with
+ * label=); the remaining key=value words are left for the caller. */
+static int get_xy(shell *sh, int argc, char **argv, const char *label, sq_tensor *x,
+                  sq_tensor *y)
+{
+    int starts[3], counts[3];
+    int k = split_inputs(sh, argc, argv, starts, counts, 2);
+    sq_error e;
+    if (k < 0)
+        return -1;
+    if (label) {
+        if (k != 1)
+            return sh_fail(sh, "with label=, give one data file (its other columns are X)");
+        if (sq_data_load(argv[starts[0]], label, x, y, &e) < 0)
+            return engine_fail(sh, &e);
+        return 0;
+    }
+    if (k != 2)
+        return sh_fail(sh, "expected X and Y inputs (or one CSV file with label=)");
+    if (get_input(sh, counts[0], argv + starts[0], x) < 0)
+        return -1;
+    if (get_input(sh, counts[1], argv + starts[1], y) < 0) {
+        sq_tensor_free(x);
+        return -1;
+    }
     return 0;
 }
 
@@ -224,6 +346,193 @@ static int cmd_call(shell *sh, int argc, char **argv)
     if (get_input(sh, plain, argv + 1, &x) < 0)
         return -1;
     int rc = sq_call(sh->s, &x, &y, &e);
+    sq_tensor_free(&x);
+    if (rc < 0)
+        return engine_fail(sh, &e);
+    if (save && sq_tensor_save(save, &y, &e) < 0) {
+        sq_tensor_free(&y);
+        return engine_fail(sh, &e);
+    }
+    print_tensor(&y);
+    sq_tensor_free(&y);
+    return 0;
+}
+
+static int cmd_compile(shell *sh, int argc, char **argv)
+{
+    const char *optimizer = NULL, *loss = NULL;
+    char metrics[256] = "";
+    const char *keys[16], *vals[16];
+    int n = 0;
+    sq_error e;
+    for (int i = 1; i < argc; i++) {
+        const char *eq = strchr(argv[i], '=');
+        if (!eq || eq == argv[i])
+            return sh_fail(sh, "compile takes key=value options, got '%s'", argv[i]);
+        const char *v = eq + 1;
+        if (opt_value(argv[i], "optimizer")) {
+            optimizer = v;
+        } else if (opt_value(argv[i], "loss")) {
+            loss = v;
+        } else if (opt_value(argv[i], "metrics")) {
+            size_t l = strlen(metrics);
+            snprintf(metrics + l, sizeof metrics - l, "%s%s", l ? "," : "", v);
+        } else {
+            if (n == 16)
+                return sh_fail(sh, "too many options");
+            static char keybuf[16][64];
+            snprintf(keybuf[n], sizeof keybuf[n], "%.*s", (int)(eq - argv[i]), argv[i]);
+            keys[n] = keybuf[n];
+            vals[n] = v;
+            n++;
+        }
+    }
+    if (sq_compile(sh->s, optimizer, loss, metrics, n, keys, vals, &e) < 0)
+        return engine_fail(sh, &e);
+    return 0;
+}
+
+/* Splits fit/evaluate/predict words into inputs and key=value options. */
+static int split_options(int argc, char **argv, char **plain, int *nplain, char **opts,
+                         int *nopts)
+{
+    *nplain = *nopts = 0;
+    for (int i = 0; i < argc; i++) {
+        if (is_option(argv[i]))
+            opts[(*nopts)++] = argv[i];
+        else
+            plain[(*nplain)++] = argv[i];
+    }
+    return 0;
+}
+
+static int cmd_fit(shell *sh, int argc, char **argv)
+{
+    char *plain[64], *opts[64];
+    int np, no;
+    if (argc - 1 > 64)
+        return sh_fail(sh, "too many words");
+    split_options(argc - 1, argv + 1, plain, &np, opts, &no);
+    sq_fit_opts o = { 1, 32, 0, 1, 1 };
+    const char *label = NULL, *v;
+    for (int i = 0; i < no; i++) {
+        long l;
+        if ((v = opt_value(opts[i], "epochs"))) {
+            if (parse_long(sh, "epochs", v, &l) < 0)
+                return -1;
+            o.epochs = (int)l;
+        } else if ((v = opt_value(opts[i], "batch_size"))) {
+            if (parse_long(sh, "batch_size", v, &o.batch_size) < 0)
+                return -1;
+        } else if ((v = opt_value(opts[i], "validation_split"))) {
+            if (parse_double(sh, "validation_split", v, &o.validation_split) < 0)
+                return -1;
+        } else if ((v = opt_value(opts[i], "shuffle"))) {
+            if (parse_bool(sh, "shuffle", v, &o.shuffle) < 0)
+                return -1;
+        } else if ((v = opt_value(opts[i], "verbose"))) {
+            if (parse_long(sh, "verbose", v, &l) < 0)
+                return -1;
+            o.verbose = (int)l;
+        } else if ((v = opt_value(opts[i], "label"))) {
+            label = v;
+        } else {
+            return sh_fail(sh, "fit() got an unexpected keyword argument '%.*s'",
+                           (int)(strchr(opts[i], '=') - opts[i]), opts[i]);
+        }
+    }
+    sq_tensor x = { 0 }, y = { 0 };
+    if (get_xy(sh, np, plain, label, &x, &y) < 0)
+        return -1;
+    sq_error e;
+    int tty = isatty(1);
+    int rc = sq_fit(sh->s, &x, &y, &o, progress, &tty, &e);
+    sq_tensor_free(&x);
+    sq_tensor_free(&y);
+    if (rc < 0)
+        return engine_fail(sh, &e);
+    return 0;
+}
+
+static int cmd_evaluate(shell *sh, int argc, char **argv)
+{
+    char *plain[64], *opts[64];
+    int np, no;
+    if (argc - 1 > 64)
+        return sh_fail(sh, "too many words");
+    split_options(argc - 1, argv + 1, plain, &np, opts, &no);
+    const char *label = NULL, *v;
+    long batch = 32, verbose = 1;
+    for (int i = 0; i < no; i++) {
+        if ((v = opt_value(opts[i], "batch_size"))) {
+            if (parse_long(sh, "batch_size", v, &batch) < 0)
+                return -1;
+        } else if ((v = opt_value(opts[i], "verbose"))) {
+            if (parse_long(sh, "verbose", v, &verbose) < 0)
+                return -1;
+        } else if ((v = opt_value(opts[i], "label"))) {
+            label = v;
+        } else {
+            return sh_fail(sh, "evaluate() got an unexpected keyword argument '%.*s'",
+                           (int)(strchr(opts[i], '=') - opts[i]), opts[i]);
+        }
+    }
+    sq_tensor x = { 0 }, y = { 0 };
+    if (get_xy(sh, np, plain, label, &x, &y) < 0)
+        return -1;
+    sq_error e;
+    int tty = isatty(1);
+    double vals[16];
+    const char *names[16];
+    int n;
+    int rc = sq_evaluate(sh->s, &x, &y, batch, verbose ? 1 : 0, progress, &tty, vals, names,
+                         16, &n, &e);
+    sq_tensor_free(&x);
+    sq_tensor_free(&y);
+    if (rc < 0)
+        return engine_fail(sh, &e);
+    if (!verbose) {
+        for (int i = 0; i < n; i++)
+            printf("%s%s: %.4f", i ? " - " : "", names[i], vals[i]);
+        putchar('\n');
+    }
+    return 0;
+}
+
+static int cmd_predict(shell *sh, int argc, char **argv)
+{
+    char *plain[64], *opts[64];
+    int np, no;
+    if (argc - 1 > 64)
+        return sh_fail(sh, "too many words");
+    split_options(argc - 1, argv + 1, plain, &np, opts, &no);
+    const char *save = NULL, *label = NULL, *v;
+    long batch = 32;
+    for (int i = 0; i < no; i++) {
+        if ((v = opt_value(opts[i], "batch_size"))) {
+            if (parse_long(sh, "batch_size", v, &batch) < 0)
+                return -1;
+        } else if ((v = opt_value(opts[i], "save"))) {
+            save = v;
+        } else if ((v = opt_value(opts[i], "label"))) {
+            label = v;
+        } else {
+            return sh_fail(sh, "predict() got an unexpected keyword argument '%.*s'",
+                           (int)(strchr(opts[i], '=') - opts[i]), opts[i]);
+        }
+    }
+    sq_tensor x = { 0 }, y = { 0 }, ignored = { 0 };
+    sq_error e;
+    if (label) {
+        if (np != 1)
+            return sh_fail(sh, "with label=, give one data file");
+        if (sq_data_load(plain[0], label, &x, &ignored, &e) < 0)
+            return engine_fail(sh, &e);
+        sq_tensor_free(&ignored);
+    } else if (get_input(sh, np, plain, &x) < 0) {
+        return -1;
+    }
+    int rc = sq_predict(sh->s, &x, batch, &y, &e);
     sq_tensor_free(&x);
     if (rc < 0)
         return engine_fail(sh, &e);
@@ -418,6 +727,28 @@ const sh_command sh_commands[] = {
       "INPUT is ones|zeros|random|range D0 D1 ... (D0 is the batch) or a .npy file or\n"
       "FILE.npz:KEY. Builds an unbuilt model with the input's shape.\n\n"
       "example: call ones 1 250 250 3", cmd_call, 1, -1, C_INPUT },
+    { "compile", "compile optimizer=NAME loss=NAME [metrics=NAME,...] [learning_rate=X ...]",
+      "configure training (model.compile)",
+      "Sets the optimizer (sgd, adam, rmsprop, adagrad, adamax, nadam; default rmsprop),\n"
+      "the loss (mse, mae, binary_crossentropy, categorical_crossentropy,\n"
+      "sparse_categorical_crossentropy and Keras's aliases) and metrics (accuracy, mse,\n"
+      "mae). Other options go to the optimizer: learning_rate, momentum, nesterov,\n"
+      "beta_1, beta_2, epsilon, rho, ...\n\n"
+      "example: compile optimizer=adam loss=sparse_categorical_crossentropy metrics=accuracy",
+      cmd_compile, 1, -1, C_NONE },
+    { "fit", "fit X Y [epochs=1] [batch_size=32] [validation_split=0] [shuffle=true] [verbose=1]",
+      "train the model (model.fit)",
+      "X and Y are INPUTs (files or generators); 'fit data.csv label=last' splits one CSV\n"
+      "into X and Y. Prints Keras's progress bar. Ctrl-C stops between batches and\n"
+      "keeps the weights of the last finished batch.\n\n"
+      "example: fit digits.csv.gz label=last epochs=15 validation_split=0.25",
+      cmd_fit, 1, -1, C_FILE },
+    { "evaluate", "evaluate X Y [batch_size=32] [verbose=1]", "loss and metrics on data",
+      "Prints Keras's one-line result: loss and each compiled metric.\n\n"
+      "example: evaluate test.csv label=last", cmd_evaluate, 1, -1, C_FILE },
+    { "predict", "predict X [batch_size=32] [save=FILE.npy]", "run the model on data in batches",
+      "Like call, in batches; save= writes the predictions as .npy.\n\n"
+      "example: predict x.npy save=p.npy", cmd_predict, 1, -1, C_FILE },
     { "save_weights", "save_weights FILE.npz", "write every weight to a NumPy .npz",
       "Writes one array per weight, keyed LAYER/WEIGHT (dense/kernel).\n\n"
       "example: save_weights w.npz", cmd_save_weights, 1, 1, C_FILE },

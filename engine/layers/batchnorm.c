@@ -1,11 +1,12 @@
-/* batchnorm.c - BatchNormalization on the last axis, inference form:
- * y = gamma * (x - moving_mean) / sqrt(moving_variance + epsilon) + beta. */
+/* batchnorm.c - BatchNormalization on the last axis. Inference (and frozen
+ * layers): y = gamma * (x - moving_mean) / sqrt(moving_variance + epsilon)
+ * + beta; training: the batch's own statistics, moving ones updated. */
 #include <math.h>
 #include "../internal.h"
 
 typedef struct {
     long axis;        /* as given; only the last axis is supported */
-    double momentum;  /* for the moving statistics once training exists */
+    double momentum;  /* for the moving statistics */
     double epsilon;
     int center;       /* has beta */
     int scale;        /* has gamma */
@@ -72,34 +73,191 @@ static size_t scratch(const sq_layer *l, const sq_shape *in)
     return 2 * (size_t)in->d[in->rank - 1];
 }
 
+/* Kept for backward: a flag (1 when the batch's own statistics were used),
+ * then the per-channel mean and 1/sqrt(variance + epsilon) that normalised
+ * the input; backward recomputes x_hat = (x - mean) * invstd from its input. */
+static size_t cache(const sq_layer *l, const sq_shape *in)
+{
+    (void)l;
+    return 1 + 2 * (size_t)in->d[in->rank - 1];
+}
+
+/* Channels are processed in blocks so per-channel sums can be kept in
+ * double on the stack while the rows are read in memory order. */
+#define BN_BLOCK 256
+
+/* The weights in the order weights() lists them; absent ones are NULL. */
+typedef struct {
+    const float *gamma, *beta, *mean, *var;
+} bn_weights;
+
+static bn_weights split_weights(const bn_state *st, const float *w, long c)
+{
+    bn_weights p;
+    p.gamma = st->scale ? w : NULL;
+    w += st->scale ? c : 0;
+    p.beta = st->center ? w : NULL;
+    w += st->center ? c : 0;
+    p.mean = w;
+    p.var = w + c;
+    return p;
+}
+
+/* Training mode: normalise by the batch's mean and biased variance over every
+ * axis but the last, and move the moving statistics toward them:
+ *     moving = moving * momentum + batch_statistic * (1 - momentum).
+ * The variance used for moving_variance is the biased (divide-by-N) batch
+ * variance for every input rank. Keras 2.6 takes two paths -- fused for 4-D
+ * (and 5-D) inputs, tf.nn.moments otherwise -- but they agree here:
+ * tf.nn.fused_batch_norm's running variance uses the Bessel-corrected batch
+ * variance, and BatchNormalization._fused_batch_norm compensates by handing
+ * it moving_variance * N/(N-1) and multiplying what comes back by (N-1)/N
+ * ("Remove Bessel's correction to be consistent with non-fused batch norm"),
+ * which leaves moving_variance * momentum + var_biased * (1 - momentum). */
+static void forward_batch(const bn_state *st, const sq_fwd *f, long c, size_t rows)
+{
+    bn_weights p = split_weights(st, f->w, c);
+    float *mul = f->scratch, *mean = f->scratch + c;
+    /* the moving statistics, writable (after gamma and beta when present) */
+    float *mm = f->w_train ? f->w_train + (p.mean - f->w) : NULL;
+    float *mv = mm ? mm + c : NULL;
+    double n = (double)rows;
+    for (long j0 = 0; j0 < c; j0 += BN_BLOCK) {
+        long nj = c - j0 < BN_BLOCK ? c - j0 : BN_BLOCK;
+        double sum[BN_BLOCK] = { 0 }, sq[BN_BLOCK] = { 0 };
+        const float *x = f->in + j0;
+        for (size_t r = 0; r < rows; r++, x += c)
+            for (long j = 0; j < nj; j++)
+                sum[j] += x[j];
+        for (long j = 0; j < nj; j++)
+            sum[j] = rows ? sum[j] / n : 0.0;
+        x = f->in + j0;
+        for (size_t r = 0; r < rows; r++, x += c)
+            for (long j = 0; j < nj; j++) {
+                double d = x[j] - sum[j];
+                sq[j] += d * d;
+            }
+        for (long j = 0; j < nj; j++) {
+            long k = j0 + j;
+            double var = rows ? sq[j] / n : 0.0;
+            double a = 1.0 / sqrt(var + st->epsilon);
+            mean[k] = (float)sum[j];
+            mul[k] = (float)(p.gamma ? a * p.gamma[k] : a);
+            if (f->cache) {
+                f->cache[1 + k] = mean[k];
+                f->cache[1 + c + k] = (float)a;
+            }
+            if (mm && rows > 0) {
+                mm[k] = (float)(mm[k] * st->momentum + sum[j] * (1.0 - st->momentum));
+                mv[k] = (float)(mv[k] * st->momentum + var * (1.0 - st->momentum));
+            }
+        }
+    }
+    if (f->cache)
+        f->cache[0] = 1.0f;
+    const float *x = f->in;
+    float *y = f->out;
+    for (size_t r = 0; r < rows; r++, x += c, y += c)
+        for (long j = 0; j < c; j++)
+            y[j] = (x[j] - mean[j]) * mul[j] + (p.beta ? p.beta[j] : 0.0f);
+}
+
 static void forward(const sq_layer *l, const sq_fwd *f)
 {
     const bn_state *st = l->state;
     long c = f->in_shape->d[f->in_shape->rank - 1];
     size_t rows = sq_shape_count(f->in_shape) / (size_t)(c ? c : 1);
-    const float *p = f->w;
-    const float *gamma = st->scale ? p : NULL;
-    p += st->scale ? c : 0;
-    const float *beta = st->center ? p : NULL;
-    p += st->center ? c : 0;
-    const float *mean = p, *var = p + c;
-    float *mul = f->scratch, *add = f->scratch + c;
-    /* TODO(training): with f->training set, Keras normalises by the batch's
-     * own mean and variance and updates the moving statistics with
-     * `momentum`. Training is not implemented yet, so both modes use the
-     * moving statistics (Keras's inference behaviour). */
-    for (long j = 0; j < c; j++) {
-        double a = 1.0 / sqrt((double)var[j] + st->epsilon);
-        if (gamma)
-            a *= gamma[j];
-        mul[j] = (float)a;
-        add[j] = (float)((beta ? beta[j] : 0.0) - mean[j] * a);
+    /* A frozen layer (trainable=false) runs in inference mode even while
+     * training, as in Keras >= 2.1 (TF2 behaviour). */
+    if (f->training && l->trainable) {
+        forward_batch(st, f, c, rows);
+        return;
     }
+    bn_weights p = split_weights(st, f->w, c);
+    float *mul = f->scratch, *add = f->scratch + c;
+    for (long j = 0; j < c; j++) {
+        double a = 1.0 / sqrt((double)p.var[j] + st->epsilon);
+        if (f->cache) {
+            f->cache[1 + j] = p.mean[j];
+            f->cache[1 + c + j] = (float)a;
+        }
+        if (p.gamma)
+            a *= p.gamma[j];
+        mul[j] = (float)a;
+        add[j] = (float)((p.beta ? p.beta[j] : 0.0) - p.mean[j] * a);
+    }
+    if (f->cache)
+        f->cache[0] = 0.0f;
     const float *x = f->in;
     float *y = f->out;
     for (size_t r = 0; r < rows; r++, x += c, y += c)
         for (long j = 0; j < c; j++)
             y[j] = x[j] * mul[j] + add[j];
+}
+
+/* With x_hat = (x - mean) * invstd and y = gamma * x_hat + beta:
+ *   dgamma = sum(dy * x_hat), dbeta = sum(dy) over all rows;
+ * with the batch's statistics (which depend on x),
+ *   dx = gamma * invstd / N * (N * dy - sum(dy) - x_hat * sum(dy * x_hat)),
+ * and with the moving ones (constants), dx = gamma * invstd * dy.
+ * moving_mean and moving_variance get zero gradients: they are not trained. */
+static void backward(const sq_layer *l, const sq_bwd *b)
+{
+    const bn_state *st = l->state;
+    long c = b->in_shape->d[b->in_shape->rank - 1];
+    size_t rows = sq_shape_count(b->in_shape) / (size_t)(c ? c : 1);
+    int batch = b->cache[0] != 0.0f;
+    const float *mean = b->cache + 1, *invstd = b->cache + 1 + c;
+    bn_weights p = split_weights(st, b->w, c);
+    float *dgamma = NULL, *dbeta = NULL;
+    if (b->dw) {
+        float *dw = b->dw;
+        dgamma = st->scale ? dw : NULL;
+        dw += st->scale ? c : 0;
+        dbeta = st->center ? dw : NULL;
+        dw += st->center ? c : 0;
+        for (long j = 0; j < 2 * c; j++)
+            dw[j] = 0;   /* moving_mean, moving_variance */
+    }
+    int sums = b->dw || batch;
+    double n = (double)rows;
+    for (long j0 = 0; j0 < c; j0 += BN_BLOCK) {
+        long nj = c - j0 < BN_BLOCK ? c - j0 : BN_BLOCK;
+        double sdy[BN_BLOCK] = { 0 }, sdyx[BN_BLOCK] = { 0 };
+        if (sums) {
+            const float *x = b->in + j0, *dy = b->dout + j0;
+            for (size_t r = 0; r < rows; r++, x += c, dy += c)
+                for (long j = 0; j < nj; j++) {
+                    double xh = ((double)x[j] - mean[j0 + j]) * invstd[j0 + j];
+                    sdy[j] += dy[j];
+                    sdyx[j] += dy[j] * xh;
+                }
+        }
+        for (long j = 0; j < nj; j++) {
+            if (dgamma)
+                dgamma[j0 + j] = (float)sdyx[j];
+            if (dbeta)
+                dbeta[j0 + j] = (float)sdy[j];
+        }
+        if (!b->din)
+            continue;
+        float k[BN_BLOCK];
+        for (long j = 0; j < nj; j++)
+            k[j] = (p.gamma ? p.gamma[j0 + j] : 1.0f) * invstd[j0 + j];
+        const float *x = b->in + j0, *dy = b->dout + j0;
+        float *dx = b->din + j0;
+        for (size_t r = 0; r < rows; r++, x += c, dy += c, dx += c) {
+            if (!batch) {
+                for (long j = 0; j < nj; j++)
+                    dx[j] = k[j] * dy[j];
+                continue;
+            }
+            for (long j = 0; j < nj; j++) {
+                double xh = ((double)x[j] - mean[j0 + j]) * invstd[j0 + j];
+                dx[j] = (float)(k[j] * (dy[j] - sdy[j] / n - xh * sdyx[j] / n));
+            }
+        }
+    }
 }
 
 const sq_layer_kind sq_kind_batch_normalization = {
@@ -115,6 +273,8 @@ const sq_layer_kind sq_kind_batch_normalization = {
     .weights = weights,
     .scratch = scratch,
     .forward = forward,
+    .cache = cache,
+    .backward = backward,
     .shape_rule = "unchanged; params 4*C (gamma, beta trainable; moving_mean, moving_variance not)",
     .example = "add batchnormalization",
 };

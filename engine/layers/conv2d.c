@@ -211,6 +211,95 @@ static void forward(const sq_layer *l, const sq_fwd *f)
     }
 }
 
+/* Backward needs one image's im2col matrix too: first the input's columns
+ * (for dkernel), then, overwritten, the gradient of those columns. */
+static size_t scratch_bwd(const sq_layer *l, const sq_shape *in)
+{
+    return scratch(l, in);
+}
+
+/* The adjoint of im2col: adds each column entry back onto the input cell it
+ * was copied from (padding entries are dropped). x must be zeroed first. */
+static void col2im(const conv2d_state *st, const float *col, long h, long w, long c,
+                   long oh, long ow, long pt, long pl, float *x)
+{
+    long kh = st->k[0], kw = st->k[1];
+    for (long oy = 0; oy < oh; oy++) {
+        for (long ox = 0; ox < ow; ox++) {
+            const float *row = col + (oy * ow + ox) * kh * kw * c;
+            for (long ky = 0; ky < kh; ky++) {
+                long iy = oy * st->s[0] - pt + ky * st->d[0];
+                if (iy < 0 || iy >= h)
+                    continue;
+                const float *src = row + ky * kw * c;
+                for (long kx = 0; kx < kw; kx++, src += c) {
+                    long ix = ox * st->s[1] - pl + kx * st->d[1];
+                    if (ix < 0 || ix >= w)
+                        continue;
+                    float *dst = x + (iy * w + ix) * c;
+                    for (long j = 0; j < c; j++)
+                        dst[j] += src[j];
+                }
+            }
+        }
+    }
+}
+
+/* With col = im2col(x) per image and out = col . K + bias:
+ *   dK = sum over images of col^T . dout,  dbias = column sums of dout,
+ *   dcol = dout . K^T, scattered back onto dx by col2im. */
+static void backward(const sq_layer *l, const sq_bwd *b)
+{
+    const conv2d_state *st = l->state;
+    const sq_shape *is = b->in_shape, *os = b->out_shape;
+    long nb = is->d[0], h = is->d[1], w = is->d[2], c = is->d[3];
+    long oh = os->d[1], ow = os->d[2], nf = st->filters;
+    long kdim = st->k[0] * st->k[1] * c;
+    size_t npix = (size_t)oh * (size_t)ow;
+    size_t rows = (size_t)nb * npix;
+    if (b->dw && st->use_bias) {
+        float *db = b->dw + kdim * nf;
+        for (long j = 0; j < nf; j++)
+            db[j] = 0;
+        for (size_t r = 0; r < rows; r++)
+            for (long j = 0; j < nf; j++)
+                db[j] += b->dout[r * (size_t)nf + (size_t)j];
+    }
+    if (is_pointwise(st)) {
+        /* the input is its own im2col matrix: one GEMM each */
+        if (b->dw)
+            sq_gemm(1, 0, (int)c, (int)nf, (int)rows, 1.0f, b->in, (int)c, b->dout, (int)nf,
+                    0.0f, b->dw, (int)nf);
+        if (b->din)
+            sq_gemm(0, 1, (int)rows, (int)c, (int)nf, 1.0f, b->dout, (int)nf, b->w, (int)nf,
+                    0.0f, b->din, (int)c);
+        return;
+    }
+    if (b->dw && nb == 0)
+        for (long i = 0; i < kdim * nf; i++)
+            b->dw[i] = 0;
+    if (b->din)
+        for (size_t i = 0, n = sq_shape_count(is); i < n; i++)
+            b->din[i] = 0;
+    long pt = sq_pad_before(h, oh, st->k[0] + (st->k[0] - 1) * (st->d[0] - 1), st->s[0], st->same);
+    long pl = sq_pad_before(w, ow, st->k[1] + (st->k[1] - 1) * (st->d[1] - 1), st->s[1], st->same);
+    for (long n = 0; n < nb; n++) {
+        const float *x = b->in + (size_t)n * (size_t)(h * w * c);
+        const float *dy = b->dout + (size_t)n * npix * (size_t)nf;
+        if (b->dw) {
+            im2col(st, x, h, w, c, oh, ow, pt, pl, b->scratch);
+            sq_gemm(1, 0, (int)kdim, (int)nf, (int)npix, 1.0f, b->scratch, (int)kdim, dy,
+                    (int)nf, n ? 1.0f : 0.0f, b->dw, (int)nf);
+        }
+        if (b->din) {
+            sq_gemm(0, 1, (int)npix, (int)kdim, (int)nf, 1.0f, dy, (int)nf, b->w, (int)nf,
+                    0.0f, b->scratch, (int)kdim);
+            col2im(st, b->scratch, h, w, c, oh, ow, pt, pl,
+                   b->din + (size_t)n * (size_t)(h * w * c));
+        }
+    }
+}
+
 static const char *const aliases[] = { "Convolution2D", NULL };
 
 const sq_layer_kind sq_kind_conv2d = {
@@ -227,6 +316,8 @@ const sq_layer_kind sq_kind_conv2d = {
     .weights = weights,
     .scratch = scratch,
     .forward = forward,
+    .scratch_bwd = scratch_bwd,
+    .backward = backward,
     .shape_rule = "(B, H, W, C) -> (B, H', W', filters); valid: H' = floor((H - dk)/s) + 1, same: H' = ceil(H/s), dk = k + (k-1)(d-1); params kh*kw*C*filters + filters",
     .example = "add conv2d 32 3 strides=2 padding=same relu",
 };

@@ -75,6 +75,39 @@ static void forward(const sq_layer *l, const sq_fwd *f)
     }
 }
 
+/* keepdims changes only the shape: (B, C) and (B, 1, 1, C) hold the same
+ * values in the same order. Max routes each channel's gradient to its first
+ * maximum in scan order; average spreads it evenly over the rows and cols. */
+static void backward(const sq_layer *l, const sq_bwd *b)
+{
+    const gpool_state *st = l->state;
+    if (!b->din)
+        return;
+    const sq_shape *is = b->in_shape;
+    long nb = is->d[0], npix = is->d[1] * is->d[2], c = is->d[3];
+    for (long bi = 0; bi < nb; bi++) {
+        const float *x = b->in + (size_t)bi * (size_t)(npix * c);
+        float *dx = b->din + (size_t)bi * (size_t)(npix * c);
+        const float *dy = b->dout + (size_t)bi * (size_t)c;
+        if (!st->max) {
+            float inv = npix > 0 ? 1.0f / (float)npix : 0.0f;
+            for (long p = 0; p < npix; p++)
+                for (long j = 0; j < c; j++)
+                    dx[p * c + j] = dy[j] * inv;
+            continue;
+        }
+        for (long i = 0; i < npix * c; i++)
+            dx[i] = 0;
+        for (long j = 0; j < c && npix > 0; j++) {
+            long best = j;
+            for (long p = 1; p < npix; p++)
+                if (x[p * c + j] > x[best])
+                    best = p * c + j;
+            dx[best] = dy[j];
+        }
+    }
+}
+
 static const char *const max_aliases[] = { "GlobalMaxPool2D", NULL };
 static const char *const avg_aliases[] = { "GlobalAvgPool2D", NULL };
 
@@ -90,6 +123,7 @@ const sq_layer_kind sq_kind_global_max_pooling2d = {
     .configure = configure_max,
     .output_shape = output_shape,
     .forward = forward,
+    .backward = backward,
     .shape_rule = "(B, H, W, C) -> (B, C), or (B, 1, 1, C) with keepdims=true",
     .example = "add globalmaxpooling2d",
 };
@@ -106,6 +140,7 @@ const sq_layer_kind sq_kind_global_average_pooling2d = {
     .configure = configure_avg,
     .output_shape = output_shape,
     .forward = forward,
+    .backward = backward,
     .shape_rule = "(B, H, W, C) -> (B, C), or (B, 1, 1, C) with keepdims=true",
     .example = "add globalaveragepooling2d",
 };

@@ -144,6 +144,71 @@ static void forward(const sq_layer *l, const sq_fwd *f)
     }
 }
 
+/* Max: each output's gradient goes to the cell that won its window, the
+ * first maximum in scan order (rows, then cols), as TensorFlow's MaxPoolGrad
+ * routes it; padded cells are outside the clipped window and never win.
+ * Average: each output's gradient is shared equally by the real cells of its
+ * window. Overlapping windows add up. */
+static void backward(const sq_layer *l, const sq_bwd *b)
+{
+    const pool_state *st = l->state;
+    if (!b->din)
+        return;
+    const sq_shape *is = b->in_shape, *os = b->out_shape;
+    long nb = is->d[0], h = is->d[1], w = is->d[2], c = is->d[3];
+    long oh = os->d[1], ow = os->d[2];
+    long pt = sq_pad_before(h, oh, st->k[0], st->s[0], st->same);
+    long pl = sq_pad_before(w, ow, st->k[1], st->s[1], st->same);
+    size_t n = sq_shape_count(is);
+    for (size_t i = 0; i < n; i++)
+        b->din[i] = 0;
+    const float *dy = b->dout;
+    for (long bi = 0; bi < nb; bi++) {
+        const float *x = b->in + (size_t)bi * (size_t)(h * w * c);
+        float *dx = b->din + (size_t)bi * (size_t)(h * w * c);
+        for (long oy = 0; oy < oh; oy++) {
+            long y0 = oy * st->s[0] - pt, y1 = y0 + st->k[0];
+            if (y0 < 0)
+                y0 = 0;
+            if (y1 > h)
+                y1 = h;
+            for (long ox = 0; ox < ow; ox++, dy += c) {
+                long x0 = ox * st->s[1] - pl, x1 = x0 + st->k[1];
+                if (x0 < 0)
+                    x0 = 0;
+                if (x1 > w)
+                    x1 = w;
+                long cells = (y1 - y0) * (x1 - x0);
+                if (cells <= 0)
+                    continue;
+                if (!st->max) {
+                    float inv = 1.0f / (float)cells;
+                    for (long iy = y0; iy < y1; iy++)
+                        for (long ix = x0; ix < x1; ix++) {
+                            float *d = dx + (iy * w + ix) * c;
+                            for (long j = 0; j < c; j++)
+                                d[j] += dy[j] * inv;
+                        }
+                    continue;
+                }
+                for (long j = 0; j < c; j++) {
+                    long best = (y0 * w + x0) * c + j;
+                    float bv = x[best];
+                    for (long iy = y0; iy < y1; iy++)
+                        for (long ix = x0; ix < x1; ix++) {
+                            long at = (iy * w + ix) * c + j;
+                            if (x[at] > bv) {
+                                bv = x[at];
+                                best = at;
+                            }
+                        }
+                    dx[best] += dy[j];
+                }
+            }
+        }
+    }
+}
+
 static const char *const max_aliases[] = { "MaxPool2D", NULL };
 static const char *const avg_aliases[] = { "AvgPool2D", NULL };
 
@@ -159,6 +224,7 @@ const sq_layer_kind sq_kind_max_pooling2d = {
     .configure = configure_max,
     .output_shape = output_shape,
     .forward = forward,
+    .backward = backward,
     .shape_rule = "(B, H, W, C) -> (B, H', W', C); valid: H' = floor((H - k)/s) + 1, same: H' = ceil(H/s)",
     .example = "add maxpooling2d 2",
 };
@@ -175,6 +241,7 @@ const sq_layer_kind sq_kind_average_pooling2d = {
     .configure = configure_avg,
     .output_shape = output_shape,
     .forward = forward,
+    .backward = backward,
     .shape_rule = "(B, H, W, C) -> (B, H', W', C); valid: H' = floor((H - k)/s) + 1, same: H' = ceil(H/s)",
     .example = "add averagepooling2d 3 strides=2",
 };
