@@ -114,7 +114,7 @@ int sq_call(sq_session *s, const sq_tensor *x, sq_tensor *y, sq_error *err);
  * (0, 1, 2, ... in C order). dims are all concrete and > 0. */
 int sq_tensor_generate(sq_session *s, const char *kind, int ndims,
                        const long *dims, sq_tensor *out, sq_error *err);
-/* Reads a .npy file, or FILE.npz:KEY, converting numbers to float32. */
+/* sq_data_load(spec, NULL, out, NULL, err): any data file, no label. */
 int sq_tensor_load(const char *spec, sq_tensor *out, sq_error *err);
 /* Reads a data set: .npy, FILE.npz[:KEY], an IDX file (MNIST) or a CSV of
  * numbers, any of them gzip-compressed, recognised by content. label

@@ -5,10 +5,10 @@
  * Numbers: weights, gradients and slots are float, and every per-element
  * expression is written in the order TF evaluates it in float32. The scalar
  * coefficients of a step (decayed learning rate, bias corrections, Nadam's
- * momentum schedule) are worked out once per step in double, but from the
- * hyperparameters rounded to float32 and with the intermediate scalars TF
- * keeps as float32 tensors (beta powers, Nadam's momentum_cache) rounded
- * likewise, so they match TF's to about an ulp.
+ * momentum schedule) are worked out once per step in double from the
+ * hyperparameters as given and rounded to float at the end. (TF works them
+ * out in float32, beta powers included, so its Adam step at small t can
+ * differ from this one by ~1e-5 relative; ours is the exact formula.)
  *
  * Keras behaviours kept on purpose:
  *  - names are matched case-insensitively (keras/optimizers.py deserialize);
@@ -464,12 +464,6 @@ long long sq_optim_iterations(const sq_optim *o)
 
 /* ---- one step's scalars --------------------------------------------------- */
 
-/* A scalar as TF holds it: a float32 tensor. */
-static double f32(double x)
-{
-    return (float)x;
-}
-
 void sq_optim_begin_step(sq_optim *o)
 {
     const double *p = o->p;
@@ -479,21 +473,22 @@ void sq_optim_begin_step(sq_optim *o)
     o->t++;
 
     memset(c, 0, sizeof *c);
-    /* OptimizerV2._decayed_lr: lr_t = lr / (1 + decay * iterations). */
-    double lr = f32(p[P_LR]);
+    /* OptimizerV2._decayed_lr: lr_t = lr / (1 + decay * iterations).
+     * Nadam's _prepare_local reads the plain learning_rate. */
+    double lr = p[P_LR];
     if (o->kind != K_NADAM && p[P_DECAY] > 0)
-        lr = f32(lr / (1.0 + f32(p[P_DECAY]) * iter));
+        lr /= 1.0 + p[P_DECAY] * iter;
     c->lr = (float)lr;
     c->eps = (float)p[P_EPSILON];
     c->mom = (float)p[P_MOMENTUM];
     c->rho = (float)p[P_RHO];
-    c->omrho = (float)(1.0 - f32(p[P_RHO]));
+    c->omrho = (float)(1.0 - p[P_RHO]);
     c->b1 = (float)p[P_BETA_1];
     c->b2 = (float)p[P_BETA_2];
-    c->omb1 = (float)(1.0 - f32(p[P_BETA_1]));
-    c->omb2 = (float)(1.0 - f32(p[P_BETA_2]));
-    double b1p = f32(pow(f32(p[P_BETA_1]), t));   /* beta_1_power */
-    double b2p = f32(pow(f32(p[P_BETA_2]), t));   /* beta_2_power */
+    c->omb1 = (float)(1.0 - p[P_BETA_1]);
+    c->omb2 = (float)(1.0 - p[P_BETA_2]);
+    double b1p = pow(p[P_BETA_1], t);     /* beta_1_power */
+    double b2p = pow(p[P_BETA_2], t);     /* beta_2_power */
 
     switch (o->kind) {
     case K_ADAM:
@@ -505,16 +500,16 @@ void sq_optim_begin_step(sq_optim *o)
         c->alpha = (float)(lr / (1.0 - b1p));
         break;
     case K_NADAM: {
-        /* nadam.py _prepare_local:
+        /* nadam.py _prepare_local, decay = schedule_decay:
          *   m_t   = beta_1 * (1 - 0.5 * 0.96^(decay * t))
          *   m_t_1 = beta_1 * (1 - 0.5 * 0.96^(decay * (t + 1)))
          *   m_schedule_new  = momentum_cache * m_t   (stored back)
          *   m_schedule_next = m_schedule_new * m_t_1 */
-        double b1 = f32(p[P_BETA_1]), sd = f32(p[P_SCHED_DECAY]);
-        double m_t = f32(b1 * (1.0 - 0.5 * f32(pow(f32(0.96), sd * t))));
-        double m_t_1 = f32(b1 * (1.0 - 0.5 * f32(pow(f32(0.96), sd * (t + 1.0)))));
-        double msched_new = f32(o->m_cache * m_t);
-        double msched_next = f32(msched_new * m_t_1);
+        double b1 = p[P_BETA_1], sd = p[P_SCHED_DECAY];
+        double m_t = b1 * (1.0 - 0.5 * pow(0.96, sd * t));
+        double m_t_1 = b1 * (1.0 - 0.5 * pow(0.96, sd * (t + 1.0)));
+        double msched_new = o->m_cache * m_t;
+        double msched_next = msched_new * m_t_1;
         o->m_cache = msched_new;
         c->one_minus_m_t = (float)(1.0 - m_t);
         c->m_t_1 = (float)m_t_1;
@@ -526,8 +521,8 @@ void sq_optim_begin_step(sq_optim *o)
     case K_FTRL:
         /* ftrl.py: l2 is adjusted by beta: l2 + beta / (2 * lr_t) */
         c->l1 = (float)p[P_L1];
-        c->two_l2 = (float)(2.0 * f32(f32(p[P_L2]) + f32(p[P_BETA]) / (2.0 * lr)));
-        c->two_l2_shrink = (float)(2.0 * f32(p[P_L2_SHRINK]));
+        c->two_l2 = (float)(2.0 * (p[P_L2] + p[P_BETA] / (2.0 * lr)));
+        c->two_l2_shrink = (float)(2.0 * p[P_L2_SHRINK]);
         c->lr_power = (float)p[P_LR_POWER];
         break;
     default:
