@@ -40,12 +40,10 @@ enum { P_LR, P_DECAY, P_MOMENTUM, P_NESTEROV, P_BETA_1, P_BETA_2,
        P_EPSILON, P_RHO, P_CENTERED, P_AMSGRAD, P_IAV, P_LR_POWER, P_L1,
        P_L2, P_L2_SHRINK, P_BETA, P_SCHED_DECAY, P_COUNT };
 
-#define BIT(p) (1u << (p))
-
 static const struct {
     const char *name;
     int is_bool;
-} params[P_COUNT] = {
+} pdefs[P_COUNT] = {
     [P_LR] = { "learning_rate", 0 },
     [P_DECAY] = { "decay", 0 },
     [P_MOMENTUM] = { "momentum", 0 },
@@ -266,7 +264,7 @@ static int kind_has(int kind, int p)
 static int find_param(const char *key)
 {
     for (int p = 0; p < P_COUNT; p++)
-        if (!strcmp(params[p].name, key))
+        if (!strcmp(pdefs[p].name, key))
             return p;
     return -1;
 }
@@ -290,8 +288,7 @@ static int check_values(int kind, const double *p, const char *const *text,
     /* Adagrad checks this before calling OptimizerV2.__init__. */
     if (kind == K_ADAGRAD && p[P_IAV] < 0)
         return sq_fail(err, "initial_accumulator_value must be non-negative: %s",
-                       py_value(shown(text, p, P_IAV, num, sizeof num), p[P_IAV],
-                                num, sizeof num));
+                       py_value(text[P_IAV], p[P_IAV], num, sizeof num));
     /* OptimizerV2.__init__: every **kwargs value must be >= 0. Nadam passes
      * schedule_decay on as `decay`. */
     if (lr_alias && p[P_LR] < 0)
@@ -333,13 +330,13 @@ static int check_values(int kind, const double *p, const char *const *text,
     for (int b = P_BETA_1; b <= P_BETA_2; b++)
         if (kind_has(kind, b) && (p[b] < 0 || p[b] >= 1))
             return sq_fail(err, "%s: `%s` must be in [0, 1), got '%s'", cls,
-                           params[b].name, shown(text, p, b, num, sizeof num));
+                           pdefs[b].name, shown(text, p, b, num, sizeof num));
     if (kind_has(kind, P_RHO) && (p[P_RHO] < 0 || p[P_RHO] > 1))
         return sq_fail(err, "%s: `rho` must be between [0, 1], got '%s'", cls,
-                           shown(text, p, P_RHO, num, sizeof num));
+                       shown(text, p, P_RHO, num, sizeof num));
     if (kind_has(kind, P_EPSILON) && p[P_EPSILON] < 0)
         return sq_fail(err, "%s: `epsilon` must be >= 0, got '%s'", cls,
-                           shown(text, p, P_EPSILON, num, sizeof num));
+                       shown(text, p, P_EPSILON, num, sizeof num));
     return 0;
 }
 
@@ -389,7 +386,7 @@ int sq_optim_new(const char *name, int nopts, const char *const *keys,
                                "use `learning_rate`", cls);
             return sq_fail(err, "%s got multiple values for argument '%s'", cls, key);
         }
-        if (params[pi].is_bool) {
+        if (pdefs[pi].is_bool) {
             if (parse_bool(val, &p[pi]) < 0)
                 return sq_fail(err, "%s: `%s` must be true or false, got '%s'",
                                cls, key, val);
@@ -836,15 +833,15 @@ const char *sq_optim_describe(const sq_optim *o, char *buf, size_t n)
     for (int i = 0; i < kinds[o->kind].np; i++) {
         int q = kinds[o->kind].order[i];
         double v = o->p[q];
-        if (params[q].is_bool) {
+        if (pdefs[q].is_bool) {
             if (!v)
                 continue;
-            PUT("%s%s=True", first ? "" : ", ", params[q].name);
+            PUT("%s%s=True", first ? "" : ", ", pdefs[q].name);
         } else {
             if ((q == P_DECAY && v == 0) ||
                 (q == P_SCHED_DECAY && v == kinds[K_NADAM].def[P_SCHED_DECAY]))
                 continue;
-            PUT("%s%s=%s", first ? "" : ", ", params[q].name,
+            PUT("%s%s=%s", first ? "" : ", ", pdefs[q].name,
                 py_float(v, num, sizeof num));
         }
         first = 0;
