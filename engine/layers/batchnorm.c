@@ -66,7 +66,7 @@ static int weights(const sq_layer *l, const sq_shape *in, sq_weight_spec *w)
     return n;
 }
 
-/* Per-channel multiplier and offset. */
+/* Per-channel multiplier and offset (training: multiplier and batch mean). */
 static size_t scratch(const sq_layer *l, const sq_shape *in)
 {
     (void)l;
@@ -112,8 +112,11 @@ static bn_weights split_weights(const bn_state *st, const float *w, long c)
  * tf.nn.fused_batch_norm's running variance uses the Bessel-corrected batch
  * variance, and BatchNormalization._fused_batch_norm compensates by handing
  * it moving_variance * N/(N-1) and multiplying what comes back by (N-1)/N
- * ("Remove Bessel's correction to be consistent with non-fused batch norm"),
- * which leaves moving_variance * momentum + var_biased * (1 - momentum). */
+ * ("Remove Bessel's correction to be consistent with non-fused batch norm";
+ * _maybe_add_or_remove_bessels_correction in keras/layers/normalization/
+ * batch_normalization.py), which leaves
+ *     moving_variance * momentum + var_biased * (1 - momentum).
+ * Normalisation itself always uses the biased variance, as both paths do. */
 static void forward_batch(const bn_state *st, const sq_fwd *f, long c, size_t rows)
 {
     bn_weights p = split_weights(st, f->w, c);
