@@ -44,6 +44,11 @@ int sq_train_ws_init(sq_train_ws *ws, const sq_model *m, const sq_shape *in,
         const sq_layer *l = m->layers[i];
         if (sq_layer_check_input(l, &ws->sh[i], &ws->sh[i + 1], err) < 0)
             goto fail;
+        if (!l->kind->backward) {
+            sq_fail(err, "layer %s (%s) cannot be trained: it has no backward pass",
+                    l->name, l->kind->class_name);
+            goto fail;
+        }
         size_t c = sq_shape_count(&ws->sh[i + 1]);
         if (c == SIZE_MAX || c > WS_LIMIT / sizeof(float)) {
             sq_fail(err, "layer %s's output for this batch would be too large", l->name);
@@ -155,8 +160,7 @@ void sq_train_backward(sq_model *m, sq_train_ws *ws, const float *x, long b,
                       .w = m->params + l->param_off,
                       .dw = trains ? m->grads + l->param_off : NULL,
                       .cache = ws->cache[i], .scratch = ws->scratch };
-        if (l->kind->backward)
-            l->kind->backward(l, &bw);
+        l->kind->backward(l, &bw);
         cur = 1 - cur;
     }
 }
