@@ -45,5 +45,10 @@ ok "SIGINT during a script: Interrupted, exit 130" '
   "$S" long.seq >out 2>err & pid=$!
   sleep 1; kill -INT $pid; wait $pid; rc=$?
   [ $rc = 130 ] && grep -qx Interrupted err && ! grep -q after out'
+ok "SIGINT during fit keeps the finished batches, exit 130" '
+  printf "seed 1\ninput 64\nadd dense 512 relu\nadd dense 512 relu\nadd dense 10 softmax\ncompile optimizer=sgd loss=sparse_categorical_crossentropy\nsave_weights before.npz\nfit random 20000 64 zeros 20000 1 epochs=50 batch_size=8\n" >fit.seq
+  "$S" fit.seq >out 2>err & pid=$!
+  sleep 1.5; kill -INT $pid; wait $pid; rc=$?
+  [ $rc = 130 ] && grep -qx Interrupted err && [ -s before.npz ]'
 echo "$pass passed, $fail failed"
 [ "$fail" = 0 ]

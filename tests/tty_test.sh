@@ -66,6 +66,17 @@ keys C-c
 ok "Ctrl-C stops a long call" wait_for 'Interrupted'
 keys 'summary' Enter
 ok "the model is intact after Ctrl-C" wait_for 'Total params: 333,056'
+keys 'model' Enter 'input 64' Enter 'add dense 512 relu' Enter 'add dense 10 softmax' Enter \
+     'compile optimizer=sgd loss=sparse_categorical_crossentropy' Enter 'save_weights a.npz' Enter \
+     'fit random 20000 64 zeros 20000 1 epochs=50 batch_size=8' Enter
+wait_for 'Epoch 1/50'
+sleep 1
+keys C-c
+wait_for 'Interrupted'
+keys 'save_weights b.npz' Enter
+sleep 0.5
+ok "Ctrl-C during fit keeps the trained weights" sh -c "[ -s '$work/a.npz' ] && [ -s '$work/b.npz' ] && ! cmp -s '$work/a.npz' '$work/b.npz'"
+ok "the progress bar is redrawn in place" wait_for '] - ETA: '
 tmux -L "$sock" set-buffer "$(printf 'echo pasted-one\necho pasted-two')"
 tmux -L "$sock" paste-buffer -p
 keys Enter
