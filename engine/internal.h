@@ -14,6 +14,17 @@
 int sq_fail(sq_error *err, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
+/* ---- a growing string (sbuf.c); start with sbuf b = {0} ----------------- */
+typedef struct {
+    char *s;
+    size_t len, cap;
+    int oom;       /* an allocation failed: sb_finish reports it */
+} sbuf;
+void sb_printf(sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Returns the malloc'd text, or NULL (and frees) after an allocation failure. */
+char *sb_finish(sbuf *b, sq_error *err);
+
+
 /* ---- RNG: xoshiro128**-like, owned by the session ---------------------- */
 typedef struct { uint64_t s[4]; } sq_rng;
 void sq_rng_seed(sq_rng *r, uint64_t seed);
@@ -125,9 +136,18 @@ typedef struct sq_layer_kind {
     void (*backward)(const sq_layer *l, const sq_bwd *b);
 } sq_layer_kind;
 
+/* A nested model added with `add model`: its layers sit in the outer
+ * model's list, consecutive, sharing one group; the group is one entry of
+ * model.layers (one summary row). Reference-counted by its layers. */
+typedef struct sq_group {
+    char name[SQ_NAME_MAX];
+    int refs;
+} sq_group;
+
 struct sq_layer {
     const sq_layer_kind *kind;
     char name[SQ_NAME_MAX];
+    sq_group *group;             /* NULL for a top-level layer */
     int act;                     /* activation index, 0 = linear */
     int trainable;
     sq_optval opt[SQ_MAX_OPTS];  /* parsed options, indexed like kind->opts */
@@ -263,6 +283,19 @@ int sq_fail_ndim(sq_error *err, const sq_layer *l, int ndim, const sq_shape *in)
 /* ---- names (session.c) ------------------------------------------------- */
 void sq_name_peek(const sq_session *s, const char *base, char *out, size_t n);
 int sq_name_take(sq_session *s, const char *base, sq_error *err);
+/* ---- entries: model.layers as Keras sees it (model.c) ------------------
+ * A top-level layer or a whole nested model. */
+int sq_entry_count(const sq_model *m);
+/* The first layer index and the number of layers of entry e. */
+void sq_entry_span(const sq_model *m, int e, int *first, int *count);
+const char *sq_entry_name(const sq_model *m, int e);
+/* The entry called name, or -1 with Keras's "No such layer" message. */
+int sq_entry_find(const sq_model *m, const char *name, sq_error *err);
+/* Removes layers [from, n) (pop). */
+void sq_model_truncate(sq_model *m, int from);
+/* "add KIND ... name=NAME" that recreates layer l (without a newline). */
+void sq_layer_describe(const sq_layer *l, sbuf *b);
+
 /* Output shape of built layer l for input `in`, checking its weights fit. */
 int sq_layer_check_input(const sq_layer *l, const sq_shape *in, sq_shape *out,
                          sq_error *err);
@@ -276,15 +309,5 @@ const char *sq_tf_dim(long d, char *buf, size_t n);
 /* TensorFlow's SAME split: total padding max((out - 1) * s + dk - n, 0)
  * for window extent dk, the smaller half before; 0 when !same. */
 long sq_pad_before(long n, long out, long dk, long s, int same);
-
-/* ---- a growing string (sbuf.c); start with sbuf b = {0} ----------------- */
-typedef struct {
-    char *s;
-    size_t len, cap;
-    int oom;       /* an allocation failed: sb_finish reports it */
-} sbuf;
-void sb_printf(sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-/* Returns the malloc'd text, or NULL (and frees) after an allocation failure. */
-char *sb_finish(sbuf *b, sq_error *err);
 
 #endif

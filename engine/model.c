@@ -6,6 +6,73 @@
 #include <string.h>
 #include "internal.h"
 
+int sq_entry_count(const sq_model *m)
+{
+    int n = 0;
+    for (int i = 0; i < m->n; i++)
+        if (!m->layers[i]->group || i == 0 || m->layers[i - 1]->group != m->layers[i]->group)
+            n++;
+    return n;
+}
+
+void sq_entry_span(const sq_model *m, int e, int *first, int *count)
+{
+    int k = -1;
+    *first = *count = 0;
+    for (int i = 0; i < m->n; i++) {
+        if (!m->layers[i]->group || i == 0 || m->layers[i - 1]->group != m->layers[i]->group)
+            k++;
+        if (k == e) {
+            if (*count == 0)
+                *first = i;
+            (*count)++;
+        } else if (k > e) {
+            break;
+        }
+    }
+}
+
+const char *sq_entry_name(const sq_model *m, int e)
+{
+    int first, count;
+    sq_entry_span(m, e, &first, &count);
+    const sq_layer *l = m->layers[first];
+    return l->group ? l->group->name : l->name;
+}
+
+int sq_entry_find(const sq_model *m, const char *name, sq_error *err)
+{
+    int n = sq_entry_count(m);
+    for (int e = 0; e < n; e++)
+        if (!strcmp(sq_entry_name(m, e), name))
+            return e;
+    sbuf b = { 0 };
+    for (int e = 0; e < n; e++)
+        sb_printf(&b, "%s'%s'", e ? ", " : "", sq_entry_name(m, e));
+    char *list = sb_finish(&b, NULL);
+    sq_fail(err, "No such layer: %s. Existing layers are: [%s].", name, list ? list : "");
+    free(list);
+    return -1;
+}
+
+void sq_model_truncate(sq_model *m, int from)
+{
+    if (from >= m->n)
+        return;
+    size_t keep = m->layers[from]->param_off;
+    for (int i = from; i < m->n; i++)
+        sq_layer_free(m->layers[i]);
+    m->n = from;
+    if (m->n == 0) {
+        m->built = 0;
+        m->explicit_input = 0;
+        m->deferred_built = 0;
+        m->nparams = 0;
+    } else if (m->built) {
+        m->nparams = keep;
+    }
+}
+
 void sq_model_free(sq_model *m)
 {
     if (!m)
@@ -218,8 +285,8 @@ int sq_add(sq_session *s, const char *kindname, int argc, char **argv,
     int auto_named = !l->name[0];
     if (auto_named)
         sq_name_peek(s, kind->base_name, l->name, sizeof l->name);
-    for (int i = 0; i < m->n; i++) {
-        if (!strcmp(m->layers[i]->name, l->name)) {
+    for (int e = 0; e < sq_entry_count(m); e++) {
+        if (!strcmp(sq_entry_name(m, e), l->name)) {
             sq_fail(err, "All layers added to a Sequential model should have unique names. "
                     "Name \"%s\" is already the name of a layer in this model. Update the "
                     "`name` argument to pass a unique name.", l->name);
@@ -268,15 +335,8 @@ int sq_pop(sq_session *s, sq_error *err)
     sq_model *m = s->model;
     if (m->n == 0)
         return sq_fail(err, "There are no layers in the model.");
-    sq_layer *l = m->layers[--m->n];
-    if (m->n == 0) {
-        m->built = 0;
-        m->explicit_input = 0;
-        m->deferred_built = 0;
-        m->nparams = 0;
-    } else if (m->built) {
-        m->nparams = l->param_off;
-    }
-    sq_layer_free(l);
+    int first, count;
+    sq_entry_span(m, sq_entry_count(m) - 1, &first, &count);
+    sq_model_truncate(m, first);
     return 0;
 }

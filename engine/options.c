@@ -149,9 +149,53 @@ static int parse_value(const sq_layer_kind *kind, const sq_optdef *d,
 void sq_layer_free(sq_layer *l)
 {
     if (l) {
+        if (l->group && --l->group->refs == 0)
+            free(l->group);
         free(l->state);
         free(l);
     }
+}
+
+/* One option value as the text that parses back to it. */
+static void describe_value(const sq_optdef *d, const sq_optval *v, sbuf *b)
+{
+    switch (d->type) {
+    case OPT_INT:
+        sb_printf(b, "%ld", v->i[0]);
+        break;
+    case OPT_INTS:
+        sb_printf(b, "(");
+        for (int k = 0; k < v->n; k++)
+            sb_printf(b, "%s%ld", k ? "," : "", v->i[k]);
+        sb_printf(b, ")");
+        break;
+    case OPT_FLOAT:
+        sb_printf(b, "%.17g", v->f);
+        break;
+    case OPT_BOOL:
+        sb_printf(b, "%s", v->i[0] ? "true" : "false");
+        break;
+    default:
+        sb_printf(b, "%s", v->s);
+        break;
+    }
+}
+
+void sq_layer_describe(const sq_layer *l, sbuf *b)
+{
+    const sq_layer_kind *k = l->kind;
+    sb_printf(b, "add %s", k->base_name);
+    for (int i = 0; k->opts && k->opts[i].name; i++) {
+        if (!l->opt[i].set)
+            continue;
+        sb_printf(b, " %s=", k->opts[i].name);
+        describe_value(&k->opts[i], &l->opt[i], b);
+    }
+    if (k->has_activation && l->act)
+        sb_printf(b, " activation=%s", sq_activation_name(l->act));
+    sb_printf(b, " name=%s", l->name);
+    if (!l->trainable)
+        sb_printf(b, " trainable=false");
 }
 
 sq_layer *sq_layer_create(const sq_layer_kind *kind, int argc, char **argv,

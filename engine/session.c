@@ -87,20 +87,27 @@ int sq_name_take(sq_session *s, const char *base, sq_error *err)
 
 const char *sq_model_name(const sq_session *s) { return s->model->name; }
 int sq_model_is_built(const sq_session *s) { return s->model->built; }
-int sq_layer_count(const sq_session *s) { return s->model->n; }
+int sq_layer_count(const sq_session *s) { return sq_entry_count(s->model); }
 
 int sq_layer_get(const sq_session *s, int i, sq_layer_info *info)
 {
     const sq_model *m = s->model;
-    if (i < 0 || i >= m->n)
+    if (i < 0 || i >= sq_entry_count(m))
         return -1;
-    const sq_layer *l = m->layers[i];
-    info->name = l->name;
-    info->class_name = l->kind->class_name;
-    info->built = l->built;
-    info->output_shape = l->out_shape;
-    info->params = l->param_count;
-    info->trainable = l->trainable;
+    int first, count;
+    sq_entry_span(m, i, &first, &count);
+    const sq_layer *l = m->layers[first], *last = m->layers[first + count - 1];
+    info->name = sq_entry_name(m, i);
+    info->class_name = l->group ? "Sequential" : l->kind->class_name;
+    info->built = last->built;
+    info->output_shape = last->out_shape;
+    info->params = 0;
+    info->trainable = 1;
+    for (int k = first; k < first + count; k++) {
+        info->params += m->layers[k]->param_count;
+        if (!m->layers[k]->trainable)
+            info->trainable = 0;
+    }
     return 0;
 }
 

@@ -65,14 +65,19 @@ char *sq_summary(const sq_session *s, sq_error *err)
     row(&b, "Layer (type)", "Output Shape", "Param #");
     sb_printf(&b, "%s\n", eq_);
     size_t trainable = 0, frozen = 0;
+    int ne = sq_entry_count(m);
+    for (int e = 0; e < ne; e++) {
+        sq_layer_info li;
+        sq_layer_get(s, e, &li);
+        char f0[2 * SQ_NAME_MAX], f1[128], f2[32];
+        snprintf(f0, sizeof f0, "%s (%s)", li.name, li.class_name);
+        sq_shape_str(&li.output_shape, f1, sizeof f1);
+        snprintf(f2, sizeof f2, "%zu", li.params);
+        row(&b, f0, f1, f2);
+        sb_printf(&b, "%s\n", e == ne - 1 ? eq_ : rule_);
+    }
     for (int i = 0; i < m->n; i++) {
         const sq_layer *l = m->layers[i];
-        char f0[2 * SQ_NAME_MAX], f1[128], f2[32];
-        snprintf(f0, sizeof f0, "%s (%s)", l->name, l->kind->class_name);
-        sq_shape_str(&l->out_shape, f1, sizeof f1);
-        snprintf(f2, sizeof f2, "%zu", l->param_count);
-        row(&b, f0, f1, f2);
-        sb_printf(&b, "%s\n", i == m->n - 1 ? eq_ : rule_);
         for (int j = 0; j < l->nweights; j++) {
             size_t c = sq_weight_count(&l->w[j]);
             if (l->trainable && l->w[j].trainable)
@@ -89,28 +94,29 @@ char *sq_summary(const sq_session *s, sq_error *err)
 
 char *sq_layers_text(const sq_session *s, sq_error *err)
 {
-    const sq_model *m = s->model;
     sbuf b = { 0 };
-    int wname = 4, wclass = 5;
-    for (int i = 0; i < m->n; i++) {
-        int a = (int)strlen(m->layers[i]->name), c = (int)strlen(m->layers[i]->kind->class_name);
+    int wname = 4, wclass = 5, ne = sq_layer_count(s);
+    sq_layer_info li;
+    for (int e = 0; e < ne; e++) {
+        sq_layer_get(s, e, &li);
+        int a = (int)strlen(li.name), c = (int)strlen(li.class_name);
         if (a > wname) wname = a;
         if (c > wclass) wclass = c;
     }
-    if (m->n == 0)
+    if (ne == 0)
         sb_printf(&b, "%s", "");
     else
         sb_printf(&b, "%-3s %-*s  %-*s  %-22s %s\n", "#", wname, "Name", wclass, "Class",
                   "Output Shape", "Trainable");
-    for (int i = 0; i < m->n; i++) {
-        const sq_layer *l = m->layers[i];
+    for (int e = 0; e < ne; e++) {
+        sq_layer_get(s, e, &li);
         char shape[128];
-        if (l->built)
-            sq_shape_str(&l->out_shape, shape, sizeof shape);
+        if (li.built)
+            sq_shape_str(&li.output_shape, shape, sizeof shape);
         else
             strcpy(shape, "?");
-        sb_printf(&b, "%-3d %-*s  %-*s  %-22s %s\n", i, wname, l->name, wclass,
-                  l->kind->class_name, shape, l->trainable ? "True" : "False");
+        sb_printf(&b, "%-3d %-*s  %-*s  %-22s %s\n", e, wname, li.name, wclass,
+                  li.class_name, shape, li.trainable ? "True" : "False");
     }
     return sb_finish(&b, err);
 }

@@ -13,22 +13,27 @@ static int fail_unbuilt(const sq_model *m, sq_error *err)
                    "`input_shape`.", m->name);
 }
 
-static const sq_layer *find_layer(const sq_model *m, const char *name, sq_error *err)
+/* The key of weight j of layer l in weights files: LAYER/WEIGHT, with the
+ * nested model's name in front for its layers. */
+static void weight_key(const sq_layer *l, int j, char *buf, size_t n)
 {
-    for (int i = 0; i < m->n; i++)
-        if (!strcmp(m->layers[i]->name, name))
-            return m->layers[i];
-    sq_fail(err, "No such layer: %s.", name);
-    return NULL;
+    if (l->group)
+        snprintf(buf, n, "%s/%s/%s", l->group->name, l->name, l->w[j].name);
+    else
+        snprintf(buf, n, "%s/%s", l->name, l->w[j].name);
 }
 
 char *sq_weights_text(const sq_session *s, const char *layer, sq_error *err)
 {
     const sq_model *m = s->model;
-    const sq_layer *only = NULL;
-    if (layer && !(only = find_layer(m, layer, err)))
-        return NULL;
-    if (!m->built && (!only || only->built)) {
+    int from = 0, count = m->n;
+    if (layer) {
+        int e = sq_entry_find(m, layer, err);
+        if (e < 0)
+            return NULL;
+        sq_entry_span(m, e, &from, &count);
+    }
+    if (!m->built && !layer) {
         fail_unbuilt(m, err);
         return NULL;
     }
@@ -36,9 +41,9 @@ char *sq_weights_text(const sq_session *s, const char *layer, sq_error *err)
     char prefix[SQ_NAME_MAX + 2];
     sq_weight_prefix(m, prefix, sizeof prefix);
     int shown = 0;
-    for (int i = 0; i < m->n; i++) {
+    for (int i = from; i < from + count; i++) {
         const sq_layer *l = m->layers[i];
-        if (only && l != only)
+        if (!l->built)
             continue;
         /* trainable weights first, then the others (Keras's order) */
         for (int pass = 0; pass < 2; pass++) {
@@ -83,12 +88,12 @@ int sq_save_weights(const sq_session *s, const char *path, sq_error *err)
         const sq_layer *l = m->layers[i];
         const float *w = m->params + l->param_off;
         for (int j = 0; j < l->nweights; j++) {
-            size_t len = strlen(l->name) + strlen(l->w[j].name) + 2;
+            size_t len = 3 * SQ_NAME_MAX + 3;
             if (!(e[k].name = malloc(len))) {
                 sq_fail(err, "out of memory");
                 goto done;
             }
-            snprintf(e[k].name, len, "%s/%s", l->name, l->w[j].name);
+            weight_key(l, j, e[k].name, len);
             e[k].t.shape = l->w[j].shape;
             e[k].t.data = (float *)w;
             w += sq_weight_count(&l->w[j]);
@@ -121,8 +126,8 @@ int sq_load_weights(sq_session *s, const char *path, sq_error *err)
         const sq_layer *l = m->layers[i];
         float *w = params + l->param_off;
         for (int j = 0; j < l->nweights; j++) {
-            char key[2 * SQ_NAME_MAX + 2], a[128], b[128];
-            snprintf(key, sizeof key, "%s/%s", l->name, l->w[j].name);
+            char key[3 * SQ_NAME_MAX + 3], a[128], b[128];
+            weight_key(l, j, key, sizeof key);
             int found = -1;
             for (int q = 0; q < n; q++)
                 if (!strcmp(e[q].name, key))
@@ -148,8 +153,10 @@ int sq_load_weights(sq_session *s, const char *path, sq_error *err)
         for (int q = 0; q < n; q++) {
             int match = 0;
             for (int i = 0; i < m->n && !match; i++) {
-                size_t len = strlen(m->layers[i]->name);
-                match = !strncmp(e[q].name, m->layers[i]->name, len) && e[q].name[len] == '/';
+                const sq_layer *l = m->layers[i];
+                const char *top = l->group ? l->group->name : l->name;
+                size_t len = strlen(top);
+                match = !strncmp(e[q].name, top, len) && e[q].name[len] == '/';
             }
             if (!match) {
                 sq_fail(err, "'%s' has an array '%s' that matches no weight of this model",

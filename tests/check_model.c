@@ -342,7 +342,7 @@ START_TEST(weights_names_shapes_and_init)
     ck_assert_int_eq(add("dense 3"), 0);
     ck_assert_int_eq(memcmp(first, s->model->params, sizeof first), 0);
     ck_assert_ptr_null(sq_weights_text(s, "nope", &err));
-    ck_assert_str_eq(err.msg, "No such layer: nope.");
+    ck_assert_str_eq(err.msg, "No such layer: nope. Existing layers are: ['dense_1'].");
 }
 END_TEST
 
