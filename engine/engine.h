@@ -171,6 +171,38 @@ int sq_predict(sq_session *s, const sq_tensor *x, long batch_size, sq_tensor *y,
 int sq_save_weights(const sq_session *s, const char *path, sq_error *err);
 int sq_load_weights(sq_session *s, const char *path, sq_error *err);
 
+/* ---- transfer learning --------------------------------------------------- */
+
+/* layer.trainable = trainable for the entries of model.layers that sel
+ * picks: a name, an index (negative counts from the end), a Python slice
+ * ("1:3", ":-1", "::2") or "all". *count gets how many were picked. */
+int sq_set_trainable(sq_session *s, const char *sel, int trainable, int *count,
+                     sq_error *err);
+
+/* A tensor with a name (extract's outputs, .npz members). */
+typedef struct {
+    char *name;
+    sq_tensor t;
+} sq_named_tensor;
+/* Every chosen layer's output for x, in layer order: which is "all" or
+ * "NAME[,NAME...]". Builds an unbuilt model as a call does. *outs is
+ * malloc'd; free it with sq_named_free. */
+int sq_extract(sq_session *s, const char *which, const sq_tensor *x,
+               sq_named_tensor **outs, int *n, sq_error *err);
+void sq_named_free(sq_named_tensor *t, int n);
+/* Writes the n tensors to an .npz archive, keyed by their names. */
+int sq_save_npz(const char *path, const sq_named_tensor *t, int n, sq_error *err);
+
+/* model.save / keras.models.load_model: one file with the architecture,
+ * every weight, the trainable flags and the compile settings. load
+ * replaces the current model; on any error the current model stays. */
+int sq_save(const sq_session *s, const char *path, sq_error *err);
+int sq_load(sq_session *s, const char *path, sq_error *err);
+/* Adds the model saved in path as one layer (a nested Sequential). name
+ * may be NULL (the saved name); trainable < 0 keeps the saved flags. */
+int sq_add_model(sq_session *s, const char *path, const char *name,
+                 int trainable, sq_error *err);
+
 /* ---- the registry, for help and completion ----------------------------- */
 
 int sq_kind_count(void);

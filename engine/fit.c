@@ -18,6 +18,7 @@ struct sq_compiled {
     int nopts;
     char keys[MAX_OPT_OPTS][32], values[MAX_OPT_OPTS][64];
     int loss;
+    char loss_name[64];               /* as given, for save */
     int nmetrics;
     int metric[MAX_METRICS];          /* as named; accuracy resolved per fit */
     char metric_name[MAX_METRICS][40];
@@ -38,6 +39,22 @@ int sq_compile(sq_session *s, const char *optimizer, const char *loss,
                const char *metrics, int n, const char *const *keys,
                const char *const *values, sq_error *err)
 {
+    return sq_compile_model(s->model, optimizer, loss, metrics, n, keys, values, err);
+}
+
+void sq_compiled_describe(const struct sq_compiled *c, sbuf *b)
+{
+    sb_printf(b, "compile optimizer=%s loss=%s", c->optimizer, c->loss_name);
+    for (int i = 0; i < c->nmetrics; i++)
+        sb_printf(b, "%s%s", i ? "," : " metrics=", c->metric_name[i]);
+    for (int i = 0; i < c->nopts; i++)
+        sb_printf(b, " %s=%s", c->keys[i], c->values[i]);
+}
+
+int sq_compile_model(sq_model *m, const char *optimizer, const char *loss,
+                     const char *metrics, int n, const char *const *keys,
+                     const char *const *values, sq_error *err)
+{
     struct sq_compiled *c = calloc(1, sizeof *c);
     if (!c)
         return sq_fail(err, "out of memory");
@@ -49,6 +66,7 @@ int sq_compile(sq_session *s, const char *optimizer, const char *loss,
     }
     if ((c->loss = sq_loss_find(loss, err)) < 0)
         goto fail;
+    snprintf(c->loss_name, sizeof c->loss_name, "%s", loss);
     if (strlen(optimizer) >= sizeof c->optimizer) {
         sq_fail(err, "Unknown optimizer: %.40s", optimizer);
         goto fail;
@@ -99,8 +117,8 @@ int sq_compile(sq_session *s, const char *optimizer, const char *loss,
     snprintf(c->val_name[0], sizeof c->val_name[0], "val_loss");
     for (int i = 0; i < c->nmetrics; i++)
         snprintf(c->val_name[i + 1], sizeof c->val_name[i + 1], "val_%s", c->metric_name[i]);
-    sq_compiled_free(s->model->compiled);
-    s->model->compiled = c;
+    sq_compiled_free(m->compiled);
+    m->compiled = c;
     return 0;
 fail:
     free(c);

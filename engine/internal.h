@@ -209,6 +209,10 @@ struct sq_session {
  * model uses `layers` (an array it now owns, replacing m->layers). */
 int sq_model_build(sq_model *m, sq_layer **layers, int n, const sq_shape *in,
                    sq_rng *rng, sq_error *err);
+/* The same, taking the current weights of built layer i from src[i] when
+ * src and src[i] are not NULL (layers grafted from another model). */
+int sq_model_build_from(sq_model *m, sq_layer **layers, int n, const sq_shape *in,
+                        sq_rng *rng, const float *const *src, sq_error *err);
 void sq_model_free(sq_model *m);
 /* Runs the built layers on x (concrete shape already checked against the
  * model's input) into a new tensor y. Uses m->work; polls *intr. */
@@ -220,6 +224,11 @@ const char *sq_weight_prefix(const sq_model *m, char *buf, size_t n);
 /* compile settings (fit.c) */
 struct sq_compiled;
 void sq_compiled_free(struct sq_compiled *c);
+int sq_compile_model(sq_model *m, const char *optimizer, const char *loss,
+                     const char *metrics, int n, const char *const *keys,
+                     const char *const *values, sq_error *err);
+/* The `compile ...` line that recreates c. */
+void sq_compiled_describe(const struct sq_compiled *c, sbuf *b);
 /* Keras's InputSpec check of x against a model built from an input (forward.c). */
 int sq_model_check_input(const sq_model *m, const sq_shape *x, sq_error *err);
 

@@ -195,6 +195,12 @@ int sq_layer_check_input(const sq_layer *l, const sq_shape *in, sq_shape *out,
 int sq_model_build(sq_model *m, sq_layer **layers, int n, const sq_shape *in,
                    sq_rng *rng, sq_error *err)
 {
+    return sq_model_build_from(m, layers, n, in, rng, NULL, err);
+}
+
+int sq_model_build_from(sq_model *m, sq_layer **layers, int n, const sq_shape *in,
+                        sq_rng *rng, const float *const *src, sq_error *err)
+{
     struct plan { sq_shape in, out; sq_weight_spec w[SQ_MAX_WEIGHTS]; int nw;
                   size_t off, count; } *p = calloc((size_t)n + 1, sizeof *p);
     if (!p)
@@ -231,7 +237,8 @@ int sq_model_build(sq_model *m, sq_layer **layers, int n, const sq_shape *in,
     for (int i = 0; i < n; i++) {
         sq_layer *l = layers[i];
         if (l->built) {
-            memcpy(params + p[i].off, m->params + l->param_off, p[i].count * sizeof *params);
+            const float *from = src && src[i] ? src[i] : m->params + l->param_off;
+            memcpy(params + p[i].off, from, p[i].count * sizeof *params);
             continue;
         }
         float *dst = params + p[i].off;

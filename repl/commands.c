@@ -267,10 +267,40 @@ static int cmd_input(shell *sh, int argc, char **argv)
     return 0;
 }
 
+/* add model FILE [trainable=false] [name=NAME] */
+static int add_model(shell *sh, int argc, char **argv)
+{
+    const char *file = NULL, *name = NULL, *v;
+    int trainable = -1;
+    sq_error e;
+    for (int i = 2; i < argc; i++) {
+        if ((v = opt_value(argv[i], "name"))) {
+            name = v;
+        } else if ((v = opt_value(argv[i], "trainable"))) {
+            if (parse_bool(sh, "trainable", v, &trainable) < 0)
+                return -1;
+        } else if (is_option(argv[i])) {
+            return sh_fail(sh, "add model takes name= and trainable=, not '%s'", argv[i]);
+        } else if (!file) {
+            file = argv[i];
+        } else {
+            return sh_fail(sh, "usage: add model FILE [trainable=false] [name=NAME]");
+        }
+    }
+    if (!file)
+        return sh_fail(sh, "usage: add model FILE [trainable=false] [name=NAME]");
+    if (sq_add_model(sh->s, file, name, trainable, &e) < 0)
+        return engine_fail(sh, &e);
+    return 0;
+}
+
 static int cmd_add(shell *sh, int argc, char **argv)
 {
     sq_error e;
-    if (sq_add(sh->s, argv[1], argc - 2, argv + 2, &e) < 0) {
+    if (!strcmp(argv[1], "model")) {
+        if (add_model(sh, argc, argv) < 0)
+            return -1;
+    } else if (sq_add(sh->s, argv[1], argc - 2, argv + 2, &e) < 0) {
         char hint[96] = "";
         if (!strncmp(e.msg, "Unknown layer: ", 15))
             sh_kind_suggestion(argv[1], hint, sizeof hint);
@@ -545,6 +575,77 @@ static int cmd_predict(shell *sh, int argc, char **argv)
     return 0;
 }
 
+static int set_trainable(shell *sh, int argc, char **argv, int trainable)
+{
+    sq_error e;
+    int count;
+    for (int i = 1; i < argc; i++)
+        if (sq_set_trainable(sh->s, argv[i], trainable, &count, &e) < 0)
+            return engine_fail(sh, &e);
+    return 0;
+}
+
+static int cmd_freeze(shell *sh, int argc, char **argv)
+{
+    return set_trainable(sh, argc, argv, 0);
+}
+
+static int cmd_unfreeze(shell *sh, int argc, char **argv)
+{
+    return set_trainable(sh, argc, argv, 1);
+}
+
+static int cmd_extract(shell *sh, int argc, char **argv)
+{
+    const char *save;
+    int plain = take_save(sh, argc - 2, argv + 2, &save);
+    if (plain < 0)
+        return -1;
+    sq_tensor x = { 0 };
+    sq_error e;
+    if (get_input(sh, plain, argv + 2, &x) < 0)
+        return -1;
+    sq_named_tensor *outs;
+    int n;
+    int rc = sq_extract(sh->s, argv[1], &x, &outs, &n, &e);
+    sq_tensor_free(&x);
+    if (rc < 0)
+        return engine_fail(sh, &e);
+    if (save && sq_save_npz(save, outs, n, &e) < 0) {
+        sq_named_free(outs, n);
+        return engine_fail(sh, &e);
+    }
+    /* each output's name, shape and a short view: str(x.ravel()) */
+    for (int i = 0; i < n; i++) {
+        char shp[128];
+        sq_tensor flat = { { 1, { (long)sq_shape_count(&outs[i].t.shape) } }, outs[i].t.data };
+        char *v = sq_tensor_format(&flat);
+        printf("%s shape=%s dtype=float32\n%s\n", outs[i].name,
+               sq_shape_str(&outs[i].t.shape, shp, sizeof shp), v ? v : "(out of memory)");
+        free(v);
+    }
+    sq_named_free(outs, n);
+    return 0;
+}
+
+static int cmd_save(shell *sh, int argc, char **argv)
+{
+    (void)argc;
+    sq_error e;
+    if (sq_save(sh->s, argv[1], &e) < 0)
+        return engine_fail(sh, &e);
+    return 0;
+}
+
+static int cmd_load(shell *sh, int argc, char **argv)
+{
+    (void)argc;
+    sq_error e;
+    if (sq_load(sh->s, argv[1], &e) < 0)
+        return engine_fail(sh, &e);
+    return 0;
+}
+
 static int cmd_save_weights(shell *sh, int argc, char **argv)
 {
     (void)argc;
@@ -706,10 +807,11 @@ const sh_command sh_commands[] = {
       "Fixes the input shape without the batch, so the model is built at once and\n"
       "summary shows (None, ...) shapes.\n\nexample: input 250 250 3",
       cmd_input, 1, -1, C_NONE },
-    { "add", "add KIND [ARGS...] [key=value...]", "add a layer (model.add)",
+    { "add", "add KIND [ARGS...] [key=value...] | add model FILE [trainable=false]", "add a layer (model.add)",
       "Adds a layer of Keras class KIND (Dense, Conv2D, MaxPooling2D, ... matched\n"
       "ignoring case and underscores). Positional ARGS follow the Keras constructor;\n"
-      "a bare activation name sets activation=.\n\nexample: add conv2d 32 3 strides=2 relu",
+      "a bare activation name sets activation=. 'add model FILE [trainable=false]\n"
+      "[name=NAME]' stacks a saved model as one layer.\n\nexample: add conv2d 32 3 strides=2 relu",
       cmd_add, 1, -1, C_KIND },
     { "pop", "pop", "remove the last layer (model.pop)",
       "Removes the last layer. Name counters are not rewound.\n\nexample: pop",
@@ -749,6 +851,26 @@ const sh_command sh_commands[] = {
     { "predict", "predict X [batch_size=32] [save=FILE.npy]", "run the model on data in batches",
       "Like call, in batches; save= writes the predictions as .npy.\n\n"
       "example: predict x.npy save=p.npy", cmd_predict, 1, -1, C_FILE },
+    { "freeze", "freeze SEL...", "make layers non-trainable (layer.trainable = False)",
+      "SEL is a layer name, an index (negative counts from the end), a Python slice\n"
+      "over the layers (:-1 is all but the last, 1:3, ::2) or all. Frozen weights stay\n"
+      "bit for bit the same in fit; summary's footer shows them as non-trainable.\n\n"
+      "example: freeze :-1", cmd_freeze, 1, -1, C_LAYER },
+    { "unfreeze", "unfreeze SEL...", "make layers trainable again",
+      "SEL as for freeze.\n\nexample: unfreeze all", cmd_unfreeze, 1, -1, C_LAYER },
+    { "extract", "extract all|NAME[,NAME...] INPUT [save=FILE.npz]",
+      "every (or some) layer's output for an input",
+      "Runs the model once and prints the chosen layers' outputs in layer order, as\n"
+      "keras.Model(model.inputs, [layer.output ...]) would; save= writes them to an\n"
+      ".npz keyed by layer name. Builds an unbuilt model as call does.\n\n"
+      "example: extract all ones 1 250 250 3", cmd_extract, 2, -1, C_LAYER },
+    { "save", "save FILE", "write the whole model to one file (model.save)",
+      "Writes the architecture, every weight, the trainable flags and the compile\n"
+      "settings to FILE (format in the README).\n\nexample: save base.seqm",
+      cmd_save, 1, 1, C_FILE },
+    { "load", "load FILE", "replace the model with a saved one (load_model)",
+      "Reads a file written by save. On any error the current model stays.\n\n"
+      "example: load base.seqm", cmd_load, 1, 1, C_FILE },
     { "save_weights", "save_weights FILE.npz", "write every weight to a NumPy .npz",
       "Writes one array per weight, keyed LAYER/WEIGHT (dense/kernel).\n\n"
       "example: save_weights w.npz", cmd_save_weights, 1, 1, C_FILE },

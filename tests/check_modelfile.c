@@ -1,0 +1,379 @@
+/* check_modelfile.c - save/load round trips (bit-identical outputs, same
+ * summary, flags and compile settings), nested models, freezing selectors,
+ * extract, and damaged files that must fail and change nothing. */
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "engine.h"
+#include "internal.h"
+
+static sq_error err;
+static char dir[64], path[128];
+
+static void setup(void)
+{
+    strcpy(dir, "/tmp/seqsh_mf_XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    snprintf(path, sizeof path, "%s/m.seqm", dir);
+}
+
+static void teardown(void)
+{
+    char cmd[160];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    ck_assert_int_eq(system(cmd), 0);
+}
+
+static int add(sq_session *s, const char *line)
+{
+    char buf[256], *argv[16];
+    int argc = 0;
+    snprintf(buf, sizeof buf, "%s", line);
+    for (char *t = strtok(buf, " "); t && argc < 16; t = strtok(NULL, " "))
+        argv[argc++] = t;
+    return sq_add(s, argv[0], argc - 1, argv + 1, &err);
+}
+
+static sq_session *conv_model(void)
+{
+    sq_session *s = sq_session_new();
+    sq_seed(s, 11);
+    long d[3] = { 9, 9, 2 };
+    ck_assert_int_eq(sq_input(s, 3, d, &err), 0);
+    ck_assert_int_eq(add(s, "conv2d 4 3 padding=same strides=(2,1) relu name=c1"), 0);
+    ck_assert_int_eq(add(s, "batchnormalization momentum=0.9"), 0);
+    ck_assert_int_eq(add(s, "averagepooling2d 2 padding=same"), 0);
+    ck_assert_int_eq(add(s, "dropout 0.25"), 0);
+    ck_assert_int_eq(add(s, "flatten"), 0);
+    ck_assert_int_eq(add(s, "dense 3 activation=gelu use_bias=false"), 0);
+    ck_assert_int_eq(add(s, "rescaling 0.5 offset=-1"), 0);
+    ck_assert_int_eq(add(s, "reshape (3,1)"), 0);
+    ck_assert_int_eq(add(s, "activation log_softmax"), 0);
+    /* non-trivial moving statistics and weights */
+    for (size_t i = 0; i < s->model->nparams; i++)
+        s->model->params[i] += 0.01f * (float)(i % 7);
+    return s;
+}
+
+static sq_tensor input(sq_session *s, long b)
+{
+    sq_tensor x;
+    long d[4] = { b, 9, 9, 2 };
+    ck_assert_int_eq(sq_tensor_generate(s, "random", 4, d, &x, &err), 0);
+    return x;
+}
+
+START_TEST(round_trip_is_bit_identical)
+{
+    sq_session *a = conv_model();
+    const char *keys[] = { "learning_rate", "momentum" }, *vals[] = { "0.05", "0.5" };
+    ck_assert_int_eq(sq_compile(a, "sgd", "mse", "mae,accuracy", 2, keys, vals, &err), 0);
+    int count;
+    ck_assert_int_eq(sq_set_trainable(a, "1:3", 0, &count, &err), 0);
+    ck_assert_int_eq(count, 2);
+    ck_assert_int_eq(sq_save(a, path, &err), 0);
+    sq_session *b = sq_session_new();
+    ck_assert_int_eq(sq_load(b, path, &err), 0);
+    char *sa = sq_summary(a, &err), *sb = sq_summary(b, &err);
+    ck_assert_str_eq(sa, sb);
+    free(sa);
+    free(sb);
+    sa = sq_layers_text(a, &err);
+    sb = sq_layers_text(b, &err);
+    ck_assert_str_eq(sa, sb);
+    free(sa);
+    free(sb);
+    ck_assert_uint_eq(a->model->nparams, b->model->nparams);
+    ck_assert_int_eq(memcmp(a->model->params, b->model->params, a->model->nparams * 4), 0);
+    sbuf ca = { 0 }, cb = { 0 };
+    sq_compiled_describe(a->model->compiled, &ca);
+    sq_compiled_describe(b->model->compiled, &cb);
+    char *ta = sb_finish(&ca, &err), *tb = sb_finish(&cb, &err);
+    ck_assert_str_eq(ta, tb);
+    ck_assert_str_eq(ta, "compile optimizer=sgd loss=mse metrics=mae,accuracy learning_rate=0.05 momentum=0.5");
+    free(ta);
+    free(tb);
+    sq_tensor x = input(a, 3), ya, yb;
+    ck_assert_int_eq(sq_call(a, &x, &ya, &err), 0);
+    ck_assert_int_eq(sq_call(b, &x, &yb, &err), 0);
+    ck_assert_int_eq(memcmp(ya.data, yb.data, sq_shape_count(&ya.shape) * 4), 0);
+    sq_tensor_free(&x);
+    sq_tensor_free(&ya);
+    sq_tensor_free(&yb);
+    sq_session_free(a);
+    sq_session_free(b);
+}
+END_TEST
+
+START_TEST(deferred_and_unbuilt_models_round_trip)
+{
+    sq_session *a = sq_session_new();
+    ck_assert_int_eq(add(a, "dense 3 relu"), 0);
+    ck_assert_int_eq(add(a, "dense 2"), 0);
+    ck_assert_int_eq(sq_save(a, path, &err), 0);   /* unbuilt: no weights */
+    sq_session *b = sq_session_new();
+    ck_assert_int_eq(sq_load(b, path, &err), 0);
+    ck_assert(!sq_model_is_built(b));
+    ck_assert_int_eq(sq_layer_count(b), 2);
+    sq_tensor x, y;
+    long d[2] = { 1, 4 };
+    ck_assert_int_eq(sq_tensor_generate(a, "ones", 2, d, &x, &err), 0);
+    ck_assert_int_eq(sq_call(a, &x, &y, &err), 0);   /* deferred build, batch 1 */
+    sq_tensor_free(&y);
+    ck_assert_int_eq(sq_save(a, path, &err), 0);
+    ck_assert_int_eq(sq_load(b, path, &err), 0);
+    char *sa = sq_summary(a, &err), *sb = sq_summary(b, &err);
+    ck_assert_str_eq(sa, sb);
+    ck_assert_ptr_nonnull(strstr(sb, "(1, 2)"));
+    free(sa);
+    free(sb);
+    sa = sq_weights_text(a, NULL, &err);
+    sb = sq_weights_text(b, NULL, &err);
+    ck_assert_str_eq(sa, sb);   /* sequential/dense/kernel:0 names too */
+    free(sa);
+    free(sb);
+    sq_tensor_free(&x);
+    sq_session_free(a);
+    sq_session_free(b);
+}
+END_TEST
+
+START_TEST(damaged_files_fail_and_change_nothing)
+{
+    sq_session *a = conv_model();
+    ck_assert_int_eq(sq_save(a, path, &err), 0);
+    FILE *f = fopen(path, "rb");
+    ck_assert_ptr_nonnull(f);
+    static unsigned char buf[1 << 16];
+    size_t len = fread(buf, 1, sizeof buf, f);
+    fclose(f);
+    ck_assert(len > 100 && len < sizeof buf);
+    sq_session *b = sq_session_new();
+    ck_assert_int_eq(add(b, "dense 5 input_shape=3"), 0);
+    char *before = sq_summary(b, &err);
+    char bad[160];
+    snprintf(bad, sizeof bad, "%s/bad.seqm", dir);
+    /* every truncation */
+    for (size_t cut = 0; cut < len; cut += (cut < 64 ? 1 : 7)) {
+        f = fopen(bad, "wb");
+        fwrite(buf, 1, cut, f);
+        fclose(f);
+        ck_assert_msg(sq_load(b, bad, &err) == -1, "truncated at %zu loaded", cut);
+        ck_assert(err.msg[0]);
+    }
+    /* flipped bytes anywhere */
+    for (size_t at = 0; at < len; at += 13) {
+        buf[at] ^= 0x20;
+        f = fopen(bad, "wb");
+        fwrite(buf, 1, len, f);
+        fclose(f);
+        ck_assert_msg(sq_load(b, bad, &err) == -1, "flip at %zu loaded", at);
+        buf[at] ^= 0x20;
+    }
+    char *after = sq_summary(b, &err);
+    ck_assert_str_eq(before, after);
+    free(before);
+    free(after);
+    /* the messages users see */
+    f = fopen(bad, "wb");
+    fwrite("SEQSHMDL\x07\0\0\0", 1, 12, f);
+    fclose(f);
+    ck_assert_int_eq(sq_load(b, bad, &err), -1);
+    ck_assert_ptr_nonnull(strstr(err.msg, "is truncated"));
+    f = fopen(bad, "wb");
+    fwrite("SEQSHMDL\x07\0\0\0\0\0\0\0", 1, 16, f);
+    fclose(f);
+    ck_assert_int_eq(sq_load(b, bad, &err), -1);
+    ck_assert_ptr_nonnull(strstr(err.msg, "is a seqsh model of format version 7; this seqsh reads version 1"));
+    f = fopen(bad, "wb");
+    fwrite("PK\x03\x04 not a model", 1, 16, f);
+    fclose(f);
+    ck_assert_int_eq(sq_load(b, bad, &err), -1);
+    ck_assert_ptr_nonnull(strstr(err.msg, "is not a seqsh model file (bad magic number)"));
+    buf[len - 20] ^= 1;
+    f = fopen(bad, "wb");
+    fwrite(buf, 1, len, f);
+    fclose(f);
+    ck_assert_int_eq(sq_load(b, bad, &err), -1);
+    ck_assert_ptr_nonnull(strstr(err.msg, "is corrupt (its CRC-32 check fails)"));
+    ck_assert_int_eq(sq_load(b, "/nonexistent/m.seqm", &err), -1);
+    ck_assert_ptr_nonnull(strstr(err.msg, "cannot open"));
+    sq_session_free(a);
+    sq_session_free(b);
+}
+END_TEST
+
+START_TEST(nested_model_trains_only_the_head_and_round_trips)
+{
+    sq_session *a = sq_session_new();
+    long d[1] = { 4 };
+    ck_assert_int_eq(sq_input(a, 1, d, &err), 0);
+    ck_assert_int_eq(add(a, "dense 8 relu"), 0);
+    ck_assert_int_eq(add(a, "batchnormalization"), 0);
+    ck_assert_int_eq(sq_save(a, path, &err), 0);
+    sq_session *b = sq_session_new();
+    ck_assert_int_eq(add(b, "dense 1 name=first input_shape=2"), 0);
+    ck_assert_int_eq(sq_add_model(b, path, "base", 0, &err), -1);   /* 1 != 4 inputs */
+    ck_assert_ptr_nonnull(strstr(err.msg, "expected axis -1 of input shape to have value 4"));
+    ck_assert_int_eq(sq_layer_count(b), 1);
+    ck_assert_int_eq(sq_model_new(b, NULL, &err), 0);
+    ck_assert_int_eq(sq_add_model(b, path, "base", 0, &err), 0);
+    ck_assert_int_eq(sq_add_model(b, path, "base", 0, &err), -1);   /* same name */
+    ck_assert_ptr_nonnull(strstr(err.msg, "Name \"base\" is already the name of a layer"));
+    ck_assert_int_eq(add(b, "dense 2 softmax"), 0);
+    ck_assert_int_eq(sq_layer_count(b), 2);
+    sq_layer_info li;
+    ck_assert_int_eq(sq_layer_get(b, 0, &li), 0);
+    ck_assert_str_eq(li.name, "base");
+    ck_assert_str_eq(li.class_name, "Sequential");
+    ck_assert_uint_eq(li.params, 40 + 32);
+    ck_assert(!li.trainable);
+    ck_assert_int_eq(sq_compile(b, "adam", "sparse_categorical_crossentropy", NULL, 0, NULL, NULL, &err), 0);
+    size_t nb = b->model->layers[2]->param_off;
+    float *before = malloc(b->model->nparams * 4);
+    memcpy(before, b->model->params, b->model->nparams * 4);
+    sq_tensor x, y;
+    long dx[2] = { 16, 4 }, dy[1] = { 16 };
+    ck_assert_int_eq(sq_tensor_generate(b, "random", 2, dx, &x, &err), 0);
+    ck_assert_int_eq(sq_tensor_generate(b, "zeros", 1, dy, &y, &err), 0);
+    sq_fit_opts o = { 2, 4, 0, 1, 0 };
+    ck_assert_int_eq(sq_fit(b, &x, &y, &o, NULL, NULL, &err), 0);
+    ck_assert_int_eq(memcmp(before, b->model->params, nb * 4), 0);       /* base frozen */
+    ck_assert(memcmp(before + nb, b->model->params + nb, 4 * 4) != 0);  /* head moved */
+    /* weights of the nested model, by its name */
+    char *w = sq_weights_text(b, "base", &err);
+    ck_assert_ptr_nonnull(strstr(w, "dense/kernel:0 shape=(4, 8)"));
+    ck_assert_ptr_nonnull(strstr(w, "batch_normalization/moving_variance:0"));
+    free(w);
+    /* extract treats it as one layer */
+    sq_named_tensor *outs;
+    int n;
+    ck_assert_int_eq(sq_extract(b, "all", &x, &outs, &n, &err), 0);
+    ck_assert_int_eq(n, 2);
+    ck_assert_str_eq(outs[0].name, "base");
+    ck_assert_int_eq((int)outs[0].t.shape.d[1], 8);
+    sq_named_free(outs, n);
+    /* unfreeze the row: all its layers */
+    int count;
+    ck_assert_int_eq(sq_set_trainable(b, "base", 1, &count, &err), 0);
+    ck_assert_int_eq(sq_layer_get(b, 0, &li), 0);
+    ck_assert(li.trainable);
+    ck_assert_int_eq(sq_set_trainable(b, "0", 0, &count, &err), 0);
+    /* save/load keeps the nesting */
+    char p2[160];
+    snprintf(p2, sizeof p2, "%s/outer.seqm", dir);
+    ck_assert_int_eq(sq_save(b, p2, &err), 0);
+    sq_session *c = sq_session_new();
+    ck_assert_int_eq(sq_load(c, p2, &err), 0);
+    char *sa = sq_summary(b, &err), *sc = sq_summary(c, &err);
+    ck_assert_str_eq(sa, sc);
+    ck_assert_ptr_nonnull(strstr(sc, "base (Sequential)            (None, 8)                 72"));
+    free(sa);
+    free(sc);
+    ck_assert_int_eq(memcmp(b->model->params, c->model->params, b->model->nparams * 4), 0);
+    /* save_weights keys carry the nesting */
+    char p3[160];
+    snprintf(p3, sizeof p3, "%s/w.npz", dir);
+    ck_assert_int_eq(sq_save_weights(b, p3, &err), 0);
+    ck_assert_int_eq(sq_load_weights(c, p3, &err), 0);
+    free(before);
+    sq_tensor_free(&x);
+    sq_tensor_free(&y);
+    sq_session_free(a);
+    sq_session_free(b);
+    sq_session_free(c);
+}
+END_TEST
+
+START_TEST(selectors)
+{
+    sq_session *s = sq_session_new();
+    long d[1] = { 3 };
+    ck_assert_int_eq(sq_input(s, 1, d, &err), 0);
+    for (int i = 0; i < 5; i++)
+        ck_assert_int_eq(add(s, "dense 2"), 0);
+    static const struct { const char *sel; const char *flags; } cases[] = {
+        { ":-1", "00001" }, { "1:3", "10011" }, { "::2", "01010" }, { "-1", "11110" },
+        { "all", "00000" }, { "dense_2", "11011" }, { "::-1", "00000" }, { "3:", "11100" },
+        { "-2:", "11100" }, { ":0", "11111" }, { "10:", "11111" }, { "4:1:-1", "11000" },
+    };
+    for (size_t k = 0; k < sizeof cases / sizeof *cases; k++) {
+        int count;
+        ck_assert_int_eq(sq_set_trainable(s, "all", 1, &count, &err), 0);
+        ck_assert_int_eq(sq_set_trainable(s, cases[k].sel, 0, &count, &err), 0);
+        char got[6];
+        for (int i = 0; i < 5; i++) {
+            sq_layer_info li;
+            sq_layer_get(s, i, &li);
+            got[i] = li.trainable ? '1' : '0';
+        }
+        got[5] = '\0';
+        ck_assert_msg(!strcmp(got, cases[k].flags), "%s: %s, want %s", cases[k].sel, got,
+                      cases[k].flags);
+    }
+    int count;
+    ck_assert_int_eq(sq_set_trainable(s, "5", 0, &count, &err), -1);
+    ck_assert_str_eq(err.msg, "Was asked to retrieve layer at index 5 but model only has 5 layers.");
+    ck_assert_int_eq(sq_set_trainable(s, "-6", 0, &count, &err), -1);
+    ck_assert_int_eq(sq_set_trainable(s, "::0", 0, &count, &err), -1);
+    ck_assert_str_eq(err.msg, "slice step cannot be zero");
+    ck_assert_int_eq(sq_set_trainable(s, "1:x", 0, &count, &err), -1);
+    ck_assert_int_eq(sq_set_trainable(s, "nope", 0, &count, &err), -1);
+    ck_assert_str_eq(err.msg, "No such layer: nope. Existing layers are: ['dense', 'dense_1', "
+                     "'dense_2', 'dense_3', 'dense_4'].");
+    sq_session_free(s);
+}
+END_TEST
+
+/* extract's outputs equal the outputs of models cut after each layer. */
+START_TEST(extract_matches_truncated_models)
+{
+    sq_session *a = conv_model();
+    sq_tensor x = input(a, 2);
+    sq_named_tensor *outs;
+    int n;
+    ck_assert_int_eq(sq_extract(a, "all", &x, &outs, &n, &err), 0);
+    ck_assert_int_eq(n, 9);
+    ck_assert_int_eq(sq_save(a, path, &err), 0);
+    for (int k = n - 1; k >= 0; k--) {
+        sq_tensor y;
+        ck_assert_int_eq(sq_call(a, &x, &y, &err), 0);
+        ck_assert_int_eq(memcmp(y.data, outs[k].t.data, sq_shape_count(&y.shape) * 4), 0);
+        sq_tensor_free(&y);
+        if (k)
+            ck_assert_int_eq(sq_pop(a, &err), 0);
+    }
+    sq_named_free(outs, n);
+    ck_assert_int_eq(sq_load(a, path, &err), 0);
+    ck_assert_int_eq(sq_extract(a, "c1,flatten", &x, &outs, &n, &err), 0);
+    ck_assert_int_eq(n, 2);
+    ck_assert_str_eq(outs[1].name, "flatten");
+    sq_named_free(outs, n);
+    ck_assert_int_eq(sq_extract(a, "c1,nope", &x, &outs, &n, &err), -1);
+    ck_assert_ptr_nonnull(strstr(err.msg, "No such layer: nope. Existing layers are: ['c1', "));
+    sq_tensor_free(&x);
+    sq_session_free(a);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *su = suite_create("modelfile");
+    TCase *tc = tcase_create("modelfile");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, round_trip_is_bit_identical);
+    tcase_add_test(tc, deferred_and_unbuilt_models_round_trip);
+    tcase_add_test(tc, damaged_files_fail_and_change_nothing);
+    tcase_add_test(tc, nested_model_trains_only_the_head_and_round_trips);
+    tcase_add_test(tc, selectors);
+    tcase_add_test(tc, extract_matches_truncated_models);
+    suite_add_tcase(su, tc);
+    SRunner *sr = srunner_create(su);
+    srunner_run_all(sr, CK_ENV);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
