@@ -90,7 +90,12 @@ int sh_complete_words(shell *sh, const char *line, int start, const char *word,
     case C_KIND:
         if (n == 1) {
             emit_kinds(word, emit, ctx);
+            emit_if("model", word, emit, ctx);
             return 0;
+        } else if (!strcmp(w[1], "model")) {
+            emit_if("trainable=false", word, emit, ctx);
+            emit_if("name=", word, emit, ctx);
+            return 1;
         } else {
             const char *opts[32];
             int k = sq_kind_options(w[1], opts, 32);
