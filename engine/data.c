@@ -165,7 +165,7 @@ static int split_spec(const char *spec, char **path, const char **key,
     const char *c = strrchr(spec, ':');
     *key = NULL;
     if (c && c != spec && !exists_as_file(spec)) {
-        char *pre = malloc((size_t)(c - spec) + 1);
+        char *pre = sq_malloc((size_t)(c - spec) + 1);
         if (!pre)
             return sq_fail(err, "out of memory reading '%s'", spec);
         memcpy(pre, spec, (size_t)(c - spec));
@@ -177,7 +177,7 @@ static int split_spec(const char *spec, char **path, const char **key,
         }
         free(pre);
     }
-    *path = malloc(strlen(spec) + 1);
+    *path = sq_malloc(strlen(spec) + 1);
     if (!*path)
         return sq_fail(err, "out of memory reading '%s'", spec);
     strcpy(*path, spec);
@@ -239,7 +239,7 @@ static int gunzip(const unsigned char *src, size_t slen, const char *subj,
     }
     if (cap < 4096)
         cap = 4096;
-    buf = malloc(cap);
+    buf = sq_malloc(cap);
     if (!buf) {
         sq_fail(err, "out of memory decompressing %s", subj);
         goto fail;
@@ -257,7 +257,7 @@ static int gunzip(const unsigned char *src, size_t slen, const char *subj,
                 goto fail;
             }
             size_t ncap = (uint64_t)cap * 2 > limit ? (size_t)limit : cap * 2;
-            unsigned char *nb = realloc(buf, ncap);
+            unsigned char *nb = sq_realloc(buf, ncap);
             if (!nb) {
                 sq_fail(err, "out of memory decompressing %s", subj);
                 goto fail;
@@ -313,7 +313,7 @@ static int gunzip(const unsigned char *src, size_t slen, const char *subj,
     }
     inflateEnd(&zs);
     if (len < cap) {
-        unsigned char *nb = realloc(buf, len ? len : 1);
+        unsigned char *nb = sq_realloc(buf, len ? len : 1);
         if (nb)
             buf = nb;
     }
@@ -382,7 +382,7 @@ static int idx_parse(const unsigned char *b, size_t n, const char *subj,
         return sq_fail(err, "%s: its IDX header claims shape %s (%zu bytes of "
                        "data), but the file has %zu (extra bytes at the end)",
                        subj, shape, nbytes, have);
-    float *d = malloc(outbytes ? outbytes : 1);
+    float *d = sq_malloc(outbytes ? outbytes : 1);
     if (!d)
         return sq_fail(err, "out of memory reading %s (%zu bytes)", subj,
                        outbytes);
@@ -593,7 +593,7 @@ static int parse_num(const char *s, const char *e, float *v)
     if (n == 0)
         return NUM_EMPTY;
     if (n >= sizeof small) {
-        buf = malloc(n + 1);
+        buf = sq_malloc(n + 1);
         if (!buf)
             return NUM_OOM;
     }
@@ -732,13 +732,13 @@ static int csv_parse(const unsigned char *buf, size_t len, const char *path,
         !mul_size(xn, sizeof(float), &xbytes) ||
         !mul_size((size_t)rows, sizeof(float), &ybytes))
         return sq_fail(err, "%s is too large", subj);
-    xd = malloc(xbytes ? xbytes : 1);
+    xd = sq_malloc(xbytes ? xbytes : 1);
     if (!xd) {
         sq_fail(err, "out of memory reading %s (%zu bytes)", subj, xbytes);
         goto fail;
     }
     if (lab >= 0) {
-        yd = malloc(ybytes ? ybytes : 1);
+        yd = sq_malloc(ybytes ? ybytes : 1);
         if (!yd) {
             sq_fail(err, "out of memory reading %s (%zu bytes)", subj, ybytes);
             goto fail;

@@ -55,7 +55,7 @@ int sq_compile_model(sq_model *m, const char *optimizer, const char *loss,
                      const char *metrics, int n, const char *const *keys,
                      const char *const *values, sq_error *err)
 {
-    struct sq_compiled *c = calloc(1, sizeof *c);
+    struct sq_compiled *c = sq_calloc(1, sizeof *c);
     if (!c)
         return sq_fail(err, "out of memory");
     if (!optimizer)
@@ -163,7 +163,7 @@ static int prepare(sq_session *s, const sq_tensor *x, const sq_tensor *y, plan *
     if (!m->built) {
         sq_shape in = x->shape;
         in.d[0] = -1;
-        sq_layer **arr = malloc((size_t)m->n * sizeof *arr);
+        sq_layer **arr = sq_malloc((size_t)m->n * sizeof *arr);
         if (!arr)
             return sq_fail(err, "out of memory");
         memcpy(arr, m->layers, (size_t)m->n * sizeof *arr);
@@ -269,8 +269,8 @@ static int loop_init(loop_mem *lm, const sq_model *m, const sq_tensor *x, const 
         return -1;
     size_t outn = (size_t)batch * (size_t)(p->rows * p->last);
     size_t total = (size_t)batch * p->sx + (size_t)batch * (p->sy ? p->sy : 1) + 2 * outn;
-    lm->block = malloc(total * sizeof(float));
-    lm->perm = malloc((size_t)(nperm ? nperm : 1) * sizeof *lm->perm);
+    lm->block = sq_malloc(total * sizeof(float));
+    lm->perm = sq_malloc((size_t)(nperm ? nperm : 1) * sizeof *lm->perm);
     if (!lm->block || !lm->perm) {
         loop_free(lm);
         return sq_fail(err, "out of memory");
@@ -359,7 +359,7 @@ int sq_fit(sq_session *s, const sq_tensor *x, const sq_tensor *y,
     if (loop_init(&lm, m, x, &p, batch, ntrain, err) < 0)
         goto fail_unbuild;
     if (m->grads_cap < m->nparams) {
-        float *g = realloc(m->grads, m->nparams * sizeof *g);
+        float *g = sq_realloc(m->grads, m->nparams * sizeof *g);
         if (!g) {
             loop_free(&lm);
             sq_fail(err, "out of memory for the gradients");
@@ -522,7 +522,7 @@ int sq_predict(sq_session *s, const sq_tensor *x, long batch_size, sq_tensor *y,
         return -1;
     size_t per_in = sq_shape_count(&x->shape) / (size_t)n;
     size_t per_out = sq_shape_count(&out.shape) / (size_t)b;
-    float *all = realloc(out.data, (size_t)n * per_out * sizeof(float));
+    float *all = sq_realloc(out.data, (size_t)n * per_out * sizeof(float));
     if (!all) {
         sq_tensor_free(&out);
         return sq_fail(err, "out of memory for the predictions");

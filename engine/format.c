@@ -11,7 +11,7 @@
  * digit count (min_digits), then numpy's positional / scientific layout,
  * trimming and padding.  Layout follows arrayprint.py's FloatingFormat and
  * _formatArray. */
-#include "engine.h"
+#include "internal.h"
 
 #include <math.h>
 #include <stdint.h>
@@ -711,9 +711,9 @@ typedef struct {
     char *p;
     size_t len, cap;
     int oom;
-} sbuf;
+} fbuf;
 
-static int sb_reserve(sbuf *s, size_t extra)
+static int fb_reserve(fbuf *s, size_t extra)
 {
     size_t need;
     char *np;
@@ -726,7 +726,7 @@ static int sb_reserve(sbuf *s, size_t extra)
         size_t cap = s->cap ? s->cap : 64;
         while (cap < need)
             cap *= 2;
-        np = realloc(s->p, cap);
+        np = sq_realloc(s->p, cap);
         if (!np) {
             s->oom = 1;
             return -1;
@@ -737,25 +737,25 @@ static int sb_reserve(sbuf *s, size_t extra)
     return 0;
 }
 
-static void sb_add(sbuf *s, const char *str, size_t n)
+static void fb_add(fbuf *s, const char *str, size_t n)
 {
-    if (sb_reserve(s, n))
+    if (fb_reserve(s, n))
         return;
     memcpy(s->p + s->len, str, n);
     s->len += n;
     s->p[s->len] = '\0';
 }
 
-static void sb_chars(sbuf *s, char c, size_t n)
+static void fb_chars(fbuf *s, char c, size_t n)
 {
-    if (sb_reserve(s, n))
+    if (fb_reserve(s, n))
         return;
     memset(s->p + s->len, c, n);
     s->len += n;
     s->p[s->len] = '\0';
 }
 
-static void sb_free(sbuf *s)
+static void fb_free(fbuf *s)
 {
     free(s->p);
     s->p = NULL;
@@ -772,7 +772,7 @@ typedef struct {
 } fmt_ctx;
 
 /* _extendLine: word is always a single line here. */
-static void extend_line(sbuf *s, sbuf *line, const char *word, size_t wlen,
+static void extend_line(fbuf *s, fbuf *line, const char *word, size_t wlen,
                         size_t line_width, size_t indent)
 {
     if (line->len + wlen > line_width && line->len > indent) {
@@ -780,18 +780,18 @@ static void extend_line(sbuf *s, sbuf *line, const char *word, size_t wlen,
         while (n > 0 && (line->p[n - 1] == ' ' || line->p[n - 1] == '\t' ||
                          line->p[n - 1] == '\n'))
             n--;
-        sb_add(s, line->p, n);
-        sb_add(s, "\n", 1);
+        fb_add(s, line->p, n);
+        fb_add(s, "\n", 1);
         line->len = 0;
-        sb_chars(line, ' ', indent);
+        fb_chars(line, ' ', indent);
     }
-    sb_add(line, word, wlen);
+    fb_add(line, word, wlen);
 }
 
 /* recurser(): appends the text for the sub-array at `offset` (axis `axis`)
  * into out, with hanging indent `indent` and width `width`. */
 static void recurse(const fmt_ctx *c, int axis, long offset, size_t indent,
-                    long width, sbuf *out)
+                    long width, fbuf *out)
 {
     const sq_tensor *t = c->w->t;
     int rank = t->shape.rank, axes_left = rank - axis;
@@ -799,13 +799,13 @@ static void recurse(const fmt_ctx *c, int axis, long offset, size_t indent,
     long cnt = shown_count(c->w, n), k;
     int summary = cnt != n;
     long stride = c->w->strides[axis];
-    sbuf s = {0};
+    fbuf s = {0};
 
     if (axes_left == 1) {
         size_t elem_width = width > 1 ? (size_t)(width - 1) : 0;
-        sbuf line = {0};
+        fbuf line = {0};
         char word[ELEM_BUF];
-        sb_chars(&line, ' ', indent);
+        fb_chars(&line, ' ', indent);
         if (line.oom) {
             out->oom = 1;
             return;
@@ -816,42 +816,42 @@ static void recurse(const fmt_ctx *c, int axis, long offset, size_t indent,
                                     word);
             extend_line(&s, &line, word, (size_t)wl, elem_width, indent);
             if (k != cnt - 1)
-                sb_add(&line, " ", 1);
+                fb_add(&line, " ", 1);
             if (summary && k == 2) {
                 extend_line(&s, &line, "...", 3, elem_width, indent);
-                sb_add(&line, " ", 1);
+                fb_add(&line, " ", 1);
             }
         }
-        sb_add(&s, line.p, line.len);
+        fb_add(&s, line.p, line.len);
         if (line.oom)
             s.oom = 1;
-        sb_free(&line);
+        fb_free(&line);
     } else {
         for (k = 0; k < cnt; k++) {
             long idx = shown_index(c->w, n, k);
-            sb_chars(&s, ' ', indent);
+            fb_chars(&s, ' ', indent);
             recurse(c, axis + 1, offset + idx * stride, indent + 1,
                     width - 1, &s);
             if (k != cnt - 1)
-                sb_chars(&s, '\n', (size_t)(axes_left - 1));
+                fb_chars(&s, '\n', (size_t)(axes_left - 1));
             if (summary && k == 2) {
-                sb_chars(&s, ' ', indent);
-                sb_add(&s, "...", 3);
-                sb_chars(&s, '\n', (size_t)(axes_left - 1));
+                fb_chars(&s, ' ', indent);
+                fb_add(&s, "...", 3);
+                fb_chars(&s, '\n', (size_t)(axes_left - 1));
             }
         }
     }
 
     if (s.oom) {
         out->oom = 1;
-        sb_free(&s);
+        fb_free(&s);
         return;
     }
-    sb_add(out, "[", 1);
+    fb_add(out, "[", 1);
     if (s.len > indent)
-        sb_add(out, s.p + indent, s.len - indent);
-    sb_add(out, "]", 1);
-    sb_free(&s);
+        fb_add(out, s.p + indent, s.len - indent);
+    fb_add(out, "]", 1);
+    fb_free(&s);
 }
 
 /* ---- rank 0: str(np.float32(x)) ----------------------------------------- */
@@ -877,7 +877,7 @@ static char *format_scalar(float v)
     }
     {
         size_t n = strlen(buf);
-        char *r = malloc(n + 1);
+        char *r = sq_malloc(n + 1);
         if (r)
             memcpy(r, buf, n + 1);
         return r;
@@ -891,7 +891,7 @@ char *sq_tensor_format(const sq_tensor *t)
     walk_ctx w;
     float_format ff;
     fmt_ctx c;
-    sbuf out = {0};
+    fbuf out = {0};
     size_t size = 1;
     int i;
 
@@ -901,7 +901,7 @@ char *sq_tensor_format(const sq_tensor *t)
     for (i = 0; i < t->shape.rank; i++)
         size *= (size_t)t->shape.d[i];
     if (size == 0) {
-        char *r = malloc(3);
+        char *r = sq_malloc(3);
         if (r)
             memcpy(r, "[]", 3);
         return r;
@@ -918,7 +918,7 @@ char *sq_tensor_format(const sq_tensor *t)
     c.ff = &ff;
     recurse(&c, 0, 0, 1, LINE_WIDTH, &out);
     if (out.oom) {
-        sb_free(&out);
+        fb_free(&out);
         return NULL;
     }
     return out.p;

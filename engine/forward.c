@@ -12,7 +12,7 @@ int sq_forward(sq_model *m, const sq_tensor *x, sq_tensor *y,
                volatile int *intr, sq_error *err)
 {
     int n = m->n;
-    sq_shape *sh = malloc((size_t)(n + 1) * sizeof *sh);
+    sq_shape *sh = sq_malloc((size_t)(n + 1) * sizeof *sh);
     if (!sh)
         return sq_fail(err, "out of memory");
     sh[0] = x->shape;
@@ -41,7 +41,7 @@ int sq_forward(sq_model *m, const sq_tensor *x, sq_tensor *y,
         goto fail;
     }
     if (need > m->work_cap) {
-        float *w = realloc(m->work, need * sizeof(float));
+        float *w = sq_realloc(m->work, need * sizeof(float));
         if (!w) {
             sq_fail(err, "out of memory for %zu MiB of working memory", need * sizeof(float) >> 20);
             goto fail;
@@ -50,7 +50,7 @@ int sq_forward(sq_model *m, const sq_tensor *x, sq_tensor *y,
         m->work_cap = need;
     }
     size_t outn = sq_shape_count(&sh[n]);
-    y->data = malloc((outn ? outn : 1) * sizeof(float));
+    y->data = sq_malloc((outn ? outn : 1) * sizeof(float));
     if (!y->data) {
         sq_fail(err, "out of memory for the output");
         goto fail;
@@ -118,7 +118,7 @@ int sq_call(sq_session *s, const sq_tensor *x, sq_tensor *y, sq_error *err)
         if (m->n == 0)
             return sq_fail(err, "the model has no layers yet: add some first");
         /* the deferred build: the input's full shape, batch included */
-        sq_layer **arr = malloc((size_t)m->n * sizeof *arr);
+        sq_layer **arr = sq_malloc((size_t)m->n * sizeof *arr);
         if (!arr)
             return sq_fail(err, "out of memory");
         memcpy(arr, m->layers, (size_t)m->n * sizeof *arr);

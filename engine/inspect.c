@@ -58,7 +58,7 @@ int sq_set_trainable(sq_session *s, const char *sel, int trainable, int *count,
 {
     sq_model *m = s->model;
     int ne = sq_entry_count(m);
-    char *picked = calloc((size_t)ne + 1, 1);
+    char *picked = sq_calloc((size_t)ne + 1, 1);
     if (!picked)
         return sq_fail(err, "out of memory");
     int rc = -1;
@@ -110,7 +110,7 @@ void sq_named_free(sq_named_tensor *t, int n)
 
 int sq_save_npz(const char *path, const sq_named_tensor *t, int n, sq_error *err)
 {
-    npz_entry *e = calloc((size_t)n + 1, sizeof *e);
+    npz_entry *e = sq_calloc((size_t)n + 1, sizeof *e);
     if (!e)
         return sq_fail(err, "out of memory");
     for (int i = 0; i < n; i++) {
@@ -130,7 +130,7 @@ int sq_extract(sq_session *s, const char *which, const sq_tensor *x,
         return sq_fail(err, "the model has no layers yet: add some first");
     /* the chosen entries, checked before anything runs */
     int ne = sq_entry_count(m);
-    char *picked = calloc((size_t)ne + 1, 1);
+    char *picked = sq_calloc((size_t)ne + 1, 1);
     if (!picked)
         return sq_fail(err, "out of memory");
     if (!strcmp(which, "all")) {
@@ -171,7 +171,7 @@ int sq_extract(sq_session *s, const char *which, const sq_tensor *x,
     }
     sq_train_forward(m, &ws, x->data, x->shape.d[0], 0, NULL);
     int k = 0, rc = -1;
-    sq_named_tensor *o = calloc((size_t)ne + 1, sizeof *o);
+    sq_named_tensor *o = sq_calloc((size_t)ne + 1, sizeof *o);
     if (!o) {
         sq_fail(err, "out of memory");
         goto done;
@@ -183,9 +183,9 @@ int sq_extract(sq_session *s, const char *which, const sq_tensor *x,
         sq_entry_span(m, e, &first, &cnt);
         int last = first + cnt - 1;
         size_t c = sq_shape_count(&ws.sh[last + 1]);
-        o[k].name = strdup(sq_entry_name(m, e));
+        o[k].name = sq_strdup(sq_entry_name(m, e));
         o[k].t.shape = ws.sh[last + 1];
-        o[k].t.data = malloc((c ? c : 1) * sizeof(float));
+        o[k].t.data = sq_malloc((c ? c : 1) * sizeof(float));
         k++;
         if (!o[k - 1].name || !o[k - 1].t.data) {
             sq_fail(err, "out of memory");

@@ -10,6 +10,18 @@
 #define SQ_MAX_WEIGHTS 4
 #define SQ_MAX_OPTS 16
 
+/* ---- the heap (alloc.c): every engine allocation goes through these ----- */
+void *sq_malloc(size_t n);
+void *sq_calloc(size_t n, size_t size);
+void *sq_realloc(void *p, size_t n);
+char *sq_strdup(const char *s);
+char *sq_strndup(const char *s, size_t n);
+/* For fault-injection tests: after n more allocations succeed, the next one
+ * fails (just one); n < 0 turns this off. sq_alloc_calls counts the
+ * allocations made since the last sq_alloc_fail_after. */
+void sq_alloc_fail_after(long n);
+long sq_alloc_calls(void);
+
 /* Fills err with a printf-style message and returns -1. */
 int sq_fail(sq_error *err, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));

@@ -109,7 +109,7 @@ int sq_model_new(sq_session *s, const char *name, sq_error *err)
         sq_name_peek(s, "sequential", auto_name, sizeof auto_name);
         name = auto_name;
     }
-    sq_model *m = calloc(1, sizeof *m);
+    sq_model *m = sq_calloc(1, sizeof *m);
     if (!m)
         return sq_fail(err, "out of memory");
     strcpy(m->name, name);
@@ -202,7 +202,7 @@ int sq_model_build_from(sq_model *m, sq_layer **layers, int n, const sq_shape *i
                         sq_rng *rng, const float *const *src, sq_error *err)
 {
     struct plan { sq_shape in, out; sq_weight_spec w[SQ_MAX_WEIGHTS]; int nw;
-                  size_t off, count; } *p = calloc((size_t)n + 1, sizeof *p);
+                  size_t off, count; } *p = sq_calloc((size_t)n + 1, sizeof *p);
     if (!p)
         return sq_fail(err, "out of memory");
     size_t total = 0;
@@ -228,7 +228,7 @@ int sq_model_build_from(sq_model *m, sq_layer **layers, int n, const sq_shape *i
         }
         cur = p[i].out;
     }
-    float *params = malloc((total ? total : 1) * sizeof *params);
+    float *params = sq_malloc((total ? total : 1) * sizeof *params);
     if (!params) {
         sq_fail(err, "out of memory for %zu weights", total);
         goto fail;
@@ -300,7 +300,7 @@ int sq_add(sq_session *s, const char *kindname, int argc, char **argv,
             goto fail;
         }
     }
-    sq_layer **arr = malloc((size_t)(m->n + 1) * sizeof *arr);
+    sq_layer **arr = sq_malloc((size_t)(m->n + 1) * sizeof *arr);
     if (!arr) {
         sq_fail(err, "out of memory");
         goto fail;

@@ -92,7 +92,7 @@ int sq_save(const sq_session *s, const char *path, sq_error *err)
         return -1;
     size_t t = strlen(text), p = m->built ? m->nparams : 0;
     size_t len = 16 + t + 8 + p * 4 + 4;
-    unsigned char *buf = malloc(len);
+    unsigned char *buf = sq_malloc(len);
     if (!buf) {
         free(text);
         return sq_fail(err, "out of memory saving '%s'", path);
@@ -153,7 +153,7 @@ static int parse_dims(char **w, int n, int from, sq_shape *sh, int batch)
 static sq_model *from_text(char *arch, const unsigned char *w, size_t p, const char *path,
                            sq_error *err)
 {
-    sq_model *m = calloc(1, sizeof *m);
+    sq_model *m = sq_calloc(1, sizeof *m);
     sq_layer **layers = NULL;
     int n = 0, cap = 0, lineno = 0, have_shape = 0, explicit_input = 0;
     sq_shape in = { 0 };
@@ -184,7 +184,7 @@ static sq_model *from_text(char *arch, const unsigned char *w, size_t p, const c
             have_shape = 1;
         } else if (!strcmp(words[0], "begin_model") && nw == 2 && !group
                    && strlen(words[1]) < SQ_NAME_MAX) {
-            if (!(group = calloc(1, sizeof *group))) {
+            if (!(group = sq_calloc(1, sizeof *group))) {
                 sq_fail(err, "out of memory");
                 goto fail;
             }
@@ -205,7 +205,7 @@ static sq_model *from_text(char *arch, const unsigned char *w, size_t p, const c
             }
             if (n == cap) {
                 cap = cap ? 2 * cap : 16;
-                sq_layer **a = realloc(layers, (size_t)cap * sizeof *a);
+                sq_layer **a = sq_realloc(layers, (size_t)cap * sizeof *a);
                 if (!a) {
                     sq_layer_free(l);
                     sq_fail(err, "out of memory");
@@ -254,7 +254,7 @@ static sq_model *from_text(char *arch, const unsigned char *w, size_t p, const c
     if (have_shape && n > 0) {
         sq_rng rng;
         sq_rng_seed(&rng, 0);
-        sq_layer **arr = malloc((size_t)n * sizeof *arr);
+        sq_layer **arr = sq_malloc((size_t)n * sizeof *arr);
         if (!arr) {
             sq_fail(err, "out of memory");
             goto fail;
@@ -337,7 +337,7 @@ static sq_model *read_model(const char *path, sq_error *err)
         sq_fail(err, "'%s' is corrupt (its CRC-32 check fails)", path);
         goto done;
     }
-    if (!(text = malloc(t + 1))) {
+    if (!(text = sq_malloc(t + 1))) {
         sq_fail(err, "out of memory");
         goto done;
     }
@@ -403,9 +403,9 @@ int sq_add_model(sq_session *s, const char *path, const char *name, int trainabl
         goto done;
     }
     int total = cur->n + sub->n;
-    arr = malloc((size_t)total * sizeof *arr);
-    src = calloc((size_t)total, sizeof *src);
-    g = calloc(1, sizeof *g);
+    arr = sq_malloc((size_t)total * sizeof *arr);
+    src = sq_calloc((size_t)total, sizeof *src);
+    g = sq_calloc(1, sizeof *g);
     if (!arr || !src || !g) {
         sq_fail(err, "out of memory");
         goto done;

@@ -113,7 +113,7 @@ static int bb_reserve(bbuf *b, size_t more)
     size_t cap = b->cap ? b->cap : 256;
     while (cap < b->len + more)
         cap = cap > SIZE_MAX / 2 ? b->len + more : cap * 2;
-    unsigned char *p = realloc(b->p, cap);
+    unsigned char *p = sq_realloc(b->p, cap);
     if (!p) {
         b->oom = 1;
         return 0;
@@ -401,7 +401,7 @@ static int npy_parse(const unsigned char *buf, size_t len, const char *subject,
     if (hlen > len - pre)
         return sq_fail(err, "%s is truncated (incomplete header)", subject);
 
-    text = malloc(hlen + 1);
+    text = sq_malloc(hlen + 1);
     if (!text) {
         sq_fail(err, "out of memory reading %s", subject);
         goto fail;
@@ -437,7 +437,7 @@ static int npy_parse(const unsigned char *buf, size_t len, const char *subject,
                 "file has %zu", subject, nbytes, avail);
         goto fail;
     }
-    data = malloc(outbytes ? outbytes : 1);
+    data = sq_malloc(outbytes ? outbytes : 1);
     if (!data) {
         sq_fail(err, "out of memory reading %s (%zu bytes)", subject, outbytes);
         goto fail;
@@ -737,7 +737,7 @@ static int npz_parse(const unsigned char *buf, size_t len, const char *path,
         return sq_fail(err, "%s: corrupt central directory (%llu entries "
                        "cannot fit)", arch, (unsigned long long)count);
 
-    ents = calloc(count ? (size_t)count : 1, sizeof *ents);
+    ents = sq_calloc(count ? (size_t)count : 1, sizeof *ents);
     if (!ents) {
         sq_fail(err, "out of memory reading %s", arch);
         goto fail;
@@ -846,7 +846,7 @@ static int npz_parse(const unsigned char *buf, size_t len, const char *path,
                         (unsigned long long)usize);
                 goto fail;
             }
-            inflated = malloc(usize ? (size_t)usize : 1);
+            inflated = sq_malloc(usize ? (size_t)usize : 1);
             if (!inflated) {
                 sq_fail(err, "out of memory reading %s", subject);
                 goto fail;
@@ -862,7 +862,7 @@ static int npz_parse(const unsigned char *buf, size_t len, const char *path,
             goto fail;
         }
         npz_entry *e = &ents[n];
-        e->name = malloc(nlen - 3);
+        e->name = sq_malloc(nlen - 3);
         if (!e->name) {
             sq_fail(err, "out of memory reading %s", subject);
             goto fail;
@@ -934,9 +934,9 @@ int npz_write_file(const char *path, const npz_entry *entries, int n,
                                "'%s'", path, entries[i].name);
     }
     size_t cnt = n > 0 ? (size_t)n : 1;
-    offs = malloc(cnt * sizeof *offs);
-    sizes = malloc(cnt * sizeof *sizes);
-    crcs = malloc(cnt * sizeof *crcs);
+    offs = sq_malloc(cnt * sizeof *offs);
+    sizes = sq_malloc(cnt * sizeof *sizes);
+    crcs = sq_malloc(cnt * sizeof *crcs);
     if (!offs || !sizes || !crcs) {
         sq_fail(err, "out of memory writing '%s'", path);
         goto fail;
@@ -1096,7 +1096,7 @@ int sq_read_whole_file(const char *path, unsigned char **buf, size_t *len,
     if (fstat(fileno(f), &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0 &&
         (uintmax_t)st.st_size < SIZE_MAX)
         cap = (size_t)st.st_size + 1;
-    b = malloc(cap);
+    b = sq_malloc(cap);
     if (!b) {
         sq_fail(err, "out of memory reading '%s'", path);
         goto fail;
@@ -1116,7 +1116,7 @@ int sq_read_whole_file(const char *path, unsigned char **buf, size_t *len,
             sq_fail(err, "cannot read '%s': file is too large", path);
             goto fail;
         }
-        unsigned char *nb = realloc(b, ncap);
+        unsigned char *nb = sq_realloc(b, ncap);
         if (!nb) {
             sq_fail(err, "out of memory reading '%s'", path);
             goto fail;
@@ -1149,7 +1149,7 @@ int sq_write_file_atomic(const char *path, const void *buf, size_t len,
     size_t cap = strlen(path) + 48;
     struct stat st;
 
-    tmp = malloc(cap);
+    tmp = sq_malloc(cap);
     if (!tmp)
         return sq_fail(err, "out of memory writing '%s'", path);
     /* Our own unique name rather than mkstemp so that the new file gets the

@@ -403,7 +403,7 @@ int sq_optim_new(const char *name, int nopts, const char *const *keys,
     if (kind_has(kind, P_EPSILON) && p[P_EPSILON] == 0)
         p[P_EPSILON] = BACKEND_EPSILON;   /* `epsilon or backend_config.epsilon()` */
 
-    sq_optim *o = calloc(1, sizeof *o);
+    sq_optim *o = sq_calloc(1, sizeof *o);
     if (!o)
         return sq_fail(err, "out of memory");
     o->kind = kind;
@@ -428,7 +428,7 @@ int sq_optim_new(const char *name, int nopts, const char *const *keys,
     size_t total = (size_t)o->nslots * n;
     if (total) {
         if (total / n != (size_t)o->nslots || total > SIZE_MAX / sizeof(float) ||
-            !(o->slots = calloc(total, sizeof(float)))) {
+            !(o->slots = sq_calloc(total, sizeof(float)))) {
             sq_fail(err, "out of memory for %d optimizer slots of %zu weights",
                     o->nslots, n);
             free(o);

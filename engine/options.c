@@ -201,7 +201,7 @@ void sq_layer_describe(const sq_layer *l, sbuf *b)
 sq_layer *sq_layer_create(const sq_layer_kind *kind, int argc, char **argv,
                           sq_shape *input_shape, sq_error *err)
 {
-    sq_layer *l = calloc(1, sizeof *l);
+    sq_layer *l = sq_calloc(1, sizeof *l);
     if (!l) {
         sq_fail(err, "out of memory");
         return NULL;
@@ -209,7 +209,7 @@ sq_layer *sq_layer_create(const sq_layer_kind *kind, int argc, char **argv,
     l->kind = kind;
     l->trainable = 1;
     input_shape->rank = 0;
-    if (kind->state_size && !(l->state = calloc(1, kind->state_size))) {
+    if (kind->state_size && !(l->state = sq_calloc(1, kind->state_size))) {
         sq_fail(err, "out of memory");
         goto fail;
     }

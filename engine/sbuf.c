@@ -23,7 +23,7 @@ void sb_printf(sbuf *b, const char *fmt, ...)
             return;
         }
         size_t cap = (b->cap ? b->cap * 2 : 256) + (size_t)k;
-        char *s = realloc(b->s, cap);
+        char *s = sq_realloc(b->s, cap);
         if (!s) {
             b->oom = 1;
             return;

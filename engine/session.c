@@ -8,7 +8,7 @@
 
 sq_session *sq_session_new(void)
 {
-    sq_session *s = calloc(1, sizeof *s);
+    sq_session *s = sq_calloc(1, sizeof *s);
     if (!s)
         return NULL;
     sq_rng_seed(&s->rng, 0);
@@ -74,11 +74,11 @@ int sq_name_take(sq_session *s, const char *base, sq_error *err)
             return 0;
         }
     }
-    struct sq_counter *c = realloc(s->counters, (size_t)(s->ncounters + 1) * sizeof *c);
+    struct sq_counter *c = sq_realloc(s->counters, (size_t)(s->ncounters + 1) * sizeof *c);
     if (!c)
         return sq_fail(err, "out of memory");
     s->counters = c;
-    char *b = strdup(base);
+    char *b = sq_strdup(base);
     if (!b)
         return sq_fail(err, "out of memory");
     c[s->ncounters++] = (struct sq_counter){ b, 1 };

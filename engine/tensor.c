@@ -36,7 +36,7 @@ int sq_tensor_generate(sq_session *s, const char *kind, int ndims,
     size_t n = sq_shape_count(&sh);
     if (n == SIZE_MAX || n > ((size_t)1 << 34) / sizeof(float))
         return sq_fail(err, "input of shape %s is too large", sq_shape_str(&sh, (char[96]){0}, 96));
-    float *d = malloc(n * sizeof *d);
+    float *d = sq_malloc(n * sizeof *d);
     if (!d)
         return sq_fail(err, "out of memory for an input of %zu values", n);
     for (size_t i = 0; i < n; i++)

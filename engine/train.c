@@ -24,7 +24,7 @@ int sq_train_ws_init(sq_train_ws *ws, const sq_model *m, const sq_shape *in,
     ws->cap = in->d[0];
     /* pointer arrays and shapes: one small allocation */
     size_t psize = (size_t)(2 * (n + 1)) * sizeof(sq_shape) + (size_t)(3 * n + 1) * sizeof(float *);
-    char *pb = calloc(1, psize);
+    char *pb = sq_calloc(1, psize);
     if (!pb)
         return sq_fail(err, "out of memory");
     ws->ptrs_block = (float *)(void *)pb;
@@ -35,7 +35,7 @@ int sq_train_ws_init(sq_train_ws *ws, const sq_model *m, const sq_shape *in,
     ws->cache = ws->y + n;
     ws->sh[0] = *in;
     size_t total = 0, maxact = sq_shape_count(in), scratch = 0;
-    size_t *sz = calloc((size_t)(3 * n + 1), sizeof *sz);
+    size_t *sz = sq_calloc((size_t)(3 * n + 1), sizeof *sz);
     if (!sz) {
         sq_train_ws_free(ws);
         return sq_fail(err, "out of memory");
@@ -72,7 +72,7 @@ int sq_train_ws_init(sq_train_ws *ws, const sq_model *m, const sq_shape *in,
                 total * sizeof(float) >> 20, WS_LIMIT >> 20);
         goto fail;
     }
-    ws->block = malloc((total ? total : 1) * sizeof(float));
+    ws->block = sq_malloc((total ? total : 1) * sizeof(float));
     if (!ws->block) {
         sq_fail(err, "out of memory for %zu MiB of training memory", total * sizeof(float) >> 20);
         goto fail;

@@ -80,7 +80,7 @@ int sq_save_weights(const sq_session *s, const char *path, sq_error *err)
     int total = 0;
     for (int i = 0; i < m->n; i++)
         total += m->layers[i]->nweights;
-    npz_entry *e = calloc((size_t)total + 1, sizeof *e);
+    npz_entry *e = sq_calloc((size_t)total + 1, sizeof *e);
     if (!e)
         return sq_fail(err, "out of memory");
     int k = 0, rc = -1;
@@ -89,7 +89,7 @@ int sq_save_weights(const sq_session *s, const char *path, sq_error *err)
         const float *w = m->params + l->param_off;
         for (int j = 0; j < l->nweights; j++) {
             size_t len = 3 * SQ_NAME_MAX + 3;
-            if (!(e[k].name = malloc(len))) {
+            if (!(e[k].name = sq_malloc(len))) {
                 sq_fail(err, "out of memory");
                 goto done;
             }
@@ -117,7 +117,7 @@ int sq_load_weights(sq_session *s, const char *path, sq_error *err)
     int n = 0, rc = -1, used = 0;
     if (npz_read_file(path, &e, &n, err) < 0)
         return -1;
-    float *params = malloc((m->nparams ? m->nparams : 1) * sizeof *params);
+    float *params = sq_malloc((m->nparams ? m->nparams : 1) * sizeof *params);
     if (!params) {
         sq_fail(err, "out of memory");
         goto done;
