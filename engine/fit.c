@@ -289,16 +289,19 @@ static void gather(float *dst, const float *src, size_t size, const long *idx, l
         memcpy(dst + (size_t)i * size, src + (size_t)idx[start + i] * size, size * sizeof(float));
 }
 
-/* Evaluates samples [from, to) in batches; values = loss then metrics. */
-static void eval_range(sq_model *m, loop_mem *lm, const plan *p, const sq_tensor *x,
-                       const sq_tensor *y, long from, long to, long batch, sq_progbar *bar,
-                       const char *const *names, double *values)
+/* Evaluates samples [from, to) in batches; values = loss then metrics.
+ * Polls *intr between batches: -1 when interrupted, else 0. */
+static int eval_range(sq_model *m, loop_mem *lm, const plan *p, const sq_tensor *x,
+                      const sq_tensor *y, long from, long to, long batch, sq_progbar *bar,
+                      const char *const *names, double *values, volatile int *intr)
 {
     struct sq_compiled *c = m->compiled;
     int nv = 1 + c->nmetrics;
     double sums[MAX_METRICS + 1] = { 0 };
     long seen = 0, steps = (to - from + batch - 1) / batch;
     for (long st = 0; st < steps; st++) {
+        if (intr && *intr)
+            return -1;
         long b0 = from + st * batch, b = to - b0 < batch ? to - b0 : batch;
         sq_train_forward(m, &lm->ws, x->data + (size_t)b0 * p->sx, b, 0, NULL);
         int L = m->n - 1;
@@ -315,6 +318,7 @@ static void eval_range(sq_model *m, loop_mem *lm, const plan *p, const sq_tensor
         if (bar)
             sq_progbar_update(bar, st + 1, nv, names, values, st + 1 == steps);
     }
+    return 0;
 }
 
 static int interrupted(const sq_session *s)
@@ -453,8 +457,11 @@ int sq_fit(sq_session *s, const sq_tensor *x, const sq_tensor *y,
                 sq_progbar_update(&bar, st + 1, nv, names, values, last);
         }
         if (rc == 0 && ntrain < n) {
-            eval_range(m, &lm, &p, x, y, ntrain, n, o->batch_size, NULL, NULL, values + nv);
-            sq_progbar_update(&bar, steps, 2 * nv, names, values, 1);
+            if (eval_range(m, &lm, &p, x, y, ntrain, n, o->batch_size, NULL, NULL, values + nv,
+                           s->interrupt) < 0)
+                rc = sq_fail(err, "Interrupted");
+            else
+                sq_progbar_update(&bar, steps, 2 * nv, names, values, 1);
         }
     }
     loop_free(&lm);
@@ -491,7 +498,12 @@ int sq_evaluate(sq_session *s, const sq_tensor *x, const sq_tensor *y,
         nm[i + 1] = c->metric_name[i];
     sq_progbar bar;
     sq_progbar_start(&bar, (p.nsamples + batch_size - 1) / batch_size, verbose, cb, ctx);
-    eval_range(m, &lm, &p, x, y, 0, p.nsamples, batch_size, &bar, nm, v);
+    if (eval_range(m, &lm, &p, x, y, 0, p.nsamples, batch_size, &bar, nm, v,
+                   s->interrupt) < 0) {
+        loop_free(&lm);
+        sq_fail(err, "Interrupted");
+        goto fail;
+    }
     loop_free(&lm);
     *n = 0;
     for (int i = 0; i <= c->nmetrics && i < max; i++) {

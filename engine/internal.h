@@ -100,6 +100,9 @@ typedef struct {
     float *cache;                /* cache() floats kept for backward */
     float *w_train;              /* the same weights, writable (BN's moving stats) */
     sq_rng *rng;                 /* Dropout's masks */
+    /* Not NULL: the caller lets the layer apply l->act itself; a layer that
+     * does sets *act_done = 1 and out then holds the activated values. */
+    int *act_done;
 } sq_fwd;
 
 /* What a backward call sees: everything of the forward call plus the

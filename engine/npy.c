@@ -1079,22 +1079,53 @@ fail:
 
 /* ---- whole files ---------------------------------------------------------- */
 
+/* A pipe (a FIFO, `<(zcat ...)`) has no size to check: it is read up to
+ * this many bytes. */
+#define READ_PIPE_MAX ((size_t)4 << 30)
+
 int sq_read_whole_file(const char *path, unsigned char **buf, size_t *len,
                        sq_error *err)
 {
     FILE *f = NULL;
     unsigned char *b = NULL;
-    size_t n = 0, cap = 0;
+    size_t n = 0, cap = 0, max = SIZE_MAX;
     struct stat st;
+    int fd, flags;
 
-    f = fopen(path, "rb");
-    if (!f)
+    /* O_NONBLOCK so that opening a FIFO without a writer does not wait;
+     * devices (/dev/zero, a terminal) and sockets are refused before any
+     * read, since they may never end. */
+    fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0)
         return sq_fail(err, "cannot open '%s': %s", path, strerror(errno));
+    if (fstat(fd, &st) != 0) {
+        int e = errno;
+        close(fd);
+        return sq_fail(err, "cannot read '%s': %s", path, strerror(e));
+    }
+    if (S_ISDIR(st.st_mode)) {
+        close(fd);
+        return sq_fail(err, "cannot read '%s': %s", path, strerror(EISDIR));
+    }
+    if (!S_ISREG(st.st_mode) && !S_ISFIFO(st.st_mode)) {
+        close(fd);
+        return sq_fail(err, "cannot read '%s': not a regular file (%s)", path,
+                       S_ISCHR(st.st_mode) ? "a character device"
+                       : S_ISBLK(st.st_mode) ? "a block device"
+                       : S_ISSOCK(st.st_mode) ? "a socket" : "a special file");
+    }
+    if (S_ISFIFO(st.st_mode))
+        max = READ_PIPE_MAX;
+    if ((flags = fcntl(fd, F_GETFL)) == -1 || fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) == -1
+        || !(f = fdopen(fd, "rb"))) {
+        int e = errno;
+        close(fd);
+        return sq_fail(err, "cannot read '%s': %s", path, strerror(e));
+    }
     /* Size the buffer from fstat when we can; + 1 so that the first read
      * already sees the end of the file. */
     cap = 65536;
-    if (fstat(fileno(f), &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0 &&
-        (uintmax_t)st.st_size < SIZE_MAX)
+    if (S_ISREG(st.st_mode) && st.st_size > 0 && (uintmax_t)st.st_size < SIZE_MAX)
         cap = (size_t)st.st_size + 1;
     b = sq_malloc(cap);
     if (!b) {
@@ -1112,10 +1143,17 @@ int sq_read_whole_file(const char *path, unsigned char **buf, size_t *len,
             break;
         }
         size_t ncap;
+        if (n >= max) {
+            sq_fail(err, "cannot read '%s': a pipe giving more than %zu MiB is not read to "
+                    "its end; save the data to a file first", path, max >> 20);
+            goto fail;
+        }
         if (!mul_size(cap, 2, &ncap)) {
             sq_fail(err, "cannot read '%s': file is too large", path);
             goto fail;
         }
+        if (ncap > max + 1)
+            ncap = max + 1;
         unsigned char *nb = sq_realloc(b, ncap);
         if (!nb) {
             sq_fail(err, "out of memory reading '%s'", path);

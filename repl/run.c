@@ -2,10 +2,13 @@
  * command table, undo of a failed command's random draws, FILE:LINE error
  * reports, and the interrupt rules. */
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include "shell.h"
 
 volatile int sh_interrupted;
@@ -161,6 +164,39 @@ int sh_run_stream(shell *sh, FILE *f, const char *name)
     return failed || sh_interrupted ? -1 : 0;
 }
 
+/* Opens a script for `source`: a regular file or a pipe. A folder would
+ * read as nothing and a device (/dev/zero, a terminal) may never end, so
+ * they are refused; a FIFO without a writer does not block the open. */
+static FILE *open_script(shell *sh, const char *path)
+{
+    struct stat st;
+    int flags, fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0) {
+        sh_fail(sh, "cannot open '%s': %s", path, strerror(errno));
+        return NULL;
+    }
+    if (fstat(fd, &st) != 0) {
+        sh_fail(sh, "cannot read '%s': %s", path, strerror(errno));
+        close(fd);
+        return NULL;
+    }
+    if (!S_ISREG(st.st_mode) && !S_ISFIFO(st.st_mode)) {
+        sh_fail(sh, "cannot read '%s': %s", path,
+                S_ISDIR(st.st_mode) ? "it is a folder, not a script"
+                : "not a regular file (a device or socket)");
+        close(fd);
+        return NULL;
+    }
+    FILE *f = NULL;
+    if ((flags = fcntl(fd, F_GETFL)) == -1 || fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) == -1
+        || !(f = fdopen(fd, "r"))) {
+        sh_fail(sh, "cannot read '%s': %s", path, strerror(errno));
+        close(fd);
+        return NULL;
+    }
+    return f;
+}
+
 int sh_run_path(shell *sh, const char *path)
 {
     char full[PATH_MAX];
@@ -177,9 +213,9 @@ int sh_run_path(shell *sh, const char *path)
     }
     if (sh->depth >= SH_MAX_SOURCE_DEPTH)
         return sh_fail(sh, "source: nesting deeper than %d files", SH_MAX_SOURCE_DEPTH);
-    FILE *f = fopen(full, "r");
+    FILE *f = open_script(sh, full);
     if (!f)
-        return sh_fail(sh, "cannot open '%s': %s", full, strerror(errno));
+        return -1;
     char *real = realpath(full, NULL);
     for (int i = 0; real && i < sh->depth; i++) {
         if (sh->src[i].real && !strcmp(sh->src[i].real, real)) {

@@ -1,17 +1,39 @@
 #!/bin/sh
-# test.sh - installs what is missing, builds seqsh, runs the whole test suite
-# and prints every test log (so Check's summary lines are visible).
+# test.sh - installs what is missing, builds seqsh, and runs the whole test
+# suite three ways: a normal build; a build with AddressSanitizer and
+# UndefinedBehaviorSanitizer (leak detection on); and the transcripts under
+# valgrind. Prints every test log (so Check's summary lines are visible) and
+# leaves a normal build behind.
 set -e
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
 [ -x configure ] || ./bootstrap
 [ -f Makefile ] || ./configure
-make -j2
 status=0
-make -j2 check || status=$?
-for log in tests/*.log; do
-    [ "$log" = tests/test-suite.log ] && continue
-    echo "==== $log"
-    cat "$log"
-done
+
+print_logs() {
+    for log in tests/*.log; do
+        [ "$log" = tests/test-suite.log ] && continue
+        echo "==== $1: $log"
+        cat "$log"
+    done
+}
+
+echo "==== normal build"
+make -j2
+make -j2 check || status=1
+print_logs normal
+
+echo "==== AddressSanitizer + UndefinedBehaviorSanitizer build"
+make clean >/dev/null
+san="-fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer"
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 CK_FORK=no \
+    make -j2 check SAN_CFLAGS="$san" || status=1
+print_logs sanitizers
+
+echo "==== valgrind"
+make clean >/dev/null
+make -j2
+make check-valgrind || status=1
+
 exit $status

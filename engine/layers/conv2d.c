@@ -1,10 +1,15 @@
-/* conv2d.c - Conv2D (channels_last): im2col of each image into scratch, then
- * one GEMM against the (kh*kw*C) x F kernel; TensorFlow's SAME padding. */
+/* conv2d.c - Conv2D (channels_last), TensorFlow's SAME padding. Forward
+ * runs the direct kernels of conv_kernels.c (bias and relu fused) over
+ * output rows shared by the thread pool; without a vector unit it falls
+ * back to im2col of each image into scratch and one GEMM against the
+ * (kh*kw*C) x F kernel, which backward uses too. */
 #include <ctype.h>
 #include <stdio.h>
 #include <string.h>
 #include "../internal.h"
 #include "../blas.h"
+#include "../conv_kernels.h"
+#include "../threads.h"
 
 typedef struct {
     long filters;
@@ -137,7 +142,7 @@ static int is_pointwise(const conv2d_state *st)
 }
 
 /* One image's im2col matrix: (oh*ow) rows of kh*kw*C values. */
-static size_t scratch(const sq_layer *l, const sq_shape *in)
+static size_t im2col_size(const sq_layer *l, const sq_shape *in)
 {
     const conv2d_state *st = l->state;
     if (is_pointwise(st))
@@ -145,6 +150,16 @@ static size_t scratch(const sq_layer *l, const sq_shape *in)
     long oh = sq_conv_len(in->d[1], st->k[0], st->same, st->s[0], st->d[0]);
     long ow = sq_conv_len(in->d[2], st->k[1], st->same, st->s[1], st->d[1]);
     return (size_t)oh * (size_t)ow * (size_t)(st->k[0] * st->k[1] * in->d[3]);
+}
+
+/* The direct kernels need room for one repacked panel of filters; the
+ * fallback, an im2col matrix. */
+static size_t scratch(const sq_layer *l, const sq_shape *in)
+{
+    const conv2d_state *st = l->state;
+    if (sq_isa_active() == SQ_ISA_C)
+        return im2col_size(l, in);
+    return sq_conv_scratch(st->k[0], st->k[1], in->d[3]);
 }
 
 static void im2col(const conv2d_state *st, const float *x, long h, long w, long c,
@@ -178,9 +193,65 @@ static void im2col(const conv2d_state *st, const float *x, long h, long w, long 
     }
 }
 
+typedef struct {
+    sq_isa isa;
+    const sq_conv_desc *d;
+    const float *in;
+    float *out;
+} conv_job;
+
+/* Output rows [b, e) of the batch, numbered image by image. */
+static void conv_range(void *ctx, long b, long e)
+{
+    const conv_job *j = ctx;
+    const sq_conv_desc *d = j->d;
+    size_t in_img = (size_t)(d->h * d->w * d->c), out_img = (size_t)(d->oh * d->ow * d->f);
+    while (b < e) {
+        long img = b / d->oh, oy = b % d->oh;
+        long stop = (img + 1) * d->oh < e ? (img + 1) * d->oh : e;
+        sq_conv_rows(j->isa, d, j->in + (size_t)img * in_img, j->out + (size_t)img * out_img,
+                     oy, oy + (stop - b));
+        b = stop;
+    }
+}
+
+static void forward_direct(const sq_layer *l, const sq_fwd *f, sq_isa isa)
+{
+    const conv2d_state *st = l->state;
+    const sq_shape *is = f->in_shape, *os = f->out_shape;
+    long nb = is->d[0];
+    sq_conv_desc d = {
+        .h = is->d[1], .w = is->d[2], .c = is->d[3],
+        .oh = os->d[1], .ow = os->d[2], .f = st->filters,
+        .kh = st->k[0], .kw = st->k[1], .sh = st->s[0], .sw = st->s[1],
+        .dh = st->d[0], .dw = st->d[1],
+        .kernel = f->w,
+    };
+    d.pt = sq_pad_before(d.h, d.oh, d.kh + (d.kh - 1) * (d.dh - 1), d.sh, st->same);
+    d.pl = sq_pad_before(d.w, d.ow, d.kw + (d.kw - 1) * (d.dw - 1), d.sw, st->same);
+    d.bias = st->use_bias ? f->w + d.kh * d.kw * d.c * d.f : NULL;
+    if (f->act_done && l->act && l->act == sq_activation_find("relu")) {
+        d.relu = 1;
+        *f->act_done = 1;
+    }
+    if (nb * d.oh * d.ow == 0)
+        return;
+    sq_conv_prepare(isa, &d, f->scratch);
+    conv_job job = { isa, &d, f->in, f->out };
+    /* shares of at least ~2 MFLOP, so waking a thread pays */
+    double row_flops = 2.0 * (double)(d.ow * d.f) * (double)(d.kh * d.kw * d.c) + 1.0;
+    long min_rows = (long)(2e6 / row_flops) + 1;
+    sq_parallel_for(nb * d.oh, min_rows, conv_range, &job);
+}
+
 static void forward(const sq_layer *l, const sq_fwd *f)
 {
     const conv2d_state *st = l->state;
+    sq_isa isa = sq_isa_active();
+    if (isa != SQ_ISA_C) {
+        forward_direct(l, f, isa);
+        return;
+    }
     const sq_shape *is = f->in_shape, *os = f->out_shape;
     long nb = is->d[0], h = is->d[1], w = is->d[2], c = is->d[3];
     long oh = os->d[1], ow = os->d[2], nf = st->filters;
@@ -215,7 +286,7 @@ static void forward(const sq_layer *l, const sq_fwd *f)
  * (for dkernel), then, overwritten, the gradient of those columns. */
 static size_t scratch_bwd(const sq_layer *l, const sq_shape *in)
 {
-    return scratch(l, in);
+    return im2col_size(l, in);
 }
 
 /* The adjoint of im2col: adds each column entry back onto the input cell it

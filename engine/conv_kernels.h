@@ -1,0 +1,47 @@
+/* conv_kernels.h - direct channels-last 2-D convolution (engine-internal):
+ * register-blocked over output pixels x filters, read straight from the
+ * input and from the kernel in Keras's (kh, kw, C, F) layout, with the bias
+ * and relu fused into the store. AVX-512 and AVX2 variants are chosen at run
+ * time; the portable C variant runs everywhere. */
+#ifndef SEQSH_CONV_KERNELS_H
+#define SEQSH_CONV_KERNELS_H
+
+#include <stddef.h>
+
+typedef enum { SQ_ISA_C = 0, SQ_ISA_AVX2 = 1, SQ_ISA_AVX512 = 2 } sq_isa;
+
+/* The best variant this CPU and OS support (SQ_ISA_C off x86-64). */
+sq_isa sq_isa_supported(void);
+/* The variant the layers use: the supported one, or a lower one named by
+ * the SEQSH_ISA environment variable ("c", "avx2", "avx512"). */
+sq_isa sq_isa_active(void);
+const char *sq_isa_name(sq_isa isa);
+
+/* One convolution's geometry; all lengths in elements. */
+typedef struct {
+    long h, w, c;              /* input rows, cols, channels */
+    long oh, ow, f;            /* output rows, cols, filters */
+    long kh, kw;               /* kernel rows, cols */
+    long sh, sw;               /* strides */
+    long dh, dw;               /* dilation rates */
+    long pt, pl;               /* padding before the first row, col */
+    const float *kernel;       /* (kh, kw, c, f), Keras's layout */
+    const float *bias;         /* f values, or NULL */
+    int relu;                  /* store max(0, sum) instead of sum */
+    /* Filled by sq_conv_prepare: the last, partial, panel of filters
+     * repacked with zero padding (in the caller's scratch). */
+    const float *tail_w, *tail_b;
+    long tail_f0;              /* first filter of the padded panel; f when none */
+} sq_conv_desc;
+
+/* Floats of scratch sq_conv_prepare needs for kernel dims kh x kw x c. */
+size_t sq_conv_scratch(long kh, long kw, long c);
+/* Readies d for variant isa (repacks the partial filter panel, if any,
+ * into scratch). Call once per forward, before sq_conv_rows. */
+void sq_conv_prepare(sq_isa isa, sq_conv_desc *d, float *scratch);
+/* Output rows [oy0, oy1) of one image: x is h*w*c, y is oh*ow*f.
+ * Reentrant: threads may run disjoint rows of the same prepared d. */
+void sq_conv_rows(sq_isa isa, const sq_conv_desc *d, const float *x, float *y,
+                  long oy0, long oy1);
+
+#endif

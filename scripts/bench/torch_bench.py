@@ -1,0 +1,128 @@
+#!/usr/bin/python3
+"""PyTorch's side of seqsh's benchmark (scripts/bench/run.sh): the same
+workloads, one configuration per process.
+
+    torch_bench.py w1 THREADS BATCH REPS
+    torch_bench.py w2|w3 THREADS BATCH REPS X.npy Y.npy
+
+Prints one line per timed repetition, "ms VALUE", then "rss_kb VALUE"
+(this process's peak resident set, from getrusage).
+
+W1: forward only, eval mode under torch.no_grad(), model and input in
+    torch.channels_last; input ones(B, 3, 250, 250); one warm-up call.
+W2, W3: one epoch per repetition over the arrays in X.npy / Y.npy (loaded
+    before any timing), shuffled with a fresh permutation each epoch as
+    Keras does, the last batch partial; Adam with Keras's defaults
+    (lr 1e-3, betas 0.9/0.999, eps 1e-7); cross-entropy on logits (seqsh's
+    softmax + sparse categorical cross-entropy computes the same thing);
+    one warm-up epoch.
+"""
+import resource
+import sys
+import time
+
+import numpy as np
+import torch
+from torch import nn
+
+
+def w1_model():
+    # Keras MaxPooling2D(k): stride k, 'valid' (floor) -- torch's default.
+    return nn.Sequential(
+        nn.Conv2d(3, 32, 5, stride=2), nn.ReLU(),
+        nn.Conv2d(32, 32, 3), nn.ReLU(),
+        nn.MaxPool2d(3),
+        nn.Conv2d(32, 32, 3), nn.ReLU(),
+        nn.Conv2d(32, 32, 3), nn.ReLU(),
+        nn.MaxPool2d(3),
+        nn.Conv2d(32, 32, 3), nn.ReLU(),
+        nn.Conv2d(32, 32, 3), nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.AdaptiveMaxPool2d(1), nn.Flatten(),   # GlobalMaxPooling2D
+        nn.Linear(32, 10),
+    )
+
+
+def w2_model():
+    return nn.Sequential(nn.Linear(784, 128), nn.ReLU(), nn.Linear(128, 10))
+
+
+def w3_model():
+    return nn.Sequential(
+        nn.Conv2d(1, 32, 3), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(32, 64, 3), nn.ReLU(), nn.MaxPool2d(2),
+        # Keras flattens channels-last (H, W, C); the order only permutes
+        # the dense kernel's rows, the work is the same.
+        nn.Flatten(),
+        nn.Linear(5 * 5 * 64, 10),
+    )
+
+
+def bench_w1(batch, reps):
+    model = w1_model().eval().to(memory_format=torch.channels_last)
+    x = torch.ones(batch, 3, 250, 250).to(memory_format=torch.channels_last)
+    times = []
+    with torch.no_grad():
+        model(x)                                  # warm-up
+        for _ in range(reps):
+            t0 = time.perf_counter()
+            y = model(x)
+            times.append((time.perf_counter() - t0) * 1e3)
+    assert tuple(y.shape) == (batch, 10)
+    return times
+
+
+def bench_train(model, x, y, batch, reps):
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3, betas=(0.9, 0.999),
+                           eps=1e-7)
+    loss_fn = nn.CrossEntropyLoss()
+    n = x.shape[0]
+
+    def epoch():
+        model.train()
+        perm = torch.randperm(n)
+        for i in range(0, n, batch):
+            idx = perm[i:i + batch]
+            xb, yb = x[idx], y[idx]
+            opt.zero_grad(set_to_none=True)
+            loss = loss_fn(model(xb), yb)
+            loss.backward()
+            opt.step()
+
+    epoch()                                       # warm-up
+    times = []
+    for _ in range(reps):
+        t0 = time.perf_counter()
+        epoch()
+        times.append((time.perf_counter() - t0) * 1e3)
+    return times
+
+
+def main(argv):
+    if len(argv) < 5:
+        sys.exit(__doc__)
+    work, threads, batch, reps = argv[1], int(argv[2]), int(argv[3]), int(argv[4])
+    torch.set_num_threads(threads)
+    torch.manual_seed(1)
+    if work == 'w1':
+        times = bench_w1(batch, reps)
+    elif work in ('w2', 'w3'):
+        x = torch.from_numpy(np.load(argv[5]).astype(np.float32, copy=False))
+        y = torch.from_numpy(np.load(argv[6]).astype(np.int64))
+        if work == 'w2':
+            model = w2_model()
+        else:
+            # the data is (N, 28, 28, 1) channels-last; torch wants NCHW
+            x = x.permute(0, 3, 1, 2).contiguous()
+            model = w3_model()
+        times = bench_train(model, x, y, batch, reps)
+    else:
+        sys.exit('unknown workload ' + work)
+    for t in times:
+        print('ms %.3f' % t)
+    print('rss_kb %d' % resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+    print('threads %d' % torch.get_num_threads())
+
+
+if __name__ == '__main__':
+    main(sys.argv)

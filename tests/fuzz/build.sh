@@ -1,0 +1,42 @@
+#!/bin/sh
+# build.sh - builds seqsh's libFuzzer harnesses with clang:
+#   tests/fuzz/build.sh [HARNESS...]      (default: all five)
+# Binaries go to tests/fuzz/bin/ (override with FUZZ_OUT=DIR). Needs clang and
+# libclang-rt-14-dev (Debian), OpenBLAS and zlib headers. The engine and
+# shell sources are compiled here with the same flags, not through automake.
+# Run a fuzzer as tests/fuzz/run.sh shows (OPENBLAS_NUM_THREADS=1, nice).
+set -eu
+here=$(cd "$(dirname "$0")" && pwd)
+top=$(cd "$here/../.." && pwd)
+out=${FUZZ_OUT:-$here/bin}
+CC=${CC:-clang}
+SAN=${FUZZ_SAN:--fsanitize=fuzzer,address,undefined}
+mkdir -p "$out/obj"
+
+BLAS_CFLAGS=$(pkg-config --cflags openblas 2>/dev/null || echo -I/usr/include/x86_64-linux-gnu/openblas-pthread)
+BLAS_LIBS=$(pkg-config --libs openblas 2>/dev/null || echo -lopenblas)
+CFLAGS="-std=c11 -g -O1 -fno-omit-frame-pointer -fno-sanitize-recover=undefined \
+ -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -fno-math-errno \
+ -I$top -I$top/engine -I$top/repl $BLAS_CFLAGS \
+ -DFUZZ_DEFAULT_SRCDIR=\"$top\""
+# the objects: everything but -fsanitize=fuzzer's main (fuzzer-no-link)
+OBJ_SAN=$(echo "$SAN" | sed 's/fuzzer/fuzzer-no-link/')
+WRAP="-Wl,--wrap=sq_write_file_atomic,--wrap=sq_malloc,--wrap=sq_calloc,--wrap=sq_realloc,--wrap=sq_set_threads"
+
+engine_src=$(cd "$top" && ls engine/*.c engine/layers/*.c)
+repl_src="repl/lex.c repl/commands.c repl/run.c repl/suggest.c"
+objs=""
+for f in $engine_src $repl_src tests/fuzz/fuzz_common.c; do
+    o="$out/obj/$(echo "$f" | tr / _ | sed 's/\.c$/.o/')"
+    if [ ! -e "$o" ] || [ "$top/$f" -nt "$o" ] || [ "$0" -nt "$o" ] \
+        || [ "$top/engine/internal.h" -nt "$o" ] || [ "$top/engine/engine.h" -nt "$o" ]; then
+        $CC $CFLAGS $OBJ_SAN -c "$top/$f" -o "$o"
+    fi
+    objs="$objs $o"
+done
+
+harnesses=${*:-script npy npz data modelfile}
+for h in $harnesses; do
+    $CC $CFLAGS $SAN "$here/fuzz_$h.c" $objs $WRAP $BLAS_LIBS -lz -lm -o "$out/fuzz_$h"
+    echo "built $out/fuzz_$h"
+done
