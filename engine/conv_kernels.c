@@ -132,6 +132,7 @@ void tile_z(const tile *t, const int np, const int nv)
     } else {
         int n0 = t->nf < 16 ? t->nf : 16, n1 = t->nf - n0;
         __mmask16 m0 = (__mmask16)((1u << n0) - 1), m1 = (__mmask16)((1u << n1) - 1);
+#pragma GCC unroll 12
         for (int p = 0; p < np; p++) {
             _mm512_mask_storeu_ps(y + p * t->ldy, m0, acc[p][0]);
             if (nv == 2)
@@ -212,6 +213,7 @@ void tile_y(const tile *t, const int np, const int nv)
         __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
         __m256i m0 = _mm256_cmpgt_epi32(_mm256_set1_epi32(n0), lane);
         __m256i m1 = _mm256_cmpgt_epi32(_mm256_set1_epi32(n1), lane);
+#pragma GCC unroll 6
         for (int p = 0; p < np; p++) {
             _mm256_maskstore_ps(y + p * t->ldy, m0, acc[p][0]);
             if (nv == 2)

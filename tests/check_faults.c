@@ -1,0 +1,309 @@
+/* check_faults.c - fault injection: make the N-th engine allocation fail,
+ * for every N along add, call, fit, load, extract, save and the other
+ * commands, and check that each fails cleanly and leaves the model exactly
+ * as it was: same summary, same layers, same weights, same RNG state. */
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "engine.h"
+#include "internal.h"
+
+static sq_error err;
+static char dir[64], model_path[128], weights_path[128], out_path[128];
+
+static int add(sq_session *s, const char *line)
+{
+    char buf[256], *argv[16];
+    int argc = 0;
+    snprintf(buf, sizeof buf, "%s", line);
+    for (char *t = strtok(buf, " "); t && argc < 16; t = strtok(NULL, " "))
+        argv[argc++] = t;
+    return sq_add(s, argv[0], argc - 1, argv + 1, &err);
+}
+
+/* A compiled conv model with a nested part and a frozen layer. */
+static sq_session *fixture(void)
+{
+    sq_session *s = sq_session_new();
+    ck_assert_ptr_nonnull(s);
+    sq_seed(s, 5);
+    long d[3] = { 6, 6, 2 };
+    ck_assert_int_eq(sq_input(s, 3, d, &err), 0);
+    ck_assert_int_eq(add(s, "conv2d 3 3 padding=same relu"), 0);
+    ck_assert_int_eq(add(s, "batchnormalization"), 0);
+    ck_assert_int_eq(add(s, "maxpooling2d 2"), 0);
+    ck_assert_int_eq(add(s, "flatten"), 0);
+    ck_assert_int_eq(add(s, "dropout 0.5"), 0);
+    ck_assert_int_eq(add(s, "dense 4 softmax"), 0);
+    int count;
+    ck_assert_int_eq(sq_set_trainable(s, "1", 0, &count, &err), 0);
+    ck_assert_int_eq(sq_compile(s, "adam", "sparse_categorical_crossentropy", "accuracy", 0,
+                                NULL, NULL, &err), 0);
+    return s;
+}
+
+typedef struct {
+    char *summary, *layers, *weights;
+    float *params;
+    size_t n;
+    sq_rng_state rng;
+} snap;
+
+static snap take(sq_session *s)
+{
+    snap p;
+    sq_error e;
+    p.summary = sq_model_is_built(s) ? sq_summary(s, &e) : NULL;
+    p.layers = sq_layers_text(s, &e);
+    p.weights = sq_model_is_built(s) ? sq_weights_text(s, NULL, &e) : NULL;
+    p.n = s->model->nparams;
+    p.params = malloc(p.n * sizeof(float) + 1);
+    memcpy(p.params, s->model->params, p.n * sizeof(float));
+    p.rng = sq_rng_get(s);
+    return p;
+}
+
+static void drop(snap *p)
+{
+    free(p->summary);
+    free(p->layers);
+    free(p->weights);
+    free(p->params);
+}
+
+static void same(const snap *a, const snap *b, const char *what, long n)
+{
+    ck_assert_msg((a->summary == NULL) == (b->summary == NULL)
+                  && (!a->summary || !strcmp(a->summary, b->summary)),
+                  "%s, allocation %ld: summary changed", what, n);
+    ck_assert_msg(!strcmp(a->layers, b->layers), "%s, allocation %ld: layers changed", what, n);
+    ck_assert_msg(a->n == b->n && !memcmp(a->params, b->params, a->n * sizeof(float)),
+                  "%s, allocation %ld: weights changed", what, n);
+    ck_assert_msg(!memcmp(&a->rng, &b->rng, sizeof a->rng), "%s, allocation %ld: RNG changed",
+                  what, n);
+}
+
+typedef int (*op_fn)(sq_session *s);
+
+
+static sq_tensor x_img, y_lab, x_small;
+
+static int op_add(sq_session *s) { return add(s, "dense 3 relu"); }
+static void prep_pop3(sq_session *s)
+{
+    for (int i = 0; i < 3; i++)
+        ck_assert_int_eq(sq_pop(s, &err), 0);
+}
+static int op_add_conv(sq_session *s) { return add(s, "conv2d 2 2 strides=2"); }
+static int op_call(sq_session *s)
+{
+    sq_tensor y;
+    int rc = sq_call(s, &x_img, &y, &err);
+    if (rc == 0)
+        sq_tensor_free(&y);
+    return rc;
+}
+static int op_fit(sq_session *s)
+{
+    sq_fit_opts o = { 2, 3, 0.25, 1, 0 };
+    return sq_fit(s, &x_img, &y_lab, &o, NULL, NULL, &err);
+}
+static int op_evaluate(sq_session *s)
+{
+    double v[4];
+    const char *names[4];
+    int n;
+    return sq_evaluate(s, &x_img, &y_lab, 4, 0, NULL, NULL, v, names, 4, &n, &err);
+}
+static int op_predict(sq_session *s)
+{
+    sq_tensor y;
+    int rc = sq_predict(s, &x_img, 3, &y, &err);
+    if (rc == 0)
+        sq_tensor_free(&y);
+    return rc;
+}
+static int op_extract(sq_session *s)
+{
+    sq_named_tensor *o;
+    int n;
+    int rc = sq_extract(s, "all", &x_img, &o, &n, &err);
+    if (rc == 0)
+        sq_named_free(o, n);
+    return rc;
+}
+static int op_save(sq_session *s) { return sq_save(s, out_path, &err); }
+static int op_load(sq_session *s) { return sq_load(s, model_path, &err); }
+static void prep_empty(sq_session *s)
+{
+    ck_assert_int_eq(sq_model_new(s, NULL, &err), 0);
+}
+static int op_add_model(sq_session *s)
+{
+    return sq_add_model(s, model_path, "base", 0, &err);
+}
+static int op_save_weights(sq_session *s) { return sq_save_weights(s, out_path, &err); }
+static int op_load_weights(sq_session *s) { return sq_load_weights(s, weights_path, &err); }
+static int op_weights(sq_session *s)
+{
+    char *t = sq_weights_text(s, NULL, &err);
+    free(t);
+    return t ? 0 : -1;
+}
+static int op_summary(sq_session *s)
+{
+    char *t = sq_summary(s, &err);
+    free(t);
+    return t ? 0 : -1;
+}
+static int op_compile(sq_session *s)
+{
+    const char *k[] = { "momentum" }, *v[] = { "0.5" };
+    return sq_compile(s, "sgd", "mse", "mae", 1, k, v, &err);
+}
+static int op_model(sq_session *s) { return sq_model_new(s, "fresh", &err); }
+static void prep_deferred(sq_session *s)
+{
+    ck_assert_int_eq(sq_model_new(s, NULL, &err), 0);
+    ck_assert_int_eq(add(s, "dense 3"), 0);
+    ck_assert_int_eq(add(s, "dense 2"), 0);
+}
+static int op_deferred_call(sq_session *s)
+{
+    sq_tensor y;
+    int rc = sq_call(s, &x_small, &y, &err);
+    if (rc == 0)
+        sq_tensor_free(&y);
+    return rc;
+}
+
+/* Runs op with the n-th allocation failing for n = 0, 1, ... until it
+ * succeeds; every failure must leave the session as the snapshot. */
+static void sweep(const char *what, void (*prep)(sq_session *), op_fn op)
+{
+    long n = 0;
+    for (;; n++) {
+        sq_session *s = fixture();
+        if (prep)
+            prep(s);
+        snap before = take(s);
+        sq_alloc_fail_after(n);
+        int rc = op(s);
+        long calls = sq_alloc_calls();
+        sq_alloc_fail_after(-1);
+        if (rc == 0 || calls <= n) {
+            drop(&before);
+            sq_session_free(s);
+            ck_assert_msg(rc == 0, "%s failed without an allocation failure: %s", what, err.msg);
+            break;
+        }
+        ck_assert_msg(err.msg[0] != '\0', "%s, allocation %ld: no message", what, n);
+        snap after = take(s);
+        same(&before, &after, what, n);
+        drop(&after);
+        drop(&before);
+        sq_session_free(s);
+        ck_assert_msg(n < 100000, "%s: no end", what);
+    }
+    ck_assert_msg(n > 0, "%s: never allocated?", what);
+}
+
+static void setup(void)
+{
+    strcpy(dir, "/tmp/seqsh_faults_XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    snprintf(model_path, sizeof model_path, "%s/m.seqm", dir);
+    snprintf(weights_path, sizeof weights_path, "%s/w.npz", dir);
+    snprintf(out_path, sizeof out_path, "%s/out.bin", dir);
+    sq_session *s = fixture();
+    ck_assert_int_eq(sq_save(s, model_path, &err), 0);
+    ck_assert_int_eq(sq_save_weights(s, weights_path, &err), 0);
+    long d[4] = { 8, 6, 6, 2 }, dl[1] = { 8 }, ds[2] = { 2, 4 };
+    ck_assert_int_eq(sq_tensor_generate(s, "random", 4, d, &x_img, &err), 0);
+    ck_assert_int_eq(sq_tensor_generate(s, "zeros", 1, dl, &y_lab, &err), 0);
+    ck_assert_int_eq(sq_tensor_generate(s, "ones", 2, ds, &x_small, &err), 0);
+    sq_session_free(s);
+}
+
+static void teardown(void)
+{
+    char cmd[160];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    ck_assert_int_eq(system(cmd), 0);
+    sq_tensor_free(&x_img);
+    sq_tensor_free(&y_lab);
+    sq_tensor_free(&x_small);
+}
+
+START_TEST(add_fails_cleanly) { sweep("add", NULL, op_add); }
+END_TEST
+START_TEST(add_conv_fails_cleanly) { sweep("add conv2d", prep_pop3, op_add_conv); }
+END_TEST
+START_TEST(call_fails_cleanly) { sweep("call", NULL, op_call); }
+END_TEST
+START_TEST(deferred_call_fails_cleanly) { sweep("deferred call", prep_deferred, op_deferred_call); }
+END_TEST
+START_TEST(fit_fails_cleanly) { sweep("fit", NULL, op_fit); }
+END_TEST
+START_TEST(evaluate_fails_cleanly) { sweep("evaluate", NULL, op_evaluate); }
+END_TEST
+START_TEST(predict_fails_cleanly) { sweep("predict", NULL, op_predict); }
+END_TEST
+START_TEST(extract_fails_cleanly) { sweep("extract", NULL, op_extract); }
+END_TEST
+START_TEST(save_fails_cleanly)
+{
+    sweep("save", NULL, op_save);
+    /* a failed save never leaves a half-written file or a temporary one */
+    char cmd[200];
+    snprintf(cmd, sizeof cmd, "test $(ls '%s' | wc -l) -eq 3", dir);
+    ck_assert_int_eq(system(cmd), 0);
+}
+END_TEST
+START_TEST(load_fails_cleanly) { sweep("load", NULL, op_load); }
+END_TEST
+START_TEST(add_model_fails_cleanly) { sweep("add model", prep_empty, op_add_model); }
+END_TEST
+START_TEST(weights_files_fail_cleanly)
+{
+    sweep("save_weights", NULL, op_save_weights);
+    sweep("load_weights", NULL, op_load_weights);
+}
+END_TEST
+START_TEST(text_and_settings_fail_cleanly)
+{
+    sweep("weights", NULL, op_weights);
+    sweep("summary", NULL, op_summary);
+    sweep("compile", NULL, op_compile);
+    sweep("model", NULL, op_model);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *su = suite_create("faults");
+    TCase *tc = tcase_create("faults");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, add_fails_cleanly);
+    tcase_add_test(tc, add_conv_fails_cleanly);
+    tcase_add_test(tc, call_fails_cleanly);
+    tcase_add_test(tc, deferred_call_fails_cleanly);
+    tcase_add_test(tc, fit_fails_cleanly);
+    tcase_add_test(tc, evaluate_fails_cleanly);
+    tcase_add_test(tc, predict_fails_cleanly);
+    tcase_add_test(tc, extract_fails_cleanly);
+    tcase_add_test(tc, save_fails_cleanly);
+    tcase_add_test(tc, load_fails_cleanly);
+    tcase_add_test(tc, add_model_fails_cleanly);
+    tcase_add_test(tc, weights_files_fail_cleanly);
+    tcase_add_test(tc, text_and_settings_fail_cleanly);
+    suite_add_tcase(su, tc);
+    SRunner *sr = srunner_create(su);
+    srunner_run_all(sr, CK_ENV);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
