@@ -50,6 +50,11 @@ typedef struct { unsigned long long s[4]; } sq_rng_state;
 sq_rng_state sq_rng_get(const sq_session *s);
 void sq_rng_set(sq_session *s, sq_rng_state st);
 
+/* The most memory one command may need (default: half of physical memory);
+ * bigger requests are refused up front with a message naming the size. */
+size_t sq_get_memory_limit(void);
+void sq_set_memory_limit(size_t bytes);
+
 /* Threads for the maths (OpenBLAS); n >= 1. */
 void sq_set_threads(int n);
 int sq_get_threads(void);

@@ -1,12 +1,10 @@
 /* forward.c - running the model: `call` builds a deferred model on its first
  * input, checks the input against the model's, and runs the layers through
  * two ping-pong buffers and one scratch area kept in the model. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "internal.h"
-
-/* The workspace may not grow past this many bytes. */
-#define WORK_LIMIT ((size_t)16 << 30)
 
 int sq_forward(sq_model *m, const sq_tensor *x, sq_tensor *y,
                volatile int *intr, sq_error *err)
@@ -22,10 +20,10 @@ int sq_forward(sq_model *m, const sq_tensor *x, sq_tensor *y,
         if (sq_layer_check_input(l, &sh[i], &sh[i + 1], err) < 0)
             goto fail;
         size_t c = sq_shape_count(&sh[i + 1]);
-        if (c == SIZE_MAX || c > WORK_LIMIT / sizeof(float)) {
-            sq_fail(err, "layer %s's output for this input would be too large", l->name);
+        char what[SQ_NAME_MAX + 32];
+        snprintf(what, sizeof what, "layer %s's output", l->name);
+        if (sq_check_memory((double)c * sizeof(float), what, err) < 0)
             goto fail;
-        }
         if (c > maxact)
             maxact = c;
         if (l->kind->scratch) {
@@ -35,11 +33,9 @@ int sq_forward(sq_model *m, const sq_tensor *x, sq_tensor *y,
         }
     }
     size_t need = 2 * maxact + scratch;
-    if (need > WORK_LIMIT / sizeof(float)) {
-        sq_fail(err, "this call needs %zu MiB of working memory, more than the %zu MiB limit",
-                need * sizeof(float) >> 20, WORK_LIMIT >> 20);
+    if (sq_check_memory(((double)need + (double)sq_shape_count(&sh[n])) * sizeof(float),
+                        "this call", err) < 0)
         goto fail;
-    }
     if (need > m->work_cap) {
         float *w = sq_realloc(m->work, need * sizeof(float));
         if (!w) {

@@ -21,6 +21,10 @@ char *sq_strndup(const char *s, size_t n);
  * allocations made since the last sq_alloc_fail_after. */
 void sq_alloc_fail_after(long n);
 long sq_alloc_calls(void);
+/* Refuses, with a message naming both sizes, anything needing more than the
+ * memory limit; `what` starts the sentence ("this call"). */
+int sq_check_memory(double bytes, const char *what, sq_error *err);
+const char *sq_bytes_str(double bytes, char *buf, size_t n);
 
 /* Fills err with a printf-style message and returns -1. */
 int sq_fail(sq_error *err, const char *fmt, ...)

@@ -215,17 +215,20 @@ int sq_model_build_from(sq_model *m, sq_layer **layers, int n, const sq_shape *i
         p[i].count = 0;
         for (int j = 0; j < p[i].nw; j++) {
             size_t c = sq_weight_count(&p[i].w[j]);
-            if (c == SIZE_MAX || c > ((size_t)1 << 31)) {
-                sq_fail(err, "layer %s would need too many weights", layers[i]->name);
+            char what[SQ_NAME_MAX + 32];
+            snprintf(what, sizeof what, "layer %s's weights", layers[i]->name);
+            if (c == SIZE_MAX)
+                c = (size_t)1 << 62;
+            if (sq_check_memory((double)c * sizeof(float), what, err) < 0)
                 goto fail;
-            }
             p[i].count += c;
         }
         total += p[i].count;
-        if (total > ((size_t)1 << 32)) {
-            sq_fail(err, "the model would need %zu weights (more than this machine allows)", total);
+        char what[SQ_NAME_MAX + 64];
+        snprintf(what, sizeof what, "the model's %zu weights (up to layer %s)", total,
+                 layers[i]->name);
+        if (sq_check_memory((double)total * sizeof(float), what, err) < 0)
             goto fail;
-        }
         cur = p[i].out;
     }
     float *params = sq_malloc((total ? total : 1) * sizeof *params);

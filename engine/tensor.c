@@ -34,8 +34,10 @@ int sq_tensor_generate(sq_session *s, const char *kind, int ndims,
         sh.d[i] = dims[i];
     }
     size_t n = sq_shape_count(&sh);
-    if (n == SIZE_MAX || n > ((size_t)1 << 34) / sizeof(float))
-        return sq_fail(err, "input of shape %s is too large", sq_shape_str(&sh, (char[96]){0}, 96));
+    char what[128];
+    snprintf(what, sizeof what, "an input of shape %s", sq_shape_str(&sh, (char[96]){0}, 96));
+    if (n == SIZE_MAX || sq_check_memory((double)n * sizeof(float), what, err) < 0)
+        return n == SIZE_MAX ? sq_fail(err, "%s is too large", what) : -1;
     float *d = sq_malloc(n * sizeof *d);
     if (!d)
         return sq_fail(err, "out of memory for an input of %zu values", n);

@@ -2,11 +2,10 @@
  * output, and the backward pass that turns the loss gradient into weight
  * gradients in the model's flat gradient buffer. The workspace is sized
  * once per fit, so no batch allocates. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "internal.h"
-
-#define WS_LIMIT ((size_t)16 << 30)
 
 void sq_train_ws_free(sq_train_ws *ws)
 {
@@ -50,7 +49,7 @@ int sq_train_ws_init(sq_train_ws *ws, const sq_model *m, const sq_shape *in,
             goto fail;
         }
         size_t c = sq_shape_count(&ws->sh[i + 1]);
-        if (c == SIZE_MAX || c > WS_LIMIT / sizeof(float)) {
+        if (c == SIZE_MAX) {
             sq_fail(err, "layer %s's output for this batch would be too large", l->name);
             goto fail;
         }
@@ -66,12 +65,10 @@ int sq_train_ws_init(sq_train_ws *ws, const sq_model *m, const sq_shape *in,
         if (s2 > scratch) scratch = s2;
     }
     total += 2 * maxact + scratch;
-    if (total > WS_LIMIT / sizeof(float)) {
-        sq_fail(err, "training this model at batch size %ld needs %zu MiB of memory, more than "
-                "the %zu MiB limit; use a smaller batch_size", ws->cap,
-                total * sizeof(float) >> 20, WS_LIMIT >> 20);
+    char what[64];
+    snprintf(what, sizeof what, "running this model on a batch of %ld", ws->cap);
+    if (sq_check_memory((double)total * sizeof(float), what, err) < 0)
         goto fail;
-    }
     ws->block = sq_malloc((total ? total : 1) * sizeof(float));
     if (!ws->block) {
         sq_fail(err, "out of memory for %zu MiB of training memory", total * sizeof(float) >> 20);

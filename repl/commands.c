@@ -1,5 +1,6 @@
 /* commands.c - the command table: every command's name, usage, help and
  * handler. Dispatch, `help` and usage errors all read this one table. */
+#include <ctype.h>
 #include <errno.h>
 #include <limits.h>
 #include <time.h>
@@ -789,6 +790,65 @@ static int cmd_threads(shell *sh, int argc, char **argv)
     return 0;
 }
 
+/* "512M", "8G", "1.5GiB", "1000000" -> bytes; -1 when not a size. */
+static double parse_size(const char *s)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (end == s || errno || !(v > 0) || v > 1e18)
+        return -1;
+    static const char *const suffixes = "KMGTP";
+    double mult = 1;
+    if (*end) {
+        const char *u = strchr(suffixes, toupper((unsigned char)*end));
+        if (!u)
+            return -1;
+        for (const char *q = suffixes; q <= u; q++)
+            mult *= 1024;
+        end++;
+        if (!strcmp(end, "iB") || !strcmp(end, "B"))
+            end += strlen(end);
+        if (*end)
+            return -1;
+    }
+    return v * mult;
+}
+
+static int cmd_set(shell *sh, int argc, char **argv)
+{
+    if (argc == 1) {
+        char b[32];
+        double lim = (double)sq_get_memory_limit();
+        if (lim >= 1024.0 * 1024 * 1024)
+            snprintf(b, sizeof b, "%.1fG", lim / (1024.0 * 1024 * 1024));
+        else
+            snprintf(b, sizeof b, "%.0fM", lim / (1024.0 * 1024));
+        printf("memory_limit=%s\nthreads=%d\n", b, sq_get_threads());
+        return 0;
+    }
+    for (int i = 1; i < argc; i++) {
+        const char *v;
+        if ((v = opt_value(argv[i], "memory_limit"))) {
+            double bytes = parse_size(v);
+            if (bytes < 1024 * 1024)
+                return sh_fail(sh, "memory_limit must be a size of at least 1M, like 512M or "
+                               "8G, got '%s'", v);
+            sq_set_memory_limit((size_t)bytes);
+        } else if ((v = opt_value(argv[i], "threads"))) {
+            long n;
+            if (parse_long(sh, "threads", v, &n) < 0)
+                return -1;
+            if (n < 1 || n > 256)
+                return sh_fail(sh, "threads must be between 1 and 256, got %ld", n);
+            sq_set_threads((int)n);
+        } else {
+            return sh_fail(sh, "unknown setting '%s' (settings: memory_limit, threads)", argv[i]);
+        }
+    }
+    return 0;
+}
+
 static int cmd_info(shell *sh, int argc, char **argv)
 {
     (void)sh;
@@ -896,6 +956,10 @@ const sh_command sh_commands[] = {
     { "threads", "threads N", "use N threads for the maths",
       "Sets the number of threads OpenBLAS and seqsh use.\n\nexample: threads 2",
       cmd_threads, 1, 1, C_NONE },
+    { "set", "set [memory_limit=SIZE] [threads=N]", "show or change settings",
+      "Without arguments shows the settings. memory_limit caps the memory one command\n"
+      "may need (default half of the machine's); bigger requests are refused up front.\n\n"
+      "example: set memory_limit=4G", cmd_set, 0, -1, C_NONE },
     { "info", "info", "show the version and the maths backend",
       "Prints seqsh's version, the BLAS library, its kernel and thread count.\n\nexample: info",
       cmd_info, 0, 0, C_NONE },

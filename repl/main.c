@@ -9,9 +9,14 @@
 #include "config.h"
 #include "shell.h"
 
+static volatile sig_atomic_t terminated;
+
+/* SIGINT and SIGTERM stop the running command at its next safe point (between
+ * layers or batches; a file being written is finished and renamed first). */
 static void on_signal(int sig)
 {
-    (void)sig;
+    if (sig == SIGTERM)
+        terminated = 1;
     sh_interrupted = 1;
 }
 
@@ -33,7 +38,7 @@ static void usage(FILE *f)
         "  -h, --help           display this help and exit\n"
         "  -V, --version        output version information and exit\n\n"
         "Exit status: 0 if every command succeeded, 1 if a command failed,\n"
-        "2 for bad usage, 130 when interrupted.\n\n"
+        "2 for bad usage, 130 when interrupted (143 on SIGTERM).\n\n"
         "History is kept in $XDG_STATE_HOME/seqsh/history (or\n"
         "~/.local/state/seqsh/history); SEQSH_HISTFILE overrides, empty disables.\n\n"
         "Report bugs to: %s\n", PACKAGE_BUGREPORT);
@@ -145,6 +150,7 @@ int main(int argc, char **argv)
     sigemptyset(&sa.sa_mask);
     sa.sa_handler = on_signal;
     sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
 
     int failed = 0;
     for (int i = 0; i < ncommands && !sh.want_exit && !sh_interrupted; i++) {
@@ -177,7 +183,7 @@ int main(int argc, char **argv)
         }
     }
 done:;
-    int rc = sh_interrupted && !sh.interactive ? 130 : failed ? 1 : 0;
+    int rc = terminated ? 143 : sh_interrupted && !sh.interactive ? 130 : failed ? 1 : 0;
     for (int i = 0; i < sh.nhistory; i++)
         free(sh.history[i]);
     free(sh.history);

@@ -56,5 +56,21 @@ ok "a model saved in one session stacks under a head in the next" '
   grep -q "^sequential (Sequential)      (None, 3)                 53        \$" two &&
   grep -q "^Trainable params: 8\$" two &&
   [ "$(tail -n 1 one)" = "$(tail -n 1 two)" ]'
+ok "SIGTERM mid-save: exit 143, the model file whole or absent, no temporary files" '
+  mkdir term && cd term &&
+  printf "input 2000\nadd dense 2000\nadd dense 2000\nsave m.seqm\nsave m.seqm\nsave m.seqm\nsave m.seqm\nsave m.seqm\nsave m.seqm\nsave m.seqm\nsave m.seqm\n" >t.seq &&
+  for delay in 0.05 0.1 0.2 0.3; do
+    rm -f m.seqm; "$S" t.seq & pid=$!; sleep $delay; kill -TERM $pid; wait $pid; rc=$?
+    [ $rc = 143 ] || [ $rc = 0 ] || exit 1
+    [ "$(ls | grep -v -x -e t.seq -e m.seqm | wc -l)" = 0 ] || exit 1
+    [ ! -e m.seqm ] || "$S" -c "load m.seqm" || exit 1
+  done'
+ok "SIGTERM at the prompt saves the history" '
+  command -v tmux >/dev/null || exit 0
+  sock=seqsh-term-$$; ln -s "$S" "$PWD/$sock"
+  tmux -L $sock new-session -d -x 80 -y 10 "env SEQSH_HISTFILE=$PWD/th INPUTRC=/dev/null $PWD/$sock; sleep 5"
+  sleep 0.5; tmux -L $sock send-keys "echo kept-in-history" Enter; sleep 0.3
+  pkill -TERM -f "^$PWD/$sock\$"; sleep 0.5; tmux -L $sock kill-server
+  grep -q kept-in-history th'
 echo "$pass passed, $fail failed"
 [ "$fail" = 0 ]
