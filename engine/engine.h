@@ -55,6 +55,14 @@ void sq_rng_set(sq_session *s, sq_rng_state st);
 size_t sq_get_memory_limit(void);
 void sq_set_memory_limit(size_t bytes);
 
+/* When OpenBLAS picked a kernel far slower than this CPU can run (it does
+ * not know every recent CPU), the OPENBLAS_CORETYPE that fixes it
+ * ("SkylakeX", "Haswell"); NULL when its choice is fine. OpenBLAS reads that
+ * variable only when it loads, so the program must re-execute itself. */
+const char *sq_blas_better_coretype(void);
+/* The same decision for a given OpenBLAS core name (for tests). */
+const char *sq_blas_better_coretype_for(const char *corename);
+
 /* Threads for the maths (OpenBLAS); n >= 1. */
 void sq_set_threads(int n);
 int sq_get_threads(void);

@@ -52,8 +52,22 @@ static int bad_usage(const char *fmt, const char *arg)
     return 2;
 }
 
+/* Gets OpenBLAS's fast kernels on CPUs it does not recognise, unless the
+ * user chose a kernel: set OPENBLAS_CORETYPE and start again (once). */
+static void fix_blas_kernel(char **argv)
+{
+    const char *core = sq_blas_better_coretype();
+    if (!core || getenv("OPENBLAS_CORETYPE") || getenv("SEQSH_BLAS_FIXED"))
+        return;
+    setenv("OPENBLAS_CORETYPE", core, 1);
+    setenv("SEQSH_BLAS_FIXED", "1", 1);
+    execv("/proc/self/exe", argv);
+    /* could not re-execute: carry on with the slow kernels */
+}
+
 int main(int argc, char **argv)
 {
+    fix_blas_kernel(argv);
     static const struct option longopts[] = {
         { "help", no_argument, NULL, 'h' },
         { "version", no_argument, NULL, 'V' },
@@ -84,8 +98,9 @@ int main(int argc, char **argv)
             printf("seqsh (%s) %s\n"
                    "License GPLv3+: GNU GPL version 3 or later <https://gnu.org/licenses/gpl.html>.\n"
                    "This is free software: you are free to change and redistribute it.\n"
-                   "There is NO WARRANTY, to the extent permitted by law.\n",
-                   PACKAGE_NAME, PACKAGE_VERSION);
+                   "There is NO WARRANTY, to the extent permitted by law.\n"
+                   "Maths: %s\n",
+                   PACKAGE_NAME, PACKAGE_VERSION, sq_backend_info());
             free(commands);
             return 0;
         case 'i': force_interactive = 1; break;

@@ -415,6 +415,22 @@ START_TEST(generated_inputs)
 }
 END_TEST
 
+/* OpenBLAS's fallback kernels on a CPU it does not know get replaced. */
+START_TEST(blas_kernel_choice)
+{
+    __builtin_cpu_init();
+    const char *fix = sq_blas_better_coretype_for("Prescott");
+    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw")
+        && __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq"))
+        ck_assert_str_eq(fix, "SkylakeX");
+    else if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
+        ck_assert_str_eq(fix, "Haswell");
+    ck_assert_ptr_null(sq_blas_better_coretype_for("SkylakeX"));
+    ck_assert_ptr_null(sq_blas_better_coretype_for("Haswell"));
+    ck_assert_ptr_null(sq_blas_better_coretype_for("Cooperlake"));
+}
+END_TEST
+
 int main(void)
 {
     Suite *su = suite_create("model");
@@ -434,6 +450,7 @@ int main(void)
     tcase_add_test(tc, conv_glorot_limit);
     tcase_add_test(tc, weights_files_round_trip);
     tcase_add_test(tc, generated_inputs);
+    tcase_add_test(tc, blas_kernel_choice);
     suite_add_tcase(su, tc);
     SRunner *sr = srunner_create(su);
     srunner_run_all(sr, CK_ENV);

@@ -15,6 +15,7 @@ S=$SEQSH
 export S
 
 ok "--help on stdout, exit 0" '"$S" --help | grep -q "^Usage: seqsh \[OPTION\]... \[FILE.seq\]..." && "$S" -h | grep -q "Report bugs to:"'
+ok "--version and info name the BLAS kernel; a chosen OPENBLAS_CORETYPE is respected" '"$S" --version | grep -q "^Maths: OpenBLAS .*; kernel " && OPENBLAS_CORETYPE=Haswell "$S" -c info | grep -q "kernel Haswell"'
 ok "--version in GNU layout" '"$S" --version | head -n 1 | grep -qx "seqsh (seqsh) [0-9.]*" && "$S" -V >/dev/null'
 ok "unknown option: message, hint, exit 2" '"$S" --frob 2>err; [ $? = 2 ] && grep -q "unrecognized option .--frob." err && grep -q "Try .seqsh --help." err'
 ok "short unknown option, exit 2" '"$S" -Z 2>err; [ $? = 2 ] && grep -q "invalid option -- .Z." err'
