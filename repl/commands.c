@@ -423,55 +423,75 @@ static int cmd_compile(shell *sh, int argc, char **argv)
     return 0;
 }
 
-/* Splits fit/evaluate/predict words into inputs and key=value options. */
-static int split_options(int argc, char **argv, char **plain, int *nplain, char **opts,
-                         int *nopts)
+/* A key=value option of fit/evaluate/predict and where its value goes. */
+typedef enum { KV_INT, KV_LONG, KV_DOUBLE, KV_BOOL, KV_STR } kv_type;
+typedef struct {
+    const char *key;
+    kv_type type;
+    void *dst;
+} kv_opt;
+
+/* Splits words into plain ones (the inputs) and key=value options parsed
+ * by spec (a NULL-key-ended table); cmd names the command in messages. */
+static int parse_words(shell *sh, const char *cmd, int argc, char **argv, char **plain,
+                       int *np, const kv_opt *spec)
 {
-    *nplain = *nopts = 0;
+    *np = 0;
+    if (argc > 64)
+        return sh_fail(sh, "too many words");
     for (int i = 0; i < argc; i++) {
-        if (is_option(argv[i]))
-            opts[(*nopts)++] = argv[i];
-        else
-            plain[(*nplain)++] = argv[i];
+        if (!is_option(argv[i])) {
+            plain[(*np)++] = argv[i];
+            continue;
+        }
+        const kv_opt *o = spec;
+        const char *v = NULL;
+        while (o->key && !(v = opt_value(argv[i], o->key)))
+            o++;
+        if (!o->key)
+            return sh_fail(sh, "%s() got an unexpected keyword argument '%.*s'", cmd,
+                           (int)(strchr(argv[i], '=') - argv[i]), argv[i]);
+        long l;
+        switch (o->type) {
+        case KV_INT:
+            if (parse_long(sh, o->key, v, &l) < 0)
+                return -1;
+            *(int *)o->dst = (int)l;
+            break;
+        case KV_LONG:
+            if (parse_long(sh, o->key, v, (long *)o->dst) < 0)
+                return -1;
+            break;
+        case KV_DOUBLE:
+            if (parse_double(sh, o->key, v, (double *)o->dst) < 0)
+                return -1;
+            break;
+        case KV_BOOL:
+            if (parse_bool(sh, o->key, v, (int *)o->dst) < 0)
+                return -1;
+            break;
+        case KV_STR:
+            *(const char **)o->dst = v;
+            break;
+        }
     }
     return 0;
 }
 
 static int cmd_fit(shell *sh, int argc, char **argv)
 {
-    char *plain[64], *opts[64];
-    int np, no;
-    if (argc - 1 > 64)
-        return sh_fail(sh, "too many words");
-    split_options(argc - 1, argv + 1, plain, &np, opts, &no);
+    char *plain[64];
+    int np;
     sq_fit_opts o = { 1, 32, 0, 1, 1 };
-    const char *label = NULL, *v;
-    for (int i = 0; i < no; i++) {
-        long l;
-        if ((v = opt_value(opts[i], "epochs"))) {
-            if (parse_long(sh, "epochs", v, &l) < 0)
-                return -1;
-            o.epochs = (int)l;
-        } else if ((v = opt_value(opts[i], "batch_size"))) {
-            if (parse_long(sh, "batch_size", v, &o.batch_size) < 0)
-                return -1;
-        } else if ((v = opt_value(opts[i], "validation_split"))) {
-            if (parse_double(sh, "validation_split", v, &o.validation_split) < 0)
-                return -1;
-        } else if ((v = opt_value(opts[i], "shuffle"))) {
-            if (parse_bool(sh, "shuffle", v, &o.shuffle) < 0)
-                return -1;
-        } else if ((v = opt_value(opts[i], "verbose"))) {
-            if (parse_long(sh, "verbose", v, &l) < 0)
-                return -1;
-            o.verbose = (int)l;
-        } else if ((v = opt_value(opts[i], "label"))) {
-            label = v;
-        } else {
-            return sh_fail(sh, "fit() got an unexpected keyword argument '%.*s'",
-                           (int)(strchr(opts[i], '=') - opts[i]), opts[i]);
-        }
-    }
+    const char *label = NULL;
+    const kv_opt spec[] = {
+        { "epochs", KV_INT, &o.epochs }, { "batch_size", KV_LONG, &o.batch_size },
+        { "validation_split", KV_DOUBLE, &o.validation_split },
+        { "shuffle", KV_BOOL, &o.shuffle }, { "verbose", KV_INT, &o.verbose },
+        { "label", KV_STR, &label }, { NULL, KV_INT, NULL },
+    };
+    if (parse_words(sh, "fit", argc - 1, argv + 1, plain, &np, spec) < 0)
+        return -1;
     sq_tensor x = { 0 }, y = { 0 };
     if (get_xy(sh, np, plain, label, &x, &y) < 0)
         return -1;
@@ -487,27 +507,17 @@ static int cmd_fit(shell *sh, int argc, char **argv)
 
 static int cmd_evaluate(shell *sh, int argc, char **argv)
 {
-    char *plain[64], *opts[64];
-    int np, no;
-    if (argc - 1 > 64)
-        return sh_fail(sh, "too many words");
-    split_options(argc - 1, argv + 1, plain, &np, opts, &no);
-    const char *label = NULL, *v;
-    long batch = 32, verbose = 1;
-    for (int i = 0; i < no; i++) {
-        if ((v = opt_value(opts[i], "batch_size"))) {
-            if (parse_long(sh, "batch_size", v, &batch) < 0)
-                return -1;
-        } else if ((v = opt_value(opts[i], "verbose"))) {
-            if (parse_long(sh, "verbose", v, &verbose) < 0)
-                return -1;
-        } else if ((v = opt_value(opts[i], "label"))) {
-            label = v;
-        } else {
-            return sh_fail(sh, "evaluate() got an unexpected keyword argument '%.*s'",
-                           (int)(strchr(opts[i], '=') - opts[i]), opts[i]);
-        }
-    }
+    char *plain[64];
+    int np;
+    const char *label = NULL;
+    long batch = 32;
+    int verbose = 1;
+    const kv_opt spec[] = {
+        { "batch_size", KV_LONG, &batch }, { "verbose", KV_INT, &verbose },
+        { "label", KV_STR, &label }, { NULL, KV_INT, NULL },
+    };
+    if (parse_words(sh, "evaluate", argc - 1, argv + 1, plain, &np, spec) < 0)
+        return -1;
     sq_tensor x = { 0 }, y = { 0 };
     if (get_xy(sh, np, plain, label, &x, &y) < 0)
         return -1;
@@ -532,26 +542,16 @@ static int cmd_evaluate(shell *sh, int argc, char **argv)
 
 static int cmd_predict(shell *sh, int argc, char **argv)
 {
-    char *plain[64], *opts[64];
-    int np, no;
-    if (argc - 1 > 64)
-        return sh_fail(sh, "too many words");
-    split_options(argc - 1, argv + 1, plain, &np, opts, &no);
-    const char *save = NULL, *label = NULL, *v;
+    char *plain[64];
+    int np;
+    const char *save = NULL, *label = NULL;
     long batch = 32;
-    for (int i = 0; i < no; i++) {
-        if ((v = opt_value(opts[i], "batch_size"))) {
-            if (parse_long(sh, "batch_size", v, &batch) < 0)
-                return -1;
-        } else if ((v = opt_value(opts[i], "save"))) {
-            save = v;
-        } else if ((v = opt_value(opts[i], "label"))) {
-            label = v;
-        } else {
-            return sh_fail(sh, "predict() got an unexpected keyword argument '%.*s'",
-                           (int)(strchr(opts[i], '=') - opts[i]), opts[i]);
-        }
-    }
+    const kv_opt spec[] = {
+        { "batch_size", KV_LONG, &batch }, { "save", KV_STR, &save },
+        { "label", KV_STR, &label }, { NULL, KV_INT, NULL },
+    };
+    if (parse_words(sh, "predict", argc - 1, argv + 1, plain, &np, spec) < 0)
+        return -1;
     sq_tensor x = { 0 }, y = { 0 }, ignored = { 0 };
     sq_error e;
     if (label) {
