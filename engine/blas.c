@@ -6,30 +6,94 @@
 #include "conv_kernels.h"
 #include "threads.h"
 
+/* The engine has one thread pool (threads.c). OpenBLAS's own pool would
+ * keep a worker spinning for ~0.1 s after every threaded call, fighting
+ * the engine's workers for the cores, so OpenBLAS runs single-threaded and
+ * big GEMMs are cut into blocks of rows (or columns) that the pool's
+ * threads multiply at the same time. */
+static void blas_single(void)
+{
+    static int done;
+    if (!done) {
+        sq_pool_threads();  /* reads OpenBLAS's default count first */
+        openblas_set_num_threads(1);
+        done = 1;
+    }
+}
+
+typedef struct {
+    int ta, tb, m, n, k;
+    float alpha, beta;
+    const float *a, *b;
+    float *c;
+    int lda, ldb, ldc;
+    int by_rows;       /* blocks of rows of C, else of columns */
+    int block;
+} gemm_job;
+
+#define GEMM_BLOCK 32
+/* below this many flops one thread does it all */
+#define GEMM_PARALLEL_FLOPS 2e6
+
+static void gemm(int ta, int tb, int m, int n, int k, float alpha, const float *a, int lda,
+                 const float *b, int ldb, float beta, float *c, int ldc)
+{
+    cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans,
+                tb ? CblasTrans : CblasNoTrans, m, n, k, alpha, a, lda, b,
+                ldb, beta, c, ldc);
+}
+
+static void gemm_range(void *ctx, long b, long e, int tid)
+{
+    const gemm_job *j = ctx;
+    (void)tid;
+    long lo = b * j->block, hi = e * j->block, dim = j->by_rows ? j->m : j->n;
+    if (hi > dim)
+        hi = dim;
+    if (j->by_rows)
+        gemm(j->ta, j->tb, (int)(hi - lo), j->n, j->k, j->alpha,
+             j->ta ? j->a + lo : j->a + (size_t)lo * (size_t)j->lda, j->lda, j->b, j->ldb,
+             j->beta, j->c + (size_t)lo * (size_t)j->ldc, j->ldc);
+    else
+        gemm(j->ta, j->tb, j->m, (int)(hi - lo), j->k, j->alpha, j->a, j->lda,
+             j->tb ? j->b + (size_t)lo * (size_t)j->ldb : j->b + lo, j->ldb, j->beta,
+             j->c + lo, j->ldc);
+}
+
 void sq_gemm(int ta, int tb, int m, int n, int k, float alpha,
              const float *a, int lda, const float *b, int ldb, float beta,
              float *c, int ldc)
 {
     if (m == 0 || n == 0)
         return;
-    cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans,
-                tb ? CblasTrans : CblasNoTrans, m, n, k, alpha, a, lda, b,
-                ldb, beta, c, ldc);
+    blas_single();
+    int nt = sq_pool_threads();
+    if (nt > 1 && 2.0 * m * n * k >= GEMM_PARALLEL_FLOPS) {
+        gemm_job j = { ta, tb, m, n, k, alpha, beta, a, b, c, lda, ldb, ldc, m >= n,
+                       GEMM_BLOCK };
+        long dim = j.by_rows ? m : n;
+        long blocks = (dim + GEMM_BLOCK - 1) / GEMM_BLOCK;
+        if (blocks > 1) {
+            /* about two chunks per thread */
+            long each = blocks / (2L * nt);
+            sq_parallel_for(blocks, each < 1 ? 1 : each, gemm_range, &j);
+            return;
+        }
+    }
+    gemm(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
 }
 
 /* OpenBLAS has read OPENBLAS_NUM_THREADS and friends, or counted the
- * processors, by the time the program starts. */
+ * processors, by the time the program starts; that is the default. */
 int sq_default_threads(void)
 {
     return openblas_get_num_threads();
 }
 
-/* The engine's pool and OpenBLAS get the same count; they never run work
- * at the same time (the pool's jobs make no BLAS calls). */
 void sq_set_threads(int n)
 {
-    openblas_set_num_threads(n);
     sq_pool_set_threads(n);
+    blas_single();
 }
 
 int sq_get_threads(void)

@@ -256,10 +256,11 @@ const char *sq_isa_name(sq_isa isa)
     }
 }
 
+static int active = -1;
+
 sq_isa sq_isa_active(void)
 {
-    static int cached = -1;
-    if (cached < 0) {
+    if (active < 0) {
         sq_isa isa = sq_isa_supported();
         const char *e = getenv("SEQSH_ISA");
         if (e) {
@@ -267,9 +268,16 @@ sq_isa sq_isa_active(void)
                 if (strcmp(e, sq_isa_name((sq_isa)i)) == 0 && (sq_isa)i < isa)
                     isa = (sq_isa)i;
         }
-        cached = (int)isa;
+        active = (int)isa;
     }
-    return (sq_isa)cached;
+    return (sq_isa)active;
+}
+
+sq_isa sq_isa_set_active(sq_isa isa)
+{
+    sq_isa best = sq_isa_supported();
+    active = (int)(isa < best ? isa : best);
+    return (sq_isa)active;
 }
 
 /* Panel geometry of a variant: full width, half width (0 = none), most
@@ -365,23 +373,23 @@ typedef struct {
 } panel;
 
 /* Fills t for pixels [ox, ox + n) of output row oy over taps rows
- * [ky0, ky1) and cols [kx0, kx1), and runs it. */
+ * [ky0, ky1) and cols [kx0, kx1), and runs it. xrow points at column 0 of
+ * the input row tap row ky0 reads (t->rs on to the next tap row). */
 static void run(tile_fn fn, tile *t, const sq_conv_desc *d, const panel *pn,
-                const float *x, float *y, long oy, long ky0, long ky1, long ox,
+                const float *xrow, float *y, long oy, long ky0, long ky1, long ox,
                 long kx0, long kx1)
 {
     long c = d->c;
     t->y = y + (oy * d->ow + ox) * d->f + pn->f0;
     if (ky1 <= ky0 || kx1 <= kx0) {
         t->nrow = 0;
-        t->x = x;
+        t->x = NULL;
         t->w = pn->w;
         fn(t);
         return;
     }
-    long iy = oy * d->sh - d->pt + ky0 * d->dh;
     long ix = ox * d->sw - d->pl + kx0 * d->dw;
-    t->x = x + (iy * d->w + ix) * c;
+    t->x = xrow + ix * c;
     t->nrow = ky1 - ky0;
     t->w = pn->w + (ky0 * d->kw + kx0) * c * pn->ldw;
     if (d->dw == 1) {
@@ -397,19 +405,49 @@ static void run(tile_fn fn, tile *t, const sq_conv_desc *d, const panel *pn,
     fn(t);
 }
 
+/* Output cols [lo, hi) have their whole window inside the input; a row
+ * buffer holds input cols [-pl, w + right). */
+typedef struct {
+    long lo, hi, right;
+} col_plan;
+
+static col_plan plan_cols(const sq_conv_desc *d)
+{
+    col_plan p;
+    p.lo = (d->pl + d->sw - 1) / d->sw;
+    long num = d->w - 1 - (d->kw - 1) * d->dw + d->pl;
+    p.hi = num < 0 ? 0 : num / d->sw + 1;
+    if (p.hi > d->ow)
+        p.hi = d->ow;
+    if (p.lo > p.hi)
+        p.lo = p.hi;
+    long last = (d->ow - 1) * d->sw - d->pl + (d->kw - 1) * d->dw;  /* rightmost col read */
+    p.right = last > d->w - 1 ? last - (d->w - 1) : 0;
+    return p;
+}
+
+size_t sq_conv_rowbuf(const sq_conv_desc *d)
+{
+    col_plan p = plan_cols(d);
+    if (d->ow <= 0 || (p.lo == 0 && p.hi == d->ow))
+        return 0;
+    return (size_t)(d->kh * (d->pl + d->w + p.right) * d->c);
+}
+
 void sq_conv_rows(sq_isa isa, const sq_conv_desc *d, const float *x, float *y,
-                  long oy0, long oy1)
+                  long oy0, long oy1, float *rowbuf)
 {
     panel_geom g = geom(isa);
     long c = d->c;
-    /* output cols whose whole window is inside the input */
-    long lo = (d->pl + d->sw - 1) / d->sw;
-    long num = d->w - 1 - (d->kw - 1) * d->dw + d->pl;
-    long hi = num < 0 ? 0 : num / d->sw + 1;
-    if (hi > d->ow)
+    col_plan cp = plan_cols(d);
+    long lo = cp.lo, hi = cp.hi;
+    /* with a row buffer padded at both sides every col is inside */
+    int padded = rowbuf && sq_conv_rowbuf(d) > 0;
+    long width = d->pl + d->w + cp.right;
+    if (padded) {
+        lo = 0;
         hi = d->ow;
-    if (lo > hi)
-        lo = hi;
+    }
     long inner = hi - lo;
     long ntiles = (inner + g.np - 1) / g.np;
     panel last = { 0 };
@@ -422,12 +460,25 @@ void sq_conv_rows(sq_isa isa, const sq_conv_desc *d, const float *x, float *y,
     }
     tile t;
     t.ps = d->sw * c;
-    t.rs = d->dh * d->w * c;
+    t.rs = padded ? width * c : d->dh * d->w * c;
     t.ldy = d->f;
     t.relu = d->relu;
     for (long oy = oy0; oy < oy1; oy++) {
         long ky0, ky1;
         tap_range(oy, d->sh, d->pt, d->dh, d->kh, d->h, &ky0, &ky1);
+        long iy0 = oy * d->sh - d->pt + ky0 * d->dh;
+        const float *xrow = ky1 > ky0 ? x + iy0 * d->w * c : x;
+        if (padded) {
+            /* the tap rows, one after another, zeros at both sides */
+            for (long r = 0; r < ky1 - ky0; r++) {
+                float *dst = rowbuf + r * width * c;
+                memset(dst, 0, (size_t)(d->pl * c) * sizeof *dst);
+                memcpy(dst + d->pl * c, x + (iy0 + r * d->dh) * d->w * c,
+                       (size_t)(d->w * c) * sizeof *dst);
+                memset(dst + (d->pl + d->w) * c, 0, (size_t)(cp.right * c) * sizeof *dst);
+            }
+            xrow = rowbuf + d->pl * c;
+        }
         for (long pi = 0; pi < nfull + npan; pi++) {
             panel pn;
             if (pi < nfull)
@@ -448,13 +499,13 @@ void sq_conv_rows(sq_isa isa, const sq_conv_desc *d, const float *x, float *y,
                 }
                 long kx0, kx1;
                 tap_range(ox, d->sw, d->pl, d->dw, d->kw, d->w, &kx0, &kx1);
-                run(one, &t, d, &pn, x, y, oy, ky0, ky1, ox, kx0, kx1);
+                run(one, &t, d, &pn, xrow, y, oy, ky0, ky1, ox, kx0, kx1);
             }
             /* the inside, in tiles of nearly equal size */
             long ox = lo;
             for (long i = 0; i < ntiles; i++) {
                 long n = inner / ntiles + (i < inner % ntiles);
-                run(tile_for(isa, pn.width, (int)n), &t, d, &pn, x, y, oy, ky0, ky1, ox, 0,
+                run(tile_for(isa, pn.width, (int)n), &t, d, &pn, xrow, y, oy, ky0, ky1, ox, 0,
                     d->kw);
                 ox += n;
             }

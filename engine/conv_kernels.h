@@ -15,6 +15,9 @@ sq_isa sq_isa_supported(void);
 /* The variant the layers use: the supported one, or a lower one named by
  * the SEQSH_ISA environment variable ("c", "avx2", "avx512"). */
 sq_isa sq_isa_active(void);
+/* Makes the layers use isa, or the best supported one below it; returns
+ * the one chosen. For tests and benchmarks, between forward calls. */
+sq_isa sq_isa_set_active(sq_isa isa);
 const char *sq_isa_name(sq_isa isa);
 
 /* One convolution's geometry; all lengths in elements. */
@@ -39,9 +42,14 @@ size_t sq_conv_scratch(long kh, long kw, long c);
 /* Readies d for variant isa (repacks the partial filter panel, if any,
  * into scratch). Call once per forward, before sq_conv_rows. */
 void sq_conv_prepare(sq_isa isa, sq_conv_desc *d, float *scratch);
-/* Output rows [oy0, oy1) of one image: x is h*w*c, y is oh*ow*f.
- * Reentrant: threads may run disjoint rows of the same prepared d. */
+/* Floats of row buffer a thread running d needs so that windows poking out
+ * of the input's sides cost no more than the others (0: none do). */
+size_t sq_conv_rowbuf(const sq_conv_desc *d);
+/* Output rows [oy0, oy1) of one image: x is h*w*c, y is oh*ow*f. rowbuf
+ * has sq_conv_rowbuf(d) floats of the calling thread's own, or is NULL
+ * (slower edges). Reentrant: threads may run disjoint rows of the same
+ * prepared d. */
 void sq_conv_rows(sq_isa isa, const sq_conv_desc *d, const float *x, float *y,
-                  long oy0, long oy1);
+                  long oy0, long oy1, float *rowbuf);
 
 #endif

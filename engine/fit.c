@@ -217,7 +217,42 @@ static int prepare(sq_session *s, const sq_tensor *x, const sq_tensor *y, plan *
     } else {
         p->sparse = 0;
     }
+    /* sparse_categorical_accuracy asked for by name on targets that are not
+     * class indices: it reads one per output row, so there must be one per
+     * row and each must be a class */
+    for (int i = 0; i < c->nmetrics && !p->sparse; i++) {
+        if (p->metric[i] != M_SPARSE_ACC)
+            continue;
+        if (p->sy != (size_t)p->rows)
+            return sq_fail(err, "sparse_categorical_accuracy needs one class index per sample; "
+                           "y has shape %s for outputs of shape %s",
+                           sq_shape_str(&y->shape, a, sizeof a), sq_shape_str(&out, b, sizeof b));
+        for (size_t k = 0; k < sq_shape_count(&y->shape); k++) {
+            float v = y->data[k];
+            if (!(v >= 0 && v < (float)p->last) || v != floorf(v))
+                return sq_fail(err, "Received a label value of %g which is outside the valid "
+                               "range of [0, %ld).", v, p->last);
+        }
+        break;
+    }
     return 0;
+}
+
+/* One metric's sum over a batch. Class-index targets (p->sparse) are
+ * one-hot into `onehot` for the metrics that compare whole rows
+ * (binary_accuracy, categorical_accuracy), which would otherwise read a
+ * row of targets where there is one value. */
+static double metric_sum(const plan *p, int i, const float *out, const float *t, long rows,
+                         float *onehot)
+{
+    int mt = p->metric[i];
+    if (p->sparse && (mt == M_BINARY_ACC || mt == M_CATEGORICAL_ACC)) {
+        for (long r = 0; r < rows; r++)
+            for (long j = 0; j < p->last; j++)
+                onehot[r * p->last + j] = (float)(j == (long)t[r]);
+        return sq_metric_sum(mt, out, onehot, rows, p->last, 0);
+    }
+    return sq_metric_sum(mt, out, t, rows, p->last, p->sparse);
 }
 
 /* Undoes the build that prepare() did on an unbuilt model. */
@@ -310,8 +345,7 @@ static int eval_range(sq_model *m, loop_mem *lm, const plan *p, const sq_tensor 
         sums[0] += (double)b * batch_loss(c, p, p->logits ? lm->ws.z[L] : lm->ws.y[L], t, rows,
                                           NULL, lm->onehot);
         for (int i = 0; i < c->nmetrics; i++)
-            sums[i + 1] += sq_metric_sum(p->metric[i], lm->ws.y[L], t, rows, p->last, p->sparse)
-                           / (double)p->rows;
+            sums[i + 1] += metric_sum(p, i, lm->ws.y[L], t, rows, lm->onehot) / (double)p->rows;
         seen += b;
         for (int i = 0; i < nv; i++)
             values[i] = sums[i] / (double)seen;
@@ -447,8 +481,8 @@ int sq_fit(sq_session *s, const sq_tensor *x, const sq_tensor *y,
             }
             sums[0] += loss * (double)b;
             for (int i = 0; i < c->nmetrics; i++)
-                sums[i + 1] += sq_metric_sum(p.metric[i], lm.ws.y[L], lm.by, rows, p.last,
-                                             p.sparse) / (double)p.rows;
+                sums[i + 1] += metric_sum(&p, i, lm.ws.y[L], lm.by, rows, lm.onehot)
+                               / (double)p.rows;
             seen += b;
             for (int i = 0; i < nv; i++)
                 values[i] = sums[i] / (double)seen;

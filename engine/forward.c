@@ -53,7 +53,11 @@ int sq_forward(sq_model *m, const sq_tensor *x, sq_tensor *y,
     }
     y->shape = sh[n];
     const float *in = x->data;
-    float *bufs[2] = { m->work, m->work + maxact };
+    /* no layers (a model of just an Input) or no weights: nothing to point
+     * into, and NULL + 0 is undefined */
+    float *work = m->work;
+    float *bufs[2] = { work, work ? work + maxact : NULL };
+    float *scratch_at = work ? work + 2 * maxact : NULL;
     for (int i = 0; i < n; i++) {
         if (intr && *intr) {
             sq_tensor_free(y);
@@ -63,7 +67,8 @@ int sq_forward(sq_model *m, const sq_tensor *x, sq_tensor *y,
         const sq_layer *l = m->layers[i];
         float *out = bufs[i & 1];
         sq_fwd f = { .in = in, .out = out, .in_shape = &sh[i], .out_shape = &sh[i + 1],
-                     .w = m->params + l->param_off, .scratch = m->work + 2 * maxact };
+                     .w = m->params ? m->params + l->param_off : NULL,
+                     .scratch = scratch_at };
         l->kind->forward(l, &f);
         if (l->act)
             sq_activation_apply(l->act, out, sq_shape_count(&sh[i + 1]),

@@ -107,6 +107,9 @@ typedef struct {
     /* Not NULL: the caller lets the layer apply l->act itself; a layer that
      * does sets *act_done = 1 and out then holds the activated values. */
     int *act_done;
+    /* Not NULL: a long layer polls it between pieces of work and may stop
+     * early when it is set; the caller then throws out away. */
+    volatile int *intr;
 } sq_fwd;
 
 /* What a backward call sees: everything of the forward call plus the

@@ -149,6 +149,35 @@ static int parse_dims(char **w, int n, int from, sq_shape *sh, int batch)
     return 0;
 }
 
+/* A model or layer name as `model` and name= accept it. */
+static int valid_name(const char *s)
+{
+    return *s && strlen(s) < SQ_NAME_MAX && !strpbrk(s, " \t/:");
+}
+
+/* What `add` guarantees of a model, checked for one read from a file: every
+ * layer is named, the entries of model.layers (layers, nested models) have
+ * distinct names, and so do the layers inside each nested model. */
+static int check_names(const sq_model *m, const char *path, sq_error *err)
+{
+    for (int i = 0; i < m->n; i++)
+        if (!m->layers[i]->name[0])
+            return sq_fail(err, "'%s' is corrupt: layer %d has no name", path, i + 1);
+    int ne = sq_entry_count(m);
+    for (int a = 0; a < ne; a++)
+        for (int b = a + 1; b < ne; b++)
+            if (!strcmp(sq_entry_name(m, a), sq_entry_name(m, b)))
+                return sq_fail(err, "'%s' is corrupt: two layers are named '%s'", path,
+                               sq_entry_name(m, a));
+    for (int i = 0; i < m->n; i++)
+        for (int j = i + 1; j < m->n && m->layers[i]->group; j++)
+            if (m->layers[j]->group == m->layers[i]->group
+                && !strcmp(m->layers[i]->name, m->layers[j]->name))
+                return sq_fail(err, "'%s' is corrupt: two layers of '%s' are named '%s'", path,
+                               m->layers[i]->group->name, m->layers[i]->name);
+    return 0;
+}
+
 /* Builds the model of file text `arch` with weights w (p floats, LE). */
 static sq_model *from_text(char *arch, const unsigned char *w, size_t p, const char *path,
                            sq_error *err)
@@ -175,7 +204,7 @@ static sq_model *from_text(char *arch, const unsigned char *w, size_t p, const c
         if (nw == 0 || words[0][0] == '#')
             continue;
         sq_error e2;
-        if (!strcmp(words[0], "model") && nw == 2 && strlen(words[1]) < SQ_NAME_MAX) {
+        if (!strcmp(words[0], "model") && nw == 2 && valid_name(words[1])) {
             strcpy(m->name, words[1]);
         } else if ((!strcmp(words[0], "input") || !strcmp(words[0], "build")) && !have_shape) {
             explicit_input = !strcmp(words[0], "input");
@@ -183,7 +212,7 @@ static sq_model *from_text(char *arch, const unsigned char *w, size_t p, const c
                 goto corrupt;
             have_shape = 1;
         } else if (!strcmp(words[0], "begin_model") && nw == 2 && !group
-                   && strlen(words[1]) < SQ_NAME_MAX) {
+                   && valid_name(words[1])) {
             if (!(group = sq_calloc(1, sizeof *group))) {
                 sq_fail(err, "out of memory");
                 goto fail;
@@ -251,6 +280,8 @@ static sq_model *from_text(char *arch, const unsigned char *w, size_t p, const c
     m->layers = layers;
     m->n = n;
     layers = NULL;
+    if (check_names(m, path, err) < 0)
+        goto fail;
     if (have_shape && n > 0) {
         sq_rng rng;
         sq_rng_seed(&rng, 0);
@@ -415,7 +446,9 @@ int sq_add_model(sq_session *s, const char *path, const char *name, int trainabl
         memcpy(arr, cur->layers, (size_t)cur->n * sizeof *arr);
     for (int i = 0; i < sub->n; i++) {
         arr[cur->n + i] = sub->layers[i];
-        src[cur->n + i] = sub->params + sub->layers[i]->param_off;
+        /* a model without weights (all layers weightless, or unbuilt) has
+         * no buffer to point into */
+        src[cur->n + i] = sub->params ? sub->params + sub->layers[i]->param_off : NULL;
     }
     int was_built = cur->built;
     sq_shape in = was_built ? cur->input_shape : sub->input_shape;

@@ -2,7 +2,9 @@
  * first job that needs them (so start-up stays quick), sleep on a condition
  * variable between jobs, block every signal (the shell's handlers run on
  * the main thread) and keep flush-to-zero and denormals-are-zero set. A
- * job is one range cut into contiguous shares; the caller runs share 0. */
+ * job is one range handed out in chunks, first come first served, so a
+ * thread the system delays leaves its work to the others; the caller takes
+ * part as thread 0. */
 #include <pthread.h>
 #include <signal.h>
 #include <stdint.h>
@@ -47,16 +49,22 @@ static int quit;
 static sq_range_fn job_fn;
 static void *job_ctx;
 static long job_n;
+static long job_chunk;
+static long job_next;             /* the first unclaimed index (atomic) */
 static int job_parts;
 static int pending;               /* workers yet to finish the current job */
 static unsigned long born[SQ_MAX_THREADS];  /* gen when each worker was started */
 static _Thread_local int in_job;  /* inside a share: nested jobs run serially */
 
-static void run_share(sq_range_fn fn, void *ctx, long n, int parts, int id)
+/* Claims chunks of the current job until none are left. */
+static void run_share(sq_range_fn fn, void *ctx, long n, long chunk, int id)
 {
-    long b = (long)((long long)n * id / parts), e = (long)((long long)n * (id + 1) / parts);
-    if (b < e)
-        fn(ctx, b, e);
+    for (;;) {
+        long b = __atomic_fetch_add(&job_next, chunk, __ATOMIC_RELAXED);
+        if (b >= n)
+            break;
+        fn(ctx, b, n - b < chunk ? n : b + chunk, id);
+    }
 }
 
 static void *worker(void *arg)
@@ -74,11 +82,11 @@ static void *worker(void *arg)
         seen = gen;
         sq_range_fn fn = job_fn;
         void *ctx = job_ctx;
-        long n = job_n;
+        long n = job_n, chunk = job_chunk;
         int parts = job_parts;
         pthread_mutex_unlock(&mu);
         if (id < parts)
-            run_share(fn, ctx, n, parts, id);
+            run_share(fn, ctx, n, chunk, id);
         pthread_mutex_lock(&mu);
         if (--pending == 0)
             pthread_cond_signal(&done);
@@ -153,12 +161,19 @@ int sq_pool_threads(void)
 
 void sq_parallel_for(long n, long min_each, sq_range_fn fn, void *ctx)
 {
+    sq_parallel_for_upto(n, min_each, SQ_MAX_THREADS, fn, ctx);
+}
+
+void sq_parallel_for_upto(long n, long min_each, int most_threads, sq_range_fn fn, void *ctx)
+{
     if (n <= 0)
         return;
     if (min_each < 1)
         min_each = 1;
     long most = n / min_each;
     int parts = sq_pool_threads();
+    if (parts > most_threads)
+        parts = most_threads;
     if (most < parts)
         parts = most < 1 ? 1 : (int)most;
     if (parts > 1 && !in_job && pthread_mutex_trylock(&run_mu) == 0) {
@@ -173,6 +188,11 @@ void sq_parallel_for(long n, long min_each, sq_range_fn fn, void *ctx)
             job_fn = fn;
             job_ctx = ctx;
             job_n = n;
+            /* small enough chunks to even out, big enough to pay */
+            job_chunk = n / ((long)parts * 16);
+            if (job_chunk < min_each)
+                job_chunk = min_each;
+            job_next = 0;
             job_parts = parts;
             pending = nworkers;
             gen++;
@@ -180,7 +200,7 @@ void sq_parallel_for(long n, long min_each, sq_range_fn fn, void *ctx)
             pthread_mutex_unlock(&mu);
             unsigned fp = sq_fp_fast();
             in_job = 1;
-            run_share(fn, ctx, n, parts, 0);
+            run_share(fn, ctx, n, job_chunk, 0);
             in_job = 0;
             sq_fp_restore(fp);
             pthread_mutex_lock(&mu);
@@ -193,6 +213,6 @@ void sq_parallel_for(long n, long min_each, sq_range_fn fn, void *ctx)
         pthread_mutex_unlock(&run_mu);
     }
     unsigned fp = sq_fp_fast();
-    fn(ctx, 0, n);
+    fn(ctx, 0, n, 0);
     sq_fp_restore(fp);
 }

@@ -15,12 +15,18 @@ int sq_pool_threads(void);
  * else the number of processors. */
 int sq_default_threads(void);
 
-/* fn(ctx, begin, end) over [0, n) cut into one contiguous range per thread
- * (at most n / min_each ranges); returns when all are done. Every share
- * runs with flush-to-zero and denormals-are-zero set. Called from inside a
- * job, or while another thread's job runs, it runs serially. */
-typedef void (*sq_range_fn)(void *ctx, long begin, long end);
+/* Runs fn(ctx, begin, end, tid) over [0, n) in chunks of at least
+ * min_each indices (at most n / min_each threads take part) and returns
+ * when all are done. Chunks go to whichever thread is free; tid in
+ * [0, sq_pool_threads()) names the thread running it (0 = the caller), for
+ * per-thread scratch. Every chunk runs with flush-to-zero and
+ * denormals-are-zero set. Called from inside a job's chunk, or while
+ * another thread's job runs, it runs serially as fn(ctx, 0, n, 0); so does
+ * a job too small to share, and jobs started from that fn may use the pool. */
+typedef void (*sq_range_fn)(void *ctx, long begin, long end, int tid);
 void sq_parallel_for(long n, long min_each, sq_range_fn fn, void *ctx);
+/* The same with tids below most_threads (per-thread scratch for fewer). */
+void sq_parallel_for_upto(long n, long min_each, int most_threads, sq_range_fn fn, void *ctx);
 
 /* Sets flush-to-zero and denormals-are-zero for the calling thread and
  * returns the previous state, for sq_fp_restore. */

@@ -183,7 +183,10 @@ static FILE *open_script(shell *sh, const char *path)
     if (!S_ISREG(st.st_mode) && !S_ISFIFO(st.st_mode)) {
         sh_fail(sh, "cannot read '%s': %s", path,
                 S_ISDIR(st.st_mode) ? "it is a folder, not a script"
-                : "not a regular file (a device or socket)");
+                : S_ISCHR(st.st_mode) ? "not a regular file (a character device)"
+                : S_ISBLK(st.st_mode) ? "not a regular file (a block device)"
+                : S_ISSOCK(st.st_mode) ? "not a regular file (a socket)"
+                : "not a regular file (a special file)");
         close(fd);
         return NULL;
     }

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <zlib.h>
 #include "engine.h"
 #include "internal.h"
 
@@ -358,6 +359,61 @@ START_TEST(extract_matches_truncated_models)
 }
 END_TEST
 
+/* Writes a well-formed container (magic, version, lengths, CRC) around an
+ * architecture text and no weights. */
+static void write_arch(const char *file, const char *text)
+{
+    size_t t = strlen(text), len = 16 + t + 8 + 4;
+    unsigned char *b = calloc(1, len);
+    memcpy(b, "SEQSHMDL\x01\0\0\0", 12);
+    for (int i = 0; i < 4; i++)
+        b[12 + i] = (unsigned char)(t >> (8 * i));
+    memcpy(b + 16, text, t);
+    uint32_t crc = (uint32_t)crc32(0L, b, (uInt)(len - 4));
+    for (int i = 0; i < 4; i++)
+        b[len - 4 + i] = (unsigned char)(crc >> (8 * i));
+    FILE *f = fopen(file, "wb");
+    ck_assert_ptr_nonnull(f);
+    fwrite(b, 1, len, f);
+    fclose(f);
+    free(b);
+}
+
+/* Found by fuzzing (tests/fuzz/fuzz_modelfile.c): files whose layers break
+ * the naming rules `add` enforces loaded, giving models with two layers of
+ * one name or a layer without one. */
+START_TEST(files_breaking_name_rules_are_refused)
+{
+    static const struct { const char *text, *msg; } cases[] = {
+        { "model a\nadd dense units=1 name=d\nadd dense units=1 name=d\n",
+          "is corrupt: two layers are named 'd'" },
+        { "model a\nadd dense units=1\n", "is corrupt: layer 1 has no name" },
+        { "model a\nbegin_model g\nadd dense units=1 name=d\nend_model\n"
+          "add dense units=1 name=g\n", "is corrupt: two layers are named 'g'" },
+        { "model a\nbegin_model g\nadd dense units=1 name=d\nend_model\n"
+          "begin_model g\nadd dense units=1 name=e\nend_model\n",
+          "is corrupt: two layers are named 'g'" },
+        { "model a\nbegin_model g\nadd dense units=1 name=d\nadd dense units=2 name=d\n"
+          "end_model\n", "is corrupt: two layers of 'g' are named 'd'" },
+        { "model a/b\n", "architecture line 1 is not understood" },
+        { "model a\nbegin_model g:h\nend_model\n", "architecture line 2 is not understood" },
+    };
+    sq_session *b = sq_session_new();
+    ck_assert_int_eq(add(b, "dense 5 input_shape=3"), 0);
+    char *before = sq_summary(b, &err);
+    write_arch(path, "model ok\nadd dense units=1 name=d\nadd dense units=1 name=e\n");
+    ck_assert_msg(sq_load(b, path, &err) == 0, "%s", err.msg);
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        write_arch(path, cases[i].text);
+        ck_assert_msg(sq_load(b, path, &err) == -1, "case %zu loaded", i);
+        ck_assert_msg(strstr(err.msg, cases[i].msg) != NULL, "case %zu: %s", i, err.msg);
+        ck_assert_int_eq(sq_add_model(b, path, "x", -1, &err), -1);
+    }
+    sq_session_free(b);
+    free(before);
+}
+END_TEST
+
 int main(void)
 {
     Suite *su = suite_create("modelfile");
@@ -370,6 +426,7 @@ int main(void)
     tcase_add_test(tc, nested_model_trains_only_the_head_and_round_trips);
     tcase_add_test(tc, selectors);
     tcase_add_test(tc, extract_matches_truncated_models);
+    tcase_add_test(tc, files_breaking_name_rules_are_refused);
     suite_add_tcase(su, tc);
     SRunner *sr = srunner_create(su);
     srunner_run_all(sr, CK_ENV);

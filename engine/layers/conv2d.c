@@ -18,6 +18,9 @@ typedef struct {
     long d[2];        /* dilation rates */
     int same;         /* padding="same" */
     int use_bias;
+    int fwd_threads;  /* threads scratch made room for */
+    int bwd_threads;  /* threads scratch_bwd made room for: images */
+    int dx_threads;   /* ... and rows of the direct input gradient */
 } conv2d_state;
 
 static const sq_optdef opts[] = {
@@ -152,14 +155,42 @@ static size_t im2col_size(const sq_layer *l, const sq_shape *in)
     return (size_t)oh * (size_t)ow * (size_t)(st->k[0] * st->k[1] * in->d[3]);
 }
 
-/* The direct kernels need room for one repacked panel of filters; the
- * fallback, an im2col matrix. */
+/* The direct kernels' description of this layer on input shape `in`
+ * (weights at w, which may be NULL for sizing). */
+static sq_conv_desc describe(const conv2d_state *st, const sq_shape *in, const float *w)
+{
+    sq_conv_desc d = {
+        .h = in->d[1], .w = in->d[2], .c = in->d[3], .f = st->filters,
+        .kh = st->k[0], .kw = st->k[1], .sh = st->s[0], .sw = st->s[1],
+        .dh = st->d[0], .dw = st->d[1], .kernel = w,
+    };
+    d.oh = sq_conv_len(d.h, d.kh, st->same, d.sh, d.dh);
+    d.ow = sq_conv_len(d.w, d.kw, st->same, d.sw, d.dw);
+    d.pt = sq_pad_before(d.h, d.oh, d.kh + (d.kh - 1) * (d.dh - 1), d.sh, st->same);
+    d.pl = sq_pad_before(d.w, d.ow, d.kw + (d.kw - 1) * (d.dw - 1), d.sw, st->same);
+    d.bias = st->use_bias && w ? w + d.kh * d.kw * d.c * d.f : NULL;
+    return d;
+}
+
+/* Threads that may share a job of n units, as many as scratch is made for. */
+static int threads_for(long n)
+{
+    int nt = sq_pool_threads();
+    if (n >= 0 && nt > n)
+        nt = n > 0 ? (int)n : 1;
+    return nt;
+}
+
+/* The direct kernels need room for one repacked panel of filters and a row
+ * buffer per thread; the fallback, an im2col matrix. */
 static size_t scratch(const sq_layer *l, const sq_shape *in)
 {
-    const conv2d_state *st = l->state;
+    conv2d_state *st = l->state;
     if (sq_isa_active() == SQ_ISA_C)
         return im2col_size(l, in);
-    return sq_conv_scratch(st->k[0], st->k[1], in->d[3]);
+    sq_conv_desc d = describe(st, in, NULL);
+    st->fwd_threads = threads_for(in->d[0] * d.oh);
+    return sq_conv_scratch(d.kh, d.kw, d.c) + (size_t)st->fwd_threads * sq_conv_rowbuf(&d);
 }
 
 static void im2col(const conv2d_state *st, const float *x, long h, long w, long c,
@@ -169,24 +200,26 @@ static void im2col(const conv2d_state *st, const float *x, long h, long w, long 
     for (long oy = 0; oy < oh; oy++) {
         for (long ox = 0; ox < ow; ox++) {
             float *row = col + (oy * ow + ox) * kh * kw * c;
+            long ix0 = ox * st->s[1] - pl, ix1 = ix0 + (kw - 1) * st->d[1];
+            int inside = ix0 >= 0 && ix1 < w && st->d[1] == 1;
             for (long ky = 0; ky < kh; ky++) {
                 long iy = oy * st->s[0] - pt + ky * st->d[0];
                 float *dst = row + ky * kw * c;
                 if (iy < 0 || iy >= h) {
-                    for (long j = 0; j < kw * c; j++)
-                        dst[j] = 0.0f;
+                    memset(dst, 0, (size_t)(kw * c) * sizeof *dst);
+                    continue;
+                }
+                if (inside) {
+                    /* the taps of this row are kw*c consecutive floats */
+                    memcpy(dst, x + (iy * w + ix0) * c, (size_t)(kw * c) * sizeof *dst);
                     continue;
                 }
                 for (long kx = 0; kx < kw; kx++, dst += c) {
-                    long ix = ox * st->s[1] - pl + kx * st->d[1];
-                    if (ix < 0 || ix >= w) {
-                        for (long j = 0; j < c; j++)
-                            dst[j] = 0.0f;
-                    } else {
-                        const float *src = x + (iy * w + ix) * c;
-                        for (long j = 0; j < c; j++)
-                            dst[j] = src[j];
-                    }
+                    long ix = ix0 + kx * st->d[1];
+                    if (ix < 0 || ix >= w)
+                        memset(dst, 0, (size_t)c * sizeof *dst);
+                    else
+                        memcpy(dst, x + (iy * w + ix) * c, (size_t)c * sizeof *dst);
                 }
             }
         }
@@ -198,38 +231,49 @@ typedef struct {
     const sq_conv_desc *d;
     const float *in;
     float *out;
+    volatile int *intr;
+    float *rowbufs;              /* one per thread, rowbuf floats each */
+    size_t rowbuf;
 } conv_job;
 
-/* Output rows [b, e) of the batch, numbered image by image. */
-static void conv_range(void *ctx, long b, long e)
+/* Output rows [b, e) of the batch, numbered image by image; row by row
+ * when someone may ask to stop. */
+static void conv_range(void *ctx, long b, long e, int tid)
 {
     const conv_job *j = ctx;
     const sq_conv_desc *d = j->d;
     size_t in_img = (size_t)(d->h * d->w * d->c), out_img = (size_t)(d->oh * d->ow * d->f);
+    float *rowbuf = j->rowbuf ? j->rowbufs + (size_t)tid * j->rowbuf : NULL;
     while (b < e) {
+        if (j->intr && *j->intr)
+            return;
         long img = b / d->oh, oy = b % d->oh;
         long stop = (img + 1) * d->oh < e ? (img + 1) * d->oh : e;
+        if (j->intr)
+            stop = b + 1;
         sq_conv_rows(j->isa, d, j->in + (size_t)img * in_img, j->out + (size_t)img * out_img,
-                     oy, oy + (stop - b));
+                     oy, oy + (stop - b), rowbuf);
         b = stop;
     }
+}
+
+/* Runs prepared d over nb images, sharing rows among at most nt threads
+ * (row buffers for them at rowbufs). */
+static void run_conv(sq_isa isa, const sq_conv_desc *d, long nb, const float *in, float *out,
+                     volatile int *intr, float *rowbufs, int nt)
+{
+    conv_job job = { isa, d, in, out, intr, rowbufs, sq_conv_rowbuf(d) };
+    /* shares of at least ~2 MFLOP, so waking a thread pays */
+    double row_flops = 2.0 * (double)(d->ow * d->f) * (double)(d->kh * d->kw * d->c) + 1.0;
+    long min_rows = (long)(2e6 / row_flops) + 1;
+    sq_parallel_for_upto(nb * d->oh, min_rows, nt > 0 ? nt : 1, conv_range, &job);
 }
 
 static void forward_direct(const sq_layer *l, const sq_fwd *f, sq_isa isa)
 {
     const conv2d_state *st = l->state;
-    const sq_shape *is = f->in_shape, *os = f->out_shape;
-    long nb = is->d[0];
-    sq_conv_desc d = {
-        .h = is->d[1], .w = is->d[2], .c = is->d[3],
-        .oh = os->d[1], .ow = os->d[2], .f = st->filters,
-        .kh = st->k[0], .kw = st->k[1], .sh = st->s[0], .sw = st->s[1],
-        .dh = st->d[0], .dw = st->d[1],
-        .kernel = f->w,
-    };
-    d.pt = sq_pad_before(d.h, d.oh, d.kh + (d.kh - 1) * (d.dh - 1), d.sh, st->same);
-    d.pl = sq_pad_before(d.w, d.ow, d.kw + (d.kw - 1) * (d.dw - 1), d.sw, st->same);
-    d.bias = st->use_bias ? f->w + d.kh * d.kw * d.c * d.f : NULL;
+    long nb = f->in_shape->d[0];
+    sq_conv_desc d = describe(st, f->in_shape, f->w);
     if (f->act_done && l->act && l->act == sq_activation_find("relu")) {
         d.relu = 1;
         *f->act_done = 1;
@@ -237,11 +281,8 @@ static void forward_direct(const sq_layer *l, const sq_fwd *f, sq_isa isa)
     if (nb * d.oh * d.ow == 0)
         return;
     sq_conv_prepare(isa, &d, f->scratch);
-    conv_job job = { isa, &d, f->in, f->out };
-    /* shares of at least ~2 MFLOP, so waking a thread pays */
-    double row_flops = 2.0 * (double)(d.ow * d.f) * (double)(d.kh * d.kw * d.c) + 1.0;
-    long min_rows = (long)(2e6 / row_flops) + 1;
-    sq_parallel_for(nb * d.oh, min_rows, conv_range, &job);
+    run_conv(isa, &d, nb, f->in, f->out, f->intr,
+             f->scratch + sq_conv_scratch(d.kh, d.kw, d.c), st->fwd_threads);
 }
 
 static void forward(const sq_layer *l, const sq_fwd *f)
@@ -282,11 +323,54 @@ static void forward(const sq_layer *l, const sq_fwd *f)
     }
 }
 
-/* Backward needs one image's im2col matrix too: first the input's columns
- * (for dkernel), then, overwritten, the gradient of those columns. */
+/* Backward works image by image, the images shared by the threads: each
+ * thread has one image's im2col matrix and its own partial kernel and bias
+ * gradients, added up at the end. With unit strides and a vector unit the
+ * input gradient is itself a convolution (of dout, by the kernel flipped
+ * and with C and F swapped), run by the direct kernels; otherwise it is
+ * dout . K^T per image, scattered back by col2im. */
+static int direct_dx(const conv2d_state *st)
+{
+    return st->s[0] == 1 && st->s[1] == 1 && sq_isa_active() != SQ_ISA_C;
+}
+
+static size_t bwd_region(const sq_layer *l, const sq_shape *in)
+{
+    const conv2d_state *st = l->state;
+    size_t kdim = (size_t)(st->k[0] * st->k[1] * in->d[3]);
+    return im2col_size(l, in) + kdim * (size_t)st->filters + (size_t)st->filters;
+}
+
+/* The input gradient as a convolution of dout (oh x ow x F) into the
+ * input's shape: unit strides, the same dilations, the kernel flipped with
+ * C and F swapped, padding (k - 1) * d - p before. */
+static sq_conv_desc describe_dx(const conv2d_state *st, const sq_shape *in, const float *wt)
+{
+    sq_conv_desc f = describe(st, in, NULL);
+    sq_conv_desc d = {
+        .h = f.oh, .w = f.ow, .c = f.f, .oh = f.h, .ow = f.w, .f = f.c,
+        .kh = f.kh, .kw = f.kw, .sh = 1, .sw = 1, .dh = f.dh, .dw = f.dw,
+        .pt = (f.kh - 1) * f.dh - f.pt, .pl = (f.kw - 1) * f.dw - f.pl, .kernel = wt,
+    };
+    return d;
+}
+
+/* Per thread: an im2col matrix and partial gradients (bwd_region); with
+ * direct din also the flipped kernel, its panel and per-thread row buffers. */
 static size_t scratch_bwd(const sq_layer *l, const sq_shape *in)
 {
-    return im2col_size(l, in);
+    conv2d_state *st = l->state;
+    if (is_pointwise(st))
+        return 0;
+    st->bwd_threads = threads_for(in->d[0]);
+    size_t n = (size_t)st->bwd_threads * bwd_region(l, in);
+    if (direct_dx(st)) {
+        sq_conv_desc d = describe_dx(st, in, NULL);
+        st->dx_threads = threads_for(in->d[0] * d.oh);
+        n += (size_t)(d.kh * d.kw * d.c * d.f) + sq_conv_scratch(d.kh, d.kw, d.c)
+             + (size_t)st->dx_threads * sq_conv_rowbuf(&d);
+    }
+    return n;
 }
 
 /* The adjoint of im2col: adds each column entry back onto the input cell it
@@ -316,9 +400,78 @@ static void col2im(const conv2d_state *st, const float *col, long h, long w, lon
     }
 }
 
-/* With col = im2col(x) per image and out = col . K + bias:
- *   dK = sum over images of col^T . dout,  dbias = column sums of dout,
- *   dcol = dout . K^T, scattered back onto dx by col2im. */
+/* acc[j] += sum over rows of a[r * n + j] */
+static void colsum_add(const float *a, size_t rows, long n, float *acc)
+{
+    for (size_t r = 0; r < rows; r++)
+        for (long j = 0; j < n; j++)
+            acc[j] += a[r * (size_t)n + (size_t)j];
+}
+
+typedef struct {
+    const conv2d_state *st;
+    const sq_bwd *b;
+    long h, w, c, oh, ow, pt, pl, kdim;
+    int want_dx;                 /* this job also makes din */
+    float *scratch;
+    size_t region;
+    int used[SQ_MAX_THREADS];    /* thread t's partials hold something */
+} bwd_job;
+
+static void bwd_images(void *ctx, long b0, long e0, int tid)
+{
+    bwd_job *j = ctx;
+    const conv2d_state *st = j->st;
+    const sq_bwd *b = j->b;
+    long nf = st->filters, kdim = j->kdim;
+    size_t npix = (size_t)(j->oh * j->ow), img = (size_t)(j->h * j->w * j->c);
+    float *col = j->scratch + (size_t)tid * j->region;
+    float *pdw = col + npix * (size_t)kdim, *pdb = pdw + kdim * nf;
+    for (long n = b0; n < e0; n++) {
+        const float *dy = b->dout + (size_t)n * npix * (size_t)nf;
+        if (b->dw) {
+            if (!j->used[tid])
+                memset(pdb, 0, (size_t)nf * sizeof *pdb);
+            im2col(st, b->in + (size_t)n * img, j->h, j->w, j->c, j->oh, j->ow, j->pt, j->pl,
+                   col);
+            sq_gemm(1, 0, (int)kdim, (int)nf, (int)npix, 1.0f, col, (int)kdim, dy, (int)nf,
+                    j->used[tid] ? 1.0f : 0.0f, pdw, (int)nf);
+            colsum_add(dy, npix, nf, pdb);
+            j->used[tid] = 1;
+        }
+        if (j->want_dx) {
+            float *dx = b->din + (size_t)n * img;
+            sq_gemm(0, 1, (int)npix, (int)kdim, (int)nf, 1.0f, dy, (int)nf, b->w, (int)nf,
+                    0.0f, col, (int)kdim);
+            memset(dx, 0, img * sizeof *dx);
+            col2im(st, col, j->h, j->w, j->c, j->oh, j->ow, j->pt, j->pl, dx);
+        }
+    }
+}
+
+/* din by the direct kernels. */
+static void backward_dx_direct(const conv2d_state *st, const sq_bwd *b, float *scratch)
+{
+    const sq_shape *is = b->in_shape;
+    long kh = st->k[0], kw = st->k[1], c = is->d[3], nf = st->filters;
+    /* (kh, kw, F, C), flipped in both axes */
+    float *wt = scratch;
+    for (long ky = 0; ky < kh; ky++)
+        for (long kx = 0; kx < kw; kx++) {
+            const float *src = b->w + ((kh - 1 - ky) * kw + (kw - 1 - kx)) * c * nf;
+            float *dst = wt + (ky * kw + kx) * nf * c;
+            for (long ci = 0; ci < c; ci++)
+                for (long f = 0; f < nf; f++)
+                    dst[f * c + ci] = src[ci * nf + f];
+        }
+    sq_isa isa = sq_isa_active();
+    sq_conv_desc d = describe_dx(st, is, wt);
+    float *panel = wt + kh * kw * c * nf;
+    sq_conv_prepare(isa, &d, panel);
+    run_conv(isa, &d, is->d[0], b->dout, b->din, NULL,
+             panel + sq_conv_scratch(d.kh, d.kw, d.c), st->dx_threads);
+}
+
 static void backward(const sq_layer *l, const sq_bwd *b)
 {
     const conv2d_state *st = l->state;
@@ -328,16 +481,13 @@ static void backward(const sq_layer *l, const sq_bwd *b)
     long kdim = st->k[0] * st->k[1] * c;
     size_t npix = (size_t)oh * (size_t)ow;
     size_t rows = (size_t)nb * npix;
-    if (b->dw && st->use_bias) {
-        float *db = b->dw + kdim * nf;
-        for (long j = 0; j < nf; j++)
-            db[j] = 0;
-        for (size_t r = 0; r < rows; r++)
-            for (long j = 0; j < nf; j++)
-                db[j] += b->dout[r * (size_t)nf + (size_t)j];
-    }
     if (is_pointwise(st)) {
         /* the input is its own im2col matrix: one GEMM each */
+        if (b->dw && st->use_bias) {
+            float *db = b->dw + kdim * nf;
+            memset(db, 0, (size_t)nf * sizeof *db);
+            colsum_add(b->dout, rows, nf, db);
+        }
         if (b->dw)
             sq_gemm(1, 0, (int)c, (int)nf, (int)rows, 1.0f, b->in, (int)c, b->dout, (int)nf,
                     0.0f, b->dw, (int)nf);
@@ -346,28 +496,50 @@ static void backward(const sq_layer *l, const sq_bwd *b)
                     0.0f, b->din, (int)c);
         return;
     }
-    if (b->dw && nb == 0)
-        for (long i = 0; i < kdim * nf; i++)
-            b->dw[i] = 0;
-    if (b->din)
-        for (size_t i = 0, n = sq_shape_count(is); i < n; i++)
-            b->din[i] = 0;
     long pt = sq_pad_before(h, oh, st->k[0] + (st->k[0] - 1) * (st->d[0] - 1), st->s[0], st->same);
     long pl = sq_pad_before(w, ow, st->k[1] + (st->k[1] - 1) * (st->d[1] - 1), st->s[1], st->same);
-    for (long n = 0; n < nb; n++) {
-        const float *x = b->in + (size_t)n * (size_t)(h * w * c);
-        const float *dy = b->dout + (size_t)n * npix * (size_t)nf;
-        if (b->dw) {
-            im2col(st, x, h, w, c, oh, ow, pt, pl, b->scratch);
-            sq_gemm(1, 0, (int)kdim, (int)nf, (int)npix, 1.0f, b->scratch, (int)kdim, dy,
-                    (int)nf, n ? 1.0f : 0.0f, b->dw, (int)nf);
+    int nt = st->bwd_threads > 0 ? st->bwd_threads : 1;
+    size_t region = bwd_region(l, is);
+    int dx_direct = b->din && direct_dx(st) && nb > 0;
+    if (dx_direct)
+        backward_dx_direct(st, b, b->scratch + (size_t)nt * region);
+    bwd_job *j = NULL, job;
+    if (b->dw || (b->din && !dx_direct)) {
+        job = (bwd_job){ st, b, h, w, c, oh, ow, pt, pl, kdim, b->din && !dx_direct, b->scratch,
+                         region, { 0 } };
+        j = &job;
+        /* each thread's partials live in its own region: at most nt threads */
+        sq_parallel_for_upto(nb, 1, nt, bwd_images, j);
+    }
+    if (!b->dw)
+        return;
+    /* the partials add up to dK and dbias */
+    size_t nw = (size_t)(kdim * nf);
+    float *db = st->use_bias ? b->dw + nw : NULL;
+    int first = 1;
+    for (int t = 0; t < nt; t++) {
+        if (!j->used[t])
+            continue;
+        const float *pdw = b->scratch + (size_t)t * region + npix * (size_t)kdim;
+        const float *pdb = pdw + nw;
+        if (first) {
+            memcpy(b->dw, pdw, nw * sizeof *pdw);
+            if (db)
+                memcpy(db, pdb, (size_t)nf * sizeof *pdb);
+            first = 0;
+            continue;
         }
-        if (b->din) {
-            sq_gemm(0, 1, (int)npix, (int)kdim, (int)nf, 1.0f, dy, (int)nf, b->w, (int)nf,
-                    0.0f, b->scratch, (int)kdim);
-            col2im(st, b->scratch, h, w, c, oh, ow, pt, pl,
-                   b->din + (size_t)n * (size_t)(h * w * c));
-        }
+        for (size_t i = 0; i < nw; i++)
+            b->dw[i] += pdw[i];
+        if (db)
+            for (long f = 0; f < nf; f++)
+                db[f] += pdb[f];
+    }
+    if (first) {
+        /* an empty batch */
+        memset(b->dw, 0, nw * sizeof *b->dw);
+        if (db)
+            memset(db, 0, (size_t)nf * sizeof *db);
     }
 }
 

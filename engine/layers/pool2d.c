@@ -1,10 +1,19 @@
 /* pool2d.c - MaxPooling2D and AveragePooling2D (channels_last): windows over
- * rows and cols, TensorFlow's SAME padding; padded cells never count. */
+ * rows and cols, TensorFlow's SAME padding; padded cells never count.
+ * Forward runs over output rows shared by the thread pool, vectorised
+ * across channels with AVX-512 or AVX2 where the CPU has them. */
 #include <ctype.h>
 #include <float.h>
 #include <stdio.h>
 #include <string.h>
 #include "../internal.h"
+#include "../conv_kernels.h"
+#include "../threads.h"
+
+#if (defined(__x86_64__) || defined(__i386__)) && defined(__GNUC__)
+#define POOL_X86 1
+#include <immintrin.h>
+#endif
 
 typedef struct {
     long k[2];        /* pool rows, cols */
@@ -96,49 +105,325 @@ static int output_shape(const sq_layer *l, const sq_shape *in, sq_shape *out,
     return 0;
 }
 
+/* One pooling job: the geometry and which window routine to use. */
+typedef struct {
+    const pool_state *st;
+    long h, w, c, oh, ow, pt, pl;
+    const float *in;
+    float *out;
+    sq_isa isa;
+} pool_job;
+
+/* The window's max (or mean) over all c channels into y. x is the image;
+ * the window is clipped to rows [y0, y1) and cols [x0, x1). */
+typedef void (*window_fn)(const float *x, long w, long c, long y0, long y1, long x0,
+                          long x1, int max, float *y);
+
+#ifdef POOL_X86
+__attribute__((target("avx512f")))
+static void window_z(const float *x, long w, long c, long y0, long y1, long x0, long x1,
+                     int max, float *y)
+{
+    for (long j = 0; j < c; j += 32) {
+        long n0 = c - j < 16 ? c - j : 16, n1 = c - j - n0 < 16 ? c - j - n0 : 16;
+        __mmask16 m0 = (__mmask16)((1u << n0) - 1), m1 = (__mmask16)((1u << n1) - 1);
+        __m512 a0 = max ? _mm512_set1_ps(-FLT_MAX) : _mm512_setzero_ps(), a1 = a0;
+        for (long iy = y0; iy < y1; iy++) {
+            const float *src = x + (iy * w + x0) * c + j;
+            for (long ix = x0; ix < x1; ix++, src += c) {
+                __m512 v0 = _mm512_maskz_loadu_ps(m0, src), v1 = _mm512_maskz_loadu_ps(m1, src + 16);
+                if (max) {
+                    a0 = _mm512_max_ps(v0, a0);
+                    a1 = _mm512_max_ps(v1, a1);
+                } else {
+                    a0 = _mm512_add_ps(a0, v0);
+                    a1 = _mm512_add_ps(a1, v1);
+                }
+            }
+        }
+        long cells = (y1 - y0) * (x1 - x0);
+        if (!max && cells > 0) {
+            __m512 inv = _mm512_set1_ps(1.0f / (float)cells);
+            a0 = _mm512_mul_ps(a0, inv);
+            a1 = _mm512_mul_ps(a1, inv);
+        }
+        _mm512_mask_storeu_ps(y + j, m0, a0);
+        _mm512_mask_storeu_ps(y + j + 16, m1, a1);
+    }
+}
+
+__attribute__((target("avx2")))
+static void window_y(const float *x, long w, long c, long y0, long y1, long x0, long x1,
+                     int max, float *y)
+{
+    long cells = (y1 - y0) * (x1 - x0);
+    float inv = cells > 0 ? 1.0f / (float)cells : 1.0f;
+    long j = 0;
+    for (; j + 16 <= c; j += 16) {
+        __m256 a0 = max ? _mm256_set1_ps(-FLT_MAX) : _mm256_setzero_ps(), a1 = a0;
+        for (long iy = y0; iy < y1; iy++) {
+            const float *src = x + (iy * w + x0) * c + j;
+            for (long ix = x0; ix < x1; ix++, src += c) {
+                __m256 v0 = _mm256_loadu_ps(src), v1 = _mm256_loadu_ps(src + 8);
+                if (max) {
+                    a0 = _mm256_max_ps(v0, a0);
+                    a1 = _mm256_max_ps(v1, a1);
+                } else {
+                    a0 = _mm256_add_ps(a0, v0);
+                    a1 = _mm256_add_ps(a1, v1);
+                }
+            }
+        }
+        if (!max && cells > 0) {
+            a0 = _mm256_mul_ps(a0, _mm256_set1_ps(inv));
+            a1 = _mm256_mul_ps(a1, _mm256_set1_ps(inv));
+        }
+        _mm256_storeu_ps(y + j, a0);
+        _mm256_storeu_ps(y + j + 8, a1);
+    }
+    for (; j < c; j++) {
+        float a = max ? -FLT_MAX : 0.0f;
+        for (long iy = y0; iy < y1; iy++)
+            for (long ix = x0; ix < x1; ix++) {
+                float v = x[(iy * w + ix) * c + j];
+                if (max)
+                    a = v > a ? v : a;
+                else
+                    a += v;
+            }
+        y[j] = !max && cells > 0 ? a * inv : a;
+    }
+}
+#endif
+
+/* Output rows [b, e) of the batch, numbered image by image. */
+static void pool_range(void *ctx, long b, long e, int tid)
+{
+    (void)tid;
+    const pool_job *j = ctx;
+    const pool_state *st = j->st;
+    long h = j->h, w = j->w, c = j->c, oh = j->oh, ow = j->ow;
+    int max = st->max;
+    window_fn win = NULL;
+#ifdef POOL_X86
+    if (j->isa == SQ_ISA_AVX512)
+        win = window_z;
+    else if (j->isa == SQ_ISA_AVX2)
+        win = window_y;
+#endif
+    for (long u = b; u < e; u++) {
+        long img = u / oh, oy = u % oh;
+        const float *x = j->in + (size_t)img * (size_t)(h * w * c);
+        float *y = j->out + ((size_t)img * (size_t)oh + (size_t)oy) * (size_t)(ow * c);
+        long y0 = oy * st->s[0] - j->pt, y1 = y0 + st->k[0];
+        if (y0 < 0)
+            y0 = 0;
+        if (y1 > h)
+            y1 = h;
+        for (long ox = 0; ox < ow; ox++, y += c) {
+            long x0 = ox * st->s[1] - j->pl, x1 = x0 + st->k[1];
+            if (x0 < 0)
+                x0 = 0;
+            if (x1 > w)
+                x1 = w;
+            if (win) {
+                win(x, w, c, y0, y1, x0, x1, max, y);
+                continue;
+            }
+            for (long k = 0; k < c; k++)
+                y[k] = max ? -FLT_MAX : 0.0f;
+            for (long iy = y0; iy < y1; iy++) {
+                for (long ix = x0; ix < x1; ix++) {
+                    const float *src = x + (iy * w + ix) * c;
+                    if (max) {
+                        for (long k = 0; k < c; k++)
+                            y[k] = src[k] > y[k] ? src[k] : y[k];
+                    } else {
+                        for (long k = 0; k < c; k++)
+                            y[k] += src[k];
+                    }
+                }
+            }
+            long cells = (y1 - y0) * (x1 - x0);
+            if (!max && cells > 0) {
+                float inv = 1.0f / (float)cells;
+                for (long k = 0; k < c; k++)
+                    y[k] *= inv;
+            }
+        }
+    }
+}
+
 static void forward(const sq_layer *l, const sq_fwd *f)
 {
     const pool_state *st = l->state;
     const sq_shape *is = f->in_shape, *os = f->out_shape;
-    long nb = is->d[0], h = is->d[1], w = is->d[2], c = is->d[3];
-    long oh = os->d[1], ow = os->d[2];
-    long pt = sq_pad_before(h, oh, st->k[0], st->s[0], st->same);
-    long pl = sq_pad_before(w, ow, st->k[1], st->s[1], st->same);
-    float *y = f->out;
-    for (long b = 0; b < nb; b++) {
-        const float *x = f->in + (size_t)b * (size_t)(h * w * c);
-        for (long oy = 0; oy < oh; oy++) {
-            long y0 = oy * st->s[0] - pt, y1 = y0 + st->k[0];
+    pool_job j = { st, is->d[1], is->d[2], is->d[3], os->d[1], os->d[2], 0, 0, f->in, f->out,
+                   sq_isa_active() };
+    j.pt = sq_pad_before(j.h, j.oh, st->k[0], st->s[0], st->same);
+    j.pl = sq_pad_before(j.w, j.ow, st->k[1], st->s[1], st->same);
+    /* shares of at least ~256k window reads */
+    long row = j.ow * st->k[0] * st->k[1] * j.c + 1;
+    sq_parallel_for(is->d[0] * j.oh, (1L << 18) / row + 1, pool_range, &j);
+}
+
+/* The gradient of one window: dy (c values) onto dx, for the window of
+ * rows [y0, y1) and cols [x0, x1) of image x. */
+typedef void (*grad_fn)(const float *x, float *dx, const float *dy, long w, long c, long y0,
+                        long y1, long x0, long x1, int max);
+
+/* Channels [j0, j1) of one window, one at a time. */
+static void grad_chans(const float *x, float *dx, const float *dy, long w, long c, long y0,
+                       long y1, long x0, long x1, int max, long j0, long j1)
+{
+    long cells = (y1 - y0) * (x1 - x0);
+    if (cells <= 0)
+        return;
+    if (!max) {
+        float inv = 1.0f / (float)cells;
+        for (long iy = y0; iy < y1; iy++)
+            for (long ix = x0; ix < x1; ix++) {
+                float *d = dx + (iy * w + ix) * c;
+                for (long j = j0; j < j1; j++)
+                    d[j] += dy[j] * inv;
+            }
+        return;
+    }
+    for (long j = j0; j < j1; j++) {
+        long best = (y0 * w + x0) * c + j;
+        float bv = x[best];
+        for (long iy = y0; iy < y1; iy++)
+            for (long ix = x0; ix < x1; ix++) {
+                long at = (iy * w + ix) * c + j;
+                if (x[at] > bv) {
+                    bv = x[at];
+                    best = at;
+                }
+            }
+        dx[best] += dy[j];
+    }
+}
+
+static void grad_c(const float *x, float *dx, const float *dy, long w, long c, long y0,
+                   long y1, long x0, long x1, int max)
+{
+    grad_chans(x, dx, dy, w, c, y0, y1, x0, x1, max, 0, c);
+}
+
+#ifdef POOL_X86
+/* 16 channels at a time: the first maximum of each channel in scan order
+ * (a later cell wins only when strictly greater, so NaN never does), then
+ * dy added at the winners. Offsets are int32: images below 2^31 floats. */
+__attribute__((target("avx512f")))
+static void grad_z(const float *x, float *dx, const float *dy, long w, long c, long y0,
+                   long y1, long x0, long x1, int max)
+{
+    long cells = (y1 - y0) * (x1 - x0);
+    if (cells <= 0)
+        return;
+    __m512 inv = _mm512_set1_ps(1.0f / (float)cells);
+    for (long j = 0; j < c; j += 16) {
+        int nl = c - j < 16 ? (int)(c - j) : 16;
+        __mmask16 m = (__mmask16)((1u << nl) - 1);
+        if (!max) {
+            __m512 g = _mm512_mul_ps(_mm512_maskz_loadu_ps(m, dy + j), inv);
+            for (long iy = y0; iy < y1; iy++)
+                for (long ix = x0; ix < x1; ix++) {
+                    float *d = dx + (iy * w + ix) * c + j;
+                    _mm512_mask_storeu_ps(d, m, _mm512_add_ps(_mm512_maskz_loadu_ps(m, d), g));
+                }
+            continue;
+        }
+        int first = (int)((y0 * w + x0) * c);
+        __m512 bv = _mm512_maskz_loadu_ps(m, x + first + j);
+        __m512i bo = _mm512_set1_epi32(first);
+        for (long iy = y0; iy < y1; iy++)
+            for (long ix = x0; ix < x1; ix++) {
+                int off = (int)((iy * w + ix) * c);
+                __m512 v = _mm512_maskz_loadu_ps(m, x + off + j);
+                __mmask16 gt = _mm512_mask_cmp_ps_mask(m, v, bv, _CMP_GT_OQ);
+                bv = _mm512_mask_mov_ps(bv, gt, v);
+                bo = _mm512_mask_mov_epi32(bo, gt, _mm512_set1_epi32(off));
+            }
+        int offs[16];
+        _mm512_storeu_si512((void *)offs, bo);
+        for (int q = 0; q < nl; q++)
+            dx[offs[q] + j + q] += dy[j + q];
+    }
+}
+
+__attribute__((target("avx2")))
+static void grad_y(const float *x, float *dx, const float *dy, long w, long c, long y0,
+                   long y1, long x0, long x1, int max)
+{
+    long cells = (y1 - y0) * (x1 - x0);
+    if (cells <= 0)
+        return;
+    long full = c / 8 * 8;
+    __m256 inv = _mm256_set1_ps(1.0f / (float)cells);
+    for (long j = 0; j < full; j += 8) {
+        if (!max) {
+            __m256 g = _mm256_mul_ps(_mm256_loadu_ps(dy + j), inv);
+            for (long iy = y0; iy < y1; iy++)
+                for (long ix = x0; ix < x1; ix++) {
+                    float *d = dx + (iy * w + ix) * c + j;
+                    _mm256_storeu_ps(d, _mm256_add_ps(_mm256_loadu_ps(d), g));
+                }
+            continue;
+        }
+        int first = (int)((y0 * w + x0) * c);
+        __m256 bv = _mm256_loadu_ps(x + first + j);
+        __m256 bo = _mm256_castsi256_ps(_mm256_set1_epi32(first));
+        for (long iy = y0; iy < y1; iy++)
+            for (long ix = x0; ix < x1; ix++) {
+                int off = (int)((iy * w + ix) * c);
+                __m256 v = _mm256_loadu_ps(x + off + j);
+                __m256 gt = _mm256_cmp_ps(v, bv, _CMP_GT_OQ);
+                bv = _mm256_blendv_ps(bv, v, gt);
+                bo = _mm256_blendv_ps(bo, _mm256_castsi256_ps(_mm256_set1_epi32(off)), gt);
+            }
+        int offs[8];
+        _mm256_storeu_si256((__m256i *)(void *)offs, _mm256_castps_si256(bo));
+        for (int q = 0; q < 8; q++)
+            dx[offs[q] + j + q] += dy[j + q];
+    }
+    grad_chans(x, dx, dy, w, c, y0, y1, x0, x1, max, full, c);
+}
+#endif
+
+typedef struct {
+    const pool_state *st;
+    const sq_bwd *b;
+    long h, w, c, oh, ow, pt, pl;
+    grad_fn grad;
+} grad_job;
+
+/* Images [b, e): their windows never overlap another image's cells. */
+static void grad_range(void *ctx, long b, long e, int tid)
+{
+    (void)tid;
+    const grad_job *j = ctx;
+    const pool_state *st = j->st;
+    long h = j->h, w = j->w, c = j->c;
+    size_t img = (size_t)(h * w * c);
+    for (long bi = b; bi < e; bi++) {
+        const float *x = j->b->in + (size_t)bi * img;
+        float *dx = j->b->din + (size_t)bi * img;
+        const float *dy = j->b->dout + (size_t)bi * (size_t)(j->oh * j->ow * c);
+        memset(dx, 0, img * sizeof *dx);
+        for (long oy = 0; oy < j->oh; oy++) {
+            long y0 = oy * st->s[0] - j->pt, y1 = y0 + st->k[0];
             if (y0 < 0)
                 y0 = 0;
             if (y1 > h)
                 y1 = h;
-            for (long ox = 0; ox < ow; ox++, y += c) {
-                long x0 = ox * st->s[1] - pl, x1 = x0 + st->k[1];
+            for (long ox = 0; ox < j->ow; ox++, dy += c) {
+                long x0 = ox * st->s[1] - j->pl, x1 = x0 + st->k[1];
                 if (x0 < 0)
                     x0 = 0;
                 if (x1 > w)
                     x1 = w;
-                for (long j = 0; j < c; j++)
-                    y[j] = st->max ? -FLT_MAX : 0.0f;
-                for (long iy = y0; iy < y1; iy++) {
-                    for (long ix = x0; ix < x1; ix++) {
-                        const float *src = x + (iy * w + ix) * c;
-                        if (st->max) {
-                            for (long j = 0; j < c; j++)
-                                y[j] = src[j] > y[j] ? src[j] : y[j];
-                        } else {
-                            for (long j = 0; j < c; j++)
-                                y[j] += src[j];
-                        }
-                    }
-                }
-                long cells = (y1 - y0) * (x1 - x0);
-                if (!st->max && cells > 0) {
-                    float inv = 1.0f / (float)cells;
-                    for (long j = 0; j < c; j++)
-                        y[j] *= inv;
-                }
+                j->grad(x, dx, dy, w, c, y0, y1, x0, x1, st->max);
             }
         }
     }
@@ -155,58 +440,20 @@ static void backward(const sq_layer *l, const sq_bwd *b)
     if (!b->din)
         return;
     const sq_shape *is = b->in_shape, *os = b->out_shape;
-    long nb = is->d[0], h = is->d[1], w = is->d[2], c = is->d[3];
-    long oh = os->d[1], ow = os->d[2];
-    long pt = sq_pad_before(h, oh, st->k[0], st->s[0], st->same);
-    long pl = sq_pad_before(w, ow, st->k[1], st->s[1], st->same);
-    size_t n = sq_shape_count(is);
-    for (size_t i = 0; i < n; i++)
-        b->din[i] = 0;
-    const float *dy = b->dout;
-    for (long bi = 0; bi < nb; bi++) {
-        const float *x = b->in + (size_t)bi * (size_t)(h * w * c);
-        float *dx = b->din + (size_t)bi * (size_t)(h * w * c);
-        for (long oy = 0; oy < oh; oy++) {
-            long y0 = oy * st->s[0] - pt, y1 = y0 + st->k[0];
-            if (y0 < 0)
-                y0 = 0;
-            if (y1 > h)
-                y1 = h;
-            for (long ox = 0; ox < ow; ox++, dy += c) {
-                long x0 = ox * st->s[1] - pl, x1 = x0 + st->k[1];
-                if (x0 < 0)
-                    x0 = 0;
-                if (x1 > w)
-                    x1 = w;
-                long cells = (y1 - y0) * (x1 - x0);
-                if (cells <= 0)
-                    continue;
-                if (!st->max) {
-                    float inv = 1.0f / (float)cells;
-                    for (long iy = y0; iy < y1; iy++)
-                        for (long ix = x0; ix < x1; ix++) {
-                            float *d = dx + (iy * w + ix) * c;
-                            for (long j = 0; j < c; j++)
-                                d[j] += dy[j] * inv;
-                        }
-                    continue;
-                }
-                for (long j = 0; j < c; j++) {
-                    long best = (y0 * w + x0) * c + j;
-                    float bv = x[best];
-                    for (long iy = y0; iy < y1; iy++)
-                        for (long ix = x0; ix < x1; ix++) {
-                            long at = (iy * w + ix) * c + j;
-                            if (x[at] > bv) {
-                                bv = x[at];
-                                best = at;
-                            }
-                        }
-                    dx[best] += dy[j];
-                }
-            }
-        }
+    grad_job j = { st, b, is->d[1], is->d[2], is->d[3], os->d[1], os->d[2], 0, 0, grad_c };
+    j.pt = sq_pad_before(j.h, j.oh, st->k[0], st->s[0], st->same);
+    j.pl = sq_pad_before(j.w, j.ow, st->k[1], st->s[1], st->same);
+#ifdef POOL_X86
+    sq_isa isa = sq_isa_active();
+    if ((double)j.h * (double)j.w * (double)j.c < 2147483647.0) {
+        if (isa == SQ_ISA_AVX512)
+            j.grad = grad_z;
+        else if (isa == SQ_ISA_AVX2)
+            j.grad = grad_y;
     }
+#endif
+    long per = j.h * j.w * j.c + 1;
+    sq_parallel_for(is->d[0], (1L << 16) / per + 1, grad_range, &j);
 }
 
 static const char *const max_aliases[] = { "MaxPool2D", NULL };

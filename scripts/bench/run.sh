@@ -16,7 +16,7 @@
 #                       0 (never), 1 (required: fail without it)
 #   BENCH_INSTALL_TORCH 1: apt-get install python3-torch first if missing
 #   BENCH_TIMEOUT       seconds one process may take (default 300)
-#   BENCH_DEADLINE      seconds for the whole run (default 1200); what is
+#   BENCH_DEADLINE      seconds for the whole run (default 900); what is
 #                       left when it passes is reported as skipped
 #   TMPDIR              where the helpers and the data (~220 MB) go
 set -u
@@ -30,7 +30,7 @@ REPS_TRAIN=${BENCH_REPS_TRAIN:-3}
 WORKLOADS=${BENCH_WORKLOADS:-w1 w2 w3}
 TORCH_MODE=${BENCH_TORCH:-auto}
 TIMEOUT=${BENCH_TIMEOUT:-300}
-DEADLINE=${BENCH_DEADLINE:-1200}
+DEADLINE=${BENCH_DEADLINE:-900}
 ncpu=$(getconf _NPROCESSORS_ONLN 2>/dev/null || echo 1)
 if [ "$ncpu" -ge 2 ]; then THREADS=${BENCH_THREADS:-1 2}; else THREADS=${BENCH_THREADS:-1}; fi
 
@@ -42,7 +42,10 @@ case $SEQSH in */*) ;; *) SEQSH=./$SEQSH ;; esac
 if [ ! -f "$SEQSH" ] || [ ! -x "$SEQSH" ]; then die "no seqsh at '$SEQSH' (build it first: make; or set SEQSH=path/to/seqsh)"; fi
 SEQSH=$(cd "$(dirname "$SEQSH")" && pwd)/$(basename "$SEQSH")
 seqsh_path=$SEQSH
-command -v "$CC" >/dev/null 2>&1 || die "no C compiler '$CC' (apt-get install build-essential)"
+# CC may carry flags ("gcc -std=gnu11"), so it is split on blanks
+# shellcheck disable=SC2086
+set -- $CC
+command -v "${1:-cc}" >/dev/null 2>&1 || die "no C compiler '$CC' (apt-get install build-essential)"
 for w in $WORKLOADS; do
     case $w in w1|w2|w3) [ -f "$here/$w.seq" ] || die "missing $here/$w.seq" ;;
     *) die "unknown workload '$w' in BENCH_WORKLOADS" ;; esac
@@ -68,8 +71,10 @@ SEQSH=$work/seqsh
 "$SEQSH" -q -c quit </dev/null || die "$seqsh_path -c quit fails"
 
 # ---- helpers in C --------------------------------------------------------
-"$CC" -O2 -o "$work/runstat" "$here/runstat.c" || die "cannot compile runstat.c"
-"$CC" -O2 -o "$work/gendata" "$here/gendata.c" || die "cannot compile gendata.c"
+# shellcheck disable=SC2086
+$CC -O2 -o "$work/runstat" "$here/runstat.c" || die "cannot compile runstat.c"
+# shellcheck disable=SC2086
+$CC -O2 -o "$work/gendata" "$here/gendata.c" || die "cannot compile gendata.c"
 flags=$(grep -m1 '^flags' /proc/cpuinfo 2>/dev/null)
 peak_isa=
 for isa in avx512 avx2 scalar; do
@@ -81,7 +86,7 @@ for isa in avx512 avx2 scalar; do
     scalar) isaflags= ;;
     esac
     # shellcheck disable=SC2086
-    if "$CC" -O2 $isaflags -pthread -o "$work/fmapeak" "$here/fmapeak.c" 2>"$work/cc.err"; then
+    if $CC -O2 $isaflags -pthread -o "$work/fmapeak" "$here/fmapeak.c" 2>"$work/cc.err"; then
         peak_isa=$isa; break
     fi
 done
@@ -113,12 +118,12 @@ seq_times() { grep '^Time: ' "$work/$1.out" | sed 's/^Time: \([0-9.]*\) ms$/\1/'
 torch_times() { sed -n 's/^ms //p' "$work/$1.out"; }
 rss_mb() { awk '{ if ($2 > m) m = $2 } END { if (NR) printf "%.0f MB", m/1024; else printf "NA" }' "$work/$1.stat" 2>/dev/null || printf NA; }
 
-show_fail() { # NAME STATUS
+show_fail() { # NAME STATUS -> sets cell, the table's text for it
     failed=1
     case $2 in
-    124) say "$1: stopped after ${TIMEOUT}s (BENCH_TIMEOUT)" ;;
-    125) ;;
-    *) say "$1: failed (exit $2)"; tail -n 5 "$work/$1.err" >&2 ;;
+    124) say "$1: stopped after ${TIMEOUT}s or at the deadline"; cell=TIMEOUT ;;
+    125) cell=skipped ;;
+    *) say "$1: failed (exit $2)"; tail -n 5 "$work/$1.err" >&2; cell=FAIL ;;
     esac
 }
 
@@ -171,7 +176,7 @@ flops() { # WORKLOAD -> "forward_flop training_flop" per sample
 say "start-up: seqsh -c quit, 20 times"
 : >"$work/startup.stat"
 i=0
-while [ $i -lt 20 ]; do
+while [ "$i" -lt 20 ]; do
     run_bounded startup "$SEQSH" -c quit || { show_fail startup $?; break; }
     i=$((i + 1))
 done
@@ -207,7 +212,7 @@ row() {
 torch_run() { # NAME THREADS ARGS... -> sets tms, trss
     tname=$1; tt=$2; shift 2
     tms=-; trss=-
-    [ $torch_ok = 1 ] || return 0
+    [ "$torch_ok" = 1 ] || return 0
     if run_bounded "$tname" env OMP_NUM_THREADS="$tt" OPENBLAS_NUM_THREADS="$tt" \
             "$PY" "$here/torch_bench.py" "$@"; then
         tms=$(torch_times "$tname" | median)
@@ -215,7 +220,7 @@ torch_run() { # NAME THREADS ARGS... -> sets tms, trss
         details="$details  $tname: torch ms $(torch_times "$tname" | range)
 "
     else
-        show_fail "$tname" $?; tms=FAIL
+        show_fail "$tname" $?; tms=$cell
     fi
 }
 
@@ -227,19 +232,36 @@ w1() {
     [ "$fl" -gt 0 ] 2>/dev/null || { say "w1: cannot read the model's shapes"; failed=1; return; }
     w1_gflop=$(awk -v f="$fl" 'BEGIN { printf "%.4f", f / 1e9 }')
     say "W1: $w1_gflop GFLOP per image (2*MACs from seqsh's summary)"
+    # What `time call ones B 250 250 3` costs besides the network: making
+    # the input (B x 750 KB, fresh pages) and printing the result; measured
+    # with a one-layer model (GlobalMaxPooling2D, one read of the input).
+    set -- -q --threads 1 -c "model probe; input 250 250 3; add globalmaxpool2d"
+    for b in 1 32; do
+        i=0
+        while [ "$i" -le "$REPS_W1" ]; do set -- "$@" -c "time call ones $b 250 250 3"; i=$((i + 1)); done
+    done
+    w1_overhead=
+    if run_bounded w1_overhead "$SEQSH" "$@"; then
+        w1_overhead=$(for b in 1 32; do
+            k=$(( (b == 1 ? 0 : 1) * (REPS_W1 + 1) ))
+            seq_times w1_overhead "$k" | head -n "$((REPS_W1 + 1))" | tail -n "$REPS_W1" | median
+        done | tr '\n' ' ' | awk '{ printf "%.2f ms at batch 1, %.1f ms at batch 32", $1, $2 }')
+    else
+        show_fail w1_overhead $?
+    fi
     for b in 1 32; do
         for t in $THREADS; do
             name=w1_b${b}_t$t
             say "W1 batch $b, $t thread(s)"
             set -- -q --seed 1 --threads "$t" -c "source '$here/w1.seq'" -c "call ones $b 250 250 3"
             i=0
-            while [ $i -lt "$REPS_W1" ]; do set -- "$@" -c "time call ones $b 250 250 3"; i=$((i + 1)); done
+            while [ "$i" -lt "$REPS_W1" ]; do set -- "$@" -c "time call ones $b 250 250 3"; i=$((i + 1)); done
             if run_bounded "$name" "$SEQSH" "$@"; then
                 sms=$(seq_times "$name" 0 | median); srss=$(rss_mb "$name")
                 details="$details  $name: seqsh ms $(seq_times "$name" 0 | range)
 "
             else
-                show_fail "$name" $?; sms=FAIL; srss=-
+                show_fail "$name" $?; sms=$cell; srss=-
             fi
             torch_run "torch_$name" "$t" w1 "$t" "$b" "$REPS_W1"
             row W1 "batch $b, $t thr" "$t" "$(awk -v f="$fl" -v b="$b" 'BEGIN { printf "%.0f", f * b }')" \
@@ -249,11 +271,14 @@ w1() {
 }
 
 # ---- W2, W3: one training epoch ------------------------------------------
-# The epoch is timed as seqsh's `time fit X.npy Y.npy epochs=1 ...`, which
-# also reads X.npy.  That read is measured on its own (`time call X.npy` on a
-# layer-less model, in a separate process so it does not count in the fit's
-# peak memory) and subtracted; PyTorch's loop, too, starts from arrays already
-# in memory.  One untimed warm-up epoch precedes the timed ones on both sides.
+# seqsh's `time fit X.npy Y.npy epochs=1 ...` also reads X.npy (Y is small).
+# PyTorch's loop starts from arrays already in memory, so the read is timed
+# on its own right before each fit, in the same process, as `time call
+# X.npy` on a layer-less model (it reads and holds X as the fit does, so it
+# does not raise the peak RSS), and subtracted from that fit: epoch_i =
+# fit_i - read_i; the table shows the median epoch.  Each rep rebuilds the
+# model from the .seq (fresh weights, fresh Adam state).  Warm-up on both
+# sides: one pass over a 2048-sample set with the same batch size.
 train() { # WORKLOAD N SHAPE...
     wl=$1; n=$2; shift 2
     shape=$*
@@ -262,43 +287,43 @@ train() { # WORKLOAD N SHAPE...
     fl=${2:-0}
     [ "$fl" -gt 0 ] 2>/dev/null || { say "$wl: cannot read the model's shapes"; failed=1; return; }
     say "$wl: generating $n samples of ($shape)"
-    # shellcheck disable=SC2086
-    "$work/gendata" "$work/${wl}_x.npy" "$work/${wl}_y.npy" "$n" $shape || die "gendata failed"
     x=$work/${wl}_x.npy; y=$work/${wl}_y.npy
-    name=${wl}_load
-    set -- -q -c "model probe; input $shape"
-    i=0
-    while [ $i -lt "$REPS_TRAIN" ]; do set -- "$@" -c "time call '$x'"; i=$((i + 1)); done
-    if run_bounded "$name" "$SEQSH" "$@"; then
-        load_ms=$(seq_times "$name" 0 | median)
-    else
-        show_fail "$name" $?; load_ms=0
-    fi
-    eval "${wl}_load=\$load_ms"
+    xw=$work/${wl}_xw.npy; yw=$work/${wl}_yw.npy
+    # shellcheck disable=SC2086
+    { "$work/gendata" "$x" "$y" "$n" $shape && "$work/gendata" "$xw" "$yw" 2048 $shape; } ||
+        die "gendata failed (disk full? TMPDIR=${TMPDIR:-/tmp})"
     WL=$(echo "$wl" | tr 'w' 'W')
     for b in 32 128; do
         for t in $THREADS; do
             name=${wl}_b${b}_t$t
             say "$WL batch $b, $t thread(s)"
-            set -- -q --seed 1 --threads "$t" -c "source '$here/$wl.seq'"
+            set -- -q --seed 1 --threads "$t" -c "source '$here/$wl.seq'" \
+                -c "fit '$xw' '$yw' epochs=1 batch_size=$b verbose=0"
             i=0
-            while [ $i -le "$REPS_TRAIN" ]; do
-                set -- "$@" -c "time fit '$x' '$y' epochs=1 batch_size=$b verbose=0"; i=$((i + 1))
+            while [ "$i" -lt "$REPS_TRAIN" ]; do
+                set -- "$@" -c "model probe; input $shape" -c "time call '$x'" \
+                    -c "source '$here/$wl.seq'" \
+                    -c "time fit '$x' '$y' epochs=1 batch_size=$b verbose=0"
+                i=$((i + 1))
             done
             if run_bounded "$name" "$SEQSH" "$@"; then
-                fit_ms=$(seq_times "$name" 1 | median); srss=$(rss_mb "$name")
-                sms=$(awk -v f="$fit_ms" -v l="$load_ms" 'BEGIN { printf "%.3f", f - l }')
-                details="$details  $name: seqsh fit ms $(seq_times "$name" 1 | range) (median $fit_ms, minus $load_ms for reading X)
+                seq_times "$name" 0 | awk 'NR % 2 { r = $1; next } { print $1, r, $1 - r }' >"$work/$name.ep"
+                sms=$(awk '{ print $3 }' "$work/$name.ep" | median); srss=$(rss_mb "$name")
+                details="$details  $name: seqsh epoch ms $(awk '{ print $3 }' "$work/$name.ep" | range) = fit $(awk '{ print $1 }' "$work/$name.ep" | range) - read X $(awk '{ print $2 }' "$work/$name.ep" | range)
 "
+                if awk '$3 <= 0 { bad = 1 } END { exit !bad }' "$work/$name.ep"; then
+                    say "$name: reading X took longer than the whole fit: is the machine busy?"
+                    failed=1
+                fi
             else
-                show_fail "$name" $?; sms=FAIL; srss=-
+                show_fail "$name" $?; sms=$cell; srss=-
             fi
             torch_run "torch_$name" "$t" "$wl" "$t" "$b" "$REPS_TRAIN" "$x" "$y"
             row "$WL" "batch $b, $t thr" "$t" "$(awk -v f="$fl" -v n="$n" 'BEGIN { printf "%.0f", f * n }')" \
                 "$sms" "$srss" "$tms" "$trss"
         done
     done
-    rm -f "$x" "$y"
+    rm -f "$x" "$y" "$xw" "$yw"
 }
 
 for w in $WORKLOADS; do
@@ -313,24 +338,27 @@ done
 elapsed=$(($(date +%s) - started))
 echo "seqsh benchmark, $(date -u '+%Y-%m-%d %H:%M UTC'), $(uname -m) '$cpu', $ncpu CPUs, load average at start $load"
 echo "seqsh: $seqsh_path; $seqsh_info"
-if [ $torch_ok = 1 ]; then echo "PyTorch: $torch_ver ($PY, scripts/bench/torch_bench.py)"
+if [ "$torch_ok" = 1 ]; then echo "PyTorch: $torch_ver ($PY, scripts/bench/torch_bench.py)"
 else echo "PyTorch: not measured (needs Debian's python3-torch; BENCH_INSTALL_TORCH=1 installs it)"; fi
 for t in $THREADS; do
     printf 'FMA peak, %s thread(s): %s GFLOP/s (%s, fmapeak.c, best of 3)\n' "$t" "$(eval echo "\$peak_$t")" "$peak_isa"
 done
 echo "start-up, seqsh -c quit: $startup_ms ms (median of 20, wall time)"
+if awk -v l="$load" -v n="$ncpu" 'BEGIN { exit !(l + 0 > 0.25 * n) }'; then
+    echo "WARNING: the machine was busy (load average $load on $ncpu CPUs): other processes share the cores and"
+    echo "the numbers, 2-thread ones above all, are not reliable.  Run again on an idle machine."
+fi
 echo
 echo "| workload | config | seqsh ms | GFLOP/s | % peak | seqsh RSS | torch ms | torch % peak | torch RSS | seqsh/torch | speedup |"
 echo "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
 printf '%s' "$rows"
 echo
 echo "ms: median; W1 of $REPS_W1 forward calls after one warm-up call (\`time call ones B 250 250 3\`),"
-echo "W2/W3 of $REPS_TRAIN one-epoch fits after a warm-up epoch (W2 60,000 samples, W3 10,000)."
-for w in w2 w3; do
-    l=$(eval echo "\${${w}_load:-}")
-    [ -n "$l" ] && echo "  $w: seqsh's fit reads X.npy inside the timed command; that read ($l ms, median of \`time call X.npy\`) is subtracted."
-done
-echo "GFLOP/s: 2*MACs of Conv2D/Dense from the shapes (W1 ${w1_gflop:-?} GFLOP/image); training counts forward, weight and"
+[ -n "${w1_overhead:-}" ] && echo "  which includes making the input and printing the output: $w1_overhead (not subtracted),"
+echo "W2/W3 of $REPS_TRAIN one-epoch fits (W2 60,000 samples, W3 10,000) after a warm-up pass over 2048 samples;"
+echo "seqsh's \`time fit X.npy Y.npy\` includes reading X.npy, timed just before each fit (\`time call X.npy\`"
+echo "on a layer-less model) and subtracted (the ranges below show both)."
+echo "GFLOP/s: 2*MACs of Conv2D/Dense from the shapes${w1_gflop:+ (W1: $w1_gflop GFLOP per image)}; training counts forward, weight and"
 echo "input gradients (3x forward, minus the first layer's input gradient); pooling, loss and optimizer not counted."
 echo "% peak: of the FMA peak for that many threads.  RSS: the process's max resident set (wait4 rusage, as"
 echo "/usr/bin/time -f %M); torch's includes the Python interpreter and libtorch.  seqsh/torch: time ratio"

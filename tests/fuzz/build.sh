@@ -26,7 +26,7 @@ WRAP="-Wl,--wrap=sq_write_file_atomic,--wrap=sq_malloc,--wrap=sq_calloc,--wrap=s
 engine_src=$(cd "$top" && ls engine/*.c engine/layers/*.c)
 repl_src="repl/lex.c repl/commands.c repl/run.c repl/suggest.c"
 objs=""
-for f in $engine_src $repl_src tests/fuzz/fuzz_common.c; do
+[ "${1:-}" = replay ] || for f in $engine_src $repl_src tests/fuzz/fuzz_common.c; do
     o="$out/obj/$(echo "$f" | tr / _ | sed 's/\.c$/.o/')"
     if [ ! -e "$o" ] || [ "$top/$f" -nt "$o" ] || [ "$0" -nt "$o" ] \
         || [ "$top/engine/internal.h" -nt "$o" ] || [ "$top/engine/engine.h" -nt "$o" ]; then
@@ -36,6 +36,17 @@ for f in $engine_src $repl_src tests/fuzz/fuzz_common.c; do
 done
 
 harnesses=${*:-script npy npz data modelfile}
+if [ "$harnesses" = replay ]; then
+    # the make-check replayer, plain gcc, no libFuzzer: bin/fuzz_replay
+    RCC=${REPLAY_CC:-gcc}
+    $RCC $(echo "$CFLAGS" | sed 's/-fno-sanitize-recover=undefined//') -DFUZZ_REPLAY \
+        "$here/replay.c" "$here/fuzz_common.c" "$here/fuzz_script.c" "$here/fuzz_npy.c" \
+        "$here/fuzz_npz.c" "$here/fuzz_data.c" "$here/fuzz_modelfile.c" \
+        $(for f in $engine_src $repl_src; do echo "$top/$f"; done) \
+        $WRAP $BLAS_LIBS -lz -lm -lpthread -o "$out/fuzz_replay"
+    echo "built $out/fuzz_replay"
+    exit 0
+fi
 for h in $harnesses; do
     $CC $CFLAGS $SAN "$here/fuzz_$h.c" $objs $WRAP $BLAS_LIBS -lz -lm -o "$out/fuzz_$h"
     echo "built $out/fuzz_$h"

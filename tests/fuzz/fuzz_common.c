@@ -8,9 +8,13 @@
  *    current folder, which the script harness makes the scratch folder, and
  *    at most 1 MiB; anything else fails cleanly with an error, so a fuzzed
  *    `save /etc/passwd` cannot touch the machine;
- *  - memory: one engine allocation larger than FUZZ_ALLOC_CAP_MB (default
- *    64) fails as if the machine were out of memory, so the engine's
- *    out-of-memory paths run instead of the harness eating gigabytes. */
+ *  - memory: the engine's memory limit starts at FUZZ_MEMORY_LIMIT_MB
+ *    (default 16), so big requests are refused up front as on a small
+ *    machine; and, should a script raise the limit, one engine allocation
+ *    larger than FUZZ_ALLOC_CAP_MB (default 64) fails as if the machine
+ *    were out of memory, so the engine's out-of-memory paths run instead of
+ *    the harness eating gigabytes;
+ *  - threads: sq_set_threads always sets one. */
 #define _GNU_SOURCE
 #include <dirent.h>
 #include <errno.h>
@@ -147,6 +151,13 @@ static size_t alloc_cap(void)
         cap = (size_t)(mb > 0 ? mb : 64) << 20;
     }
     return cap;
+}
+
+__attribute__((constructor)) static void fuzz_memory_limit(void)
+{
+    const char *e = getenv("FUZZ_MEMORY_LIMIT_MB");
+    long mb = e ? atol(e) : 0;
+    sq_set_memory_limit((size_t)(mb > 0 ? mb : 16) << 20);
 }
 
 void *__wrap_sq_malloc(size_t n)

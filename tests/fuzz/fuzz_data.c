@@ -4,8 +4,13 @@
  *
  * The first byte chooses how: bits 0-2 the label (none, last, first, 0, 1,
  * -1, 7, -9), bit 3 adds an ":arr_0" key to the path, bit 4 gzips the rest
- * first (so the CSV and IDX parsers also run behind the gzip reader). The
- * rest of the input is the file. */
+ * first (so the CSV and IDX parsers also run behind the gzip reader), bits
+ * 5-7 a loss and metric. The rest of the input is the file.
+ *
+ * What loads, when small, is then used as `call` and `fit` would use it:
+ * called through a deferred Dense model, and with labels compiled, fitted
+ * and evaluated, so whatever values a file holds (NaN, infinities, labels
+ * out of range, empty axes) run through the engine. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -55,6 +60,54 @@ static void check_tensor(const sq_tensor *t)
     (void)sink;
 }
 
+static void use(const sq_tensor *x, const sq_tensor *y, unsigned which)
+{
+    static const struct { const char *loss, *metric, *units, *act; } combos[8] = {
+        { "mse", "mae", "1", NULL },
+        { "sparse_categorical_crossentropy", "accuracy", "3", "softmax" },
+        { "mse", "sparse_categorical_accuracy", "3", NULL },
+        { "categorical_crossentropy", "categorical_accuracy", "3", "softmax" },
+        { "binary_crossentropy", "accuracy", "1", "sigmoid" },
+        { "huber", "mse", "2", "relu" },
+        { "kld", "acc", "3", "softmax" },
+        { "sparse_categorical_crossentropy", "sparse_categorical_accuracy", "2", NULL },
+    };
+    if (sq_shape_count(&x->shape) > 4096)
+        return;
+    sq_session *s = sq_session_new();
+    if (!s)
+        abort();
+    sq_error e;
+    char units[8], act[32];
+    snprintf(units, sizeof units, "%s", combos[which].units);
+    char *argv[2] = { units, act };
+    int argc = 1;
+    if (combos[which].act) {
+        snprintf(act, sizeof act, "%s", combos[which].act);
+        argc = 2;
+    }
+    if (sq_add(s, "dense", argc, argv, &e) != 0)
+        abort();
+    sq_tensor out;
+    if (sq_call(s, x, &out, &e) == 0) {
+        free(sq_tensor_format(&out));
+        sq_tensor_free(&out);
+    }
+    if (y && sq_compile(s, "sgd", combos[which].loss, combos[which].metric, 0, NULL, NULL,
+                        &e) == 0) {
+        sq_fit_opts o = { 2, 4, 0.25, 1, 0 };
+        (void)sq_fit(s, x, y, &o, NULL, NULL, &e);
+        double v[8];
+        const char *names[8];
+        int n;
+        (void)sq_evaluate(s, x, y, 3, 0, NULL, NULL, v, names, 8, &n, &e);
+        sq_tensor p;
+        if (sq_predict(s, x, 2, &p, &e) == 0)
+            sq_tensor_free(&p);
+    }
+    sq_session_free(s);
+}
+
 FUZZ_ENTRY(data)
 {
     static const char *labels[8] = { NULL, "last", "first", "0", "1", "-1", "7", "-9" };
@@ -93,6 +146,7 @@ FUZZ_ENTRY(data)
         if (y.shape.d[0] != x.shape.d[0])
             abort();                       /* one label per sample */
     }
+    use(&x, label ? &y : NULL, mode >> 5);
     sq_tensor_free(&x);
     sq_tensor_free(&y);
     return 0;

@@ -65,6 +65,18 @@ static void look(sq_session *s)
         if (sq_layer_get(s, i, &li) != 0 || !li.name || !li.class_name)
             abort();
     }
+    /* what `add` guarantees: named layers, distinct entry names */
+    const sq_model *m = s->model;
+    for (int i = 0; i < m->n; i++)
+        if (!m->layers[i]->name[0])
+            abort();
+    int ne = sq_entry_count(m);
+    for (int a = 0; a < ne; a++)
+        for (int b = a + 1; b < ne; b++)
+            if (!strcmp(sq_entry_name(m, a), sq_entry_name(m, b))) {
+                fprintf(stderr, "two entries named %s\n", sq_entry_name(m, a));
+                abort();
+            }
 }
 
 FUZZ_ENTRY(modelfile)

@@ -8,7 +8,7 @@
  *    the wrapped sq_write_file_atomic of fuzz_common.c: plain names in that
  *    folder only, removed after every input;
  *  - time: an interval timer sets the shell's interrupt flag after
- *    FUZZ_TIME_LIMIT_MS (default 1000) ms, as Ctrl-C would; the engine
+ *    FUZZ_TIME_LIMIT_MS (default 100) ms, as Ctrl-C would; the engine
  *    polls it between layers and batches and the runner stops;
  *  - memory: the wrapped allocator refuses single allocations over the cap;
  *  - threads: `threads N` is held at 1 (sq_set_threads is wrapped).
@@ -73,7 +73,7 @@ static void arm(long ms)
 FUZZ_ENTRY(script)
 {
     static int ready;
-    static long limit_ms = 1000;
+    static long limit_ms = 100;
     if (!ready) {
         setup();
         const char *e = getenv("FUZZ_TIME_LIMIT_MS");
