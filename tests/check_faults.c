@@ -60,7 +60,8 @@ static snap take(sq_session *s)
     p.weights = sq_model_is_built(s) ? sq_weights_text(s, NULL, &e) : NULL;
     p.n = s->model->nparams;
     p.params = malloc(p.n * sizeof(float) + 1);
-    memcpy(p.params, s->model->params, p.n * sizeof(float));
+    if (p.n)
+        memcpy(p.params, s->model->params, p.n * sizeof(float));
     p.rng = sq_rng_get(s);
     return p;
 }

@@ -18,10 +18,10 @@ start() {
 }
 screen() { tmux -L "$sock" capture-pane -p -S -200 2>/dev/null; }
 keys() { tmux -L "$sock" send-keys "$@"; }
-# wait_for TEXT: poll the screen up to 10 s
+# wait_for TEXT [SECONDS]: poll the screen up to SECONDS (10) seconds
 wait_for() {
     i=0
-    while [ $i -lt 100 ]; do
+    while [ $i -lt $((${2:-10} * 10)) ]; do
         screen | grep -qF -- "$1" && return 0
         sleep 0.1; i=$((i + 1))
     done
@@ -63,9 +63,9 @@ wait_for 'conv2d_4 (Conv2D)'
 keys 'call ones 8 600 600 16' Enter
 sleep 1
 keys C-c
-ok "Ctrl-C stops a long call" wait_for 'Interrupted'
+ok "Ctrl-C stops a long call" wait_for 'Interrupted' 60
 keys 'summary' Enter
-ok "the model is intact after Ctrl-C" wait_for 'Total params: 333,056'
+ok "the model is intact after Ctrl-C" wait_for 'Total params: 333,056' 30
 keys 'model' Enter 'input 64' Enter 'add dense 512 relu' Enter 'add dense 10 softmax' Enter \
      'compile optimizer=sgd loss=sparse_categorical_crossentropy' Enter 'save_weights a.npz' Enter \
      'fit random 20000 64 zeros 20000 1 epochs=50 batch_size=8' Enter
