@@ -61,14 +61,15 @@ SEQSH_HISTFILE=; export SEQSH_HISTFILE
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/seqsh-bench.XXXXXX") || die "mktemp failed"
 trap 'rm -rf "$work"' EXIT
+trap 'exit 129' HUP
 trap 'exit 130' INT
+trap 'exit 141' PIPE
 trap 'exit 143' TERM
 started=$(date +%s)
 failed=0
 # measure a private copy, so that a rebuild during the run changes nothing
 cp "$seqsh_path" "$work/seqsh" || die "cannot copy $seqsh_path"
 SEQSH=$work/seqsh
-"$SEQSH" -q -c quit </dev/null || die "$seqsh_path -c quit fails"
 
 # ---- helpers in C --------------------------------------------------------
 # shellcheck disable=SC2086
@@ -91,6 +92,10 @@ for isa in avx512 avx2 scalar; do
     fi
 done
 [ -n "$peak_isa" ] || { cat "$work/cc.err" >&2; die "cannot compile fmapeak.c"; }
+
+# bounded SECONDS CMD...: CMD with a time limit (stdout and stderr as they are)
+bounded() { "$work/runstat" "$work/misc.stat" "$@" </dev/null; }
+bounded 30 "$SEQSH" -q -c quit || die "$seqsh_path -c quit fails"
 
 # run_bounded NAME CMD...: run CMD with stdout in $work/NAME.out, stderr in
 # $work/NAME.err, wall time and max RSS appended to $work/NAME.stat; at most
@@ -131,27 +136,28 @@ show_fail() { # NAME STATUS -> sets cell, the table's text for it
 cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo 2>/dev/null | head -n 1)
 load=$(cut -d' ' -f1 /proc/loadavg 2>/dev/null || echo '?')
 say "measuring the FMA peak ($peak_isa)"
-peak_of() { # THREADS -> best of 3 runs of 0.4 s, GFLOP/s
-    for _ in 1 2 3; do "$work/fmapeak" "$1" 0.4 || return 1; done | awk '$3 > m { m = $3 } END { print m }'
+peak_of() { # THREADS -> "cpu wall": best of 3 runs of 0.4 s, GFLOP/s
+    for _ in 1 2 3; do "$work/fmapeak" "$1" 0.4 || return 1; done |
+        awk '$3 > c { c = $3 } $4 > w { w = $4 } END { if (c) print c, w }'
 }
 for t in $THREADS; do
     p=$(peak_of "$t")
     [ -n "$p" ] || die "fmapeak failed"
     # shellcheck disable=SC2034  # read back through eval
-    eval "peak_$t=\$p"
+    eval "peak_$t=\${p% *} peakwall_$t=\${p#* }"
 done
 
 # ---- PyTorch? ------------------------------------------------------------
 torch_ok=0
 if [ "$TORCH_MODE" != 0 ]; then
-    if ! "$PY" -c 'import torch' >/dev/null 2>&1 && [ "${BENCH_INSTALL_TORCH:-0}" = 1 ]; then
+    if ! bounded 120 "$PY" -c 'import torch' >/dev/null 2>&1 && [ "${BENCH_INSTALL_TORCH:-0}" = 1 ]; then
         say "installing python3-torch (BENCH_INSTALL_TORCH=1)"
         if [ "$(id -u)" = 0 ]; then apt-get install -y python3-torch >&2
         else sudo -n apt-get install -y python3-torch >&2; fi
     fi
-    if [ -x "$PY" ] && "$PY" -c 'import torch, numpy' >/dev/null 2>&1; then
+    if [ -x "$PY" ] && bounded 120 "$PY" -c 'import torch, numpy' >/dev/null 2>&1; then
         torch_ok=1
-        torch_ver=$("$PY" -c 'import torch; print(torch.__version__, "oneDNN" if torch.backends.mkldnn.is_available() else "no oneDNN")')
+        torch_ver=$(bounded 120 "$PY" -c 'import torch; print(torch.__version__, "oneDNN" if torch.backends.mkldnn.is_available() else "no oneDNN")')
     elif [ "$TORCH_MODE" = 1 ]; then
         die "BENCH_TORCH=1 but $PY cannot import torch and numpy (apt-get install python3-torch)"
     fi
@@ -162,7 +168,7 @@ fi
 # filters).  Forward = 2*MACs; a training step adds the weight gradients
 # (2*MACs) and the input gradients (2*MACs) of every layer but the first.
 flops() { # WORKLOAD -> "forward_flop training_flop" per sample
-    "$SEQSH" -q -c "source '$here/$1.seq'" -c summary 2>/dev/null | awk '
+    bounded 60 "$SEQSH" -q -c "source '$here/$1.seq'" -c summary 2>/dev/null | awk '
         /\(None(, [0-9]+)+\)/ && $NF ~ /^[0-9]+$/ && $NF > 0 {
             s = $0; sub(/.*\(None, /, "", s); sub(/\).*/, "", s)
             n = split(s, d, ", "); outer = 1
@@ -181,7 +187,7 @@ while [ "$i" -lt 20 ]; do
     i=$((i + 1))
 done
 startup_ms=$(awk '{print $1}' "$work/startup.stat" | median)
-seqsh_info=$("$SEQSH" -q -c info 2>&1 | tr '\n' ' ')
+seqsh_info=$(bounded 30 "$SEQSH" -q -c info 2>&1 | tr '\n' ' ')
 
 # ---- one table row -------------------------------------------------------
 rows=
@@ -337,11 +343,13 @@ done
 # ---- report --------------------------------------------------------------
 elapsed=$(($(date +%s) - started))
 echo "seqsh benchmark, $(date -u '+%Y-%m-%d %H:%M UTC'), $(uname -m) '$cpu', $ncpu CPUs, load average at start $load"
-echo "seqsh: $seqsh_path; $seqsh_info"
+echo "command: make bench (SEQSH=$seqsh_path sh scripts/bench/run.sh)"
+echo "seqsh: $seqsh_info"
 if [ "$torch_ok" = 1 ]; then echo "PyTorch: $torch_ver ($PY, scripts/bench/torch_bench.py)"
 else echo "PyTorch: not measured (needs Debian's python3-torch; BENCH_INSTALL_TORCH=1 installs it)"; fi
 for t in $THREADS; do
-    printf 'FMA peak, %s thread(s): %s GFLOP/s (%s, fmapeak.c, best of 3)\n' "$t" "$(eval echo "\$peak_$t")" "$peak_isa"
+    printf 'FMA peak, %s thread(s): %s GFLOP/s per CPU-second (%s wall-clock; %s, fmapeak.c, best of 3)\n' \
+        "$t" "$(eval echo "\$peak_$t")" "$(eval echo "\$peakwall_$t")" "$peak_isa"
 done
 echo "start-up, seqsh -c quit: $startup_ms ms (median of 20, wall time)"
 if awk -v l="$load" -v n="$ncpu" 'BEGIN { exit !(l + 0 > 0.25 * n) }'; then
