@@ -2,6 +2,7 @@
 #include <math.h>
 #include <string.h>
 #include "internal.h"
+#include "relu.h"
 
 enum { A_LINEAR, A_RELU, A_SIGMOID, A_TANH, A_SOFTMAX, A_SOFTPLUS,
        A_SOFTSIGN, A_ELU, A_SELU, A_EXPONENTIAL, A_HARD_SIGMOID, A_SWISH,
@@ -63,6 +64,7 @@ void sq_activation_apply(int a, float *x, size_t n, long last)
     case A_SOFTMAX: softmax_rows(x, n, last, 0); return;
     case A_LOG_SOFTMAX: softmax_rows(x, n, last, 1); return;
     case A_LINEAR: return;
+    case A_RELU: sq_relu(x, n); return;
     default: break;
     }
     for (size_t i = 0; i < n; i++) {
@@ -93,6 +95,10 @@ void sq_activation_backward(int a, const float *z, const float *y, float *dy,
     const float selu_alpha = 1.67326324f, selu_scale = 1.05070098f;
     if (a == A_LINEAR)
         return;
+    if (a == A_RELU) {
+        sq_relu_grad(z, dy, n);
+        return;
+    }
     if (a == A_SOFTMAX || a == A_LOG_SOFTMAX) {
         for (size_t r = 0; last > 0 && r < n / (size_t)last; r++) {
             const float *yr = y + r * (size_t)last;

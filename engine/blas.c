@@ -6,19 +6,32 @@
 #include "conv_kernels.h"
 #include "threads.h"
 
-/* The engine has one thread pool (threads.c). OpenBLAS's own pool would
- * keep a worker spinning for ~0.1 s after every threaded call, fighting
- * the engine's workers for the cores, so OpenBLAS runs single-threaded and
- * big GEMMs are cut into blocks of rows (or columns) that the pool's
- * threads multiply at the same time. */
+/* The engine has one thread pool (threads.c). OpenBLAS's own workers spin
+ * for ~0.1 s after starting and after every threaded call, fighting the
+ * engine's workers for the cores, so OpenBLAS is made single-threaded and
+ * its workers are stopped as the program starts (blas_thread_shutdown_ is
+ * its fork handler; a single-threaded OpenBLAS never restarts them, and a
+ * build without it has no workers). Big GEMMs are cut into blocks of rows
+ * (or columns) that the pool's threads multiply at the same time. */
+extern int blas_thread_shutdown_(void) __attribute__((weak));
+
+static int blas_default = 1;  /* OpenBLAS's thread count before that */
+
 static void blas_single(void)
 {
     static int done;
-    if (!done) {
-        sq_pool_threads();  /* reads OpenBLAS's default count first */
-        openblas_set_num_threads(1);
-        done = 1;
-    }
+    if (done)
+        return;
+    done = 1;
+    blas_default = openblas_get_num_threads();
+    openblas_set_num_threads(1);
+    if (blas_thread_shutdown_)
+        blas_thread_shutdown_();
+}
+
+__attribute__((constructor)) static void blas_at_start(void)
+{
+    blas_single();
 }
 
 typedef struct {
@@ -32,8 +45,9 @@ typedef struct {
 } gemm_job;
 
 #define GEMM_BLOCK 32
-/* below this many flops one thread does it all */
-#define GEMM_PARALLEL_FLOPS 2e6
+/* below this many flops one thread does it all: waking a worker and
+ * waiting for it costs about what ~1 MFLOP does */
+#define GEMM_PARALLEL_FLOPS 5e6
 
 static void gemm(int ta, int tb, int m, int n, int k, float alpha, const float *a, int lda,
                  const float *b, int ldb, float beta, float *c, int ldc)
@@ -66,7 +80,6 @@ void sq_gemm(int ta, int tb, int m, int n, int k, float alpha,
 {
     if (m == 0 || n == 0)
         return;
-    blas_single();
     int nt = sq_pool_threads();
     if (nt > 1 && 2.0 * m * n * k >= GEMM_PARALLEL_FLOPS) {
         gemm_job j = { ta, tb, m, n, k, alpha, beta, a, b, c, lda, ldb, ldc, m >= n,
@@ -83,17 +96,18 @@ void sq_gemm(int ta, int tb, int m, int n, int k, float alpha,
     gemm(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
 }
 
-/* OpenBLAS has read OPENBLAS_NUM_THREADS and friends, or counted the
- * processors, by the time the program starts; that is the default. */
+/* OpenBLAS read OPENBLAS_NUM_THREADS and friends, or counted the
+ * processors, as the program started; that is the default. */
 int sq_default_threads(void)
 {
-    return openblas_get_num_threads();
+    blas_single();
+    return blas_default;
 }
 
 void sq_set_threads(int n)
 {
-    sq_pool_set_threads(n);
     blas_single();
+    sq_pool_set_threads(n);
 }
 
 int sq_get_threads(void)

@@ -2,9 +2,13 @@
  * into tiles of up to NP consecutive pixels of one output row times one
  * panel of filters (two vectors wide); a tile's sums live in registers for
  * the whole reduction over (ky, kx, c), each step loading the panel's
- * weights once and broadcasting one input value per pixel. Pixels whose
- * window pokes into the padding are done one at a time over their valid
- * taps only, so no padded copy of the input is needed. */
+ * weights once and broadcasting one input value per pixel. Tap rows above
+ * or below the input are skipped for the whole tile. When windows poke out
+ * at the sides, the tap rows of each output row are first copied into a
+ * small per-thread buffer with zeros on both sides, so every pixel runs in
+ * full tiles; without that buffer such pixels are done one at a time over
+ * their valid taps. The kernel is read in Keras's layout; only the last,
+ * partial, panel of filters is repacked with zero padding. */
 #include <stdlib.h>
 #include <string.h>
 #include "conv_kernels.h"

@@ -1,20 +1,91 @@
 /* forward.c - running the model: `call` builds a deferred model on its first
- * input, checks the input against the model's, and runs the layers through
- * two ping-pong buffers and one scratch area kept in the model. */
+ * input, checks the input against the model's, and runs the batch in chunks
+ * of samples through the layers, each thread with two activation buffers and
+ * one scratch area in the model's workspace. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "internal.h"
+#include "threads.h"
+
+/* Inference treats every sample on its own (Dropout is off, BatchNorm uses
+ * its moving statistics), so a batch runs in chunks of samples through all
+ * the layers: a chunk's activations stay in cache, and with several threads
+ * each thread takes whole chunks, with no hand-off between layers. Chunks
+ * hold as many samples as fit CHUNK_FLOATS floats of activation (at least
+ * one). Chunks left over when they do not divide among the threads run one
+ * at a time with the threads sharing each layer's rows. Memory: per thread,
+ * two activation buffers and one scratch area for one chunk. */
+#define CHUNK_FLOATS ((size_t)1 << 18)
+
+typedef struct {
+    sq_model *m;
+    const sq_shape *sh;          /* the whole batch's shapes */
+    sq_shape *shc;               /* per thread: n + 1 shapes for one chunk */
+    const float *x;
+    float *y;
+    long cb;                     /* samples per chunk */
+    size_t region, maxact;       /* floats per thread; per activation buffer */
+    volatile int *intr;
+    int stop;
+} fwd_job;
+
+/* Chunks [b, e) of the batch through every layer, in thread tid's region. */
+static void run_chunks(void *ctx, long b, long e, int tid)
+{
+    fwd_job *j = ctx;
+    sq_model *m = j->m;
+    int n = m->n;
+    sq_shape *shc = j->shc + (size_t)tid * (size_t)(n + 1);
+    float *base = m->work + (size_t)tid * j->region;
+    float *bufs[2] = { base, base + j->maxact };
+    float *scratch = base + 2 * j->maxact;
+    long nb = j->sh[0].d[0];
+    for (long c = b; c < e; c++) {
+        long s0 = c * j->cb, ns = nb - s0 < j->cb ? nb - s0 : j->cb;
+        for (int i = 0; i <= n; i++) {
+            shc[i] = j->sh[i];
+            shc[i].d[0] = ns;
+        }
+        size_t per_in = sq_shape_count(&j->sh[0]) / (size_t)nb;
+        size_t per_out = sq_shape_count(&j->sh[n]) / (size_t)nb;
+        const float *in = j->x + (size_t)s0 * per_in;
+        for (int i = 0; i < n; i++) {
+            if (__atomic_load_n(&j->stop, __ATOMIC_RELAXED) || (j->intr && *j->intr)) {
+                __atomic_store_n(&j->stop, 1, __ATOMIC_RELAXED);
+                return;
+            }
+            const sq_layer *l = m->layers[i];
+            float *out = i == n - 1 ? j->y + (size_t)s0 * per_out : bufs[i & 1];
+            int act_done = 0;
+            sq_fwd f = { .in = in, .out = out, .in_shape = &shc[i], .out_shape = &shc[i + 1],
+                         .w = m->params ? m->params + l->param_off : NULL, .scratch = scratch,
+                         .act_done = &act_done, .intr = j->intr };
+            l->kind->forward(l, &f);
+            if (l->act && !act_done)
+                sq_activation_apply(l->act, out, sq_shape_count(&shc[i + 1]),
+                                    shc[i + 1].d[shc[i + 1].rank - 1]);
+            in = out;
+        }
+        if (j->intr && *j->intr) {
+            /* the last layer may have stopped early */
+            __atomic_store_n(&j->stop, 1, __ATOMIC_RELAXED);
+            return;
+        }
+    }
+}
 
 int sq_forward(sq_model *m, const sq_tensor *x, sq_tensor *y,
                volatile int *intr, sq_error *err)
 {
     int n = m->n;
-    sq_shape *sh = sq_malloc((size_t)(n + 1) * sizeof *sh);
+    int nt = sq_pool_threads();
+    sq_shape *sh = sq_malloc((size_t)(n + 1) * (size_t)(nt + 1) * sizeof *sh);
     if (!sh)
         return sq_fail(err, "out of memory");
     sh[0] = x->shape;
-    size_t maxact = 0, scratch = 0;
+    long nb = x->shape.d[0];
+    size_t maxact = 0;
     for (int i = 0; i < n; i++) {
         const sq_layer *l = m->layers[i];
         if (sq_layer_check_input(l, &sh[i], &sh[i + 1], err) < 0)
@@ -24,17 +95,58 @@ int sq_forward(sq_model *m, const sq_tensor *x, sq_tensor *y,
         snprintf(what, sizeof what, "layer %s's output", l->name);
         if (sq_check_memory((double)c * sizeof(float), what, err) < 0)
             goto fail;
-        if (c > maxact)
-            maxact = c;
+        if (nb > 0 && c / (size_t)nb > maxact)
+            maxact = c / (size_t)nb;
+    }
+    size_t outn = sq_shape_count(&sh[n]);
+    y->data = NULL;
+    if (n == 0 || nb == 0) {
+        y->data = sq_malloc((outn ? outn : 1) * sizeof(float));
+        if (!y->data) {
+            sq_fail(err, "out of memory for the output");
+            goto fail;
+        }
+        if (outn)
+            memcpy(y->data, x->data, outn * sizeof(float));
+        y->shape = sh[n];
+        free(sh);
+        return 0;
+    }
+    /* samples per chunk, chunks, and the chunks the threads take whole */
+    long cb = maxact ? (long)(CHUNK_FLOATS / maxact) : nb;
+    if (cb < 1)
+        cb = 1;
+    if (cb > nb)
+        cb = nb;
+    long nchunks = (nb + cb - 1) / cb;
+    if (nt > 1 && nchunks < nt && nb >= nt) {
+        /* smaller chunks so every thread gets one */
+        cb = nb / nt;
+        nchunks = (nb + cb - 1) / cb;
+    }
+    long whole = nt > 1 ? nchunks - nchunks % nt : 0;
+    size_t scratch = 0;
+    sq_shape cur = sh[0];
+    cur.d[0] = cb;
+    for (int i = 0; i < n; i++) {
+        const sq_layer *l = m->layers[i];
+        sq_shape next;
+        if (sq_layer_check_input(l, &cur, &next, err) < 0)
+            goto fail;
         if (l->kind->scratch) {
-            size_t sc = l->kind->scratch(l, &sh[i]);
+            size_t sc = l->kind->scratch(l, &cur);
             if (sc > scratch)
                 scratch = sc;
         }
+        cur = next;
     }
-    size_t need = 2 * maxact + scratch;
-    if (sq_check_memory(((double)need + (double)sq_shape_count(&sh[n])) * sizeof(float),
-                        "this call", err) < 0)
+    int regions = whole > 0 ? nt : 1;
+    size_t region = 2 * maxact * (size_t)cb + scratch;
+    /* at least one float, so that layers never see a NULL buffer */
+    size_t need = region * (size_t)regions;
+    if (need == 0)
+        need = 1;
+    if (sq_check_memory(((double)need + (double)outn) * sizeof(float), "this call", err) < 0)
         goto fail;
     if (need > m->work_cap) {
         float *w = sq_realloc(m->work, need * sizeof(float));
@@ -45,37 +157,23 @@ int sq_forward(sq_model *m, const sq_tensor *x, sq_tensor *y,
         m->work = w;
         m->work_cap = need;
     }
-    size_t outn = sq_shape_count(&sh[n]);
     y->data = sq_malloc((outn ? outn : 1) * sizeof(float));
     if (!y->data) {
         sq_fail(err, "out of memory for the output");
         goto fail;
     }
     y->shape = sh[n];
-    const float *in = x->data;
-    /* no layers (a model of just an Input) or no weights: nothing to point
-     * into, and NULL + 0 is undefined */
-    float *work = m->work;
-    float *bufs[2] = { work, work ? work + maxact : NULL };
-    float *scratch_at = work ? work + 2 * maxact : NULL;
-    for (int i = 0; i < n; i++) {
-        if (intr && *intr) {
-            sq_tensor_free(y);
-            sq_fail(err, "Interrupted");
-            goto fail;
-        }
-        const sq_layer *l = m->layers[i];
-        float *out = bufs[i & 1];
-        sq_fwd f = { .in = in, .out = out, .in_shape = &sh[i], .out_shape = &sh[i + 1],
-                     .w = m->params ? m->params + l->param_off : NULL,
-                     .scratch = scratch_at };
-        l->kind->forward(l, &f);
-        if (l->act)
-            sq_activation_apply(l->act, out, sq_shape_count(&sh[i + 1]),
-                                sh[i + 1].d[sh[i + 1].rank - 1]);
-        in = out;
+    fwd_job job = { m, sh, sh + n + 1, x->data, y->data, cb, region, maxact * (size_t)cb,
+                    intr, 0 };
+    if (whole > 0)
+        sq_parallel_for(whole, 1, run_chunks, &job);
+    for (long c = whole; c < nchunks && !job.stop; c++)
+        run_chunks(&job, c, c + 1, 0);
+    if (job.stop) {
+        sq_tensor_free(y);
+        sq_fail(err, "Interrupted");
+        goto fail;
     }
-    memcpy(y->data, in, outn * sizeof(float));
     free(sh);
     return 0;
 fail:

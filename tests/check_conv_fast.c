@@ -432,6 +432,44 @@ START_TEST(test_conv_layer_threads)
 }
 END_TEST
 
+/* A raised interrupt flag stops the forward pass between rows: nothing is
+ * computed when it is up from the start; all of it when it stays down. */
+START_TEST(test_conv_interrupt)
+{
+    conv_case k = { 2, 30, 30, 3, 8, 3, 3, 1, 1, 1, 1, 1 };
+    conv_geom g = geometry(&k);
+    sq_session *s = new_session(k.h, k.w, k.c);
+    add_ok(s, "conv2d", "8 3 padding=same");
+    const sq_layer *l = s->model->layers[0];
+    sq_shape is = { 4, { k.b, k.h, k.w, k.c } }, os = { 4, { k.b, g.oh, g.ow, k.f } };
+    size_t nx = (size_t)(k.b * k.h * k.w * k.c), ny = (size_t)(k.b * g.oh * g.ow * k.f);
+    float *x = random_floats(nx, -1, 1), *y = malloc(ny * sizeof *y);
+    float *scratch = malloc((l->kind->scratch(l, &is) + 1) * sizeof *scratch);
+    ck_assert(y && scratch);
+    for (int th = 1; th <= 2; th++) {
+        sq_set_threads(th);
+        for (int up = 0; up < 2; up++) {
+            volatile int flag = up;
+            for (size_t i = 0; i < ny; i++)
+                y[i] = NAN;
+            sq_fwd f = { .in = x, .out = y, .in_shape = &is, .out_shape = &os,
+                         .w = s->model->params, .scratch = scratch, .intr = &flag };
+            l->kind->forward(l, &f);
+            size_t nans = 0;
+            for (size_t i = 0; i < ny; i++)
+                nans += isnan(y[i]) != 0;
+            ck_assert_msg(nans == (up ? ny : 0), "threads %d, flag %d: %zu of %zu left", th, up,
+                          nans, ny);
+        }
+    }
+    sq_set_threads(1);
+    free(x);
+    free(y);
+    free(scratch);
+    sq_session_free(s);
+}
+END_TEST
+
 typedef struct {
     long b, h, w, c, kh, kw, sh, sw;
     int same;
@@ -813,6 +851,7 @@ static Suite *conv_fast_suite(void)
     tcase_set_timeout(tc, 300);
     tcase_add_loop_test(tc, test_conv_layer, 0, NALL);
     tcase_add_test(tc, test_conv_layer_threads);
+    tcase_add_test(tc, test_conv_interrupt);
     tcase_add_loop_test(tc, test_pool_layer, 0, 2 * NPOOL);
     suite_add_tcase(su, tc);
     tc = tcase_create("backward");

@@ -11,6 +11,10 @@
 #include "../conv_kernels.h"
 #include "../threads.h"
 
+#if (defined(__x86_64__) || defined(__i386__)) && defined(__GNUC__)
+#include <immintrin.h>
+#endif
+
 typedef struct {
     long filters;
     long k[2];        /* kernel rows, cols */
@@ -288,6 +292,8 @@ static void forward_direct(const sq_layer *l, const sq_fwd *f, sq_isa isa)
 static void forward(const sq_layer *l, const sq_fwd *f)
 {
     const conv2d_state *st = l->state;
+    if (f->intr && *f->intr)
+        return;
     sq_isa isa = sq_isa_active();
     if (isa != SQ_ISA_C) {
         forward_direct(l, f, isa);
@@ -314,7 +320,7 @@ static void forward(const sq_layer *l, const sq_fwd *f)
     }
     long pt = sq_pad_before(h, oh, st->k[0] + (st->k[0] - 1) * (st->d[0] - 1), st->s[0], st->same);
     long pl = sq_pad_before(w, ow, st->k[1] + (st->k[1] - 1) * (st->d[1] - 1), st->s[1], st->same);
-    for (long b = 0; b < nb; b++) {
+    for (long b = 0; b < nb && !(f->intr && *f->intr); b++) {
         const float *x = f->in + (size_t)b * (size_t)(h * w * c);
         float *y = f->out + (size_t)b * npix * (size_t)nf;
         im2col(st, x, h, w, c, oh, ow, pt, pl, f->scratch);
@@ -400,9 +406,30 @@ static void col2im(const conv2d_state *st, const float *col, long h, long w, lon
     }
 }
 
-/* acc[j] += sum over rows of a[r * n + j] */
+/* acc[j] += sum over rows of a[r * n + j] (the bias gradient) */
+#if (defined(__x86_64__) || defined(__i386__)) && defined(__GNUC__)
+__attribute__((target("avx512f")))
+static void colsum_add_z(const float *a, size_t rows, long n, float *acc)
+{
+    for (long j = 0; j < n; j += 16) {
+        __mmask16 m = n - j >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (n - j)) - 1);
+        __m512 s = _mm512_setzero_ps();
+        for (size_t r = 0; r < rows; r++)
+            s = _mm512_add_ps(s, _mm512_maskz_loadu_ps(m, a + r * (size_t)n + (size_t)j));
+        _mm512_mask_storeu_ps(acc + j, m, _mm512_add_ps(_mm512_maskz_loadu_ps(m, acc + j), s));
+    }
+}
+#define HAVE_COLSUM_Z 1
+#endif
+
 static void colsum_add(const float *a, size_t rows, long n, float *acc)
 {
+#ifdef HAVE_COLSUM_Z
+    if (sq_isa_active() == SQ_ISA_AVX512) {
+        colsum_add_z(a, rows, n, acc);
+        return;
+    }
+#endif
     for (size_t r = 0; r < rows; r++)
         for (long j = 0; j < n; j++)
             acc[j] += a[r * (size_t)n + (size_t)j];

@@ -270,7 +270,7 @@ static void forward(const sq_layer *l, const sq_fwd *f)
 /* The gradient of one window: dy (c values) onto dx, for the window of
  * rows [y0, y1) and cols [x0, x1) of image x. */
 typedef void (*grad_fn)(const float *x, float *dx, const float *dy, long w, long c, long y0,
-                        long y1, long x0, long x1, int max);
+                        long y1, long x0, long x1, int max, int disjoint);
 
 /* Channels [j0, j1) of one window, one at a time. */
 static void grad_chans(const float *x, float *dx, const float *dy, long w, long c, long y0,
@@ -305,8 +305,9 @@ static void grad_chans(const float *x, float *dx, const float *dy, long w, long 
 }
 
 static void grad_c(const float *x, float *dx, const float *dy, long w, long c, long y0,
-                   long y1, long x0, long x1, int max)
+                   long y1, long x0, long x1, int max, int disjoint)
 {
+    (void)disjoint;
     grad_chans(x, dx, dy, w, c, y0, y1, x0, x1, max, 0, c);
 }
 
@@ -316,7 +317,7 @@ static void grad_c(const float *x, float *dx, const float *dy, long w, long c, l
  * dy added at the winners. Offsets are int32: images below 2^31 floats. */
 __attribute__((target("avx512f")))
 static void grad_z(const float *x, float *dx, const float *dy, long w, long c, long y0,
-                   long y1, long x0, long x1, int max)
+                   long y1, long x0, long x1, int max, int disjoint)
 {
     long cells = (y1 - y0) * (x1 - x0);
     if (cells <= 0)
@@ -345,6 +346,18 @@ static void grad_z(const float *x, float *dx, const float *dy, long w, long c, l
                 bv = _mm512_mask_mov_ps(bv, gt, v);
                 bo = _mm512_mask_mov_epi32(bo, gt, _mm512_set1_epi32(off));
             }
+        if (disjoint) {
+            /* no other window adds to these cells: store 0 + dy at the
+             * winners (the zeros elsewhere are there already) */
+            __m512 g = _mm512_add_ps(_mm512_setzero_ps(), _mm512_maskz_loadu_ps(m, dy + j));
+            for (long iy = y0; iy < y1; iy++)
+                for (long ix = x0; ix < x1; ix++) {
+                    int off = (int)((iy * w + ix) * c);
+                    __mmask16 win = _mm512_mask_cmpeq_epi32_mask(m, bo, _mm512_set1_epi32(off));
+                    _mm512_mask_storeu_ps(dx + off + j, win, g);
+                }
+            continue;
+        }
         int offs[16];
         _mm512_storeu_si512((void *)offs, bo);
         for (int q = 0; q < nl; q++)
@@ -354,8 +367,9 @@ static void grad_z(const float *x, float *dx, const float *dy, long w, long c, l
 
 __attribute__((target("avx2")))
 static void grad_y(const float *x, float *dx, const float *dy, long w, long c, long y0,
-                   long y1, long x0, long x1, int max)
+                   long y1, long x0, long x1, int max, int disjoint)
 {
+    (void)disjoint;
     long cells = (y1 - y0) * (x1 - x0);
     if (cells <= 0)
         return;
@@ -406,6 +420,7 @@ static void grad_range(void *ctx, long b, long e, int tid)
     const pool_state *st = j->st;
     long h = j->h, w = j->w, c = j->c;
     size_t img = (size_t)(h * w * c);
+    int disjoint = st->s[0] >= st->k[0] && st->s[1] >= st->k[1];
     for (long bi = b; bi < e; bi++) {
         const float *x = j->b->in + (size_t)bi * img;
         float *dx = j->b->din + (size_t)bi * img;
@@ -423,7 +438,7 @@ static void grad_range(void *ctx, long b, long e, int tid)
                     x0 = 0;
                 if (x1 > w)
                     x1 = w;
-                j->grad(x, dx, dy, w, c, y0, y1, x0, x1, st->max);
+                j->grad(x, dx, dy, w, c, y0, y1, x0, x1, st->max, disjoint);
             }
         }
     }
