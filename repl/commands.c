@@ -629,40 +629,45 @@ static int cmd_extract(shell *sh, int argc, char **argv)
     return 0;
 }
 
+/* save, load, save_weights, load_weights: one engine call on a path. */
+typedef int (*path_fn)(sq_session *s, const char *path, sq_error *err);
+
+static int with_path(shell *sh, path_fn fn, const char *path)
+{
+    sq_error e;
+    if (fn(sh->s, path, &e) < 0)
+        return engine_fail(sh, &e);
+    return 0;
+}
+
+static int save_model(sq_session *s, const char *p, sq_error *e) { return sq_save(s, p, e); }
+static int save_weights(sq_session *s, const char *p, sq_error *e)
+{
+    return sq_save_weights(s, p, e);
+}
+
 static int cmd_save(shell *sh, int argc, char **argv)
 {
     (void)argc;
-    sq_error e;
-    if (sq_save(sh->s, argv[1], &e) < 0)
-        return engine_fail(sh, &e);
-    return 0;
+    return with_path(sh, save_model, argv[1]);
 }
 
 static int cmd_load(shell *sh, int argc, char **argv)
 {
     (void)argc;
-    sq_error e;
-    if (sq_load(sh->s, argv[1], &e) < 0)
-        return engine_fail(sh, &e);
-    return 0;
+    return with_path(sh, sq_load, argv[1]);
 }
 
 static int cmd_save_weights(shell *sh, int argc, char **argv)
 {
     (void)argc;
-    sq_error e;
-    if (sq_save_weights(sh->s, argv[1], &e) < 0)
-        return engine_fail(sh, &e);
-    return 0;
+    return with_path(sh, save_weights, argv[1]);
 }
 
 static int cmd_load_weights(shell *sh, int argc, char **argv)
 {
     (void)argc;
-    sq_error e;
-    if (sq_load_weights(sh->s, argv[1], &e) < 0)
-        return engine_fail(sh, &e);
-    return 0;
+    return with_path(sh, sq_load_weights, argv[1]);
 }
 
 static int cmd_reset(shell *sh, int argc, char **argv)
