@@ -9,18 +9,14 @@
 #include <unistd.h>
 #include "engine.h"
 #include "internal.h"
+#include "test_util.h"
 
 static sq_error err;
 static char dir[64], model_path[128], weights_path[128], out_path[128];
 
 static int add(sq_session *s, const char *line)
 {
-    char buf[256], *argv[16];
-    int argc = 0;
-    snprintf(buf, sizeof buf, "%s", line);
-    for (char *t = strtok(buf, " "); t && argc < 16; t = strtok(NULL, " "))
-        argv[argc++] = t;
-    return sq_add(s, argv[0], argc - 1, argv + 1, &err);
+    return add_line(s, line, &err);
 }
 
 /* A compiled conv model with a nested part and a frozen layer. */
@@ -302,9 +298,5 @@ int main(void)
     tcase_add_test(tc, weights_files_fail_cleanly);
     tcase_add_test(tc, text_and_settings_fail_cleanly);
     suite_add_tcase(su, tc);
-    SRunner *sr = srunner_create(su);
-    srunner_run_all(sr, CK_ENV);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return run_suite(su);
 }

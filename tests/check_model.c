@@ -7,6 +7,7 @@
 #include <string.h>
 #include "engine.h"
 #include "internal.h"
+#include "test_util.h"
 
 static sq_session *s;
 static sq_error err;
@@ -17,12 +18,7 @@ static void teardown(void) { sq_session_free(s); }
 /* Runs `add` from one string of words. */
 static int add(const char *line)
 {
-    char buf[512], *argv[32];
-    int argc = 0;
-    snprintf(buf, sizeof buf, "%s", line);
-    for (char *t = strtok(buf, " "); t && argc < 32; t = strtok(NULL, " "))
-        argv[argc++] = t;
-    return sq_add(s, argv[0], argc - 1, argv + 1, &err);
+    return add_line(s, line, &err);
 }
 
 static const char *name_of(int i)
@@ -452,9 +448,5 @@ int main(void)
     tcase_add_test(tc, generated_inputs);
     tcase_add_test(tc, blas_kernel_choice);
     suite_add_tcase(su, tc);
-    SRunner *sr = srunner_create(su);
-    srunner_run_all(sr, CK_ENV);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return run_suite(su);
 }

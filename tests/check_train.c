@@ -7,6 +7,7 @@
 #include <string.h>
 #include "engine.h"
 #include "internal.h"
+#include "test_util.h"
 #include "loss.h"
 #include "progbar.h"
 
@@ -153,12 +154,7 @@ static void teardown(void) { sq_session_free(s); }
 
 static int add(const char *line)
 {
-    char buf[256], *argv[16];
-    int argc = 0;
-    snprintf(buf, sizeof buf, "%s", line);
-    for (char *t = strtok(buf, " "); t && argc < 16; t = strtok(NULL, " "))
-        argv[argc++] = t;
-    return sq_add(s, argv[0], argc - 1, argv + 1, &err);
+    return add_line(s, line, &err);
 }
 
 static int compile(const char *opt, const char *loss, const char *metrics)
@@ -420,9 +416,5 @@ int main(void)
     tcase_add_test(tc, one_sgd_step_by_hand);
     tcase_add_test(tc, fit_reports_like_keras);
     suite_add_tcase(su, tc);
-    SRunner *sr = srunner_create(su);
-    srunner_run_all(sr, CK_ENV);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return run_suite(su);
 }
