@@ -29,6 +29,15 @@
 #include <string.h>
 #include "optim.h"
 
+/* The update loops are the hot path of small models (W2 spends most of its
+ * time here): compile them for AVX-512 and AVX2 as well, chosen when the
+ * program loads. */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(__SANITIZE_ADDRESS__)
+#define VECTOR_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#define VECTOR_CLONES
+#endif
+
 #define BACKEND_EPSILON 1e-7   /* keras.backend.epsilon() */
 
 /* ---- kinds and their options ------------------------------------------- */
@@ -531,7 +540,7 @@ void sq_optim_begin_step(sq_optim *o)
  * Each is a flat loop over one range; w, g and the slots never alias. */
 
 /* ResourceApplyGradientDescent: var -= grad * lr */
-static void upd_sgd(float *restrict w, const float *restrict g, size_t n, float lr)
+VECTOR_CLONES static void upd_sgd(float *restrict w, const float *restrict g, size_t n, float lr)
 {
     for (size_t i = 0; i < n; i++)
         w[i] -= g[i] * lr;
@@ -540,7 +549,7 @@ static void upd_sgd(float *restrict w, const float *restrict g, size_t n, float 
 /* ResourceApplyKerasMomentum:
  *   accum = accum * momentum - grad * lr
  *   nesterov: var += accum * momentum - grad * lr;  else var += accum */
-static void upd_momentum(float *restrict w, const float *restrict g,
+VECTOR_CLONES static void upd_momentum(float *restrict w, const float *restrict g,
                          float *restrict a, size_t n, float lr, float mom,
                          int nesterov)
 {
@@ -563,7 +572,7 @@ static void upd_momentum(float *restrict w, const float *restrict g,
  *   var -= (m * alpha) / (sqrt(v) + epsilon)
  * ResourceApplyAdamWithAmsgrad: the same with vhat = max(vhat, v) in place
  * of v in the last line. */
-static void upd_adam(float *restrict w, const float *restrict g,
+VECTOR_CLONES static void upd_adam(float *restrict w, const float *restrict g,
                      float *restrict m, float *restrict v, size_t n,
                      const coefs *cf)
 {
@@ -575,7 +584,7 @@ static void upd_adam(float *restrict w, const float *restrict g,
     }
 }
 
-static void upd_amsgrad(float *restrict w, const float *restrict g,
+VECTOR_CLONES static void upd_amsgrad(float *restrict w, const float *restrict g,
                         float *restrict m, float *restrict v,
                         float *restrict vhat, size_t n, const coefs *cf)
 {
@@ -593,7 +602,7 @@ static void upd_amsgrad(float *restrict w, const float *restrict g,
  *   centered: mg = rho * mg + (1 - rho) * g;  denom = rms - mg^2
  *   else:     denom = rms
  *   var = var - lr * g / (sqrt(denom) + epsilon) */
-static void upd_rmsprop(float *restrict w, const float *restrict g,
+VECTOR_CLONES static void upd_rmsprop(float *restrict w, const float *restrict g,
                         float *restrict rms, size_t n, const coefs *cf)
 {
     const float rho = cf->rho, omrho = cf->omrho, lr = cf->lr, eps = cf->eps;
@@ -603,7 +612,7 @@ static void upd_rmsprop(float *restrict w, const float *restrict g,
     }
 }
 
-static void upd_rmsprop_centered(float *restrict w, const float *restrict g,
+VECTOR_CLONES static void upd_rmsprop_centered(float *restrict w, const float *restrict g,
                                  float *restrict rms, float *restrict mg,
                                  size_t n, const coefs *cf)
 {
@@ -619,7 +628,7 @@ static void upd_rmsprop_centered(float *restrict w, const float *restrict g,
  *   ms += (g^2 - ms) * (1 - rho)
  *   mom = mom * momentum + (g * lr) / sqrt(ms + epsilon)
  *   var -= mom */
-static void upd_rmsprop_mom(float *restrict w, const float *restrict g,
+VECTOR_CLONES static void upd_rmsprop_mom(float *restrict w, const float *restrict g,
                             float *restrict ms, float *restrict mom, size_t n,
                             const coefs *cf)
 {
@@ -636,7 +645,7 @@ static void upd_rmsprop_mom(float *restrict w, const float *restrict g,
  *   mg += (g - mg) * (1 - rho)
  *   mom = mom * momentum + (g * lr) / sqrt((ms - mg^2) + epsilon)
  *   var -= mom */
-static void upd_rmsprop_mom_centered(float *restrict w, const float *restrict g,
+VECTOR_CLONES static void upd_rmsprop_mom_centered(float *restrict w, const float *restrict g,
                                      float *restrict ms, float *restrict mom,
                                      float *restrict mg, size_t n,
                                      const coefs *cf)
@@ -653,7 +662,7 @@ static void upd_rmsprop_mom_centered(float *restrict w, const float *restrict g,
 /* ResourceApplyAdagradV2 (update_slots=True):
  *   accum += g^2
  *   var -= g * lr / (sqrt(accum) + epsilon) */
-static void upd_adagrad(float *restrict w, const float *restrict g,
+VECTOR_CLONES static void upd_adagrad(float *restrict w, const float *restrict g,
                         float *restrict acc, size_t n, const coefs *cf)
 {
     const float lr = cf->lr, eps = cf->eps;
@@ -668,7 +677,7 @@ static void upd_adagrad(float *restrict w, const float *restrict g,
  *   update = sqrt(accum_update + epsilon) * rsqrt(accum + epsilon) * g
  *   var -= update * lr
  *   accum_update = accum_update * rho + update^2 * (1 - rho) */
-static void upd_adadelta(float *restrict w, const float *restrict g,
+VECTOR_CLONES static void upd_adadelta(float *restrict w, const float *restrict g,
                          float *restrict acc, float *restrict accu, size_t n,
                          const coefs *cf)
 {
@@ -685,7 +694,7 @@ static void upd_adadelta(float *restrict w, const float *restrict g,
  *   m += (g - m) * (1 - beta1)
  *   v = max(beta2 * v, |g|)
  *   var -= lr / (1 - beta1_power) * (m / (v + epsilon)) */
-static void upd_adamax(float *restrict w, const float *restrict g,
+VECTOR_CLONES static void upd_adamax(float *restrict w, const float *restrict g,
                        float *restrict m, float *restrict v, size_t n,
                        const coefs *cf)
 {
@@ -704,7 +713,7 @@ static void upd_adamax(float *restrict w, const float *restrict g,
  *   v = beta_2 * v + (1 - beta_2) * g^2;    v' = v / (1 - beta_2^t)
  *   m_bar = (1 - m_t) * g' + m_t_1 * m'
  *   var = var - lr * m_bar / (sqrt(v') + epsilon) */
-static void upd_nadam(float *restrict w, const float *restrict g,
+VECTOR_CLONES static void upd_nadam(float *restrict w, const float *restrict g,
                       float *restrict m, float *restrict v, size_t n,
                       const coefs *cf)
 {
@@ -733,7 +742,7 @@ static void upd_nadam(float *restrict w, const float *restrict g,
  *   y = new_accum^-p / lr + 2 * l2
  *   var = |linear| > l1 ? x / y : 0
  *   accum += g^2 */
-static void upd_ftrl(float *restrict w, const float *restrict g,
+VECTOR_CLONES static void upd_ftrl(float *restrict w, const float *restrict g,
                      float *restrict acc, float *restrict lin, size_t n,
                      const coefs *cf)
 {
