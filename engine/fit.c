@@ -160,6 +160,10 @@ static int prepare(sq_session *s, const sq_tensor *x, const sq_tensor *y, plan *
                        p->nsamples, y->shape.d[0]);
     if (p->nsamples == 0)
         return sq_fail(err, "there are no samples in x");
+    for (int i = 1; i < x->shape.rank; i++)
+        if (x->shape.d[i] == 0)
+            return sq_fail(err, "x has shape %s: an axis of length 0 leaves nothing to "
+                           "train on", sq_shape_str(&x->shape, a, sizeof a));
     if (!m->built) {
         sq_shape in = x->shape;
         in.d[0] = -1;
@@ -181,6 +185,9 @@ static int prepare(sq_session *s, const sq_tensor *x, const sq_tensor *y, plan *
     size_t osample = 1;
     for (int i = 1; i < out.rank; i++)
         osample *= (size_t)(out.d[i] < 0 ? 1 : out.d[i]);
+    if (out.rank < 2 || p->last <= 0 || osample == 0)
+        return sq_fail(err, "the model's outputs have shape %s: there is nothing to compare "
+                       "with y", sq_shape_str(&out, b, sizeof b));
     p->rows = (long)(osample / (size_t)p->last);
     p->sx = sq_shape_count(&x->shape) / (size_t)p->nsamples;
     p->sy = y ? sq_shape_count(&y->shape) / (size_t)p->nsamples : 0;
@@ -568,12 +575,21 @@ int sq_predict(sq_session *s, const sq_tensor *x, long batch_size, sq_tensor *y,
         return -1;
     size_t per_in = sq_shape_count(&x->shape) / (size_t)n;
     size_t per_out = sq_shape_count(&out.shape) / (size_t)b;
-    float *all = sq_realloc(out.data, (size_t)n * per_out * sizeof(float));
+    /* at least one float: realloc(p, 0) frees p and returns NULL */
+    size_t nall = (size_t)n * per_out;
+    if (sq_check_memory((double)n * (double)per_out * sizeof(float), "the predictions",
+                        err) < 0) {
+        sq_tensor_free(&out);
+        return -1;
+    }
+    float *all = sq_realloc(out.data, (nall ? nall : 1) * sizeof(float));
     if (!all) {
         sq_tensor_free(&out);
         return sq_fail(err, "out of memory for the predictions");
     }
-    for (long b0 = b; b0 < n; b0 += batch_size) {
+    /* outputs with no values (an axis of length 0) need no more batches:
+     * a file claiming millions of empty samples is not run batch by batch */
+    for (long b0 = b; per_out > 0 && b0 < n; b0 += batch_size) {
         long k = n - b0 < batch_size ? n - b0 : batch_size;
         sq_tensor xi = { x->shape, x->data + (size_t)b0 * per_in }, yi;
         xi.shape.d[0] = k;

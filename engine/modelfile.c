@@ -433,6 +433,23 @@ int sq_add_model(sq_session *s, const char *path, const char *name, int trainabl
                 "before saving it", path);
         goto done;
     }
+    /* Keras checks a nested model's Input against what it is stacked on:
+     * without this a model saved from `input 2 2` whose first layers have
+     * no weights (Flatten, Reshape, pooling) would silently take (None, 4) */
+    if (cur->built && sub->built && sub->explicit_input) {
+        const sq_shape *at = cur->n ? &cur->layers[cur->n - 1]->out_shape : &cur->input_shape;
+        /* a layer that would refuse the shape says so in its own words */
+        sq_shape sh = *at, next;
+        for (int i = 0; i < sub->n; i++) {
+            if (sq_layer_check_input(sub->layers[i], &sh, &next, err) < 0)
+                goto done;
+            sh = next;
+        }
+        if (name != sub->name)
+            snprintf(sub->name, sizeof sub->name, "%s", name);
+        if (sq_model_check_input(sub, at, err) < 0)
+            goto done;
+    }
     int total = cur->n + sub->n;
     arr = sq_malloc((size_t)total * sizeof *arr);
     src = sq_calloc((size_t)total, sizeof *src);

@@ -9,8 +9,9 @@
  *
  * What loads, when small, is then used as `call` and `fit` would use it:
  * called through a deferred Dense model, and with labels compiled, fitted
- * and evaluated, so whatever values a file holds (NaN, infinities, labels
- * out of range, empty axes) run through the engine. */
+ * and evaluated; and a BatchNormalization model is fitted to reproduce it
+ * (fit x x), so whatever values and shapes a file holds (NaN, infinities,
+ * labels out of range, axes of length 0) run through the engine. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -104,6 +105,28 @@ static void use(const sq_tensor *x, const sq_tensor *y, unsigned which)
         sq_tensor p;
         if (sq_predict(s, x, 2, &p, &e) == 0)
             sq_tensor_free(&p);
+    }
+    sq_session_free(s);
+
+    /* a shape-keeping model trained to reproduce x: fit(x, x) */
+    s = sq_session_new();
+    if (!s)
+        abort();
+    if (sq_add(s, "batchnormalization", 0, NULL, &e) != 0)
+        abort();
+    if (sq_compile(s, "adam", "mse", "mae", 0, NULL, NULL, &e) == 0) {
+        sq_fit_opts o = { 1, 3, 0.5, 1, 0 };
+        (void)sq_fit(s, x, x, &o, NULL, NULL, &e);
+        double v[8];
+        const char *names[8];
+        int n;
+        (void)sq_evaluate(s, x, x, 2, 0, NULL, NULL, v, names, 8, &n, &e);
+        sq_tensor p;
+        if (sq_predict(s, x, 3, &p, &e) == 0)
+            sq_tensor_free(&p);
+        sq_named_tensor *outs;
+        if (sq_extract(s, "all", x, &outs, &n, &e) == 0)
+            sq_named_free(outs, n);
     }
     sq_session_free(s);
 }
