@@ -4,7 +4,12 @@
 # Binaries go to tests/fuzz/bin/ (override with FUZZ_OUT=DIR). Needs clang and
 # libclang-rt-14-dev (Debian), OpenBLAS and zlib headers. The engine and
 # shell sources are compiled here with the same flags, not through automake.
-# Run a fuzzer as tests/fuzz/run.sh shows (OPENBLAS_NUM_THREADS=1, nice).
+# Needs a configured tree (repl/commands.c includes config.h): run
+# ./bootstrap && ./configure first. `build.sh replay` builds bin/fuzz_replay
+# with gcc, the make-check replayer, for a quick look without automake.
+# Run a fuzzer as tests/fuzz/run.sh does (OPENBLAS_NUM_THREADS=1, nice).
+# The script and model-file harnesses chdir into their scratch folder:
+# give libFuzzer absolute paths (corpus folders, files to replay).
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/../.." && pwd)

@@ -47,7 +47,8 @@ static unsigned char *gzip_bytes(const uint8_t *d, size_t n, size_t *out)
 
 static void check_tensor(const sq_tensor *t)
 {
-    if (t->shape.rank < 1 || t->shape.rank > SQ_MAX_RANK)
+    /* rank 0 is a .npy scalar: one value */
+    if (t->shape.rank < 0 || t->shape.rank > SQ_MAX_RANK)
         abort();
     size_t c = 1;
     for (int i = 0; i < t->shape.rank; i++) {

@@ -14,6 +14,7 @@
  *  - threads: `threads N` is held at 1 (sq_set_threads is wrapped).
  * Output goes where stdout/stderr go: run with -close_fd_mask=3. */
 #define _GNU_SOURCE
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,23 +33,18 @@ static void on_alarm(int sig)
 static void setup(void)
 {
     const char *dir = fuzz_scratch_dir();
-    char link[4200], target[4200];
+    char top[PATH_MAX], link[PATH_MAX + 64], target[2 * PATH_MAX];
     static const char *const links[][2] = {
         { "fixtures", "tests/fixtures" },
         { "scripts", "scripts" },
         { "include", "tests/transcripts/include" },
     };
+    /* the links must be absolute: the harness works in the scratch folder */
+    if (!realpath(fuzz_srcdir(), top))
+        snprintf(top, sizeof top, "%s", fuzz_srcdir());
     for (size_t i = 0; i < sizeof links / sizeof links[0]; i++) {
         snprintf(link, sizeof link, "%s/%s", dir, links[i][0]);
-        snprintf(target, sizeof target, "%s/%s", fuzz_srcdir(), links[i][1]);
-        if (target[0] != '/') {
-            char cwd[2048];
-            if (getcwd(cwd, sizeof cwd)) {
-                char rel[4200];
-                snprintf(rel, sizeof rel, "%s/%s", cwd, target);
-                snprintf(target, sizeof target, "%s", rel);
-            }
-        }
+        snprintf(target, sizeof target, "%s/%s", top, links[i][1]);
         (void)symlink(target, link);
     }
     if (chdir(dir) != 0)

@@ -11,6 +11,7 @@ secs=${2:-1200}
 shift; [ $# -gt 0 ] && shift
 work=${FUZZ_WORK:-/tmp/seqsh-fuzz-work}
 mkdir -p "$work/$h" "$work/crash"
+work=$(cd "$work" && pwd)        # absolute: harnesses chdir
 dict=""
 [ -f "$here/dict/$h.dict" ] && dict="-dict=$here/dict/$h.dict"
 seeds=""
