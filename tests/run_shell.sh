@@ -73,5 +73,13 @@ ok "SIGTERM at the prompt saves the history" '
   sleep 0.5; tmux -L $sock send-keys "echo kept-in-history" Enter; sleep 0.3
   pkill -TERM -f "^$PWD/$sock\$"; sleep 0.5; tmux -L $sock kill-server
   grep -q kept-in-history th'
+ok "SIGINT inside one long pooling layer stops it at once" '
+  printf "input 2000 2000 1\nadd maxpool2d 500 strides=1\ncall ones 1 2000 2000 1\n" >pool.seq
+  "$S" pool.seq >out 2>err & pid=$!
+  sleep 1; kill -INT $pid; i=0
+  while kill -0 $pid 2>/dev/null && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+  if kill -0 $pid 2>/dev/null; then kill -9 $pid; exit 1; fi
+  wait $pid; rc=$?
+  [ $rc = 130 ] && grep -qx Interrupted err'
 echo "$pass passed, $fail failed"
 [ "$fail" = 0 ]

@@ -112,6 +112,7 @@ typedef struct {
     const float *in;
     float *out;
     sq_isa isa;
+    volatile int *intr;          /* polled per output row: Ctrl-C inside a layer */
 } pool_job;
 
 /* The window's max (or mean) over all c channels into y. x is the image;
@@ -212,6 +213,8 @@ static void pool_range(void *ctx, long b, long e, int tid)
         win = window_y;
 #endif
     for (long u = b; u < e; u++) {
+        if (j->intr && *j->intr)
+            return;  /* the caller throws the output away */
         long img = u / oh, oy = u % oh;
         const float *x = j->in + (size_t)img * (size_t)(h * w * c);
         float *y = j->out + ((size_t)img * (size_t)oh + (size_t)oy) * (size_t)(ow * c);
@@ -259,7 +262,7 @@ static void forward(const sq_layer *l, const sq_fwd *f)
     const pool_state *st = l->state;
     const sq_shape *is = f->in_shape, *os = f->out_shape;
     pool_job j = { st, is->d[1], is->d[2], is->d[3], os->d[1], os->d[2], 0, 0, f->in, f->out,
-                   sq_isa_active() };
+                   sq_isa_active(), f->intr };
     j.pt = sq_pad_before(j.h, j.oh, st->k[0], st->s[0], st->same);
     j.pl = sq_pad_before(j.w, j.ow, st->k[1], st->s[1], st->same);
     /* shares of at least ~256k window reads */
