@@ -1,12 +1,12 @@
-/* forward.c - running the model: `call` builds a deferred model on its first
+/* forward.c - running the model: a call builds a deferred model on its first
  * input, checks the input against the model's, and runs the batch in chunks
  * of samples through the layers, each thread with two activation buffers and
  * one scratch area in the model's workspace. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "internal.h"
-#include "threads.h"
+#include "model.h"
+#include "kernels/threads.h"
 
 /* Inference treats every sample on its own (Dropout is off, BatchNorm uses
  * its moving statistics), so a batch runs in chunks of samples through all
@@ -181,58 +181,22 @@ fail:
     return -1;
 }
 
-/* Keras's InputSpec check of a model built from an explicit input. */
-int sq_model_check_input(const sq_model *m, const sq_shape *x, sq_error *err)
+int sq_model_call(sq_model *m, const sq_tensor *x, sq_tensor *y, sq_rng *rng,
+                  volatile int *intr, sq_error *err)
 {
-    if (!m->explicit_input) {
-        /* a model built by a call: each layer checks its own weights */
-        sq_shape cur = *x, next;
-        for (int i = 0; i < m->n; i++) {
-            if (sq_layer_check_input(m->layers[i], &cur, &next, err) < 0)
-                return -1;
-            cur = next;
-        }
-        return 0;
-    }
-    char a[128], b[128];
-    const sq_shape *want = &m->input_shape;
-    if (x->rank != want->rank)
-        return sq_fail(err, "Input 0 of layer %s is incompatible with the layer: expected "
-                       "ndim=%d, found ndim=%d. Full shape received: %s", m->name,
-                       want->rank, x->rank, sq_shape_str(x, a, sizeof a));
-    for (int i = 0; i < x->rank; i++)
-        if (want->d[i] >= 0 && want->d[i] != x->d[i])
-            return sq_fail(err, "Input 0 of layer %s is incompatible with the layer: expected "
-                           "shape=%s, found shape=%s", m->name,
-                           sq_shape_str(want, a, sizeof a), sq_shape_str(x, b, sizeof b));
-    return 0;
-}
-
-int sq_call(sq_session *s, const sq_tensor *x, sq_tensor *y, sq_error *err)
-{
-    sq_model *m = s->model;
     if (x->shape.rank < 1)
         return sq_fail(err, "the input needs at least one dimension (the batch)");
     if (!m->built) {
         if (m->n == 0)
             return sq_fail(err, "the model has no layers yet: add some first");
         /* the deferred build: the input's full shape, batch included */
-        sq_layer **arr = sq_malloc((size_t)m->n * sizeof *arr);
-        if (!arr)
-            return sq_fail(err, "out of memory");
-        memcpy(arr, m->layers, (size_t)m->n * sizeof *arr);
-        sq_rng saved = s->rng;
-        if (sq_model_build(m, arr, m->n, &x->shape, &s->rng, err) < 0) {
-            free(arr);
+        sq_rng saved = *rng;
+        if (sq_model_rebuild(m, &x->shape, rng, err) < 0)
             return -1;
-        }
-        if (sq_forward(m, x, y, s->interrupt, err) < 0) {
+        if (sq_forward(m, x, y, intr, err) < 0) {
             /* undo: back to the unbuilt state */
-            for (int i = 0; i < m->n; i++)
-                m->layers[i]->built = 0;
-            m->built = 0;
-            m->nparams = 0;
-            s->rng = saved;
+            sq_model_unbuild(m);
+            *rng = saved;
             return -1;
         }
         m->deferred_built = 1;
@@ -240,7 +204,7 @@ int sq_call(sq_session *s, const sq_tensor *x, sq_tensor *y, sq_error *err)
     }
     if (m->explicit_input && sq_model_check_input(m, &x->shape, err) < 0)
         return -1;
-    if (sq_forward(m, x, y, s->interrupt, err) < 0)
+    if (sq_forward(m, x, y, intr, err) < 0)
         return -1;
     if (!m->explicit_input && x->shape.rank == m->input_shape.rank
         && !sq_shape_eq(&x->shape, &m->input_shape)) {
@@ -250,7 +214,7 @@ int sq_call(sq_session *s, const sq_tensor *x, sq_tensor *y, sq_error *err)
             if (relaxed.d[i] != x->shape.d[i])
                 relaxed.d[i] = -1;
         sq_error ignored;
-        sq_model_build(m, m->layers, m->n, &relaxed, &s->rng, &ignored);
+        sq_model_build(m, m->layers, m->n, &relaxed, rng, &ignored);
     }
     return 0;
 }

@@ -5,8 +5,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "internal.h"
-#include "npy.h"
+#include "model.h"
+#include "io/npy.h"
 
 /* An optional integer of a slice part: empty gives *set = 0. */
 static int slice_part(const char *s, size_t len, long *v, int *set)

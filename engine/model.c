@@ -1,10 +1,12 @@
-/* model.c - the Sequential model: new, input, add, pop, and the build step
+/* model.c - the Sequential model itself: its entries (layers and nested
+ * models), appending and truncating, the input check, and the build step
  * that runs shape inference and lays out every weight in one flat buffer.
- * Each operation either succeeds or leaves the model as it was. */
+ * It knows nothing of sessions or names; each operation either succeeds or
+ * leaves the model as it was. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "internal.h"
+#include "model.h"
 
 int sq_entry_count(const sq_model *m)
 {
@@ -87,67 +89,6 @@ void sq_model_free(sq_model *m)
     free(m);
 }
 
-/* The first model of a session takes its number only when first used, so
- * that a script starting with `model` gets `sequential` as in Keras. */
-static int take_pending_name(sq_session *s, sq_error *err)
-{
-    if (!s->model->name_pending)
-        return 0;
-    if (sq_name_take(s, "sequential", err) < 0)
-        return -1;
-    s->model->name_pending = 0;
-    return 0;
-}
-
-int sq_model_new(sq_session *s, const char *name, sq_error *err)
-{
-    char auto_name[SQ_NAME_MAX];
-    if (name && (!*name || strlen(name) >= SQ_NAME_MAX || strpbrk(name, " \t/:")))
-        return sq_fail(err, "invalid model name '%s' (1 to %d characters, no blanks, '/' or ':')",
-                       name, SQ_NAME_MAX - 1);
-    if (!name) {
-        sq_name_peek(s, "sequential", auto_name, sizeof auto_name);
-        name = auto_name;
-    }
-    sq_model *m = sq_calloc(1, sizeof *m);
-    if (!m)
-        return sq_fail(err, "out of memory");
-    strcpy(m->name, name);
-    if (!s->model && name == auto_name) {
-        m->name_pending = 1;
-    } else if (name == auto_name && sq_name_take(s, "sequential", err) < 0) {
-        free(m);
-        return -1;
-    }
-    sq_model_free(s->model);
-    s->model = m;
-    return 0;
-}
-
-int sq_input(sq_session *s, int ndims, const long *dims, sq_error *err)
-{
-    sq_model *m = s->model;
-    if (m->n > 0)
-        return sq_fail(err, "the input must come before the first layer (the model has %d "
-                       "layer%s; start again with 'model')", m->n, m->n == 1 ? "" : "s");
-    if (ndims < 1 || ndims > SQ_MAX_RANK - 1)
-        return sq_fail(err, "input takes 1 to %d dimensions (without the batch), got %d",
-                       SQ_MAX_RANK - 1, ndims);
-    sq_shape sh = { .rank = ndims + 1, .d = { -1 } };
-    for (int i = 0; i < ndims; i++) {
-        if (dims[i] <= 0)
-            return sq_fail(err, "input dimensions must be positive, got %ld", dims[i]);
-        sh.d[i + 1] = dims[i];
-    }
-    if (take_pending_name(s, err) < 0 || sq_name_take(s, "input", err) < 0)
-        return -1;
-    m->input_shape = sh;
-    m->built = 1;
-    m->explicit_input = 1;
-    m->deferred_built = 0;
-    return 0;
-}
-
 const char *sq_weight_prefix(const sq_model *m, char *buf, size_t n)
 {
     if (m->deferred_built)
@@ -155,41 +96,6 @@ const char *sq_weight_prefix(const sq_model *m, char *buf, size_t n)
     else if (n)
         buf[0] = '\0';
     return buf;
-}
-
-/* The input-spec message for a layer whose weights no longer fit. */
-static int fail_axis(sq_error *err, const sq_layer *l, const sq_shape *in)
-{
-    char s[128];
-    return sq_fail(err, "Input 0 of layer %s is incompatible with the layer: expected axis -1 "
-                   "of input shape to have value %ld but received input with shape %s",
-                   l->name, l->in_shape.d[l->in_shape.rank - 1], sq_shape_str(in, s, sizeof s));
-}
-
-/* Shape inference for one layer on `in`: output shape and weight specs,
- * checking a built layer's existing weights still fit. */
-static int infer(const sq_layer *l, const sq_shape *in, sq_shape *out,
-                 sq_weight_spec *w, int *nw, sq_error *err)
-{
-    if (l->kind->output_shape(l, in, out, err) < 0)
-        return -1;
-    *nw = l->kind->weights ? l->kind->weights(l, in, w) : 0;
-    if (!l->built)
-        return 0;
-    if (*nw != l->nweights)
-        return fail_axis(err, l, in);
-    for (int j = 0; j < *nw; j++)
-        if (!sq_shape_eq(&w[j].shape, &l->w[j].shape))
-            return fail_axis(err, l, in);
-    return 0;
-}
-
-int sq_layer_check_input(const sq_layer *l, const sq_shape *in, sq_shape *out,
-                         sq_error *err)
-{
-    sq_weight_spec w[SQ_MAX_WEIGHTS];
-    int nw;
-    return infer(l, in, out, w, &nw, err);
 }
 
 int sq_model_build(sq_model *m, sq_layer **layers, int n, const sq_shape *in,
@@ -209,7 +115,7 @@ int sq_model_build_from(sq_model *m, sq_layer **layers, int n, const sq_shape *i
     sq_shape cur = *in;
     for (int i = 0; i < n; i++) {
         p[i].in = cur;
-        if (infer(layers[i], &cur, &p[i].out, p[i].w, &p[i].nw, err) < 0)
+        if (sq_layer_infer(layers[i], &cur, &p[i].out, p[i].w, &p[i].nw, err) < 0)
             goto fail;
         p[i].off = total;
         p[i].count = 0;
@@ -279,49 +185,102 @@ fail:
     return -1;
 }
 
-int sq_add(sq_session *s, const char *kindname, int argc, char **argv,
-           sq_error *err)
+/* Builds every layer of m on input shape `in` (batch first), as
+ * sq_model_build does, for a model whose layers are all in place. */
+int sq_model_rebuild(sq_model *m, const sq_shape *in, sq_rng *rng, sq_error *err)
 {
-    sq_model *m = s->model;
-    if (take_pending_name(s, err) < 0)
+    sq_layer **arr = sq_malloc((size_t)(m->n ? m->n : 1) * sizeof *arr);
+    if (!arr)
+        return sq_fail(err, "out of memory");
+    if (m->n)
+        memcpy(arr, m->layers, (size_t)m->n * sizeof *arr);
+    if (sq_model_build(m, arr, m->n, in, rng, err) < 0) {
+        free(arr);
         return -1;
-    const sq_layer_kind *kind = sq_kind_find(kindname);
-    if (!kind)
-        return sq_fail(err, "Unknown layer: %s", kindname);
-    sq_shape ishape;
-    sq_layer *l = sq_layer_create(kind, argc, argv, &ishape, err);
-    if (!l)
-        return -1;
-    int auto_named = !l->name[0];
-    if (auto_named)
-        sq_name_peek(s, kind->base_name, l->name, sizeof l->name);
-    for (int e = 0; e < sq_entry_count(m); e++) {
-        if (!strcmp(sq_entry_name(m, e), l->name)) {
-            sq_fail(err, "All layers added to a Sequential model should have unique names. "
-                    "Name \"%s\" is already the name of a layer in this model. Update the "
-                    "`name` argument to pass a unique name.", l->name);
-            goto fail;
-        }
     }
-    sq_layer **arr = sq_malloc((size_t)(m->n + 1) * sizeof *arr);
-    if (!arr) {
+    return 0;
+}
+
+void sq_model_unbuild(sq_model *m)
+{
+    for (int i = 0; i < m->n; i++)
+        m->layers[i]->built = 0;
+    m->built = 0;
+    m->explicit_input = 0;
+    m->deferred_built = 0;
+    m->nparams = 0;
+}
+
+sq_model *sq_model_alloc(const char *name, sq_error *err)
+{
+    if (!*name || strlen(name) >= SQ_NAME_MAX || strpbrk(name, " \t/:")) {
+        sq_fail(err, "invalid model name '%s' (1 to %d characters, no blanks, '/' or ':')",
+                name, SQ_NAME_MAX - 1);
+        return NULL;
+    }
+    sq_model *m = sq_calloc(1, sizeof *m);
+    if (!m) {
         sq_fail(err, "out of memory");
-        goto fail;
+        return NULL;
     }
+    strcpy(m->name, name);
+    return m;
+}
+
+int sq_model_set_input(sq_model *m, int ndims, const long *dims, sq_error *err)
+{
+    if (m->n > 0)
+        return sq_fail(err, "the input must come before the first layer (the model has %d "
+                       "layer%s; start again with 'model')", m->n, m->n == 1 ? "" : "s");
+    if (ndims < 1 || ndims > SQ_MAX_RANK - 1)
+        return sq_fail(err, "input takes 1 to %d dimensions (without the batch), got %d",
+                       SQ_MAX_RANK - 1, ndims);
+    sq_shape sh = { .rank = ndims + 1, .d = { -1 } };
+    for (int i = 0; i < ndims; i++) {
+        if (dims[i] <= 0)
+            return sq_fail(err, "input dimensions must be positive, got %ld", dims[i]);
+        sh.d[i + 1] = dims[i];
+    }
+    m->input_shape = sh;
+    m->built = 1;
+    m->explicit_input = 1;
+    m->deferred_built = 0;
+    return 0;
+}
+
+/* Keras's message when a name is taken. */
+int sq_model_check_name(const sq_model *m, const char *name, sq_error *err)
+{
+    for (int e = 0; e < sq_entry_count(m); e++)
+        if (!strcmp(sq_entry_name(m, e), name))
+            return sq_fail(err, "All layers added to a Sequential model should have unique "
+                           "names. Name \"%s\" is already the name of a layer in this model. "
+                           "Update the `name` argument to pass a unique name.", name);
+    return 0;
+}
+
+int sq_model_append(sq_model *m, sq_layer *l, const sq_shape *ishape, sq_rng *rng,
+                    sq_error *err)
+{
+    if (sq_model_check_name(m, l->name, err) < 0)
+        return -1;
+    sq_layer **arr = sq_malloc((size_t)(m->n + 1) * sizeof *arr);
+    if (!arr)
+        return sq_fail(err, "out of memory");
     if (m->n)
         memcpy(arr, m->layers, (size_t)m->n * sizeof *arr);
     arr[m->n] = l;
-    if (m->built || (m->n == 0 && ishape.rank > 0)) {
+    if (m->built || (m->n == 0 && ishape->rank > 0)) {
         sq_shape in = m->input_shape;
         int fresh = !m->built;
         if (fresh) {
-            in.rank = ishape.rank + 1;
+            in.rank = ishape->rank + 1;
             in.d[0] = -1;
-            memcpy(in.d + 1, ishape.d, (size_t)ishape.rank * sizeof in.d[0]);
+            memcpy(in.d + 1, ishape->d, (size_t)ishape->rank * sizeof in.d[0]);
         }
-        if (sq_model_build(m, arr, m->n + 1, &in, &s->rng, err) < 0) {
+        if (sq_model_build(m, arr, m->n + 1, &in, rng, err) < 0) {
             free(arr);
-            goto fail;
+            return -1;
         }
         if (fresh) {
             m->explicit_input = 1;
@@ -332,21 +291,32 @@ int sq_add(sq_session *s, const char *kindname, int argc, char **argv,
         m->layers = arr;
         m->n++;
     }
-    if (auto_named)
-        sq_name_take(s, kind->base_name, err);  /* failure only loses a number */
     return 0;
-fail:
-    sq_layer_free(l);
-    return -1;
 }
 
-int sq_pop(sq_session *s, sq_error *err)
+/* Keras's InputSpec check of a model built from an explicit input. */
+int sq_model_check_input(const sq_model *m, const sq_shape *x, sq_error *err)
 {
-    sq_model *m = s->model;
-    if (m->n == 0)
-        return sq_fail(err, "There are no layers in the model.");
-    int first, count;
-    sq_entry_span(m, sq_entry_count(m) - 1, &first, &count);
-    sq_model_truncate(m, first);
+    if (!m->explicit_input) {
+        /* a model built by a call: each layer checks its own weights */
+        sq_shape cur = *x, next;
+        for (int i = 0; i < m->n; i++) {
+            if (sq_layer_check_input(m->layers[i], &cur, &next, err) < 0)
+                return -1;
+            cur = next;
+        }
+        return 0;
+    }
+    char a[128], b[128];
+    const sq_shape *want = &m->input_shape;
+    if (x->rank != want->rank)
+        return sq_fail(err, "Input 0 of layer %s is incompatible with the layer: expected "
+                       "ndim=%d, found ndim=%d. Full shape received: %s", m->name,
+                       want->rank, x->rank, sq_shape_str(x, a, sizeof a));
+    for (int i = 0; i < x->rank; i++)
+        if (want->d[i] >= 0 && want->d[i] != x->d[i])
+            return sq_fail(err, "Input 0 of layer %s is incompatible with the layer: expected "
+                           "shape=%s, found shape=%s", m->name,
+                           sq_shape_str(want, a, sizeof a), sq_shape_str(x, b, sizeof b));
     return 0;
 }

@@ -1,10 +1,12 @@
-/* session.c - the session: the current model, Keras's automatic-name
- * counters, the RNG, and read-only questions about the model. */
+/* session.c - the engine's façade: the session (the current model, Keras's
+ * automatic-name counters, the RNG, the interrupt flag) and the public
+ * verbs that build and run its model. The model itself (model.c,
+ * forward.c) knows nothing of sessions or names. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "internal.h"
+#include "model.h"
 
 sq_session *sq_session_new(void)
 {
@@ -51,7 +53,7 @@ void sq_set_interrupt_flag(sq_session *s, volatile int *flag)
 }
 
 /* The next automatic name for `base` ("dense", "dense_1", ...) without
- * taking it; sq_name_take commits it. input_ names are one-based. */
+ * taking it; name_take commits it. input_ names are one-based. */
 void sq_name_peek(const sq_session *s, const char *base, char *out, size_t n)
 {
     long next = 0;
@@ -66,7 +68,7 @@ void sq_name_peek(const sq_session *s, const char *base, char *out, size_t n)
         snprintf(out, n, "%s_%ld", base, next);
 }
 
-int sq_name_take(sq_session *s, const char *base, sq_error *err)
+static int name_take(sq_session *s, const char *base, sq_error *err)
 {
     for (int i = 0; i < s->ncounters; i++) {
         if (!strcmp(s->counters[i].base, base)) {
@@ -84,6 +86,98 @@ int sq_name_take(sq_session *s, const char *base, sq_error *err)
     c[s->ncounters++] = (struct sq_counter){ b, 1 };
     return 0;
 }
+
+
+/* ---- building ------------------------------------------------------------ */
+
+/* The first model of a session takes its number only when first used, so
+ * that a script starting with `model` gets `sequential` as in Keras. */
+static int take_pending_name(sq_session *s, sq_error *err)
+{
+    if (!s->model->name_pending)
+        return 0;
+    if (name_take(s, "sequential", err) < 0)
+        return -1;
+    s->model->name_pending = 0;
+    return 0;
+}
+
+int sq_model_new(sq_session *s, const char *name, sq_error *err)
+{
+    char auto_name[SQ_NAME_MAX];
+    if (!name) {
+        sq_name_peek(s, "sequential", auto_name, sizeof auto_name);
+        name = auto_name;
+    }
+    sq_model *m = sq_model_alloc(name, err);
+    if (!m)
+        return -1;
+    if (!s->model && name == auto_name) {
+        m->name_pending = 1;
+    } else if (name == auto_name && name_take(s, "sequential", err) < 0) {
+        sq_model_free(m);
+        return -1;
+    }
+    sq_model_free(s->model);
+    s->model = m;
+    return 0;
+}
+
+int sq_input(sq_session *s, int ndims, const long *dims, sq_error *err)
+{
+    sq_model *m = s->model, before = *m;
+    if (sq_model_set_input(m, ndims, dims, err) < 0)
+        return -1;
+    if (take_pending_name(s, err) < 0 || name_take(s, "input", err) < 0) {
+        *m = before;
+        return -1;
+    }
+    return 0;
+}
+
+int sq_add(sq_session *s, const char *kindname, int argc, char **argv,
+           sq_error *err)
+{
+    if (take_pending_name(s, err) < 0)
+        return -1;
+    const sq_layer_kind *kind = sq_kind_find(kindname);
+    if (!kind)
+        return sq_fail(err, "Unknown layer: %s", kindname);
+    sq_shape ishape;
+    sq_layer *l = sq_layer_create(kind, argc, argv, &ishape, err);
+    if (!l)
+        return -1;
+    int auto_named = !l->name[0];
+    if (auto_named)
+        sq_name_peek(s, kind->base_name, l->name, sizeof l->name);
+    if (sq_model_append(s->model, l, &ishape, &s->rng, err) < 0) {
+        sq_layer_free(l);
+        return -1;
+    }
+    if (auto_named)
+        name_take(s, kind->base_name, err);  /* failure only loses a number */
+    return 0;
+}
+
+int sq_pop(sq_session *s, sq_error *err)
+{
+    sq_model *m = s->model;
+    if (m->n == 0)
+        return sq_fail(err, "There are no layers in the model.");
+    int first, count;
+    sq_entry_span(m, sq_entry_count(m) - 1, &first, &count);
+    sq_model_truncate(m, first);
+    return 0;
+}
+
+/* ---- running ----------------------------------------------------------------- */
+
+int sq_call(sq_session *s, const sq_tensor *x, sq_tensor *y, sq_error *err)
+{
+    return sq_model_call(s->model, x, y, &s->rng, s->interrupt, err);
+}
+
+/* ---- looking ------------------------------------------------------------- */
 
 const char *sq_model_name(const sq_session *s) { return s->model->name; }
 int sq_model_is_built(const sq_session *s) { return s->model->built; }
@@ -109,41 +203,6 @@ int sq_layer_get(const sq_session *s, int i, sq_layer_info *info)
             info->trainable = 0;
     }
     return 0;
-}
-
-size_t sq_weight_count(const sq_weight_spec *w)
-{
-    return sq_shape_count(&w->shape);
-}
-
-void sq_weight_init(const sq_weight_spec *w, float *dst, sq_rng *rng)
-{
-    size_t n = sq_weight_count(w);
-    if (w->init != INIT_GLOROT_UNIFORM) {
-        for (size_t i = 0; i < n; i++)
-            dst[i] = w->init == INIT_ONES ? 1.0f : 0.0f;
-        return;
-    }
-    /* keras initializers _compute_fans */
-    double fan_in, fan_out;
-    const sq_shape *sh = &w->shape;
-    if (sh->rank == 0) {
-        fan_in = fan_out = 1;
-    } else if (sh->rank == 1) {
-        fan_in = fan_out = (double)sh->d[0];
-    } else if (sh->rank == 2) {
-        fan_in = (double)sh->d[0];
-        fan_out = (double)sh->d[1];
-    } else {
-        double receptive = 1;
-        for (int i = 0; i < sh->rank - 2; i++)
-            receptive *= (double)sh->d[i];
-        fan_in = receptive * (double)sh->d[sh->rank - 2];
-        fan_out = receptive * (double)sh->d[sh->rank - 1];
-    }
-    float limit = (float)sqrt(6.0 / (fan_in + fan_out));
-    for (size_t i = 0; i < n; i++)
-        dst[i] = (2.0f * sq_rng_uniform(rng) - 1.0f) * limit;
 }
 
 sq_rng_state sq_rng_get(const sq_session *s)

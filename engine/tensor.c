@@ -3,8 +3,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "internal.h"
-#include "npy.h"
+#include "model.h"
+#include "io/npy.h"
 
 void sq_tensor_free(sq_tensor *t)
 {

@@ -5,7 +5,7 @@
 
 #include <signal.h>
 #include <stdio.h>
-#include "engine.h"
+#include "seqsh/engine.h"
 
 #define SH_MAX_SOURCE_DEPTH 32
 #define SH_PROMPT "seqsh> "

@@ -10,10 +10,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "engine.h"
-#include "internal.h"
-#include "conv_kernels.h"
-#include "threads.h"
+#include "seqsh/engine.h"
+#include "model.h"
+#include "kernels/conv_kernels.h"
+#include "kernels/threads.h"
 
 #if (defined(__x86_64__) || defined(__i386__)) && defined(__SSE__)
 #include <xmmintrin.h>

@@ -15,7 +15,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <zlib.h>
-#include "npy.h"
+#include "io/npy.h"
 
 /* Declared in engine.h by the lead; repeated here so the test also builds
  * against a header that lacks it. */

@@ -7,8 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include "engine.h"
-#include "internal.h"
+#include "seqsh/engine.h"
+#include "model.h"
 #include "test_util.h"
 
 static sq_error err;

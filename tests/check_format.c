@@ -4,7 +4,7 @@
  * tests/fixtures/make_fmt_fixtures.py with Debian's numpy. Every case is
  * compared byte for byte; a failure prints both texts and the first
  * differing line. */
-#include "engine.h"
+#include "seqsh/engine.h"
 
 #include <check.h>
 #include <math.h>

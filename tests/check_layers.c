@@ -8,8 +8,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "engine.h"
-#include "internal.h"
+#include "seqsh/engine.h"
+#include "model.h"
 
 /* ---- deterministic test data --------------------------------------------- */
 

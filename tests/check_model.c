@@ -5,8 +5,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "engine.h"
-#include "internal.h"
+#include "seqsh/engine.h"
+#include "model.h"
 #include "test_util.h"
 
 static sq_session *s;

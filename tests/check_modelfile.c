@@ -7,8 +7,8 @@
 #include <string.h>
 #include <unistd.h>
 #include <zlib.h>
-#include "engine.h"
-#include "internal.h"
+#include "seqsh/engine.h"
+#include "model.h"
 
 static sq_error err;
 static char dir[64], path[128];

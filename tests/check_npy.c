@@ -11,7 +11,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include "npy.h"
+#include "io/npy.h"
 
 static char tmpdir[512];
 

@@ -8,7 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "optim.h"
+#include "train/optim.h"
 
 #define N 5
 #define STEPS 5

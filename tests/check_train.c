@@ -5,11 +5,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "engine.h"
-#include "internal.h"
+#include "seqsh/engine.h"
+#include "model.h"
 #include "test_util.h"
-#include "loss.h"
-#include "progbar.h"
+#include "train/loss.h"
+#include "text/progbar.h"
 
 static sq_error err;
 

@@ -4,7 +4,7 @@
 
 #include <stdio.h>
 #include <string.h>
-#include "engine.h"
+#include "seqsh/engine.h"
 
 /* `add` from one line of words: "conv2d 8 3 strides=2 relu". */
 static inline int add_line(sq_session *s, const char *line, sq_error *err)

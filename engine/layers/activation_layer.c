@@ -1,7 +1,7 @@
 /* activation_layer.c - Activation(NAME): applies an activation, nothing else.
  * The generic forward applies l->act after this copy. */
 #include <string.h>
-#include "../internal.h"
+#include "layers/layer.h"
 
 static const sq_optdef opts[] = {
     { "activation", OPT_ACT, 0, NULL, "name of the activation function" },

@@ -2,7 +2,7 @@
  * layers): y = gamma * (x - moving_mean) / sqrt(moving_variance + epsilon)
  * + beta; training: the batch's own statistics, moving ones updated. */
 #include <math.h>
-#include "../internal.h"
+#include "layers/layer.h"
 
 typedef struct {
     long axis;        /* as given; only the last axis is supported */

@@ -6,10 +6,10 @@
 #include <ctype.h>
 #include <stdio.h>
 #include <string.h>
-#include "../internal.h"
-#include "../blas.h"
-#include "../conv_kernels.h"
-#include "../threads.h"
+#include "layers/layer.h"
+#include "kernels/blas.h"
+#include "kernels/conv_kernels.h"
+#include "kernels/threads.h"
 
 #if (defined(__x86_64__) || defined(__i386__)) && defined(__GNUC__)
 #include <immintrin.h>

@@ -1,7 +1,7 @@
 /* dense.c - Dense: out = activation(in . kernel + bias) on the last axis,
  * for inputs of any rank >= 2; one GEMM over all leading positions. */
-#include "../internal.h"
-#include "../blas.h"
+#include "layers/layer.h"
+#include "kernels/blas.h"
 
 typedef struct {
     long units;

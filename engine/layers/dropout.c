@@ -1,6 +1,6 @@
 /* dropout.c - Dropout: identity at inference; rate checked at creation. */
 #include <string.h>
-#include "../internal.h"
+#include "layers/layer.h"
 
 typedef struct {
     double rate;

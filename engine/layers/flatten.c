@@ -1,6 +1,6 @@
 /* flatten.c - Flatten: (B, d1, d2, ...) -> (B, d1*d2*...). */
 #include <string.h>
-#include "../internal.h"
+#include "layers/layer.h"
 
 static int output_shape(const sq_layer *l, const sq_shape *in, sq_shape *out,
                         sq_error *err)

@@ -1,7 +1,7 @@
 /* global_pool2d.c - GlobalMaxPooling2D and GlobalAveragePooling2D: one value
  * per channel over all rows and cols of (batch, rows, cols, channels). */
 #include <float.h>
-#include "../internal.h"
+#include "layers/layer.h"
 
 typedef struct {
     int keepdims;     /* output (B, 1, 1, C) instead of (B, C) */

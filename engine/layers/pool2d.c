@@ -6,9 +6,9 @@
 #include <float.h>
 #include <stdio.h>
 #include <string.h>
-#include "../internal.h"
-#include "../conv_kernels.h"
-#include "../threads.h"
+#include "layers/layer.h"
+#include "kernels/conv_kernels.h"
+#include "kernels/threads.h"
 
 #if (defined(__x86_64__) || defined(__i386__)) && defined(__GNUC__)
 #define POOL_X86 1

@@ -1,5 +1,5 @@
 /* rescaling.c - Rescaling(scale, offset=0): out = in * scale + offset. */
-#include "../internal.h"
+#include "layers/layer.h"
 
 typedef struct {
     float scale, offset;

@@ -1,7 +1,7 @@
 /* reshape.c - Reshape(target_shape): (B,) + target, one -1 inferred. */
 #include <stdio.h>
 #include <string.h>
-#include "../internal.h"
+#include "layers/layer.h"
 
 static const sq_optdef opts[] = {
     { "target_shape", OPT_STR, 0, NULL, "new shape without the batch, e.g. 4,4,2 or (-1, 8)" },

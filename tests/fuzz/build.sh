@@ -22,19 +22,19 @@ BLAS_CFLAGS=$(pkg-config --cflags openblas 2>/dev/null || echo -I/usr/include/x8
 BLAS_LIBS=$(pkg-config --libs openblas 2>/dev/null || echo -lopenblas)
 CFLAGS="-std=c11 -g -O1 -fno-omit-frame-pointer -fno-sanitize-recover=undefined \
  -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -fno-math-errno \
- -I$top -I$top/engine -I$top/repl $BLAS_CFLAGS \
+ -I$top -I$top/engine -I$top/engine/include -I$top/repl $BLAS_CFLAGS \
  -DFUZZ_DEFAULT_SRCDIR=\"$top\""
 # the objects: everything but -fsanitize=fuzzer's main (fuzzer-no-link)
 OBJ_SAN=$(echo "$SAN" | sed 's/fuzzer/fuzzer-no-link/')
 WRAP="-Wl,--wrap=sq_write_file_atomic,--wrap=sq_malloc,--wrap=sq_calloc,--wrap=sq_realloc,--wrap=sq_set_threads"
 
-engine_src=$(cd "$top" && ls engine/*.c engine/layers/*.c)
+engine_src=$(cd "$top" && find engine -name "*.c" | sort)
 repl_src="repl/lex.c repl/commands.c repl/run.c repl/suggest.c"
 objs=""
 [ "${1:-}" = replay ] || for f in $engine_src $repl_src tests/fuzz/fuzz_common.c; do
     o="$out/obj/$(echo "$f" | tr / _ | sed 's/\.c$/.o/')"
     if [ ! -e "$o" ] || [ "$top/$f" -nt "$o" ] || [ "$0" -nt "$o" ] \
-        || [ "$top/engine/internal.h" -nt "$o" ] || [ "$top/engine/engine.h" -nt "$o" ]; then
+        || [ -n "$(find "$top/engine" "$top/repl" -name "*.h" -newer "$o")" ]; then
         $CC $CFLAGS $OBJ_SAN -c "$top/$f" -o "$o"
     fi
     objs="$objs $o"

@@ -25,7 +25,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include "internal.h"
+#include "model.h"
 #include "fuzz.h"
 
 #ifndef FUZZ_DEFAULT_SRCDIR

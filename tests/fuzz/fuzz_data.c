@@ -16,7 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <zlib.h>
-#include "engine.h"
+#include "seqsh/engine.h"
 #include "fuzz.h"
 
 static unsigned char *gzip_bytes(const uint8_t *d, size_t n, size_t *out)

@@ -15,7 +15,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <zlib.h>
-#include "internal.h"
+#include "model.h"
 #include "fuzz.h"
 
 static void put_le(unsigned char *p, uint64_t v, int n)

@@ -4,7 +4,7 @@
  * whatever values the file holds (NaN, infinities, subnormals, ...). */
 #include <stdlib.h>
 #include <string.h>
-#include "npy.h"
+#include "io/npy.h"
 #include "fuzz.h"
 
 FUZZ_ENTRY(npy)

@@ -3,7 +3,7 @@
  * must have a name and readable data. */
 #include <stdlib.h>
 #include <string.h>
-#include "npy.h"
+#include "io/npy.h"
 #include "fuzz.h"
 
 FUZZ_ENTRY(npz)

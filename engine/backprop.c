@@ -1,0 +1,163 @@
+/* backprop.c - the training passes: a forward pass that keeps every layer's
+ * output, and the backward pass that turns the loss gradient into weight
+ * gradients in the model's flat gradient buffer. The workspace is sized
+ * once per fit, so no batch allocates. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "model.h"
+
+void sq_train_ws_free(sq_train_ws *ws)
+{
+    free(ws->block);
+    free(ws->ptrs_block);
+    memset(ws, 0, sizeof *ws);
+}
+
+int sq_train_ws_init(sq_train_ws *ws, const sq_model *m, const sq_shape *in,
+                     sq_error *err)
+{
+    memset(ws, 0, sizeof *ws);
+    int n = m->n;
+    ws->n = n;
+    ws->cap = in->d[0];
+    /* pointer arrays and shapes: one small allocation */
+    size_t psize = (size_t)(2 * (n + 1)) * sizeof(sq_shape) + (size_t)(3 * n + 1) * sizeof(float *);
+    char *pb = sq_calloc(1, psize);
+    if (!pb)
+        return sq_fail(err, "out of memory");
+    ws->ptrs_block = (float *)(void *)pb;
+    ws->sh = (sq_shape *)(void *)pb;
+    ws->shb = ws->sh + n + 1;
+    ws->z = (float **)(void *)(ws->shb + n + 1);
+    ws->y = ws->z + n;
+    ws->cache = ws->y + n;
+    ws->sh[0] = *in;
+    size_t total = 0, maxact = sq_shape_count(in), scratch = 0;
+    size_t *sz = sq_calloc((size_t)(3 * n + 1), sizeof *sz);
+    if (!sz) {
+        sq_train_ws_free(ws);
+        return sq_fail(err, "out of memory");
+    }
+    for (int i = 0; i < n; i++) {
+        const sq_layer *l = m->layers[i];
+        if (sq_layer_check_input(l, &ws->sh[i], &ws->sh[i + 1], err) < 0)
+            goto fail;
+        if (!l->kind->backward) {
+            sq_fail(err, "layer %s (%s) cannot be trained: it has no backward pass",
+                    l->name, l->kind->class_name);
+            goto fail;
+        }
+        size_t c = sq_shape_count(&ws->sh[i + 1]);
+        if (c == SIZE_MAX) {
+            sq_fail(err, "layer %s's output for this batch would be too large", l->name);
+            goto fail;
+        }
+        sz[3 * i] = c;
+        sz[3 * i + 1] = l->act ? c : 0;
+        sz[3 * i + 2] = l->kind->cache ? l->kind->cache(l, &ws->sh[i]) : 0;
+        total += sz[3 * i] + sz[3 * i + 1] + sz[3 * i + 2];
+        if (c > maxact)
+            maxact = c;
+        size_t s1 = l->kind->scratch ? l->kind->scratch(l, &ws->sh[i]) : 0;
+        size_t s2 = l->kind->scratch_bwd ? l->kind->scratch_bwd(l, &ws->sh[i]) : 0;
+        if (s1 > scratch) scratch = s1;
+        if (s2 > scratch) scratch = s2;
+    }
+    total += 2 * maxact + scratch;
+    char what[64];
+    snprintf(what, sizeof what, "running this model on a batch of %ld", ws->cap);
+    if (sq_check_memory((double)total * sizeof(float), what, err) < 0)
+        goto fail;
+    ws->block = sq_malloc((total ? total : 1) * sizeof(float));
+    if (!ws->block) {
+        sq_fail(err, "out of memory for %zu MiB of training memory", total * sizeof(float) >> 20);
+        goto fail;
+    }
+    float *p = ws->block;
+    for (int i = 0; i < n; i++) {
+        ws->z[i] = p;
+        p += sz[3 * i];
+        ws->y[i] = sz[3 * i + 1] ? p : ws->z[i];
+        p += sz[3 * i + 1];
+        ws->cache[i] = p;
+        p += sz[3 * i + 2];
+    }
+    ws->g[0] = p;
+    ws->g[1] = p + maxact;
+    ws->scratch = p + 2 * maxact;
+    free(sz);
+    return 0;
+fail:
+    free(sz);
+    sq_train_ws_free(ws);
+    return -1;
+}
+
+/* The shapes for a batch of b samples. */
+static void batch_shapes(sq_train_ws *ws, long b)
+{
+    for (int i = 0; i <= ws->n; i++) {
+        ws->shb[i] = ws->sh[i];
+        ws->shb[i].d[0] = b;
+    }
+}
+
+void sq_train_forward(sq_model *m, sq_train_ws *ws, const float *x, long b,
+                      int training, sq_rng *rng)
+{
+    batch_shapes(ws, b);
+    const float *in = x;
+    for (int i = 0; i < ws->n; i++) {
+        const sq_layer *l = m->layers[i];
+        float *w = m->params + l->param_off;
+        sq_fwd f = { .in = in, .out = ws->z[i], .in_shape = &ws->shb[i],
+                     .out_shape = &ws->shb[i + 1], .w = w, .scratch = ws->scratch,
+                     .training = training, .cache = ws->cache[i],
+                     .w_train = training ? w : NULL, .rng = rng };
+        l->kind->forward(l, &f);
+        if (l->act) {
+            size_t c = sq_shape_count(&ws->shb[i + 1]);
+            memcpy(ws->y[i], ws->z[i], c * sizeof(float));
+            sq_activation_apply(l->act, ws->y[i], c, ws->shb[i + 1].d[ws->shb[i + 1].rank - 1]);
+        }
+        in = ws->y[i];
+    }
+}
+
+void sq_train_backward(sq_model *m, sq_train_ws *ws, const float *x, long b,
+                       const float *dlast, int logits)
+{
+    (void)b;  /* the shapes of the last forward pass hold it */
+    int n = ws->n;
+    /* layers below the lowest trainable one need no gradient at all */
+    int lowest = n;
+    for (int i = 0; i < n; i++) {
+        if (m->layers[i]->trainable && m->layers[i]->param_count > 0) {
+            lowest = i;
+            break;
+        }
+    }
+    if (lowest == n)
+        return;
+    float *g = ws->g[0];
+    size_t c = sq_shape_count(&ws->shb[n]);
+    memcpy(g, dlast, c * sizeof(float));
+    int cur = 0;
+    for (int i = n - 1; i >= lowest; i--) {
+        const sq_layer *l = m->layers[i];
+        const sq_shape *os = &ws->shb[i + 1];
+        if (l->act && !(logits && i == n - 1))
+            sq_activation_backward(l->act, ws->z[i], ws->y[i], ws->g[cur],
+                                   sq_shape_count(os), os->d[os->rank - 1]);
+        int trains = l->trainable && l->param_count > 0;
+        sq_bwd bw = { .in = i ? ws->y[i - 1] : x, .out = ws->z[i], .dout = ws->g[cur],
+                      .din = i > lowest ? ws->g[1 - cur] : NULL,
+                      .in_shape = &ws->shb[i], .out_shape = os,
+                      .w = m->params + l->param_off,
+                      .dw = trains ? m->grads + l->param_off : NULL,
+                      .cache = ws->cache[i], .scratch = ws->scratch };
+        l->kind->backward(l, &bw);
+        cur = 1 - cur;
+    }
+}

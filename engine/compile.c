@@ -1,0 +1,108 @@
+/* compile.c - model.compile(): checks and keeps the loss, metrics and
+ * optimizer settings; the optimizer's state itself is made at the first
+ * fit. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "compile.h"
+#include "train/loss.h"
+
+
+void sq_compiled_free(struct sq_compiled *c)
+{
+    if (c) {
+        sq_optim_free(c->opt);
+        free(c);
+    }
+}
+
+int sq_compile(sq_session *s, const char *optimizer, const char *loss,
+               const char *metrics, int n, const char *const *keys,
+               const char *const *values, sq_error *err)
+{
+    return sq_compile_model(s->model, optimizer, loss, metrics, n, keys, values, err);
+}
+
+void sq_compiled_describe(const struct sq_compiled *c, sbuf *b)
+{
+    sb_printf(b, "compile optimizer=%s loss=%s", c->optimizer, c->loss_name);
+    for (int i = 0; i < c->nmetrics; i++)
+        sb_printf(b, "%s%s", i ? "," : " metrics=", c->metric_name[i]);
+    for (int i = 0; i < c->nopts; i++)
+        sb_printf(b, " %s=%s", c->keys[i], c->values[i]);
+}
+
+int sq_compile_model(sq_model *m, const char *optimizer, const char *loss,
+                     const char *metrics, int n, const char *const *keys,
+                     const char *const *values, sq_error *err)
+{
+    struct sq_compiled *c = sq_calloc(1, sizeof *c);
+    if (!c)
+        return sq_fail(err, "out of memory");
+    if (!optimizer)
+        optimizer = "rmsprop";
+    if (!loss) {
+        free(c);
+        return sq_fail(err, "compile needs a loss, e.g. loss=sparse_categorical_crossentropy");
+    }
+    if ((c->loss = sq_loss_find(loss, err)) < 0)
+        goto fail;
+    snprintf(c->loss_name, sizeof c->loss_name, "%s", loss);
+    if (strlen(optimizer) >= sizeof c->optimizer) {
+        sq_fail(err, "Unknown optimizer: %.40s", optimizer);
+        goto fail;
+    }
+    strcpy(c->optimizer, optimizer);
+    if (n > MAX_OPT_OPTS) {
+        sq_fail(err, "too many optimizer options (at most %d)", MAX_OPT_OPTS);
+        goto fail;
+    }
+    for (int i = 0; i < n; i++) {
+        if (strlen(keys[i]) >= sizeof c->keys[i] || strlen(values[i]) >= sizeof c->values[i]) {
+            sq_fail(err, "optimizer option '%.40s' is too long", keys[i]);
+            goto fail;
+        }
+        strcpy(c->keys[i], keys[i]);
+        strcpy(c->values[i], values[i]);
+    }
+    c->nopts = n;
+    /* check the optimizer and its options now, not at the first fit */
+    sq_optim *probe;
+    if (sq_optim_new(optimizer, n, keys, values, 0, &probe, err) < 0)
+        goto fail;
+    sq_optim_free(probe);
+    if (metrics && *metrics) {
+        char buf[256];
+        if (strlen(metrics) >= sizeof buf) {
+            sq_fail(err, "metrics list too long");
+            goto fail;
+        }
+        strcpy(buf, metrics);
+        char *save = NULL;
+        for (char *t = strtok_r(buf, ",[]' ", &save); t; t = strtok_r(NULL, ",[]' ", &save)) {
+            if (c->nmetrics == MAX_METRICS) {
+                sq_fail(err, "too many metrics (at most %d)", MAX_METRICS);
+                goto fail;
+            }
+            int mm = sq_metric_find(t, err);
+            if (mm < 0 || strlen(t) >= sizeof c->metric_name[0]) {
+                if (mm >= 0)
+                    sq_fail(err, "metric name too long");
+                goto fail;
+            }
+            c->metric[c->nmetrics] = mm;
+            strcpy(c->metric_name[c->nmetrics], t);
+            c->nmetrics++;
+        }
+    }
+    snprintf(c->val_name[0], sizeof c->val_name[0], "val_loss");
+    for (int i = 0; i < c->nmetrics; i++)
+        snprintf(c->val_name[i + 1], sizeof c->val_name[i + 1], "val_%s", c->metric_name[i]);
+    sq_compiled_free(m->compiled);
+    m->compiled = c;
+    return 0;
+fail:
+    free(c);
+    return -1;
+}
+

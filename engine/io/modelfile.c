@@ -1,0 +1,499 @@
+/* modelfile.c - whole models in one file (save, load) and saved models
+ * stacked as one layer (add model).
+ *
+ * Format, version 1, all integers little-endian:
+ *   0   8 bytes  magic "SEQSHMDL"
+ *   8   u32      format version (1)
+ *   12  u32      T, the length of the architecture text
+ *   16  T bytes  the architecture: .seq lines (model, input or build, add,
+ *                begin_model/end_model around a nested model, compile)
+ *   16+T u64     P, the number of float32 weights
+ *   24+T P x 4   the weights, in layer order, each in Keras's shape (C order)
+ *   end-4 u32    CRC-32 (zlib) of every byte before it
+ */
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zlib.h>
+#include "model.h"
+#include "io/npy.h"
+
+#define MAGIC "SEQSHMDL"
+#define VERSION 1u
+#define MAX_WORDS 64
+
+static void put_le(unsigned char *p, uint64_t v, int n)
+{
+    for (int i = 0; i < n; i++)
+        p[i] = (unsigned char)(v >> (8 * i));
+}
+
+static uint64_t get_le(const unsigned char *p, int n)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < n; i++)
+        v |= (uint64_t)p[i] << (8 * i);
+    return v;
+}
+
+static void shape_words(const sq_shape *sh, int from, sbuf *b)
+{
+    for (int i = from; i < sh->rank; i++) {
+        if (sh->d[i] < 0)
+            sb_printf(b, " None");
+        else
+            sb_printf(b, " %ld", sh->d[i]);
+    }
+}
+
+/* The architecture text of m. */
+static char *architecture(const sq_model *m, sq_error *err)
+{
+    sbuf b = { 0 };
+    sb_printf(&b, "# seqsh model, format %u\nmodel %s\n", VERSION, m->name);
+    if (m->built && m->explicit_input) {
+        sb_printf(&b, "input");
+        shape_words(&m->input_shape, 1, &b);
+        sb_printf(&b, "\n");
+    } else if (m->built) {
+        sb_printf(&b, "build");
+        shape_words(&m->input_shape, 0, &b);
+        sb_printf(&b, "\n");
+    }
+    const sq_group *open = NULL;
+    for (int i = 0; i < m->n; i++) {
+        const sq_layer *l = m->layers[i];
+        if (l->group != open) {
+            if (open)
+                sb_printf(&b, "end_model\n");
+            if (l->group)
+                sb_printf(&b, "begin_model %s\n", l->group->name);
+            open = l->group;
+        }
+        sb_printf(&b, "%s", open ? "  " : "");
+        sq_layer_describe(l, &b);
+        sb_printf(&b, "\n");
+    }
+    if (open)
+        sb_printf(&b, "end_model\n");
+    if (m->compiled) {
+        sq_compiled_describe(m->compiled, &b);
+        sb_printf(&b, "\n");
+    }
+    return sb_finish(&b, err);
+}
+
+int sq_save(const sq_session *s, const char *path, sq_error *err)
+{
+    const sq_model *m = s->model;
+    char *text = architecture(m, err);
+    if (!text)
+        return -1;
+    size_t t = strlen(text), p = m->built ? m->nparams : 0;
+    size_t len = 16 + t + 8 + p * 4 + 4;
+    unsigned char *buf = sq_malloc(len);
+    if (!buf) {
+        free(text);
+        return sq_fail(err, "out of memory saving '%s'", path);
+    }
+    memcpy(buf, MAGIC, 8);
+    put_le(buf + 8, VERSION, 4);
+    put_le(buf + 12, t, 4);
+    memcpy(buf + 16, text, t);
+    put_le(buf + 16 + t, p, 8);
+    unsigned char *w = buf + 24 + t;
+    for (size_t i = 0; i < p; i++) {
+        uint32_t bits;
+        memcpy(&bits, &m->params[i], 4);
+        put_le(w + 4 * i, bits, 4);
+    }
+    uLong crc = crc32(0L, Z_NULL, 0);
+    for (size_t off = 0; off < len - 4; off += 1u << 30) {
+        size_t chunk = len - 4 - off < (1u << 30) ? len - 4 - off : (1u << 30);
+        crc = crc32(crc, buf + off, (uInt)chunk);
+    }
+    put_le(buf + len - 4, crc, 4);
+    int rc = sq_write_file_atomic(path, buf, len, err);
+    free(buf);
+    free(text);
+    return rc;
+}
+
+/* ---- loading ------------------------------------------------------------- */
+
+/* A model read from a file, not yet part of any session. */
+typedef struct {
+    sq_model *m;
+} loaded;
+
+static int parse_dims(char **w, int n, int from, sq_shape *sh, int batch)
+{
+    sh->rank = n - from + (batch ? 0 : 1);
+    if (sh->rank < 1 || sh->rank > SQ_MAX_RANK)
+        return -1;
+    int k = 0;
+    if (!batch)
+        sh->d[k++] = -1;
+    for (int i = from; i < n; i++) {
+        char *end;
+        if (!strcmp(w[i], "None")) {
+            sh->d[k++] = -1;
+            continue;
+        }
+        long v = strtol(w[i], &end, 10);
+        if (*end || v <= 0 || v > (1L << 31))
+            return -1;
+        sh->d[k++] = v;
+    }
+    return 0;
+}
+
+/* A model or layer name as `model` and name= accept it. */
+static int valid_name(const char *s)
+{
+    return *s && strlen(s) < SQ_NAME_MAX && !strpbrk(s, " \t/:");
+}
+
+/* What `add` guarantees of a model, checked for one read from a file: every
+ * layer is named, the entries of model.layers (layers, nested models) have
+ * distinct names, and so do the layers inside each nested model. */
+static int check_names(const sq_model *m, const char *path, sq_error *err)
+{
+    for (int i = 0; i < m->n; i++)
+        if (!m->layers[i]->name[0])
+            return sq_fail(err, "'%s' is corrupt: layer %d has no name", path, i + 1);
+    int ne = sq_entry_count(m);
+    for (int a = 0; a < ne; a++)
+        for (int b = a + 1; b < ne; b++)
+            if (!strcmp(sq_entry_name(m, a), sq_entry_name(m, b)))
+                return sq_fail(err, "'%s' is corrupt: two layers are named '%s'", path,
+                               sq_entry_name(m, a));
+    for (int i = 0; i < m->n; i++)
+        for (int j = i + 1; j < m->n && m->layers[i]->group; j++)
+            if (m->layers[j]->group == m->layers[i]->group
+                && !strcmp(m->layers[i]->name, m->layers[j]->name))
+                return sq_fail(err, "'%s' is corrupt: two layers of '%s' are named '%s'", path,
+                               m->layers[i]->group->name, m->layers[i]->name);
+    return 0;
+}
+
+/* Builds the model of file text `arch` with weights w (p floats, LE). */
+static sq_model *from_text(char *arch, const unsigned char *w, size_t p, const char *path,
+                           sq_error *err)
+{
+    sq_model *m = sq_calloc(1, sizeof *m);
+    sq_layer **layers = NULL;
+    int n = 0, cap = 0, lineno = 0, have_shape = 0, explicit_input = 0;
+    sq_shape in = { 0 };
+    sq_group *group = NULL;
+    char *compile_line = NULL;
+    if (!m) {
+        sq_fail(err, "out of memory");
+        return NULL;
+    }
+    snprintf(m->name, sizeof m->name, "sequential");
+    char *save = NULL;
+    for (char *line = strtok_r(arch, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+        lineno++;
+        char *words[MAX_WORDS];
+        int nw = 0;
+        char *ws = NULL;
+        for (char *t = strtok_r(line, " \t", &ws); t && nw < MAX_WORDS; t = strtok_r(NULL, " \t", &ws))
+            words[nw++] = t;
+        if (nw == 0 || words[0][0] == '#')
+            continue;
+        sq_error e2;
+        if (!strcmp(words[0], "model") && nw == 2 && valid_name(words[1])) {
+            strcpy(m->name, words[1]);
+        } else if ((!strcmp(words[0], "input") || !strcmp(words[0], "build")) && !have_shape) {
+            explicit_input = !strcmp(words[0], "input");
+            if (parse_dims(words, nw, 1, &in, !explicit_input) < 0)
+                goto corrupt;
+            have_shape = 1;
+        } else if (!strcmp(words[0], "begin_model") && nw == 2 && !group
+                   && valid_name(words[1])) {
+            if (!(group = sq_calloc(1, sizeof *group))) {
+                sq_fail(err, "out of memory");
+                goto fail;
+            }
+            strcpy(group->name, words[1]);
+        } else if (!strcmp(words[0], "end_model") && group) {
+            if (group->refs == 0)
+                free(group);
+            group = NULL;
+        } else if (!strcmp(words[0], "add") && nw >= 2) {
+            const sq_layer_kind *k = sq_kind_find(words[1]);
+            sq_shape ishape;
+            if (!k)
+                goto corrupt;
+            sq_layer *l = sq_layer_create(k, nw - 2, words + 2, &ishape, &e2);
+            if (!l) {
+                sq_fail(err, "'%s': architecture line %d: %s", path, lineno, e2.msg);
+                goto fail;
+            }
+            if (n == cap) {
+                cap = cap ? 2 * cap : 16;
+                sq_layer **a = sq_realloc(layers, (size_t)cap * sizeof *a);
+                if (!a) {
+                    sq_layer_free(l);
+                    sq_fail(err, "out of memory");
+                    goto fail;
+                }
+                layers = a;
+            }
+            if (group) {
+                l->group = group;
+                group->refs++;
+            }
+            layers[n++] = l;
+        } else if (!strcmp(words[0], "compile")) {
+            compile_line = line;
+            (void)compile_line;
+            const char *opt = NULL, *loss = NULL, *metrics = NULL;
+            const char *keys[16], *vals[16];
+            int no = 0;
+            for (int i = 1; i < nw; i++) {
+                char *eq = strchr(words[i], '=');
+                if (!eq)
+                    goto corrupt;
+                *eq = '\0';
+                if (!strcmp(words[i], "optimizer")) opt = eq + 1;
+                else if (!strcmp(words[i], "loss")) loss = eq + 1;
+                else if (!strcmp(words[i], "metrics")) metrics = eq + 1;
+                else if (no < 16) { keys[no] = words[i]; vals[no++] = eq + 1; }
+            }
+            if (sq_compile_model(m, opt, loss, metrics, no, keys, vals, &e2) < 0) {
+                sq_fail(err, "'%s': architecture line %d: %s", path, lineno, e2.msg);
+                goto fail;
+            }
+        } else {
+            goto corrupt;
+        }
+    }
+    if (group) {
+        if (group->refs == 0)
+            free(group);
+        group = NULL;
+        goto corrupt;
+    }
+    m->layers = layers;
+    m->n = n;
+    layers = NULL;
+    if (check_names(m, path, err) < 0)
+        goto fail;
+    if (have_shape && n > 0) {
+        sq_rng rng;
+        sq_rng_seed(&rng, 0);
+        sq_layer **arr = sq_malloc((size_t)n * sizeof *arr);
+        if (!arr) {
+            sq_fail(err, "out of memory");
+            goto fail;
+        }
+        memcpy(arr, m->layers, (size_t)n * sizeof *arr);
+        if (sq_model_build(m, arr, n, &in, &rng, err) < 0) {
+            free(arr);
+            goto fail;
+        }
+        m->explicit_input = explicit_input;
+        m->deferred_built = !explicit_input;
+    } else if (have_shape) {
+        m->input_shape = in;
+        m->built = 1;
+        m->explicit_input = explicit_input;
+    }
+    if ((m->built ? m->nparams : 0) != p) {
+        sq_fail(err, "'%s' holds %zu weights but its architecture needs %zu: the file is corrupt",
+                path, p, m->built ? m->nparams : 0);
+        goto fail;
+    }
+    for (size_t i = 0; i < p; i++) {
+        uint32_t bits = (uint32_t)get_le(w + 4 * i, 4);
+        memcpy(&m->params[i], &bits, 4);
+    }
+    return m;
+corrupt:
+    sq_fail(err, "'%s': architecture line %d is not understood: the file is corrupt or from "
+            "a newer seqsh", path, lineno);
+fail:
+    if (group && group->refs == 0)
+        free(group);
+    for (int i = 0; layers && i < n; i++)
+        sq_layer_free(layers[i]);
+    free(layers);
+    sq_model_free(m);
+    return NULL;
+}
+
+/* Reads and checks a model file; returns a new model or NULL. */
+static sq_model *read_model(const char *path, sq_error *err)
+{
+    unsigned char *buf;
+    size_t len;
+    if (sq_read_whole_file(path, &buf, &len, err) < 0)
+        return NULL;
+    sq_model *m = NULL;
+    char *text = NULL;
+    if (len < 8 || memcmp(buf, MAGIC, 8)) {
+        sq_fail(err, "'%s' is not a seqsh model file (bad magic number)", path);
+        goto done;
+    }
+    if (len < 16) {
+        sq_fail(err, "'%s' is truncated", path);
+        goto done;
+    }
+    uint32_t version = (uint32_t)get_le(buf + 8, 4);
+    if (version != VERSION) {
+        sq_fail(err, "'%s' is a seqsh model of format version %u; this seqsh reads version %u",
+                path, version, VERSION);
+        goto done;
+    }
+    uint64_t t = get_le(buf + 12, 4);
+    if (t > len || len - t < 28) {
+        sq_fail(err, "'%s' is truncated", path);
+        goto done;
+    }
+    uint64_t p = get_le(buf + 16 + t, 8);
+    if (p > (len - 28 - t) / 4 || 28 + t + 4 * p != len) {
+        sq_fail(err, "'%s' is truncated or has trailing bytes: its header says %llu weights",
+                path, (unsigned long long)p);
+        goto done;
+    }
+    uLong crc = crc32(0L, Z_NULL, 0);
+    for (size_t off = 0; off < len - 4; off += 1u << 30) {
+        size_t chunk = len - 4 - off < (1u << 30) ? len - 4 - off : (1u << 30);
+        crc = crc32(crc, buf + off, (uInt)chunk);
+    }
+    if ((uint32_t)crc != (uint32_t)get_le(buf + len - 4, 4)) {
+        sq_fail(err, "'%s' is corrupt (its CRC-32 check fails)", path);
+        goto done;
+    }
+    if (!(text = sq_malloc(t + 1))) {
+        sq_fail(err, "out of memory");
+        goto done;
+    }
+    memcpy(text, buf + 16, t);
+    text[t] = '\0';
+    if (memchr(text, '\0', t)) {
+        sq_fail(err, "'%s' is corrupt (NUL byte in the architecture)", path);
+        goto done;
+    }
+    m = from_text(text, buf + 24 + t, (size_t)p, path, err);
+done:
+    free(text);
+    free(buf);
+    return m;
+}
+
+int sq_load(sq_session *s, const char *path, sq_error *err)
+{
+    sq_model *m = read_model(path, err);
+    if (!m)
+        return -1;
+    sq_model_free(s->model);
+    s->model = m;
+    return 0;
+}
+
+int sq_add_model(sq_session *s, const char *path, const char *name, int trainable,
+                 sq_error *err)
+{
+    sq_model *cur = s->model;
+    if (name && (!*name || strlen(name) >= SQ_NAME_MAX || strpbrk(name, " \t/:")))
+        return sq_fail(err, "invalid layer name '%s' (1 to %d characters, no blanks, '/' or ':')",
+                       name, SQ_NAME_MAX - 1);
+    sq_model *sub = read_model(path, err);
+    if (!sub)
+        return -1;
+    int rc = -1;
+    sq_layer **arr = NULL;
+    const float **src = NULL;
+    sq_group *g = NULL;
+    if (sub->n == 0) {
+        sq_fail(err, "'%s' holds a model with no layers", path);
+        goto done;
+    }
+    if (!name)
+        name = sub->name;
+    for (int e = 0; e < sq_entry_count(cur); e++) {
+        if (!strcmp(sq_entry_name(cur, e), name)) {
+            sq_fail(err, "All layers added to a Sequential model should have unique names. "
+                    "Name \"%s\" is already the name of a layer in this model. Update the "
+                    "`name` argument to pass a unique name.", name);
+            goto done;
+        }
+    }
+    if (!cur->built && cur->n > 0) {
+        sq_fail(err, "add model needs a built model to stack on (give it an input first) or "
+                "an empty one");
+        goto done;
+    }
+    if (cur->n == 0 && !sub->built) {
+        sq_fail(err, "'%s' holds a model that was never built; build it (input or call) "
+                "before saving it", path);
+        goto done;
+    }
+    /* Keras checks a nested model's Input against what it is stacked on:
+     * without this a model saved from `input 2 2` whose first layers have
+     * no weights (Flatten, Reshape, pooling) would silently take (None, 4) */
+    if (cur->built && sub->built && sub->explicit_input) {
+        const sq_shape *at = cur->n ? &cur->layers[cur->n - 1]->out_shape : &cur->input_shape;
+        /* a layer that would refuse the shape says so in its own words */
+        sq_shape sh = *at, next;
+        for (int i = 0; i < sub->n; i++) {
+            if (sq_layer_check_input(sub->layers[i], &sh, &next, err) < 0)
+                goto done;
+            sh = next;
+        }
+        if (name != sub->name)
+            snprintf(sub->name, sizeof sub->name, "%s", name);
+        if (sq_model_check_input(sub, at, err) < 0)
+            goto done;
+    }
+    int total = cur->n + sub->n;
+    arr = sq_malloc((size_t)total * sizeof *arr);
+    src = sq_calloc((size_t)total, sizeof *src);
+    g = sq_calloc(1, sizeof *g);
+    if (!arr || !src || !g) {
+        sq_fail(err, "out of memory");
+        goto done;
+    }
+    snprintf(g->name, sizeof g->name, "%s", name);
+    if (cur->n)
+        memcpy(arr, cur->layers, (size_t)cur->n * sizeof *arr);
+    for (int i = 0; i < sub->n; i++) {
+        arr[cur->n + i] = sub->layers[i];
+        /* a model without weights (all layers weightless, or unbuilt) has
+         * no buffer to point into */
+        src[cur->n + i] = sub->params ? sub->params + sub->layers[i]->param_off : NULL;
+    }
+    int was_built = cur->built;
+    sq_shape in = was_built ? cur->input_shape : sub->input_shape;
+    if (!was_built)
+        in.d[0] = -1;
+    if (sq_model_build_from(cur, arr, total, &in, &s->rng, src, err) < 0)
+        goto done;
+    arr = NULL;   /* the model owns it now */
+    if (!was_built) {
+        cur->explicit_input = 1;
+        cur->deferred_built = 0;
+    }
+    for (int i = 0; i < sub->n; i++) {
+        sq_layer *l = sub->layers[i];
+        if (l->group && --l->group->refs == 0)
+            free(l->group);
+        l->group = g;
+        g->refs++;
+        if (trainable >= 0)
+            l->trainable = trainable;
+    }
+    g = NULL;
+    sub->n = 0;   /* its layers now belong to cur */
+    rc = 0;
+done:
+    free(g);
+    free(arr);
+    free(src);
+    sq_model_free(sub);
+    return rc;
+}

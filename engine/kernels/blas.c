@@ -1,0 +1,117 @@
+/* blas.c - wraps OpenBLAS so the rest of the engine stays BLAS-agnostic. */
+#include <cblas.h>
+#include <stdio.h>
+#include "seqsh/engine.h"
+#include "kernels/blas.h"
+#include "kernels/conv_kernels.h"
+#include "kernels/threads.h"
+
+/* The engine has one thread pool (threads.c). OpenBLAS's own workers spin
+ * for ~0.1 s after starting and after every threaded call, fighting the
+ * engine's workers for the cores, so OpenBLAS is made single-threaded and
+ * its workers are stopped as the program starts (blas_thread_shutdown_ is
+ * its fork handler; a single-threaded OpenBLAS never restarts them, and a
+ * build without it has no workers). Big GEMMs are cut into blocks of rows
+ * (or columns) that the pool's threads multiply at the same time. */
+extern int blas_thread_shutdown_(void) __attribute__((weak));
+
+
+static void blas_single(void)
+{
+    static int done;
+    if (done)
+        return;
+    done = 1;
+    sq_pool_set_default(openblas_get_num_threads());
+    openblas_set_num_threads(1);
+    if (blas_thread_shutdown_)
+        blas_thread_shutdown_();
+}
+
+__attribute__((constructor)) static void blas_at_start(void)
+{
+    blas_single();
+}
+
+typedef struct {
+    int ta, tb, m, n, k;
+    float alpha, beta;
+    const float *a, *b;
+    float *c;
+    int lda, ldb, ldc;
+    int by_rows;       /* blocks of rows of C, else of columns */
+    int block;
+} gemm_job;
+
+#define GEMM_BLOCK 32
+/* below this many flops one thread does it all: waking a worker and
+ * waiting for it costs about what ~1 MFLOP does */
+#define GEMM_PARALLEL_FLOPS 5e6
+
+static void gemm(int ta, int tb, int m, int n, int k, float alpha, const float *a, int lda,
+                 const float *b, int ldb, float beta, float *c, int ldc)
+{
+    cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans,
+                tb ? CblasTrans : CblasNoTrans, m, n, k, alpha, a, lda, b,
+                ldb, beta, c, ldc);
+}
+
+static void gemm_range(void *ctx, long b, long e, int tid)
+{
+    const gemm_job *j = ctx;
+    (void)tid;
+    long lo = b * j->block, hi = e * j->block, dim = j->by_rows ? j->m : j->n;
+    if (hi > dim)
+        hi = dim;
+    if (j->by_rows)
+        gemm(j->ta, j->tb, (int)(hi - lo), j->n, j->k, j->alpha,
+             j->ta ? j->a + lo : j->a + (size_t)lo * (size_t)j->lda, j->lda, j->b, j->ldb,
+             j->beta, j->c + (size_t)lo * (size_t)j->ldc, j->ldc);
+    else
+        gemm(j->ta, j->tb, j->m, (int)(hi - lo), j->k, j->alpha, j->a, j->lda,
+             j->tb ? j->b + (size_t)lo * (size_t)j->ldb : j->b + lo, j->ldb, j->beta,
+             j->c + lo, j->ldc);
+}
+
+void sq_gemm(int ta, int tb, int m, int n, int k, float alpha,
+             const float *a, int lda, const float *b, int ldb, float beta,
+             float *c, int ldc)
+{
+    if (m == 0 || n == 0)
+        return;
+    int nt = sq_pool_threads();
+    if (nt > 1 && 2.0 * m * n * k >= GEMM_PARALLEL_FLOPS) {
+        gemm_job j = { ta, tb, m, n, k, alpha, beta, a, b, c, lda, ldb, ldc, m >= n,
+                       GEMM_BLOCK };
+        long dim = j.by_rows ? m : n;
+        long blocks = (dim + GEMM_BLOCK - 1) / GEMM_BLOCK;
+        if (blocks > 1) {
+            /* about two chunks per thread */
+            long each = blocks / (2L * nt);
+            sq_parallel_for(blocks, each < 1 ? 1 : each, gemm_range, &j);
+            return;
+        }
+    }
+    gemm(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+}
+
+void sq_set_threads(int n)
+{
+    blas_single();
+    sq_pool_set_threads(n);
+}
+
+int sq_get_threads(void)
+{
+    return sq_pool_threads();
+}
+
+const char *sq_backend_info(void)
+{
+    static char buf[320];
+    int n = sq_pool_threads();
+    snprintf(buf, sizeof buf, "%s; kernel %s; convolution kernels %s; %d thread%s",
+             openblas_get_config(), openblas_get_corename(), sq_isa_name(sq_isa_active()),
+             n, n == 1 ? "" : "s");
+    return buf;
+}

@@ -1,0 +1,36 @@
+/* threads.h - the engine's one thread pool (engine-internal): persistent
+ * workers that sleep on a condition variable between jobs. The calling
+ * thread takes the first share of every job. */
+#ifndef SEQSH_THREADS_H
+#define SEQSH_THREADS_H
+
+/* Most threads the pool will run (the caller included). */
+#define SQ_MAX_THREADS 64
+
+/* Threads a job is shared by, the caller included; n is clamped to
+ * [1, SQ_MAX_THREADS]. Until set, the default (sq_pool_set_default). */
+void sq_pool_set_threads(int n);
+int sq_pool_threads(void);
+/* The default for sq_pool_threads: the maths library's own (blas.c reads
+ * its environment variables as the program starts); else the processors. */
+void sq_pool_set_default(int n);
+
+/* Runs fn(ctx, begin, end, tid) over [0, n) in chunks of at least
+ * min_each indices (at most n / min_each threads take part) and returns
+ * when all are done. Chunks go to whichever thread is free; tid in
+ * [0, sq_pool_threads()) names the thread running it (0 = the caller), for
+ * per-thread scratch. Every chunk runs with flush-to-zero and
+ * denormals-are-zero set. Called from inside a job's chunk, or while
+ * another thread's job runs, it runs serially as fn(ctx, 0, n, 0); so does
+ * a job too small to share, and jobs started from that fn may use the pool. */
+typedef void (*sq_range_fn)(void *ctx, long begin, long end, int tid);
+void sq_parallel_for(long n, long min_each, sq_range_fn fn, void *ctx);
+/* The same with tids below most_threads (per-thread scratch for fewer). */
+void sq_parallel_for_upto(long n, long min_each, int most_threads, sq_range_fn fn, void *ctx);
+
+/* Sets flush-to-zero and denormals-are-zero for the calling thread and
+ * returns the previous state, for sq_fp_restore. */
+unsigned sq_fp_fast(void);
+void sq_fp_restore(unsigned saved);
+
+#endif

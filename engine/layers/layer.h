@@ -1,0 +1,203 @@
+/* layer.h - the layer-kind interface: option tables, weight specs, the
+ * table of functions one kind fills in, the layer object, the registry,
+ * activations and the helpers the kinds share. */
+#ifndef SEQSH_LAYER_H
+#define SEQSH_LAYER_H
+
+#include "base/base.h"
+
+#define SQ_MAX_WEIGHTS 4
+#define SQ_MAX_OPTS 16
+
+/* ---- options ------------------------------------------------------------ */
+typedef enum {
+    OPT_INT,     /* one integer */
+    OPT_INTS,    /* int or tuple: "3", "3,3", "(3, 3)"; count in `n` */
+    OPT_FLOAT,
+    OPT_STR,
+    OPT_BOOL,    /* true/false/True/False/1/0 */
+    OPT_ACT      /* an activation name */
+} sq_opt_type;
+
+typedef struct {
+    const char *name;   /* Keras argument name, e.g. "strides" */
+    sq_opt_type type;
+    int tuple_len;      /* OPT_INTS: expand a single int to this many */
+    const char *def;    /* default as text, NULL = required (positional) */
+    const char *help;
+} sq_optdef;
+
+typedef struct {
+    int set;                 /* given by the user */
+    long i[SQ_MAX_RANK];     /* OPT_INT/OPT_INTS/OPT_BOOL */
+    int n;                   /* entries in i for OPT_INTS */
+    double f;                /* OPT_FLOAT */
+    char s[64];              /* OPT_STR; OPT_ACT holds the name */
+} sq_optval;
+
+/* ---- layers ------------------------------------------------------------- */
+typedef enum { INIT_GLOROT_UNIFORM, INIT_ZEROS, INIT_ONES } sq_init;
+
+typedef struct {
+    const char *name;        /* "kernel", "moving_mean" */
+    sq_shape shape;          /* without batch; rank is the weight's own */
+    sq_init init;
+    int trainable;           /* 0 for BatchNormalization's moving stats */
+} sq_weight_spec;
+
+typedef struct sq_layer sq_layer;
+
+/* What a forward call sees. Shapes are concrete, batch first. Weights are
+ * consecutive in the model's flat buffer in the order weights() listed
+ * them. scratch has at least scratch() floats. */
+typedef struct {
+    const float *in;
+    float *out;                  /* the output before the activation */
+    const sq_shape *in_shape, *out_shape;
+    const float *w;
+    float *scratch;
+    int training;                /* a training step (Dropout drops, BN uses batch stats) */
+    /* Only while training: */
+    float *cache;                /* cache() floats kept for backward */
+    float *w_train;              /* the same weights, writable (BN's moving stats) */
+    sq_rng *rng;                 /* Dropout's masks */
+    /* Not NULL: the caller lets the layer apply l->act itself; a layer that
+     * does sets *act_done = 1 and out then holds the activated values. */
+    int *act_done;
+    /* Not NULL: a long layer polls it between pieces of work and may stop
+     * early when it is set; the caller then throws out away. */
+    volatile int *intr;
+} sq_fwd;
+
+/* What a backward call sees: everything of the forward call plus the
+ * gradient of the loss with respect to the layer's output before its
+ * activation. The layer writes dL/din (unless din is NULL: the first layer)
+ * and dL/dw (unless dw is NULL: a frozen layer), overwriting, in w's
+ * layout. scratch has at least scratch_bwd() floats. */
+typedef struct {
+    const float *in;
+    const float *out;            /* the forward output before the activation */
+    const float *dout;
+    float *din;
+    const sq_shape *in_shape, *out_shape;
+    const float *w;
+    float *dw;
+    const float *cache;
+    float *scratch;
+} sq_bwd;
+
+typedef struct sq_layer_kind {
+    const char *class_name;      /* "MaxPooling2D" */
+    const char *base_name;       /* "max_pooling2d", for auto names */
+    const char *const *aliases;  /* other class names ("MaxPool2D"), NULL-ended */
+    const sq_optdef *opts;       /* NULL-name-ended; positionals come first */
+    int npositional;             /* how many of opts may be given bare */
+    int has_activation;          /* accepts activation= and bare act names */
+    const char *summary;         /* one line for help */
+    const char *shape_rule;      /* e.g. "(B, ..., d) -> (B, ..., units)" */
+    const char *example;         /* e.g. "add dense 64 relu" */
+    size_t state_size;           /* bytes of kind-private state */
+    /* Checks and converts parsed options into l->state. */
+    int (*configure)(sq_layer *l, const sq_optval *v, sq_error *err);
+    /* Output shape for input shape `in` (batch may be None), or Keras's
+     * error. Also validates `in` against already-created weights. */
+    int (*output_shape)(const sq_layer *l, const sq_shape *in, sq_shape *out,
+                        sq_error *err);
+    /* Lists the weights created for input shape `in`; returns how many. */
+    int (*weights)(const sq_layer *l, const sq_shape *in, sq_weight_spec *w);
+    /* Floats of scratch forward needs for a concrete input; may be NULL. */
+    size_t (*scratch)(const sq_layer *l, const sq_shape *in);
+    void (*forward)(const sq_layer *l, const sq_fwd *f);
+    /* Training: floats forward keeps for backward (may be NULL = none),
+     * backward's scratch (NULL = none), and the backward pass itself. */
+    size_t (*cache)(const sq_layer *l, const sq_shape *in);
+    size_t (*scratch_bwd)(const sq_layer *l, const sq_shape *in);
+    void (*backward)(const sq_layer *l, const sq_bwd *b);
+} sq_layer_kind;
+
+/* A nested model added with `add model`: its layers sit in the outer
+ * model's list, consecutive, sharing one group; the group is one entry of
+ * model.layers (one summary row). Reference-counted by its layers. */
+typedef struct sq_group {
+    char name[SQ_NAME_MAX];
+    int refs;
+} sq_group;
+
+struct sq_layer {
+    const sq_layer_kind *kind;
+    char name[SQ_NAME_MAX];
+    sq_group *group;             /* NULL for a top-level layer */
+    int act;                     /* activation index, 0 = linear */
+    int trainable;
+    sq_optval opt[SQ_MAX_OPTS];  /* parsed options, indexed like kind->opts */
+    void *state;                 /* kind->state_size bytes, owned */
+    /* Set when the model is built: */
+    int built;                   /* in_shape, out_shape, w[] are valid */
+    sq_shape in_shape, out_shape;
+    int nweights;
+    sq_weight_spec w[SQ_MAX_WEIGHTS];
+    size_t param_off;            /* into the model's flat buffer */
+    size_t param_count;
+};
+
+/* The registry (layers.c). */
+const sq_layer_kind *sq_kind_find(const char *name);
+extern const sq_layer_kind *const sq_kinds[];
+
+/* ---- activations (activation.c) ----------------------------------------- */
+int sq_activation_find(const char *name);  /* index or -1 */
+/* Applies activation `a` in place to n values laid out as rows of `last`. */
+void sq_activation_apply(int a, float *x, size_t n, long last);
+/* Turns dL/dy into dL/dz in place for y = act(z) (rows of `last`). */
+void sq_activation_backward(int a, const float *z, const float *y, float *dy,
+                            size_t n, long last);
+
+/* ---- layer creation (options.c) ----------------------------------------- */
+/* Creates a layer of `kind` from the words after the kind name. Fills
+ * *input_shape (rank 0 when input_shape= was not given; otherwise the dims
+ * without batch). The name is left empty unless name= was given. */
+sq_layer *sq_layer_create(const sq_layer_kind *kind, int argc, char **argv,
+                          sq_shape *input_shape, sq_error *err);
+void sq_layer_free(sq_layer *l);
+/* Parses "3", "3,3", "(3, 3)", "(4,)" into at most max integers. */
+int sq_parse_ints(const char *text, long *out, int max, int *n,
+                  sq_error *err);
+/* Index of option `name` in kind->opts, or -1. */
+int sq_opt_index(const sq_layer_kind *kind, const char *name);
+
+/* ---- shared input-spec errors (layers.c), Keras 2.6 wording ------------- */
+/* "Input 0 of layer NAME is incompatible with the layer: : expected
+ * min_ndim=N, found ndim=M. Full shape received: SHAPE" */
+int sq_fail_min_ndim(sq_error *err, const sq_layer *l, int min, const sq_shape *in);
+/* "... expected ndim=N, found ndim=M. Full shape received: SHAPE" */
+int sq_fail_ndim(sq_error *err, const sq_layer *l, int ndim, const sq_shape *in);
+
+/* ---- shared by the windowed layers (layers.c) -------------------------- */
+/* Keras's padding names, any case: sets *same (1 for "same", 0 for
+ * "valid"), *causal for "causal"; otherwise Keras's error. */
+int sq_parse_padding(const char *s, int *same, int *causal, sq_error *err);
+/* A dimension as TensorFlow prints it in shape lists: "?" for None. */
+const char *sq_tf_dim(long d, char *buf, size_t n);
+/* TensorFlow's SAME split: total padding max((out - 1) * s + dk - n, 0)
+ * for window extent dk, the smaller half before; 0 when !same. */
+long sq_pad_before(long n, long out, long dk, long s, int same);
+
+
+/* ---- weights (init.c) ------------------------------------------------- */
+/* Initialises the weights of spec w at dst from rng (glorot/zeros/ones). */
+void sq_weight_init(const sq_weight_spec *w, float *dst, sq_rng *rng);
+size_t sq_weight_count(const sq_weight_spec *w);
+
+/* ---- one layer as a whole (registry.c) -------------------------------- */
+/* "add KIND ... name=NAME" that recreates layer l (without a newline). */
+void sq_layer_describe(const sq_layer *l, sbuf *b);
+/* Shape inference for l on `in`: the output shape and the weights it
+ * creates (*nw of them in w); for a built layer, Keras's error when its
+ * existing weights no longer fit. */
+int sq_layer_infer(const sq_layer *l, const sq_shape *in, sq_shape *out,
+                   sq_weight_spec *w, int *nw, sq_error *err);
+/* The same when only the output shape is wanted. */
+int sq_layer_check_input(const sq_layer *l, const sq_shape *in, sq_shape *out,
+                         sq_error *err);
+
+#endif

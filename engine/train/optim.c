@@ -1,0 +1,891 @@
+/* optim.c - the Keras 2.6 optimizers (keras/optimizer_v2/) with the
+ * update rules of the TensorFlow 2.6 CPU kernels they call
+ * (tensorflow/core/kernels/training_ops.cc), over flat float buffers.
+ *
+ * Numbers: weights, gradients and slots are float, and every per-element
+ * expression is written in the order TF evaluates it in float32. The scalar
+ * coefficients of a step (decayed learning rate, bias corrections, Nadam's
+ * momentum schedule) are worked out once per step in double from the
+ * hyperparameters as given and rounded to float at the end. (TF works them
+ * out in float32, beta powers included, so its Adam step at small t can
+ * differ from this one by ~1e-5 relative; ours is the exact formula.)
+ *
+ * Keras behaviours kept on purpose:
+ *  - names are matched case-insensitively (keras/optimizers.py deserialize);
+ *  - `lr` is the base class's alias of learning_rate (OptimizerV2.__init__
+ *    checks `lr` and `decay` >= 0 with "Expected lr >= 0, received: -1");
+ *  - epsilon=0 means backend epsilon 1e-7 (`epsilon or backend_config.epsilon()`);
+ *  - SGD and RMSprop only keep a momentum slot when momentum > 0;
+ *  - `decay` divides the learning rate: lr_t = lr / (1 + decay * iterations)
+ *    with iterations counted before this step (OptimizerV2._decayed_lr);
+ *    Nadam uses no decayed lr, and takes `schedule_decay` (default 0.004)
+ *    for its momentum schedule instead. */
+#include <ctype.h>
+#include <errno.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "train/optim.h"
+
+/* The update loops are the hot path of small models (W2 spends most of its
+ * time here): compile them for AVX-512 and AVX2 as well, chosen when the
+ * program loads. */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(__SANITIZE_ADDRESS__)
+#define VECTOR_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#define VECTOR_CLONES
+#endif
+
+#define BACKEND_EPSILON 1e-7   /* keras.backend.epsilon() */
+
+/* ---- kinds and their options ------------------------------------------- */
+
+enum { K_SGD, K_ADAM, K_RMSPROP, K_ADAGRAD, K_ADADELTA, K_ADAMAX, K_NADAM,
+       K_FTRL, K_COUNT };
+
+enum { P_LR, P_DECAY, P_MOMENTUM, P_NESTEROV, P_BETA_1, P_BETA_2,
+       P_EPSILON, P_RHO, P_CENTERED, P_AMSGRAD, P_IAV, P_LR_POWER, P_L1,
+       P_L2, P_L2_SHRINK, P_BETA, P_SCHED_DECAY, P_COUNT };
+
+static const struct {
+    const char *name;
+    int is_bool;
+} pdefs[P_COUNT] = {
+    [P_LR] = { "learning_rate", 0 },
+    [P_DECAY] = { "decay", 0 },
+    [P_MOMENTUM] = { "momentum", 0 },
+    [P_NESTEROV] = { "nesterov", 1 },
+    [P_BETA_1] = { "beta_1", 0 },
+    [P_BETA_2] = { "beta_2", 0 },
+    [P_EPSILON] = { "epsilon", 0 },
+    [P_RHO] = { "rho", 0 },
+    [P_CENTERED] = { "centered", 1 },
+    [P_AMSGRAD] = { "amsgrad", 1 },
+    [P_IAV] = { "initial_accumulator_value", 0 },
+    [P_LR_POWER] = { "learning_rate_power", 0 },
+    [P_L1] = { "l1_regularization_strength", 0 },
+    [P_L2] = { "l2_regularization_strength", 0 },
+    [P_L2_SHRINK] = { "l2_shrinkage_regularization_strength", 0 },
+    [P_BETA] = { "beta", 0 },
+    [P_SCHED_DECAY] = { "schedule_decay", 0 },
+};
+
+/* Each class's keyword arguments, in the order of its __init__ (which is
+ * also the order sq_optim_describe prints them), and its defaults. */
+#define MAX_KIND_PARAMS 8
+static const struct {
+    const char *key;          /* keras.optimizers.get name */
+    const char *class_name;
+    int np;
+    int order[MAX_KIND_PARAMS];
+    double def[P_COUNT];      /* only the class's own entries matter */
+} kinds[K_COUNT] = {
+    [K_SGD] = { "sgd", "SGD", 4, { P_LR, P_MOMENTUM, P_NESTEROV, P_DECAY },
+                { [P_LR] = 0.01 } },
+    [K_ADAM] = { "adam", "Adam", 6,
+                 { P_LR, P_BETA_1, P_BETA_2, P_EPSILON, P_AMSGRAD, P_DECAY },
+                 { [P_LR] = 0.001, [P_BETA_1] = 0.9, [P_BETA_2] = 0.999,
+                   [P_EPSILON] = 1e-7 } },
+    [K_RMSPROP] = { "rmsprop", "RMSprop", 6,
+                    { P_LR, P_RHO, P_MOMENTUM, P_EPSILON, P_CENTERED, P_DECAY },
+                    { [P_LR] = 0.001, [P_RHO] = 0.9, [P_EPSILON] = 1e-7 } },
+    [K_ADAGRAD] = { "adagrad", "Adagrad", 4,
+                    { P_LR, P_IAV, P_EPSILON, P_DECAY },
+                    { [P_LR] = 0.001, [P_IAV] = 0.1, [P_EPSILON] = 1e-7 } },
+    [K_ADADELTA] = { "adadelta", "Adadelta", 4,
+                     { P_LR, P_RHO, P_EPSILON, P_DECAY },
+                     { [P_LR] = 0.001, [P_RHO] = 0.95, [P_EPSILON] = 1e-7 } },
+    [K_ADAMAX] = { "adamax", "Adamax", 5,
+                   { P_LR, P_BETA_1, P_BETA_2, P_EPSILON, P_DECAY },
+                   { [P_LR] = 0.001, [P_BETA_1] = 0.9, [P_BETA_2] = 0.999,
+                     [P_EPSILON] = 1e-7 } },
+    [K_NADAM] = { "nadam", "Nadam", 5,
+                  { P_LR, P_BETA_1, P_BETA_2, P_EPSILON, P_SCHED_DECAY },
+                  { [P_LR] = 0.001, [P_BETA_1] = 0.9, [P_BETA_2] = 0.999,
+                    [P_EPSILON] = 1e-7, [P_SCHED_DECAY] = 0.004 } },
+    [K_FTRL] = { "ftrl", "Ftrl", 8,
+                 { P_LR, P_LR_POWER, P_IAV, P_L1, P_L2, P_L2_SHRINK, P_BETA,
+                   P_DECAY },
+                 { [P_LR] = 0.001, [P_LR_POWER] = -0.5, [P_IAV] = 0.1 } },
+};
+
+/* ---- the optimizer -------------------------------------------------------- */
+
+/* One step's coefficients, float as TF hands them to its kernels. */
+typedef struct {
+    float lr;                  /* lr_t: learning rate after `decay` */
+    float alpha;               /* Adam: lr*sqrt(1-b2^t)/(1-b1^t); Adamax: lr/(1-b1^t) */
+    float b1, b2, omb1, omb2;  /* beta_1, beta_2 and 1 - each */
+    float eps;
+    float rho, omrho;          /* rho and 1 - rho */
+    float mom;                 /* momentum */
+    /* Nadam */
+    float one_minus_m_t, m_t_1, one_minus_msched_new, one_minus_msched_next,
+          v_prime_den;
+    /* Ftrl */
+    float l1, two_l2, two_l2_shrink, lr_power;
+} coefs;
+
+struct sq_optim {
+    int kind;
+    double p[P_COUNT];         /* hyperparameters as Python would hold them */
+    int has_mom;               /* SGD/RMSprop: momentum > 0, so a slot */
+    size_t n;
+    int nslots;
+    float *slots;              /* nslots * n floats, slot k at k * n */
+    int s_mom, s_mg;           /* RMSprop: slot indices, -1 when absent */
+    /* mutable state (saved and restored) */
+    long long t;               /* iterations; the step under way is t */
+    double m_cache;            /* Nadam's momentum_cache, starts at 1 */
+    coefs c;                   /* for step t, set by begin_step */
+};
+
+typedef struct {
+    long long t;
+    double m_cache;
+} state_head;
+
+/* ---- text helpers --------------------------------------------------------- */
+
+static int name_eq_nocase(const char *a, const char *b)
+{
+    for (; *a && *b; a++, b++)
+        if (tolower((unsigned char)*a) != tolower((unsigned char)*b))
+            return 0;
+    return *a == *b;
+}
+
+/* Python's repr(float) for a finite x: the shortest digits that read back
+ * as x, positional when 1e-4 <= |x| < 1e16, else "1e-07" style. */
+static const char *py_float(double x, char *buf, size_t n)
+{
+    char tmp[48], digits[24];
+    int nd = 0, exp10, prec;
+    const char *s;
+    size_t k = 0;
+
+    if (x == 0) {
+        snprintf(buf, n, "%s", signbit(x) ? "-0.0" : "0.0");
+        return buf;
+    }
+    for (prec = 1; prec < 17; prec++) {
+        snprintf(tmp, sizeof tmp, "%.*e", prec - 1, x);
+        if (strtod(tmp, NULL) == x)
+            break;
+    }
+    snprintf(tmp, sizeof tmp, "%.*e", prec - 1, x);
+    for (s = tmp; *s && *s != 'e'; s++)
+        if (isdigit((unsigned char)*s))
+            digits[nd++] = *s;
+    exp10 = atoi(s + 1);
+    while (nd > 1 && digits[nd - 1] == '0')
+        nd--;
+
+    char out[64];
+    if (x < 0)
+        out[k++] = '-';
+    if (exp10 < -4 || exp10 >= 16) {
+        out[k++] = digits[0];
+        if (nd > 1) {
+            out[k++] = '.';
+            for (int i = 1; i < nd; i++)
+                out[k++] = digits[i];
+        }
+        k += (size_t)snprintf(out + k, sizeof out - k, "e%c%02d",
+                              exp10 < 0 ? '-' : '+', abs(exp10));
+    } else if (exp10 < 0) {
+        out[k++] = '0';
+        out[k++] = '.';
+        for (int i = 0; i < -exp10 - 1; i++)
+            out[k++] = '0';
+        for (int i = 0; i < nd; i++)
+            out[k++] = digits[i];
+    } else {
+        for (int i = 0; i <= exp10; i++)
+            out[k++] = i < nd ? digits[i] : '0';
+        out[k++] = '.';
+        if (nd > exp10 + 1)
+            for (int i = exp10 + 1; i < nd; i++)
+                out[k++] = digits[i];
+        else
+            out[k++] = '0';
+    }
+    out[k] = '\0';
+    snprintf(buf, n, "%s", out);
+    return buf;
+}
+
+/* How Python would print the value the user typed: an int literal as an
+ * int ("-1"), anything else as a float ("-0.5", "1e-07"). */
+static const char *py_value(const char *text, double v, char *buf, size_t n)
+{
+    if (!text)
+        return py_float(v, buf, n);
+    const char *s = text + (*text == '-' || *text == '+');
+    int is_int = *s != '\0';
+    for (; *s; s++)
+        if (!isdigit((unsigned char)*s))
+            is_int = 0;
+    if (is_int && fabs(v) < 1e18)
+        snprintf(buf, n, "%lld", (long long)v);
+    else
+        py_float(v, buf, n);
+    return buf;
+}
+
+static int parse_bool(const char *s, double *v)
+{
+    if (!strcmp(s, "true") || !strcmp(s, "True") || !strcmp(s, "1")) { *v = 1; return 0; }
+    if (!strcmp(s, "false") || !strcmp(s, "False") || !strcmp(s, "0")) { *v = 0; return 0; }
+    return -1;
+}
+
+static int parse_number(const char *s, double *v)
+{
+    char *end;
+    errno = 0;
+    *v = strtod(s, &end);
+    if (end == s || *end || errno == ERANGE || !isfinite(*v))
+        return -1;
+    return 0;
+}
+
+/* ---- creation ------------------------------------------------------------- */
+
+static int find_kind(const char *name)
+{
+    for (int k = 0; k < K_COUNT; k++)
+        if (name_eq_nocase(name, kinds[k].key))
+            return k;
+    return -1;
+}
+
+static int kind_has(int kind, int p)
+{
+    for (int i = 0; i < kinds[kind].np; i++)
+        if (kinds[kind].order[i] == p)
+            return 1;
+    return 0;
+}
+
+static int find_param(const char *key)
+{
+    for (int p = 0; p < P_COUNT; p++)
+        if (!strcmp(pdefs[p].name, key))
+            return p;
+    return -1;
+}
+
+/* What the user typed for q, or the default as Python prints it. */
+static const char *shown(const char *const *text, const double *p, int q,
+                         char *buf, size_t n)
+{
+    return text[q] ? text[q] : py_float(p[q], buf, n);
+}
+
+/* Checks the values in the order Keras 2.6 does where it checks them at
+ * all; other limits are seqsh's, to keep the arithmetic finite. text[q] is
+ * what the user typed for q (NULL for a default). */
+static int check_values(int kind, const double *p, const char *const *text,
+                        int lr_alias, sq_error *err)
+{
+    const char *cls = kinds[kind].class_name;
+    char num[64];
+
+    /* Adagrad checks this before calling OptimizerV2.__init__. */
+    if (kind == K_ADAGRAD && p[P_IAV] < 0)
+        return sq_fail(err, "initial_accumulator_value must be non-negative: %s",
+                       py_value(text[P_IAV], p[P_IAV], num, sizeof num));
+    /* OptimizerV2.__init__: every **kwargs value must be >= 0. Nadam passes
+     * schedule_decay on as `decay`. */
+    if (lr_alias && p[P_LR] < 0)
+        return sq_fail(err, "Expected lr >= 0, received: %s",
+                       py_value(text[P_LR], p[P_LR], num, sizeof num));
+    if (p[P_DECAY] < 0)
+        return sq_fail(err, "Expected decay >= 0, received: %s",
+                       py_value(text[P_DECAY], p[P_DECAY], num, sizeof num));
+    if (p[P_SCHED_DECAY] < 0)
+        return sq_fail(err, "Expected decay >= 0, received: %s",
+                       py_value(text[P_SCHED_DECAY], p[P_SCHED_DECAY], num, sizeof num));
+    if (kind == K_FTRL) {
+        if (p[P_IAV] < 0)
+            return sq_fail(err, "initial_accumulator_value %f needs to be positive or zero",
+                           p[P_IAV]);
+        if (p[P_LR_POWER] > 0)
+            return sq_fail(err, "learning_rate_power %f needs to be negative or zero",
+                           p[P_LR_POWER]);
+        if (p[P_L1] < 0)
+            return sq_fail(err, "l1_regularization_strength %f needs to be positive or zero",
+                           p[P_L1]);
+        if (p[P_L2] < 0)
+            return sq_fail(err, "l2_regularization_strength %f needs to be positive or zero",
+                           p[P_L2]);
+        if (p[P_L2_SHRINK] < 0)
+            return sq_fail(err, "l2_shrinkage_regularization_strength %f needs to be "
+                           "positive or zero", p[P_L2_SHRINK]);
+        if (p[P_BETA] < 0)
+            return sq_fail(err, "%s: `beta` must be >= 0, got '%s'", cls,
+                           shown(text, p, P_BETA, num, sizeof num));
+    }
+    if ((kind == K_SGD || kind == K_RMSPROP) && (p[P_MOMENTUM] < 0 || p[P_MOMENTUM] > 1))
+        return sq_fail(err, "`momentum` must be between [0, 1].");
+    /* seqsh's own limits. */
+    if (!(p[P_LR] > 0))
+        return sq_fail(err, "%s: `%s` must be > 0, got '%s'", cls,
+                       lr_alias ? "lr" : "learning_rate",
+                       shown(text, p, P_LR, num, sizeof num));
+    for (int b = P_BETA_1; b <= P_BETA_2; b++)
+        if (kind_has(kind, b) && (p[b] < 0 || p[b] >= 1))
+            return sq_fail(err, "%s: `%s` must be in [0, 1), got '%s'", cls,
+                           pdefs[b].name, shown(text, p, b, num, sizeof num));
+    if (kind_has(kind, P_RHO) && (p[P_RHO] < 0 || p[P_RHO] > 1))
+        return sq_fail(err, "%s: `rho` must be between [0, 1], got '%s'", cls,
+                       shown(text, p, P_RHO, num, sizeof num));
+    if (kind_has(kind, P_EPSILON) && p[P_EPSILON] < 0)
+        return sq_fail(err, "%s: `epsilon` must be >= 0, got '%s'", cls,
+                       shown(text, p, P_EPSILON, num, sizeof num));
+    return 0;
+}
+
+int sq_optim_new(const char *name, int nopts, const char *const *keys,
+                 const char *const *values, size_t n, sq_optim **out,
+                 sq_error *err)
+{
+    int kind = name ? find_kind(name) : -1;
+    if (kind < 0) {
+        if (name && (name_eq_nocase(name, "lossscaleoptimizer") ||
+                     name_eq_nocase(name, "lossscaleoptimizerv1")))
+            return sq_fail(err, "LossScaleOptimizer wraps another optimizer; "
+                           "seqsh does not support it");
+        return sq_fail(err, "Unknown optimizer: %s. Please ensure this object is "
+                       "passed to the `custom_objects` argument. See "
+                       "https://www.tensorflow.org/guide/keras/save_and_serialize"
+                       "#registering_the_custom_object for details.",
+                       name ? name : "None");
+    }
+    const char *cls = kinds[kind].class_name;
+
+    double p[P_COUNT];
+    const char *text[P_COUNT] = { 0 };
+    memcpy(p, kinds[kind].def, sizeof p);
+    int lr_alias = 0;
+
+    for (int i = 0; i < nopts; i++) {
+        const char *key = keys[i], *val = values[i];
+        int is_lr = !strcmp(key, "lr");
+        int pi = is_lr ? P_LR : find_param(key);
+
+        if (!strcmp(key, "clipnorm") || !strcmp(key, "clipvalue") ||
+            !strcmp(key, "global_clipnorm") || !strcmp(key, "name"))
+            return sq_fail(err, "%s: `%s` is not supported by seqsh", cls, key);
+        if (kind == K_NADAM && !strcmp(key, "decay"))
+            return sq_fail(err, "Nadam: Keras 2.6 ignores `decay` for Nadam "
+                           "(it takes `schedule_decay` for its momentum schedule)");
+        if (kind == K_FTRL && is_lr)
+            return sq_fail(err, "Ftrl: Keras 2.6 ignores `lr` for Ftrl; "
+                           "use `learning_rate`");
+        if (pi < 0 || !kind_has(kind, pi))
+            return sq_fail(err, "Unexpected keyword argument passed to optimizer: %s",
+                           key);
+        if (text[pi]) {
+            if (pi == P_LR && (is_lr != lr_alias))
+                return sq_fail(err, "%s: both `lr` and `learning_rate` given; "
+                               "use `learning_rate`", cls);
+            return sq_fail(err, "%s got multiple values for argument '%s'", cls, key);
+        }
+        if (pdefs[pi].is_bool) {
+            if (parse_bool(val, &p[pi]) < 0)
+                return sq_fail(err, "%s: `%s` must be true or false, got '%s'",
+                               cls, key, val);
+        } else if (parse_number(val, &p[pi]) < 0) {
+            return sq_fail(err, "%s: `%s` must be a number, got '%s'", cls, key, val);
+        }
+        text[pi] = val;
+        if (is_lr)
+            lr_alias = 1;
+    }
+    if (check_values(kind, p, text, lr_alias, err) < 0)
+        return -1;
+
+    if (kind_has(kind, P_EPSILON) && p[P_EPSILON] == 0)
+        p[P_EPSILON] = BACKEND_EPSILON;   /* `epsilon or backend_config.epsilon()` */
+
+    sq_optim *o = sq_calloc(1, sizeof *o);
+    if (!o)
+        return sq_fail(err, "out of memory");
+    o->kind = kind;
+    memcpy(o->p, p, sizeof p);
+    o->n = n;
+    o->m_cache = 1.0;
+    o->s_mom = o->s_mg = -1;
+    o->has_mom = (kind == K_SGD || kind == K_RMSPROP) && p[P_MOMENTUM] > 0;
+    switch (kind) {
+    case K_SGD: o->nslots = o->has_mom; break;
+    case K_ADAM: o->nslots = p[P_AMSGRAD] ? 3 : 2; break;
+    case K_RMSPROP:
+        o->nslots = 1;
+        if (o->has_mom)
+            o->s_mom = o->nslots++;
+        if (p[P_CENTERED])
+            o->s_mg = o->nslots++;
+        break;
+    case K_ADAGRAD: o->nslots = 1; break;
+    default: o->nslots = 2; break;   /* adadelta, adamax, nadam, ftrl */
+    }
+    size_t total = (size_t)o->nslots * n;
+    if (total) {
+        if (total / n != (size_t)o->nslots || total > SIZE_MAX / sizeof(float) ||
+            !(o->slots = sq_calloc(total, sizeof(float)))) {
+            sq_fail(err, "out of memory for %d optimizer slots of %zu weights",
+                    o->nslots, n);
+            free(o);
+            return -1;
+        }
+    }
+    /* Adagrad's and Ftrl's accumulator (slot 0) start at
+     * initial_accumulator_value. */
+    if (kind == K_ADAGRAD || kind == K_FTRL) {
+        float iav = (float)p[P_IAV];
+        for (size_t i = 0; i < n; i++)
+            o->slots[i] = iav;
+    }
+    *out = o;
+    return 0;
+}
+
+void sq_optim_free(sq_optim *o)
+{
+    if (!o)
+        return;
+    free(o->slots);
+    free(o);
+}
+
+long long sq_optim_iterations(const sq_optim *o)
+{
+    return o->t;
+}
+
+/* ---- one step's scalars --------------------------------------------------- */
+
+void sq_optim_begin_step(sq_optim *o)
+{
+    const double *p = o->p;
+    coefs *c = &o->c;
+    double iter = (double)o->t;           /* `iterations` before this step */
+    double t = (double)(o->t + 1);        /* local_step = iterations + 1 */
+    o->t++;
+
+    memset(c, 0, sizeof *c);
+    /* OptimizerV2._decayed_lr: lr_t = lr / (1 + decay * iterations).
+     * Nadam's _prepare_local reads the plain learning_rate. */
+    double lr = p[P_LR];
+    if (o->kind != K_NADAM && p[P_DECAY] > 0)
+        lr /= 1.0 + p[P_DECAY] * iter;
+    c->lr = (float)lr;
+    c->eps = (float)p[P_EPSILON];
+    c->mom = (float)p[P_MOMENTUM];
+    c->rho = (float)p[P_RHO];
+    c->omrho = (float)(1.0 - p[P_RHO]);
+    c->b1 = (float)p[P_BETA_1];
+    c->b2 = (float)p[P_BETA_2];
+    c->omb1 = (float)(1.0 - p[P_BETA_1]);
+    c->omb2 = (float)(1.0 - p[P_BETA_2]);
+    double b1p = pow(p[P_BETA_1], t);     /* beta_1_power */
+    double b2p = pow(p[P_BETA_2], t);     /* beta_2_power */
+
+    switch (o->kind) {
+    case K_ADAM:
+        /* ApplyAdamNonCuda: alpha = lr * sqrt(1 - beta2_power) / (1 - beta1_power) */
+        c->alpha = (float)(lr * sqrt(1.0 - b2p) / (1.0 - b1p));
+        break;
+    case K_ADAMAX:
+        /* ApplyAdaMaxNonCuda: lr / (1 - beta1_power) */
+        c->alpha = (float)(lr / (1.0 - b1p));
+        break;
+    case K_NADAM: {
+        /* nadam.py _prepare_local, decay = schedule_decay:
+         *   m_t   = beta_1 * (1 - 0.5 * 0.96^(decay * t))
+         *   m_t_1 = beta_1 * (1 - 0.5 * 0.96^(decay * (t + 1)))
+         *   m_schedule_new  = momentum_cache * m_t   (stored back)
+         *   m_schedule_next = m_schedule_new * m_t_1 */
+        double b1 = p[P_BETA_1], sd = p[P_SCHED_DECAY];
+        double m_t = b1 * (1.0 - 0.5 * pow(0.96, sd * t));
+        double m_t_1 = b1 * (1.0 - 0.5 * pow(0.96, sd * (t + 1.0)));
+        double msched_new = o->m_cache * m_t;
+        double msched_next = msched_new * m_t_1;
+        o->m_cache = msched_new;
+        c->one_minus_m_t = (float)(1.0 - m_t);
+        c->m_t_1 = (float)m_t_1;
+        c->one_minus_msched_new = (float)(1.0 - msched_new);
+        c->one_minus_msched_next = (float)(1.0 - msched_next);
+        c->v_prime_den = (float)(1.0 - b2p);
+        break;
+    }
+    case K_FTRL:
+        /* ftrl.py: l2 is adjusted by beta: l2 + beta / (2 * lr_t) */
+        c->l1 = (float)p[P_L1];
+        c->two_l2 = (float)(2.0 * (p[P_L2] + p[P_BETA] / (2.0 * lr)));
+        c->two_l2_shrink = (float)(2.0 * p[P_L2_SHRINK]);
+        c->lr_power = (float)p[P_LR_POWER];
+        break;
+    default:
+        break;
+    }
+}
+
+/* ---- the updates ---------------------------------------------------------- *
+ * Each is a flat loop over one range; w, g and the slots never alias. */
+
+/* ResourceApplyGradientDescent: var -= grad * lr */
+VECTOR_CLONES static void upd_sgd(float *restrict w, const float *restrict g, size_t n, float lr)
+{
+    for (size_t i = 0; i < n; i++)
+        w[i] -= g[i] * lr;
+}
+
+/* ResourceApplyKerasMomentum:
+ *   accum = accum * momentum - grad * lr
+ *   nesterov: var += accum * momentum - grad * lr;  else var += accum */
+VECTOR_CLONES static void upd_momentum(float *restrict w, const float *restrict g,
+                         float *restrict a, size_t n, float lr, float mom,
+                         int nesterov)
+{
+    if (nesterov) {
+        for (size_t i = 0; i < n; i++) {
+            a[i] = a[i] * mom - g[i] * lr;
+            w[i] += a[i] * mom - g[i] * lr;
+        }
+    } else {
+        for (size_t i = 0; i < n; i++) {
+            a[i] = a[i] * mom - g[i] * lr;
+            w[i] += a[i];
+        }
+    }
+}
+
+/* ResourceApplyAdam (ApplyAdamNonCuda, use_nesterov=False):
+ *   m += (g - m) * (1 - beta1)
+ *   v += (g^2 - v) * (1 - beta2)
+ *   var -= (m * alpha) / (sqrt(v) + epsilon)
+ * ResourceApplyAdamWithAmsgrad: the same with vhat = max(vhat, v) in place
+ * of v in the last line. */
+VECTOR_CLONES static void upd_adam(float *restrict w, const float *restrict g,
+                     float *restrict m, float *restrict v, size_t n,
+                     const coefs *cf)
+{
+    const float omb1 = cf->omb1, omb2 = cf->omb2, alpha = cf->alpha, eps = cf->eps;
+    for (size_t i = 0; i < n; i++) {
+        m[i] += (g[i] - m[i]) * omb1;
+        v[i] += (g[i] * g[i] - v[i]) * omb2;
+        w[i] -= (m[i] * alpha) / (sqrtf(v[i]) + eps);
+    }
+}
+
+VECTOR_CLONES static void upd_amsgrad(float *restrict w, const float *restrict g,
+                        float *restrict m, float *restrict v,
+                        float *restrict vhat, size_t n, const coefs *cf)
+{
+    const float omb1 = cf->omb1, omb2 = cf->omb2, alpha = cf->alpha, eps = cf->eps;
+    for (size_t i = 0; i < n; i++) {
+        m[i] += (g[i] - m[i]) * omb1;
+        v[i] += (g[i] * g[i] - v[i]) * omb2;
+        vhat[i] = vhat[i] < v[i] ? v[i] : vhat[i];   /* std::max */
+        w[i] -= (m[i] * alpha) / (sqrtf(vhat[i]) + eps);
+    }
+}
+
+/* RMSprop without momentum, rmsprop.py _resource_apply_dense (Python ops):
+ *   rms = rho * rms + (1 - rho) * g^2
+ *   centered: mg = rho * mg + (1 - rho) * g;  denom = rms - mg^2
+ *   else:     denom = rms
+ *   var = var - lr * g / (sqrt(denom) + epsilon) */
+VECTOR_CLONES static void upd_rmsprop(float *restrict w, const float *restrict g,
+                        float *restrict rms, size_t n, const coefs *cf)
+{
+    const float rho = cf->rho, omrho = cf->omrho, lr = cf->lr, eps = cf->eps;
+    for (size_t i = 0; i < n; i++) {
+        rms[i] = rho * rms[i] + omrho * (g[i] * g[i]);
+        w[i] = w[i] - lr * g[i] / (sqrtf(rms[i]) + eps);
+    }
+}
+
+VECTOR_CLONES static void upd_rmsprop_centered(float *restrict w, const float *restrict g,
+                                 float *restrict rms, float *restrict mg,
+                                 size_t n, const coefs *cf)
+{
+    const float rho = cf->rho, omrho = cf->omrho, lr = cf->lr, eps = cf->eps;
+    for (size_t i = 0; i < n; i++) {
+        rms[i] = rho * rms[i] + omrho * (g[i] * g[i]);
+        mg[i] = rho * mg[i] + omrho * g[i];
+        w[i] = w[i] - lr * g[i] / (sqrtf(rms[i] - mg[i] * mg[i]) + eps);
+    }
+}
+
+/* RMSprop with momentum > 0: ResourceApplyRMSProp
+ *   ms += (g^2 - ms) * (1 - rho)
+ *   mom = mom * momentum + (g * lr) / sqrt(ms + epsilon)
+ *   var -= mom */
+VECTOR_CLONES static void upd_rmsprop_mom(float *restrict w, const float *restrict g,
+                            float *restrict ms, float *restrict mom, size_t n,
+                            const coefs *cf)
+{
+    const float omrho = cf->omrho, lr = cf->lr, eps = cf->eps, mu = cf->mom;
+    for (size_t i = 0; i < n; i++) {
+        ms[i] += (g[i] * g[i] - ms[i]) * omrho;
+        mom[i] = mom[i] * mu + (g[i] * lr) / sqrtf(ms[i] + eps);
+        w[i] -= mom[i];
+    }
+}
+
+/* Centered with momentum > 0: ResourceApplyCenteredRMSProp
+ *   ms += (g^2 - ms) * (1 - rho)
+ *   mg += (g - mg) * (1 - rho)
+ *   mom = mom * momentum + (g * lr) / sqrt((ms - mg^2) + epsilon)
+ *   var -= mom */
+VECTOR_CLONES static void upd_rmsprop_mom_centered(float *restrict w, const float *restrict g,
+                                     float *restrict ms, float *restrict mom,
+                                     float *restrict mg, size_t n,
+                                     const coefs *cf)
+{
+    const float omrho = cf->omrho, lr = cf->lr, eps = cf->eps, mu = cf->mom;
+    for (size_t i = 0; i < n; i++) {
+        ms[i] += (g[i] * g[i] - ms[i]) * omrho;
+        mg[i] += (g[i] - mg[i]) * omrho;
+        mom[i] = mom[i] * mu + (g[i] * lr) / sqrtf((ms[i] - mg[i] * mg[i]) + eps);
+        w[i] -= mom[i];
+    }
+}
+
+/* ResourceApplyAdagradV2 (update_slots=True):
+ *   accum += g^2
+ *   var -= g * lr / (sqrt(accum) + epsilon) */
+VECTOR_CLONES static void upd_adagrad(float *restrict w, const float *restrict g,
+                        float *restrict acc, size_t n, const coefs *cf)
+{
+    const float lr = cf->lr, eps = cf->eps;
+    for (size_t i = 0; i < n; i++) {
+        acc[i] += g[i] * g[i];
+        w[i] -= g[i] * lr / (sqrtf(acc[i]) + eps);
+    }
+}
+
+/* ResourceApplyAdadelta:
+ *   accum = accum * rho + g^2 * (1 - rho)
+ *   update = sqrt(accum_update + epsilon) * rsqrt(accum + epsilon) * g
+ *   var -= update * lr
+ *   accum_update = accum_update * rho + update^2 * (1 - rho) */
+VECTOR_CLONES static void upd_adadelta(float *restrict w, const float *restrict g,
+                         float *restrict acc, float *restrict accu, size_t n,
+                         const coefs *cf)
+{
+    const float rho = cf->rho, omrho = cf->omrho, lr = cf->lr, eps = cf->eps;
+    for (size_t i = 0; i < n; i++) {
+        acc[i] = acc[i] * rho + g[i] * g[i] * omrho;
+        float up = sqrtf(accu[i] + eps) * (1.0f / sqrtf(acc[i] + eps)) * g[i];
+        w[i] -= up * lr;
+        accu[i] = accu[i] * rho + up * up * omrho;
+    }
+}
+
+/* ResourceApplyAdaMax (ApplyAdaMaxNonCuda):
+ *   m += (g - m) * (1 - beta1)
+ *   v = max(beta2 * v, |g|)
+ *   var -= lr / (1 - beta1_power) * (m / (v + epsilon)) */
+VECTOR_CLONES static void upd_adamax(float *restrict w, const float *restrict g,
+                       float *restrict m, float *restrict v, size_t n,
+                       const coefs *cf)
+{
+    const float omb1 = cf->omb1, b2 = cf->b2, alpha = cf->alpha, eps = cf->eps;
+    for (size_t i = 0; i < n; i++) {
+        m[i] += (g[i] - m[i]) * omb1;
+        float bv = b2 * v[i], ag = fabsf(g[i]);
+        v[i] = bv < ag ? ag : bv;                    /* std::max */
+        w[i] -= alpha * (m[i] / (v[i] + eps));
+    }
+}
+
+/* Nadam, nadam.py _resource_apply_dense (Python ops):
+ *   g' = g / (1 - m_schedule_new)
+ *   m = beta_1 * m + (1 - beta_1) * g;      m' = m / (1 - m_schedule_next)
+ *   v = beta_2 * v + (1 - beta_2) * g^2;    v' = v / (1 - beta_2^t)
+ *   m_bar = (1 - m_t) * g' + m_t_1 * m'
+ *   var = var - lr * m_bar / (sqrt(v') + epsilon) */
+VECTOR_CLONES static void upd_nadam(float *restrict w, const float *restrict g,
+                      float *restrict m, float *restrict v, size_t n,
+                      const coefs *cf)
+{
+    const float b1 = cf->b1, b2 = cf->b2, omb1 = cf->omb1, omb2 = cf->omb2;
+    const float lr = cf->lr, eps = cf->eps, omt = cf->one_minus_m_t;
+    const float mt1 = cf->m_t_1, omsn = cf->one_minus_msched_new;
+    const float omsx = cf->one_minus_msched_next, vden = cf->v_prime_den;
+    for (size_t i = 0; i < n; i++) {
+        float gp = g[i] / omsn;
+        m[i] = b1 * m[i] + omb1 * g[i];
+        float mp = m[i] / omsx;
+        v[i] = b2 * v[i] + omb2 * (g[i] * g[i]);
+        float vp = v[i] / vden;
+        float mbar = omt * gp + mt1 * mp;
+        w[i] = w[i] - lr * mbar / (sqrtf(vp) + eps);
+    }
+}
+
+/* Ftrl: ResourceApplyFtrl (l2_shrinkage == 0) or ResourceApplyFtrlV2, with
+ * l2 already adjusted by beta:
+ *   gs = g                          (V2: g + 2 * l2_shrinkage * var)
+ *   new_accum = accum + g^2
+ *   linear += gs - (new_accum^-p - accum^-p) / lr * var   (p = lr_power;
+ *                                     sqrt() when p == -0.5)
+ *   x = l1 * sign(linear) - linear
+ *   y = new_accum^-p / lr + 2 * l2
+ *   var = |linear| > l1 ? x / y : 0
+ *   accum += g^2 */
+VECTOR_CLONES static void upd_ftrl(float *restrict w, const float *restrict g,
+                     float *restrict acc, float *restrict lin, size_t n,
+                     const coefs *cf)
+{
+    const float lr = cf->lr, l1 = cf->l1, two_l2 = cf->two_l2;
+    const float two_s = cf->two_l2_shrink, pw = -cf->lr_power;
+    if (cf->lr_power == -0.5f) {
+        for (size_t i = 0; i < n; i++) {
+            float gs = g[i] + two_s * w[i];   /* = g when l2_shrinkage is 0 */
+            float na = acc[i] + g[i] * g[i];
+            float pna = sqrtf(na);
+            lin[i] += gs - (pna - sqrtf(acc[i])) / lr * w[i];
+            float sgn = lin[i] > 0 ? 1.0f : lin[i] < 0 ? -1.0f : 0.0f;
+            float x = l1 * sgn - lin[i];
+            float y = pna / lr + two_l2;
+            float q = x / y;
+            w[i] = fabsf(lin[i]) > l1 ? q : 0.0f;
+            acc[i] += g[i] * g[i];
+        }
+    } else {
+        for (size_t i = 0; i < n; i++) {
+            float gs = g[i] + two_s * w[i];   /* = g when l2_shrinkage is 0 */
+            float na = acc[i] + g[i] * g[i];
+            float pna = powf(na, pw);
+            lin[i] += gs - (pna - powf(acc[i], pw)) / lr * w[i];
+            float sgn = lin[i] > 0 ? 1.0f : lin[i] < 0 ? -1.0f : 0.0f;
+            float x = l1 * sgn - lin[i];
+            float y = pna / lr + two_l2;
+            float q = x / y;
+            w[i] = fabsf(lin[i]) > l1 ? q : 0.0f;
+            acc[i] += g[i] * g[i];
+        }
+    }
+}
+
+void sq_optim_update(sq_optim *o, float *params, const float *grads,
+                     size_t off, size_t len)
+{
+    if (o->t == 0 || len == 0 || off > o->n || len > o->n - off)
+        return;
+    float *w = params + off;
+    const float *g = grads + off;
+    float *s0 = o->slots ? o->slots + off : NULL;
+    float *s1 = o->nslots > 1 ? s0 + o->n : NULL;
+    float *s2 = o->nslots > 2 ? s0 + 2 * o->n : NULL;
+    const coefs *c = &o->c;
+
+    switch (o->kind) {
+    case K_SGD:
+        if (o->has_mom)
+            upd_momentum(w, g, s0, len, c->lr, c->mom, o->p[P_NESTEROV] != 0);
+        else
+            upd_sgd(w, g, len, c->lr);
+        break;
+    case K_ADAM:
+        if (o->p[P_AMSGRAD])
+            upd_amsgrad(w, g, s0, s1, s2, len, c);
+        else
+            upd_adam(w, g, s0, s1, len, c);
+        break;
+    case K_RMSPROP: {
+        float *mom = o->s_mom >= 0 ? s0 + (size_t)o->s_mom * o->n : NULL;
+        float *mg = o->s_mg >= 0 ? s0 + (size_t)o->s_mg * o->n : NULL;
+        if (mom && mg)
+            upd_rmsprop_mom_centered(w, g, s0, mom, mg, len, c);
+        else if (mom)
+            upd_rmsprop_mom(w, g, s0, mom, len, c);
+        else if (mg)
+            upd_rmsprop_centered(w, g, s0, mg, len, c);
+        else
+            upd_rmsprop(w, g, s0, len, c);
+        break;
+    }
+    case K_ADAGRAD: upd_adagrad(w, g, s0, len, c); break;
+    case K_ADADELTA: upd_adadelta(w, g, s0, s1, len, c); break;
+    case K_ADAMAX: upd_adamax(w, g, s0, s1, len, c); break;
+    case K_NADAM: upd_nadam(w, g, s0, s1, len, c); break;
+    case K_FTRL: upd_ftrl(w, g, s0, s1, len, c); break;
+    }
+}
+
+/* ---- description and state ------------------------------------------------ */
+
+const char *sq_optim_describe(const sq_optim *o, char *buf, size_t n)
+{
+    char num[64];
+    size_t k = 0;
+    int first = 1;
+
+    if (!n)
+        return buf;
+#define PUT(...) do { \
+        int w_ = snprintf(k < n ? buf + k : NULL, k < n ? n - k : 0, \
+                          __VA_ARGS__); \
+        if (w_ > 0) k += (size_t)w_; \
+    } while (0)
+    PUT("%s (", kinds[o->kind].key);
+    for (int i = 0; i < kinds[o->kind].np; i++) {
+        int q = kinds[o->kind].order[i];
+        double v = o->p[q];
+        if (pdefs[q].is_bool) {
+            if (!v)
+                continue;
+            PUT("%s%s=True", first ? "" : ", ", pdefs[q].name);
+        } else {
+            if ((q == P_DECAY && v == 0) ||
+                (q == P_SCHED_DECAY && v == kinds[K_NADAM].def[P_SCHED_DECAY]))
+                continue;
+            PUT("%s%s=%s", first ? "" : ", ", pdefs[q].name,
+                py_float(v, num, sizeof num));
+        }
+        first = 0;
+    }
+    PUT(")");
+#undef PUT
+    if (k >= n)
+        buf[n - 1] = '\0';
+    return buf;
+}
+
+size_t sq_optim_state_size(const sq_optim *o)
+{
+    return sizeof(state_head) + (size_t)o->nslots * o->n * sizeof(float);
+}
+
+void sq_optim_state_save(const sq_optim *o, void *dst)
+{
+    state_head h = { o->t, o->m_cache };
+    memcpy(dst, &h, sizeof h);
+    if (o->slots)
+        memcpy((char *)dst + sizeof h, o->slots,
+               (size_t)o->nslots * o->n * sizeof(float));
+}
+
+void sq_optim_state_restore(sq_optim *o, const void *src)
+{
+    state_head h;
+    memcpy(&h, src, sizeof h);
+    o->t = h.t;
+    o->m_cache = h.m_cache;
+    if (o->slots)
+        memcpy(o->slots, (const char *)src + sizeof h,
+               (size_t)o->nslots * o->n * sizeof(float));
+    /* The coefficients belong to a step not yet begun: the next
+     * sq_optim_begin_step recomputes them from t and m_cache. */
+    memset(&o->c, 0, sizeof o->c);
+}

@@ -1,0 +1,63 @@
+/* optim.h - Keras 2.6 optimizers over the model's flat buffers
+ * (engine-internal).
+ *
+ * The model keeps every weight in one flat float buffer and every gradient
+ * in another of the same length n. An optimizer owns its slot buffers
+ * (moments, accumulators), each n floats laid out like the weights, and its
+ * step counter. The training loop, once per batch:
+ *
+ *     sq_optim_begin_step(o);                  iterations += 1
+ *     for each trainable range [off, off+len):
+ *         sq_optim_update(o, params, grads, off, len);
+ *
+ * Frozen ranges are simply not passed: their weights and slots stay as they
+ * are, as in Keras where frozen variables are not in the var_list.
+ *
+ * Names (case-insensitive, as keras.optimizers.get): sgd, adam, rmsprop,
+ * adagrad, adadelta, adamax, nadam, ftrl. Options are the keyword arguments
+ * of the Keras 2.6 class, as text (see optim.c for each class's list). */
+#ifndef SEQSH_OPTIM_H
+#define SEQSH_OPTIM_H
+
+#include <stddef.h>
+#include "model.h"
+
+typedef struct sq_optim sq_optim;
+
+/* Creates optimizer `name` for a model of n parameters with the nopts
+ * key=value options keys[i]=values[i]. Slot buffers are allocated (zeroed,
+ * or initial_accumulator_value for adagrad/ftrl's accumulator). Returns 0,
+ * or -1 with err filled and *out untouched. */
+int sq_optim_new(const char *name, int nopts, const char *const *keys,
+                 const char *const *values, size_t n, sq_optim **out,
+                 sq_error *err);
+void sq_optim_free(sq_optim *o);
+
+/* Starts step t+1 (Keras's `iterations` + 1): computes this step's scalar
+ * coefficients (bias corrections, decayed learning rate, Nadam's momentum
+ * schedule). Call once per batch before the updates. */
+void sq_optim_begin_step(sq_optim *o);
+
+/* Applies the update to params[off .. off+len) from grads[off .. off+len),
+ * using the slots at the same offsets. Does not allocate. A call before the
+ * first sq_optim_begin_step does nothing. */
+void sq_optim_update(sq_optim *o, float *params, const float *grads,
+                     size_t off, size_t len);
+
+/* One line, e.g. "adam (learning_rate=0.001, beta_1=0.9, beta_2=0.999,
+ * epsilon=1e-07)": the lower-case name, then every numeric hyperparameter
+ * as Python prints it; boolean options appear only when True, decay only
+ * when non-zero. Returns buf. */
+const char *sq_optim_describe(const sq_optim *o, char *buf, size_t n);
+
+/* The number of steps begun so far (Keras's `iterations`). */
+long long sq_optim_iterations(const sq_optim *o);
+
+/* Snapshot of the mutable state (iterations, Nadam's schedule, all slots)
+ * for undoing a failed or interrupted step: state_size() bytes, written by
+ * save() and read back by restore() into the same optimizer. */
+size_t sq_optim_state_size(const sq_optim *o);
+void sq_optim_state_save(const sq_optim *o, void *dst);
+void sq_optim_state_restore(sq_optim *o, const void *src);
+
+#endif
