@@ -4,8 +4,8 @@
 #include "layers/layer.h"
 
 static const sq_optdef opts[] = {
-    { "activation", OPT_ACT, 0, NULL, "name of the activation function" },
-    { NULL, 0, 0, NULL, NULL },
+    { .name = "activation", .type = OPT_ACT, .help = "name of the activation function" },
+    { .name = NULL },
 };
 
 static int configure(sq_layer *l, const sq_optval *v, sq_error *err)
@@ -49,6 +49,6 @@ const sq_layer_kind sq_kind_activation = {
     .output_shape = output_shape,
     .forward = forward,
     .shape_rule = "unchanged",
-    .example = "add activation softmax",
+    .example = "input 10; add activation softmax",
     .backward = backward,
 };

@@ -13,12 +13,12 @@ typedef struct {
 } bn_state;
 
 static const sq_optdef opts[] = {
-    { "axis", OPT_INT, 0, "-1", "the features axis; only -1 (the last) is supported" },
-    { "momentum", OPT_FLOAT, 0, "0.99", "momentum of the moving mean and variance" },
-    { "epsilon", OPT_FLOAT, 0, "0.001", "small number added to the variance" },
-    { "center", OPT_BOOL, 0, "true", "whether to add the offset beta" },
-    { "scale", OPT_BOOL, 0, "true", "whether to multiply by gamma" },
-    { NULL, 0, 0, NULL, NULL },
+    { .name = "axis", .type = OPT_INT, .def = "-1", .help = "the features axis; only -1 (the last) is supported" },
+    { .name = "momentum", .type = OPT_FLOAT, .def = "0.99", .help = "momentum of the moving mean and variance" },
+    { .name = "epsilon", .type = OPT_FLOAT, .def = "0.001", .help = "small number added to the variance" },
+    { .name = "center", .type = OPT_BOOL, .def = "true", .help = "whether to add the offset beta" },
+    { .name = "scale", .type = OPT_BOOL, .def = "true", .help = "whether to multiply by gamma" },
+    { .name = NULL },
 };
 
 static int configure(sq_layer *l, const sq_optval *v, sq_error *err)
@@ -279,5 +279,5 @@ const sq_layer_kind sq_kind_batch_normalization = {
     .cache = cache,
     .backward = backward,
     .shape_rule = "unchanged; params 4*C (gamma, beta trainable; moving_mean, moving_variance not)",
-    .example = "add batchnormalization",
+    .example = "input 8 8 3; add batchnormalization",
 };

@@ -28,13 +28,13 @@ typedef struct {
 } conv2d_state;
 
 static const sq_optdef opts[] = {
-    { "filters", OPT_INT, 0, NULL, "number of output channels" },
-    { "kernel_size", OPT_INTS, 2, NULL, "window size: 3 or (3, 5)" },
-    { "strides", OPT_INTS, 2, "1", "step between windows: 1 or (2, 1)" },
-    { "padding", OPT_STR, 0, "valid", "valid (no padding) or same (output = ceil(input / stride))" },
-    { "dilation_rate", OPT_INTS, 2, "1", "spacing between kernel taps" },
-    { "use_bias", OPT_BOOL, 0, "true", "whether the layer uses a bias vector" },
-    { NULL, 0, 0, NULL, NULL },
+    { .name = "filters", .type = OPT_INT, .help = "number of output channels" },
+    { .name = "kernel_size", .type = OPT_INTS, .tuple_len = 2, .help = "window size: 3 or (3, 5)" },
+    { .name = "strides", .type = OPT_INTS, .tuple_len = 2, .def = "1", .help = "step between windows: 1 or (2, 1)" },
+    { .name = "padding", .type = OPT_STR, .def = "valid", .help = "valid (no padding) or same (output = ceil(input / stride))" },
+    { .name = "dilation_rate", .type = OPT_INTS, .tuple_len = 2, .def = "1", .help = "spacing between kernel taps" },
+    { .name = "use_bias", .type = OPT_BOOL, .def = "true", .help = "whether the layer uses a bias vector" },
+    { .name = NULL },
 };
 
 /* Python's repr of a 2-tuple of ints. */
@@ -589,5 +589,5 @@ const sq_layer_kind sq_kind_conv2d = {
     .scratch_bwd = scratch_bwd,
     .backward = backward,
     .shape_rule = "(B, H, W, C) -> (B, H', W', filters); valid: H' = floor((H - dk)/s) + 1, same: H' = ceil(H/s), dk = k + (k-1)(d-1); params kh*kw*C*filters + filters",
-    .example = "add conv2d 32 3 strides=2 padding=same relu",
+    .example = "input 28 28 1; add conv2d 32 3 strides=2 padding=same relu",
 };

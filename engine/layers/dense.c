@@ -9,9 +9,9 @@ typedef struct {
 } dense_state;
 
 static const sq_optdef opts[] = {
-    { "units", OPT_INT, 0, NULL, "dimensionality of the output space" },
-    { "use_bias", OPT_BOOL, 0, "true", "whether the layer uses a bias vector" },
-    { NULL, 0, 0, NULL, NULL },
+    { .name = "units", .type = OPT_INT, .help = "dimensionality of the output space" },
+    { .name = "use_bias", .type = OPT_BOOL, .def = "true", .help = "whether the layer uses a bias vector" },
+    { .name = NULL },
 };
 
 static int configure(sq_layer *l, const sq_optval *v, sq_error *err)
@@ -103,6 +103,6 @@ const sq_layer_kind sq_kind_dense = {
     .weights = weights,
     .forward = forward,
     .shape_rule = "(B, ..., d) -> (B, ..., units); params d*units + units",
-    .example = "add dense 64 relu",
+    .example = "input 16; add dense 64 relu",
     .backward = backward,
 };

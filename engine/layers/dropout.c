@@ -7,8 +7,8 @@ typedef struct {
 } dropout_state;
 
 static const sq_optdef opts[] = {
-    { "rate", OPT_FLOAT, 0, NULL, "fraction of the inputs to drop while training" },
-    { NULL, 0, 0, NULL, NULL },
+    { .name = "rate", .type = OPT_FLOAT, .help = "fraction of the inputs to drop while training" },
+    { .name = NULL },
 };
 
 static int configure(sq_layer *l, const sq_optval *v, sq_error *err)
@@ -78,5 +78,5 @@ const sq_layer_kind sq_kind_dropout = {
     .cache = cache,
     .backward = backward,
     .shape_rule = "unchanged",
-    .example = "add dropout 0.5",
+    .example = "input 16; add dropout 0.5",
 };

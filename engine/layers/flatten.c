@@ -35,6 +35,6 @@ const sq_layer_kind sq_kind_flatten = {
     .output_shape = output_shape,
     .forward = forward,
     .shape_rule = "(B, d1, d2, ...) -> (B, d1*d2*...)",
-    .example = "add flatten",
+    .example = "input 4 4 3; add flatten",
     .backward = backward,
 };

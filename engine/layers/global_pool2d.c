@@ -9,8 +9,8 @@ typedef struct {
 } gpool_state;
 
 static const sq_optdef opts[] = {
-    { "keepdims", OPT_BOOL, 0, "false", "keep the spatial axes as size 1: (batch, 1, 1, channels)" },
-    { NULL, 0, 0, NULL, NULL },
+    { .name = "keepdims", .type = OPT_BOOL, .def = "false", .help = "keep the spatial axes as size 1: (batch, 1, 1, channels)" },
+    { .name = NULL },
 };
 
 static int configure_max(sq_layer *l, const sq_optval *v, sq_error *err)
@@ -125,7 +125,7 @@ const sq_layer_kind sq_kind_global_max_pooling2d = {
     .forward = forward,
     .backward = backward,
     .shape_rule = "(B, H, W, C) -> (B, C), or (B, 1, 1, C) with keepdims=true",
-    .example = "add globalmaxpooling2d",
+    .example = "input 6 6 4; add globalmaxpooling2d",
 };
 
 const sq_layer_kind sq_kind_global_average_pooling2d = {
@@ -142,5 +142,5 @@ const sq_layer_kind sq_kind_global_average_pooling2d = {
     .forward = forward,
     .backward = backward,
     .shape_rule = "(B, H, W, C) -> (B, C), or (B, 1, 1, C) with keepdims=true",
-    .example = "add globalaveragepooling2d",
+    .example = "input 6 6 4; add globalaveragepooling2d",
 };

@@ -6,8 +6,7 @@
 
 #include "base/base.h"
 
-#define SQ_MAX_WEIGHTS 4
-#define SQ_MAX_OPTS 16
+#define SQ_MAX_WEIGHTS 8   /* Bidirectional(LSTM) has 6 */
 
 /* ---- options ------------------------------------------------------------ */
 typedef enum {
@@ -25,6 +24,9 @@ typedef struct {
     int tuple_len;      /* OPT_INTS: expand a single int to this many */
     const char *def;    /* default as text, NULL = required (positional) */
     const char *help;
+    const char *choices; /* OPT_STR: the allowed values, "valid|same"
+                            (matched ignoring case, kept as written
+                            here); NULL = any text */
 } sq_optdef;
 
 typedef struct {
@@ -32,7 +34,7 @@ typedef struct {
     long i[SQ_MAX_RANK];     /* OPT_INT/OPT_INTS/OPT_BOOL */
     int n;                   /* entries in i for OPT_INTS */
     double f;                /* OPT_FLOAT */
-    char s[64];              /* OPT_STR; OPT_ACT holds the name */
+    char s[128];             /* OPT_STR; OPT_ACT holds the name */
 } sq_optval;
 
 /* ---- layers ------------------------------------------------------------- */
@@ -95,7 +97,9 @@ typedef struct sq_layer_kind {
     int has_activation;          /* accepts activation= and bare act names */
     const char *summary;         /* one line for help */
     const char *shape_rule;      /* e.g. "(B, ..., d) -> (B, ..., units)" */
-    const char *example;         /* e.g. "add dense 64 relu" */
+    /* A whole example that builds: "input 16; add dense 64 relu". The
+     * registry test runs it, checks its gradients, saves and loads it. */
+    const char *example;
     size_t state_size;           /* bytes of kind-private state */
     /* Checks and converts parsed options into l->state. */
     int (*configure)(sq_layer *l, const sq_optval *v, sq_error *err);
@@ -129,7 +133,7 @@ struct sq_layer {
     sq_group *group;             /* NULL for a top-level layer */
     int act;                     /* activation index, 0 = linear */
     int trainable;
-    sq_optval opt[SQ_MAX_OPTS];  /* parsed options, indexed like kind->opts */
+    sq_optval *opt;              /* parsed options, indexed like kind->opts; owned */
     void *state;                 /* kind->state_size bytes, owned */
     /* Set when the model is built: */
     int built;                   /* in_shape, out_shape, w[] are valid */

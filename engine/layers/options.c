@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include "layers/layer.h"
 
 static int parse_long(const char *s, long *v)
@@ -87,6 +88,28 @@ static int is_number(const char *s)
     return end != s && *end == '\0';
 }
 
+/* Replaces s by the entry of d->choices it names (ignoring case), or fails
+ * listing them. */
+static int pick_choice(const sq_layer_kind *kind, const sq_optdef *d, char *s, sq_error *err)
+{
+    const char *c = d->choices;
+    while (*c) {
+        size_t len = strcspn(c, "|");
+        if (strlen(s) == len && !strncasecmp(s, c, len)) {
+            memcpy(s, c, len);
+            return 0;
+        }
+        c += len + (c[len] == '|');
+    }
+    char list[256];
+    size_t k = 0;
+    for (c = d->choices; *c && k + 8 < sizeof list; c++)
+        list[k++] = *c == '|' ? ',' : *c;
+    list[k] = '\0';
+    return sq_fail(err, "%s: `%s` must be one of %s; got '%s'", kind->class_name, d->name,
+                   list, s);
+}
+
 /* Parses one option value by its declared type. */
 static int parse_value(const sq_layer_kind *kind, const sq_optdef *d,
                        const char *text, sq_optval *v, sq_error *err)
@@ -141,6 +164,8 @@ static int parse_value(const sq_layer_kind *kind, const sq_optdef *d,
         if (strlen(text) >= sizeof v->s)
             return sq_fail(err, "%s: `%s` is too long", kind->class_name, d->name);
         strcpy(v->s, text);
+        if (d->choices && d->type == OPT_STR)
+            return pick_choice(kind, d, v->s, err);
         return 0;
     }
     return sq_fail(err, "internal: bad option type");
@@ -152,6 +177,7 @@ void sq_layer_free(sq_layer *l)
         if (l->group && --l->group->refs == 0)
             free(l->group);
         free(l->state);
+        free(l->opt);
         free(l);
     }
 }
@@ -209,6 +235,14 @@ sq_layer *sq_layer_create(const sq_layer_kind *kind, int argc, char **argv,
     l->kind = kind;
     l->trainable = 1;
     input_shape->rank = 0;
+    int nopts = 0;
+    while (kind->opts && kind->opts[nopts].name)
+        nopts++;
+    /* at least one: a wrong activation word is reported through opt[0] */
+    if (!(l->opt = sq_calloc((size_t)nopts + 1, sizeof *l->opt))) {
+        sq_fail(err, "out of memory");
+        goto fail;
+    }
     if (kind->state_size && !(l->state = sq_calloc(1, kind->state_size))) {
         sq_fail(err, "out of memory");
         goto fail;
@@ -227,7 +261,7 @@ sq_layer *sq_layer_create(const sq_layer_kind *kind, int argc, char **argv,
             if (npos >= kind->npositional) {
                 if (kind->has_activation && !is_number(w) && !act_set && npos == kind->npositional) {
                     /* a word where an activation could go: say so */
-                    parse_value(kind, &(sq_optdef){ "activation", OPT_ACT, 0, NULL, NULL },
+                    parse_value(kind, &(sq_optdef){ .name = "activation", .type = OPT_ACT },
                                 w, &l->opt[0], err);
                     goto fail;
                 }
@@ -279,7 +313,7 @@ sq_layer *sq_layer_create(const sq_layer_kind *kind, int argc, char **argv,
             l->trainable = (int)b;
         } else if (!strcmp(key, "activation") && kind->has_activation) {
             sq_optval tmp;
-            if (parse_value(kind, &(sq_optdef){ "activation", OPT_ACT, 0, NULL, NULL },
+            if (parse_value(kind, &(sq_optdef){ .name = "activation", .type = OPT_ACT },
                             val, &tmp, err) < 0)
                 goto fail;
             l->act = sq_activation_find(val);

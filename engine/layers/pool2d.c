@@ -24,10 +24,10 @@ typedef struct {
 
 /* Keras's constructor order: pool_size, strides, padding. */
 static const sq_optdef opts[] = {
-    { "pool_size", OPT_INTS, 2, "2", "window size: 2 or (2, 3)" },
-    { "strides", OPT_INTS, 2, "0", "step between windows; default: pool_size" },
-    { "padding", OPT_STR, 0, "valid", "valid (no padding) or same (output = ceil(input / stride))" },
-    { NULL, 0, 0, NULL, NULL },
+    { .name = "pool_size", .type = OPT_INTS, .tuple_len = 2, .def = "2", .help = "window size: 2 or (2, 3)" },
+    { .name = "strides", .type = OPT_INTS, .tuple_len = 2, .def = "0", .help = "step between windows; default: pool_size" },
+    { .name = "padding", .type = OPT_STR, .def = "valid", .help = "valid (no padding) or same (output = ceil(input / stride))" },
+    { .name = NULL },
 };
 
 /* conv_utils.normalize_tuple's complaint about entries that are not > 0. */
@@ -491,7 +491,7 @@ const sq_layer_kind sq_kind_max_pooling2d = {
     .forward = forward,
     .backward = backward,
     .shape_rule = "(B, H, W, C) -> (B, H', W', C); valid: H' = floor((H - k)/s) + 1, same: H' = ceil(H/s)",
-    .example = "add maxpooling2d 2",
+    .example = "input 8 8 3; add maxpooling2d 2",
 };
 
 const sq_layer_kind sq_kind_average_pooling2d = {
@@ -508,5 +508,5 @@ const sq_layer_kind sq_kind_average_pooling2d = {
     .forward = forward,
     .backward = backward,
     .shape_rule = "(B, H, W, C) -> (B, H', W', C); valid: H' = floor((H - k)/s) + 1, same: H' = ceil(H/s)",
-    .example = "add averagepooling2d 3 strides=2",
+    .example = "input 9 9 2; add averagepooling2d 3 strides=2",
 };

@@ -6,9 +6,9 @@ typedef struct {
 } rescaling_state;
 
 static const sq_optdef opts[] = {
-    { "scale", OPT_FLOAT, 0, NULL, "factor to multiply the inputs by, e.g. 0.00392156862745098" },
-    { "offset", OPT_FLOAT, 0, "0", "value added after scaling" },
-    { NULL, 0, 0, NULL, NULL },
+    { .name = "scale", .type = OPT_FLOAT, .help = "factor to multiply the inputs by, e.g. 0.00392156862745098" },
+    { .name = "offset", .type = OPT_FLOAT, .def = "0", .help = "value added after scaling" },
+    { .name = NULL },
 };
 
 static int configure(sq_layer *l, const sq_optval *v, sq_error *err)
@@ -57,6 +57,6 @@ const sq_layer_kind sq_kind_rescaling = {
     .output_shape = output_shape,
     .forward = forward,
     .shape_rule = "unchanged",
-    .example = "add rescaling 0.00392156862745098",
+    .example = "input 8 8 3; add rescaling 0.00392156862745098",
     .backward = backward,
 };

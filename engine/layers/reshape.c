@@ -4,8 +4,8 @@
 #include "layers/layer.h"
 
 static const sq_optdef opts[] = {
-    { "target_shape", OPT_STR, 0, NULL, "new shape without the batch, e.g. 4,4,2 or (-1, 8)" },
-    { NULL, 0, 0, NULL, NULL },
+    { .name = "target_shape", .type = OPT_STR, .help = "new shape without the batch, e.g. 4,4,2 or (-1, 8)" },
+    { .name = NULL },
 };
 
 typedef struct {
@@ -109,6 +109,6 @@ const sq_layer_kind sq_kind_reshape = {
     .output_shape = output_shape,
     .forward = forward,
     .shape_rule = "(B, ...) -> (B,) + target_shape, one -1 inferred",
-    .example = "add reshape 4,4,-1",
+    .example = "input 32; add reshape 4,4,-1",
     .backward = backward,
 };
