@@ -99,29 +99,6 @@ done:
     return rc;
 }
 
-void sq_named_free(sq_named_tensor *t, int n)
-{
-    for (int i = 0; t && i < n; i++) {
-        free(t[i].name);
-        free(t[i].t.data);
-    }
-    free(t);
-}
-
-int sq_save_npz(const char *path, const sq_named_tensor *t, int n, sq_error *err)
-{
-    npz_entry *e = sq_calloc((size_t)n + 1, sizeof *e);
-    if (!e)
-        return sq_fail(err, "out of memory");
-    for (int i = 0; i < n; i++) {
-        e[i].name = t[i].name;
-        e[i].t = t[i].t;
-    }
-    int rc = npz_write_file(path, e, n, err);
-    free(e);
-    return rc;
-}
-
 int sq_extract(sq_session *s, const char *which, const sq_tensor *x,
                sq_named_tensor **outs, int *n, sq_error *err)
 {

@@ -173,6 +173,6 @@ int sq_load_weights(sq_session *s, const char *path, sq_error *err)
     rc = 0;
 done:
     free(params);
-    npz_entries_free(e, n);
+    sq_named_free(e, n);
     return rc;
 }

@@ -531,7 +531,7 @@ START_TEST(test_npz_savez)
     ck_assert_msg(npz_read_file(fixture("np_savez.npz"), &e, &n, &err) == 0,
                   "%s", err.msg);
     check_savez(e, n);
-    npz_entries_free(e, n);
+    sq_named_free(e, n);
 }
 END_TEST
 
@@ -551,7 +551,7 @@ START_TEST(test_npz_compressed)
     check_shape(&e[1].t, 1, db);
     check_values(e[0].t.data, a, 4);
     check_values(e[1].t.data, b, 3);
-    npz_entries_free(e, n);
+    sq_named_free(e, n);
 }
 END_TEST
 
@@ -568,7 +568,7 @@ START_TEST(test_npz_zip64)
     ck_assert_str_eq(e[0].name, "w");
     check_shape(&e[0].t, 1, d);
     check_values(e[0].t.data, w, 3);
-    npz_entries_free(e, n);
+    sq_named_free(e, n);
 }
 END_TEST
 
@@ -590,7 +590,7 @@ START_TEST(test_npz_write_exact)
                   "npz differs from numpy.savez's output");
     free(a);
     free(b);
-    npz_entries_free(e, n);
+    sq_named_free(e, n);
     ck_assert_int_eq(unlink(out), 0);
 }
 END_TEST
@@ -622,13 +622,13 @@ START_TEST(test_npz_roundtrip)
             cnt *= (size_t)in[i].t.shape.d[j];
         check_values(e[i].t.data, in[i].t.data, cnt);
     }
-    npz_entries_free(e, n);
+    sq_named_free(e, n);
 
     /* No arrays at all: an empty archive. */
     ck_assert_msg(npz_write_file(out, NULL, 0, &err) == 0, "%s", err.msg);
     ck_assert_msg(npz_read_file(out, &e, &n, &err) == 0, "%s", err.msg);
     ck_assert_int_eq(n, 0);
-    npz_entries_free(e, n);
+    sq_named_free(e, n);
     ck_assert_int_eq(unlink(out), 0);
 }
 END_TEST
@@ -761,11 +761,11 @@ START_TEST(test_npz_fuzz)
             for (int k = 0; k < 2; k++) {
                 buf[i] = k ? 0xff : (unsigned char)(old ^ 0x55);
                 if (npz_read_mem(buf, len, &e, &n, &err) == 0)
-                    npz_entries_free(e, n);
+                    sq_named_free(e, n);
             }
             buf[i] = old;
             if (npz_read_mem(buf, i, &e, &n, &err) == 0)
-                npz_entries_free(e, n);
+                sq_named_free(e, n);
         }
         free(buf);
     }

@@ -12,13 +12,14 @@
 #ifndef SEQSH_NPY_H
 #define SEQSH_NPY_H
 
-#include "model.h"
+#include "base/base.h"
+#include "io/bytes.h"
+#include "io/fileio.h"
 
-/* An array with a name, as held in an .npz archive. */
-typedef struct {
-    char *name;      /* key without ".npy", malloc'd */
-    sq_tensor t;     /* t.shape.rank may be 0 (a scalar: one value) */
-} npz_entry;
+/* An array with a name, as held in an .npz archive: the public
+ * sq_named_tensor (name without ".npy", malloc'd; t.shape.rank may be 0, a
+ * scalar). */
+typedef sq_named_tensor npz_entry;
 
 /* Parses one .npy image held in memory. */
 int npy_read_mem(const unsigned char *buf, size_t len, sq_tensor *out,
@@ -29,7 +30,7 @@ int npy_read_file(const char *path, sq_tensor *out, sq_error *err);
 int npy_write_file(const char *path, const sq_tensor *t, sq_error *err);
 
 /* Reads every array of an .npz archive in archive order. *entries is
- * malloc'd; free with npz_entries_free. */
+ * malloc'd; free with sq_named_free. */
 int npz_read_mem(const unsigned char *buf, size_t len, npz_entry **entries,
                  int *n, sq_error *err);
 int npz_read_file(const char *path, npz_entry **entries, int *n,
@@ -37,14 +38,11 @@ int npz_read_file(const char *path, npz_entry **entries, int *n,
 /* Writes the n arrays, in order, as members "NAME.npy". */
 int npz_write_file(const char *path, const npz_entry *entries, int n,
                    sq_error *err);
-void npz_entries_free(npz_entry *entries, int n);
-
-/* Reads a whole file into a malloc'd buffer (also used by other readers). */
-int sq_read_whole_file(const char *path, unsigned char **buf, size_t *len,
-                       sq_error *err);
-/* Writes len bytes to path through a temporary file in the same folder,
- * renamed into place; the old file stays intact on any failure. */
-int sq_write_file_atomic(const char *path, const void *buf, size_t len,
-                         sq_error *err);
+/* For npz.c: parses one .npy image (`subject` names it in messages; on
+ * failure *out is untouched), and appends t as a float32 .npy image, byte
+ * for byte as numpy.save writes it. */
+int npy_parse(const unsigned char *buf, size_t len, const char *subject,
+              sq_tensor *out, sq_error *err);
+int npy_append(bbuf *b, const sq_tensor *t, const char *subject, sq_error *err);
 
 #endif

@@ -33,6 +33,6 @@ FUZZ_ENTRY(npz)
             sink += e[i].t.data[k];
     }
     (void)sink;
-    npz_entries_free(e, n);
+    sq_named_free(e, n);
     return 0;
 }

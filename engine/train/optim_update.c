@@ -1,0 +1,305 @@
+/* optim_update.c - the optimizers' update loops, one flat loop over a range
+ * of the weights per optimizer, each per-element expression written in the
+ * order TensorFlow 2.6's CPU kernels (training_ops.cc) evaluate it in
+ * float32 (see optim.c). */
+#include <math.h>
+#include <stddef.h>
+#include "train/optim_impl.h"
+
+
+/* The update loops are the hot path of small models (W2 spends most of its
+ * time here): compile them for AVX-512 and AVX2 as well, chosen when the
+ * program loads. */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(__SANITIZE_ADDRESS__)
+#define VECTOR_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#define VECTOR_CLONES
+#endif
+
+/* ---- the updates ---------------------------------------------------------- *
+ * Each is a flat loop over one range; w, g and the slots never alias. */
+
+/* ResourceApplyGradientDescent: var -= grad * lr */
+VECTOR_CLONES static void upd_sgd(float *restrict w, const float *restrict g, size_t n, float lr)
+{
+    for (size_t i = 0; i < n; i++)
+        w[i] -= g[i] * lr;
+}
+
+/* ResourceApplyKerasMomentum:
+ *   accum = accum * momentum - grad * lr
+ *   nesterov: var += accum * momentum - grad * lr;  else var += accum */
+VECTOR_CLONES static void upd_momentum(float *restrict w, const float *restrict g,
+                         float *restrict a, size_t n, float lr, float mom,
+                         int nesterov)
+{
+    if (nesterov) {
+        for (size_t i = 0; i < n; i++) {
+            a[i] = a[i] * mom - g[i] * lr;
+            w[i] += a[i] * mom - g[i] * lr;
+        }
+    } else {
+        for (size_t i = 0; i < n; i++) {
+            a[i] = a[i] * mom - g[i] * lr;
+            w[i] += a[i];
+        }
+    }
+}
+
+/* ResourceApplyAdam (ApplyAdamNonCuda, use_nesterov=False):
+ *   m += (g - m) * (1 - beta1)
+ *   v += (g^2 - v) * (1 - beta2)
+ *   var -= (m * alpha) / (sqrt(v) + epsilon)
+ * ResourceApplyAdamWithAmsgrad: the same with vhat = max(vhat, v) in place
+ * of v in the last line. */
+VECTOR_CLONES static void upd_adam(float *restrict w, const float *restrict g,
+                     float *restrict m, float *restrict v, size_t n,
+                     const coefs *cf)
+{
+    const float omb1 = cf->omb1, omb2 = cf->omb2, alpha = cf->alpha, eps = cf->eps;
+    for (size_t i = 0; i < n; i++) {
+        m[i] += (g[i] - m[i]) * omb1;
+        v[i] += (g[i] * g[i] - v[i]) * omb2;
+        w[i] -= (m[i] * alpha) / (sqrtf(v[i]) + eps);
+    }
+}
+
+VECTOR_CLONES static void upd_amsgrad(float *restrict w, const float *restrict g,
+                        float *restrict m, float *restrict v,
+                        float *restrict vhat, size_t n, const coefs *cf)
+{
+    const float omb1 = cf->omb1, omb2 = cf->omb2, alpha = cf->alpha, eps = cf->eps;
+    for (size_t i = 0; i < n; i++) {
+        m[i] += (g[i] - m[i]) * omb1;
+        v[i] += (g[i] * g[i] - v[i]) * omb2;
+        vhat[i] = vhat[i] < v[i] ? v[i] : vhat[i];   /* std::max */
+        w[i] -= (m[i] * alpha) / (sqrtf(vhat[i]) + eps);
+    }
+}
+
+/* RMSprop without momentum, rmsprop.py _resource_apply_dense (Python ops):
+ *   rms = rho * rms + (1 - rho) * g^2
+ *   centered: mg = rho * mg + (1 - rho) * g;  denom = rms - mg^2
+ *   else:     denom = rms
+ *   var = var - lr * g / (sqrt(denom) + epsilon) */
+VECTOR_CLONES static void upd_rmsprop(float *restrict w, const float *restrict g,
+                        float *restrict rms, size_t n, const coefs *cf)
+{
+    const float rho = cf->rho, omrho = cf->omrho, lr = cf->lr, eps = cf->eps;
+    for (size_t i = 0; i < n; i++) {
+        rms[i] = rho * rms[i] + omrho * (g[i] * g[i]);
+        w[i] = w[i] - lr * g[i] / (sqrtf(rms[i]) + eps);
+    }
+}
+
+VECTOR_CLONES static void upd_rmsprop_centered(float *restrict w, const float *restrict g,
+                                 float *restrict rms, float *restrict mg,
+                                 size_t n, const coefs *cf)
+{
+    const float rho = cf->rho, omrho = cf->omrho, lr = cf->lr, eps = cf->eps;
+    for (size_t i = 0; i < n; i++) {
+        rms[i] = rho * rms[i] + omrho * (g[i] * g[i]);
+        mg[i] = rho * mg[i] + omrho * g[i];
+        w[i] = w[i] - lr * g[i] / (sqrtf(rms[i] - mg[i] * mg[i]) + eps);
+    }
+}
+
+/* RMSprop with momentum > 0: ResourceApplyRMSProp
+ *   ms += (g^2 - ms) * (1 - rho)
+ *   mom = mom * momentum + (g * lr) / sqrt(ms + epsilon)
+ *   var -= mom */
+VECTOR_CLONES static void upd_rmsprop_mom(float *restrict w, const float *restrict g,
+                            float *restrict ms, float *restrict mom, size_t n,
+                            const coefs *cf)
+{
+    const float omrho = cf->omrho, lr = cf->lr, eps = cf->eps, mu = cf->mom;
+    for (size_t i = 0; i < n; i++) {
+        ms[i] += (g[i] * g[i] - ms[i]) * omrho;
+        mom[i] = mom[i] * mu + (g[i] * lr) / sqrtf(ms[i] + eps);
+        w[i] -= mom[i];
+    }
+}
+
+/* Centered with momentum > 0: ResourceApplyCenteredRMSProp
+ *   ms += (g^2 - ms) * (1 - rho)
+ *   mg += (g - mg) * (1 - rho)
+ *   mom = mom * momentum + (g * lr) / sqrt((ms - mg^2) + epsilon)
+ *   var -= mom */
+VECTOR_CLONES static void upd_rmsprop_mom_centered(float *restrict w, const float *restrict g,
+                                     float *restrict ms, float *restrict mom,
+                                     float *restrict mg, size_t n,
+                                     const coefs *cf)
+{
+    const float omrho = cf->omrho, lr = cf->lr, eps = cf->eps, mu = cf->mom;
+    for (size_t i = 0; i < n; i++) {
+        ms[i] += (g[i] * g[i] - ms[i]) * omrho;
+        mg[i] += (g[i] - mg[i]) * omrho;
+        mom[i] = mom[i] * mu + (g[i] * lr) / sqrtf((ms[i] - mg[i] * mg[i]) + eps);
+        w[i] -= mom[i];
+    }
+}
+
+/* ResourceApplyAdagradV2 (update_slots=True):
+ *   accum += g^2
+ *   var -= g * lr / (sqrt(accum) + epsilon) */
+VECTOR_CLONES static void upd_adagrad(float *restrict w, const float *restrict g,
+                        float *restrict acc, size_t n, const coefs *cf)
+{
+    const float lr = cf->lr, eps = cf->eps;
+    for (size_t i = 0; i < n; i++) {
+        acc[i] += g[i] * g[i];
+        w[i] -= g[i] * lr / (sqrtf(acc[i]) + eps);
+    }
+}
+
+/* ResourceApplyAdadelta:
+ *   accum = accum * rho + g^2 * (1 - rho)
+ *   update = sqrt(accum_update + epsilon) * rsqrt(accum + epsilon) * g
+ *   var -= update * lr
+ *   accum_update = accum_update * rho + update^2 * (1 - rho) */
+VECTOR_CLONES static void upd_adadelta(float *restrict w, const float *restrict g,
+                         float *restrict acc, float *restrict accu, size_t n,
+                         const coefs *cf)
+{
+    const float rho = cf->rho, omrho = cf->omrho, lr = cf->lr, eps = cf->eps;
+    for (size_t i = 0; i < n; i++) {
+        acc[i] = acc[i] * rho + g[i] * g[i] * omrho;
+        float up = sqrtf(accu[i] + eps) * (1.0f / sqrtf(acc[i] + eps)) * g[i];
+        w[i] -= up * lr;
+        accu[i] = accu[i] * rho + up * up * omrho;
+    }
+}
+
+/* ResourceApplyAdaMax (ApplyAdaMaxNonCuda):
+ *   m += (g - m) * (1 - beta1)
+ *   v = max(beta2 * v, |g|)
+ *   var -= lr / (1 - beta1_power) * (m / (v + epsilon)) */
+VECTOR_CLONES static void upd_adamax(float *restrict w, const float *restrict g,
+                       float *restrict m, float *restrict v, size_t n,
+                       const coefs *cf)
+{
+    const float omb1 = cf->omb1, b2 = cf->b2, alpha = cf->alpha, eps = cf->eps;
+    for (size_t i = 0; i < n; i++) {
+        m[i] += (g[i] - m[i]) * omb1;
+        float bv = b2 * v[i], ag = fabsf(g[i]);
+        v[i] = bv < ag ? ag : bv;                    /* std::max */
+        w[i] -= alpha * (m[i] / (v[i] + eps));
+    }
+}
+
+/* Nadam, nadam.py _resource_apply_dense (Python ops):
+ *   g' = g / (1 - m_schedule_new)
+ *   m = beta_1 * m + (1 - beta_1) * g;      m' = m / (1 - m_schedule_next)
+ *   v = beta_2 * v + (1 - beta_2) * g^2;    v' = v / (1 - beta_2^t)
+ *   m_bar = (1 - m_t) * g' + m_t_1 * m'
+ *   var = var - lr * m_bar / (sqrt(v') + epsilon) */
+VECTOR_CLONES static void upd_nadam(float *restrict w, const float *restrict g,
+                      float *restrict m, float *restrict v, size_t n,
+                      const coefs *cf)
+{
+    const float b1 = cf->b1, b2 = cf->b2, omb1 = cf->omb1, omb2 = cf->omb2;
+    const float lr = cf->lr, eps = cf->eps, omt = cf->one_minus_m_t;
+    const float mt1 = cf->m_t_1, omsn = cf->one_minus_msched_new;
+    const float omsx = cf->one_minus_msched_next, vden = cf->v_prime_den;
+    for (size_t i = 0; i < n; i++) {
+        float gp = g[i] / omsn;
+        m[i] = b1 * m[i] + omb1 * g[i];
+        float mp = m[i] / omsx;
+        v[i] = b2 * v[i] + omb2 * (g[i] * g[i]);
+        float vp = v[i] / vden;
+        float mbar = omt * gp + mt1 * mp;
+        w[i] = w[i] - lr * mbar / (sqrtf(vp) + eps);
+    }
+}
+
+/* Ftrl: ResourceApplyFtrl (l2_shrinkage == 0) or ResourceApplyFtrlV2, with
+ * l2 already adjusted by beta:
+ *   gs = g                          (V2: g + 2 * l2_shrinkage * var)
+ *   new_accum = accum + g^2
+ *   linear += gs - (new_accum^-p - accum^-p) / lr * var   (p = lr_power;
+ *                                     sqrt() when p == -0.5)
+ *   x = l1 * sign(linear) - linear
+ *   y = new_accum^-p / lr + 2 * l2
+ *   var = |linear| > l1 ? x / y : 0
+ *   accum += g^2 */
+VECTOR_CLONES static void upd_ftrl(float *restrict w, const float *restrict g,
+                     float *restrict acc, float *restrict lin, size_t n,
+                     const coefs *cf)
+{
+    const float lr = cf->lr, l1 = cf->l1, two_l2 = cf->two_l2;
+    const float two_s = cf->two_l2_shrink, pw = -cf->lr_power;
+    if (cf->lr_power == -0.5f) {
+        for (size_t i = 0; i < n; i++) {
+            float gs = g[i] + two_s * w[i];   /* = g when l2_shrinkage is 0 */
+            float na = acc[i] + g[i] * g[i];
+            float pna = sqrtf(na);
+            lin[i] += gs - (pna - sqrtf(acc[i])) / lr * w[i];
+            float sgn = lin[i] > 0 ? 1.0f : lin[i] < 0 ? -1.0f : 0.0f;
+            float x = l1 * sgn - lin[i];
+            float y = pna / lr + two_l2;
+            float q = x / y;
+            w[i] = fabsf(lin[i]) > l1 ? q : 0.0f;
+            acc[i] += g[i] * g[i];
+        }
+    } else {
+        for (size_t i = 0; i < n; i++) {
+            float gs = g[i] + two_s * w[i];   /* = g when l2_shrinkage is 0 */
+            float na = acc[i] + g[i] * g[i];
+            float pna = powf(na, pw);
+            lin[i] += gs - (pna - powf(acc[i], pw)) / lr * w[i];
+            float sgn = lin[i] > 0 ? 1.0f : lin[i] < 0 ? -1.0f : 0.0f;
+            float x = l1 * sgn - lin[i];
+            float y = pna / lr + two_l2;
+            float q = x / y;
+            w[i] = fabsf(lin[i]) > l1 ? q : 0.0f;
+            acc[i] += g[i] * g[i];
+        }
+    }
+}
+
+void sq_optim_update(sq_optim *o, float *params, const float *grads,
+                     size_t off, size_t len)
+{
+    if (o->t == 0 || len == 0 || off > o->n || len > o->n - off)
+        return;
+    float *w = params + off;
+    const float *g = grads + off;
+    float *s0 = o->slots ? o->slots + off : NULL;
+    float *s1 = o->nslots > 1 ? s0 + o->n : NULL;
+    float *s2 = o->nslots > 2 ? s0 + 2 * o->n : NULL;
+    const coefs *c = &o->c;
+
+    switch (o->kind) {
+    case K_SGD:
+        if (o->has_mom)
+            upd_momentum(w, g, s0, len, c->lr, c->mom, o->p[P_NESTEROV] != 0);
+        else
+            upd_sgd(w, g, len, c->lr);
+        break;
+    case K_ADAM:
+        if (o->p[P_AMSGRAD])
+            upd_amsgrad(w, g, s0, s1, s2, len, c);
+        else
+            upd_adam(w, g, s0, s1, len, c);
+        break;
+    case K_RMSPROP: {
+        float *mom = o->s_mom >= 0 ? s0 + (size_t)o->s_mom * o->n : NULL;
+        float *mg = o->s_mg >= 0 ? s0 + (size_t)o->s_mg * o->n : NULL;
+        if (mom && mg)
+            upd_rmsprop_mom_centered(w, g, s0, mom, mg, len, c);
+        else if (mom)
+            upd_rmsprop_mom(w, g, s0, mom, len, c);
+        else if (mg)
+            upd_rmsprop_centered(w, g, s0, mg, len, c);
+        else
+            upd_rmsprop(w, g, s0, len, c);
+        break;
+    }
+    case K_ADAGRAD: upd_adagrad(w, g, s0, len, c); break;
+    case K_ADADELTA: upd_adadelta(w, g, s0, s1, len, c); break;
+    case K_ADAMAX: upd_adamax(w, g, s0, s1, len, c); break;
+    case K_NADAM: upd_nadam(w, g, s0, s1, len, c); break;
+    case K_FTRL: upd_ftrl(w, g, s0, s1, len, c); break;
+    }
+}
+
