@@ -23,6 +23,37 @@ int sq_compile(sq_session *s, const char *optimizer, const char *loss,
     return sq_compile_model(s->model, optimizer, loss, metrics, n, keys, values, err);
 }
 
+int sq_compile_model_words(sq_model *m, int argc, char **argv, sq_error *err)
+{
+    sq_args a;
+    char *plain[SQ_ARGS_MAX];
+    int np;
+    if (argc > SQ_ARGS_MAX)
+        return sq_fail(err, "compile: too many options (at most %d)", SQ_ARGS_MAX);
+    if (sq_args_init(&a, "compile", argc, argv, plain, &np, err) < 0)
+        return -1;
+    if (np > 0)
+        return sq_fail(err, "compile takes key=value options, got '%s'", plain[0]);
+    const char *optimizer = sq_arg(&a, "optimizer"), *loss = sq_arg(&a, "loss");
+    const char *metrics = sq_arg(&a, "metrics");
+    /* the rest are the optimizer's keyword arguments */
+    const char *keys[SQ_ARGS_MAX], *vals[SQ_ARGS_MAX];
+    char keybuf[SQ_ARGS_MAX][72];
+    int n = 0;
+    size_t klen;
+    for (const char *w; (w = sq_args_unused(&a, n, &klen)); n++) {
+        snprintf(keybuf[n], sizeof keybuf[n], "%.*s", (int)klen, w);
+        keys[n] = keybuf[n];
+        vals[n] = w + klen + 1;
+    }
+    return sq_compile_model(m, optimizer, loss, metrics, n, keys, vals, err);
+}
+
+int sq_compile_words(sq_session *s, int argc, char **argv, sq_error *err)
+{
+    return sq_compile_model_words(s->model, argc, argv, err);
+}
+
 void sq_compiled_describe(const struct sq_compiled *c, sbuf *b)
 {
     sb_printf(b, "compile optimizer=%s loss=%s", c->optimizer, c->loss_name);

@@ -105,6 +105,9 @@ void sq_compiled_free(struct sq_compiled *c);
 int sq_compile_model(sq_model *m, const char *optimizer, const char *loss,
                      const char *metrics, int n, const char *const *keys,
                      const char *const *values, sq_error *err);
+/* The same from "key=value" words (the shell's and the model file's
+ * `compile` line): optimizer=, loss=, metrics=, the rest to the optimizer. */
+int sq_compile_model_words(sq_model *m, int argc, char **argv, sq_error *err);
 /* The `compile ...` line that recreates c. */
 void sq_compiled_describe(const struct sq_compiled *c, sbuf *b);
 

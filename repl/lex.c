@@ -25,7 +25,9 @@ void sh_cmds_free(sh_cmd *cmds, int n)
     free(cmds);
 }
 
-int sh_lex(const char *line, sh_cmd **out, int *nout, char *err, size_t errn)
+/* partial: for a line still being typed, an unfinished quote or tuple
+ * ends at the end of the line instead of being an error. */
+static int lex(const char *line, int partial, sh_cmd **out, int *nout, char *err, size_t errn)
 {
     sh_cmd *cmds = NULL;
     int n = 0;
@@ -51,13 +53,15 @@ int sh_lex(const char *line, sh_cmd **out, int *nout, char *err, size_t errn)
             char c = *p;
             if (c == '\'' || c == '"') {
                 const char *end = strchr(p + 1, c);
+                if (!end && partial)
+                    end = p + strlen(p);
                 if (!end) {
                     snprintf(err, errn, "unterminated %s quote", c == '"' ? "double" : "single");
                     goto fail;
                 }
                 memcpy(word + len, p + 1, (size_t)(end - p - 1));
                 len += (size_t)(end - p - 1);
-                p = end + 1;
+                p = *end ? end + 1 : end;
                 had_quote = 1;
                 continue;
             }
@@ -70,7 +74,7 @@ int sh_lex(const char *line, sh_cmd **out, int *nout, char *err, size_t errn)
             word[len++] = c;
             p++;
         }
-        if (depth > 0) {
+        if (depth > 0 && !partial) {
             snprintf(err, errn, "unbalanced parenthesis");
             goto fail;
         }
@@ -97,4 +101,48 @@ fail:
     free(word);
     sh_cmds_free(cmds, n);
     return -1;
+}
+
+int sh_lex(const char *line, sh_cmd **out, int *nout, char *err, size_t errn)
+{
+    return lex(line, 0, out, nout, err, errn);
+}
+
+int sh_lex_partial(const char *line, sh_cmd *cmd, int *trailing)
+{
+    sh_cmd *cmds;
+    int n;
+    char err[64];
+    cmd->argc = 0;
+    cmd->argv = NULL;
+    size_t len = strlen(line);
+    *trailing = len == 0 || line[len - 1] == ' ' || line[len - 1] == '\t'
+                || line[len - 1] == ';';
+    if (lex(line, 1, &cmds, &n, err, sizeof err) < 0)
+        return -1;
+    /* the command being typed: after the last ';' outside quotes */
+    int last_semi = 0, inq = 0, depth = 0;
+    for (const char *p = line; *p; p++) {
+        if (inq) {
+            inq = *p != inq ? inq : 0;
+        } else if (*p == '\'' || *p == '"') {
+            inq = *p;
+        } else if (*p == '(') {
+            depth++;
+        } else if (*p == ')' && depth > 0) {
+            depth--;
+        } else if (*p == ';' && depth == 0) {
+            last_semi = 1;
+        } else if (*p == '#' && depth == 0) {
+            break;
+        } else if (*p != ' ' && *p != '\t') {
+            last_semi = 0;
+        }
+    }
+    if (n > 0 && !last_semi) {
+        *cmd = cmds[n - 1];
+        cmds[n - 1] = (sh_cmd){ 0, NULL };
+    }
+    sh_cmds_free(cmds, n);
+    return 0;
 }

@@ -9,17 +9,6 @@
 #include "config.h"
 #include "shell.h"
 
-static volatile sig_atomic_t terminated;
-
-/* SIGINT and SIGTERM stop the running command at its next safe point (between
- * layers or batches; a file being written is finished and renamed first). */
-static void on_signal(int sig)
-{
-    if (sig == SIGTERM)
-        terminated = 1;
-    sh_interrupted = 1;
-}
-
 static void usage(FILE *f)
 {
     fprintf(f,
@@ -81,8 +70,8 @@ int main(int argc, char **argv)
         { NULL, 0, NULL, 0 },
     };
     shell sh;
-    memset(&sh, 0, sizeof sh);
-    int force_interactive = 0, opt, threads = 0;
+    int quiet = 0, echo = 0, keep_going = 0;
+    int force_interactive = 0, opt;
     char **commands = NULL;
     int ncommands = 0;
     unsigned long long seed = 0;
@@ -114,9 +103,9 @@ int main(int argc, char **argv)
             commands[ncommands++] = optarg;
             break;
         }
-        case 'q': sh.quiet = 1; break;
-        case 'E': sh.echo = 1; break;
-        case 'k': sh.keep_going = 1; break;
+        case 'q': quiet = 1; break;
+        case 'E': echo = 1; break;
+        case 'k': keep_going = 1; break;
         case 'S': {
             char *end;
             errno = 0;
@@ -129,14 +118,18 @@ int main(int argc, char **argv)
             break;
         }
         case 'T': {
-            char *end;
-            errno = 0;
-            long t = strtol(optarg, &end, 10);
-            if (end == optarg || *end || errno || t < 1 || t > 256) {
+            /* the same setting and range as `set threads=N` */
+            char word[64];
+            snprintf(word, sizeof word, "threads=%.50s", optarg);
+            char *words[1] = { word }, *plain[1];
+            int np;
+            sq_args a;
+            sq_error e;
+            if (sq_args_init(&a, "--threads", 1, words, plain, &np, &e) < 0
+                || sq_settings_apply(&a, &e) < 0) {
                 free(commands);
-                return bad_usage("--threads needs an integer from 1 to 256, got '%s'", optarg);
+                return bad_usage("%s", e.msg);
             }
-            threads = (int)t;
             break;
         }
         case '?':
@@ -149,29 +142,24 @@ int main(int argc, char **argv)
             return bad_usage("unrecognized option '%s'", argv[optind - 1]);
         }
     }
-    sh.s = sq_session_new();
-    if (!sh.s) {
+    if (sh_init(&sh) < 0) {
         fprintf(stderr, "seqsh: out of memory\n");
         free(commands);
         return 1;
     }
+    sh.quiet = quiet;
+    sh.echo = echo;
+    sh.keep_going = keep_going;
     if (have_seed)
         sq_seed(sh.s, seed);
-    if (threads)
-        sq_set_threads(threads);
-    sq_set_interrupt_flag(sh.s, &sh_interrupted);
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sigemptyset(&sa.sa_mask);
-    sa.sa_handler = on_signal;
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
+    sh_signals_install();
 
     int failed = 0;
     for (int i = 0; i < ncommands && !sh.want_exit && !sh_interrupted; i++) {
-        if (sh_run_line(&sh, commands[i], "-c", i + 1) == 0)
-            sh_remember(&sh, commands[i]);
-        else {
+        sh_input in;
+        const char *cursor;
+        sh_input_string(&in, commands[i], "-c", i + 1, &cursor);
+        if (sh_process_input(&sh, &in) < 0) {
             failed = 1;
             if (!sh.keep_going)
                 goto done;
@@ -193,16 +181,19 @@ int main(int argc, char **argv)
         if (isatty(0) && isatty(1)) {
             sh.interactive = 1;
             sh_interactive(&sh);
-        } else if (sh_run_stream(&sh, stdin, "stdin") < 0) {
-            failed = 1;
+        } else {
+            sh_input in;
+            sh_input_stream(&in, stdin, "stdin");
+            if (sh_process_input(&sh, &in) < 0)
+                failed = 1;
         }
     }
 done:;
-    int rc = terminated ? 143 : sh_interrupted && !sh.interactive ? 130 : failed ? 1 : 0;
-    for (int i = 0; i < sh.nhistory; i++)
-        free(sh.history[i]);
-    free(sh.history);
+    /* a signal's status wins; a Ctrl-C at the prompt was cleared there */
+    int rc = sh_signal_status();
+    if (!rc)
+        rc = failed ? 1 : 0;
     free(commands);
-    sq_session_free(sh.s);
+    sh_deinit(&sh);
     return rc;
 }

@@ -4,8 +4,9 @@
  *
  * usage: txtcmp [-e] [-t RTOL] EXPECTED ACTUAL
  *
- * A NumPy array printed over several lines (an open '[' at the end of a
- * line) is one logical line, since another rounding may reflow it. Logical
+ * A NumPy array printed over several lines (a line starting with '[' whose
+ * brackets are not closed, and the lines up to the closing one) is one
+ * logical line, since another rounding may reflow it. Logical
  * lines that are equal are equal. Otherwise both are cut into numbers,
  * blanks and other text: the other text must be equal; integers (no '.' and
  * no exponent: shapes, counts, steps) must be equal; floats a and b must
@@ -67,10 +68,19 @@ static void load(const char *path, text *t)
             cur[curlen++] = '\n';
         memcpy(cur + curlen, buf, (size_t)got + 1);
         curlen += (size_t)got;
-        for (ssize_t i = 0; i < got; i++)
-            depth += buf[i] == '[' ? 1 : buf[i] == ']' ? -1 : 0;
-        if (depth > 0)
-            continue;  /* an array goes on */
+        /* a NumPy array starts a line with '['; other text with a '['
+         * ("must be in [0, 1)") is not joined */
+        const char *q = buf;
+        while (*q == ' ')
+            q++;
+        if (curlen == (size_t)got && *q != '[') {
+            depth = 0;
+        } else {
+            for (ssize_t i = 0; i < got; i++)
+                depth += buf[i] == '[' ? 1 : buf[i] == ']' ? -1 : 0;
+            if (depth > 0)
+                continue;  /* the array goes on */
+        }
         depth = 0;
         t->line = xrealloc(t->line, (size_t)(t->n + 1) * sizeof *t->line);
         t->first = xrealloc(t->first, (size_t)(t->n + 1) * sizeof *t->first);

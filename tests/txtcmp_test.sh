@@ -47,5 +47,8 @@ b"
 t differ "names with digits are text" "conv2d_1" "conv2d_2"
 t same "exponents" "[1.2345678e-05 1.0e+00]" "[1.2345679e-05 1.0e+00]"
 t differ "nan is text" "loss: nan" "loss: 0.5000"
+t differ "a '[' in text does not swallow the next lines" "must be in [0, 1), got 1.5
+a" "must be in [0, 1), got 1.5
+b"
 echo "$pass passed, $fail failed"
 [ "$fail" = 0 ]

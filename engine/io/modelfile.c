@@ -187,7 +187,6 @@ static sq_model *from_text(char *arch, const unsigned char *w, size_t p, const c
     int n = 0, cap = 0, lineno = 0, have_shape = 0, explicit_input = 0;
     sq_shape in = { 0 };
     sq_group *group = NULL;
-    char *compile_line = NULL;
     if (!m) {
         sq_fail(err, "out of memory");
         return NULL;
@@ -248,22 +247,7 @@ static sq_model *from_text(char *arch, const unsigned char *w, size_t p, const c
             }
             layers[n++] = l;
         } else if (!strcmp(words[0], "compile")) {
-            compile_line = line;
-            (void)compile_line;
-            const char *opt = NULL, *loss = NULL, *metrics = NULL;
-            const char *keys[16], *vals[16];
-            int no = 0;
-            for (int i = 1; i < nw; i++) {
-                char *eq = strchr(words[i], '=');
-                if (!eq)
-                    goto corrupt;
-                *eq = '\0';
-                if (!strcmp(words[i], "optimizer")) opt = eq + 1;
-                else if (!strcmp(words[i], "loss")) loss = eq + 1;
-                else if (!strcmp(words[i], "metrics")) metrics = eq + 1;
-                else if (no < 16) { keys[no] = words[i]; vals[no++] = eq + 1; }
-            }
-            if (sq_compile_model(m, opt, loss, metrics, no, keys, vals, &e2) < 0) {
+            if (sq_compile_model_words(m, nw - 1, words + 1, &e2) < 0) {
                 sq_fail(err, "'%s': architecture line %d: %s", path, lineno, e2.msg);
                 goto fail;
             }

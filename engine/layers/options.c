@@ -11,17 +11,6 @@
 #include <strings.h>
 #include "layers/layer.h"
 
-static int parse_long(const char *s, long *v)
-{
-    char *end;
-    errno = 0;
-    long x = strtol(s, &end, 10);
-    if (end == s || *end || errno == ERANGE || x > INT_MAX || x < INT_MIN)
-        return -1;
-    *v = x;
-    return 0;
-}
-
 int sq_parse_ints(const char *text, long *out, int max, int *n, sq_error *err)
 {
     char buf[256];
@@ -56,7 +45,8 @@ int sq_parse_ints(const char *text, long *out, int max, int *n, sq_error *err)
             continue;
         if (k == max)
             return sq_fail(err, "too many values in '%s' (at most %d)", text, max);
-        if (parse_long(tok, &out[k]) < 0)
+        sq_error e2;
+        if (sq_check_long(NULL, "?", tok, INT_MIN, INT_MAX, &out[k], &e2) < 0)
             return sq_fail(err, "'%s' is not an integer (in '%s')", tok, text);
         k++;
     }
@@ -71,13 +61,6 @@ int sq_opt_index(const sq_layer_kind *kind, const char *name)
     for (int i = 0; kind->opts && kind->opts[i].name; i++)
         if (strcmp(kind->opts[i].name, name) == 0)
             return i;
-    return -1;
-}
-
-static int parse_bool(const char *s, long *v)
-{
-    if (!strcmp(s, "true") || !strcmp(s, "True") || !strcmp(s, "1")) { *v = 1; return 0; }
-    if (!strcmp(s, "false") || !strcmp(s, "False") || !strcmp(s, "0")) { *v = 0; return 0; }
     return -1;
 }
 
@@ -114,14 +97,13 @@ static int pick_choice(const sq_layer_kind *kind, const sq_optdef *d, char *s, s
 static int parse_value(const sq_layer_kind *kind, const sq_optdef *d,
                        const char *text, sq_optval *v, sq_error *err)
 {
-    char *end;
     memset(v, 0, sizeof *v);
     v->set = 1;
     switch (d->type) {
     case OPT_INT:
-        if (parse_long(text, &v->i[0]) < 0)
-            return sq_fail(err, "%s: `%s` must be an integer, got '%s'",
-                           kind->class_name, d->name, text);
+        if (sq_check_long(kind->class_name, d->name, text, INT_MIN, INT_MAX, &v->i[0],
+                          err) < 0)
+            return -1;
         v->n = 1;
         return 0;
     case OPT_INTS: {
@@ -142,17 +124,15 @@ static int parse_value(const sq_layer_kind *kind, const sq_optdef *d,
         return 0;
     }
     case OPT_FLOAT:
-        errno = 0;
-        v->f = strtod(text, &end);
-        if (end == text || *end || errno == ERANGE || !isfinite(v->f))
-            return sq_fail(err, "%s: `%s` must be a number, got '%s'",
-                           kind->class_name, d->name, text);
+        return sq_check_double(kind->class_name, d->name, text, -HUGE_VAL, HUGE_VAL, &v->f,
+                               err);
+    case OPT_BOOL: {
+        int b;
+        if (sq_check_bool(kind->class_name, d->name, text, &b, err) < 0)
+            return -1;
+        v->i[0] = b;
         return 0;
-    case OPT_BOOL:
-        if (parse_bool(text, &v->i[0]) < 0)
-            return sq_fail(err, "%s: `%s` must be true or false, got '%s'",
-                           kind->class_name, d->name, text);
-        return 0;
+    }
     case OPT_ACT:
         if (sq_activation_find(text) < 0)
             return sq_fail(err, "Unknown activation function: %s. Please ensure this object is "
@@ -305,12 +285,8 @@ sq_layer *sq_layer_create(const sq_layer_kind *kind, int argc, char **argv,
             }
             input_shape->rank = n;
         } else if (!strcmp(key, "trainable")) {
-            long b;
-            if (parse_bool(val, &b) < 0) {
-                sq_fail(err, "trainable must be true or false, got '%s'", val);
+            if (sq_check_bool(kind->class_name, "trainable", val, &l->trainable, err) < 0)
                 goto fail;
-            }
-            l->trainable = (int)b;
         } else if (!strcmp(key, "activation") && kind->has_activation) {
             sq_optval tmp;
             if (parse_value(kind, &(sq_optdef){ .name = "activation", .type = OPT_ACT },

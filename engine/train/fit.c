@@ -1,6 +1,7 @@
 /* fit.c - fit, evaluate and predict: Keras's training loop over the flat
  * weight and gradient buffers, with its running means and its progress
  * bar. */
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -236,6 +237,45 @@ static int interrupted(const sq_session *s)
     return s->interrupt && *s->interrupt;
 }
 
+/* fit's ranges, for the words and for typed callers alike. */
+static int fit_opts_check(const sq_fit_opts *o, sq_error *err)
+{
+    if (sq_check_long_range("fit", "epochs", o->epochs, 1, INT_MAX, err) < 0
+        || sq_check_long_range("fit", "batch_size", o->batch_size, 1, LONG_MAX, err) < 0
+        || sq_check_long_range("fit", "verbose", o->verbose, 0, 2, err) < 0)
+        return -1;
+    if (!(o->validation_split >= 0 && o->validation_split < 1))
+        return sq_fail(err, "fit: `validation_split` must be in [0, 1), got %g",
+                       o->validation_split);
+    return 0;
+}
+
+int sq_fit_opts_read(sq_args *a, sq_fit_opts *o, sq_error *err)
+{
+    *o = (sq_fit_opts){ 1, 32, 0, 1, 1 };
+    if (sq_arg_int(a, "epochs", INT_MIN, INT_MAX, &o->epochs, err) < 0
+        || sq_arg_long(a, "batch_size", LONG_MIN, LONG_MAX, &o->batch_size, err) < 0
+        || sq_arg_double(a, "validation_split", -HUGE_VAL, HUGE_VAL, &o->validation_split,
+                         err) < 0
+        || sq_arg_bool(a, "shuffle", &o->shuffle, err) < 0
+        || sq_arg_int(a, "verbose", INT_MIN, INT_MAX, &o->verbose, err) < 0)
+        return -1;
+    return fit_opts_check(o, err);
+}
+
+int sq_batch_opts_read(sq_args *a, long *batch_size, int *verbose, sq_error *err)
+{
+    *batch_size = 32;
+    if (sq_arg_long(a, "batch_size", 1, LONG_MAX, batch_size, err) < 0)
+        return -1;
+    if (verbose) {
+        *verbose = 1;
+        if (sq_arg_int(a, "verbose", 0, 1, verbose, err) < 0)
+            return -1;
+    }
+    return 0;
+}
+
 int sq_fit(sq_session *s, const sq_tensor *x, const sq_tensor *y,
            const sq_fit_opts *o, sq_progress_fn cb, void *ctx, sq_error *err)
 {
@@ -243,14 +283,8 @@ int sq_fit(sq_session *s, const sq_tensor *x, const sq_tensor *y,
     plan p;
     int built_here;
     sq_rng saved_rng = s->rng;
-    if (o->epochs < 1)
-        return sq_fail(err, "epochs must be at least 1, got %d", o->epochs);
-    if (o->batch_size < 1)
-        return sq_fail(err, "batch_size must be at least 1, got %ld", o->batch_size);
-    if (!(o->validation_split >= 0 && o->validation_split < 1))
-        return sq_fail(err, "`validation_split` must be in [0, 1), got %g", o->validation_split);
-    if (o->verbose < 0 || o->verbose > 2)
-        return sq_fail(err, "verbose must be 0, 1 or 2, got %d", o->verbose);
+    if (fit_opts_check(o, err) < 0)
+        return -1;
     if (prepare(s, x, y, &p, &built_here, err) < 0)
         goto fail_unbuild;
     struct sq_compiled *c = m->compiled;
@@ -392,8 +426,8 @@ int sq_evaluate(sq_session *s, const sq_tensor *x, const sq_tensor *y,
     plan p;
     int built_here;
     sq_rng saved = s->rng;
-    if (batch_size < 1)
-        return sq_fail(err, "batch_size must be at least 1, got %ld", batch_size);
+    if (sq_check_long_range("evaluate", "batch_size", batch_size, 1, LONG_MAX, err) < 0)
+        return -1;
     if (prepare(s, x, y, &p, &built_here, err) < 0)
         goto fail;
     struct sq_compiled *c = m->compiled;
@@ -432,8 +466,8 @@ fail:
 int sq_predict(sq_session *s, const sq_tensor *x, long batch_size, sq_tensor *y,
                sq_error *err)
 {
-    if (batch_size < 1)
-        return sq_fail(err, "batch_size must be at least 1, got %ld", batch_size);
+    if (sq_check_long_range("predict", "batch_size", batch_size, 1, LONG_MAX, err) < 0)
+        return -1;
     if (x->shape.rank < 2 || x->shape.d[0] < 1)
         return sq_fail(err, "predict needs a batch of samples");
     /* the first batch builds a deferred model, as a call does */

@@ -3,21 +3,26 @@
  * cross-entropy right after a sigmoid/softmax, the logits, as Keras does). */
 #include <math.h>
 #include <string.h>
-#include "model.h"
+#include <stdio.h>
+#include "base/base.h"
 #include "train/loss.h"
 
 #define EPS 1e-7f
 
-static const struct { const char *name; int loss; } loss_names[] = {
-    { "mse", L_MSE }, { "MSE", L_MSE }, { "mean_squared_error", L_MSE },
-    { "MeanSquaredError", L_MSE },
-    { "mae", L_MAE }, { "MAE", L_MAE }, { "mean_absolute_error", L_MAE },
-    { "MeanAbsoluteError", L_MAE },
-    { "binary_crossentropy", L_BCE }, { "bce", L_BCE }, { "BinaryCrossentropy", L_BCE },
-    { "categorical_crossentropy", L_CCE }, { "CategoricalCrossentropy", L_CCE },
-    { "sparse_categorical_crossentropy", L_SCCE },
-    { "SparseCategoricalCrossentropy", L_SCCE },
+/* Each loss: Keras's function name first, then the other spellings
+ * keras.losses.get accepts. */
+#define MAX_ALIASES 4
+static const struct {
+    int loss;
+    const char *names[MAX_ALIASES + 1];   /* NULL-ended */
+} losses[] = {
+    { L_MSE, { "mean_squared_error", "mse", "MSE", "MeanSquaredError" } },
+    { L_MAE, { "mean_absolute_error", "mae", "MAE", "MeanAbsoluteError" } },
+    { L_BCE, { "binary_crossentropy", "bce", "BinaryCrossentropy" } },
+    { L_CCE, { "categorical_crossentropy", "CategoricalCrossentropy" } },
+    { L_SCCE, { "sparse_categorical_crossentropy", "SparseCategoricalCrossentropy" } },
 };
+#define NLOSSES (int)(sizeof losses / sizeof *losses)
 
 static const char *const unsupported_losses[] = {
     "mean_absolute_percentage_error", "mape", "MAPE", "mean_squared_logarithmic_error",
@@ -26,11 +31,53 @@ static const char *const unsupported_losses[] = {
     "huber_loss", "cosine_similarity",
 };
 
+/* Each metric: its name first, then the other spellings. */
+static const struct {
+    int metric;
+    const char *names[MAX_ALIASES + 1];
+} metrics[] = {
+    { M_ACCURACY, { "accuracy", "acc" } },
+    { M_MSE, { "mean_squared_error", "mse" } },
+    { M_MAE, { "mean_absolute_error", "mae" } },
+    { M_BINARY_ACC, { "binary_accuracy" } },
+    { M_CATEGORICAL_ACC, { "categorical_accuracy" } },
+    { M_SPARSE_ACC, { "sparse_categorical_accuracy" } },
+};
+#define NMETRICS (int)(sizeof metrics / sizeof *metrics)
+
+/* names[0], and the rest joined by ", " into buf. */
+static const char *with_aliases(const char *const *names, const char **aliases, char *buf,
+                                size_t n)
+{
+    if (aliases) {
+        size_t k = 0;
+        buf[0] = '\0';
+        for (int j = 1; names[j] && k + 1 < n; j++)
+            k += (size_t)snprintf(buf + k, n - k, "%s%s", j > 1 ? ", " : "", names[j]);
+        *aliases = buf;
+    }
+    return names[0];
+}
+
+const char *sq_loss_name_at(int i, const char **aliases)
+{
+    static char buf[256];
+    return i < 0 || i >= NLOSSES ? NULL : with_aliases(losses[i].names, aliases, buf, sizeof buf);
+}
+
+const char *sq_metric_name_at(int i, const char **aliases)
+{
+    static char buf[256];
+    return i < 0 || i >= NMETRICS ? NULL
+        : with_aliases(metrics[i].names, aliases, buf, sizeof buf);
+}
+
 int sq_loss_find(const char *name, sq_error *err)
 {
-    for (size_t i = 0; i < sizeof loss_names / sizeof *loss_names; i++)
-        if (!strcmp(loss_names[i].name, name))
-            return loss_names[i].loss;
+    for (int i = 0; i < NLOSSES; i++)
+        for (int j = 0; losses[i].names[j]; j++)
+            if (!strcmp(losses[i].names[j], name))
+                return losses[i].loss;
     for (size_t i = 0; i < sizeof unsupported_losses / sizeof *unsupported_losses; i++)
         if (!strcmp(unsupported_losses[i], name))
             return sq_fail(err, "the loss '%s' is not supported by seqsh yet (use mse, mae, "
@@ -43,29 +90,18 @@ int sq_loss_find(const char *name, sq_error *err)
 
 const char *sq_loss_name(int loss)
 {
-    switch (loss) {
-    case L_MSE: return "mean_squared_error";
-    case L_MAE: return "mean_absolute_error";
-    case L_BCE: return "binary_crossentropy";
-    case L_CCE: return "categorical_crossentropy";
-    default: return "sparse_categorical_crossentropy";
-    }
+    for (int i = 0; i < NLOSSES; i++)
+        if (losses[i].loss == loss)
+            return losses[i].names[0];
+    return NULL;
 }
 
 int sq_metric_find(const char *name, sq_error *err)
 {
-    if (!strcmp(name, "accuracy") || !strcmp(name, "acc"))
-        return M_ACCURACY;
-    if (!strcmp(name, "mse") || !strcmp(name, "mean_squared_error"))
-        return M_MSE;
-    if (!strcmp(name, "mae") || !strcmp(name, "mean_absolute_error"))
-        return M_MAE;
-    if (!strcmp(name, "binary_accuracy"))
-        return M_BINARY_ACC;
-    if (!strcmp(name, "categorical_accuracy"))
-        return M_CATEGORICAL_ACC;
-    if (!strcmp(name, "sparse_categorical_accuracy"))
-        return M_SPARSE_ACC;
+    for (int i = 0; i < NMETRICS; i++)
+        for (int j = 0; metrics[i].names[j]; j++)
+            if (!strcmp(metrics[i].names[j], name))
+                return metrics[i].metric;
     return sq_fail(err, "Unknown metric function: %s. Please ensure this object is passed to "
                    "the `custom_objects` argument. See https://www.tensorflow.org/guide/keras/"
                    "save_and_serialize#registering_the_custom_object for details.", name);

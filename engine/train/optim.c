@@ -187,21 +187,15 @@ static const char *py_value(const char *text, double v, char *buf, size_t n)
     return buf;
 }
 
-static int parse_bool(const char *s, double *v)
-{
-    if (!strcmp(s, "true") || !strcmp(s, "True") || !strcmp(s, "1")) { *v = 1; return 0; }
-    if (!strcmp(s, "false") || !strcmp(s, "False") || !strcmp(s, "0")) { *v = 0; return 0; }
-    return -1;
-}
+/* ---- the names, for help and completion ----------------------------------- */
 
-static int parse_number(const char *s, double *v)
+const char *sq_optimizer_name(int i, const char **class_name)
 {
-    char *end;
-    errno = 0;
-    *v = strtod(s, &end);
-    if (end == s || *end || errno == ERANGE || !isfinite(*v))
-        return -1;
-    return 0;
+    if (i < 0 || i >= K_COUNT)
+        return NULL;
+    if (class_name)
+        *class_name = kinds[i].class_name;
+    return kinds[i].key;
 }
 
 /* ---- creation ------------------------------------------------------------- */
@@ -348,11 +342,12 @@ int sq_optim_new(const char *name, int nopts, const char *const *keys,
             return sq_fail(err, "%s got multiple values for argument '%s'", cls, key);
         }
         if (pdefs[pi].is_bool) {
-            if (parse_bool(val, &p[pi]) < 0)
-                return sq_fail(err, "%s: `%s` must be true or false, got '%s'",
-                               cls, key, val);
-        } else if (parse_number(val, &p[pi]) < 0) {
-            return sq_fail(err, "%s: `%s` must be a number, got '%s'", cls, key, val);
+            int b;
+            if (sq_check_bool(cls, key, val, &b, err) < 0)
+                return -1;
+            p[pi] = b;
+        } else if (sq_check_double(cls, key, val, -HUGE_VAL, HUGE_VAL, &p[pi], err) < 0) {
+            return -1;
         }
         text[pi] = val;
         if (is_lr)

@@ -29,7 +29,7 @@ OBJ_SAN=$(echo "$SAN" | sed 's/fuzzer/fuzzer-no-link/')
 WRAP="-Wl,--wrap=sq_write_file_atomic,--wrap=sq_malloc,--wrap=sq_calloc,--wrap=sq_realloc,--wrap=sq_set_threads"
 
 engine_src=$(cd "$top" && find engine -name "*.c" | sort)
-repl_src="repl/lex.c repl/commands.c repl/run.c repl/suggest.c"
+repl_src=$(cd "$top" && ls repl/*.c | grep -v -e main.c -e interactive.c)
 objs=""
 [ "${1:-}" = replay ] || for f in $engine_src $repl_src tests/fuzz/fuzz_common.c; do
     o="$out/obj/$(echo "$f" | tr / _ | sed 's/\.c$/.o/')"

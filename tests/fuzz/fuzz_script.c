@@ -1,5 +1,5 @@
 /* fuzz_script.c - the command language: any bytes as a .seq script, run by
- * the shell's own runner (sh_run_stream of repl/run.c) in a fresh shell and
+ * the shell's own input path (sh_process_input of repl/input.c) in a fresh shell and
  * session, --keep-going, so every line runs.
  *
  * Safe and bounded by construction:
@@ -83,24 +83,20 @@ FUZZ_ENTRY(script)
     if (!f)
         return 0;
     shell sh;
-    memset(&sh, 0, sizeof sh);
-    sh.keep_going = 1;
-    sh.s = sq_session_new();
-    if (!sh.s)
+    if (sh_init(&sh) < 0)
         abort();
+    sh.keep_going = 1;
     sh_interrupted = 0;
-    sq_set_interrupt_flag(sh.s, &sh_interrupted);
     arm(limit_ms);
-    sh_run_stream(&sh, f, "fuzz.seq");
+    sh_input in;
+    sh_input_stream(&in, f, "fuzz.seq");
+    sh_process_input(&sh, &in);
     arm(0);
     sh_interrupted = 0;
     fclose(f);
     if (sh.depth != 0 || sh.in_source != 0)
         abort();                     /* source bookkeeping must unwind */
-    for (int i = 0; i < sh.nhistory; i++)
-        free(sh.history[i]);
-    free(sh.history);
-    sq_session_free(sh.s);
+    sh_deinit(&sh);
     fuzz_clean_scratch();
     return 0;
 }

@@ -33,6 +33,59 @@ typedef struct {
 
 typedef struct sq_session sq_session;
 
+/* ---- option values and key=value words ---------------------------------
+ * One vocabulary for every command that takes options, as lauxlib's
+ * luaL_check and luaL_opt functions are for Lua: each value is read with its
+ * type and range, and every bad value gets the same wording, naming the
+ * command and the option ("fit: `epochs` must be at least 1, got 0";
+ * "`threads`" alone when the command is the setting). lo and hi are
+ * inclusive; LONG_MIN/LONG_MAX or -HUGE_VAL/HUGE_VAL leave a side open. */
+int sq_check_long(const char *what, const char *key, const char *text, long lo, long hi,
+                  long *v, sq_error *err);
+int sq_check_long_range(const char *what, const char *key, long v, long lo, long hi,
+                        sq_error *err);
+int sq_check_double(const char *what, const char *key, const char *text, double lo,
+                    double hi, double *v, sq_error *err);
+int sq_check_double_range(const char *what, const char *key, double v, double lo, double hi,
+                          sq_error *err);
+/* true/True/1, false/False/0. */
+int sq_check_bool(const char *what, const char *key, const char *text, int *v, sq_error *err);
+/* A size in bytes: "512M", "8G", "1.5GiB", "1000000"; at least lo. */
+int sq_check_size(const char *what, const char *key, const char *text, double lo,
+                  size_t *v, sq_error *err);
+
+/* The key=value words of one command line. A word is an option when it is
+ * an identifier (lower case, digits, '_') followed by '='. */
+#define SQ_ARGS_MAX 32
+typedef struct {
+    const char *cmd;                 /* names the command in messages */
+    int n;
+    const char *word[SQ_ARGS_MAX];   /* borrowed from argv */
+    unsigned char keylen[SQ_ARGS_MAX];
+    unsigned char used[SQ_ARGS_MAX];
+} sq_args;
+int sq_is_option_word(const char *w);
+/* Splits argv into the other words (into plain, in order; *nplain of them;
+ * plain must hold argc) and the options; a key given twice is an error. */
+int sq_args_init(sq_args *a, const char *cmd, int argc, char **argv, char **plain,
+                 int *nplain, sq_error *err);
+/* The value of option key (borrowed), or NULL; marks it as read. */
+const char *sq_arg(sq_args *a, const char *key);
+/* Reads option key into *v when it is given (*v keeps its default when
+ * not); -1 with the vocabulary's message when it is bad. */
+int sq_arg_long(sq_args *a, const char *key, long lo, long hi, long *v, sq_error *err);
+int sq_arg_int(sq_args *a, const char *key, int lo, int hi, int *v, sq_error *err);
+int sq_arg_double(sq_args *a, const char *key, double lo, double hi, double *v,
+                  sq_error *err);
+int sq_arg_bool(sq_args *a, const char *key, int *v, sq_error *err);
+int sq_arg_size(sq_args *a, const char *key, double lo, size_t *v, sq_error *err);
+/* Python's "CMD() got an unexpected keyword argument 'KEY'" for the first
+ * option nobody read. */
+int sq_args_finish(const sq_args *a, sq_error *err);
+/* The i-th option nobody has read yet ("key=value", borrowed; *keylen gets
+ * the key's length), or NULL. */
+const char *sq_args_unused(const sq_args *a, int i, size_t *keylen);
+
 /* ---- session --------------------------------------------------------- */
 
 /* A new session holding an empty, unnamed model; NULL when out of memory. */
@@ -66,6 +119,12 @@ const char *sq_blas_better_coretype_for(const char *corename);
 /* Threads for the maths (OpenBLAS); n >= 1. */
 void sq_set_threads(int n);
 int sq_get_threads(void);
+/* The settings as `set` shows them ("memory_limit=12.0G\nthreads=2\n");
+ * malloc'd. */
+char *sq_settings_text(sq_error *err);
+/* Applies memory_limit=SIZE (at least 1M) and threads=N (1 to 256) from a;
+ * checks both before changing either. cmd names the command in messages. */
+int sq_settings_apply(sq_args *a, sq_error *err);
 /* A line on the maths backend: library, kernel, threads. Static string. */
 const char *sq_backend_info(void);
 
@@ -150,6 +209,10 @@ int sq_compile(sq_session *s, const char *optimizer, const char *loss,
                const char *metrics, int n, const char *const *keys,
                const char *const *values, sq_error *err);
 
+/* The same from the words after `compile`: optimizer=NAME loss=NAME
+ * metrics=A,B and the optimizer's options (learning_rate=0.01, ...). */
+int sq_compile_words(sq_session *s, int argc, char **argv, sq_error *err);
+
 /* What a progress callback receives: a redraw of the current bar, the final
  * line of an epoch or evaluation, or a plain line such as "Epoch 1/5". */
 enum { SQ_PROGRESS_UPDATE, SQ_PROGRESS_FINAL, SQ_PROGRESS_LINE };
@@ -162,6 +225,13 @@ typedef struct {
     int shuffle;             /* 1 */
     int verbose;             /* 1 */
 } sq_fit_opts;
+
+/* The defaults (1, 32, 0, true, 1), then the options fit takes in a:
+ * epochs=, batch_size=, validation_split=, shuffle=, verbose=, checked. */
+int sq_fit_opts_read(sq_args *a, sq_fit_opts *o, sq_error *err);
+/* batch_size= (default 32) and, when verbose is not NULL, verbose= (0 or 1;
+ * default 1), as evaluate and predict take them. */
+int sq_batch_opts_read(sq_args *a, long *batch_size, int *verbose, sq_error *err);
 
 /* model.fit(x, y, ...). Validation data is taken from the end before
  * shuffling. An interrupt stops between batches and keeps the weights of
@@ -230,5 +300,13 @@ char *sq_kind_help(const char *name);
 int sq_kind_options(const char *name, const char **out, int max);
 int sq_activation_count(void);
 const char *sq_activation_name(int i);
+/* The i-th optimizer, loss or metric seqsh knows (i from 0; NULL past the
+ * end): its Keras name ("adam", "mean_squared_error", "accuracy"); for an
+ * optimizer *class_name gets the Keras class ("Adam"), for a loss or metric
+ * *aliases the other accepted spellings ("mse, MSE, MeanSquaredError";
+ * static, overwritten by the next call). Pointers may be NULL. */
+const char *sq_optimizer_name(int i, const char **class_name);
+const char *sq_loss_name_at(int i, const char **aliases);
+const char *sq_metric_name_at(int i, const char **aliases);
 
 #endif

@@ -1,0 +1,44 @@
+/* cmd_files.c - the commands that write and read model files: save, load,
+ * save_weights, load_weights. Each is one engine call on a path. */
+#include "shell.h"
+
+typedef int (*path_fn)(sq_session *s, const char *path, sq_error *err);
+
+static int with_path(shell *sh, path_fn fn, const char *path)
+{
+    sq_error e;
+    if (fn(sh->s, path, &e) < 0)
+        return sh_engine_fail(sh, &e);
+    return 0;
+}
+
+/* The writers take a const session. */
+static int save_model(sq_session *s, const char *p, sq_error *e) { return sq_save(s, p, e); }
+static int save_weights(sq_session *s, const char *p, sq_error *e)
+{
+    return sq_save_weights(s, p, e);
+}
+
+int cmd_save(shell *sh, int argc, char **argv)
+{
+    (void)argc;
+    return with_path(sh, save_model, argv[1]);
+}
+
+int cmd_load(shell *sh, int argc, char **argv)
+{
+    (void)argc;
+    return with_path(sh, sq_load, argv[1]);
+}
+
+int cmd_save_weights(shell *sh, int argc, char **argv)
+{
+    (void)argc;
+    return with_path(sh, save_weights, argv[1]);
+}
+
+int cmd_load_weights(shell *sh, int argc, char **argv)
+{
+    (void)argc;
+    return with_path(sh, sq_load_weights, argv[1]);
+}

@@ -1,0 +1,200 @@
+/* cmd_model.c - the commands that build and look at the model: model,
+ * input, add (and add model), pop, layers, summary, weights, freeze,
+ * unfreeze, reset, seed. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include "shell.h"
+
+int sh_engine_fail(shell *sh, const sq_error *e)
+{
+    return sh_fail(sh, "%s", e->msg);
+}
+
+void sh_put_text(char *text)
+{
+    size_t n = strlen(text);
+    fputs(text, stdout);
+    if (n && text[n - 1] != '\n')
+        putchar('\n');
+    free(text);
+}
+
+/* Prints an engine text answer, or fails with its error. */
+static int show(shell *sh, char *text, const sq_error *e)
+{
+    if (!text)
+        return sh_engine_fail(sh, e);
+    sh_put_text(text);
+    return 0;
+}
+
+int cmd_model(shell *sh, int argc, char **argv)
+{
+    sq_error e;
+    if (sq_model_new(sh->s, argc > 1 ? argv[1] : NULL, &e) < 0)
+        return sh_engine_fail(sh, &e);
+    return 0;
+}
+
+/* Dimensions given as words "1 250 250 3" and/or tuples "1,250,250,3". */
+int sh_parse_dims(shell *sh, int argc, char **argv, long *dims, int *n)
+{
+    *n = 0;
+    for (int i = 0; i < argc; i++) {
+        char buf[256];
+        if (strlen(argv[i]) >= sizeof buf)
+            return sh_fail(sh, "dimension list too long");
+        strcpy(buf, argv[i]);
+        for (char *p = buf; *p; p++)
+            if (*p == '(' || *p == ')' || *p == ',')
+                *p = ' ';
+        char *save = NULL;
+        for (char *tok = strtok_r(buf, " \t", &save); tok; tok = strtok_r(NULL, " \t", &save)) {
+            sq_error e;
+            if (*n == SQ_MAX_RANK)
+                return sh_fail(sh, "too many dimensions (at most %d)", SQ_MAX_RANK);
+            if (sq_check_long(NULL, "dimension", tok, -2147483647L - 1, 2147483647L,
+                              &dims[*n], &e) < 0)
+                return sh_engine_fail(sh, &e);
+            (*n)++;
+        }
+    }
+    if (*n == 0)
+        return sh_fail(sh, "expected dimensions");
+    return 0;
+}
+
+int cmd_input(shell *sh, int argc, char **argv)
+{
+    long dims[SQ_MAX_RANK];
+    int n;
+    sq_error e;
+    if (sh_parse_dims(sh, argc - 1, argv + 1, dims, &n) < 0)
+        return -1;
+    if (sq_input(sh->s, n, dims, &e) < 0)
+        return sh_engine_fail(sh, &e);
+    return 0;
+}
+
+/* add model FILE [trainable=false] [name=NAME] */
+static int add_model(shell *sh, int argc, char **argv)
+{
+    static const char usage[] = "usage: add model FILE [trainable=false] [name=NAME]";
+    sq_args a;
+    char *plain[64];
+    int np, trainable = -1;
+    sq_error e;
+    if (argc > 64)
+        return sh_fail(sh, "%s", usage);
+    if (sq_args_init(&a, "add model", argc, argv, plain, &np, &e) < 0
+        || sq_arg_bool(&a, "trainable", &trainable, &e) < 0)
+        return sh_engine_fail(sh, &e);
+    const char *name = sq_arg(&a, "name");
+    if (sq_args_finish(&a, &e) < 0)
+        return sh_fail(sh, "add model takes name= and trainable=, not '%s'",
+                       sq_args_unused(&a, 0, &(size_t){ 0 }));
+    if (np != 1)
+        return sh_fail(sh, "%s", usage);
+    if (sq_add_model(sh->s, plain[0], name, trainable, &e) < 0)
+        return sh_engine_fail(sh, &e);
+    return 0;
+}
+
+int cmd_add(shell *sh, int argc, char **argv)
+{
+    sq_error e;
+    if (!strcmp(argv[1], "model")) {
+        if (add_model(sh, argc - 2, argv + 2) < 0)
+            return -1;
+    } else if (sq_add(sh->s, argv[1], argc - 2, argv + 2, &e) < 0) {
+        char hint[96] = "";
+        if (!strncmp(e.msg, "Unknown layer: ", 15))
+            sh_kind_suggestion(argv[1], hint, sizeof hint);
+        return sh_fail(sh, "%s%s", e.msg, hint);
+    }
+    if ((sh->interactive || sh->echo) && !sh->quiet) {
+        sq_layer_info li;
+        sq_layer_get(sh->s, sq_layer_count(sh->s) - 1, &li);
+        if (li.built) {
+            char shp[128];
+            printf("%s (%s) %s %zu params\n", li.name, li.class_name,
+                   sq_shape_str(&li.output_shape, shp, sizeof shp), li.params);
+        } else {
+            printf("%s (%s), not built yet\n", li.name, li.class_name);
+        }
+    }
+    return 0;
+}
+
+int cmd_pop(shell *sh, int argc, char **argv)
+{
+    (void)argc;
+    (void)argv;
+    sq_error e;
+    if (sq_pop(sh->s, &e) < 0)
+        return sh_engine_fail(sh, &e);
+    return 0;
+}
+
+int cmd_layers(shell *sh, int argc, char **argv)
+{
+    (void)argc;
+    (void)argv;
+    sq_error e;
+    return show(sh, sq_layers_text(sh->s, &e), &e);
+}
+
+int cmd_summary(shell *sh, int argc, char **argv)
+{
+    (void)argc;
+    (void)argv;
+    sq_error e;
+    return show(sh, sq_summary(sh->s, &e), &e);
+}
+
+int cmd_weights(shell *sh, int argc, char **argv)
+{
+    sq_error e;
+    return show(sh, sq_weights_text(sh->s, argc > 1 ? argv[1] : NULL, &e), &e);
+}
+
+static int set_trainable(shell *sh, int argc, char **argv, int trainable)
+{
+    sq_error e;
+    int count;
+    for (int i = 1; i < argc; i++)
+        if (sq_set_trainable(sh->s, argv[i], trainable, &count, &e) < 0)
+            return sh_engine_fail(sh, &e);
+    return 0;
+}
+
+int cmd_freeze(shell *sh, int argc, char **argv)
+{
+    return set_trainable(sh, argc, argv, 0);
+}
+
+int cmd_unfreeze(shell *sh, int argc, char **argv)
+{
+    return set_trainable(sh, argc, argv, 1);
+}
+
+int cmd_reset(shell *sh, int argc, char **argv)
+{
+    (void)argc;
+    (void)argv;
+    sq_reset(sh->s);
+    return 0;
+}
+
+int cmd_seed(shell *sh, int argc, char **argv)
+{
+    (void)argc;
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(argv[1], &end, 10);
+    if (end == argv[1] || *end || errno == ERANGE || argv[1][0] == '-')
+        return sh_fail(sh, "seed must be a non-negative integer, got '%s'", argv[1]);
+    sq_seed(sh->s, v);
+    return 0;
+}
