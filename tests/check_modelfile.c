@@ -1,7 +1,9 @@
 /* check_modelfile.c - save/load round trips (bit-identical outputs, same
  * summary, flags and compile settings), nested models, freezing selectors,
- * extract, and damaged files that must fail and change nothing. */
+ * extract, and damaged files that must fail and change nothing. Layer outputs
+ * are held against the test model's forward pass written out in loops. */
 #include <check.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -66,6 +68,155 @@ static sq_tensor input(sq_session *s, long b)
     return x;
 }
 
+/* ---- conv_model's forward pass, written out -------------------------------
+ * Plain loops in double from the layer definitions (TensorFlow's SAME split,
+ * average pooling over the cells inside the input, inference-mode batch
+ * normalization and dropout, exact GELU), reading the weights straight from
+ * the flat buffer. Beside each value goes the sum of the magnitudes that made
+ * it, propagated through the layers, for the tolerance. */
+
+#define REF_STAGES 9      /* one per layer of conv_model */
+#define REF_MAX 180       /* floats of the largest output of one sample */
+
+typedef struct {
+    long count[REF_STAGES];            /* floats per sample */
+    double v[REF_STAGES][REF_MAX];     /* one sample's outputs */
+    double mag[REF_STAGES][REF_MAX];
+} ref_out;
+
+/* Weight wi of layer li of a's model (borrowed). */
+static const float *weights_of(const sq_session *a, int li, int wi)
+{
+    const sq_layer *l = a->model->layers[li];
+    ck_assert_int_lt(wi, l->nweights);
+    const float *p = a->model->params + l->param_off;
+    for (int j = 0; j < wi; j++)
+        p += sq_weight_count(&l->w[j]);
+    return p;
+}
+
+/* Every layer's output for one sample x (9 x 9 x 2) of conv_model. */
+static void ref_forward(const sq_session *a, const float *x, ref_out *r)
+{
+    const long h = 9, w = 9, c = 2, f = 4;
+    /* c1: 3x3, 4 filters, strides (2, 1), SAME: 5 x 9 out, padding 1 before
+     * the first row and column, relu */
+    const long oh = 5, ow = 9, pt = 1, pl = 1;
+    const float *kern = weights_of(a, 0, 0), *bias = weights_of(a, 0, 1);
+    for (long oy = 0; oy < oh; oy++)
+        for (long ox = 0; ox < ow; ox++)
+            for (long k = 0; k < f; k++) {
+                double acc = bias[k], mag = fabs(bias[k]);
+                for (long ky = 0; ky < 3; ky++)
+                    for (long kx = 0; kx < 3; kx++) {
+                        long iy = oy * 2 - pt + ky, ix = ox - pl + kx;
+                        if (iy < 0 || iy >= h || ix < 0 || ix >= w)
+                            continue;
+                        for (long ci = 0; ci < c; ci++) {
+                            double t = (double)x[(iy * w + ix) * c + ci]
+                                       * kern[((ky * 3 + kx) * c + ci) * f + k];
+                            acc += t;
+                            mag += fabs(t);
+                        }
+                    }
+                long o = (oy * ow + ox) * f + k;
+                r->v[0][o] = acc > 0 ? acc : 0;
+                r->mag[0][o] = mag;
+            }
+    r->count[0] = oh * ow * f;
+    /* batch_normalization, inference: gamma (x - mean) / sqrt(var + 0.001) + beta */
+    const float *gamma = weights_of(a, 1, 0), *beta = weights_of(a, 1, 1);
+    const float *mean = weights_of(a, 1, 2), *var = weights_of(a, 1, 3);
+    for (long i = 0; i < r->count[0]; i++) {
+        long k = i % f;
+        double s = gamma[k] / sqrt((double)var[k] + 0.001);
+        r->v[1][i] = s * (r->v[0][i] - mean[k]) + beta[k];
+        r->mag[1][i] = fabs(s) * (r->mag[0][i] + fabs(mean[k])) + fabs(beta[k]);
+    }
+    r->count[1] = r->count[0];
+    /* average_pooling2d 2, SAME: 3 x 5 out, the odd padding row and column
+     * after the input; padded cells are not counted */
+    const long ph = 3, pw = 5;
+    for (long py = 0; py < ph; py++)
+        for (long px = 0; px < pw; px++)
+            for (long k = 0; k < f; k++) {
+                double acc = 0, mag = 0;
+                int cells = 0;
+                for (long iy = 2 * py; iy < 2 * py + 2 && iy < oh; iy++)
+                    for (long ix = 2 * px; ix < 2 * px + 2 && ix < ow; ix++) {
+                        acc += r->v[1][(iy * ow + ix) * f + k];
+                        mag += r->mag[1][(iy * ow + ix) * f + k];
+                        cells++;
+                    }
+                r->v[2][(py * pw + px) * f + k] = acc / cells;
+                r->mag[2][(py * pw + px) * f + k] = mag / cells;
+            }
+    r->count[2] = ph * pw * f;
+    /* dropout (inference) and flatten (channels-last order) pass values on */
+    for (int st = 3; st <= 4; st++) {
+        memcpy(r->v[st], r->v[2], sizeof r->v[2]);
+        memcpy(r->mag[st], r->mag[2], sizeof r->mag[2]);
+        r->count[st] = r->count[2];
+    }
+    /* dense 3, no bias, gelu: 0.5 z (1 + erf(z / sqrt 2)), |gelu'| < 1.13 */
+    const long d = ph * pw * f, u = 3;
+    const float *dk = weights_of(a, 5, 0);
+    for (long j = 0; j < u; j++) {
+        double z = 0, mag = 0;
+        for (long i = 0; i < d; i++) {
+            z += r->v[4][i] * dk[i * u + j];
+            mag += r->mag[4][i] * fabs(dk[i * u + j]);
+        }
+        r->v[5][j] = 0.5 * z * (1 + erf(z / sqrt(2.0)));
+        r->mag[5][j] = 1.13 * mag;
+    }
+    r->count[5] = u;
+    /* rescaling 0.5 offset=-1, then reshape (3, 1) */
+    for (long j = 0; j < u; j++) {
+        r->v[6][j] = r->v[7][j] = 0.5 * r->v[5][j] - 1;
+        r->mag[6][j] = r->mag[7][j] = 0.5 * r->mag[5][j] + 1;
+    }
+    r->count[6] = r->count[7] = u;
+    /* log_softmax over an axis of length 1: x - x - log(exp(0)) = 0 */
+    for (long j = 0; j < u; j++) {
+        r->v[8][j] = 0;
+        r->mag[8][j] = 0;
+    }
+    r->count[8] = u;
+}
+
+/* ref_forward for each sample of x (at most REF_BATCH). */
+#define REF_BATCH 3
+static void ref_batch(const sq_session *a, const sq_tensor *x, ref_out *r)
+{
+    long b = x->shape.d[0];
+    size_t in = (size_t)(x->shape.d[1] * x->shape.d[2] * x->shape.d[3]);
+    ck_assert_int_le(b, REF_BATCH);
+    for (long i = 0; i < b; i++)
+        ref_forward(a, x->data + (size_t)i * in, &r[i]);
+}
+
+/* got holds layer st's output for a batch of b; compares it with r, sample by
+ * sample. The engine sums at most 60 float terms per value in each of the
+ * four layers that sum (2^-24 relative each: ~4e-6 of the magnitudes per
+ * layer at worst), so 1e-5 of the propagated magnitudes bounds the rounding;
+ * a wrong weight, option or layer moves values by ~1e-2. */
+static void expect_stage(const ref_out *r, long b, int st, const sq_tensor *got,
+                         const char *what)
+{
+    ck_assert_msg(sq_shape_count(&got->shape) == (size_t)(b * r[0].count[st]),
+                  "%s, layer %d: %zu values, want %ld", what, st,
+                  sq_shape_count(&got->shape), b * r[0].count[st]);
+    for (long i = 0; i < b; i++)
+        for (long j = 0; j < r[i].count[st]; j++) {
+            double want = r[i].v[st][j], tol = 1e-5 * r[i].mag[st][j] + 1e-6;
+            double g = got->data[i * r[i].count[st] + j];
+            ck_assert_msg(fabs(g - want) <= tol, "%s, layer %d, sample %ld, value %ld: "
+                          "got %.9g, want %.9g (tolerance %.3g)", what, st, i, j, g, want,
+                          tol);
+        }
+}
+
 START_TEST(round_trip_is_bit_identical)
 {
     sq_session *a = conv_model();
@@ -96,13 +247,28 @@ START_TEST(round_trip_is_bit_identical)
     ck_assert_str_eq(ta, "compile optimizer=sgd loss=mse metrics=mae,accuracy learning_rate=0.05 momentum=0.5");
     free(ta);
     free(tb);
-    sq_tensor x = input(a, 3), ya, yb;
-    ck_assert_int_eq(sq_call(a, &x, &ya, &err), 0);
-    ck_assert_int_eq(sq_call(b, &x, &yb, &err), 0);
-    ck_assert_int_eq(memcmp(ya.data, yb.data, sq_shape_count(&ya.shape) * 4), 0);
+    /* Every layer's output (the model's own ends in a log_softmax over one
+     * value, always 0): the loaded model computes the saved one's function,
+     * and, holding the same weights and running the same code in the same
+     * process, to the bit. */
+    static ref_out r[REF_BATCH];
+    sq_tensor x = input(a, 3);
+    ref_batch(a, &x, r);
+    sq_named_tensor *oa, *ob;
+    int na, nb;
+    ck_assert_int_eq(sq_extract(a, "all", &x, &oa, &na, &err), 0);
+    ck_assert_int_eq(sq_extract(b, "all", &x, &ob, &nb, &err), 0);
+    ck_assert_int_eq(na, REF_STAGES);
+    ck_assert_int_eq(nb, REF_STAGES);
+    for (int k = 0; k < na; k++) {
+        ck_assert_str_eq(oa[k].name, ob[k].name);
+        expect_stage(r, 3, k, &ob[k].t, "loaded model");
+        ck_assert_int_eq(memcmp(oa[k].t.data, ob[k].t.data,
+                                sq_shape_count(&oa[k].t.shape) * 4), 0);
+    }
+    sq_named_free(oa, na);
+    sq_named_free(ob, nb);
     sq_tensor_free(&x);
-    sq_tensor_free(&ya);
-    sq_tensor_free(&yb);
     sq_session_free(a);
     sq_session_free(b);
 }
@@ -328,20 +494,35 @@ START_TEST(selectors)
 }
 END_TEST
 
-/* extract's outputs equal the outputs of models cut after each layer. */
-START_TEST(extract_matches_truncated_models)
+/* extract gives every layer's output, and so does a model cut after that
+ * layer. Both are held against the loops above, not against each other:
+ * extract runs the whole batch through the training driver while a call runs
+ * it in chunks, which may round differently (OpenBLAS's SSE3 kernels do with
+ * two threads). */
+START_TEST(extract_and_truncated_models_match_the_loops)
 {
+    static const char *const names[REF_STAGES] = {
+        "c1", "batch_normalization", "average_pooling2d", "dropout", "flatten", "dense",
+        "rescaling", "reshape", "activation",
+    };
+    static ref_out r[REF_BATCH];
     sq_session *a = conv_model();
     sq_tensor x = input(a, 2);
+    ref_batch(a, &x, r);
     sq_named_tensor *outs;
     int n;
     ck_assert_int_eq(sq_extract(a, "all", &x, &outs, &n, &err), 0);
-    ck_assert_int_eq(n, 9);
+    ck_assert_int_eq(n, REF_STAGES);
+    for (int k = 0; k < n; k++) {
+        ck_assert_str_eq(outs[k].name, names[k]);
+        expect_stage(r, 2, k, &outs[k].t, "extract");
+    }
     ck_assert_int_eq(sq_save(a, path, &err), 0);
     for (int k = n - 1; k >= 0; k--) {
         sq_tensor y;
         ck_assert_int_eq(sq_call(a, &x, &y, &err), 0);
-        ck_assert_int_eq(memcmp(y.data, outs[k].t.data, sq_shape_count(&y.shape) * 4), 0);
+        ck_assert(sq_shape_eq(&y.shape, &outs[k].t.shape));
+        expect_stage(r, 2, k, &y, "model cut after it");
         sq_tensor_free(&y);
         if (k)
             ck_assert_int_eq(sq_pop(a, &err), 0);
@@ -351,6 +532,8 @@ START_TEST(extract_matches_truncated_models)
     ck_assert_int_eq(sq_extract(a, "c1,flatten", &x, &outs, &n, &err), 0);
     ck_assert_int_eq(n, 2);
     ck_assert_str_eq(outs[1].name, "flatten");
+    expect_stage(r, 2, 0, &outs[0].t, "extract c1");
+    expect_stage(r, 2, 4, &outs[1].t, "extract flatten");
     sq_named_free(outs, n);
     ck_assert_int_eq(sq_extract(a, "c1,nope", &x, &outs, &n, &err), -1);
     ck_assert_ptr_nonnull(strstr(err.msg, "No such layer: nope. Existing layers are: ['c1', "));
@@ -425,7 +608,7 @@ int main(void)
     tcase_add_test(tc, damaged_files_fail_and_change_nothing);
     tcase_add_test(tc, nested_model_trains_only_the_head_and_round_trips);
     tcase_add_test(tc, selectors);
-    tcase_add_test(tc, extract_matches_truncated_models);
+    tcase_add_test(tc, extract_and_truncated_models_match_the_loops);
     tcase_add_test(tc, files_breaking_name_rules_are_refused);
     suite_add_tcase(su, tc);
     SRunner *sr = srunner_create(su);

@@ -486,6 +486,10 @@ START_TEST(literal_others)
     o = mk("nadam", "learning_rate=0.2", 1);
     near(one_step(o, 10.0f, 10.0f), 9.788709646, 2e-6, "nadam docstring");
     sq_optim_free(o);
+    /* defaults, w 1, g 0.5: u_1, u_2 as above; m = 0.05, v = 0.00025, so
+     * m_bar = (1 - u_1) g / (1 - u_1) + u_2 m / (1 - u_1 u_2)
+     *       = 0.5 + 0.4501469352 * 0.05 / 0.7974008053 = 0.5282258892 and
+     * w = 1 - 0.001 * 0.5282258892 / (sqrt(0.25) + 1e-7) = 0.9989435484 */
     o = mk("nadam", NULL, 1);
     near(one_step(o, 1.0f, 0.5f), 0.9989435484, 1e-7, "nadam default");
     sq_optim_free(o);
