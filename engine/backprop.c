@@ -125,15 +125,15 @@ void sq_train_forward(sq_model *m, sq_train_ws *ws, const float *x, long b,
     }
 }
 
-void sq_train_backward(sq_model *m, sq_train_ws *ws, const float *x, long b,
-                       const float *dlast, int logits)
+/* The backward pass; dx (not NULL) also gets dL/dx of the model input. */
+static void backward(sq_model *m, sq_train_ws *ws, const float *x, const float *dlast,
+                     int logits, float *dx)
 {
-    (void)b;  /* the shapes of the last forward pass hold it */
     int n = ws->n;
     /* layers below the lowest trainable one need no gradient at all */
     int lowest = n;
     for (int i = 0; i < n; i++) {
-        if (m->layers[i]->trainable && m->layers[i]->param_count > 0) {
+        if (dx || (m->layers[i]->trainable && m->layers[i]->param_count > 0)) {
             lowest = i;
             break;
         }
@@ -152,7 +152,7 @@ void sq_train_backward(sq_model *m, sq_train_ws *ws, const float *x, long b,
                                    sq_shape_count(os), os->d[os->rank - 1]);
         int trains = l->trainable && l->param_count > 0;
         sq_bwd bw = { .in = i ? ws->y[i - 1] : x, .out = ws->z[i], .dout = ws->g[cur],
-                      .din = i > lowest ? ws->g[1 - cur] : NULL,
+                      .din = i > lowest ? ws->g[1 - cur] : i == 0 ? dx : NULL,
                       .in_shape = &ws->shb[i], .out_shape = os,
                       .w = m->params + l->param_off,
                       .dw = trains ? m->grads + l->param_off : NULL,
@@ -160,4 +160,17 @@ void sq_train_backward(sq_model *m, sq_train_ws *ws, const float *x, long b,
         l->kind->backward(l, &bw);
         cur = 1 - cur;
     }
+}
+
+void sq_train_backward(sq_model *m, sq_train_ws *ws, const float *x, long b,
+                       const float *dlast, int logits)
+{
+    (void)b;  /* the shapes of the last forward pass hold it */
+    backward(m, ws, x, dlast, logits, NULL);
+}
+
+void sq_train_backward_input(sq_model *m, sq_train_ws *ws, const float *x,
+                             const float *dlast, float *dx)
+{
+    backward(m, ws, x, dlast, 0, dx);
 }

@@ -142,5 +142,9 @@ void sq_train_forward(sq_model *m, sq_train_ws *ws, const float *x, long b,
  * writing gradients of trainable layers into m->grads. */
 void sq_train_backward(sq_model *m, sq_train_ws *ws, const float *x, long b,
                        const float *dlast, int logits);
+/* The same through every layer, also writing dL/dx of the model's input
+ * into dx (as many floats as x): for gradient checks. */
+void sq_train_backward_input(sq_model *m, sq_train_ws *ws, const float *x,
+                             const float *dlast, float *dx);
 
 #endif

@@ -107,6 +107,12 @@ int cmd_help(shell *sh, int argc, char **argv)
             else
                 printf("%s\n", name);
         }
+        /* a topic that is also a command: its help too */
+        const sh_command *c = sh_command_find(sh, topic);
+        if (c) {
+            printf("\nThe command '%s' (%s):\nusage: %s\n\n", c->name, c->summary, c->usage);
+            print_help_text(c->help);
+        }
         return 0;
     }
     const sh_command *c = sh_command_find(sh, topic);

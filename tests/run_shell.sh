@@ -81,5 +81,38 @@ ok "SIGINT inside one long pooling layer stops it at once" '
   if kill -0 $pid 2>/dev/null; then kill -9 $pid; exit 1; fi
   wait $pid; rc=$?
   [ $rc = 130 ] && grep -qx Interrupted err'
+ok "a NUL byte in a script is an error naming the line" 'printf "echo a\ninput 4\000; add dense 2\necho b\n" >nul.seq; "$S" nul.seq >out 2>err; [ $? = 1 ] && [ "$(cat out)" = a ] && grep -q "^nul.seq:2: error: the line holds a NUL byte" err'
+ok "invalid UTF-8 in a script is an error naming the line" 'printf "echo a\necho \377\n" | "$S" >out 2>err; [ $? = 1 ] && grep -q "^stdin:2: error: the line is not valid UTF-8 text" err'
+ok "UTF-8 text is fine, a leading byte order mark is skipped" 'printf "\357\273\277echo caf\303\251\n" >bom.seq; [ "$("$S" bom.seq)" = "$(printf "caf\303\251")" ]'
+ok "-c: a newline separates lines as in sh -c" '[ "$("$S" -c "$(printf "echo a\necho b")")" = "$(printf "a\nb")" ]'
+ok "an option value of the wrong type names the command and the option" '"$S" -c "input 4; add dense 2; compile loss=mse; fit ones 4 4 ones 4 2 epochs=x" 2>err; [ $? = 1 ] && grep -q "fit: .epochs. must be an integer, got .x." err'
+ok "threads and set share one range check" '"$S" -c "threads 0" 2>e1; "$S" -c "set threads=300" 2>e2; "$S" --threads 0 2>e3; grep -q "must be an integer from 1 to 256, got 0" e1 && grep -q "from 1 to 256, got 300" e2 && grep -q "from 1 to 256" e3'
+ok "an unknown setting changes nothing" '[ "$("$S" --keep-going -c "set threads=1; set threads=2 frob=1; set" 2>/dev/null | grep threads)" = "threads=1" ]'
+ok "SIGINT stops the rest of a ; line" '
+  "$S" -c "input 600 600 16; add conv2d 64 5; add conv2d 64 5; add conv2d 64 5; call ones 16 600 600 16; echo AFTER" >out 2>err & pid=$!
+  sleep 1; kill -INT $pid; wait $pid; rc=$?
+  [ $rc = 130 ] && ! grep -q AFTER out'
+ok "SIGTERM at the prompt: history saved, exit 143" '
+  command -v tmux >/dev/null || exit 0
+  sock=seqsh-t143-$$; ln -s "$S" "$PWD/$sock"
+  tmux -L $sock new-session -d -x 80 -y 10 "env SEQSH_HISTFILE=$PWD/t143 INPUTRC=/dev/null $PWD/$sock; echo rc=\$? >$PWD/rc143; sleep 5"
+  sleep 0.5; tmux -L $sock send-keys "echo term-kept" Enter; sleep 0.3
+  pkill -TERM -f "^$PWD/$sock\$"; sleep 0.5; tmux -L $sock kill-server
+  grep -q term-kept t143 && grep -qx rc=143 rc143'
+ok "SIGHUP at the prompt: history saved, exit 129" '
+  command -v tmux >/dev/null || exit 0
+  sock=seqsh-hup-$$; ln -s "$S" "$PWD/$sock"
+  tmux -L $sock new-session -d -x 80 -y 10 "env SEQSH_HISTFILE=$PWD/thup INPUTRC=/dev/null $PWD/$sock; echo rc=\$? >$PWD/rchup; sleep 5"
+  sleep 0.5; tmux -L $sock send-keys "echo hup-kept" Enter; sleep 0.3
+  pkill -HUP -f "^$PWD/$sock\$"; sleep 0.5; tmux -L $sock kill-server
+  grep -q hup-kept thup && grep -qx rc=129 rchup'
+ok "two sessions ending together both keep their history" '
+  command -v tmux >/dev/null || exit 0
+  sock=seqsh-two-$$; ln -s "$S" "$PWD/$sock"
+  tmux -L $sock new-session -d -s one -x 80 -y 10 "env SEQSH_HISTFILE=$PWD/both INPUTRC=/dev/null $PWD/$sock; sleep 5"
+  tmux -L $sock new-session -d -s two -x 80 -y 10 "env SEQSH_HISTFILE=$PWD/both INPUTRC=/dev/null $PWD/$sock; sleep 5"
+  sleep 0.6; tmux -L $sock send-keys -t one "echo from-one" Enter; tmux -L $sock send-keys -t two "echo from-two" Enter; sleep 0.3
+  tmux -L $sock send-keys -t one C-d; tmux -L $sock send-keys -t two C-d; sleep 0.6; tmux -L $sock kill-server
+  grep -q from-one both && grep -q from-two both'
 echo "$pass passed, $fail failed"
 [ "$fail" = 0 ]

@@ -117,6 +117,11 @@ typedef struct sq_layer_kind {
     size_t (*cache)(const sq_layer *l, const sq_shape *in);
     size_t (*scratch_bwd)(const sq_layer *l, const sq_shape *in);
     void (*backward)(const sq_layer *l, const sq_bwd *b);
+    /* Fills n floats with a valid input for this layer as the first one
+     * (Embedding's class ids); NULL when any floats will do. Tests use it,
+     * and a kind with it gets no input-gradient check (its input is
+     * discrete). */
+    void (*sample_input)(const sq_layer *l, float *x, size_t n, sq_rng *rng);
 } sq_layer_kind;
 
 /* A nested model added with `add model`: its layers sit in the outer
