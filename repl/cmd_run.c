@@ -147,21 +147,31 @@ static int args_of(shell *sh, sq_args *a, const char *cmd, int argc, char **argv
     return 0;
 }
 
-int cmd_call(shell *sh, int argc, char **argv)
+/* `INPUT [save=FILE]`, as call and extract take it: the input in *x and
+ * save= (or NULL) in *save. */
+static int input_and_save(shell *sh, const char *cmd, int argc, char **argv, sq_tensor *x,
+                          const char **save)
 {
     sq_args a;
     char *plain[MAX_WORDS];
     int np;
     sq_error e;
-    if (args_of(sh, &a, "call", argc - 1, argv + 1, plain, &np, 1) < 0)
+    if (args_of(sh, &a, cmd, argc, argv, plain, &np, 1) < 0)
         return -1;
-    const char *save = sq_arg(&a, "save");
+    *save = sq_arg(&a, "save");
     if (sq_args_finish(&a, &e) < 0)
         return sh_engine_fail(sh, &e);
-    if (save && !*save)
+    if (*save && !**save)
         return sh_fail(sh, "save= needs a file name");
+    return get_input(sh, np, plain, x);
+}
+
+int cmd_call(shell *sh, int argc, char **argv)
+{
+    const char *save;
+    sq_error e;
     sq_tensor x = { 0 }, y = { 0 };
-    if (get_input(sh, np, plain, &x) < 0)
+    if (input_and_save(sh, "call", argc - 1, argv + 1, &x, &save) < 0)
         return -1;
     int rc = sq_call(sh->s, &x, &y, &e);
     sq_tensor_free(&x);
@@ -178,19 +188,10 @@ int cmd_call(shell *sh, int argc, char **argv)
 
 int cmd_extract(shell *sh, int argc, char **argv)
 {
-    sq_args a;
-    char *plain[MAX_WORDS];
-    int np;
+    const char *save;
     sq_error e;
-    if (args_of(sh, &a, "extract", argc - 2, argv + 2, plain, &np, 1) < 0)
-        return -1;
-    const char *save = sq_arg(&a, "save");
-    if (sq_args_finish(&a, &e) < 0)
-        return sh_engine_fail(sh, &e);
-    if (save && !*save)
-        return sh_fail(sh, "save= needs a file name");
     sq_tensor x = { 0 };
-    if (get_input(sh, np, plain, &x) < 0)
+    if (input_and_save(sh, "extract", argc - 2, argv + 2, &x, &save) < 0)
         return -1;
     sq_named_tensor *outs;
     int n;

@@ -128,14 +128,7 @@ int cmd_help(shell *sh, int argc, char **argv)
         return 0;
     }
     char hint[96] = "";
-    const char *names[128];
-    int n = 0;
-    for (const sh_command *cc = sh->commands; cc->name && n < 128; cc++)
-        names[n++] = cc->name;
-    const char *near = sh_nearest(topic, names, n);
-    if (near)
-        snprintf(hint, sizeof hint, " (did you mean %s?)", near);
-    else
+    if (!*sh_command_suggestion(sh, topic, hint, sizeof hint))
         sh_kind_suggestion(topic, hint, sizeof hint);
     return sh_fail(sh, "no help for '%s'%s; 'help' lists commands, 'help layers' layer kinds",
                    topic, hint);

@@ -58,13 +58,9 @@ void sh_remember(shell *sh, const char *line)
 
 static int unknown_command(shell *sh, const char *name)
 {
-    const char *names[128];
-    int n = 0;
-    for (const sh_command *c = sh->commands; c->name && n < 128; c++)
-        names[n++] = c->name;
-    const char *near = sh_nearest(name, names, n);
-    if (near)
-        return sh_fail(sh, "unknown command '%s' (did you mean %s?)", name, near);
+    char hint[96];
+    if (*sh_command_suggestion(sh, name, hint, sizeof hint))
+        return sh_fail(sh, "unknown command '%s'%s", name, hint);
     return sh_fail(sh, "unknown command '%s' (try 'help')", name);
 }
 

@@ -188,6 +188,8 @@ int sh_complete_words(shell *sh, const char *line, int start, const char *word,
 /* The closest of n candidates to `word` within a small edit distance, or
  * NULL. */
 const char *sh_nearest(const char *word, const char *const *cands, int n);
+/* " (did you mean X?)" for an unknown command, or "". */
+const char *sh_command_suggestion(const shell *sh, const char *word, char *buf, size_t n);
 /* " (did you mean X?)" for an unknown layer kind, or "". */
 const char *sh_kind_suggestion(const char *word, char *buf, size_t n);
 

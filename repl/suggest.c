@@ -72,3 +72,16 @@ const char *sh_kind_suggestion(const char *word, char *buf, size_t n)
     snprintf(buf, n, " (did you mean %s?)", best);
     return buf;
 }
+
+const char *sh_command_suggestion(const shell *sh, const char *word, char *buf, size_t n)
+{
+    const char *names[128];
+    int k = 0;
+    for (const sh_command *c = sh->commands; c->name && k < 128; c++)
+        names[k++] = c->name;
+    const char *best = sh_nearest(word, names, k);
+    if (!best)
+        return "";
+    snprintf(buf, n, " (did you mean %s?)", best);
+    return buf;
+}

@@ -92,27 +92,51 @@ ok "SIGINT stops the rest of a ; line" '
   "$S" -c "input 600 600 16; add conv2d 64 5; add conv2d 64 5; add conv2d 64 5; call ones 16 600 600 16; echo AFTER" >out 2>err & pid=$!
   sleep 1; kill -INT $pid; wait $pid; rc=$?
   [ $rc = 130 ] && ! grep -q AFTER out'
+# at_prompt SIGNAL TEXT FILE: TEXT typed at a prompt in tmux, then SIGNAL
+# sent to seqsh; FILE gets the history, FILE.rc the exit status
+FUNCS=$work/funcs.sh
+export FUNCS
+cat >"$FUNCS" <<'EOF'
+# until SECONDS COMMAND...: polls COMMAND every 0.1 s for up to SECONDS
+until_ok() {
+    n=$(($1 * 10)); shift
+    while [ $n -gt 0 ]; do "$@" && return 0; sleep 0.1; n=$((n - 1)); done
+    return 1
+}
+shows() { tmux -L "$1" capture-pane -p -t "$2" 2>/dev/null | grep -qF -- "$3"; }
+# start_session SOCK NAME HISTFILE [RC]: seqsh in a detached tmux session;
+# the exit status goes to RC (default HISTFILE.rc)
+start_session() {
+    [ -e "$PWD/$1" ] || ln -s "$S" "$PWD/$1"
+    tmux -L $1 new-session -d -s $2 -x 80 -y 10 "env SEQSH_HISTFILE=$PWD/$3 INPUTRC=/dev/null $PWD/$1; echo rc=\$? >$PWD/${4:-$3.rc}; sleep 30"
+    until_ok 10 shows $1 $2 "seqsh>"
+}
+# at_prompt SIGNAL TEXT FILE: `echo TEXT` run at a prompt, then SIGNAL
+at_prompt() {
+    sock=seqsh-$1-$$
+    start_session $sock main $3
+    tmux -L $sock send-keys -t main "echo $2" Enter
+    until_ok 10 shows $sock main "$2"
+    until_ok 10 shows $sock main "seqsh> "
+    pkill -$1 -f "^$PWD/$sock\$"
+    until_ok 10 test -s $PWD/$3.rc
+    tmux -L $sock kill-server
+}
+EOF
 ok "SIGTERM at the prompt: history saved, exit 143" '
   command -v tmux >/dev/null || exit 0
-  sock=seqsh-t143-$$; ln -s "$S" "$PWD/$sock"
-  tmux -L $sock new-session -d -x 80 -y 10 "env SEQSH_HISTFILE=$PWD/t143 INPUTRC=/dev/null $PWD/$sock; echo rc=\$? >$PWD/rc143; sleep 5"
-  sleep 0.5; tmux -L $sock send-keys "echo term-kept" Enter; sleep 0.3
-  pkill -TERM -f "^$PWD/$sock\$"; sleep 0.5; tmux -L $sock kill-server
-  grep -q term-kept t143 && grep -qx rc=143 rc143'
+  . "$FUNCS"; at_prompt TERM term-kept t143; grep -q term-kept t143 && grep -qx rc=143 t143.rc'
 ok "SIGHUP at the prompt: history saved, exit 129" '
   command -v tmux >/dev/null || exit 0
-  sock=seqsh-hup-$$; ln -s "$S" "$PWD/$sock"
-  tmux -L $sock new-session -d -x 80 -y 10 "env SEQSH_HISTFILE=$PWD/thup INPUTRC=/dev/null $PWD/$sock; echo rc=\$? >$PWD/rchup; sleep 5"
-  sleep 0.5; tmux -L $sock send-keys "echo hup-kept" Enter; sleep 0.3
-  pkill -HUP -f "^$PWD/$sock\$"; sleep 0.5; tmux -L $sock kill-server
-  grep -q hup-kept thup && grep -qx rc=129 rchup'
+  . "$FUNCS"; at_prompt HUP hup-kept thup; grep -q hup-kept thup && grep -qx rc=129 thup.rc'
 ok "two sessions ending together both keep their history" '
   command -v tmux >/dev/null || exit 0
-  sock=seqsh-two-$$; ln -s "$S" "$PWD/$sock"
-  tmux -L $sock new-session -d -s one -x 80 -y 10 "env SEQSH_HISTFILE=$PWD/both INPUTRC=/dev/null $PWD/$sock; sleep 5"
-  tmux -L $sock new-session -d -s two -x 80 -y 10 "env SEQSH_HISTFILE=$PWD/both INPUTRC=/dev/null $PWD/$sock; sleep 5"
-  sleep 0.6; tmux -L $sock send-keys -t one "echo from-one" Enter; tmux -L $sock send-keys -t two "echo from-two" Enter; sleep 0.3
-  tmux -L $sock send-keys -t one C-d; tmux -L $sock send-keys -t two C-d; sleep 0.6; tmux -L $sock kill-server
+  . "$FUNCS"; sock=seqsh-two-$$
+  start_session $sock one both rc1 && start_session $sock two both rc2 || exit 1
+  tmux -L $sock send-keys -t one "echo from-one" Enter; tmux -L $sock send-keys -t two "echo from-two" Enter
+  until_ok 10 shows $sock one from-one && until_ok 10 shows $sock two from-two
+  tmux -L $sock send-keys -t one C-d; tmux -L $sock send-keys -t two C-d
+  until_ok 10 test -s rc1 && until_ok 10 test -s rc2; tmux -L $sock kill-server
   grep -q from-one both && grep -q from-two both'
 echo "$pass passed, $fail failed"
 [ "$fail" = 0 ]
