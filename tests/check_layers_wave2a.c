@@ -882,6 +882,33 @@ START_TEST(test_activation_layers_forward)
 }
 END_TEST
 
+/* Zeros keep the sign Keras's ops give them, which NumPy printing shows
+ * ("-0." against "0."): relu's max(x, 0) is +0; a product x * 0 of a
+ * negative x is -0 (ThresholdedReLU's x * (x > theta), ReLU's x * (x >
+ * threshold)); PReLU's relu(x) - alpha * relu(-x) with alpha 0 is 0 - 0. */
+START_TEST(test_signed_zeros)
+{
+    static const struct { const char *kind, *args; int negative_zero; } cases[] = {
+        { "relu", NULL, 0 }, { "relu", "threshold=0.5", 1 }, { "relu", "6", 0 },
+        { "relu", "6 0 0.5", 1 }, { "thresholdedrelu", NULL, 1 }, { "leakyrelu", "0", 0 },
+        { "prelu", NULL, 0 }, { "elu", "0", 1 },
+    };
+    float x[4] = { -2.0f, -0.5f, -3.0f, -1.0f };
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        sq_session *s = new_session(1, (long[]){ 4 });
+        add_ok(s, cases[c].kind, cases[c].args);
+        float *y = run(s, 2, (long[]){ 1, 4 }, x, NULL);
+        for (int i = 0; i < 4; i++) {
+            ck_assert_msg(y[i] == 0.0f, "%s %s: %g", cases[c].kind, cases[c].args, (double)y[i]);
+            ck_assert_msg(!!signbit(y[i]) == cases[c].negative_zero, "%s %s: zero of sign %d",
+                          cases[c].kind, cases[c].args ? cases[c].args : "", !!signbit(y[i]));
+        }
+        free(y);
+        sq_session_free(s);
+    }
+}
+END_TEST
+
 /* Softmax along each possible axis of (b, 3, 4, 5), element by element. */
 START_TEST(test_softmax_forward)
 {
@@ -1957,6 +1984,7 @@ int main(void)
     tcase_add_test(tc, test_permute_forward);
     tcase_add_loop_test(tc, test_layernorm_forward, 0, NLN);
     tcase_add_test(tc, test_activation_layers_forward);
+    tcase_add_test(tc, test_signed_zeros);
     tcase_add_test(tc, test_softmax_forward);
     tcase_add_test(tc, test_prelu_forward);
     suite_add_tcase(su, tc);

@@ -69,12 +69,14 @@ static int configure_thresholded(sq_layer *l, const sq_optval *v, sq_error *err)
     return configure_one(l, v, err);
 }
 
+/* tf.nn.leaky_relu, or tf.nn.relu when alpha is 0 (backend.relu's choice:
+ * x * 0 would print as -0 where relu gives 0). */
 static void leaky_forward(const sq_layer *l, const sq_fwd *f)
 {
     float a = ((const one_state *)l->state)->a;
     size_t n = sq_shape_count(f->in_shape);
     for (size_t i = 0; i < n; i++)
-        f->out[i] = f->in[i] > 0 ? f->in[i] : a * f->in[i];
+        f->out[i] = f->in[i] > 0 ? f->in[i] : a != 0 ? a * f->in[i] : 0.0f;
 }
 
 static void leaky_backward(const sq_layer *l, const sq_bwd *b)
@@ -104,13 +106,13 @@ static void elu_backward(const sq_layer *l, const sq_bwd *b)
             b->din[i] = b->in[i] > 0 ? b->dout[i] : a * expf(b->in[i]) * b->dout[i];
 }
 
-/* x * (x > theta) */
+/* x * (x > theta), a product as in Keras (negative x give -0) */
 static void thresholded_forward(const sq_layer *l, const sq_fwd *f)
 {
     float t = ((const one_state *)l->state)->a;
     size_t n = sq_shape_count(f->in_shape);
     for (size_t i = 0; i < n; i++)
-        f->out[i] = f->in[i] > t ? f->in[i] : 0.0f;
+        f->out[i] = f->in[i] * (f->in[i] > t ? 1.0f : 0.0f);
 }
 
 static void thresholded_backward(const sq_layer *l, const sq_bwd *b)
@@ -168,17 +170,36 @@ static int configure_relu(sq_layer *l, const sq_optval *v, sq_error *err)
 
 /* backend.relu(x, alpha=negative_slope, max_value, threshold): above the
  * threshold min(x, max_value), at or below it negative_slope * (x -
- * threshold); exactly at the threshold 0. */
+ * threshold); exactly at the threshold 0. Computed in backend.relu's steps
+ * (tf.nn.leaky_relu when only the slope is set; otherwise x * (x >
+ * threshold) or relu, clipped to [0, max_value], minus slope * relu(threshold
+ * - x)), so that even the signs of zeros come out as Keras prints them. */
 static void relu_forward(const sq_layer *l, const sq_fwd *f)
 {
     const relu_state *st = l->state;
     size_t n = sq_shape_count(f->in_shape);
+    int leaky = st->slope != 0 && !st->clip && st->thr == 0;
     for (size_t i = 0; i < n; i++) {
-        float x = f->in[i];
-        if (x > st->thr)
-            f->out[i] = st->clip && x > st->max ? st->max : x;
+        float x = f->in[i], v;
+        if (leaky) {
+            f->out[i] = x > 0 ? x : x * st->slope;
+            continue;
+        }
+        if (st->thr != 0)
+            v = x * (x > st->thr ? 1.0f : 0.0f);
         else
-            f->out[i] = st->slope * (x - st->thr);
+            v = x > 0 ? x : 0.0f;
+        if (st->clip) {
+            if (v > st->max)
+                v = st->max;
+            if (v < 0)
+                v = 0;
+        }
+        if (st->slope != 0) {
+            float neg = st->thr - x;
+            v -= st->slope * (neg > 0 ? neg : 0.0f);
+        }
+        f->out[i] = v;
     }
 }
 

@@ -95,9 +95,10 @@ static void forward(const sq_layer *l, const sq_fwd *f)
     alpha_walk(l->state, f->in_shape, &w);
     const float *x = f->in;
     float *y = f->out;
+    /* relu(x) - alpha * relu(-x), as Keras writes it (0 - 0 is +0) */
     for (long b = 0; b < nb; b++)
         for (size_t e = 0; e < per; e++, x++, y++, sq_walk_next(&w))
-            *y = *x > 0 ? *x : f->w[w.off] * *x;
+            *y = (*x > 0 ? *x : 0.0f) - f->w[w.off] * (*x < 0 ? -*x : 0.0f);
 }
 
 /* dx = dy for x > 0, alpha * dy otherwise; dalpha = sum of dy * min(x, 0)
