@@ -268,7 +268,9 @@ static void forward_direct(const sq_layer *l, const sq_fwd *f, sq_isa isa)
     conv_job job = { isa, &d, per, (d.ow + per - 1) / per, f->in, f->out, f->intr,
                      f->scratch + sq_conv_scratch(1, st->k, d.c), sq_conv_rowbuf(&d) };
     int nt = st->fwd_threads > 0 ? st->fwd_threads : 1;
-    sq_parallel_for_upto(nb * job.npiece, 1, nt, conv_range, &job);
+    /* shares of at least ~2 MFLOP, when the pieces are whole short rows */
+    double piece_flops = 2.0 * (double)per * (double)d.f * (double)(d.kw * d.c) + 1.0;
+    sq_parallel_for_upto(nb * job.npiece, (long)(2e6 / piece_flops) + 1, nt, conv_range, &job);
 }
 
 /* Rows of k*C taps, one per output step; taps in the padding are 0. */
