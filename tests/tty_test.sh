@@ -35,7 +35,7 @@ ok() {  # name, then a command that must succeed
 
 start
 keys 'input 28 28 1' Enter
-keys 'add con' Tab
+keys 'add conv2' Tab
 ok "Tab completes a layer kind" wait_for 'seqsh> add conv2d'
 keys '8 3 pad' Tab
 ok "Tab completes an option name" wait_for 'add conv2d 8 3 padding='

@@ -10,13 +10,24 @@ extern const sq_layer_kind sq_kind_dense, sq_kind_conv2d, sq_kind_max_pooling2d,
     sq_kind_global_average_pooling2d, sq_kind_flatten, sq_kind_dropout,
     sq_kind_activation, sq_kind_reshape, sq_kind_batch_normalization,
     sq_kind_rescaling;
+extern const sq_layer_kind sq_kind_conv1d, sq_kind_max_pooling1d, sq_kind_average_pooling1d,
+    sq_kind_global_max_pooling1d, sq_kind_global_average_pooling1d, sq_kind_up_sampling1d,
+    sq_kind_zero_padding1d, sq_kind_cropping1d, sq_kind_repeat_vector, sq_kind_permute,
+    sq_kind_layer_normalization, sq_kind_leaky_re_lu, sq_kind_p_re_lu, sq_kind_elu,
+    sq_kind_re_lu, sq_kind_softmax, sq_kind_thresholded_re_lu;
 
 const sq_layer_kind *const sq_kinds[] = {
     &sq_kind_dense, &sq_kind_conv2d, &sq_kind_max_pooling2d,
     &sq_kind_average_pooling2d, &sq_kind_global_max_pooling2d,
     &sq_kind_global_average_pooling2d, &sq_kind_flatten, &sq_kind_dropout,
     &sq_kind_activation, &sq_kind_reshape, &sq_kind_batch_normalization,
-    &sq_kind_rescaling, NULL,
+    &sq_kind_rescaling,
+    &sq_kind_conv1d, &sq_kind_max_pooling1d, &sq_kind_average_pooling1d,
+    &sq_kind_global_max_pooling1d, &sq_kind_global_average_pooling1d, &sq_kind_up_sampling1d,
+    &sq_kind_zero_padding1d, &sq_kind_cropping1d, &sq_kind_repeat_vector, &sq_kind_permute,
+    &sq_kind_layer_normalization, &sq_kind_leaky_re_lu, &sq_kind_p_re_lu, &sq_kind_elu,
+    &sq_kind_re_lu, &sq_kind_softmax, &sq_kind_thresholded_re_lu,
+    NULL,
 };
 
 int sq_kind_count(void)
