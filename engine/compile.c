@@ -1,6 +1,7 @@
 /* compile.c - model.compile(): checks and keeps the loss, metrics and
  * optimizer settings; the optimizer's state itself is made at the first
  * fit. */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +13,7 @@ void sq_compiled_free(struct sq_compiled *c)
 {
     if (c) {
         sq_optim_free(c->opt);
+        free(c->hist);
         free(c);
     }
 }
@@ -137,3 +139,62 @@ fail:
     return -1;
 }
 
+
+/* ---- the history of the fits since compile ---------------------------------- */
+
+static const struct sq_compiled *compiled_of(const sq_session *s)
+{
+    return s->model->compiled;
+}
+
+int sq_history_epochs(const sq_session *s)
+{
+    const struct sq_compiled *c = compiled_of(s);
+    return c ? c->hist_n : 0;
+}
+
+/* Column k's name: loss, the metrics, val_loss, the val_ metrics. */
+static const char *column(const struct sq_compiled *c, int k)
+{
+    int nv = 1 + c->nmetrics;
+    if (k == 0)
+        return "loss";
+    if (k < nv)
+        return c->metric_name[k - 1];
+    return c->val_name[k - nv];
+}
+
+/* Whether column k has a value in some epoch. */
+static int column_used(const struct sq_compiled *c, int k)
+{
+    int w = 2 * (1 + c->nmetrics);
+    for (int e = 0; e < c->hist_n; e++)
+        if (!isnan(c->hist[(size_t)e * (size_t)w + (size_t)k]))
+            return 1;
+    return 0;
+}
+
+int sq_history_names(const sq_session *s, const char **names, int max)
+{
+    const struct sq_compiled *c = compiled_of(s);
+    int n = 0;
+    for (int k = 0; c && k < 2 * (1 + c->nmetrics); k++)
+        if (column_used(c, k) && n < max)
+            names[n++] = column(c, k);
+    return n;
+}
+
+int sq_history_values(const sq_session *s, const char *name, double *v, int max)
+{
+    const struct sq_compiled *c = compiled_of(s);
+    int w = c ? 2 * (1 + c->nmetrics) : 0;
+    for (int k = 0; k < w; k++) {
+        if (strcmp(column(c, k), name) || !column_used(c, k))
+            continue;
+        int n = 0;
+        for (int e = 0; e < c->hist_n && n < max; e++)
+            v[n++] = c->hist[(size_t)e * (size_t)w + (size_t)k];
+        return n;
+    }
+    return -1;
+}

@@ -22,6 +22,11 @@ struct sq_compiled {
     char val_name[MAX_METRICS + 1][48];
     sq_optim *opt;                    /* created at the first fit */
     size_t opt_n;
+    /* Keras's History, every finished epoch since compile: rows of
+     * 2 * (1 + nmetrics) values (the metrics, then val_...; NaN when an
+     * epoch had no validation) */
+    double *hist;
+    int hist_n, hist_cap;
 };
 
 #endif

@@ -215,6 +215,60 @@ START_TEST(separable_problem_reaches_full_accuracy)
 }
 END_TEST
 
+/* The History: every finished epoch since compile, train and val_ values;
+ * the last epoch's val_ values are evaluate's on the held-out tail. */
+START_TEST(history_of_the_fits)
+{
+    long d[1] = { 2 };
+    ck_assert_int_eq(sq_input(s, 1, d, &err), 0);
+    ck_assert_int_eq(add("dense 4 tanh"), 0);
+    ck_assert_int_eq(add("dense 2 softmax"), 0);
+    ck_assert_int_eq(sq_compile(s, "adam", "sparse_categorical_crossentropy", "accuracy", 0,
+                                NULL, NULL, &err), 0);
+    ck_assert_int_eq(sq_history_epochs(s), 0);
+    sq_tensor x, y;
+    blobs(&x, &y, 40, 0);
+    sq_fit_opts o = { 3, 8, 0.25, 0, 0 };
+    ck_assert_msg(sq_fit(s, &x, &y, &o, quiet, NULL, &err) == 0, "%s", err.msg);
+    const char *names[8];
+    ck_assert_int_eq(sq_history_epochs(s), 3);
+    ck_assert_int_eq(sq_history_names(s, names, 8), 4);
+    ck_assert_str_eq(names[0], "loss");
+    ck_assert_str_eq(names[1], "accuracy");
+    ck_assert_str_eq(names[2], "val_loss");
+    ck_assert_str_eq(names[3], "val_accuracy");
+    double hv[8], ev[4];
+    const char *en[4];
+    int n;
+    ck_assert_int_eq(sq_history_values(s, "val_loss", hv, 8), 3);
+    /* the held-out quarter is the last 10 samples, taken before shuffling */
+    sq_tensor tx = x, ty = y;
+    tx.shape.d[0] = ty.shape.d[0] = 10;
+    tx.data = x.data + 30 * 2;
+    ty.data = y.data + 30;
+    ck_assert_int_eq(sq_evaluate(s, &tx, &ty, 32, 0, NULL, NULL, ev, en, 4, &n, &err), 0);
+    ck_assert_double_eq_tol(hv[2], ev[0], 1e-6 * fabs(ev[0]) + 1e-7);
+    /* a second fit without validation adds epochs with NaN val_ values */
+    o.validation_split = 0;
+    o.epochs = 2;
+    ck_assert_int_eq(sq_fit(s, &x, &y, &o, quiet, NULL, &err), 0);
+    ck_assert_int_eq(sq_history_epochs(s), 5);
+    ck_assert_int_eq(sq_history_values(s, "val_loss", hv, 8), 5);
+    ck_assert(isnan(hv[3]) && isnan(hv[4]) && !isnan(hv[2]));
+    ck_assert_int_eq(sq_history_values(s, "loss", hv, 8), 5);
+    for (int i = 0; i < 5; i++)
+        ck_assert(isfinite(hv[i]) && hv[i] > 0);
+    ck_assert_int_eq(sq_history_values(s, "nope", hv, 8), -1);
+    /* compile starts afresh */
+    ck_assert_int_eq(sq_compile(s, "sgd", "sparse_categorical_crossentropy", NULL, 0, NULL,
+                                NULL, &err), 0);
+    ck_assert_int_eq(sq_history_epochs(s), 0);
+    ck_assert_int_eq(sq_history_names(s, names, 8), 0);
+    sq_tensor_free(&x);
+    sq_tensor_free(&y);
+}
+END_TEST
+
 START_TEST(binary_and_categorical_accuracy)
 {
     long d[1] = { 2 };
@@ -410,6 +464,7 @@ int main(void)
     tcase_add_test(tc, progress_bar_text);
     tcase_add_test(tc, separable_problem_reaches_full_accuracy);
     tcase_add_test(tc, binary_and_categorical_accuracy);
+    tcase_add_test(tc, history_of_the_fits);
     tcase_add_test(tc, fit_errors_change_nothing);
     tcase_add_test(tc, frozen_layers_do_not_change);
     tcase_add_test(tc, training_is_reproducible);

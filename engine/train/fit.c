@@ -331,6 +331,24 @@ int sq_fit(sq_session *s, const sq_tensor *x, const sq_tensor *y,
         c->opt = opt;
         c->opt_n = m->nparams;
     }
+    /* room in the History for every epoch of this fit */
+    int hw = 2 * (1 + c->nmetrics);
+    if (c->hist_n > INT_MAX - o->epochs) {
+        loop_free(&lm);
+        sq_fail(err, "the training history is full");
+        goto fail_unbuild;
+    }
+    if (c->hist_n + o->epochs > c->hist_cap) {
+        int cap = c->hist_n + o->epochs;
+        double *h = sq_realloc(c->hist, (size_t)cap * (size_t)hw * sizeof *h);
+        if (!h) {
+            loop_free(&lm);
+            sq_fail(err, "out of memory for the training history");
+            goto fail_unbuild;
+        }
+        c->hist = h;
+        c->hist_cap = cap;
+    }
     /* from here on, weights change: an interrupt keeps the finished batches */
     const char *names[2 * MAX_METRICS + 2];
     double values[2 * MAX_METRICS + 2];
@@ -406,6 +424,11 @@ int sq_fit(sq_session *s, const sq_tensor *x, const sq_tensor *y,
                 rc = sq_fail(err, "Interrupted");
             else
                 sq_progbar_update(&bar, steps, 2 * nv, names, values, 1);
+        }
+        if (rc == 0) {
+            double *row = c->hist + (size_t)c->hist_n++ * (size_t)hw;
+            for (int i = 0; i < hw; i++)
+                row[i] = i < nv || ntrain < n ? values[i] : NAN;
         }
     }
     loop_free(&lm);

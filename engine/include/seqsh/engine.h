@@ -238,6 +238,16 @@ int sq_batch_opts_read(sq_args *a, long *batch_size, int *verbose, sq_error *err
  * the last finished batch (the call then fails with "Interrupted"). */
 int sq_fit(sq_session *s, const sq_tensor *x, const sq_tensor *y,
            const sq_fit_opts *o, sq_progress_fn cb, void *ctx, sq_error *err);
+/* Keras's History over every finished epoch since the last compile (one
+ * fit after another adds epochs; compile and load start afresh): the
+ * number of epochs; the names that have a value ("loss", "accuracy",
+ * "val_loss", ...; borrowed, at most max); and one name's values, one per
+ * epoch (NaN where an epoch had no validation), returning how many, or -1
+ * when there is no such name. */
+int sq_history_epochs(const sq_session *s);
+int sq_history_names(const sq_session *s, const char **names, int max);
+int sq_history_values(const sq_session *s, const char *name, double *v, int max);
+
 /* model.evaluate(x, y): fills values with the loss then each metric and
  * names with their borrowed names; *n gets the count (at most max). */
 int sq_evaluate(sq_session *s, const sq_tensor *x, const sq_tensor *y,
