@@ -112,7 +112,7 @@ typedef struct {
     const float *in;
     float *out;
     sq_isa isa;
-    volatile int *intr;          /* polled per output row: Ctrl-C inside a layer */
+    volatile int *intr;          /* polled per output pixel: Ctrl-C inside a layer */
 } pool_job;
 
 /* The window's max (or mean) over all c channels into y. x is the image;
@@ -224,6 +224,9 @@ static void pool_range(void *ctx, long b, long e, int tid)
         if (y1 > h)
             y1 = h;
         for (long ox = 0; ox < ow; ox++, y += c) {
+            /* a huge window can take long even for one row of output */
+            if (j->intr && *j->intr)
+                return;
             long x0 = ox * st->s[1] - j->pl, x1 = x0 + st->k[1];
             if (x0 < 0)
                 x0 = 0;
