@@ -655,7 +655,12 @@ static int cmd_save(shell *sh, int argc, char **argv)
 static int cmd_load(shell *sh, int argc, char **argv)
 {
     (void)argc;
-    return with_path(sh, sq_load, argv[1]);
+    char notes[2048];
+    sq_error e;
+    if (sq_load_noted(sh->s, argv[1], notes, sizeof notes, &e) < 0)
+        return engine_fail(sh, &e);
+    fputs(notes, stdout);
+    return 0;
 }
 
 static int cmd_save_weights(shell *sh, int argc, char **argv)

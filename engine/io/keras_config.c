@@ -219,6 +219,32 @@ static int generic_dropped(const char *key)
     return keras_in_list(keys, key) || ends_with(key, "_initializer");
 }
 
+/* Whether option text `t` means the option's default (so that a model
+ * read from a file describes itself as the one it was saved from). */
+static int is_default(const sq_optdef *d, const char *t)
+{
+    long a[SQ_MAX_RANK], b[SQ_MAX_RANK];
+    int na, nb;
+    sq_error e;
+    if (!d->def)
+        return 0;
+    switch (d->type) {
+    case OPT_INT:
+    case OPT_INTS:
+        if (sq_parse_ints(d->def, a, SQ_MAX_RANK, &na, &e) || sq_parse_ints(t, b, SQ_MAX_RANK, &nb, &e))
+            return 0;
+        for (; na < d->tuple_len && na == 1; na++)
+            a[na] = a[0];
+        for (; nb < d->tuple_len && nb == 1; nb++)
+            b[nb] = b[0];
+        return na == nb && !memcmp(a, b, (size_t)na * sizeof a[0]);
+    case OPT_FLOAT:
+        return strtod(d->def, NULL) == strtod(t, NULL);
+    default:
+        return !strcasecmp(d->def, t);
+    }
+}
+
 /* One option of kind k from its Keras value. */
 static int option_word(const sq_layer_kind *k, const keras_kind *kk, int i, const char *key,
                        json_t *v, const char *lname, const char *cls, ctx *c, words *ws)
@@ -261,6 +287,8 @@ static int option_word(const sq_layer_kind *k, const keras_kind *kk, int i, cons
             return -1;
         break;
     }
+    if (is_default(d, buf))
+        return 0;
     return add_word(ws, c, "%s=%s", key, buf);
 bad:
     return sq_fail(c->err, "'%s': layer %s (%s): `%s` %s is not a value seqsh understands",
@@ -328,7 +356,7 @@ static sq_layer *layer_from(json_t *conf, ctx *c, sq_shape *shape)
         json_decref(probe);
         if (!act) {
             keras_nearest_kind(cls, near, sizeof near);
-            sq_fail(c->err, "'%s': layer %s is a %s layer, a kind seqsh does not have%s", c->path,
+            sq_fail(c->err, "'%s': layer %s is of kind %s, which seqsh does not have%s", c->path,
                     lname, cls, near);
             return NULL;
         }
@@ -841,6 +869,14 @@ static json_t *layer_config(const sq_layer *l, keras_fmt fmt, sq_error *err)
             break;
         case OPT_ACT: {
             const char *an = keras_activation_out(sq_activation_find(v->s), fmt);
+            if (!an && !strcmp(v->s, "leaky_relu") && !strcmp(k->class_name, "Activation")) {
+                /* TF.js has the layer, with tf.nn's slope */
+                json_object_set_new(cfg, "alpha", json_real(0.2));
+                json_t *out = json_pack("{s:s,s:o}", "class_name", "LeakyReLU", "config", cfg);
+                if (!out)
+                    sq_fail(err, "out of memory");
+                return out;
+            }
             if (!an) {
                 sq_fail(err, "layer %s (%s): activation %s cannot be expressed in %s", l->name,
                         k->class_name, v->s, fname);

@@ -271,6 +271,9 @@ static int read_manifest(json_t *man, const char *json, reader *r, keras_weights
                 c *= (double)s->shape.d[k];
             need += c;
         }
+        all_bytes += need;
+        if (sq_check_memory(all_bytes, "the model's weight files", err) < 0)
+            return -1;
         double have = 0;
         off_t sz;
         json_array_foreach(paths, i, e) {
@@ -283,9 +286,6 @@ static int read_manifest(json_t *man, const char *json, reader *r, keras_weights
         if (have < need)
             return sq_fail(err, "'%s': the weight files of group %zu hold %.0f bytes, but its "
                            "weights need %.0f: a file is truncated", json, gi + 1, have, need);
-        all_bytes += need;
-        if (sq_check_memory(all_bytes, "the model's weight files", err) < 0)
-            return -1;
         unsigned char *buf = sq_malloc((size_t)need + 1);
         if (!buf)
             return sq_fail(err, "out of memory for %.0f bytes of weights", need);
@@ -470,7 +470,10 @@ int sq_tfjs_write(const sq_model *m, const char *path, sq_error *err)
     /* a fresh shard name, not one an old model.json may still use */
     unsigned tag = (unsigned)time(NULL) * 2654435761u ^ (unsigned)getpid() * 40503u ^ serial++;
     snprintf(shard, sizeof shard, "%s.%08x.bin", stem, tag);
-    snprintf(shard_path, sizeof shard_path, "%s/%s", dir, shard);
+    if (strchr(path, '/'))
+        snprintf(shard_path, sizeof shard_path, "%s/%s", dir, shard);
+    else
+        snprintf(shard_path, sizeof shard_path, "%s", shard);
     size_t nbytes = m->built ? m->nparams * 4 : 0;
     man = json_array();
     json_t *wl = json_array();
