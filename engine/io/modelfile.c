@@ -20,6 +20,7 @@
 #include "model.h"
 #include "io/npy.h"
 #include "io/tfjs.h"
+#include "io/h5.h"
 
 #define MAGIC "SEQSHMDL"
 #define VERSION 1u
@@ -87,13 +88,15 @@ static char *architecture(const sq_model *m, sq_error *err)
 }
 
 /* The formats other programs read, chosen by the file's extension. */
-typedef enum { FMT_NATIVE, FMT_TFJS, FMT_KERAS3 } file_format;
+typedef enum { FMT_NATIVE, FMT_TFJS, FMT_H5, FMT_KERAS3 } file_format;
 
 static file_format format_of(const char *path)
 {
     size_t n = strlen(path);
     if (n >= 5 && !strcasecmp(path + n - 5, ".json"))
         return FMT_TFJS;
+    if ((n >= 3 && !strcasecmp(path + n - 3, ".h5")) || (n >= 5 && !strcasecmp(path + n - 5, ".hdf5")))
+        return FMT_H5;
     if (n >= 6 && !strcasecmp(path + n - 6, ".keras"))
         return FMT_KERAS3;
     return FMT_NATIVE;
@@ -110,6 +113,7 @@ int sq_save(const sq_session *s, const char *path, sq_error *err)
     const sq_model *m = s->model;
     switch (format_of(path)) {
     case FMT_TFJS: return sq_tfjs_write(m, path, err);
+    case FMT_H5: return sq_h5_write(m, path, err);
     case FMT_KERAS3: return keras3_refused(path, err);
     default: break;
     }
@@ -362,6 +366,11 @@ static sq_model *read_model(const char *path, sbuf *notes, sq_error *err)
     switch (format_of(path)) {
     case FMT_TFJS: {
         sq_model *m = sq_tfjs_read(path, notes ? notes : &drop, err);
+        free(drop.s);
+        return m;
+    }
+    case FMT_H5: {
+        sq_model *m = sq_h5_read(path, notes ? notes : &drop, err);
         free(drop.s);
         return m;
     }
