@@ -384,6 +384,85 @@ START_TEST(broken_json_changes_nothing)
 }
 END_TEST
 
+/* ---- HDF5 ------------------------------------------------------------------ */
+
+START_TEST(reads_keras_h5_files)
+{
+    check_outputs("a_keras21.h5", "a_input.npy", "a_output.npy");
+    check_outputs("a_keras215.h5", "a_input.npy", "a_output.npy");
+    check_outputs("a_keras3.h5", "a_input.npy", "a_output.npy");
+    sq_session *s = sq_session_new();
+    char notes[1024];
+    ck_assert_int_eq(sq_load_noted(s, fixture("a_keras215.h5"), notes, sizeof notes, &err), 0);
+    ck_assert_str_eq(notes, "note: the file's optimizer state (2 arrays) is ignored; fit starts "
+                     "afresh\n");
+    char *t = compiled_text(s);
+    ck_assert_str_eq(t, "compile optimizer=adam loss=categorical_crossentropy "
+                     "metrics=categorical_accuracy learning_rate=0.002 beta_1=0.9 "
+                     "beta_2=0.999 epsilon=1e-07 amsgrad=false");
+    free(t);
+    /* round trip, the nested model included */
+    sq_session *b = sq_session_new();
+    ck_assert_msg(sq_save(s, tpath("m.h5"), &err) == 0, "%s", err.msg);
+    ck_assert_msg(sq_load(b, tpath("m.h5"), &err) == 0, "%s", err.msg);
+    ck_assert(!memcmp(s->model->params, b->model->params, s->model->nparams * sizeof(float)));
+    ck_assert_int_eq(sq_save(s, tpath("inner.seqm"), &err), 0);
+    ck_assert_int_eq(sq_model_new(s, "outer", &err), 0);
+    long d[3] = { 8, 8, 2 };
+    ck_assert_int_eq(sq_input(s, 3, d, &err), 0);
+    ck_assert_int_eq(sq_add_model(s, tpath("inner.seqm"), "base", 1, &err), 0);
+    ck_assert_int_eq(add_line(s, "dense 2", &err), 0);
+    ck_assert_int_eq(sq_save(s, tpath("n.h5"), &err), 0);
+    ck_assert_msg(sq_load(b, tpath("n.h5"), &err) == 0, "%s", err.msg);
+    char *sa = sq_summary(s, &err), *sb = sq_summary(b, &err);
+    ck_assert_str_eq(sa, sb);
+    free(sa);
+    free(sb);
+    ck_assert(!memcmp(s->model->params, b->model->params, s->model->nparams * sizeof(float)));
+    sq_session_free(b);
+    sq_session_free(s);
+}
+END_TEST
+
+START_TEST(broken_h5_changes_nothing)
+{
+    sq_session *s = sq_session_new();
+    long d[1] = { 5 };
+    ck_assert_int_eq(sq_input(s, 1, d, &err), 0);
+    ck_assert_int_eq(add_line(s, "dense 2 name=keep", &err), 0);
+    char *before = sq_summary(s, &err);
+    /* every truncation of a real file, and a file that is not HDF5 */
+    FILE *f = fopen(fixture("a_keras215.h5"), "rb");
+    static unsigned char buf[1 << 16];
+    size_t n = fread(buf, 1, sizeof buf, f);
+    fclose(f);
+    for (size_t cut = 0; cut < n; cut += n / 23 + 1) {
+        write_file(tpath("t.h5"), buf, cut);
+        ck_assert_int_eq(sq_load(s, tpath("t.h5"), &err), -1);
+        ck_assert(err.msg[0]);
+    }
+    write_file(tpath("t.h5"), "{\"not\": \"hdf5\"}", 15);
+    ck_assert_int_eq(sq_load(s, tpath("t.h5"), &err), -1);
+    ck_assert_ptr_nonnull(strstr(err.msg, "is not an HDF5 file"));
+    /* weights only, no model_config */
+    ck_assert_int_eq(sq_model_new(s, NULL, &err), 0);
+    ck_assert_int_eq(sq_load(s, tpath("m.h5"), &err), -1);
+    ck_assert_int_eq(sq_load(s, fixture("a_keras21.h5"), &err), 0);
+    ck_assert_int_eq(sq_save_weights(s, tpath("w.npz"), &err), 0);
+    ck_assert_int_eq(sq_load(s, tpath("w.npz.h5"), &err), -1);
+    sq_session_free(s);
+    s = sq_session_new();
+    ck_assert_int_eq(sq_input(s, 1, d, &err), 0);
+    ck_assert_int_eq(add_line(s, "dense 2 name=keep", &err), 0);
+    ck_assert_int_eq(sq_load(s, fixture("a_input.npy.h5"), &err), -1);
+    char *after = sq_summary(s, &err);
+    ck_assert_str_eq(before, after);
+    free(before);
+    free(after);
+    sq_session_free(s);
+}
+END_TEST
+
 static void setup(void)
 {
     strcpy(tmp, "/tmp/seqsh_keras_XXXXXX");
@@ -410,6 +489,8 @@ int main(void)
     tcase_add_test(tc, saving_replaces_the_old_model_whole);
     tcase_add_test(tc, broken_files_change_nothing);
     tcase_add_test(tc, broken_json_changes_nothing);
+    tcase_add_test(tc, reads_keras_h5_files);
+    tcase_add_test(tc, broken_h5_changes_nothing);
     suite_add_tcase(su, tc);
     return run_suite(su);
 }

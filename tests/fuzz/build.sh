@@ -1,6 +1,6 @@
 #!/bin/sh
 # build.sh - builds seqsh's libFuzzer harnesses with clang:
-#   tests/fuzz/build.sh [HARNESS...]      (default: all six)
+#   tests/fuzz/build.sh [HARNESS...]      (default: all seven)
 # Binaries go to tests/fuzz/bin/ (override with FUZZ_OUT=DIR). Needs clang and
 # libclang-rt-14-dev (Debian), OpenBLAS and zlib headers. The engine and
 # shell sources are compiled here with the same flags, not through automake.
@@ -42,13 +42,13 @@ objs=""
     objs="$objs $o"
 done
 
-harnesses=${*:-script npy npz data modelfile tfjs}
+harnesses=${*:-script npy npz data modelfile tfjs h5}
 if [ "$harnesses" = replay ]; then
     # the make-check replayer, plain gcc, no libFuzzer: bin/fuzz_replay
     RCC=${REPLAY_CC:-gcc}
     $RCC $(echo "$CFLAGS" | sed 's/-fno-sanitize-recover=undefined//') -DFUZZ_REPLAY \
         "$here/replay.c" "$here/fuzz_common.c" "$here/fuzz_script.c" "$here/fuzz_npy.c" \
-        "$here/fuzz_npz.c" "$here/fuzz_data.c" "$here/fuzz_modelfile.c" "$here/fuzz_tfjs.c" \
+        "$here/fuzz_npz.c" "$here/fuzz_data.c" "$here/fuzz_modelfile.c" "$here/fuzz_tfjs.c" "$here/fuzz_h5.c" \
         $(for f in $engine_src $repl_src; do echo "$top/$f"; done) \
         $WRAP $BLAS_LIBS $FMT_LIBS -lz -lm -lpthread -o "$out/fuzz_replay"
     echo "built $out/fuzz_replay"
