@@ -2,7 +2,7 @@
 # install-deps.sh - installs the Debian 12 packages seqsh needs to build and
 # test, if any is missing. Uses sudo when not run as root.
 set -e
-pkgs="build-essential autoconf automake pkg-config libopenblas-dev libreadline-dev zlib1g-dev check tmux valgrind libjansson-dev libhdf5-dev"
+pkgs="build-essential autoconf automake pkg-config libopenblas-dev libreadline-dev zlib1g-dev check tmux valgrind libjansson-dev libhdf5-dev libprotobuf-c-dev protobuf-c-compiler libonnx-dev"
 missing=""
 for p in $pkgs; do
     dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"

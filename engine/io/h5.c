@@ -72,6 +72,7 @@ static int read_strings(hid_t obj, const char *name, char ***out, int *n, const 
         goto done;
     }
     mem = H5Tcopy(H5T_C_S1);
+    H5Tset_cset(mem, H5Tget_cset(t));   /* HDF5 converts no charsets */
     if (H5Tis_variable_str(t) > 0) {
         H5Tset_size(mem, H5T_VARIABLE);
         if (!(vl = sq_calloc((size_t)count + 1, sizeof *vl))) {

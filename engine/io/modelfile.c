@@ -21,6 +21,7 @@
 #include "io/npy.h"
 #include "io/tfjs.h"
 #include "io/h5.h"
+#include "io/export.h"
 
 #define MAGIC "SEQSHMDL"
 #define VERSION 1u
@@ -558,4 +559,16 @@ done:
     free(src);
     sq_model_free(sub);
     return rc;
+}
+
+int sq_export(const sq_session *s, const char *format, const char *path, sq_error *err)
+{
+    if (!strcmp(format, "onnx"))
+        return sq_export_onnx(s->model, path, err);
+    if (!strcmp(format, "pytorch") || !strcmp(format, "torch"))
+        return sq_export_python(s->model, 1, path, err);
+    if (!strcmp(format, "keras"))
+        return sq_export_python(s->model, 0, path, err);
+    return sq_fail(err, "unknown export format '%s' (formats: onnx, pytorch, keras; TF.js and "
+                   "Keras .h5 are 'save DIR/model.json' and 'save FILE.h5')", format);
 }

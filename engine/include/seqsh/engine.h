@@ -217,6 +217,12 @@ int sq_load(sq_session *s, const char *path, sq_error *err);
  * that also fills notes (n bytes; "" when none) with what a Keras file held
  * that seqsh does not carry over, one "note: ..." line each. */
 int sq_load_noted(sq_session *s, const char *path, char *notes, size_t n, sq_error *err);
+/* The model for another framework: format "onnx" (FILE.onnx, opset 13,
+ * input in seqsh's channels-last layout), "pytorch" or "keras" (FILE.py
+ * defining a module-level `model`, its weights in FILE.npz beside it). A
+ * layer the format cannot express is an error naming it; nothing is
+ * written then. */
+int sq_export(const sq_session *s, const char *format, const char *path, sq_error *err);
 /* Adds the model saved in path as one layer (a nested Sequential). name
  * may be NULL (the saved name); trainable < 0 keeps the saved flags. */
 int sq_add_model(sq_session *s, const char *path, const char *name,
