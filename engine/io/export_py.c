@@ -161,24 +161,26 @@ static int torch_layer(const sq_layer *l, int idx, sbuf *init, sbuf *fwd, sq_err
         tf_pads(l, pv->i, s, one, same, p);
         pad = p[0] || p[1] || p[2] || p[3];
         sb_printf(fwd, "        x = x.permute(0, 3, 1, 2)\n");
+        sb_printf(fwd, "        x = (");
         if (cls[0] == 'M') {
+            /* a 'same' window's padding is -inf: it never wins a max */
+            char src[160] = "x";
             if (pad)
-                sb_printf(fwd, "        x = F.pad(x, (%ld, %ld, %ld, %ld), value=float(\"-inf\"))\n",
-                          p[0], p[1], p[2], p[3]);
-            sb_printf(fwd, "        x = F.max_pool2d(x, (%ld, %ld), (%ld, %ld))", pv->i[0],
-                      pv->i[1], s[0], s[1]);
+                snprintf(src, sizeof src, "F.pad(x, (%ld, %ld, %ld, %ld), value=float(\"-inf\"))",
+                         p[0], p[1], p[2], p[3]);
+            sb_printf(fwd, "F.max_pool2d(%s, (%ld, %ld), (%ld, %ld))", src, pv->i[0], pv->i[1],
+                      s[0], s[1]);
         } else if (pad) {
             /* 'same' averages only the real cells */
-            sb_printf(fwd, "        ones = F.pad(torch.ones_like(x[:, :1]), (%ld, %ld, %ld, %ld))\n"
-                      "        x = F.avg_pool2d(F.pad(x, (%ld, %ld, %ld, %ld)), (%ld, %ld), (%ld, %ld)) "
-                      "/ F.avg_pool2d(ones, (%ld, %ld), (%ld, %ld))", p[0], p[1], p[2], p[3],
-                      p[0], p[1], p[2], p[3], pv->i[0], pv->i[1], s[0], s[1], pv->i[0], pv->i[1],
+            sb_printf(fwd, "F.avg_pool2d(F.pad(x, (%ld, %ld, %ld, %ld)), (%ld, %ld), (%ld, %ld))\n"
+                      "             / F.avg_pool2d(F.pad(torch.ones_like(x[:, :1]), (%ld, %ld, %ld, %ld)), "
+                      "(%ld, %ld), (%ld, %ld))", p[0], p[1], p[2], p[3],
+                      pv->i[0], pv->i[1], s[0], s[1], p[0], p[1], p[2], p[3], pv->i[0], pv->i[1],
                       s[0], s[1]);
         } else {
-            sb_printf(fwd, "        x = F.avg_pool2d(x, (%ld, %ld), (%ld, %ld))", pv->i[0],
-                      pv->i[1], s[0], s[1]);
+            sb_printf(fwd, "F.avg_pool2d(x, (%ld, %ld), (%ld, %ld))", pv->i[0], pv->i[1], s[0], s[1]);
         }
-        sb_printf(fwd, ".permute(0, 2, 3, 1)\n");
+        sb_printf(fwd, ").permute(0, 2, 3, 1)\n");
     } else if (!strcmp(cls, "GlobalMaxPooling2D") || !strcmp(cls, "GlobalAveragePooling2D")) {
         int keep = (int)opt(l, "keepdims")->i[0];
         if (cls[6] == 'M')

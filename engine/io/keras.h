@@ -84,6 +84,8 @@ typedef struct {
                                  load, written on save */
     const char *dropped;      /* keys read and dropped (training-only, no effect) */
     const char *tuples;       /* OPT_STR options written as int lists */
+    const char *tfjs_lacks;   /* options TF.js Layers does not have: left out,
+                                 and an error unless at their default */
 } keras_kind;
 
 /* The entry for a Keras class name, or NULL. */

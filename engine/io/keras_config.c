@@ -838,6 +838,15 @@ static json_t *layer_config(const sq_layer *l, keras_fmt fmt, sq_error *err)
         const sq_optdef *d = &k->opts[i];
         const sq_optval *v = &l->opt[i];
         json_t *j = NULL;
+        if (fmt == KERAS_FMT_TFJS && kk && keras_in_list(kk->tfjs_lacks, d->name)) {
+            if (v->set && !(d->type == OPT_BOOL && !v->i[0])) {
+                sq_fail(err, "layer %s (%s): %s cannot be expressed in %s", l->name,
+                        k->class_name, d->name, fname);
+                json_decref(cfg);
+                return NULL;
+            }
+            continue;
+        }
         switch (d->type) {
         case OPT_INT: j = json_integer(v->i[0]); break;
         case OPT_INTS:
@@ -854,6 +863,14 @@ static json_t *layer_config(const sq_layer *l, keras_fmt fmt, sq_error *err)
         case OPT_FLOAT: j = json_real(v->f); break;
         case OPT_BOOL: j = json_boolean(v->i[0]); break;
         case OPT_STR:
+            if (kk && keras_in_list(kk->tuples, d->name) && l->built
+                && !strcmp(k->class_name, "Reshape")) {
+                /* the -1 resolved, as every reader can take it */
+                j = json_array();
+                for (int q = 1; j && q < l->out_shape.rank; q++)
+                    json_array_append_new(j, json_integer(l->out_shape.d[q]));
+                break;
+            }
             if (kk && keras_in_list(kk->tuples, d->name)) {
                 long t[SQ_MAX_RANK];
                 int nt;
