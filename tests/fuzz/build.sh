@@ -30,10 +30,21 @@ CFLAGS="-std=c11 -g -O1 -fno-omit-frame-pointer -fno-sanitize-recover=undefined 
 OBJ_SAN=$(echo "$SAN" | sed 's/fuzzer/fuzzer-no-link/')
 WRAP="-Wl,--wrap=sq_write_file_atomic,--wrap=sq_malloc,--wrap=sq_calloc,--wrap=sq_realloc,--wrap=sq_set_threads"
 
-engine_src=$(cd "$top" && find engine -name "*.c" | sort)
+# ONNX's messages from Debian's onnx.proto, as the Makefile makes them
+ONNX_PROTO=${ONNX_PROTO:-/usr/include/onnx/onnx.proto}
+mkdir -p "$out/gen"
+[ "$out/gen/onnx.pb-c.c" -nt "$ONNX_PROTO" ] \
+    || protoc-c --c_out="$out/gen" -I"$(dirname "$ONNX_PROTO")" "$ONNX_PROTO"
+CFLAGS="$CFLAGS -I$out/gen"
+engine_src=$(cd "$top" && find engine -name "*.c" -not -path "engine/io/gen/*" | sort)
 repl_src="repl/lex.c repl/commands.c repl/run.c repl/suggest.c"
 objs=""
-[ "${1:-}" = replay ] || for f in $engine_src $repl_src tests/fuzz/fuzz_common.c; do
+[ "${1:-}" = replay ] || for f in $engine_src $repl_src tests/fuzz/fuzz_common.c gen; do
+    if [ "$f" = gen ]; then
+        $CC $CFLAGS $OBJ_SAN -c "$out/gen/onnx.pb-c.c" -o "$out/obj/onnx.pb-c.o"
+        objs="$objs $out/obj/onnx.pb-c.o"
+        continue
+    fi
     o="$out/obj/$(echo "$f" | tr / _ | sed 's/\.c$/.o/')"
     if [ ! -e "$o" ] || [ "$top/$f" -nt "$o" ] || [ "$0" -nt "$o" ] \
         || [ -n "$(find "$top/engine" "$top/repl" -name "*.h" -newer "$o")" ]; then
@@ -49,7 +60,7 @@ if [ "$harnesses" = replay ]; then
     $RCC $(echo "$CFLAGS" | sed 's/-fno-sanitize-recover=undefined//') -DFUZZ_REPLAY \
         "$here/replay.c" "$here/fuzz_common.c" "$here/fuzz_script.c" "$here/fuzz_npy.c" \
         "$here/fuzz_npz.c" "$here/fuzz_data.c" "$here/fuzz_modelfile.c" "$here/fuzz_tfjs.c" "$here/fuzz_h5.c" \
-        $(for f in $engine_src $repl_src; do echo "$top/$f"; done) \
+        $(for f in $engine_src $repl_src; do echo "$top/$f"; done) "$out/gen/onnx.pb-c.c" \
         $WRAP $BLAS_LIBS $FMT_LIBS -lz -lm -lpthread -o "$out/fuzz_replay"
     echo "built $out/fuzz_replay"
     exit 0
