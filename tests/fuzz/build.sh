@@ -37,7 +37,7 @@ mkdir -p "$out/gen"
     || protoc-c --c_out="$out/gen" -I"$(dirname "$ONNX_PROTO")" "$ONNX_PROTO"
 CFLAGS="$CFLAGS -I$out/gen"
 engine_src=$(cd "$top" && find engine -name "*.c" -not -path "engine/io/gen/*" | sort)
-repl_src="repl/lex.c repl/commands.c repl/run.c repl/suggest.c"
+repl_src="repl/lex.c repl/commands.c repl/cmd_export.c repl/run.c repl/suggest.c"
 objs=""
 [ "${1:-}" = replay ] || for f in $engine_src $repl_src tests/fuzz/fuzz_common.c gen; do
     if [ "$f" = gen ]; then
