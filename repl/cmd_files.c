@@ -1,5 +1,6 @@
 /* cmd_files.c - the commands that write and read model files: save, load,
- * save_weights, load_weights. Each is one engine call on a path. */
+ * save_weights, load_weights (the format of save and load follows the
+ * extension: .seqm, DIR/model.json, .h5). Each is one engine call on a path. */
 #include "shell.h"
 
 typedef int (*path_fn)(sq_session *s, const char *path, sq_error *err);
@@ -25,10 +26,17 @@ int cmd_save(shell *sh, int argc, char **argv)
     return with_path(sh, save_model, argv[1]);
 }
 
+/* load prints what it notes about a foreign file (optimizer weights it
+ * ignored, ...). */
 int cmd_load(shell *sh, int argc, char **argv)
 {
     (void)argc;
-    return with_path(sh, sq_load, argv[1]);
+    char notes[2048];
+    sq_error e;
+    if (sq_load_noted(sh->s, argv[1], notes, sizeof notes, &e) < 0)
+        return sh_engine_fail(sh, &e);
+    fputs(notes, stdout);
+    return 0;
 }
 
 int cmd_save_weights(shell *sh, int argc, char **argv)

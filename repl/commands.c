@@ -78,6 +78,11 @@ const sh_command sh_commands[] = {
     { "load", "load FILE", "replace the model with a saved one (load_model)",
       "Reads a file written by save. On any error the current model stays.\n\n"
       "example: load base.seqm", cmd_load, 1, 1, C_FILE },
+    { "export", "export onnx|pytorch|keras FILE", "write the model for another framework",
+      "onnx FILE.onnx: an ONNX model (opset 13) that onnxruntime runs, taking input in\n"
+      "seqsh's channels-last layout. pytorch FILE.py / keras FILE.py: Python defining a\n"
+      "module-level `model` with the weights (in FILE.npz beside it).\n\n"
+      "example: export onnx model.onnx", cmd_export, 2, 2, C_FILE },
     { "save_weights", "save_weights FILE.npz", "write every weight to a NumPy .npz",
       "Writes one array per weight, keyed LAYER/WEIGHT (dense/kernel).\n\n"
       "example: save_weights w.npz", cmd_save_weights, 1, 1, C_FILE },

@@ -85,6 +85,7 @@ int cmd_save(shell *sh, int argc, char **argv);
 int cmd_load(shell *sh, int argc, char **argv);
 int cmd_save_weights(shell *sh, int argc, char **argv);
 int cmd_load_weights(shell *sh, int argc, char **argv);
+int cmd_export(shell *sh, int argc, char **argv);
 int cmd_source(shell *sh, int argc, char **argv);
 int cmd_time(shell *sh, int argc, char **argv);
 int cmd_history(shell *sh, int argc, char **argv);

@@ -26,6 +26,9 @@ make -j2
 make -j2 check || status=1
 print_logs normal
 
+echo "==== interop: every export in its real client (TensorFlow.js, onnxruntime, PyTorch)"
+make check-interop || status=1
+
 echo "==== other kernels: SEQSH_ISA=c OPENBLAS_CORETYPE=Prescott"
 SEQSH_ISA=c OPENBLAS_CORETYPE=Prescott make -j2 check || status=1
 print_logs "SEQSH_ISA=c OPENBLAS_CORETYPE=Prescott"

@@ -6,13 +6,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include "seqsh/engine.h"
 #include "model.h"
 #include "test_util.h"
 
 static sq_error err;
-static char dir[64], model_path[128], weights_path[128], out_path[128];
+static char dir[64], model_path[128], weights_path[128], out_path[128], json_path[128],
+    json_out[128], h5_path[128];
 
 static int add(sq_session *s, const char *line)
 {
@@ -141,6 +143,10 @@ static int op_add_model(sq_session *s)
 {
     return sq_add_model(s, model_path, "base", 0, &err);
 }
+static int op_load_tfjs(sq_session *s) { return sq_load(s, json_path, &err); }
+static int op_save_tfjs(sq_session *s) { return sq_save(s, json_out, &err); }
+static int op_load_h5(sq_session *s) { return sq_load(s, h5_path, &err); }
+static int op_save_h5(sq_session *s) { return sq_save(s, h5_path, &err); }
 static int op_save_weights(sq_session *s) { return sq_save_weights(s, out_path, &err); }
 static int op_load_weights(sq_session *s) { return sq_load_weights(s, weights_path, &err); }
 static int op_weights(sq_session *s)
@@ -214,9 +220,17 @@ static void setup(void)
     snprintf(model_path, sizeof model_path, "%s/m.seqm", dir);
     snprintf(weights_path, sizeof weights_path, "%s/w.npz", dir);
     snprintf(out_path, sizeof out_path, "%s/out.bin", dir);
+    snprintf(json_path, sizeof json_path, "%s/tfjs/model.json", dir);
+    snprintf(json_out, sizeof json_out, "%s/out/model.json", dir);
+    snprintf(h5_path, sizeof h5_path, "%s/k/m.h5", dir);
     sq_session *s = fixture();
     ck_assert_int_eq(sq_save(s, model_path, &err), 0);
     ck_assert_int_eq(sq_save_weights(s, weights_path, &err), 0);
+    ck_assert_int_eq(sq_save(s, json_path, &err), 0);
+    char kdir[160];
+    snprintf(kdir, sizeof kdir, "%s/k", dir);
+    ck_assert_int_eq(mkdir(kdir, 0777), 0);
+    ck_assert_int_eq(sq_save(s, h5_path, &err), 0);
     long d[4] = { 8, 6, 6, 2 }, dl[1] = { 8 }, ds[2] = { 2, 4 };
     ck_assert_int_eq(sq_tensor_generate(s, "random", 4, d, &x_img, &err), 0);
     ck_assert_int_eq(sq_tensor_generate(s, "zeros", 1, dl, &y_lab, &err), 0);
@@ -255,7 +269,21 @@ START_TEST(save_fails_cleanly)
     sweep("save", NULL, op_save);
     /* a failed save never leaves a half-written file or a temporary one */
     char cmd[200];
-    snprintf(cmd, sizeof cmd, "test $(ls '%s' | wc -l) -eq 3", dir);
+    snprintf(cmd, sizeof cmd, "test $(ls '%s' | wc -l) -eq 5", dir);
+    ck_assert_int_eq(system(cmd), 0);
+}
+END_TEST
+START_TEST(keras_files_fail_cleanly)
+{
+    sweep("load model.json", NULL, op_load_tfjs);
+    sweep("save model.json", NULL, op_save_tfjs);
+    /* a failed save leaves the folder as it was: here, the last success */
+    char cmd[200];
+    snprintf(cmd, sizeof cmd, "test $(ls '%s/out' | wc -l) -eq 2", dir);
+    ck_assert_int_eq(system(cmd), 0);
+    sweep("load h5", NULL, op_load_h5);
+    sweep("save h5", NULL, op_save_h5);
+    snprintf(cmd, sizeof cmd, "test $(ls '%s/k' | wc -l) -eq 1", dir);
     ck_assert_int_eq(system(cmd), 0);
 }
 END_TEST
@@ -294,6 +322,7 @@ int main(void)
     tcase_add_test(tc, extract_fails_cleanly);
     tcase_add_test(tc, save_fails_cleanly);
     tcase_add_test(tc, load_fails_cleanly);
+    tcase_add_test(tc, keras_files_fail_cleanly);
     tcase_add_test(tc, add_model_fails_cleanly);
     tcase_add_test(tc, weights_files_fail_cleanly);
     tcase_add_test(tc, text_and_settings_fail_cleanly);

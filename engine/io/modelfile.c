@@ -15,9 +15,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <zlib.h>
 #include "model.h"
 #include "io/npy.h"
+#include "io/tfjs.h"
+#include "io/h5.h"
+#include "io/export.h"
 
 #define MAGIC "SEQSHMDL"
 #define VERSION 1u
@@ -84,9 +88,36 @@ static char *architecture(const sq_model *m, sq_error *err)
     return sb_finish(&b, err);
 }
 
+/* The formats other programs read, chosen by the file's extension. */
+typedef enum { FMT_NATIVE, FMT_TFJS, FMT_H5, FMT_KERAS3 } file_format;
+
+static file_format format_of(const char *path)
+{
+    size_t n = strlen(path);
+    if (n >= 5 && !strcasecmp(path + n - 5, ".json"))
+        return FMT_TFJS;
+    if ((n >= 3 && !strcasecmp(path + n - 3, ".h5")) || (n >= 5 && !strcasecmp(path + n - 5, ".hdf5")))
+        return FMT_H5;
+    if (n >= 6 && !strcasecmp(path + n - 6, ".keras"))
+        return FMT_KERAS3;
+    return FMT_NATIVE;
+}
+
+static int keras3_refused(const char *path, sq_error *err)
+{
+    return sq_fail(err, "'%s': Keras 3's .keras archive is not a format seqsh reads or writes; "
+                   "use FILE.h5 or DIR/model.json", path);
+}
+
 int sq_save(const sq_session *s, const char *path, sq_error *err)
 {
     const sq_model *m = s->model;
+    switch (format_of(path)) {
+    case FMT_TFJS: return sq_tfjs_write(m, path, err);
+    case FMT_H5: return sq_h5_write(m, path, err);
+    case FMT_KERAS3: return keras3_refused(path, err);
+    default: break;
+    }
     char *text = architecture(m, err);
     if (!text)
         return -1;
@@ -309,11 +340,30 @@ fail:
     return NULL;
 }
 
-/* Reads and checks a model file; returns a new model or NULL. */
-static sq_model *read_model(const char *path, sq_error *err)
+/* Reads and checks a model file in any format; returns a new model or
+ * NULL. notes (may be NULL) get what a foreign format's file held that
+ * seqsh does not carry over. */
+static sq_model *read_model(const char *path, sbuf *notes, sq_error *err)
 {
     unsigned char *buf;
     size_t len;
+    sbuf drop = { 0 };
+    switch (format_of(path)) {
+    case FMT_TFJS: {
+        sq_model *m = sq_tfjs_read(path, notes ? notes : &drop, err);
+        free(drop.s);
+        return m;
+    }
+    case FMT_H5: {
+        sq_model *m = sq_h5_read(path, notes ? notes : &drop, err);
+        free(drop.s);
+        return m;
+    }
+    case FMT_KERAS3:
+        keras3_refused(path, err);
+        return NULL;
+    default: break;
+    }
     if (sq_read_whole_file(path, &buf, &len, err) < 0)
         return NULL;
     sq_model *m = NULL;
@@ -371,9 +421,22 @@ done:
 
 int sq_load(sq_session *s, const char *path, sq_error *err)
 {
-    sq_model *m = read_model(path, err);
-    if (!m)
+    return sq_load_noted(s, path, NULL, 0, err);
+}
+
+int sq_load_noted(sq_session *s, const char *path, char *notes, size_t n, sq_error *err)
+{
+    sbuf nb = { 0 };
+    if (notes && n)
+        notes[0] = '\0';
+    sq_model *m = read_model(path, &nb, err);
+    if (!m) {
+        free(nb.s);
         return -1;
+    }
+    if (notes && n && nb.s)
+        snprintf(notes, n, "%s", nb.s);
+    free(nb.s);
     sq_model_free(s->model);
     s->model = m;
     return 0;
@@ -386,7 +449,7 @@ int sq_add_model(sq_session *s, const char *path, const char *name, int trainabl
     if (name && (!*name || strlen(name) >= SQ_NAME_MAX || strpbrk(name, " \t/:")))
         return sq_fail(err, "invalid layer name '%s' (1 to %d characters, no blanks, '/' or ':')",
                        name, SQ_NAME_MAX - 1);
-    sq_model *sub = read_model(path, err);
+    sq_model *sub = read_model(path, NULL, err);
     if (!sub)
         return -1;
     int rc = -1;
@@ -480,4 +543,16 @@ done:
     free(src);
     sq_model_free(sub);
     return rc;
+}
+
+int sq_export(const sq_session *s, const char *format, const char *path, sq_error *err)
+{
+    if (!strcmp(format, "onnx"))
+        return sq_export_onnx(s->model, path, err);
+    if (!strcmp(format, "pytorch") || !strcmp(format, "torch"))
+        return sq_export_python(s->model, 1, path, err);
+    if (!strcmp(format, "keras"))
+        return sq_export_python(s->model, 0, path, err);
+    return sq_fail(err, "unknown export format '%s' (formats: onnx, pytorch, keras; TF.js and "
+                   "Keras .h5 are 'save DIR/model.json' and 'save FILE.h5')", format);
 }

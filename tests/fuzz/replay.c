@@ -4,7 +4,7 @@
  *   tests/fuzz_replay [CORPUS_DIR]
  *
  * CORPUS_DIR (default $srcdir/tests/fuzz/corpus) holds one folder per
- * harness (script, npy, npz, data, modelfile); every file in each is run
+ * harness (script, npy, npz, data, modelfile, tfjs, h5); every file in each is run
  * once through that harness, each in a child process. A crash, a sanitizer
  * report (in a sanitizer build, leaks included) or a failed harness check
  * (abort) fails that input and prints the end of its stderr; the
@@ -26,6 +26,8 @@ int fuzz_npy(const uint8_t *data, size_t size);
 int fuzz_npz(const uint8_t *data, size_t size);
 int fuzz_data(const uint8_t *data, size_t size);
 int fuzz_modelfile(const uint8_t *data, size_t size);
+int fuzz_tfjs(const uint8_t *data, size_t size);
+int fuzz_h5(const uint8_t *data, size_t size);
 
 static const struct {
     const char *name;
@@ -35,6 +37,8 @@ static const struct {
     { "npz", fuzz_npz },
     { "data", fuzz_data },
     { "modelfile", fuzz_modelfile },
+    { "tfjs", fuzz_tfjs },
+    { "h5", fuzz_h5 },
     { "script", fuzz_script },
 };
 

@@ -291,6 +291,18 @@ int sq_save_npz(const char *path, const sq_named_tensor *t, int n, sq_error *err
  * replaces the current model; on any error the current model stays. */
 int sq_save(const sq_session *s, const char *path, sq_error *err);
 int sq_load(sq_session *s, const char *path, sq_error *err);
+/* The format follows the extension: DIR/NAME.json is TensorFlow.js's Layers
+ * format (model.json and a weight shard beside it), FILE.h5 Keras's HDF5
+ * whole-model file; anything else is seqsh's own. sq_load_noted is sq_load
+ * that also fills notes (n bytes; "" when none) with what a Keras file held
+ * that seqsh does not carry over, one "note: ..." line each. */
+int sq_load_noted(sq_session *s, const char *path, char *notes, size_t n, sq_error *err);
+/* The model for another framework: format "onnx" (FILE.onnx, opset 13,
+ * input in seqsh's channels-last layout), "pytorch" or "keras" (FILE.py
+ * defining a module-level `model`, its weights in FILE.npz beside it). A
+ * layer the format cannot express is an error naming it; nothing is
+ * written then. */
+int sq_export(const sq_session *s, const char *format, const char *path, sq_error *err);
 /* Adds the model saved in path as one layer (a nested Sequential). name
  * may be NULL (the saved name); trainable < 0 keeps the saved flags. */
 int sq_add_model(sq_session *s, const char *path, const char *name,

@@ -1,0 +1,280 @@
+/* keras_write.c - a seqsh model as Keras's `model_config` and
+ * `training_config` JSON, and Keras's names for its weights: what the TF.js
+ * Layers and HDF5 writers (and the Keras export) share. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include "io/keras.h"
+#include "compile.h"
+
+/* A shape with the batch as a JSON list, None as null. */
+static json_t *shape_json(const sq_shape *sh)
+{
+    json_t *a = json_array();
+    for (int i = 0; a && i < sh->rank; i++)
+        json_array_append_new(a, i == 0 || sh->d[i] < 0 ? json_null() : json_integer(sh->d[i]));
+    return a;
+}
+
+static json_t *input_layer(const sq_shape *sh, const char *name)
+{
+    return json_pack("{s:s,s:{s:o,s:s,s:b,s:b,s:s}}", "class_name", "InputLayer", "config",
+                     "batch_input_shape", shape_json(sh), "dtype", "float32", "sparse", 0,
+                     "ragged", 0, "name", name);
+}
+
+/* One layer's config for format fmt, or NULL with err. */
+static json_t *layer_config(const sq_layer *l, keras_fmt fmt, sq_error *err)
+{
+    const sq_layer_kind *k = l->kind;
+    const keras_kind *kk = keras_kind_by_kind(k->class_name);
+    const char *fname = fmt == KERAS_FMT_TFJS ? "the TF.js Layers format" : "Keras's HDF5 format";
+    json_t *cfg = json_pack("{s:s,s:b,s:s}", "name", l->name, "trainable", l->trainable,
+                            "dtype", "float32");
+    if (!cfg) {
+        sq_fail(err, "out of memory");
+        return NULL;
+    }
+    for (int i = 0; k->opts && k->opts[i].name; i++) {
+        const sq_optdef *d = &k->opts[i];
+        const sq_optval *v = &l->opt[i];
+        json_t *j = NULL;
+        if (fmt == KERAS_FMT_TFJS && kk && keras_in_list(kk->tfjs_lacks, d->name)) {
+            if (v->set && !(d->type == OPT_BOOL && !v->i[0])) {
+                sq_fail(err, "layer %s (%s): %s cannot be expressed in %s", l->name,
+                        k->class_name, d->name, fname);
+                json_decref(cfg);
+                return NULL;
+            }
+            continue;
+        }
+        switch (d->type) {
+        case OPT_INT: j = json_integer(v->i[0]); break;
+        case OPT_INTS:
+            /* an unset tuple whose default is 0 means "like another
+             * option" (pooling strides = pool_size): Keras's None */
+            if (!v->set && d->def && !strcmp(d->def, "0")) {
+                j = json_null();
+                break;
+            }
+            j = json_array();
+            for (int q = 0; j && q < v->n; q++)
+                json_array_append_new(j, json_integer(v->i[q]));
+            break;
+        case OPT_FLOAT: j = json_real(v->f); break;
+        case OPT_BOOL: j = json_boolean(v->i[0]); break;
+        case OPT_STR:
+            if (kk && keras_in_list(kk->tuples, d->name) && l->built
+                && !strcmp(k->class_name, "Reshape")) {
+                /* the -1 resolved, as every reader can take it */
+                j = json_array();
+                for (int q = 1; j && q < l->out_shape.rank; q++)
+                    json_array_append_new(j, json_integer(l->out_shape.d[q]));
+                break;
+            }
+            if (kk && keras_in_list(kk->tuples, d->name)) {
+                long t[SQ_MAX_RANK];
+                int nt;
+                sq_error e2;
+                if (sq_parse_ints(v->s, t, SQ_MAX_RANK, &nt, &e2) == 0) {
+                    j = json_array();
+                    for (int q = 0; j && q < nt; q++)
+                        json_array_append_new(j, json_integer(t[q]));
+                    break;
+                }
+            }
+            j = json_string(v->s);
+            break;
+        case OPT_ACT: {
+            const char *an = keras_activation_out(sq_activation_find(v->s), fmt);
+            if (!an && !strcmp(v->s, "leaky_relu") && !strcmp(k->class_name, "Activation")) {
+                /* TF.js has the layer, with tf.nn's slope */
+                json_object_set_new(cfg, "alpha", json_real(0.2));
+                json_t *out = json_pack("{s:s,s:o}", "class_name", "LeakyReLU", "config", cfg);
+                if (!out)
+                    sq_fail(err, "out of memory");
+                return out;
+            }
+            if (!an) {
+                sq_fail(err, "layer %s (%s): activation %s cannot be expressed in %s", l->name,
+                        k->class_name, v->s, fname);
+                json_decref(cfg);
+                return NULL;
+            }
+            j = json_string(an);
+            break;
+        }
+        }
+        if (!j || json_object_set_new(cfg, d->name, j) < 0) {
+            json_decref(cfg);
+            sq_fail(err, "out of memory");
+            return NULL;
+        }
+    }
+    if (k->has_activation) {
+        const char *an = keras_activation_out(l->act, fmt);
+        if (!an) {
+            sq_fail(err, "layer %s (%s): activation %s cannot be expressed in %s", l->name,
+                    k->class_name, sq_activation_name(l->act), fname);
+            json_decref(cfg);
+            return NULL;
+        }
+        json_object_set_new(cfg, "activation", json_string(an));
+    }
+    for (const char *p = kk ? kk->fixed : NULL; p && *p;) {
+        while (*p == ' ')
+            p++;
+        size_t kl = strcspn(p, "="), vl;
+        if (!p[kl])
+            break;
+        vl = strcspn(p + kl + 1, " ");
+        char key[64];
+        snprintf(key, sizeof key, "%.*s", (int)kl, p);
+        json_t *val = json_loadb(p + kl + 1, vl, JSON_DECODE_ANY, NULL);
+        if (!val || json_object_set_new(cfg, key, val) < 0) {
+            json_decref(cfg);
+            sq_fail(err, "out of memory");
+            return NULL;
+        }
+        p += kl + 1 + vl;
+    }
+    json_t *out = json_pack("{s:s,s:o}", "class_name", kk && kk->keras ? kk->keras : k->class_name,
+                            "config", cfg);
+    if (!out)
+        sq_fail(err, "out of memory");
+    return out;
+}
+
+json_t *keras_model_config(const sq_model *m, keras_fmt fmt, sq_error *err)
+{
+    keras_json_init();
+    json_t *top = json_array(), *inner = NULL, *list = top;
+    const sq_group *open = NULL;
+    char iname[SQ_NAME_MAX + 8];
+    if (!top)
+        goto oom;
+    if (m->built && m->n > 0) {
+        snprintf(iname, sizeof iname, "%s_input", m->layers[0]->name);
+        if (json_array_append_new(top, input_layer(&m->input_shape, iname)) < 0)
+            goto oom;
+    }
+    for (int i = 0; i < m->n; i++) {
+        const sq_layer *l = m->layers[i];
+        if (l->group != open) {
+            open = l->group;
+            list = top;
+            if (open) {
+                inner = json_array();
+                json_t *g = json_pack("{s:s,s:{s:s,s:o}}", "class_name", "Sequential", "config",
+                                      "name", open->name, "layers", inner);
+                if (!g || json_array_append_new(top, g) < 0)
+                    goto oom;
+                list = inner;
+                /* a nested model carries its own input, as Keras saves it */
+                if (l->built) {
+                    snprintf(iname, sizeof iname, "%s_input", l->name);
+                    if (json_array_append_new(inner, input_layer(&l->in_shape, iname)) < 0)
+                        goto oom;
+                }
+            }
+        }
+        json_t *lc = layer_config(l, fmt, err);
+        if (!lc) {
+            json_decref(top);
+            return NULL;
+        }
+        if (json_array_append_new(list, lc) < 0)
+            goto oom;
+    }
+    json_t *mc = json_pack("{s:s,s:{s:s,s:o}}", "class_name", "Sequential", "config", "name",
+                           m->name, "layers", top);
+    if (!mc)
+        goto oom_nofree;
+    return mc;
+oom:
+    json_decref(top);
+oom_nofree:
+    sq_fail(err, "out of memory");
+    return NULL;
+}
+
+json_t *keras_training_config(const sq_model *m)
+{
+    static const char *const classes[][2] = {
+        { "sgd", "SGD" }, { "adam", "Adam" }, { "rmsprop", "RMSprop" }, { "adagrad", "Adagrad" },
+        { "adadelta", "Adadelta" }, { "adamax", "Adamax" }, { "nadam", "Nadam" }, { "ftrl", "Ftrl" },
+    };
+    const struct sq_compiled *c = m->compiled;
+    if (!c)
+        return NULL;
+    const char *cls = NULL;
+    for (size_t i = 0; i < sizeof classes / sizeof classes[0]; i++)
+        if (!strcasecmp(c->optimizer, classes[i][0]))
+            cls = classes[i][1];
+    if (!cls)
+        return NULL;
+    json_t *ocfg = json_pack("{s:s}", "name", cls), *metrics = json_array();
+    for (int i = 0; ocfg && i < c->nopts; i++) {
+        char *end;
+        double x = strtod(c->values[i], &end);
+        json_t *v = !*end ? json_real(x)
+            : !strcasecmp(c->values[i], "true") ? json_true()
+            : !strcasecmp(c->values[i], "false") ? json_false() : json_string(c->values[i]);
+        json_object_set_new(ocfg, c->keys[i], v);
+    }
+    for (int i = 0; metrics && i < c->nmetrics; i++)
+        json_array_append_new(metrics, json_string(c->metric_name[i]));
+    if (!ocfg || !metrics) {
+        json_decref(ocfg);
+        json_decref(metrics);
+        return NULL;
+    }
+    return json_pack("{s:s,s:o,s:n,s:n,s:{s:s,s:o}}", "loss", c->loss_name, "metrics", metrics,
+                     "weighted_metrics", "loss_weights", "optimizer_config", "class_name", cls,
+                     "config", ocfg);
+}
+
+int keras_weight_names(const sq_model *m, char ***names, int **entry, int *n, sq_error *err)
+{
+    int total = 0;
+    for (int i = 0; i < m->n; i++)
+        total += m->built ? m->layers[i]->nweights : 0;
+    char **nm = sq_calloc((size_t)total + 1, sizeof *nm);
+    int *en = sq_calloc((size_t)total + 1, sizeof *en);
+    if (!nm || !en) {
+        free(nm);
+        free(en);
+        return sq_fail(err, "out of memory");
+    }
+    int k = 0, e = -1;
+    for (int i = 0; i < m->n && m->built; i++) {
+        const sq_layer *l = m->layers[i];
+        if (!l->group || i == 0 || m->layers[i - 1]->group != l->group)
+            e++;
+        for (int j = 0; j < l->nweights; j++) {
+            char buf[2 * SQ_NAME_MAX + 8];
+            snprintf(buf, sizeof buf, "%s/%s", l->name, l->w[j].name);
+            en[k] = e;
+            if (!(nm[k++] = sq_strdup(buf))) {
+                keras_names_free(nm, k);
+                free(en);
+                return sq_fail(err, "out of memory");
+            }
+        }
+    }
+    *names = nm;
+    *n = k;
+    if (entry)
+        *entry = en;
+    else
+        free(en);
+    return 0;
+}
+
+void keras_names_free(char **names, int n)
+{
+    for (int i = 0; names && i < n; i++)
+        free(names[i]);
+    free(names);
+}

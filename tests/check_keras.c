@@ -1,0 +1,534 @@
+/* check_keras.c - the Keras formats: TF.js Layers folders (model.json and
+ * shards) read and written. Fixtures made by
+ * tests/fixtures/make_keras_fixtures.py in the shapes Keras 2.2.4, 2.6,
+ * 2.15 and 3 write, with outputs computed there by NumPy; files built here
+ * for every way a stranger's model can be broken, each of which must leave
+ * the current model as it was. */
+#include <check.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include "seqsh/engine.h"
+#include "model.h"
+#include "compile.h"
+#include "io/npy.h"
+#include "test_util.h"
+
+static sq_error err;
+static char tmp[64];
+
+static const char *fixture(const char *name)
+{
+    static char buf[4][512];
+    static int k;
+    const char *src = getenv("srcdir");
+    k = (k + 1) % 4;
+    snprintf(buf[k], sizeof buf[k], "%s/tests/fixtures/keras/%s", src ? src : ".", name);
+    return buf[k];
+}
+
+static const char *tpath(const char *name)
+{
+    static char buf[4][512];
+    static int k;
+    k = (k + 1) % 4;
+    snprintf(buf[k], sizeof buf[k], "%s/%s", tmp, name);
+    return buf[k];
+}
+
+static void write_file(const char *path, const void *data, size_t n)
+{
+    FILE *f = fopen(path, "wb");
+    ck_assert_ptr_nonnull(f);
+    ck_assert_uint_eq(fwrite(data, 1, n, f), n);
+    fclose(f);
+}
+
+/* Loads model `dir`, runs it on INPUT and compares with OUTPUT within
+ * 1e-5 + 1e-4 |want| (the references are float64). */
+static void check_outputs(const char *json, const char *in, const char *out)
+{
+    sq_session *s = sq_session_new();
+    char notes[1024];
+    ck_assert_msg(sq_load_noted(s, fixture(json), notes, sizeof notes, &err) == 0, "%s: %s",
+                  json, err.msg);
+    sq_tensor x, want, got;
+    ck_assert_int_eq(npy_read_file(fixture(in), &x, &err), 0);
+    ck_assert_int_eq(npy_read_file(fixture(out), &want, &err), 0);
+    ck_assert_msg(sq_call(s, &x, &got, &err) == 0, "%s: %s", json, err.msg);
+    ck_assert(sq_shape_eq(&got.shape, &want.shape));
+    size_t n = sq_shape_count(&got.shape);
+    for (size_t i = 0; i < n; i++)
+        ck_assert_msg(fabsf(got.data[i] - want.data[i]) <= 1e-5f + 1e-4f * fabsf(want.data[i]),
+                      "%s: output %zu is %g, NumPy says %g", json, i, got.data[i], want.data[i]);
+    sq_tensor_free(&x);
+    sq_tensor_free(&want);
+    sq_tensor_free(&got);
+    sq_session_free(s);
+}
+
+static char *compiled_text(sq_session *s)
+{
+    sbuf b = { 0 };
+    if (s->model->compiled)
+        sq_compiled_describe(s->model->compiled, &b);
+    return sb_finish(&b, NULL);
+}
+
+START_TEST(reads_what_keras_versions_write)
+{
+    check_outputs("a_keras26/model.json", "a_input.npy", "a_output.npy");
+    check_outputs("a_keras224/model.json", "a_input.npy", "a_output.npy");
+    check_outputs("a_keras3/model.json", "a_input.npy", "a_output.npy");
+    check_outputs("b_activations/model.json", "b_input.npy", "b_output.npy");
+}
+END_TEST
+
+START_TEST(training_config_becomes_compile)
+{
+    sq_session *s = sq_session_new();
+    ck_assert_int_eq(sq_load(s, fixture("a_keras26/model.json"), &err), 0);
+    char *t = compiled_text(s);
+    ck_assert_str_eq(t, "compile optimizer=adam loss=categorical_crossentropy "
+                     "metrics=categorical_accuracy learning_rate=0.002 beta_1=0.9 "
+                     "beta_2=0.999 epsilon=1e-07 amsgrad=false");
+    free(t);
+    ck_assert_int_eq(sq_load(s, fixture("b_activations/model.json"), &err), 0);
+    t = compiled_text(s);
+    ck_assert_str_eq(t, "compile optimizer=sgd loss=sparse_categorical_crossentropy "
+                     "metrics=accuracy learning_rate=0.05 momentum=0.5 nesterov=true");
+    free(t);
+    /* the frozen layer stays frozen; the model keeps its name */
+    sq_layer_info li;
+    ck_assert_int_eq(sq_layer_get(s, 4, &li), 0);
+    ck_assert_str_eq(li.name, "hidden");
+    ck_assert_int_eq(li.trainable, 0);
+    ck_assert_str_eq(sq_model_name(s), "bee");
+    sq_session_free(s);
+}
+END_TEST
+
+static int count_files(const char *dir)
+{
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "ls -A '%s' | wc -l", dir);
+    FILE *p = popen(cmd, "r");
+    int n = -1;
+    ck_assert_int_eq(fscanf(p, "%d", &n), 1);
+    pclose(p);
+    return n;
+}
+
+START_TEST(round_trip_is_exact)
+{
+    sq_session *a = sq_session_new(), *b = sq_session_new();
+    ck_assert_int_eq(sq_load(a, fixture("a_keras224/model.json"), &err), 0);
+    ck_assert_int_eq(sq_load(a, fixture("b_activations/model.json"), &err), 0);
+    ck_assert_msg(sq_save(a, tpath("m/model.json"), &err) == 0, "%s", err.msg);
+    ck_assert_msg(sq_load(b, tpath("m/model.json"), &err) == 0, "%s", err.msg);
+    char *sa = sq_summary(a, &err), *sb = sq_summary(b, &err);
+    char *la = sq_layers_text(a, &err), *lb = sq_layers_text(b, &err);
+    char *ca = compiled_text(a), *cb = compiled_text(b);
+    ck_assert_str_eq(sa, sb);
+    ck_assert_str_eq(la, lb);
+    ck_assert_str_eq(ca, cb);
+    ck_assert_uint_eq(a->model->nparams, b->model->nparams);
+    ck_assert(!memcmp(a->model->params, b->model->params, a->model->nparams * sizeof(float)));
+    free(sa); free(sb); free(la); free(lb); free(ca); free(cb);
+    /* the conv model too, with a nested model and every option set */
+    ck_assert_int_eq(sq_load(a, fixture("a_keras26/model.json"), &err), 0);
+    ck_assert_int_eq(sq_save(a, tpath("m/model.json"), &err), 0);
+    ck_assert_int_eq(sq_load(b, tpath("m/model.json"), &err), 0);
+    ck_assert(!memcmp(a->model->params, b->model->params, a->model->nparams * sizeof(float)));
+    ck_assert_int_eq(count_files(tpath("m")), 2);
+    sq_session_free(a);
+    sq_session_free(b);
+}
+END_TEST
+
+START_TEST(nested_and_every_option_round_trip)
+{
+    sq_session *a = sq_session_new(), *b = sq_session_new();
+    long d[3] = { 9, 9, 2 };
+    ck_assert_int_eq(sq_input(a, 3, d, &err), 0);
+    ck_assert_int_eq(add_line(a, "conv2d 3 (3,2) strides=(2,1) padding=same use_bias=false "
+                              "activation=selu name=c1", &err), 0);
+    ck_assert_int_eq(add_line(a, "averagepooling2d (2,3) strides=(1,2) padding=same", &err), 0);
+    ck_assert_int_eq(add_line(a, "batchnormalization momentum=0.9 epsilon=0.01 center=false", &err), 0);
+    ck_assert_int_eq(add_line(a, "conv2d 2 2 dilation_rate=2", &err), 0);
+    ck_assert_int_eq(add_line(a, "globalaveragepooling2d", &err), 0);
+    ck_assert_int_eq(add_line(a, "reshape (2,1)", &err), 0);
+    ck_assert_int_eq(add_line(a, "flatten", &err), 0);
+    ck_assert_int_eq(add_line(a, "dense 4 use_bias=false gelu", &err), 0);
+    ck_assert_int_eq(sq_save(a, tpath("inner.seqm"), &err), 0);
+    sq_session *c = sq_session_new();
+    long d2[1] = { 4 };
+    ck_assert_int_eq(sq_input(c, 1, d2, &err), 0);
+    ck_assert_int_eq(add_line(c, "dense 4 relu", &err), 0);
+    ck_assert_int_eq(sq_add_model(c, tpath("inner.seqm"), "base", 0, &err), -1); /* shapes differ */
+    sq_session_free(c);
+    ck_assert_int_eq(sq_model_new(a, "outer", &err), 0);
+    ck_assert_int_eq(sq_input(a, 3, d, &err), 0);
+    ck_assert_int_eq(sq_add_model(a, tpath("inner.seqm"), "base", 0, &err), 0);
+    ck_assert_int_eq(add_line(a, "dropout 0.3", &err), 0);
+    ck_assert_int_eq(add_line(a, "activation silu", &err), 0);
+    ck_assert_int_eq(add_line(a, "rescaling 2 offset=-1", &err), 0);
+    ck_assert_int_eq(add_line(a, "dense 3 softmax", &err), 0);
+    ck_assert_msg(sq_save(a, tpath("n/model.json"), &err) == 0, "%s", err.msg);
+    ck_assert_msg(sq_load(b, tpath("n/model.json"), &err) == 0, "%s", err.msg);
+    char *sa = sq_summary(a, &err), *sb = sq_summary(b, &err);
+    ck_assert_str_eq(sa, sb);
+    free(sa);
+    free(sb);
+    ck_assert(!memcmp(a->model->params, b->model->params, a->model->nparams * sizeof(float)));
+    /* every option as seqsh would save it natively */
+    for (int i = 0; i < a->model->n; i++) {
+        sbuf x = { 0 }, y = { 0 };
+        sq_layer_describe(a->model->layers[i], &x);
+        sq_layer_describe(b->model->layers[i], &y);
+        char *tx = sb_finish(&x, NULL), *ty = sb_finish(&y, NULL);
+        /* silu is written as swish, its other Keras name */
+        if (strstr(tx, "silu"))
+            ck_assert_ptr_nonnull(strstr(ty, "swish"));
+        else
+            ck_assert_str_eq(tx, ty);
+        free(tx);
+        free(ty);
+    }
+    sq_tensor x, ya, yb;
+    long xd[4] = { 2, 9, 9, 2 };
+    ck_assert_int_eq(sq_tensor_generate(a, "random", 4, xd, &x, &err), 0);
+    ck_assert_int_eq(sq_call(a, &x, &ya, &err), 0);
+    ck_assert_int_eq(sq_call(b, &x, &yb, &err), 0);
+    ck_assert(!memcmp(ya.data, yb.data, sq_shape_count(&ya.shape) * sizeof(float)));
+    sq_tensor_free(&x);
+    sq_tensor_free(&ya);
+    sq_tensor_free(&yb);
+    sq_session_free(a);
+    sq_session_free(b);
+}
+END_TEST
+
+START_TEST(saving_replaces_the_old_model_whole)
+{
+    sq_session *s = sq_session_new();
+    char cmd[800];
+    /* a converted model's folder: its shards go once the new one is in */
+    snprintf(cmd, sizeof cmd, "mkdir -p '%s' && cp '%s'/* '%s'", tpath("c"),
+             fixture("a_keras26"), tpath("c"));
+    ck_assert_int_eq(system(cmd), 0);
+    ck_assert_int_eq(count_files(tpath("c")), 3);
+    ck_assert_int_eq(sq_load(s, tpath("c/model.json"), &err), 0);
+    /* what a save killed half-way leaves: a temporary file and a shard */
+    write_file(tpath("c/model.json.tmp123.4"), "{", 1);
+    write_file(tpath("c/model.0badcafe.bin"), "1234", 4);
+    write_file(tpath("c/notes.txt"), "mine", 4);
+    ck_assert_int_eq(sq_save(s, tpath("c/model.json"), &err), 0);
+    ck_assert_int_eq(count_files(tpath("c")), 3);   /* model.json, its shard, notes.txt */
+    ck_assert_int_eq(access(tpath("c/notes.txt"), F_OK), 0);
+    ck_assert_int_eq(access(tpath("c/group1-shard1of2.bin"), F_OK), -1);
+    ck_assert_int_eq(sq_save(s, tpath("c/model.json"), &err), 0);
+    ck_assert_int_eq(count_files(tpath("c")), 3);
+    ck_assert_int_eq(sq_load(s, tpath("c/model.json"), &err), 0);
+    /* a format that cannot hold an activation says which layer */
+    ck_assert_int_eq(sq_model_new(s, NULL, &err), 0);
+    long d[1] = { 3 };
+    ck_assert_int_eq(sq_input(s, 1, d, &err), 0);
+    ck_assert_int_eq(add_line(s, "dense 2 exponential name=ex", &err), 0);
+    ck_assert_int_eq(sq_save(s, tpath("c/model.json"), &err), -1);
+    ck_assert_str_eq(err.msg, "layer ex (Dense): activation exponential cannot be expressed in "
+                     "the TF.js Layers format");
+    ck_assert_int_eq(sq_load(s, tpath("c/model.json"), &err), 0);  /* the old one is intact */
+    sq_session_free(s);
+}
+END_TEST
+
+/* ---- broken files ---------------------------------------------------------- */
+
+static const char *base_json =
+    "{\"format\":\"layers-model\",\"modelTopology\":{\"keras_version\":\"2.6.0\","
+    "\"model_config\":{\"class_name\":\"Sequential\",\"config\":{\"name\":\"s\",\"layers\":["
+    "{\"class_name\":\"InputLayer\",\"config\":{\"batch_input_shape\":[null,2],\"name\":\"i\"}},"
+    "{\"class_name\":\"%s\",\"config\":{\"name\":\"d\"%s,\"units\":3}}]}}},"
+    "\"weightsManifest\":[{\"paths\":[\"%s\"],\"weights\":["
+    "{\"name\":\"d/kernel\",\"shape\":[%s],\"dtype\":\"float32\"}%s]}]}";
+
+/* Writes a model.json from base_json with its holes filled, and a shard of
+ * `bytes` bytes called "w.bin"; tries to load it into a session holding a
+ * model; the load must fail with `want` in its message and the model stay. */
+static void refused(const char *cls, const char *extra, const char *path, const char *shape,
+                    const char *more, size_t bytes, const char *want)
+{
+    char json[4096];
+    snprintf(json, sizeof json, base_json, cls, extra, path, shape, more);
+    mkdir(tpath("x"), 0777);
+    write_file(tpath("x/model.json"), json, strlen(json));
+    float w[64] = { 0 };
+    write_file(tpath("x/w.bin"), w, bytes);
+    sq_session *s = sq_session_new();
+    long d[1] = { 5 };
+    ck_assert_int_eq(sq_input(s, 1, d, &err), 0);
+    ck_assert_int_eq(add_line(s, "dense 2 name=keep", &err), 0);
+    char *before = sq_summary(s, &err);
+    float w0 = s->model->params[0];
+    ck_assert_msg(sq_load(s, tpath("x/model.json"), &err) == -1, "loaded: %s", json);
+    ck_assert_msg(strstr(err.msg, want) != NULL, "message '%s' lacks '%s'", err.msg, want);
+    char *after = sq_summary(s, &err);
+    ck_assert_str_eq(before, after);
+    ck_assert(s->model->params[0] == w0);
+    free(before);
+    free(after);
+    sq_session_free(s);
+}
+
+START_TEST(broken_files_change_nothing)
+{
+    /* the well-formed file loads */
+    char json[4096];
+    snprintf(json, sizeof json, base_json, "Dense", ",\"use_bias\":false", "w.bin", "2,3", "");
+    mkdir(tpath("x"), 0777);
+    write_file(tpath("x/model.json"), json, strlen(json));
+    float w[6] = { 1, 2, 3, 4, 5, 6 };
+    write_file(tpath("x/w.bin"), w, sizeof w);
+    sq_session *s = sq_session_new();
+    ck_assert_msg(sq_load(s, tpath("x/model.json"), &err) == 0, "%s", err.msg);
+    ck_assert(s->model->params[5] == 6);
+    sq_session_free(s);
+
+    refused("Dense", "", "w.bin", "2,3", "", 20, "a file is truncated");
+    refused("Dense", "", "nope.bin", "2,3", "", 24, "weight file");
+    refused("Dense", "", "../x/w.bin", "2,3", "", 24, "leaves the model's folder");
+    refused("Dense", "", "/etc/passwd", "2,3", "", 24, "leaves the model's folder");
+    refused("Dense", "", "w.bin", "3,2", "", 24, "has shape (3, 2), but layer d needs (2, 3)");
+    refused("Dense", "", "w.bin", "2,3",
+            ",{\"name\":\"d/bias\",\"shape\":[3],\"dtype\":\"float32\"},"
+            "{\"name\":\"e/bias\",\"shape\":[1],\"dtype\":\"float32\"}", 40,
+            "weight e/bias belongs to no layer");
+    refused("Dense", ",\"use_bias\":true", "w.bin", "2,3", "", 24, "has no weight d/bias");
+    refused("Dense", ",\"use_bias\":false", "w.bin", "1000000,1000000", "", 24,
+            "the model's weight files");
+    refused("Attention", "", "w.bin", "2,3", "", 24,
+            "layer d is of kind Attention, which seqsh does not have");
+    refused("Conv3D", "", "w.bin", "2,3", "", 24, "the nearest kind seqsh has is Conv2D");
+    refused("Dense", ",\"activation\":\"mish\"", "w.bin", "2,3", "", 24,
+            "unknown activation 'mish'");
+    refused("Dense", ",\"go_backwards\":true", "w.bin", "2,3", "", 24,
+            "sets `go_backwards` to true, which seqsh's Dense cannot express");
+    refused("Conv2D", ",\"data_format\":\"channels_first\"", "w.bin", "2,3", "", 24,
+            "has data_format=\"channels_first\"; seqsh computes only \"channels_last\"");
+    refused("Dense", ",\"use_bias\":[3]", "w.bin", "2,3", "", 24, "`use_bias` [3] is not a value");
+}
+END_TEST
+
+START_TEST(broken_json_changes_nothing)
+{
+    sq_session *s = sq_session_new();
+    long d[1] = { 5 };
+    ck_assert_int_eq(sq_input(s, 1, d, &err), 0);
+    ck_assert_int_eq(add_line(s, "dense 2 name=keep", &err), 0);
+    mkdir(tpath("y"), 0777);
+    struct { const char *text, *want; } cases[] = {
+        { "{\"modelTopology\": {", "is not valid JSON" },
+        { "[1, 2", "is not valid JSON" },
+        { "{\"a\": 1, \"a\": 2}", "is not valid JSON" },
+        { "{\"format\": \"graph-model\", \"modelTopology\": {}}", "graph model" },
+        { "{\"modelTopology\": {\"model_config\": {\"class_name\": \"Functional\", \"config\": {}}}}",
+          "holds a Functional model, not a Sequential one" },
+        { "{\"modelTopology\": {\"class_name\": \"Sequential\", \"config\": {\"layers\": 3}}}",
+          "layers are not a list" },
+        { "{\"modelTopology\": {\"class_name\": \"Sequential\", \"config\": [{\"class_name\": "
+          "\"Dense\", \"config\": {\"name\": \"a/b\", \"units\": 2}}]}}", "invalid name" },
+        { "{\"modelTopology\": {\"class_name\": \"Sequential\", \"config\": [{\"class_name\": "
+          "\"Dense\", \"config\": {\"name\": \"a\", \"units\": 2}}, {\"class_name\": "
+          "\"Dense\", \"config\": {\"name\": \"a\", \"units\": 2}}]}}", "two layers are named a" },
+        { "{\"modelTopology\": {\"keras_version\": \"3.1.0\", \"class_name\": \"Sequential\", "
+          "\"config\": [{\"class_name\": \"Dense\", \"config\": {\"name\": \"a\", \"units\": 2, "
+          "\"activation\": \"hard_sigmoid\"}}]}}", "Keras 3's hard_sigmoid" },
+    };
+    char *before = sq_summary(s, &err);
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        write_file(tpath("y/model.json"), cases[i].text, strlen(cases[i].text));
+        ck_assert_msg(sq_load(s, tpath("y/model.json"), &err) == -1, "%s loaded", cases[i].text);
+        ck_assert_msg(strstr(err.msg, cases[i].want), "'%s' lacks '%s'", err.msg, cases[i].want);
+        char *after = sq_summary(s, &err);
+        ck_assert_str_eq(before, after);
+        free(after);
+    }
+    /* deep nesting is refused before the parser recurses */
+    char deep[4000];
+    memset(deep, '[', 3000);
+    deep[3000] = '\0';
+    write_file(tpath("y/model.json"), deep, 3000);
+    ck_assert_int_eq(sq_load(s, tpath("y/model.json"), &err), -1);
+    ck_assert_ptr_nonnull(strstr(err.msg, "nests JSON more than 64 levels deep"));
+    /* a symlink out of the folder is refused as a path is */
+    write_file(tpath("outside.bin"), "0123456789012345678901234", 24);
+    const char *j = "{\"modelTopology\": {\"class_name\": \"Sequential\", \"config\": [{\"class_name\":"
+        " \"Dense\", \"config\": {\"name\": \"d\", \"units\": 3, \"batch_input_shape\": [null, 2],"
+        " \"use_bias\": false}}]}, \"weightsManifest\": [{\"paths\": [\"link.bin\"], \"weights\":"
+        " [{\"name\": \"d/kernel\", \"shape\": [2, 3], \"dtype\": \"float32\"}]}]}";
+    write_file(tpath("y/model.json"), j, strlen(j));
+    unlink(tpath("y/link.bin"));
+    ck_assert_int_eq(symlink(tpath("outside.bin"), tpath("y/link.bin")), 0);
+    ck_assert_int_eq(sq_load(s, tpath("y/model.json"), &err), -1);
+    ck_assert_ptr_nonnull(strstr(err.msg, "leaves the model's folder"));
+    /* the same shard inside the folder loads, with or without .bin */
+    unlink(tpath("y/link.bin"));
+    write_file(tpath("y/link"), "0123456789012345678901234", 24);
+    ck_assert_msg(sq_load(s, tpath("y/model.json"), &err) == 0, "%s", err.msg);
+    free(before);
+    sq_session_free(s);
+}
+END_TEST
+
+/* ---- HDF5 ------------------------------------------------------------------ */
+
+START_TEST(reads_keras_h5_files)
+{
+    check_outputs("a_keras21.h5", "a_input.npy", "a_output.npy");
+    check_outputs("a_keras215.h5", "a_input.npy", "a_output.npy");
+    check_outputs("a_keras3.h5", "a_input.npy", "a_output.npy");
+    sq_session *s = sq_session_new();
+    char notes[1024];
+    ck_assert_int_eq(sq_load_noted(s, fixture("a_keras215.h5"), notes, sizeof notes, &err), 0);
+    ck_assert_str_eq(notes, "note: the file's optimizer state (2 arrays) is ignored; fit starts "
+                     "afresh\n");
+    char *t = compiled_text(s);
+    ck_assert_str_eq(t, "compile optimizer=adam loss=categorical_crossentropy "
+                     "metrics=categorical_accuracy learning_rate=0.002 beta_1=0.9 "
+                     "beta_2=0.999 epsilon=1e-07 amsgrad=false");
+    free(t);
+    /* round trip, the nested model included */
+    sq_session *b = sq_session_new();
+    ck_assert_msg(sq_save(s, tpath("m.h5"), &err) == 0, "%s", err.msg);
+    ck_assert_msg(sq_load(b, tpath("m.h5"), &err) == 0, "%s", err.msg);
+    ck_assert(!memcmp(s->model->params, b->model->params, s->model->nparams * sizeof(float)));
+    ck_assert_int_eq(sq_save(s, tpath("inner.seqm"), &err), 0);
+    ck_assert_int_eq(sq_model_new(s, "outer", &err), 0);
+    long d[3] = { 8, 8, 2 };
+    ck_assert_int_eq(sq_input(s, 3, d, &err), 0);
+    ck_assert_int_eq(sq_add_model(s, tpath("inner.seqm"), "base", 1, &err), 0);
+    ck_assert_int_eq(add_line(s, "dense 2", &err), 0);
+    ck_assert_int_eq(sq_save(s, tpath("n.h5"), &err), 0);
+    ck_assert_msg(sq_load(b, tpath("n.h5"), &err) == 0, "%s", err.msg);
+    char *sa = sq_summary(s, &err), *sb = sq_summary(b, &err);
+    ck_assert_str_eq(sa, sb);
+    free(sa);
+    free(sb);
+    ck_assert(!memcmp(s->model->params, b->model->params, s->model->nparams * sizeof(float)));
+    sq_session_free(b);
+    sq_session_free(s);
+}
+END_TEST
+
+START_TEST(broken_h5_changes_nothing)
+{
+    sq_session *s = sq_session_new();
+    long d[1] = { 5 };
+    ck_assert_int_eq(sq_input(s, 1, d, &err), 0);
+    ck_assert_int_eq(add_line(s, "dense 2 name=keep", &err), 0);
+    char *before = sq_summary(s, &err);
+    /* every truncation of a real file, and a file that is not HDF5 */
+    FILE *f = fopen(fixture("a_keras215.h5"), "rb");
+    static unsigned char buf[1 << 16];
+    size_t n = fread(buf, 1, sizeof buf, f);
+    fclose(f);
+    for (size_t cut = 0; cut < n; cut += n / 23 + 1) {
+        write_file(tpath("t.h5"), buf, cut);
+        ck_assert_int_eq(sq_load(s, tpath("t.h5"), &err), -1);
+        ck_assert(err.msg[0]);
+    }
+    write_file(tpath("t.h5"), "{\"not\": \"hdf5\"}", 15);
+    ck_assert_int_eq(sq_load(s, tpath("t.h5"), &err), -1);
+    ck_assert_ptr_nonnull(strstr(err.msg, "is not an HDF5 file"));
+    /* weights only, no model_config */
+    ck_assert_int_eq(sq_model_new(s, NULL, &err), 0);
+    ck_assert_int_eq(sq_load(s, tpath("m.h5"), &err), -1);
+    ck_assert_int_eq(sq_load(s, fixture("a_keras21.h5"), &err), 0);
+    ck_assert_int_eq(sq_save_weights(s, tpath("w.npz"), &err), 0);
+    ck_assert_int_eq(sq_load(s, tpath("w.npz.h5"), &err), -1);
+    sq_session_free(s);
+    s = sq_session_new();
+    ck_assert_int_eq(sq_input(s, 1, d, &err), 0);
+    ck_assert_int_eq(add_line(s, "dense 2 name=keep", &err), 0);
+    ck_assert_int_eq(sq_load(s, fixture("a_input.npy.h5"), &err), -1);
+    char *after = sq_summary(s, &err);
+    ck_assert_str_eq(before, after);
+    free(before);
+    free(after);
+    sq_session_free(s);
+}
+END_TEST
+
+/* ---- exports (their outputs are checked in their clients by make
+ * check-interop; here what make check can see without them) ---------------- */
+
+START_TEST(exports_write_or_refuse)
+{
+    sq_session *s = sq_session_new();
+    ck_assert_int_eq(sq_export(s, "onnx", tpath("e.onnx"), &err), -1);
+    ck_assert_str_eq(err.msg, "export needs a built model with layers (give it an input shape)");
+    ck_assert_int_eq(sq_load(s, fixture("a_keras26/model.json"), &err), 0);
+    ck_assert_int_eq(sq_export(s, "tflite", tpath("e.tflite"), &err), -1);
+    ck_assert_ptr_nonnull(strstr(err.msg, "unknown export format 'tflite'"));
+    ck_assert_int_eq(sq_export(s, "pytorch", tpath("e.txt"), &err), -1);
+    ck_assert_ptr_nonnull(strstr(err.msg, "must end in .py"));
+    ck_assert_int_eq(count_files(tmp), 0);
+    ck_assert_msg(sq_export(s, "onnx", tpath("e.onnx"), &err) == 0, "%s", err.msg);
+    ck_assert_msg(sq_export(s, "pytorch", tpath("t.py"), &err) == 0, "%s", err.msg);
+    ck_assert_msg(sq_export(s, "keras", tpath("k.py"), &err) == 0, "%s", err.msg);
+    ck_assert_int_eq(count_files(tmp), 5);   /* e.onnx, t.py, t.npz, k.py, k.npz */
+    /* the .npz holds every weight under its Keras name, as saved */
+    npz_entry *e;
+    int n;
+    ck_assert_int_eq(npz_read_file(tpath("t.npz"), &e, &n, &err), 0);
+    ck_assert_int_eq(n, 11);
+    ck_assert_str_eq(e[2].name, "batch_normalization/gamma");
+    ck_assert(!memcmp(e[0].t.data, s->model->params, 72 * sizeof(float)));
+    sq_named_free(e, n);
+    /* the ONNX file starts as protobuf does: field 1 (ir_version), varint 8 */
+    FILE *f = fopen(tpath("e.onnx"), "rb");
+    unsigned char head[2];
+    ck_assert_uint_eq(fread(head, 1, 2, f), 2);
+    fclose(f);
+    ck_assert_uint_eq(head[0], 0x08);
+    ck_assert_uint_eq(head[1], 8);
+    sq_session_free(s);
+}
+END_TEST
+
+static void setup(void)
+{
+    strcpy(tmp, "/tmp/seqsh_keras_XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(tmp));
+}
+
+static void teardown(void)
+{
+    char cmd[160];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmp);
+    ck_assert_int_eq(system(cmd), 0);
+}
+
+int main(void)
+{
+    Suite *su = suite_create("keras");
+    TCase *tc = tcase_create("tfjs");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, reads_what_keras_versions_write);
+    tcase_add_test(tc, training_config_becomes_compile);
+    tcase_add_test(tc, round_trip_is_exact);
+    tcase_add_test(tc, nested_and_every_option_round_trip);
+    tcase_add_test(tc, saving_replaces_the_old_model_whole);
+    tcase_add_test(tc, broken_files_change_nothing);
+    tcase_add_test(tc, broken_json_changes_nothing);
+    tcase_add_test(tc, reads_keras_h5_files);
+    tcase_add_test(tc, broken_h5_changes_nothing);
+    tcase_add_test(tc, exports_write_or_refuse);
+    suite_add_tcase(su, tc);
+    return run_suite(su);
+}
