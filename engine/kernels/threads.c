@@ -6,6 +6,7 @@
  * thread the system delays leaves its work to the others; the caller takes
  * part as thread 0. */
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdint.h>
 #include <unistd.h>
@@ -38,33 +39,66 @@ void sq_fp_restore(unsigned saved)
 #endif
 }
 
+/* A job is published as one 64-bit word: its generation in the high bits
+ * and the next unclaimed index in the low ones. A thread claims a chunk
+ * with a compare-and-swap that also checks the generation, so a thread that
+ * woke late for a finished job can never run a chunk of the next one. The
+ * caller counts finished indices and returns as soon as every chunk is done,
+ * without waiting for threads that found nothing to do. Idle workers spin
+ * for a while (jobs come in bursts: one per layer, per GEMM block) and only
+ * then sleep on a condition variable, so a job costs no wake-up system call
+ * when it follows another closely. */
+#define IDX_BITS 40
+#define IDX_MASK ((1ULL << IDX_BITS) - 1)
+#define SPIN_ROUNDS 20000          /* ~50-100 us of pause instructions */
+
 static pthread_mutex_t run_mu = PTHREAD_MUTEX_INITIALIZER;  /* one job at a time */
-static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;      /* the fields below */
+static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;      /* sleeping and quitting */
 static pthread_cond_t go = PTHREAD_COND_INITIALIZER;        /* a job or quit */
-static pthread_cond_t done = PTHREAD_COND_INITIALIZER;      /* pending reached 0 */
 static int want;                  /* threads asked for; 0 = the default */
 static int nworkers;              /* running workers (ids 1..nworkers) */
 static pthread_t tids[SQ_MAX_THREADS];
-static unsigned long gen;         /* bumped for every job */
-static int quit;
+static uint64_t word;             /* generation << IDX_BITS | next index (atomic) */
+static long done_count;           /* indices finished in the current job (atomic) */
+static int sleepers;              /* workers waiting on `go` (under mu) */
+static int quit;                  /* (atomic) */
+/* the current job; written only while no chunk of the last one is unclaimed */
 static sq_range_fn job_fn;
 static void *job_ctx;
 static long job_n;
 static long job_chunk;
-static long job_next;             /* the first unclaimed index (atomic) */
 static int job_parts;
-static int pending;               /* workers yet to finish the current job */
-static unsigned long born[SQ_MAX_THREADS];  /* gen when each worker was started */
 static _Thread_local int in_job;  /* inside a share: nested jobs run serially */
 
-/* Claims chunks of the current job until none are left. */
-static void run_share(sq_range_fn fn, void *ctx, long n, long chunk, int id)
+static inline void cpu_relax(void)
 {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#endif
+}
+
+static inline uint64_t gen_of(uint64_t w)
+{
+    return w >> IDX_BITS;
+}
+
+/* Claims and runs chunks of generation g until none are left. */
+static void run_share(uint64_t g, sq_range_fn fn, void *ctx, long n, long chunk, int id)
+{
+    uint64_t w = __atomic_load_n(&word, __ATOMIC_ACQUIRE);
     for (;;) {
-        long b = __atomic_fetch_add(&job_next, chunk, __ATOMIC_RELAXED);
+        if (gen_of(w) != g)
+            return;
+        long b = (long)(w & IDX_MASK);
         if (b >= n)
-            break;
-        fn(ctx, b, n - b < chunk ? n : b + chunk, id);
+            return;
+        long e = n - b < chunk ? n : b + chunk;
+        if (!__atomic_compare_exchange_n(&word, &w, (g << IDX_BITS) | (uint64_t)e, 1,
+                                         __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+            continue;  /* w now holds the current word */
+        fn(ctx, b, e, id);
+        __atomic_fetch_add(&done_count, e - b, __ATOMIC_RELEASE);
+        w = __atomic_load_n(&word, __ATOMIC_ACQUIRE);
     }
 }
 
@@ -73,26 +107,43 @@ static void *worker(void *arg)
     int id = (int)(intptr_t)arg;
     sq_fp_fast();
     in_job = 1;
-    unsigned long seen = born[id - 1];
-    pthread_mutex_lock(&mu);
+    uint64_t seen = gen_of(__atomic_load_n(&word, __ATOMIC_ACQUIRE));
     for (;;) {
-        while (gen == seen && !quit)
-            pthread_cond_wait(&go, &mu);
-        if (quit)
+        /* wait for a new generation: spin, then sleep */
+        uint64_t w = 0;
+        int got = 0;
+        for (int i = 0; i < SPIN_ROUNDS; i++) {
+            w = __atomic_load_n(&word, __ATOMIC_ACQUIRE);
+            if (gen_of(w) != seen || __atomic_load_n(&quit, __ATOMIC_ACQUIRE)) {
+                got = 1;
+                break;
+            }
+            cpu_relax();
+        }
+        if (!got) {
+            pthread_mutex_lock(&mu);
+            sleepers++;
+            for (;;) {
+                w = __atomic_load_n(&word, __ATOMIC_ACQUIRE);
+                if (gen_of(w) != seen || __atomic_load_n(&quit, __ATOMIC_ACQUIRE))
+                    break;
+                pthread_cond_wait(&go, &mu);
+            }
+            sleepers--;
+            pthread_mutex_unlock(&mu);
+        }
+        if (__atomic_load_n(&quit, __ATOMIC_ACQUIRE))
             break;
-        seen = gen;
+        seen = gen_of(w);
+        /* the fields belong to generation `seen` as long as one of its
+         * chunks is unclaimed; run_share's checked claims make a stale read
+         * harmless */
         sq_range_fn fn = job_fn;
         void *ctx = job_ctx;
         long n = job_n, chunk = job_chunk;
-        int parts = job_parts;
-        pthread_mutex_unlock(&mu);
-        if (id < parts)
-            run_share(fn, ctx, n, chunk, id);
-        pthread_mutex_lock(&mu);
-        if (--pending == 0)
-            pthread_cond_signal(&done);
+        if (id < job_parts)
+            run_share(seen, fn, ctx, n, chunk, id);
     }
-    pthread_mutex_unlock(&mu);
     return NULL;
 }
 
@@ -100,20 +151,20 @@ static void *worker(void *arg)
 static void after_fork_child(void)
 {
     nworkers = 0;
-    pending = 0;
+    sleepers = 0;
     quit = 0;
 }
 
 static void stop_workers(void)
 {
     pthread_mutex_lock(&mu);
-    quit = 1;
+    __atomic_store_n(&quit, 1, __ATOMIC_RELEASE);
     pthread_cond_broadcast(&go);
     pthread_mutex_unlock(&mu);
     for (int i = 0; i < nworkers; i++)
         pthread_join(tids[i], NULL);
     nworkers = 0;
-    quit = 0;
+    __atomic_store_n(&quit, 0, __ATOMIC_RELEASE);
 }
 
 static void register_atfork(void)
@@ -130,7 +181,6 @@ static void start_workers(int n)
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, &old);
     while (nworkers < n) {
-        born[nworkers] = gen;
         if (pthread_create(&tids[nworkers], NULL, worker, (void *)(intptr_t)(nworkers + 1)) != 0)
             break;
         nworkers++;
@@ -198,7 +248,7 @@ void sq_parallel_for_upto(long n, long min_each, int most_threads, sq_range_fn f
         if (parts > nworkers + 1)
             parts = nworkers + 1;
         if (parts > 1) {
-            pthread_mutex_lock(&mu);
+            /* every chunk of the last job is done, so no one reads these */
             job_fn = fn;
             job_ctx = ctx;
             job_n = n;
@@ -206,21 +256,27 @@ void sq_parallel_for_upto(long n, long min_each, int most_threads, sq_range_fn f
             job_chunk = n / ((long)parts * 16);
             if (job_chunk < min_each)
                 job_chunk = min_each;
-            job_next = 0;
             job_parts = parts;
-            pending = nworkers;
-            gen++;
-            pthread_cond_broadcast(&go);
+            __atomic_store_n(&done_count, 0, __ATOMIC_RELAXED);
+            uint64_t g = (gen_of(__atomic_load_n(&word, __ATOMIC_RELAXED)) + 1)
+                         & ((1ULL << (64 - IDX_BITS)) - 1);
+            __atomic_store_n(&word, g << IDX_BITS, __ATOMIC_RELEASE);
+            pthread_mutex_lock(&mu);
+            if (sleepers)
+                pthread_cond_broadcast(&go);
             pthread_mutex_unlock(&mu);
             unsigned fp = sq_fp_fast();
             in_job = 1;
-            run_share(fn, ctx, n, job_chunk, 0);
+            run_share(g, fn, ctx, n, job_chunk, 0);
             in_job = 0;
             sq_fp_restore(fp);
-            pthread_mutex_lock(&mu);
-            while (pending > 0)
-                pthread_cond_wait(&done, &mu);
-            pthread_mutex_unlock(&mu);
+            /* the chunks others claimed: usually already done */
+            for (long spins = 0; __atomic_load_n(&done_count, __ATOMIC_ACQUIRE) < n; spins++) {
+                if (spins < 2000)
+                    cpu_relax();
+                else
+                    sched_yield();   /* the claimer may be waiting for a core */
+            }
             pthread_mutex_unlock(&run_mu);
             return;
         }
