@@ -26,9 +26,22 @@ const sh_command sh_commands[] = {
     { "layers", "layers", "list the layers: index, name, class, shape, trainable",
       "Lists model.layers with each layer's output shape and trainable flag.\n\nexample: layers",
       cmd_layers, 0, 0, C_NONE },
-    { "summary", "summary", "print model.summary()",
-      "Prints the Keras 2.6 summary table of a built model.\n\nexample: summary",
-      cmd_summary, 0, 0, C_NONE },
+    { "summary", "summary [macs] [memory]", "print model.summary()",
+      "Prints the Keras 2.6 summary table of a built model. 'macs' adds a column of\n"
+      "multiply-accumulates for one sample (the products of weights with values: a\n"
+      "Dense or convolution output is one dot product; bias additions, pooling and\n"
+      "activations count 0; FLOPs are about twice this) and torchinfo's 'Total\n"
+      "mult-adds' line; 'memory' adds the float32 bytes of each layer's output (one\n"
+      "sample) and weights, and torchinfo's size lines (its forward/backward pass size\n"
+      "counts the outputs of the layers with weights twice: values and gradients).\n"
+      "'explain' shows the arithmetic.\n\nexample: summary macs memory",
+      cmd_summary, 0, 2, C_NONE },
+    { "explain", "explain [LAYER]", "show the arithmetic of shapes, parameters and mult-adds",
+      "For each layer (or the one called LAYER, or at that index): how its output shape\n"
+      "and parameter count follow from its input and options, in this model's numbers\n"
+      "(123 = floor((250 - 5) / 2) + 1, 2432 = (5*5*3 + 1) * 32), and its\n"
+      "multiply-accumulates for one sample; then the totals.\n\n"
+      "example: explain conv2d", cmd_explain, 0, 1, C_LAYER },
     { "weights", "weights [LAYER]", "list weights with their values",
       "Lists model.weights (or one layer's weights): name, shape, dtype and values.\n\n"
       "example: weights dense", cmd_weights, 0, 1, C_LAYER },

@@ -63,7 +63,7 @@ extern const sh_command sh_commands[];
 const sh_command *sh_command_find(const shell *sh, const char *name);
 
 /* The handlers, by area (cmd_model.c, cmd_run.c, cmd_files.c,
- * cmd_session.c, help.c). */
+ * cmd_session.c, help.c, cmd_see.c). */
 int cmd_model(shell *sh, int argc, char **argv);
 int cmd_input(shell *sh, int argc, char **argv);
 int cmd_add(shell *sh, int argc, char **argv);
@@ -94,6 +94,7 @@ int cmd_info(shell *sh, int argc, char **argv);
 int cmd_echo(shell *sh, int argc, char **argv);
 int cmd_quit(shell *sh, int argc, char **argv);
 int cmd_help(shell *sh, int argc, char **argv);
+int cmd_explain(shell *sh, int argc, char **argv);
 
 /* Dimensions given as words "1 250 250 3" and/or tuples "1,250,250,3". */
 int sh_parse_dims(shell *sh, int argc, char **argv, long *dims, int *n);

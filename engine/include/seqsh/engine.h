@@ -169,6 +169,30 @@ char *sq_shape_str(const sq_shape *sh, char *buf, size_t n);
 /* model.summary() text, Keras 2.6 classic layout. Returns a malloc'd string
  * owned by the caller, or NULL with *err filled. */
 char *sq_summary(const sq_session *s, sq_error *err);
+/* summary() with extra columns (a mask of these): Mult-Adds, the
+ * multiply-accumulates of one sample; Output Memory and Param Memory, the
+ * float32 bytes of one sample's output and of the weights; the footer adds
+ * torchinfo's totals ("Total mult-adds (M): 163.43", "Input size (MB)",
+ * "Forward/backward pass size (MB)" = twice the outputs of the layers with
+ * weights, "Params size (MB)", "Estimated Total Size (MB)"). columns 0 gives
+ * sq_summary's text. malloc'd; NULL with *err filled. */
+enum { SQ_SUMMARY_MACS = 1, SQ_SUMMARY_MEMORY = 2 };
+char *sq_summary_columns(const sq_session *s, int columns, sq_error *err);
+/* What entry i of model.layers costs for one sample; -1 when the model is
+ * not built or i is out of range. */
+typedef struct {
+    size_t macs;          /* multiply-accumulates: products of weights with values */
+    size_t out_bytes;     /* its output, float32 */
+    size_t param_bytes;   /* its weights, float32 */
+} sq_layer_cost;
+int sq_layer_cost_get(const sq_session *s, int i, sq_layer_cost *c);
+/* Teaching: for every entry of model.layers (or the one called `layer`, or
+ * at that index; negative counts from the end), its output shape and
+ * parameter count with the arithmetic that gives them, in this model's
+ * numbers ("123 = floor((250 - 5) / 2) + 1", "2432 = (5*5*3 + 1) * 32"), and
+ * its multiply-accumulates for one sample; for the whole model, the totals.
+ * malloc'd; NULL with *err filled (not built, no such layer). */
+char *sq_explain(const sq_session *s, const char *layer, sq_error *err);
 /* print(model.layers), one line per layer; malloc'd, NULL on error. */
 char *sq_layers_text(const sq_session *s, sq_error *err);
 /* model.weights / layer.weights with values; layer NULL = all. */
