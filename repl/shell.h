@@ -95,7 +95,12 @@ int cmd_echo(shell *sh, int argc, char **argv);
 int cmd_quit(shell *sh, int argc, char **argv);
 int cmd_help(shell *sh, int argc, char **argv);
 int cmd_explain(shell *sh, int argc, char **argv);
+int cmd_plot(shell *sh, int argc, char **argv);
+int cmd_show(shell *sh, int argc, char **argv);
 
+/* INPUT as call reads it (a generator with its dimensions, or a file) into
+ * *x (cmd_run.c). */
+int sh_get_input(shell *sh, int argc, char **argv, sq_tensor *x);
 /* Dimensions given as words "1 250 250 3" and/or tuples "1,250,250,3". */
 int sh_parse_dims(shell *sh, int argc, char **argv, long *dims, int *n);
 /* Sets sh->err from an engine error and returns -1. */

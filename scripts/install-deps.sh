@@ -2,7 +2,7 @@
 # install-deps.sh - installs the Debian 12 packages seqsh needs to build and
 # test, if any is missing. Uses sudo when not run as root.
 set -e
-pkgs="build-essential autoconf automake pkg-config libopenblas-dev libreadline-dev zlib1g-dev check tmux valgrind"
+pkgs="build-essential autoconf automake pkg-config libopenblas-dev libreadline-dev zlib1g-dev libgraphviz-dev libcairo2-dev fonts-dejavu-core check tmux valgrind"
 missing=""
 for p in $pkgs; do
     dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"

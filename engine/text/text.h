@@ -12,4 +12,12 @@ const char *sq_commas(size_t v, char *buf);
  * (powers of 1000). */
 const char *sq_bytes_short(double bytes, char *buf, size_t n);
 
+/* One panel of `plot history` in a terminal (chart.c): the title; 8 lines
+ * of braille (2x4 dots a character) with the largest value on the first
+ * line's label and the smallest on the last's, epoch 1 at the left edge and
+ * epoch n at the right; the epoch axis; the legend. tr solid, va (may be
+ * NULL) dotted; NaN breaks a line. width columns in all. */
+void sq_chart_panel(sbuf *b, const char *name, const double *tr, const double *va, int n,
+                    int width);
+
 #endif
