@@ -28,6 +28,9 @@ int sq_canvas_open(sq_canvas *c, sq_plot_fmt fmt, double w, double h, sq_error *
 {
     memset(c, 0, sizeof *c);
     c->fmt = fmt;
+    /* the pixels, and about as much again for the PNG's bytes */
+    if (fmt == SQ_PLOT_PNG && sq_check_memory(w * h * 8, "this picture", err) < 0)
+        return -1;
     if (fmt == SQ_PLOT_PNG)
         c->surface = cairo_image_surface_create(CAIRO_FORMAT_ARGB32, (int)w, (int)h);
     else if (fmt == SQ_PLOT_SVG)

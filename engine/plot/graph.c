@@ -3,6 +3,7 @@
  * its input and output shapes) under a box for the input, written in
  * Graphviz's dot language and, for .svg, .png and .pdf, laid out and drawn
  * by Graphviz's library (no program is run). */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -77,39 +78,48 @@ static int quiet(char *msg)
     return 0;
 }
 
-int sq_render_dot(const char *dot, const char *format, const char *path, sq_error *err)
+/* One Graphviz context for the process, made on first use and never freed:
+ * Graphviz 2.42's pango plugin keeps, in a static variable, a pointer to the
+ * last font name of the context that measured text, and a later context
+ * would compare against it after gvFreeContext freed it (valgrind sees the
+ * read). Within one context the name stays alive. This is the engine's one
+ * piece of process state besides the thread pool, owed to Graphviz's own. */
+static GVC_t *the_gvc;
+static pthread_once_t gvc_once = PTHREAD_ONCE_INIT;
+
+static void gvc_start(void)
 {
     agseterrf(quiet);
-    GVC_t *gvc = gvContext();
+    the_gvc = gvContext();
+}
+
+int sq_render_dot(const char *dot, const char *format, const char *path, sq_error *err)
+{
+    pthread_once(&gvc_once, gvc_start);
+    GVC_t *gvc = the_gvc;
     if (!gvc)
         return sq_fail(err, "plot: Graphviz could not start (out of memory?)");
     int rc = -1;
     char *data = NULL;
     unsigned int len = 0;
     Agraph_t *g = agmemread(dot);
-    if (!g) {
-        sq_fail(err, "plot: Graphviz could not read the graph");
-        goto done;
-    }
+    if (!g)
+        return sq_fail(err, "plot: Graphviz could not read the graph");
     if (gvLayout(gvc, g, "dot") != 0) {
         sq_fail(err, "plot: Graphviz could not lay out the graph");
-        goto done;
+        agclose(g);
+        return -1;
     }
-    if (gvRenderData(gvc, g, format, &data, &len) != 0 || !data || len == 0) {
+    if (gvRenderData(gvc, g, format, &data, &len) != 0 || !data || len == 0)
         sq_fail(err, "plot: Graphviz has no '%s' renderer (Debian's libgvc6 package carries "
                 "the cairo plugin for png and pdf; 'libgvc6-config-update -c' registers it)",
                 format);
-        goto done;
-    }
-    rc = sq_write_file_atomic(path, data, len, err);
-done:
+    else
+        rc = sq_write_file_atomic(path, data, len, err);
     if (data)
         gvFreeRenderData(data);
-    if (g) {
-        gvFreeLayout(gvc, g);
-        agclose(g);
-    }
-    gvFreeContext(gvc);
+    gvFreeLayout(gvc, g);
+    agclose(g);
     return rc;
 }
 
