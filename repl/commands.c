@@ -35,7 +35,7 @@ const sh_command sh_commands[] = {
       "sample) and weights, and torchinfo's size lines (its forward/backward pass size\n"
       "counts the outputs of the layers with weights twice: values and gradients).\n"
       "'explain' shows the arithmetic.\n\nexample: summary macs memory",
-      cmd_summary, 0, 2, C_NONE },
+      cmd_summary, 0, 2, C_SUMMARY },
     { "explain", "explain [LAYER]", "show the arithmetic of shapes, parameters and mult-adds",
       "For each layer (or the one called LAYER, or at that index): how its output shape\n"
       "and parameter count follow from its input and options, in this model's numbers\n"
@@ -50,7 +50,7 @@ const sh_command sh_commands[] = {
       "fits since compile, training and validation, to a .png, .svg or .pdf file, or\n"
       "without a file in the terminal with braille dots (training solid, validation\n"
       "dotted; width= columns, by default the terminal's).\n\n"
-      "example: plot model.png", cmd_plot, 1, -1, C_FILE },
+      "example: plot model.png", cmd_plot, 1, -1, C_PLOT },
     { "show", "show INPUT [save=FILE.png] [shape=H,W[,C]] [label=last|first|N] [width=N] [color=true|false] [scale=N]",
       "draw one input sample as an image",
       "Draws the first sample of INPUT in the terminal, two pixel rows per line with\n"

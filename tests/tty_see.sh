@@ -1,7 +1,8 @@
 #!/bin/sh
 # tty_see.sh - the teaching commands in a real terminal (tmux): plot history
 # takes the terminal's width, show draws in 24-bit colour when COLORTERM
-# says the terminal has it and in plain shades when it does not. Skipped
+# says the terminal has it and in plain shades when it does not; Tab
+# completes summary's columns and plot history. Skipped
 # (77) when tmux is not installed.
 command -v tmux >/dev/null 2>&1 || { echo "tmux not installed: skipped"; exit 77; }
 : "${SEQSH:=$(pwd)/seqsh}"
@@ -46,7 +47,11 @@ ok "plot history is as wide as the terminal" [ "$(width_of '└┬')" = 100 ]
 keys 'show random 1 4 4 3' Enter
 ok "show names the image" wait_for '(4, 4, 3) RGB'
 ok "show draws in 24-bit colour" sh -c "tmux -L '$sock' capture-pane -p -e | grep -q '38;2;'"
-keys C-d
+keys 'summary me' Tab
+ok "Tab completes summary's columns" wait_for 'seqsh> summary memory'
+keys C-u 'plot hi' Tab
+ok "Tab completes plot history" wait_for 'seqsh> plot history'
+keys C-u C-d
 start ''
 keys 'show scripts/data/digits_test.csv.gz label=last shape=8,8' Enter
 ok "show draws shades without colour" wait_for '████'

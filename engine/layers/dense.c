@@ -96,9 +96,12 @@ static void explain(const sq_layer *l, const sq_shape *in, const sq_shape *out, 
 {
     const dense_state *st = l->state;
     long d = in->d[in->rank - 1];
-    for (int a = 1; a < in->rank - 1; a++)
-        sq_explain_line(b, "axis", "%ld = %ld  (kept: Dense acts on the last axis only)",
+    for (int a = 1; a < in->rank - 1; a++) {
+        char lab[16];
+        snprintf(lab, sizeof lab, "axis %d", a);
+        sq_explain_line(b, lab, "%ld = %ld  (kept: Dense acts on the last axis only)",
                         out->d[a], in->d[a]);
+    }
     sq_explain_line(b, "units", "%ld = units", st->units);
     if (st->use_bias)
         sq_explain_line(b, "params", "%zu = (%ld + 1) * %ld  (a weight for each of the %ld "
