@@ -91,12 +91,24 @@ int cmd_show(shell *sh, int argc, char **argv)
         return sh_engine_fail(sh, &e);
     if (save && !*save)
         return sh_fail(sh, "save= needs a file name");
-    long dims[SQ_MAX_RANK];
+    long dims[3];
     int nd = 0;
+    /* "8,8" or "(8, 8)" */
+    char tuple[64] = "";
     if (shape) {
-        char *words[1] = { (char *)shape };
-        if (sh_parse_dims(sh, 1, words, dims, &nd) < 0)
-            return -1;
+        size_t k = 0;
+        for (const char *q = shape; *q && k + 1 < sizeof tuple; q++)
+            if (*q != '(' && *q != ')' && *q != ' ')
+                tuple[k++] = *q;
+        tuple[k] = '\0';
+    }
+    for (const char *p = shape ? tuple : NULL; p && *p && nd <= 3; nd++) {
+        char *end;
+        long v = strtol(p, &end, 10);
+        if (end == p || (*end && *end != ',') || nd == 3)
+            return sh_fail(sh, "show: shape= is H,W or H,W,C (got '%s')", shape);
+        dims[nd] = v;
+        p = *end ? end + 1 : end;
     }
     sq_tensor x = { 0 }, y = { 0 };
     if (label) {
