@@ -123,8 +123,9 @@ typedef struct sq_layer_kind {
      * discrete). */
     void (*sample_input)(const sq_layer *l, float *x, size_t n, sq_rng *rng);
     /* Teaching (`explain`, `summary macs`); NULL = the generic versions of
-     * explain.c. explain writes the arithmetic of this layer on input `in`
-     * (output `out`), in the model's own numbers: a line per output axis
+     * explain.c. explain writes the arithmetic of this built layer on
+     * input `in` (output `out`; l->param_count is set), in the model's own
+     * numbers: a line per output axis
      * it computes and one for the parameter count ("123 = floor((250 - 5)
      * / 2) + 1", "2432 = (5*5*3 + 1) * 32"), with the sq_explain_*
      * helpers. macs returns the multiply-accumulates of one sample (the
