@@ -145,12 +145,20 @@ int cmd_layers(shell *sh, int argc, char **argv)
     return show(sh, sq_layers_text(sh->s, &e), &e);
 }
 
+/* summary [macs] [memory]: Keras's table, with extra columns when asked. */
 int cmd_summary(shell *sh, int argc, char **argv)
 {
-    (void)argc;
-    (void)argv;
     sq_error e;
-    return show(sh, sq_summary(sh->s, &e), &e);
+    int columns = 0;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "macs"))
+            columns |= SQ_SUMMARY_MACS;
+        else if (!strcmp(argv[i], "memory"))
+            columns |= SQ_SUMMARY_MEMORY;
+        else
+            return sh_fail(sh, "summary: unknown column '%s' (expected macs or memory)", argv[i]);
+    }
+    return show(sh, sq_summary_columns(sh->s, columns, &e), &e);
 }
 
 int cmd_weights(shell *sh, int argc, char **argv)

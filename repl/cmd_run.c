@@ -315,3 +315,8 @@ int cmd_predict(shell *sh, int argc, char **argv)
     sq_tensor_free(&y);
     return 0;
 }
+
+int sh_get_input(shell *sh, int argc, char **argv, sq_tensor *x)
+{
+    return get_input(sh, argc, argv, x);
+}

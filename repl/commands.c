@@ -26,9 +26,43 @@ const sh_command sh_commands[] = {
     { "layers", "layers", "list the layers: index, name, class, shape, trainable",
       "Lists model.layers with each layer's output shape and trainable flag.\n\nexample: layers",
       cmd_layers, 0, 0, C_NONE },
-    { "summary", "summary", "print model.summary()",
-      "Prints the Keras 2.6 summary table of a built model.\n\nexample: summary",
-      cmd_summary, 0, 0, C_NONE },
+    { "summary", "summary [macs] [memory]", "print model.summary()",
+      "Prints the Keras 2.6 summary table of a built model. 'macs' adds a column of\n"
+      "multiply-accumulates for one sample (the products of weights with values: a\n"
+      "Dense or convolution output is one dot product; bias additions, pooling and\n"
+      "activations count 0; FLOPs are about twice this) and torchinfo's 'Total\n"
+      "mult-adds' line; 'memory' adds the float32 bytes of each layer's output (one\n"
+      "sample) and weights, and torchinfo's size lines (its forward/backward pass size\n"
+      "counts the outputs of the layers with weights twice: values and gradients).\n"
+      "'explain' shows the arithmetic.\n\nexample: summary macs memory",
+      cmd_summary, 0, 2, C_SUMMARY },
+    { "explain", "explain [LAYER]", "show the arithmetic of shapes, parameters and mult-adds",
+      "For each layer (or the one called LAYER, or at that index): how its output shape\n"
+      "and parameter count follow from its input and options, in this model's numbers\n"
+      "(123 = floor((250 - 5) / 2) + 1, 2432 = (5*5*3 + 1) * 32), and its\n"
+      "multiply-accumulates for one sample; then the totals.\n\n"
+      "example: explain conv2d", cmd_explain, 0, 1, C_LAYER },
+    { "plot", "plot FILE.svg|.png|.pdf|.dot | plot history [FILE.png|.svg|.pdf] [width=N]",
+      "draw the model, or the training curves",
+      "plot FILE draws the model as Keras's plot_model does: a box per layer with its\n"
+      "name, class, input and output shapes, laid out by Graphviz's library (.dot\n"
+      "writes the graph's text). plot history draws the loss and metric curves of the\n"
+      "fits since compile, training and validation, to a .png, .svg or .pdf file, or\n"
+      "without a file in the terminal with braille dots (training solid, validation\n"
+      "dotted; width= columns, by default the terminal's).\n\n"
+      "example: plot model.png", cmd_plot, 1, -1, C_PLOT },
+    { "show", "show INPUT [save=FILE.png] [shape=H,W[,C]] [label=last|first|N] [width=N] [color=true|false] [scale=N]",
+      "draw one input sample as an image",
+      "Draws the first sample of INPUT in the terminal, two pixel rows per line with\n"
+      "Unicode half blocks: in 24-bit colour when the terminal says it has it\n"
+      "(COLORTERM=truecolor; color= decides otherwise), in grey shades if not.\n"
+      "(B, H, W, C) and (H, W, C) inputs with 1, 3 or 4 channels, (B, H, W) and (H, W)\n"
+      "greys are recognised; shape=8,8 reads a flat row as an image (label= drops a\n"
+      "CSV's label column first). Greys run from the sample's minimum (black) to its\n"
+      "maximum (white). save= writes the image as PNG instead, scale= pixels a\n"
+      "value; width= caps the columns (default the terminal's).\n\n"
+      "example: show scripts/data/digits_test.csv.gz label=last shape=8,8",
+      cmd_show, 1, -1, C_INPUT },
     { "weights", "weights [LAYER]", "list weights with their values",
       "Lists model.weights (or one layer's weights): name, shape, dtype and values.\n\n"
       "example: weights dense", cmd_weights, 0, 1, C_LAYER },

@@ -178,6 +178,17 @@ int sh_complete_words(shell *sh, const char *line, int start, const char *word,
         case C_FILE:
             files = 1;
             break;
+        case C_SUMMARY:
+            emit_if("macs", word, emit, ctx);
+            emit_if("memory", word, emit, ctx);
+            break;
+        case C_PLOT:
+            if (n == 1)
+                emit_if("history", word, emit, ctx);
+            else if (!strcmp(w[1], "history"))
+                emit_if("width=", word, emit, ctx);
+            files = 1;
+            break;
         case C_COMMAND:
             for (const sh_command *k = sh->commands; k->name; k++)
                 emit_if(k->name, word, emit, ctx);

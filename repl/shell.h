@@ -44,7 +44,10 @@ typedef int (*sh_fn)(shell *sh, int argc, char **argv);
 
 /* What the words after a command complete to, for Tab. */
 typedef enum { C_NONE, C_FILE, C_LAYER, C_KIND, C_TOPIC, C_INPUT, C_COMMAND, C_COMPILE,
-               C_SETTING } sh_complete;
+               C_SETTING,
+               C_SUMMARY,   /* summary's columns: macs, memory */
+               C_PLOT       /* plot: history, then file names */
+} sh_complete;
 
 typedef struct sh_command {
     const char *name;
@@ -63,7 +66,7 @@ extern const sh_command sh_commands[];
 const sh_command *sh_command_find(const shell *sh, const char *name);
 
 /* The handlers, by area (cmd_model.c, cmd_run.c, cmd_files.c,
- * cmd_session.c, help.c). */
+ * cmd_session.c, help.c, cmd_see.c). */
 int cmd_model(shell *sh, int argc, char **argv);
 int cmd_input(shell *sh, int argc, char **argv);
 int cmd_add(shell *sh, int argc, char **argv);
@@ -95,7 +98,13 @@ int cmd_info(shell *sh, int argc, char **argv);
 int cmd_echo(shell *sh, int argc, char **argv);
 int cmd_quit(shell *sh, int argc, char **argv);
 int cmd_help(shell *sh, int argc, char **argv);
+int cmd_explain(shell *sh, int argc, char **argv);
+int cmd_plot(shell *sh, int argc, char **argv);
+int cmd_show(shell *sh, int argc, char **argv);
 
+/* INPUT as call reads it (a generator with its dimensions, or a file) into
+ * *x (cmd_run.c). */
+int sh_get_input(shell *sh, int argc, char **argv, sq_tensor *x);
 /* Dimensions given as words "1 250 250 3" and/or tuples "1,250,250,3". */
 int sh_parse_dims(shell *sh, int argc, char **argv, long *dims, int *n);
 /* Sets sh->err from an engine error and returns -1. */

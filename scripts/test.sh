@@ -36,7 +36,9 @@ print_logs "SEQSH_ISA=c OPENBLAS_CORETYPE=Prescott"
 echo "==== AddressSanitizer + UndefinedBehaviorSanitizer build"
 make clean >/dev/null
 san="-fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer"
+# (leaks inside Graphviz and the font libraries are suppressed: tests/lsan.supp)
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 CK_FORK=no \
+    LSAN_OPTIONS="suppressions=$(pwd)/tests/lsan.supp:print_suppressions=0" \
     make -j2 check SAN_CFLAGS="$san" || status=1
 print_logs sanitizers
 

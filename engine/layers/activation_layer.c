@@ -1,5 +1,6 @@
 /* activation_layer.c - Activation(NAME): applies an activation, nothing else.
  * The generic forward applies l->act after this copy. */
+#include <stdio.h>
 #include <string.h>
 #include "layers/layer.h"
 
@@ -39,6 +40,15 @@ static void backward(const sq_layer *l, const sq_bwd *b)
         memcpy(b->din, b->dout, sq_shape_count(b->in_shape) * sizeof(float));
 }
 
+static void explain(const sq_layer *l, const sq_shape *in, const sq_shape *out, sbuf *b)
+{
+    char what[96];
+    (void)in;
+    (void)out;
+    snprintf(what, sizeof what, "%s applied to the values", sq_activation_name(l->act));
+    sq_explain_same_shape(b, what);
+}
+
 const sq_layer_kind sq_kind_activation = {
     .class_name = "Activation",
     .base_name = "activation",
@@ -51,4 +61,5 @@ const sq_layer_kind sq_kind_activation = {
     .shape_rule = "unchanged",
     .example = "input 10; add activation softmax",
     .backward = backward,
+    .explain = explain,
 };

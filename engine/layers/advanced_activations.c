@@ -317,6 +317,64 @@ static void softmax_backward(const sq_layer *l, const sq_bwd *b)
     }
 }
 
+/* ---- explain ------------------------------------------------------------- */
+
+static void leaky_explain(const sq_layer *l, const sq_shape *in, const sq_shape *out, sbuf *b)
+{
+    const one_state *st = l->state;
+    char what[96];
+    (void)in;
+    (void)out;
+    snprintf(what, sizeof what, "x for x > 0, %g * x otherwise, value by value", st->a);
+    sq_explain_same_shape(b, what);
+}
+
+static void elu_explain(const sq_layer *l, const sq_shape *in, const sq_shape *out, sbuf *b)
+{
+    const one_state *st = l->state;
+    char what[96];
+    (void)in;
+    (void)out;
+    snprintf(what, sizeof what, "x for x > 0, %g * (exp(x) - 1) otherwise, value by value",
+             st->a);
+    sq_explain_same_shape(b, what);
+}
+
+static void thresholded_explain(const sq_layer *l, const sq_shape *in, const sq_shape *out,
+                                sbuf *b)
+{
+    const one_state *st = l->state;
+    char what[96];
+    (void)in;
+    (void)out;
+    snprintf(what, sizeof what, "x for x > %g, 0 otherwise, value by value", st->a);
+    sq_explain_same_shape(b, what);
+}
+
+static void relu_explain(const sq_layer *l, const sq_shape *in, const sq_shape *out, sbuf *b)
+{
+    const relu_state *st = l->state;
+    char what[160], cap[48] = "";
+    (void)in;
+    (void)out;
+    if (st->clip)
+        snprintf(cap, sizeof cap, "min(x, %g)", st->max);
+    snprintf(what, sizeof what, "%s for x >= %g, %g * (x - %g) otherwise, value by value",
+             st->clip ? cap : "x", st->thr, st->slope, st->thr);
+    sq_explain_same_shape(b, what);
+}
+
+static void softmax_explain(const sq_layer *l, const sq_shape *in, const sq_shape *out, sbuf *b)
+{
+    const softmax_state *st = l->state;
+    char what[128];
+    (void)out;
+    long ax = st->axis < 0 ? st->axis + in->rank : st->axis;
+    snprintf(what, sizeof what, "exp(x) / sum(exp(x)) along axis %ld: its %ld values sum to 1",
+             st->axis, ax >= 0 && ax < in->rank ? in->d[ax] : -1L);
+    sq_explain_same_shape(b, what);
+}
+
 /* ---- the kinds ----------------------------------------------------------- */
 
 const sq_layer_kind sq_kind_leaky_re_lu = {
@@ -332,6 +390,7 @@ const sq_layer_kind sq_kind_leaky_re_lu = {
     .backward = leaky_backward,
     .shape_rule = "unchanged; no params",
     .example = "input 8; add dense 8; add leakyrelu 0.1",
+    .explain = leaky_explain,
 };
 
 const sq_layer_kind sq_kind_elu = {
@@ -347,6 +406,7 @@ const sq_layer_kind sq_kind_elu = {
     .backward = elu_backward,
     .shape_rule = "unchanged; no params",
     .example = "input 8; add dense 8; add elu alpha=0.5",
+    .explain = elu_explain,
 };
 
 const sq_layer_kind sq_kind_re_lu = {
@@ -362,6 +422,7 @@ const sq_layer_kind sq_kind_re_lu = {
     .backward = relu_backward,
     .shape_rule = "unchanged; no params",
     .example = "input 8; add dense 8; add relu 6 negative_slope=0.1",
+    .explain = relu_explain,
 };
 
 const sq_layer_kind sq_kind_thresholded_re_lu = {
@@ -377,6 +438,7 @@ const sq_layer_kind sq_kind_thresholded_re_lu = {
     .backward = thresholded_backward,
     .shape_rule = "unchanged; no params",
     .example = "input 8; add dense 8; add thresholdedrelu 0.5",
+    .explain = thresholded_explain,
 };
 
 const sq_layer_kind sq_kind_softmax = {
@@ -392,4 +454,5 @@ const sq_layer_kind sq_kind_softmax = {
     .backward = softmax_backward,
     .shape_rule = "unchanged; no params",
     .example = "input 5 3; add softmax axis=1",
+    .explain = softmax_explain,
 };

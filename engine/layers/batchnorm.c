@@ -263,6 +263,29 @@ static void backward(const sq_layer *l, const sq_bwd *b)
     }
 }
 
+/* One of each weight per channel; the moving statistics are not trained. */
+static void explain(const sq_layer *l, const sq_shape *in, const sq_shape *out, sbuf *b)
+{
+    const bn_state *st = l->state;
+    long c = in->d[in->rank - 1];
+    (void)out;
+    sq_explain_line(b, "shape", "the same as the input (each of the %ld channels normalised "
+                    "with its own statistics)", c);
+    sq_explain_line(b, "params", "%zu = %d * %ld  (%s%smoving_mean and moving_variance for each "
+                    "of the %ld channels; the %ld moving statistics are not trained)",
+                    l->param_count, st->scale + st->center + 2, c, st->scale ? "gamma, " : "",
+                    st->center ? "beta, " : "", c, 2 * c);
+}
+
+/* Inference folds the four into one scale and one shift per channel. */
+static size_t macs(const sq_layer *l, const sq_shape *in, const sq_shape *out, sbuf *why)
+{
+    (void)l;
+    (void)in;
+    return sq_macs_each(out, 1, "one multiply-add per value: x * scale + shift, the "
+                        "channel's statistics folded into scale and shift", why);
+}
+
 const sq_layer_kind sq_kind_batch_normalization = {
     .class_name = "BatchNormalization",
     .base_name = "batch_normalization",
@@ -280,4 +303,6 @@ const sq_layer_kind sq_kind_batch_normalization = {
     .backward = backward,
     .shape_rule = "unchanged; params 4*C (gamma, beta trainable; moving_mean, moving_variance not)",
     .example = "input 8 8 3; add batchnormalization",
+    .explain = explain,
+    .macs = macs,
 };

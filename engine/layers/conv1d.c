@@ -470,6 +470,38 @@ static void backward(const sq_layer *l, const sq_bwd *b)
     }
 }
 
+static void explain(const sq_layer *l, const sq_shape *in, const sq_shape *out, sbuf *b)
+{
+    const conv1d_state *st = l->state;
+    long dk = extent(st), c = in->d[2];
+    if (!st->causal)
+        sq_explain_window(b, "steps", in->d[1], st->k, st->s, st->d, st->same, out->d[1]);
+    else if (st->s == 1)
+        sq_explain_line(b, "steps", "%ld = %ld  (causal padding: %ld zeros before the first "
+                        "step, so no output sees a later step)", out->d[1], in->d[1], dk - 1);
+    else
+        sq_explain_line(b, "steps", "%ld = ceil(%ld / %ld)  (causal padding: %ld zeros before "
+                        "the first step, a window every %ld)", out->d[1], in->d[1], st->s,
+                        dk - 1, st->s);
+    sq_explain_line(b, "channels", "%ld = filters", st->filters);
+    if (st->use_bias)
+        sq_explain_line(b, "params", "%zu = (%ld*%ld + 1) * %ld  (a %ldx%ld kernel and a bias "
+                        "for each of the %ld filters)", l->param_count, st->k, c, st->filters,
+                        st->k, c, st->filters);
+    else
+        sq_explain_line(b, "params", "%zu = %ld*%ld * %ld  (a %ldx%ld kernel for each of the "
+                        "%ld filters)", l->param_count, st->k, c, st->filters, st->k, c,
+                        st->filters);
+}
+
+static size_t macs(const sq_layer *l, const sq_shape *in, const sq_shape *out, sbuf *why)
+{
+    const conv1d_state *st = l->state;
+    char t[64];
+    snprintf(t, sizeof t, "%ld*%ld", st->k, in->d[2]);
+    return sq_macs_dot(out, (size_t)(st->k * in->d[2]), t, why);
+}
+
 static const char *const aliases[] = { "Convolution1D", NULL };
 
 const sq_layer_kind sq_kind_conv1d = {
@@ -490,4 +522,6 @@ const sq_layer_kind sq_kind_conv1d = {
     .backward = backward,
     .shape_rule = "(B, T, C) -> (B, T', filters); valid: T' = floor((T - dk)/s) + 1, same and causal: T' = ceil(T/s), dk = k + (k-1)(d-1); causal pads dk - 1 zeros before the first step; params k*C*filters + filters",
     .example = "input 100 8; add conv1d 16 5 padding=causal dilation_rate=2 relu",
+    .explain = explain,
+    .macs = macs,
 };

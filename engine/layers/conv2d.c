@@ -570,6 +570,33 @@ static void backward(const sq_layer *l, const sq_bwd *b)
     }
 }
 
+static void explain(const sq_layer *l, const sq_shape *in, const sq_shape *out, sbuf *b)
+{
+    const conv2d_state *st = l->state;
+    static const char *const axis[2] = { "rows", "cols" };
+    for (int a = 0; a < 2; a++)
+        sq_explain_window(b, axis[a], in->d[1 + a], st->k[a], st->s[a], st->d[a], st->same,
+                          out->d[1 + a]);
+    sq_explain_line(b, "channels", "%ld = filters", st->filters);
+    long c = in->d[3];
+    if (st->use_bias)
+        sq_explain_line(b, "params", "%zu = (%ld*%ld*%ld + 1) * %ld  (a %ldx%ldx%ld kernel and "
+                        "a bias for each of the %ld filters)", l->param_count, st->k[0], st->k[1],
+                        c, st->filters, st->k[0], st->k[1], c, st->filters);
+    else
+        sq_explain_line(b, "params", "%zu = %ld*%ld*%ld * %ld  (a %ldx%ldx%ld kernel for each "
+                        "of the %ld filters)", l->param_count, st->k[0], st->k[1], c,
+                        st->filters, st->k[0], st->k[1], c, st->filters);
+}
+
+static size_t macs(const sq_layer *l, const sq_shape *in, const sq_shape *out, sbuf *why)
+{
+    const conv2d_state *st = l->state;
+    char t[96];
+    snprintf(t, sizeof t, "%ld*%ld*%ld", st->k[0], st->k[1], in->d[3]);
+    return sq_macs_dot(out, (size_t)(st->k[0] * st->k[1] * in->d[3]), t, why);
+}
+
 static const char *const aliases[] = { "Convolution2D", NULL };
 
 const sq_layer_kind sq_kind_conv2d = {
@@ -590,4 +617,6 @@ const sq_layer_kind sq_kind_conv2d = {
     .backward = backward,
     .shape_rule = "(B, H, W, C) -> (B, H', W', filters); valid: H' = floor((H - dk)/s) + 1, same: H' = ceil(H/s), dk = k + (k-1)(d-1); params kh*kw*C*filters + filters",
     .example = "input 28 28 1; add conv2d 32 3 strides=2 padding=same relu",
+    .explain = explain,
+    .macs = macs,
 };

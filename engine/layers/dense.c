@@ -1,5 +1,6 @@
 /* dense.c - Dense: out = activation(in . kernel + bias) on the last axis,
  * for inputs of any rank >= 2; one GEMM over all leading positions. */
+#include <stdio.h>
 #include "layers/layer.h"
 #include "kernels/blas.h"
 
@@ -90,6 +91,36 @@ static void backward(const sq_layer *l, const sq_bwd *b)
                 b->din, (int)d);
 }
 
+/* The units axis, the leading axes Dense leaves alone, and the count. */
+static void explain(const sq_layer *l, const sq_shape *in, const sq_shape *out, sbuf *b)
+{
+    const dense_state *st = l->state;
+    long d = in->d[in->rank - 1];
+    for (int a = 1; a < in->rank - 1; a++) {
+        char lab[16];
+        snprintf(lab, sizeof lab, "axis %d", a);
+        sq_explain_line(b, lab, "%ld = %ld  (kept: Dense acts on the last axis only)",
+                        out->d[a], in->d[a]);
+    }
+    sq_explain_line(b, "units", "%ld = units", st->units);
+    if (st->use_bias)
+        sq_explain_line(b, "params", "%zu = (%ld + 1) * %ld  (a weight for each of the %ld "
+                        "inputs and a bias, for each of the %ld units)",
+                        l->param_count, d, st->units, d, st->units);
+    else
+        sq_explain_line(b, "params", "%zu = %ld * %ld  (a weight for each of the %ld inputs, "
+                        "for each of the %ld units)", l->param_count, d, st->units, d, st->units);
+}
+
+static size_t macs(const sq_layer *l, const sq_shape *in, const sq_shape *out, sbuf *why)
+{
+    (void)l;
+    long d = in->d[in->rank - 1];
+    char t[32];
+    snprintf(t, sizeof t, "%ld", d);
+    return sq_macs_dot(out, (size_t)d, t, why);
+}
+
 const sq_layer_kind sq_kind_dense = {
     .class_name = "Dense",
     .base_name = "dense",
@@ -105,4 +136,6 @@ const sq_layer_kind sq_kind_dense = {
     .shape_rule = "(B, ..., d) -> (B, ..., units); params d*units + units",
     .example = "input 16; add dense 64 relu",
     .backward = backward,
+    .explain = explain,
+    .macs = macs,
 };

@@ -1,4 +1,5 @@
 /* dropout.c - Dropout: identity at inference; rate checked at creation. */
+#include <stdio.h>
 #include <string.h>
 #include "layers/layer.h"
 
@@ -65,6 +66,18 @@ static void backward(const sq_layer *l, const sq_bwd *b)
             b->din[i] = b->dout[i] * b->cache[i];
 }
 
+static void explain(const sq_layer *l, const sq_shape *in, const sq_shape *out, sbuf *b)
+{
+    const dropout_state *st = l->state;
+    char what[160];
+    (void)in;
+    (void)out;
+    snprintf(what, sizeof what, "while training each value is zeroed with probability %g and "
+             "the others multiplied by 1 / (1 - %g); otherwise values pass unchanged", st->rate,
+             st->rate);
+    sq_explain_same_shape(b, what);
+}
+
 const sq_layer_kind sq_kind_dropout = {
     .class_name = "Dropout",
     .base_name = "dropout",
@@ -79,4 +92,5 @@ const sq_layer_kind sq_kind_dropout = {
     .backward = backward,
     .shape_rule = "unchanged",
     .example = "input 16; add dropout 0.5",
+    .explain = explain,
 };

@@ -28,6 +28,16 @@ static void backward(const sq_layer *l, const sq_bwd *b)
         memcpy(b->din, b->dout, sq_shape_count(b->in_shape) * sizeof(float));
 }
 
+/* Every axis after the batch multiplied into one. */
+static void explain(const sq_layer *l, const sq_shape *in, const sq_shape *out, sbuf *b)
+{
+    (void)l;
+    char t[128];
+    sq_explain_line(b, "features", "%ld = %s  (every value of a sample in one row, in C order)",
+                    out->d[1], sq_dims_text(in, t, sizeof t));
+    sq_explain_no_params(b);
+}
+
 const sq_layer_kind sq_kind_flatten = {
     .class_name = "Flatten",
     .base_name = "flatten",
@@ -37,4 +47,5 @@ const sq_layer_kind sq_kind_flatten = {
     .shape_rule = "(B, d1, d2, ...) -> (B, d1*d2*...)",
     .example = "input 4 4 3; add flatten",
     .backward = backward,
+    .explain = explain,
 };

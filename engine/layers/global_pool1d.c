@@ -109,6 +109,17 @@ static void backward(const sq_layer *l, const sq_bwd *b)
     }
 }
 
+/* One value per channel from all steps. */
+static void explain(const sq_layer *l, const sq_shape *in, const sq_shape *out, sbuf *b)
+{
+    const gpool1d_state *st = l->state;
+    if (st->keepdims)
+        sq_explain_line(b, "steps", "1  (keepdims: the pooled axis stays, of size 1)");
+    sq_explain_line(b, "channels", "%ld = %ld  (the %s of each channel over all %ld steps)",
+                    out->d[out->rank - 1], in->d[2], st->max ? "maximum" : "mean", in->d[1]);
+    sq_explain_no_params(b);
+}
+
 static const char *const max_aliases[] = { "GlobalMaxPool1D", NULL };
 static const char *const avg_aliases[] = { "GlobalAvgPool1D", NULL };
 
@@ -125,6 +136,7 @@ const sq_layer_kind sq_kind_global_max_pooling1d = {
     .backward = backward,
     .shape_rule = "(B, T, C) -> (B, C), or (B, 1, C) with keepdims=true; no params",
     .example = "input 10 4; add globalmaxpooling1d",
+    .explain = explain,
 };
 
 const sq_layer_kind sq_kind_global_average_pooling1d = {
@@ -140,4 +152,5 @@ const sq_layer_kind sq_kind_global_average_pooling1d = {
     .backward = backward,
     .shape_rule = "(B, T, C) -> (B, C), or (B, 1, C) with keepdims=true; no params",
     .example = "input 10 4; add globalaveragepooling1d keepdims=true",
+    .explain = explain,
 };

@@ -108,6 +108,20 @@ static void backward(const sq_layer *l, const sq_bwd *b)
     }
 }
 
+/* One value per channel from all rows and cols. */
+static void explain(const sq_layer *l, const sq_shape *in, const sq_shape *out, sbuf *b)
+{
+    const gpool_state *st = l->state;
+    if (st->keepdims) {
+        sq_explain_line(b, "rows", "1  (keepdims: the pooled axes stay, of size 1)");
+        sq_explain_line(b, "cols", "1");
+    }
+    sq_explain_line(b, "channels", "%ld = %ld  (the %s of each channel over all %ld*%ld "
+                    "positions)", out->d[out->rank - 1], in->d[3], st->max ? "maximum" : "mean",
+                    in->d[1], in->d[2]);
+    sq_explain_no_params(b);
+}
+
 static const char *const max_aliases[] = { "GlobalMaxPool2D", NULL };
 static const char *const avg_aliases[] = { "GlobalAvgPool2D", NULL };
 
@@ -126,6 +140,7 @@ const sq_layer_kind sq_kind_global_max_pooling2d = {
     .backward = backward,
     .shape_rule = "(B, H, W, C) -> (B, C), or (B, 1, 1, C) with keepdims=true",
     .example = "input 6 6 4; add globalmaxpooling2d",
+    .explain = explain,
 };
 
 const sq_layer_kind sq_kind_global_average_pooling2d = {
@@ -143,4 +158,5 @@ const sq_layer_kind sq_kind_global_average_pooling2d = {
     .backward = backward,
     .shape_rule = "(B, H, W, C) -> (B, C), or (B, 1, 1, C) with keepdims=true",
     .example = "input 6 6 4; add globalaveragepooling2d",
+    .explain = explain,
 };

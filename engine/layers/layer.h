@@ -122,6 +122,19 @@ typedef struct sq_layer_kind {
      * and a kind with it gets no input-gradient check (its input is
      * discrete). */
     void (*sample_input)(const sq_layer *l, float *x, size_t n, sq_rng *rng);
+    /* Teaching (`explain`, `summary macs`); NULL = the generic versions of
+     * explain.c. explain writes the arithmetic of this built layer on
+     * input `in` (output `out`; l->param_count is set), in the model's own
+     * numbers: a line per output axis
+     * it computes and one for the parameter count ("123 = floor((250 - 5)
+     * / 2) + 1", "2432 = (5*5*3 + 1) * 32"), with the sq_explain_*
+     * helpers. macs returns the multiply-accumulates of one sample (the
+     * products of weights with values; bias additions, comparisons and
+     * exponentials are not counted) and, when why is not NULL, writes
+     * their arithmetic on one line without a newline
+     * ("36316800 = 123*123*32 * 5*5*3  (note)"). */
+    void (*explain)(const sq_layer *l, const sq_shape *in, const sq_shape *out, sbuf *b);
+    size_t (*macs)(const sq_layer *l, const sq_shape *in, const sq_shape *out, sbuf *why);
 } sq_layer_kind;
 
 /* A nested model added with `add model`: its layers sit in the outer
@@ -208,5 +221,42 @@ int sq_layer_infer(const sq_layer *l, const sq_shape *in, sq_shape *out,
 /* The same when only the output shape is wanted. */
 int sq_layer_check_input(const sq_layer *l, const sq_shape *in, sq_shape *out,
                          sq_error *err);
+
+/* ---- teaching: the arithmetic of a built layer (explain.c) ------------- */
+/* The kind's explain lines (or the generic ones), then its mult-adds line. */
+void sq_layer_explain(const sq_layer *l, sbuf *b);
+/* Multiply-accumulates of one sample (the kind's count or the generic
+ * one); why as for the kind's macs. */
+size_t sq_layer_macs(const sq_layer *l, sbuf *why);
+/* What a kind without explain says: the shape rule (or that the shape is
+ * the input's) and every weight's shape with its product. True for any
+ * kind. */
+void sq_explain_generic(const sq_layer *l, const sq_shape *in, const sq_shape *out, sbuf *b);
+/* A kind without macs: for a weight called "kernel" whose last axis is the
+ * output's last axis, one dot product of (kernel size / that axis) per
+ * output value; 0 for every other layer. */
+size_t sq_macs_generic(const sq_layer *l, const sq_shape *in, const sq_shape *out, sbuf *why);
+/* Weightless elementwise kinds: "shape: the same as the input (WHAT)" and
+ * "params: 0"; what may be NULL. */
+void sq_explain_same_shape(sbuf *b, const char *what);
+/* One line "  LABEL:     TEXT". */
+void sq_explain_line(sbuf *b, const char *label, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* The line for a windowed axis (convolution, pooling): out from n values,
+ * window k, stride s, dilation d, padding same (or valid):
+ * "123 = floor((250 - 5) / 2) + 1  (valid padding: ...)". */
+void sq_explain_window(sbuf *b, const char *label, long n, long k, long s, long d, int same,
+                       long out);
+/* "params: 0  (no weights)". */
+void sq_explain_no_params(sbuf *b);
+/* Values in one sample: the product of sh's dims after the batch (0 when
+ * one is unknown). */
+size_t sq_sample_count(const sq_shape *sh);
+/* sh's dims after the batch as a product: "123*123*32". */
+const char *sq_dims_text(const sq_shape *sh, char *buf, size_t n);
+/* macs helpers: one dot product of `dot` (written as dot_text) per output
+ * value; `per` multiply-adds for every output value (note says why). */
+size_t sq_macs_dot(const sq_shape *out, size_t dot, const char *dot_text, sbuf *why);
+size_t sq_macs_each(const sq_shape *out, size_t per, const char *note, sbuf *why);
 
 #endif

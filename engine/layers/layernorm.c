@@ -223,6 +223,46 @@ static void backward(const sq_layer *l, const sq_bwd *b)
     }
 }
 
+/* gamma and beta span the normalised axes. */
+static void explain(const sq_layer *l, const sq_shape *in, const sq_shape *out, sbuf *b)
+{
+    const ln_state *st = l->state;
+    long ax[SQ_MAX_RANK];
+    int norm[SQ_MAX_RANK];
+    sq_error err;
+    (void)out;
+    if (resolve(l, in, ax, norm, &err) < 0)
+        return;
+    char prod[128] = "", axes[64] = "";
+    size_t kp = 0, ka = 0;
+    for (int i = 0; i < st->n; i++) {
+        kp += (size_t)snprintf(prod + kp, sizeof prod - kp, "%s%ld", i ? "*" : "", in->d[ax[i]]);
+        ka += (size_t)snprintf(axes + ka, sizeof axes - ka, "%s%ld", i ? ", " : "", ax[i]);
+    }
+    sq_explain_line(b, "shape", "the same as the input (each sample normalised over axis %s: "
+                    "mean 0, variance 1%s%s)", axes, st->scale ? ", times gamma" : "",
+                    st->center ? ", plus beta" : "");
+    int per = st->scale + st->center;
+    if (per == 0)
+        sq_explain_no_params(b);
+    else
+        sq_explain_line(b, "params", "%zu = %d * %s  (%s%s%s for each of the %s normalised "
+                        "values)", l->param_count, per, prod, st->scale ? "gamma" : "",
+                        per == 2 ? " and " : "", st->center ? "beta" : "", prod);
+}
+
+static size_t macs(const sq_layer *l, const sq_shape *in, const sq_shape *out, sbuf *why)
+{
+    const ln_state *st = l->state;
+    (void)in;
+    if (!st->scale) {
+        if (why)
+            sb_printf(why, "0  (no gamma: no weights multiply the values)");
+        return 0;
+    }
+    return sq_macs_each(out, 1, "gamma times each normalised value", why);
+}
+
 const sq_layer_kind sq_kind_layer_normalization = {
     .class_name = "LayerNormalization",
     .base_name = "layer_normalization",
@@ -238,4 +278,6 @@ const sq_layer_kind sq_kind_layer_normalization = {
     .backward = backward,
     .shape_rule = "unchanged; gamma and beta have the shape of the normalised axes, (C,) for axis -1: params 2*C (C with one of center, scale false; 0 with both)",
     .example = "input 10 16; add layernormalization",
+    .explain = explain,
+    .macs = macs,
 };

@@ -125,6 +125,24 @@ static void crop_backward(const sq_layer *l, const sq_bwd *b)
               st->before, b->in_shape->d[2]);
 }
 
+static void pad_explain(const sq_layer *l, const sq_shape *in, const sq_shape *out, sbuf *b)
+{
+    const pad1d_state *st = l->state;
+    sq_explain_line(b, "steps", "%ld = %ld + %ld + %ld  (%ld zero steps before, %ld after)",
+                    out->d[1], st->before, in->d[1], st->after, st->before, st->after);
+    sq_explain_line(b, "channels", "%ld = %ld", out->d[2], in->d[2]);
+    sq_explain_no_params(b);
+}
+
+static void crop_explain(const sq_layer *l, const sq_shape *in, const sq_shape *out, sbuf *b)
+{
+    const pad1d_state *st = l->state;
+    sq_explain_line(b, "steps", "%ld = %ld - %ld - %ld  (%ld steps cut at the start, %ld at the "
+                    "end)", out->d[1], in->d[1], st->before, st->after, st->before, st->after);
+    sq_explain_line(b, "channels", "%ld = %ld", out->d[2], in->d[2]);
+    sq_explain_no_params(b);
+}
+
 const sq_layer_kind sq_kind_zero_padding1d = {
     .class_name = "ZeroPadding1D",
     .base_name = "zero_padding1d",
@@ -138,6 +156,7 @@ const sq_layer_kind sq_kind_zero_padding1d = {
     .backward = pad_backward,
     .shape_rule = "(B, T, C) -> (B, a + T + b, C) for padding (a, b); an int p means (p, p); no params",
     .example = "input 6 2; add zeropadding1d (1,2)",
+    .explain = pad_explain,
 };
 
 const sq_layer_kind sq_kind_cropping1d = {
@@ -153,4 +172,5 @@ const sq_layer_kind sq_kind_cropping1d = {
     .backward = crop_backward,
     .shape_rule = "(B, T, C) -> (B, T - a - b, C) for cropping (a, b); an int p means (p, p); no params",
     .example = "input 8 3; add cropping1d (2,1)",
+    .explain = crop_explain,
 };

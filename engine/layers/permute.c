@@ -109,6 +109,19 @@ static void backward(const sq_layer *l, const sq_bwd *b)
     }
 }
 
+/* Output axis i is input axis dims[i]. */
+static void explain(const sq_layer *l, const sq_shape *in, const sq_shape *out, sbuf *b)
+{
+    const permute_state *st = l->state;
+    (void)in;
+    for (int i = 0; i < st->n; i++) {
+        char lab[32];
+        snprintf(lab, sizeof lab, "axis %d", i + 1);
+        sq_explain_line(b, lab, "%ld  (input axis %ld)", out->d[1 + i], st->dims[i]);
+    }
+    sq_explain_no_params(b);
+}
+
 const sq_layer_kind sq_kind_permute = {
     .class_name = "Permute",
     .base_name = "permute",
@@ -122,4 +135,5 @@ const sq_layer_kind sq_kind_permute = {
     .backward = backward,
     .shape_rule = "(B, D1, ..., Dn) -> (B, D[dims[0]], ..., D[dims[n-1]]); e.g. dims 2,1: (B, T, C) -> (B, C, T); no params",
     .example = "input 6 4; add permute 2,1",
+    .explain = explain,
 };

@@ -211,6 +211,17 @@ static void backward(const sq_layer *l, const sq_bwd *b)
     sq_parallel_for(b->in_shape->d[0], (1L << 16) / per + 1, grad_range, &j);
 }
 
+/* Windows over the steps; each channel pooled on its own. */
+static void explain(const sq_layer *l, const sq_shape *in, const sq_shape *out, sbuf *b)
+{
+    const pool1d_state *st = l->state;
+    sq_explain_window(b, "steps", in->d[1], st->k, st->s, 1, st->same, out->d[1]);
+    sq_explain_line(b, "channels", "%ld = %ld  (each channel pooled on its own: the %s of "
+                    "each window of %ld steps)", out->d[2], in->d[2],
+                    st->max ? "maximum" : "mean", st->k);
+    sq_explain_no_params(b);
+}
+
 static const char *const max_aliases[] = { "MaxPool1D", NULL };
 static const char *const avg_aliases[] = { "AvgPool1D", NULL };
 
@@ -228,6 +239,7 @@ const sq_layer_kind sq_kind_max_pooling1d = {
     .backward = backward,
     .shape_rule = "(B, T, C) -> (B, T', C); valid: T' = floor((T - k)/s) + 1, same: T' = ceil(T/s); s defaults to k; no params",
     .example = "input 20 4; add maxpooling1d 2",
+    .explain = explain,
 };
 
 const sq_layer_kind sq_kind_average_pooling1d = {
@@ -244,4 +256,5 @@ const sq_layer_kind sq_kind_average_pooling1d = {
     .backward = backward,
     .shape_rule = "(B, T, C) -> (B, T', C); valid: T' = floor((T - k)/s) + 1, same: T' = ceil(T/s) (padded steps not counted); s defaults to k; no params",
     .example = "input 21 3; add averagepooling1d 3 strides=2 padding=same",
+    .explain = explain,
 };

@@ -477,6 +477,20 @@ static void backward(const sq_layer *l, const sq_bwd *b)
     sq_parallel_for(is->d[0], (1L << 16) / per + 1, grad_range, &j);
 }
 
+/* Windows over rows and cols; each channel pooled on its own. */
+static void explain(const sq_layer *l, const sq_shape *in, const sq_shape *out, sbuf *b)
+{
+    const pool_state *st = l->state;
+    static const char *const axis[2] = { "rows", "cols" };
+    for (int a = 0; a < 2; a++)
+        sq_explain_window(b, axis[a], in->d[1 + a], st->k[a], st->s[a], 1, st->same,
+                          out->d[1 + a]);
+    sq_explain_line(b, "channels", "%ld = %ld  (each channel pooled on its own: the %s of "
+                    "each %ldx%ld window)", out->d[3], in->d[3], st->max ? "maximum" : "mean",
+                    st->k[0], st->k[1]);
+    sq_explain_no_params(b);
+}
+
 static const char *const max_aliases[] = { "MaxPool2D", NULL };
 static const char *const avg_aliases[] = { "AvgPool2D", NULL };
 
@@ -495,6 +509,7 @@ const sq_layer_kind sq_kind_max_pooling2d = {
     .backward = backward,
     .shape_rule = "(B, H, W, C) -> (B, H', W', C); valid: H' = floor((H - k)/s) + 1, same: H' = ceil(H/s)",
     .example = "input 8 8 3; add maxpooling2d 2",
+    .explain = explain,
 };
 
 const sq_layer_kind sq_kind_average_pooling2d = {
@@ -512,4 +527,5 @@ const sq_layer_kind sq_kind_average_pooling2d = {
     .backward = backward,
     .shape_rule = "(B, H, W, C) -> (B, H', W', C); valid: H' = floor((H - k)/s) + 1, same: H' = ceil(H/s)",
     .example = "input 9 9 2; add averagepooling2d 3 strides=2",
+    .explain = explain,
 };

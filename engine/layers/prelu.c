@@ -122,6 +122,28 @@ static void backward(const sq_layer *l, const sq_bwd *b)
     }
 }
 
+static void explain(const sq_layer *l, const sq_shape *in, const sq_shape *out, sbuf *b)
+{
+    const prelu_state *st = l->state;
+    sq_shape p = alpha_shape(st, in);
+    char t[128], shp[128];
+    size_t k = 0;
+    (void)out;
+    for (int a = 0; a < p.rank; a++)
+        k += (size_t)snprintf(t + k, sizeof t - k, "%s%ld", a ? "*" : "", p.d[a]);
+    sq_explain_line(b, "shape", "the same as the input (x for x > 0, alpha * x otherwise)");
+    sq_explain_line(b, "params", "%zu = %s  (alpha %s: one slope per value%s)", l->param_count, t,
+                    sq_shape_str(&p, shp, sizeof shp),
+                    st->nshared ? ", shared along shared_axes" : "");
+}
+
+static size_t macs(const sq_layer *l, const sq_shape *in, const sq_shape *out, sbuf *why)
+{
+    (void)l;
+    (void)in;
+    return sq_macs_each(out, 1, "alpha times each value, counted for every value", why);
+}
+
 const sq_layer_kind sq_kind_p_re_lu = {
     .class_name = "PReLU",
     .base_name = "p_re_lu",
@@ -136,4 +158,6 @@ const sq_layer_kind sq_kind_p_re_lu = {
     .backward = backward,
     .shape_rule = "unchanged; alpha has the input shape without the batch, size 1 along shared_axes: params = product of those sizes",
     .example = "input 6 4; add conv1d 4 3; add prelu shared_axes=1",
+    .explain = explain,
+    .macs = macs,
 };

@@ -59,6 +59,15 @@ static void backward(const sq_layer *l, const sq_bwd *b)
     }
 }
 
+static void explain(const sq_layer *l, const sq_shape *in, const sq_shape *out, sbuf *b)
+{
+    const repeat_state *st = l->state;
+    (void)out;
+    sq_explain_line(b, "steps", "%ld = n  (the vector repeated %ld times)", st->n, st->n);
+    sq_explain_line(b, "features", "%ld = %ld", in->d[1], in->d[1]);
+    sq_explain_no_params(b);
+}
+
 const sq_layer_kind sq_kind_repeat_vector = {
     .class_name = "RepeatVector",
     .base_name = "repeat_vector",
@@ -72,4 +81,5 @@ const sq_layer_kind sq_kind_repeat_vector = {
     .backward = backward,
     .shape_rule = "(B, C) -> (B, n, C); no params",
     .example = "input 4; add repeatvector 3",
+    .explain = explain,
 };

@@ -1,4 +1,5 @@
 /* rescaling.c - Rescaling(scale, offset=0): out = in * scale + offset. */
+#include <stdio.h>
 #include "layers/layer.h"
 
 typedef struct {
@@ -46,6 +47,16 @@ static void backward(const sq_layer *l, const sq_bwd *b)
             b->din[i] = b->dout[i] * st->scale;
 }
 
+static void explain(const sq_layer *l, const sq_shape *in, const sq_shape *out, sbuf *b)
+{
+    const rescaling_state *st = l->state;
+    char what[96];
+    (void)in;
+    (void)out;
+    snprintf(what, sizeof what, "each value * %g + %g", st->scale, st->offset);
+    sq_explain_same_shape(b, what);
+}
+
 const sq_layer_kind sq_kind_rescaling = {
     .class_name = "Rescaling",
     .base_name = "rescaling",
@@ -59,4 +70,5 @@ const sq_layer_kind sq_kind_rescaling = {
     .shape_rule = "unchanged",
     .example = "input 8 8 3; add rescaling 0.00392156862745098",
     .backward = backward,
+    .explain = explain,
 };

@@ -98,6 +98,32 @@ static void backward(const sq_layer *l, const sq_bwd *b)
         memcpy(b->din, b->dout, sq_shape_count(b->in_shape) * sizeof(float));
 }
 
+/* The same values in a new shape; a -1 is what the others leave. */
+static void explain(const sq_layer *l, const sq_shape *in, const sq_shape *out, sbuf *b)
+{
+    const reshape_state *st = l->state;
+    char t[128], o[128], rest[128] = "";
+    size_t k = 0;
+    int unk = -1, nknown = 0;
+    for (int i = 0; i < st->n; i++) {
+        if (st->d[i] == -1) {
+            unk = i;
+        } else {
+            if (k < sizeof rest)
+                k += (size_t)snprintf(rest + k, sizeof rest - k, "%s%ld", k ? "*" : "", st->d[i]);
+            nknown++;
+        }
+    }
+    if (unk >= 0)
+        sq_explain_line(b, "-1", "%ld = %zu / %s%s%s  (what the other axes leave)",
+                        out->d[unk + 1], sq_sample_count(in), nknown > 1 ? "(" : "",
+                        nknown ? rest : "1", nknown > 1 ? ")" : "");
+    sq_explain_line(b, "values", "%zu = %s = %s  (the same values, in the same order)",
+                    sq_sample_count(out), sq_dims_text(out, o, sizeof o),
+                    sq_dims_text(in, t, sizeof t));
+    sq_explain_no_params(b);
+}
+
 const sq_layer_kind sq_kind_reshape = {
     .class_name = "Reshape",
     .base_name = "reshape",
@@ -111,4 +137,5 @@ const sq_layer_kind sq_kind_reshape = {
     .shape_rule = "(B, ...) -> (B,) + target_shape, one -1 inferred",
     .example = "input 32; add reshape 4,4,-1",
     .backward = backward,
+    .explain = explain,
 };

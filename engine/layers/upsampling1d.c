@@ -64,6 +64,15 @@ static void backward(const sq_layer *l, const sq_bwd *b)
     }
 }
 
+static void explain(const sq_layer *l, const sq_shape *in, const sq_shape *out, sbuf *b)
+{
+    const upsampling1d_state *st = l->state;
+    sq_explain_line(b, "steps", "%ld = %ld * %ld  (every step repeated %ld times)", out->d[1],
+                    in->d[1], st->size, st->size);
+    sq_explain_line(b, "channels", "%ld = %ld", out->d[2], in->d[2]);
+    sq_explain_no_params(b);
+}
+
 const sq_layer_kind sq_kind_up_sampling1d = {
     .class_name = "UpSampling1D",
     .base_name = "up_sampling1d",
@@ -77,4 +86,5 @@ const sq_layer_kind sq_kind_up_sampling1d = {
     .backward = backward,
     .shape_rule = "(B, T, C) -> (B, T*size, C); no params",
     .example = "input 5 3; add upsampling1d 3",
+    .explain = explain,
 };

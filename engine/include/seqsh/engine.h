@@ -169,6 +169,30 @@ char *sq_shape_str(const sq_shape *sh, char *buf, size_t n);
 /* model.summary() text, Keras 2.6 classic layout. Returns a malloc'd string
  * owned by the caller, or NULL with *err filled. */
 char *sq_summary(const sq_session *s, sq_error *err);
+/* summary() with extra columns (a mask of these): Mult-Adds, the
+ * multiply-accumulates of one sample; Output Memory and Param Memory, the
+ * float32 bytes of one sample's output and of the weights; the footer adds
+ * torchinfo's totals ("Total mult-adds (M): 163.43", "Input size (MB)",
+ * "Forward/backward pass size (MB)" = twice the outputs of the layers with
+ * weights, "Params size (MB)", "Estimated Total Size (MB)"). columns 0 gives
+ * sq_summary's text. malloc'd; NULL with *err filled. */
+enum { SQ_SUMMARY_MACS = 1, SQ_SUMMARY_MEMORY = 2 };
+char *sq_summary_columns(const sq_session *s, int columns, sq_error *err);
+/* What entry i of model.layers costs for one sample; -1 when the model is
+ * not built or i is out of range. */
+typedef struct {
+    size_t macs;          /* multiply-accumulates: products of weights with values */
+    size_t out_bytes;     /* its output, float32 */
+    size_t param_bytes;   /* its weights, float32 */
+} sq_layer_cost;
+int sq_layer_cost_get(const sq_session *s, int i, sq_layer_cost *c);
+/* Teaching: for every entry of model.layers (or the one called `layer`, or
+ * at that index; negative counts from the end), its output shape and
+ * parameter count with the arithmetic that gives them, in this model's
+ * numbers ("123 = floor((250 - 5) / 2) + 1", "2432 = (5*5*3 + 1) * 32"), and
+ * its multiply-accumulates for one sample; for the whole model, the totals.
+ * malloc'd; NULL with *err filled (not built, no such layer). */
+char *sq_explain(const sq_session *s, const char *layer, sq_error *err);
 /* print(model.layers), one line per layer; malloc'd, NULL on error. */
 char *sq_layers_text(const sq_session *s, sq_error *err);
 /* model.weights / layer.weights with values; layer NULL = all. */
@@ -307,6 +331,54 @@ int sq_export(const sq_session *s, const char *format, const char *path, sq_erro
  * may be NULL (the saved name); trainable < 0 keeps the saved flags. */
 int sq_add_model(sq_session *s, const char *path, const char *name,
                  int trainable, sq_error *err);
+
+/* ---- pictures -------------------------------------------------------------- */
+
+/* The model as Keras's plot_model(show_shapes=True) draws it, in Graphviz's
+ * dot language: a record box per entry of model.layers ("conv2d: Conv2D"
+ * over its input and output shapes) under one for the input, top to
+ * bottom. malloc'd; NULL with *err filled (not built). */
+char *sq_plot_dot(const sq_session *s, sq_error *err);
+/* Writes that picture to path, in the format its extension names: .dot
+ * (the text), .svg, .png or .pdf (laid out and drawn by Graphviz's
+ * library). */
+int sq_plot_model(const sq_session *s, const char *path, sq_error *err);
+/* The loss and metric curves of the History (sq_history_*): one panel per
+ * metric (loss, accuracy, ...) with the training values and, where there
+ * are any, the validation values, against the epoch; written as .png,
+ * .svg or .pdf (cairo). Fails when no epoch has finished since compile. */
+int sq_plot_history(const sq_session *s, const char *path, sq_error *err);
+/* The same in text for a terminal: Unicode braille (2x4 dots a character)
+ * in `width` columns (at least 30), training solid and validation dotted.
+ * malloc'd; NULL with *err filled. */
+char *sq_history_chart(const sq_session *s, int width, sq_error *err);
+
+/* One sample as an image: h x w pixels of 1 (grey) or 3 (RGB) bytes. */
+typedef struct {
+    long h, w;
+    int channels;
+    unsigned char *px;     /* h*w*channels bytes, row by row; owned */
+    double black, white;   /* the values drawn as 0 and 255 */
+} sq_image;
+/* The first sample of x as an image. Without a shape (nshape 0): (B, H, W,
+ * C) and (H, W, C) with C 1, 3 or 4 (alpha dropped); (B, H, W) greys;
+ * (H, W) one grey image. With a shape (H, W or H, W, C), the first row of x
+ * (x[0], all of x when it is 1-D) holds exactly that many values. Grey
+ * values are stretched from the sample's minimum (black) to its maximum
+ * (white), as matplotlib's imshow does; RGB values in [0, 1] are scaled by
+ * 255, values in [0, 255] kept, any others stretched. */
+int sq_image_from_tensor(const sq_tensor *x, const long *shape, int nshape, sq_image *img,
+                         sq_error *err);
+void sq_image_free(sq_image *img);
+/* The image as terminal text: a line naming its size and value range,
+ * then two pixel rows per line with Unicode half blocks: colour = 1 gives 24-bit colour escapes (upper pixel the
+ * foreground of U+2580, lower the background), 0 plain shading (" ░▒▓█"
+ * for the pair's mean). Wider than max_width columns it is shrunk (pixel
+ * averages); small ones are enlarged by a whole factor up to about 32
+ * columns. malloc'd; NULL with *err filled. */
+char *sq_image_text(const sq_image *img, int max_width, int colour, sq_error *err);
+/* Writes the image as PNG (cairo), each pixel scale x scale. */
+int sq_image_save_png(const sq_image *img, const char *path, int scale, sq_error *err);
 
 /* ---- the registry, for help and completion ----------------------------- */
 
