@@ -379,6 +379,24 @@ void sq_image_free(sq_image *img);
 char *sq_image_text(const sq_image *img, int max_width, int colour, sq_error *err);
 /* Writes the image as PNG (cairo), each pixel scale x scale. */
 int sq_image_save_png(const sq_image *img, const char *path, int scale, sq_error *err);
+/* ---- many processes: data-parallel training over MPI ------------------------
+ * One rank of one unless seqsh was built with MPI and started by mpirun.
+ * Every rank runs the same commands; training splits each batch across the
+ * ranks and sums the gradients, so the weights stay equal on every rank. */
+/* Starts MPI when launched by mpirun (before anything else; may change
+ * argc/argv); -1 when MPI fails to start. */
+int sq_dist_init(int *argc, char ***argv);
+void sq_dist_finalize(void);
+/* Ends every rank at once (an unrecoverable state on one of them). */
+void sq_dist_abort(int status);
+int sq_dist_rank(void);
+int sq_dist_size(void);
+/* 1 when this seqsh was built with MPI. */
+int sq_dist_available(void);
+/* Collective: the lowest rank whose flag is set, or -1 when none is. Every
+ * rank must call it at the same point (after each command, before each
+ * collective step) so that all agree on a failure or an interrupt. */
+int sq_dist_first(int flag);
 
 /* ---- the registry, for help and completion ----------------------------- */
 
