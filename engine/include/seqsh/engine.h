@@ -190,7 +190,11 @@ int sq_tensor_generate(sq_session *s, const char *kind, int ndims,
 int sq_tensor_load(const char *spec, sq_tensor *out, sq_error *err);
 /* Reads a data set: .npy, FILE.npz[:KEY], an IDX file (MNIST) or a CSV of
  * numbers, any of them gzip-compressed, recognised by content. label
- * ("last", "first" or a column N) splits a CSV into x and y (*y filled). */
+ * ("last", "first" or a column N) splits a CSV into x and y (*y filled).
+ * A trailing [SEL] selects rows (of x and y alike) with Python's rules:
+ * [3] and [-1] one row, kept as a batch of one (NumPy's x[3:4]); [0:10],
+ * [100:], [::2], [::-1] slices. A spec naming an existing file as a whole
+ * is that file. */
 int sq_data_load(const char *spec, const char *label, sq_tensor *x, sq_tensor *y,
                  sq_error *err);
 /* Writes t as a float32 .npy (temporary file renamed into place). */
