@@ -32,9 +32,11 @@ const sh_command sh_commands[] = {
     { "weights", "weights [LAYER]", "list weights with their values",
       "Lists model.weights (or one layer's weights): name, shape, dtype and values.\n\n"
       "example: weights dense", cmd_weights, 0, 1, C_LAYER },
-    { "call", "call INPUT [save=FILE.npy]", "run the model on an input (y = model(x))",
-      "INPUT is ones|zeros|random|range D0 D1 ... (D0 is the batch) or a .npy file or\n"
-      "FILE.npz:KEY. Builds an unbuilt model with the input's shape.\n\n"
+    { "call", "call INPUT [save=FILE.npy|.npz|.csv]", "run the model on an input (y = model(x))",
+      "INPUT is ones|zeros|random|range D0 D1 ... (D0 is the batch) or a data file\n"
+      "(.npy, FILE.npz:KEY, CSV, IDX), with rows picked by FILE[0:10] or FILE[3].\n"
+      "Builds an unbuilt model with the input's shape. save= writes the output as\n"
+      ".npy, .npz or .csv, by the extension.\n\n"
       "example: call ones 1 250 250 3", cmd_call, 1, -1, C_INPUT },
     { "compile", "compile optimizer=NAME loss=NAME [metrics=NAME,...] [learning_rate=X ...]",
       "configure training (model.compile)",
@@ -55,9 +57,22 @@ const sh_command sh_commands[] = {
       "Prints Keras's one-line result: loss and each compiled metric. verbose=0\n"
       "prints it without the progress bar.\n\n"
       "example: evaluate test.csv label=last", cmd_evaluate, 1, -1, C_FILE },
-    { "predict", "predict X [batch_size=32] [save=FILE.npy]", "run the model on data in batches",
-      "Like call, in batches; save= writes the predictions as .npy.\n\n"
-      "example: predict x.npy save=p.npy", cmd_predict, 1, -1, C_FILE },
+    { "predict", "predict X [batch_size=32] [classes=true] [save=FILE.npy|.npz|.csv]",
+      "run the model on data in batches",
+      "Like call, in batches. classes=true gives each row's class instead (Keras's\n"
+      "predict_classes: the index of the largest output, or 1 where a single output\n"
+      "is above 0.5). save= writes them in the format its extension names: .npy,\n"
+      ".npz or .csv (a header line, then one line per sample).\n\n"
+      "example: predict digits_test.csv.gz[0:10] label=last classes=true save=p.csv",
+      cmd_predict, 1, -1, C_FILE },
+    { "confusion", "confusion X Y [batch_size=32]", "a classifier's confusion matrix on labelled data",
+      "Runs the model on X and counts each sample's predicted class against its label\n"
+      "in Y (one class index per sample, or one-hot rows; 'confusion data.csv\n"
+      "label=last' splits one CSV). Classes are decided as Keras's accuracy decides\n"
+      "them, so the diagonal gives evaluate's accuracy. Below the matrix: each class's\n"
+      "precision (of the samples predicted as it, how many are it), recall (of the\n"
+      "samples that are it, how many were found) and support (how many there are).\n\n"
+      "example: confusion digits_test.csv.gz label=last", cmd_confusion, 1, -1, C_FILE },
     { "freeze", "freeze SEL...", "make layers non-trainable (layer.trainable = False)",
       "SEL is a layer name, an index (negative counts from the end), a Python slice\n"
       "over the layers (:-1 is all but the last, 1:3, ::2) or all. Frozen weights stay\n"
@@ -65,11 +80,12 @@ const sh_command sh_commands[] = {
       "example: freeze :-1", cmd_freeze, 1, -1, C_LAYER },
     { "unfreeze", "unfreeze SEL...", "make layers trainable again",
       "SEL as for freeze.\n\nexample: unfreeze all", cmd_unfreeze, 1, -1, C_LAYER },
-    { "extract", "extract all|NAME[,NAME...] INPUT [save=FILE.npz]",
+    { "extract", "extract all|NAME[,NAME...] INPUT [save=FILE.npz|.csv|.npy]",
       "every (or some) layer's output for an input",
       "Runs the model once and prints the chosen layers' outputs in layer order, as\n"
       "keras.Model(model.inputs, [layer.output ...]) would; save= writes them to an\n"
-      ".npz keyed by layer name. Builds an unbuilt model as call does.\n\n"
+      ".npz keyed by layer name, a .csv (one line per sample, columns NAME[j]) or,\n"
+      "for one layer, a .npy. Builds an unbuilt model as call does.\n\n"
       "example: extract all ones 1 250 250 3", cmd_extract, 2, -1, C_LAYER },
     { "save", "save FILE", "write the whole model to one file (model.save)",
       "Writes the architecture, every weight, the trainable flags and the compile\n"

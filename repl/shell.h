@@ -81,6 +81,7 @@ int cmd_compile(shell *sh, int argc, char **argv);
 int cmd_fit(shell *sh, int argc, char **argv);
 int cmd_evaluate(shell *sh, int argc, char **argv);
 int cmd_predict(shell *sh, int argc, char **argv);
+int cmd_confusion(shell *sh, int argc, char **argv);
 int cmd_save(shell *sh, int argc, char **argv);
 int cmd_load(shell *sh, int argc, char **argv);
 int cmd_save_weights(shell *sh, int argc, char **argv);

@@ -201,6 +201,9 @@ int sq_data_load(const char *spec, const char *label, sq_tensor *x, sq_tensor *y
 int sq_tensor_save(const char *path, const sq_tensor *t, sq_error *err);
 /* NumPy's str(array) for t: malloc'd, NULL when out of memory. */
 char *sq_tensor_format(const sq_tensor *t);
+/* The same for whole numbers (class indices), as NumPy prints an integer
+ * array: "[3 1 0]". */
+char *sq_tensor_format_int(const sq_tensor *t);
 void sq_tensor_free(sq_tensor *t);
 size_t sq_shape_count(const sq_shape *sh); /* product of dims */
 
@@ -289,6 +292,45 @@ int sq_extract(sq_session *s, const char *which, const sq_tensor *x,
 void sq_named_free(sq_named_tensor *t, int n);
 /* Writes the n tensors to an .npz archive, keyed by their names. */
 int sq_save_npz(const char *path, const sq_named_tensor *t, int n, sq_error *err);
+/* Writes call's, predict's or extract's n outputs in the format path's
+ * extension names (any case): .npy (n must be 1), .npz (one member per
+ * tensor, keyed by its name) or .csv (one line per sample, the tensors'
+ * values flattened side by side after a header naming each column NAME
+ * or NAME[j]; floats in the shortest text that reads back exactly).
+ * integer: the values are whole numbers (classes), written as int64 in
+ * .npy/.npz and as integers in CSV. Any other extension is an error and
+ * nothing is written; sq_check_output_path checks that up front. */
+int sq_save_outputs(const char *path, const sq_named_tensor *t, int n, int integer,
+                    sq_error *err);
+int sq_check_output_path(const char *path, int n, sq_error *err);
+
+/* ---- classifiers ---------------------------------------------------------- */
+
+/* Keras's predict_classes: for outputs y with several values on the last
+ * axis, the index of the largest (argmax(axis=-1): that axis goes); for
+ * one value, 1 where it is above 0.5, else 0 (the shape stays). *cls is a
+ * new tensor of whole numbers. */
+int sq_classes(const sq_tensor *y, sq_tensor *cls, sq_error *err);
+
+/* A confusion matrix: counts[t * nclasses + p] samples of true class t
+ * were predicted as p. */
+typedef struct {
+    int nclasses;
+    long *counts;   /* malloc'd; sq_confusion_free */
+    long total;     /* samples (output rows) counted */
+} sq_confusion_matrix;
+/* Runs the model on x (batch_size at a time, building an unbuilt model as
+ * predict does) and counts each output row against its label in y, with
+ * the classes Keras's "accuracy" uses: one output is binary (above 0.5),
+ * several are read by their largest value, against one class index per
+ * row or a one-hot row. The diagonal over the total is evaluate's
+ * accuracy. */
+int sq_confusion(sq_session *s, const sq_tensor *x, const sq_tensor *y, long batch_size,
+                 sq_confusion_matrix *cm, sq_error *err);
+void sq_confusion_free(sq_confusion_matrix *cm);
+/* The matrix aligned, then each class's precision, recall and support,
+ * then the accuracy; malloc'd, NULL with *err filled. */
+char *sq_confusion_text(const sq_confusion_matrix *cm, sq_error *err);
 
 /* model.save / keras.models.load_model: one file with the architecture,
  * every weight, the trainable flags and the compile settings. load
