@@ -26,6 +26,7 @@ void sq_session_free(sq_session *s)
 {
     if (!s)
         return;
+    sq_undo_clear(s);
     sq_model_free(s->model);
     for (int i = 0; i < s->ncounters; i++)
         free(s->counters[i].base);

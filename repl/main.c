@@ -150,8 +150,11 @@ int main(int argc, char **argv)
     sh.quiet = quiet;
     sh.echo = echo;
     sh.keep_going = keep_going;
-    if (have_seed)
+    if (have_seed) {
         sq_seed(sh.s, seed);
+        sh.seed_given = 1;
+        sh.seed = seed;
+    }
     sh_signals_install();
 
     int failed = 0;

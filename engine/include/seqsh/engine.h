@@ -132,6 +132,30 @@ const char *sq_backend_info(void);
  * batches and fail with "Interrupted" when it is non-zero. Borrowed. */
 void sq_set_interrupt_flag(sq_session *s, volatile int *flag);
 
+/* ---- undo ---------------------------------------------------------------
+ * A snapshot holds everything a command can change: the model (layers,
+ * flat weights, trainable flags, compile settings, the optimizer's state,
+ * the training history), Keras's name counters and the random state. The
+ * caller takes one before a command that changes the session and, when
+ * the command worked, pushes it; sq_undo puts the newest back, bit for
+ * bit. The list keeps at most 100 and stays within the memory limit: the
+ * oldest are dropped first. */
+typedef struct sq_snapshot sq_snapshot;
+/* NULL with *err filled when out of memory, or when the copy alone would
+ * pass the memory limit. */
+sq_snapshot *sq_snapshot_take(const sq_session *s, sq_error *err);
+void sq_snapshot_free(sq_snapshot *snap);
+/* Keeps snap (owned from now on) as the state before command `what`. */
+void sq_undo_push(sq_session *s, sq_snapshot *snap, const char *what);
+/* Command `what` changed the session without a snapshot (why says why):
+ * nothing before it can be undone any more. */
+void sq_undo_block(sq_session *s, const char *what, const char *why);
+/* Restores the newest snapshot and drops it; what (n bytes) gets the
+ * command that was taken back. -1 when there is nothing to undo. */
+int sq_undo(sq_session *s, char *what, size_t n, sq_error *err);
+/* How many commands can be undone. */
+int sq_undo_levels(const sq_session *s);
+
 /* ---- building ---------------------------------------------------------- */
 
 /* keras.Sequential(name=NAME); NULL name gives sequential, sequential_1, ... */
