@@ -137,10 +137,7 @@ int cmd_add(shell *sh, int argc, char **argv)
         if (add_model(sh, argc - 2, argv + 2) < 0)
             return -1;
     } else if (sq_add(sh->s, argv[1], argc - 2, argv + 2, &e) < 0) {
-        char hint[96] = "";
-        if (!strncmp(e.msg, "Unknown layer: ", 15))
-            sh_kind_suggestion(argv[1], hint, sizeof hint);
-        return sh_fail(sh, "%s%s", e.msg, hint);
+        return sh_engine_fail(sh, &e);
     }
     if (feedback(sh)) {
         sq_layer_info li;

@@ -378,6 +378,15 @@ char *sq_kind_help(const char *name);
  * (name, input_shape, trainable, activation where accepted). Returns how
  * many were stored in out (at most max); -1 if the kind is unknown. */
 int sq_kind_options(const char *name, const char **out, int max);
+/* "Did you mean": the candidate nearest to word (edit distance, ignoring
+ * case, within a bound that grows with the word's length), or NULL. */
+const char *sq_nearest(const char *word, const char *const *cands, int n);
+/* The layer kind a mistyped or foreign name most likely means, as add
+ * takes it: a near class name or Keras alias ("maxpoolng2d" ->
+ * "maxpooling2d"), a common short form ("maxpool" -> "maxpooling2d",
+ * "linear" -> "dense", "batchnorm" -> "batchnormalization"), or, for an
+ * activation's name, "activation NAME". 1 with it in buf, else 0. */
+int sq_kind_suggest(const char *word, char *buf, size_t n);
 int sq_activation_count(void);
 const char *sq_activation_name(int i);
 /* The i-th optimizer, loss or metric seqsh knows (i from 0; NULL past the
