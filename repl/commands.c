@@ -143,8 +143,10 @@ const sh_command sh_commands[] = {
       cmd_echo, 0, -1, C_NONE, U_NONE },
     { "help", "help [COMMAND|KIND|TOPIC]", "list commands or explain one",
       "Without an argument lists every command. help COMMAND explains a command,\n"
-      "help KIND a layer kind (help conv2d); the topics layers, activations,\n"
-      "optimizers, losses and metrics list what the engine knows.\n\nexample: help add",
+      "help KIND a layer kind (help conv2d), help NAME an activation, optimizer, loss\n"
+      "or metric in one line (help relu, help adam, help mse); the topics layers (or\n"
+      "kinds), activations, optimizers, losses and metrics list what the engine\n"
+      "knows, and help layers also explains the command layers.\n\nexample: help add",
       cmd_help, 0, 1, C_TOPIC, U_NONE },
     { "quit", "quit", "leave seqsh", "Leaves seqsh.\n\nexample: quit", cmd_quit, 0, 0, C_NONE, U_NONE },
     { "exit", "exit", "leave seqsh", "Leaves seqsh.\n\nexample: exit", cmd_quit, 0, 0, C_NONE, U_NONE },

@@ -397,5 +397,10 @@ const char *sq_activation_name(int i);
 const char *sq_optimizer_name(int i, const char **class_name);
 const char *sq_loss_name_at(int i, const char **aliases);
 const char *sq_metric_name_at(int i, const char **aliases);
+/* `help NAME` for an activation, optimizer (its name or class), loss or
+ * metric (any accepted spelling): one line for each that NAME is ("mse"
+ * is a loss and a metric) saying what it is, its Keras name, defaults
+ * and how to use it; malloc'd, NULL when NAME is none of them. */
+char *sq_name_help(const char *name);
 
 #endif
