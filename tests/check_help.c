@@ -123,6 +123,35 @@ START_TEST(test_layers_both_ways)
 }
 END_TEST
 
+/* Tab after `help` offers the names too, each once. */
+static void collect(const char *cand, void *ctx)
+{
+    char *buf = ctx;
+    strcat(buf, cand);
+    strcat(buf, " ");
+}
+
+START_TEST(test_help_completion)
+{
+    shell sh;
+    ck_assert_int_eq(sh_init(&sh), 0);
+    static const struct { const char *word, *want; } cases[] = {
+        { "ada", "adam adagrad adadelta adamax " },
+        { "mean_s", "mean_squared_error " },
+        { "relu", "relu relu6 " },
+        { "sparse_categorical_a", "sparse_categorical_accuracy " },
+        { "binary_c", "binary_crossentropy " },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        char line[64], got[1024] = "";
+        snprintf(line, sizeof line, "help %s", cases[i].word);
+        sh_complete_words(&sh, line, 5, cases[i].word, collect, got);
+        ck_assert_str_eq(got, cases[i].want);
+    }
+    sh_deinit(&sh);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("help");
@@ -130,6 +159,7 @@ int main(void)
     tcase_add_test(tc, test_every_name);
     tcase_add_test(tc, test_shared_names);
     tcase_add_test(tc, test_layers_both_ways);
+    tcase_add_test(tc, test_help_completion);
     tcase_set_timeout(tc, 60);
     suite_add_tcase(s, tc);
     return run_suite(s);
