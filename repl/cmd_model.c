@@ -125,7 +125,10 @@ static int add_model(shell *sh, int argc, char **argv)
                        sq_args_unused(&a, 0, &(size_t){ 0 }));
     if (np != 1)
         return sh_fail(sh, "%s", usage);
-    if (sq_add_model(sh->s, plain[0], name, trainable, &e) < 0)
+    char path[4096];
+    if (sh_path(sh, plain[0], path, sizeof path) < 0)
+        return -1;
+    if (sq_add_model(sh->s, path, name, trainable, &e) < 0)
         return sh_engine_fail(sh, &e);
     return 0;
 }

@@ -32,7 +32,10 @@ static int get_input(shell *sh, int argc, char **argv, sq_tensor *x)
     }
     if (argc > 1)
         return sh_fail(sh, "unexpected '%s' after the input file", argv[1]);
-    if (sq_tensor_load(g, x, &e) < 0)
+    char path[4096];
+    if (sh_path(sh, g, path, sizeof path) < 0)
+        return -1;
+    if (sq_tensor_load(path, x, &e) < 0)
         return sh_engine_fail(sh, &e);
     return 0;
 }
@@ -106,7 +109,10 @@ static int get_xy(shell *sh, int argc, char **argv, const char *label, sq_tensor
     if (label) {
         if (k != 1)
             return sh_fail(sh, "with label=, give one data file (its other columns are X)");
-        if (sq_data_load(argv[starts[0]], label, x, y, &e) < 0)
+        char path[4096];
+        if (sh_path(sh, argv[starts[0]], path, sizeof path) < 0)
+            return -1;
+        if (sq_data_load(path, label, x, y, &e) < 0)
             return sh_engine_fail(sh, &e);
         return 0;
     }
@@ -175,7 +181,7 @@ static int args_of(shell *sh, sq_args *a, const char *cmd, int argc, char **argv
 /* `INPUT [save=FILE]`, as call and extract take it: the input in *x and
  * save= (or NULL) in *save, which will hold nsave arrays. */
 static int input_and_save(shell *sh, const char *cmd, int argc, char **argv, sq_tensor *x,
-                          const char **save, int nsave)
+                          const char **save, char *savebuf, size_t savelen, int nsave)
 {
     sq_args a;
     char *plain[MAX_WORDS];
@@ -188,6 +194,11 @@ static int input_and_save(shell *sh, const char *cmd, int argc, char **argv, sq_
         return sh_engine_fail(sh, &e);
     if (*save && !**save)
         return sh_fail(sh, "save= needs a file name");
+    if (*save) {
+        if (sh_path(sh, *save, savebuf, savelen) < 0)
+            return -1;
+        *save = savebuf;
+    }
     /* a bad extension is refused before anything runs */
     if (*save && sq_check_output_path(*save, nsave, &e) < 0)
         return sh_engine_fail(sh, &e);
@@ -199,7 +210,9 @@ int cmd_call(shell *sh, int argc, char **argv)
     const char *save;
     sq_error e;
     sq_tensor x = { 0 }, y = { 0 };
-    if (input_and_save(sh, "call", argc - 1, argv + 1, &x, &save, 1) < 0)
+    char savebuf[4096];
+    if (input_and_save(sh, "call", argc - 1, argv + 1, &x, &save, savebuf, sizeof savebuf, 1)
+        < 0)
         return -1;
     int rc = sq_call(sh->s, &x, &y, &e);
     sq_tensor_free(&x);
@@ -225,7 +238,9 @@ int cmd_extract(shell *sh, int argc, char **argv)
     else
         for (const char *c = argv[1]; (c = strchr(c, ',')); c++)
             nsave++;
-    if (input_and_save(sh, "extract", argc - 2, argv + 2, &x, &save, nsave) < 0)
+    char savebuf[4096];
+    if (input_and_save(sh, "extract", argc - 2, argv + 2, &x, &save, savebuf, sizeof savebuf,
+                       nsave) < 0)
         return -1;
     sq_named_tensor *outs;
     int n;
@@ -331,13 +346,21 @@ int cmd_predict(shell *sh, int argc, char **argv)
         return sh_engine_fail(sh, &e);
     if (save && !*save)
         return sh_fail(sh, "save= needs a file name");
+    char savebuf[4096], path[4096];
+    if (save) {
+        if (sh_path(sh, save, savebuf, sizeof savebuf) < 0)
+            return -1;
+        save = savebuf;
+    }
     if (save && sq_check_output_path(save, 1, &e) < 0)
         return sh_engine_fail(sh, &e);
     sq_tensor x = { 0 }, y = { 0 }, ignored = { 0 };
     if (label) {
         if (np != 1)
             return sh_fail(sh, "with label=, give one data file");
-        if (sq_data_load(plain[0], label, &x, &ignored, &e) < 0)
+        if (sh_path(sh, plain[0], path, sizeof path) < 0)
+            return -1;
+        if (sq_data_load(path, label, &x, &ignored, &e) < 0)
             return sh_engine_fail(sh, &e);
         sq_tensor_free(&ignored);
     } else if (get_input(sh, np, plain, &x) < 0) {
