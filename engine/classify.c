@@ -81,7 +81,7 @@ int sq_confusion(sq_session *s, const sq_tensor *x, const sq_tensor *y, long bat
     sq_rng saved = s->rng;
     sq_tensor out = { 0 };
     if (sq_predict(s, x, batch_size, &out, err) < 0)
-        return -1;
+        goto fail;           /* it may have built the model before failing */
     long n = out.shape.d[0], last = out.shape.d[out.shape.rank - 1];
     size_t per_out = n ? sq_shape_count(&out.shape) / (size_t)n : 0;
     size_t per_y = n ? sq_shape_count(&y->shape) / (size_t)n : 0;
