@@ -281,15 +281,10 @@ int sq_undo_levels(const sq_session *s)
     return s->undo.n;
 }
 
-int sq_undo(sq_session *s, char *what, size_t n, sq_error *err)
+/* Puts snap's state into s; snap keeps only its label and size. On
+ * failure (out of memory for the optimizer) nothing changes. */
+static int restore(sq_session *s, sq_snapshot *snap, sq_error *err)
 {
-    struct sq_undo *u = &s->undo;
-    if (u->n == 0) {
-        if (u->blocked[0])
-            return sq_fail(err, "nothing to undo: %s", u->blocked);
-        return sq_fail(err, "nothing to undo");
-    }
-    sq_snapshot *snap = u->items[u->n - 1];
     struct sq_compiled *c = snap->model->compiled;
     if (c && snap->opt_state) {
         /* the optimizer again, in the state it had */
@@ -322,6 +317,28 @@ int sq_undo(sq_session *s, char *what, size_t n, sq_error *err)
     snap->counters = NULL;
     snap->ncounters = 0;
     s->rng = snap->rng;
+    return 0;
+}
+
+int sq_snapshot_restore(sq_session *s, sq_snapshot *snap, sq_error *err)
+{
+    if (restore(s, snap, err) < 0)
+        return -1;
+    sq_snapshot_free(snap);
+    return 0;
+}
+
+int sq_undo(sq_session *s, char *what, size_t n, sq_error *err)
+{
+    struct sq_undo *u = &s->undo;
+    if (u->n == 0) {
+        if (u->blocked[0])
+            return sq_fail(err, "nothing to undo: %s", u->blocked);
+        return sq_fail(err, "nothing to undo");
+    }
+    sq_snapshot *snap = u->items[u->n - 1];
+    if (restore(s, snap, err) < 0)
+        return -1;
     if (what && n)
         snprintf(what, n, "%s", snap->what ? snap->what : "");
     u->n--;

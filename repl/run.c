@@ -113,6 +113,11 @@ int sh_run_cmd(shell *sh, int argc, char **argv)
     sh->undo_ready = ready;
     if (rc < 0) {
         sq_rng_set(sh->s, rng);
+        /* a command that builds the model and then failed may have left it
+         * built (predict failing after its first batch): put it back */
+        if (snap && cmd->undo == U_BUILDS && sq_model_is_built(sh->s)
+            && sq_snapshot_restore(sh->s, snap, &why) == 0)
+            snap = NULL;
         sq_snapshot_free(snap);
     } else if (keep && cmd->undo == U_BUILDS && !sq_model_is_built(sh->s)) {
         sq_snapshot_free(snap);         /* it did not build the model after all */

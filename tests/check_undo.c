@@ -316,6 +316,26 @@ START_TEST(test_undo_memory_limit)
 }
 END_TEST
 
+/* A command that builds the model and then fails leaves it unbuilt (the
+ * shell puts the snapshot back), and keeps nothing to undo. */
+START_TEST(test_failed_build_put_back)
+{
+    size_t old = sq_get_memory_limit();
+    shell sh;
+    ck_assert_int_eq(sh_init(&sh), 0);
+    ok(&sh, "add dense 300; set memory_limit=1M");
+    sq_rng_state before = sq_rng_get(sh.s);
+    /* the first batch builds the model, the predictions pass the limit */
+    fails(&sh, "predict ones 2000 4 batch_size=1", NULL);
+    ck_assert(!sq_model_is_built(sh.s));
+    sq_rng_state after = sq_rng_get(sh.s);
+    ck_assert(!memcmp(&before, &after, sizeof before));
+    ck_assert_int_eq(sq_undo_levels(sh.s), 1);      /* the add's */
+    sq_set_memory_limit(old);
+    sh_deinit(&sh);
+}
+END_TEST
+
 /* `history save` then `source` of the file: the same model, bit for bit. */
 START_TEST(test_history_save_replays)
 {
@@ -390,6 +410,7 @@ int main(void)
     tcase_add_test(tc, test_undo_levels);
     tcase_add_test(tc, test_undo_memory_limit);
     tcase_add_test(tc, test_history_save_replays);
+    tcase_add_test(tc, test_failed_build_put_back);
     tcase_set_timeout(tc, 60);
     suite_add_tcase(s, tc);
     int rc = run_suite(s);

@@ -145,6 +145,9 @@ typedef struct sq_snapshot sq_snapshot;
  * pass the memory limit. */
 sq_snapshot *sq_snapshot_take(const sq_session *s, sq_error *err);
 void sq_snapshot_free(sq_snapshot *snap);
+/* Puts the session back to snap and frees it; -1 (nothing changed, snap
+ * still the caller's) when out of memory. */
+int sq_snapshot_restore(sq_session *s, sq_snapshot *snap, sq_error *err);
 /* Keeps snap (owned from now on) as the state before command `what`. */
 void sq_undo_push(sq_session *s, sq_snapshot *snap, const char *what);
 /* Command `what` changed the session without a snapshot (why says why):
