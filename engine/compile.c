@@ -65,6 +65,50 @@ void sq_compiled_describe(const struct sq_compiled *c, sbuf *b)
         sb_printf(b, " %s=%s", c->keys[i], c->values[i]);
 }
 
+/* Keras's "Unknown loss function: X. Please ensure this object is passed
+ * to the `custom_objects` argument. See ... for details." keeps its first
+ * sentence; the Python-only advice gives way to the nearest name and where
+ * the list is. what: "optimizer", "loss" or "metric". */
+static void plain_unknown(sq_error *err, const char *word, const char *what)
+{
+    char *cut = strstr(err->msg, ". Please ensure this object is passed to the `custom_objects`");
+    if (!cut)
+        return;
+    *cut = '\0';
+    char names[160][48], hint[96];
+    const char *cands[160];
+    int n = 0;
+    for (int i = 0; n < 160; i++) {
+        const char *aliases = NULL, *name;
+        if (!strcmp(what, "optimizer"))
+            name = sq_optimizer_name(i, NULL);
+        else if (!strcmp(what, "loss"))
+            name = sq_loss_name_at(i, &aliases);
+        else
+            name = sq_metric_name_at(i, &aliases);
+        if (!name)
+            break;
+        snprintf(names[n], sizeof names[n], "%s", name);
+        cands[n] = names[n];
+        n++;
+        /* the other spellings, "mse, MSE, MeanSquaredError" */
+        for (const char *a = aliases; a && *a && n < 160;) {
+            size_t len = strcspn(a, ",");
+            snprintf(names[n], sizeof names[n], "%.*s", (int)len, a);
+            cands[n] = names[n];
+            n++;
+            a += len;
+            while (*a == ',' || *a == ' ')
+                a++;
+        }
+    }
+    size_t k = strlen(err->msg);
+    snprintf(err->msg + k, sizeof err->msg - k, "%s; 'help %s' lists them",
+             sq_hint(word, cands, n, hint, sizeof hint),
+             !strcmp(what, "optimizer") ? "optimizers" : !strcmp(what, "loss") ? "losses"
+                                                                             : "metrics");
+}
+
 int sq_compile_model(sq_model *m, const char *optimizer, const char *loss,
                      const char *metrics, int n, const char *const *keys,
                      const char *const *values, sq_error *err)
@@ -78,8 +122,10 @@ int sq_compile_model(sq_model *m, const char *optimizer, const char *loss,
         free(c);
         return sq_fail(err, "compile needs a loss, e.g. loss=sparse_categorical_crossentropy");
     }
-    if ((c->loss = sq_loss_find(loss, err)) < 0)
+    if ((c->loss = sq_loss_find(loss, err)) < 0) {
+        plain_unknown(err, loss, "loss");
         goto fail;
+    }
     snprintf(c->loss_name, sizeof c->loss_name, "%s", loss);
     if (strlen(optimizer) >= sizeof c->optimizer) {
         sq_fail(err, "Unknown optimizer: %.40s", optimizer);
@@ -101,8 +147,10 @@ int sq_compile_model(sq_model *m, const char *optimizer, const char *loss,
     c->nopts = n;
     /* check the optimizer and its options now, not at the first fit */
     sq_optim *probe;
-    if (sq_optim_new(optimizer, n, keys, values, 0, &probe, err) < 0)
+    if (sq_optim_new(optimizer, n, keys, values, 0, &probe, err) < 0) {
+        plain_unknown(err, optimizer, "optimizer");
         goto fail;
+    }
     sq_optim_free(probe);
     if (metrics && *metrics) {
         char buf[256];
@@ -118,6 +166,8 @@ int sq_compile_model(sq_model *m, const char *optimizer, const char *loss,
                 goto fail;
             }
             int mm = sq_metric_find(t, err);
+            if (mm < 0)
+                plain_unknown(err, t, "metric");
             if (mm < 0 || strlen(t) >= sizeof c->metric_name[0]) {
                 if (mm >= 0)
                     sq_fail(err, "metric name too long");

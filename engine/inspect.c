@@ -103,7 +103,7 @@ int sq_extract(sq_session *s, const char *which, const sq_tensor *x,
                sq_named_tensor **outs, int *n, sq_error *err)
 {
     sq_model *m = s->model;
-    if (m->n == 0)
+    if (m->n == 0 && !strcmp(which, "all"))
         return sq_fail(err, "the model has no layers yet: add some first");
     /* the chosen entries, checked before anything runs */
     int ne = sq_entry_count(m);

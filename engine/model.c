@@ -48,11 +48,21 @@ int sq_entry_find(const sq_model *m, const char *name, sq_error *err)
     for (int e = 0; e < n; e++)
         if (!strcmp(sq_entry_name(m, e), name))
             return e;
+    /* Keras's sentence, then (as Keras 2.8 does) the names there are, and
+     * the nearest of them */
+    if (n == 0)
+        return sq_fail(err, "No such layer: %s. The model has no layers yet.", name);
     sbuf b = { 0 };
-    for (int e = 0; e < n; e++)
+    const char *names[64];
+    for (int e = 0; e < n; e++) {
         sb_printf(&b, "%s'%s'", e ? ", " : "", sq_entry_name(m, e));
+        if (e < 64)
+            names[e] = sq_entry_name(m, e);
+    }
     char *list = sb_finish(&b, NULL);
-    sq_fail(err, "No such layer: %s. Existing layers are: [%s].", name, list ? list : "");
+    const char *near = sq_nearest(name, names, n < 64 ? n : 64);
+    sq_fail(err, "No such layer: %s. Existing layers are: [%s].%s%s%s", name,
+            list ? list : "", near ? " Did you mean " : "", near ? near : "", near ? "?" : "");
     free(list);
     return -1;
 }

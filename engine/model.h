@@ -35,7 +35,18 @@ struct sq_session {
     int ncounters;
     sq_rng rng;
     volatile int *interrupt;
+    /* undo (undo.c): snapshots, oldest first, within the memory limit */
+    struct sq_undo {
+        sq_snapshot **items;
+        int n, cap;
+        size_t bytes;          /* their total */
+        char blocked[600];     /* why nothing before now can be undone, or "" */
+    } undo;
 };
+
+/* ---- undo (undo.c) ------------------------------------------------------- */
+/* Frees every snapshot. */
+void sq_undo_clear(sq_session *s);
 
 /* ---- the model (model.c) ------------------------------------------------ */
 

@@ -26,6 +26,7 @@ void sq_session_free(sq_session *s)
 {
     if (!s)
         return;
+    sq_undo_clear(s);
     sq_model_free(s->model);
     for (int i = 0; i < s->ncounters; i++)
         free(s->counters[i].base);
@@ -141,8 +142,12 @@ int sq_add(sq_session *s, const char *kindname, int argc, char **argv,
     if (take_pending_name(s, err) < 0)
         return -1;
     const sq_layer_kind *kind = sq_kind_find(kindname);
-    if (!kind)
-        return sq_fail(err, "Unknown layer: %s", kindname);
+    if (!kind) {
+        char best[96];
+        if (sq_kind_suggest(kindname, best, sizeof best))
+            return sq_fail(err, "Unknown layer: %s (did you mean %s?)", kindname, best);
+        return sq_fail(err, "Unknown layer: %s; 'help layers' lists the kinds", kindname);
+    }
     sq_shape ishape;
     sq_layer *l = sq_layer_create(kind, argc, argv, &ishape, err);
     if (!l)

@@ -1,6 +1,7 @@
 /* cmd_files.c - the commands that write and read model files: save, load,
  * save_weights, load_weights (the format of save and load follows the
- * extension: .seqm, DIR/model.json, .h5). Each is one engine call on a path. */
+ * extension: .seqm, DIR/model.json, .h5). Each is one engine call on a path
+ * (relative to the script's folder in a script: sh_path). */
 #include "shell.h"
 
 typedef int (*path_fn)(sq_session *s, const char *path, sq_error *err);
@@ -8,7 +9,10 @@ typedef int (*path_fn)(sq_session *s, const char *path, sq_error *err);
 static int with_path(shell *sh, path_fn fn, const char *path)
 {
     sq_error e;
-    if (fn(sh->s, path, &e) < 0)
+    char full[4096];
+    if (sh_path(sh, path, full, sizeof full) < 0)
+        return -1;
+    if (fn(sh->s, full, &e) < 0)
         return sh_engine_fail(sh, &e);
     return 0;
 }

@@ -1,6 +1,7 @@
 /* cmd_model.c - the commands that build and look at the model: model,
  * input, add (and add model), pop, layers, summary, weights, freeze,
- * unfreeze, reset, seed. */
+ * unfreeze, reset, seed. At a terminal (or with --echo) add, pop and
+ * model say what they did. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,11 +30,39 @@ static int show(shell *sh, char *text, const sq_error *e)
     return 0;
 }
 
+/* Whether to say what a command did: at a terminal or with --echo. */
+static int feedback(const shell *sh)
+{
+    return (sh->interactive || sh->echo) && !sh->quiet;
+}
+
+/* "dense (Dense) (None, 10) 13530 params", as add says it. */
+static void describe_layer(const sq_layer_info *li)
+{
+    if (li->built) {
+        char shp[128];
+        printf("%s (%s) %s %zu params", li->name, li->class_name,
+               sq_shape_str(&li->output_shape, shp, sizeof shp), li->params);
+    } else {
+        printf("%s (%s), not built yet", li->name, li->class_name);
+    }
+}
+
 int cmd_model(shell *sh, int argc, char **argv)
 {
     sq_error e;
+    char old[160];
+    int nold = sq_layer_count(sh->s);
+    snprintf(old, sizeof old, "%s", sq_model_name(sh->s));
     if (sq_model_new(sh->s, argc > 1 ? argv[1] : NULL, &e) < 0)
         return sh_engine_fail(sh, &e);
+    if (!feedback(sh))
+        return 0;
+    printf("new model %s", sq_model_name(sh->s));
+    if (nold > 0)
+        printf(" (it replaces %s and its %d layer%s%s)", old, nold, nold == 1 ? "" : "s",
+               sh->undo_ready ? "; 'undo' brings them back" : "");
+    putchar('\n');
     return 0;
 }
 
@@ -96,7 +125,10 @@ static int add_model(shell *sh, int argc, char **argv)
                        sq_args_unused(&a, 0, &(size_t){ 0 }));
     if (np != 1)
         return sh_fail(sh, "%s", usage);
-    if (sq_add_model(sh->s, plain[0], name, trainable, &e) < 0)
+    char path[4096];
+    if (sh_path(sh, plain[0], path, sizeof path) < 0)
+        return -1;
+    if (sq_add_model(sh->s, path, name, trainable, &e) < 0)
         return sh_engine_fail(sh, &e);
     return 0;
 }
@@ -108,21 +140,13 @@ int cmd_add(shell *sh, int argc, char **argv)
         if (add_model(sh, argc - 2, argv + 2) < 0)
             return -1;
     } else if (sq_add(sh->s, argv[1], argc - 2, argv + 2, &e) < 0) {
-        char hint[96] = "";
-        if (!strncmp(e.msg, "Unknown layer: ", 15))
-            sh_kind_suggestion(argv[1], hint, sizeof hint);
-        return sh_fail(sh, "%s%s", e.msg, hint);
+        return sh_engine_fail(sh, &e);
     }
-    if ((sh->interactive || sh->echo) && !sh->quiet) {
+    if (feedback(sh)) {
         sq_layer_info li;
         sq_layer_get(sh->s, sq_layer_count(sh->s) - 1, &li);
-        if (li.built) {
-            char shp[128];
-            printf("%s (%s) %s %zu params\n", li.name, li.class_name,
-                   sq_shape_str(&li.output_shape, shp, sizeof shp), li.params);
-        } else {
-            printf("%s (%s), not built yet\n", li.name, li.class_name);
-        }
+        describe_layer(&li);
+        putchar('\n');
     }
     return 0;
 }
@@ -132,8 +156,25 @@ int cmd_pop(shell *sh, int argc, char **argv)
     (void)argc;
     (void)argv;
     sq_error e;
+    sq_layer_info li;
+    char name[160], cls[64];
+    int n = sq_layer_count(sh->s);
+    if (n > 0 && sq_layer_get(sh->s, n - 1, &li) == 0) {
+        snprintf(name, sizeof name, "%s", li.name);
+        snprintf(cls, sizeof cls, "%s", li.class_name);
+    }
     if (sq_pop(sh->s, &e) < 0)
         return sh_engine_fail(sh, &e);
+    if (!feedback(sh))
+        return 0;
+    printf("removed %s (%s); ", name, cls);
+    if (sq_layer_get(sh->s, n - 2, &li) == 0) {
+        printf("the last layer is now ");
+        describe_layer(&li);
+    } else {
+        printf("the model has no layers now");
+    }
+    putchar('\n');
     return 0;
 }
 

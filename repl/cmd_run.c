@@ -1,5 +1,5 @@
 /* cmd_run.c - the commands that run the model on data: call, extract,
- * compile, fit, evaluate, predict. Their key=value options are read with
+ * compile, fit, evaluate, predict, confusion. Their key=value options are read with
  * the engine's one option vocabulary (sq_args). */
 #include <stdlib.h>
 #include <string.h>
@@ -32,7 +32,10 @@ static int get_input(shell *sh, int argc, char **argv, sq_tensor *x)
     }
     if (argc > 1)
         return sh_fail(sh, "unexpected '%s' after the input file", argv[1]);
-    if (sq_tensor_load(g, x, &e) < 0)
+    char path[4096];
+    if (sh_path(sh, g, path, sizeof path) < 0)
+        return -1;
+    if (sq_tensor_load(path, x, &e) < 0)
         return sh_engine_fail(sh, &e);
     return 0;
 }
@@ -106,7 +109,10 @@ static int get_xy(shell *sh, int argc, char **argv, const char *label, sq_tensor
     if (label) {
         if (k != 1)
             return sh_fail(sh, "with label=, give one data file (its other columns are X)");
-        if (sq_data_load(argv[starts[0]], label, x, y, &e) < 0)
+        char path[4096];
+        if (sh_path(sh, argv[starts[0]], path, sizeof path) < 0)
+            return -1;
+        if (sq_data_load(path, label, x, y, &e) < 0)
             return sh_engine_fail(sh, &e);
         return 0;
     }
@@ -130,6 +136,31 @@ static void print_tensor(const sq_tensor *t)
     free(v);
 }
 
+/* Class indices, as NumPy prints argmax's int64 array. */
+static void print_classes(const sq_tensor *t)
+{
+    char sh[128];
+    char *v = sq_tensor_format_int(t);
+    printf("shape=%s dtype=int64\n%s\n", sq_shape_str(&t->shape, sh, sizeof sh),
+           v ? v : "(out of memory)");
+    free(v);
+}
+
+/* Writes one output tensor to save= (format by extension), named after
+ * the model's last layer (or `name`). */
+static int save_one(shell *sh, const char *path, const sq_tensor *t, const char *name,
+                    int integer)
+{
+    sq_error e;
+    sq_layer_info li;
+    if (!name)
+        name = sq_layer_get(sh->s, sq_layer_count(sh->s) - 1, &li) == 0 ? li.name : "output";
+    sq_named_tensor nt = { (char *)name, *t };
+    if (sq_save_outputs(path, &nt, 1, integer, &e) < 0)
+        return sh_engine_fail(sh, &e);
+    return 0;
+}
+
 /* Splits a command's words into plain ones and options; options must come
  * after the plain words where `options_last`. */
 static int args_of(shell *sh, sq_args *a, const char *cmd, int argc, char **argv,
@@ -148,9 +179,9 @@ static int args_of(shell *sh, sq_args *a, const char *cmd, int argc, char **argv
 }
 
 /* `INPUT [save=FILE]`, as call and extract take it: the input in *x and
- * save= (or NULL) in *save. */
+ * save= (or NULL) in *save, which will hold nsave arrays. */
 static int input_and_save(shell *sh, const char *cmd, int argc, char **argv, sq_tensor *x,
-                          const char **save)
+                          const char **save, char *savebuf, size_t savelen, int nsave)
 {
     sq_args a;
     char *plain[MAX_WORDS];
@@ -163,6 +194,14 @@ static int input_and_save(shell *sh, const char *cmd, int argc, char **argv, sq_
         return sh_engine_fail(sh, &e);
     if (*save && !**save)
         return sh_fail(sh, "save= needs a file name");
+    if (*save) {
+        if (sh_path(sh, *save, savebuf, savelen) < 0)
+            return -1;
+        *save = savebuf;
+    }
+    /* a bad extension is refused before anything runs */
+    if (*save && sq_check_output_path(*save, nsave, &e) < 0)
+        return sh_engine_fail(sh, &e);
     return get_input(sh, np, plain, x);
 }
 
@@ -171,15 +210,17 @@ int cmd_call(shell *sh, int argc, char **argv)
     const char *save;
     sq_error e;
     sq_tensor x = { 0 }, y = { 0 };
-    if (input_and_save(sh, "call", argc - 1, argv + 1, &x, &save) < 0)
+    char savebuf[4096];
+    if (input_and_save(sh, "call", argc - 1, argv + 1, &x, &save, savebuf, sizeof savebuf, 1)
+        < 0)
         return -1;
     int rc = sq_call(sh->s, &x, &y, &e);
     sq_tensor_free(&x);
     if (rc < 0)
         return sh_engine_fail(sh, &e);
-    if (save && sq_tensor_save(save, &y, &e) < 0) {
+    if (save && save_one(sh, save, &y, NULL, 0) < 0) {
         sq_tensor_free(&y);
-        return sh_engine_fail(sh, &e);
+        return -1;
     }
     print_tensor(&y);
     sq_tensor_free(&y);
@@ -191,7 +232,15 @@ int cmd_extract(shell *sh, int argc, char **argv)
     const char *save;
     sq_error e;
     sq_tensor x = { 0 };
-    if (input_and_save(sh, "extract", argc - 2, argv + 2, &x, &save) < 0)
+    int nsave = 1;
+    if (!strcmp(argv[1], "all"))
+        nsave = sq_layer_count(sh->s);
+    else
+        for (const char *c = argv[1]; (c = strchr(c, ',')); c++)
+            nsave++;
+    char savebuf[4096];
+    if (input_and_save(sh, "extract", argc - 2, argv + 2, &x, &save, savebuf, sizeof savebuf,
+                       nsave) < 0)
         return -1;
     sq_named_tensor *outs;
     int n;
@@ -199,7 +248,7 @@ int cmd_extract(shell *sh, int argc, char **argv)
     sq_tensor_free(&x);
     if (rc < 0)
         return sh_engine_fail(sh, &e);
-    if (save && sq_save_npz(save, outs, n, &e) < 0) {
+    if (save && sq_save_outputs(save, outs, n, 0, &e) < 0) {
         sq_named_free(outs, n);
         return sh_engine_fail(sh, &e);
     }
@@ -291,13 +340,27 @@ int cmd_predict(shell *sh, int argc, char **argv)
     if (args_of(sh, &a, "predict", argc - 1, argv + 1, plain, &np, 0) < 0)
         return -1;
     const char *label = sq_arg(&a, "label"), *save = sq_arg(&a, "save");
-    if (sq_batch_opts_read(&a, &batch, NULL, &e) < 0 || sq_args_finish(&a, &e) < 0)
+    int classes = 0;
+    if (sq_batch_opts_read(&a, &batch, NULL, &e) < 0
+        || sq_arg_bool(&a, "classes", &classes, &e) < 0 || sq_args_finish(&a, &e) < 0)
+        return sh_engine_fail(sh, &e);
+    if (save && !*save)
+        return sh_fail(sh, "save= needs a file name");
+    char savebuf[4096], path[4096];
+    if (save) {
+        if (sh_path(sh, save, savebuf, sizeof savebuf) < 0)
+            return -1;
+        save = savebuf;
+    }
+    if (save && sq_check_output_path(save, 1, &e) < 0)
         return sh_engine_fail(sh, &e);
     sq_tensor x = { 0 }, y = { 0 }, ignored = { 0 };
     if (label) {
         if (np != 1)
             return sh_fail(sh, "with label=, give one data file");
-        if (sq_data_load(plain[0], label, &x, &ignored, &e) < 0)
+        if (sh_path(sh, plain[0], path, sizeof path) < 0)
+            return -1;
+        if (sq_data_load(path, label, &x, &ignored, &e) < 0)
             return sh_engine_fail(sh, &e);
         sq_tensor_free(&ignored);
     } else if (get_input(sh, np, plain, &x) < 0) {
@@ -307,11 +370,22 @@ int cmd_predict(shell *sh, int argc, char **argv)
     sq_tensor_free(&x);
     if (rc < 0)
         return sh_engine_fail(sh, &e);
-    if (save && sq_tensor_save(save, &y, &e) < 0) {
+    if (classes) {
+        sq_tensor c;
+        rc = sq_classes(&y, &c, &e);
         sq_tensor_free(&y);
-        return sh_engine_fail(sh, &e);
+        if (rc < 0)
+            return sh_engine_fail(sh, &e);
+        y = c;
     }
-    print_tensor(&y);
+    if (save && save_one(sh, save, &y, classes ? "class" : NULL, classes) < 0) {
+        sq_tensor_free(&y);
+        return -1;
+    }
+    if (classes)
+        print_classes(&y);
+    else
+        print_tensor(&y);
     sq_tensor_free(&y);
     return 0;
 }
@@ -319,4 +393,33 @@ int cmd_predict(shell *sh, int argc, char **argv)
 int sh_get_input(shell *sh, int argc, char **argv, sq_tensor *x)
 {
     return get_input(sh, argc, argv, x);
+}
+
+int cmd_confusion(shell *sh, int argc, char **argv)
+{
+    sq_args a;
+    char *plain[MAX_WORDS];
+    int np;
+    long batch;
+    sq_error e;
+    if (args_of(sh, &a, "confusion", argc - 1, argv + 1, plain, &np, 0) < 0)
+        return -1;
+    const char *label = sq_arg(&a, "label");
+    if (sq_batch_opts_read(&a, &batch, NULL, &e) < 0 || sq_args_finish(&a, &e) < 0)
+        return sh_engine_fail(sh, &e);
+    sq_tensor x = { 0 }, y = { 0 };
+    if (get_xy(sh, np, plain, label, &x, &y) < 0)
+        return -1;
+    sq_confusion_matrix cm;
+    int rc = sq_confusion(sh->s, &x, &y, batch, &cm, &e);
+    sq_tensor_free(&x);
+    sq_tensor_free(&y);
+    if (rc < 0)
+        return sh_engine_fail(sh, &e);
+    char *text = sq_confusion_text(&cm, &e);
+    sq_confusion_free(&cm);
+    if (!text)
+        return sh_engine_fail(sh, &e);
+    sh_put_text(text);
+    return 0;
 }

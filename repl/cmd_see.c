@@ -42,8 +42,12 @@ static int plot_history(shell *sh, int argc, char **argv)
         return sh_engine_fail(sh, &e);
     if (np > 1)
         return sh_fail(sh, "usage: plot history [FILE.png|.svg|.pdf] [width=N]");
-    if (np == 1)
-        return sq_plot_history(sh->s, plain[0], &e) < 0 ? sh_engine_fail(sh, &e) : 0;
+    if (np == 1) {
+        char path[4096];
+        if (sh_path(sh, plain[0], path, sizeof path) < 0)
+            return -1;
+        return sq_plot_history(sh->s, path, &e) < 0 ? sh_engine_fail(sh, &e) : 0;
+    }
     char *text = sq_history_chart(sh->s, width, &e);
     if (!text)
         return sh_engine_fail(sh, &e);
@@ -58,7 +62,10 @@ int cmd_plot(shell *sh, int argc, char **argv)
         return plot_history(sh, argc - 2, argv + 2);
     if (argc != 2)
         return sh_fail(sh, "usage: plot FILE.svg|.png|.pdf|.dot, or plot history [FILE]");
-    if (sq_plot_model(sh->s, argv[1], &e) < 0)
+    char path[4096];
+    if (sh_path(sh, argv[1], path, sizeof path) < 0)
+        return -1;
+    if (sq_plot_model(sh->s, path, &e) < 0)
         return sh_engine_fail(sh, &e);
     return 0;
 }
@@ -114,7 +121,10 @@ int cmd_show(shell *sh, int argc, char **argv)
     if (label) {
         if (np != 1)
             return sh_fail(sh, "with label=, give one data file");
-        if (sq_data_load(plain[0], label, &x, &y, &e) < 0)
+        char path[4096];
+        if (sh_path(sh, plain[0], path, sizeof path) < 0)
+            return -1;
+        if (sq_data_load(path, label, &x, &y, &e) < 0)
             return sh_engine_fail(sh, &e);
         sq_tensor_free(&y);
     } else if (sh_get_input(sh, np, plain, &x) < 0) {
@@ -125,8 +135,13 @@ int cmd_show(shell *sh, int argc, char **argv)
     sq_tensor_free(&x);
     if (rc < 0)
         return sh_engine_fail(sh, &e);
+    char savepath[4096];
+    if (save && sh_path(sh, save, savepath, sizeof savepath) < 0) {
+        sq_image_free(&img);
+        return -1;
+    }
     if (save) {
-        rc = sq_image_save_png(&img, save, scale, &e);
+        rc = sq_image_save_png(&img, savepath, scale, &e);
         sq_image_free(&img);
         return rc < 0 ? sh_engine_fail(sh, &e) : 0;
     }

@@ -1,5 +1,5 @@
 /* cmd_session.c - the commands about the session rather than the model:
- * source, time, history, threads, set, info, echo, quit. */
+ * source, time, threads, set, info, echo, quit (history is cmd_safe.c's). */
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -26,15 +26,6 @@ int cmd_time(shell *sh, int argc, char **argv)
     fflush(stdout);
     printf("Time: %.3f ms\n", (double)(t1.tv_sec - t0.tv_sec) * 1e3
            + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6);
-    return 0;
-}
-
-int cmd_history(shell *sh, int argc, char **argv)
-{
-    (void)argc;
-    (void)argv;
-    for (int i = 0; i < sh->nhistory; i++)
-        printf("%s\n", sh->history[i]);
     return 0;
 }
 

@@ -157,6 +157,33 @@ int sh_complete_words(shell *sh, const char *line, int start, const char *word,
             emit_kinds(word, emit, ctx);
             for (size_t i = 0; i < sizeof topics / sizeof *topics; i++)
                 emit_if(topics[i], word, emit, ctx);
+            /* the names help explains in one line, each once (relu is also a
+             * kind, mean_squared_error a loss and a metric) */
+            const char *seen[256];
+            int nseen = 0;
+            for (int i = 0; i < sq_kind_count() && nseen < 256; i++) {
+                static char kinds[256][64];
+                squash(sq_kind_class(i), kinds[nseen], sizeof kinds[nseen]);
+                seen[nseen] = kinds[nseen];
+                nseen++;
+            }
+            for (int pass = 0; pass < 4; pass++) {
+                const char *name;
+                for (int i = 0; nseen < 256; i++) {
+                    name = pass == 0 ? (i < sq_activation_count() ? sq_activation_name(i) : NULL)
+                         : pass == 1 ? sq_optimizer_name(i, NULL)
+                         : pass == 2 ? sq_loss_name_at(i, NULL) : sq_metric_name_at(i, NULL);
+                    if (!name)
+                        break;
+                    int dup = 0;
+                    for (int j = 0; j < nseen && !dup; j++)
+                        dup = !strcmp(seen[j], name);
+                    if (dup)
+                        continue;
+                    seen[nseen++] = name;
+                    emit_if(name, word, emit, ctx);
+                }
+            }
             break;
         }
         case C_INPUT:

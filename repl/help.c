@@ -1,7 +1,9 @@
 /* help.c - `help`: the commands from the command table, a command's usage
  * and help (with the engine's lists of optimizers, losses, metrics and
  * activations filled in, so help cannot drift from what is accepted), a
- * layer kind's help from the registry, and the lists themselves. */
+ * layer kind's help from the registry, one line on any activation,
+ * optimizer, loss or metric (the engine's glossary), and the lists
+ * themselves (`help layers` also explains the command `layers`). */
 #include <stdlib.h>
 #include <string.h>
 #include "shell.h"
@@ -87,7 +89,8 @@ int cmd_help(shell *sh, int argc, char **argv)
     if (argc == 1) {
         for (const sh_command *c = sh->commands; c->name; c++)
             printf("  %-14s %s\n", c->name, c->summary);
-        printf("\nhelp COMMAND explains a command, help LAYER a layer kind (help conv2d);\n"
+        printf("\nhelp COMMAND explains a command, help LAYER a layer kind (help conv2d),\n"
+               "help NAME an activation, optimizer, loss or metric (help relu, help adam);\n"
                "help layers, activations, optimizers, losses and metrics list them.\n");
         return 0;
     }
@@ -121,12 +124,21 @@ int cmd_help(shell *sh, int argc, char **argv)
         print_help_text(c->help);
         return 0;
     }
+    /* an activation, optimizer, loss or metric; relu is also a layer kind */
+    char *names = sq_name_help(topic);
     char *k = sq_kind_help(topic);
+    if (names) {
+        fputs(names, stdout);
+        if (k)
+            printf("\nThe layer kind:\n");
+        free(names);
+    }
     if (k) {
         fputs(k, stdout);
         free(k);
-        return 0;
     }
+    if (names || k)
+        return 0;
     char hint[96] = "";
     if (!*sh_command_suggestion(sh, topic, hint, sizeof hint))
         sh_kind_suggestion(topic, hint, sizeof hint);

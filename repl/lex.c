@@ -1,4 +1,7 @@
-/* lex.c - splits a line of the .seq language into commands and words. */
+/* lex.c - splits a line of the .seq language into commands and words:
+ * blanks between words, ';' between commands, '#' to the end, quotes and
+ * parentheses keeping blanks, an apostrophe inside a word kept as it is. */
+#include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
 #include "shell.h"
@@ -23,6 +26,22 @@ void sh_cmds_free(sh_cmd *cmds, int n)
         free(cmds[i].argv);
     }
     free(cmds);
+}
+
+/* Whether the quote character at p opens a quoted piece. An apostrophe
+ * right after a letter or digit is part of the word, as in English:
+ * `echo Let's look` prints Let's look; anywhere else (a word's start,
+ * after '=', '/', another quote) ' and " quote. */
+static int opens_quote(const char *line, const char *p)
+{
+    if (*p == '"')
+        return 1;
+    if (*p != '\'')
+        return 0;
+    if (p == line)
+        return 1;
+    unsigned char prev = (unsigned char)p[-1];
+    return !(isalnum(prev) || prev >= 0x80);
 }
 
 /* partial: for a line still being typed, an unfinished quote or tuple
@@ -51,7 +70,7 @@ static int lex(const char *line, int partial, sh_cmd **out, int *nout, char *err
         int depth = 0, had_quote = 0;
         while (*p) {
             char c = *p;
-            if (c == '\'' || c == '"') {
+            if (opens_quote(line, p)) {
                 const char *end = strchr(p + 1, c);
                 if (!end && partial)
                     end = p + strlen(p);
@@ -125,7 +144,7 @@ int sh_lex_partial(const char *line, sh_cmd *cmd, int *trailing)
     for (const char *p = line; *p; p++) {
         if (inq) {
             inq = *p != inq ? inq : 0;
-        } else if (*p == '\'' || *p == '"') {
+        } else if (opens_quote(line, p)) {
             inq = *p;
         } else if (*p == '(') {
             depth++;

@@ -18,6 +18,8 @@ static void usage(FILE *f)
         "standard input (interactively when it and standard output are terminals).\n\n"
         "  -c, --command=CMDS   run CMDS (';' separates commands), then exit;\n"
         "                         may be given more than once\n"
+        "  -C, --directory=DIR  run as if started in DIR (before anything else; each\n"
+        "                         -C is relative to the one before, as in make)\n"
         "  -i, --interactive    stay interactive after the FILEs and commands\n"
         "  -q, --quiet          no banner, no per-layer feedback\n"
         "      --echo           print each command, after the prompt, before its output\n"
@@ -28,6 +30,8 @@ static void usage(FILE *f)
         "  -V, --version        output version information and exit\n\n"
         "Exit status: 0 if every command succeeded, 1 if a command failed,\n"
         "2 for bad usage, 130 when interrupted (143 on SIGTERM).\n\n"
+        "Relative paths in a script file are relative to that file's folder; at the\n"
+        "prompt, in -c and on standard input, to the current folder.\n\n"
         "History is kept in $XDG_STATE_HOME/seqsh/history (or\n"
         "~/.local/state/seqsh/history); SEQSH_HISTFILE overrides, empty disables.\n\n"
         "Report bugs to: %s\n", PACKAGE_BUGREPORT);
@@ -67,6 +71,7 @@ int main(int argc, char **argv)
         { "keep-going", no_argument, NULL, 'k' },
         { "seed", required_argument, NULL, 'S' },
         { "threads", required_argument, NULL, 'T' },
+        { "directory", required_argument, NULL, 'C' },
         { NULL, 0, NULL, 0 },
     };
     shell sh;
@@ -77,7 +82,7 @@ int main(int argc, char **argv)
     unsigned long long seed = 0;
     int have_seed = 0;
     opterr = 0;
-    while ((opt = getopt_long(argc, argv, "hVic:q", longopts, NULL)) != -1) {
+    while ((opt = getopt_long(argc, argv, "hVic:qC:", longopts, NULL)) != -1) {
         switch (opt) {
         case 'h':
             usage(stdout);
@@ -103,6 +108,16 @@ int main(int argc, char **argv)
             commands[ncommands++] = optarg;
             break;
         }
+        case 'C':
+            /* as make -C and git -C: everything after runs from DIR */
+            if (chdir(optarg) != 0) {
+                char msg[600];
+                snprintf(msg, sizeof msg, "cannot change to '%.500s': %s", optarg,
+                         strerror(errno));
+                free(commands);
+                return bad_usage("%s", msg);
+            }
+            break;
         case 'q': quiet = 1; break;
         case 'E': echo = 1; break;
         case 'k': keep_going = 1; break;
@@ -135,7 +150,7 @@ int main(int argc, char **argv)
         case '?':
         default:
             free(commands);
-            if (optopt && optopt != '?' && strchr("c", optopt))
+            if (optopt && optopt != '?' && strchr("cC", optopt))
                 return bad_usage("option requires an argument -- '%s'", (char[2]){ (char)optopt, 0 });
             if (optopt)
                 return bad_usage("invalid option -- '%s'", (char[2]){ (char)optopt, 0 });
@@ -150,8 +165,11 @@ int main(int argc, char **argv)
     sh.quiet = quiet;
     sh.echo = echo;
     sh.keep_going = keep_going;
-    if (have_seed)
+    if (have_seed) {
         sq_seed(sh.s, seed);
+        sh.seed_given = 1;
+        sh.seed = seed;
+    }
     sh_signals_install();
 
     int failed = 0;

@@ -1,7 +1,9 @@
 /* run.c - running commands and lines: the shell's state, dispatch through
- * the command table, undo of a failed command's random draws, and
+ * the command table (keeping a snapshot for `undo` before a command that
+ * changes the session), undo of a failed command's random draws, and
  * FILE:LINE error reports. */
 #include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "shell.h"
@@ -37,7 +39,8 @@ int sh_fail(shell *sh, const char *fmt, ...)
     return -1;
 }
 
-void sh_remember(shell *sh, const char *line)
+/* Appends one line to the history (not `history` itself). */
+static void remember_one(shell *sh, const char *line)
 {
     while (*line == ' ' || *line == '\t')
         line++;
@@ -56,6 +59,32 @@ void sh_remember(shell *sh, const char *line)
         sh->history[sh->nhistory++] = copy;
 }
 
+int sh_path(shell *sh, const char *path, char *buf, size_t n)
+{
+    const char *parent = sh->depth > 0 ? sh->src[sh->depth - 1].name : NULL;
+    const char *slash = parent ? strrchr(parent, '/') : NULL;
+    int k;
+    if (path[0] == '/' || !slash)
+        k = snprintf(buf, n, "%s", path);
+    else
+        k = snprintf(buf, n, "%.*s/%s", (int)(slash - parent), parent, path);
+    if (k < 0 || (size_t)k >= n)
+        return sh_fail(sh, "path too long: '%.60s...'", path);
+    return 0;
+}
+
+/* sh_run_line keeps each command that worked as it runs (so `history
+ * save` on the same line sees the ones before it); the whole line the
+ * input path hands over afterwards is then already there. */
+void sh_remember(shell *sh, const char *line)
+{
+    if (sh->line_remembered) {
+        sh->line_remembered = 0;
+        return;
+    }
+    remember_one(sh, line);
+}
+
 static int unknown_command(shell *sh, const char *name)
 {
     char hint[96];
@@ -72,11 +101,39 @@ int sh_run_cmd(shell *sh, int argc, char **argv)
     int nargs = argc - 1;
     if (nargs < cmd->min_args || (cmd->max_args >= 0 && nargs > cmd->max_args))
         return sh_fail(sh, "usage: %s", cmd->usage);
+    /* what the command may change is kept first, for `undo` */
+    int keep = cmd->undo == U_CHANGES || (cmd->undo == U_BUILDS && !sq_model_is_built(sh->s));
+    sq_error why = { "" };
+    sq_snapshot *snap = keep ? sq_snapshot_take(sh->s, &why) : NULL;
     /* a failing command changes nothing, random state included */
     sq_rng_state rng = sq_rng_get(sh->s);
+    int ready = sh->undo_ready;
+    sh->undo_ready = snap != NULL;
     int rc = cmd->fn(sh, argc, argv);
-    if (rc < 0)
+    sh->undo_ready = ready;
+    if (rc < 0) {
         sq_rng_set(sh->s, rng);
+        /* a command that builds the model and then failed may have left it
+         * built (predict failing after its first batch): put it back */
+        if (snap && cmd->undo == U_BUILDS && sq_model_is_built(sh->s)
+            && sq_snapshot_restore(sh->s, snap, &why) == 0)
+            snap = NULL;
+        sq_snapshot_free(snap);
+    } else if (keep && cmd->undo == U_BUILDS && !sq_model_is_built(sh->s)) {
+        sq_snapshot_free(snap);         /* it did not build the model after all */
+    } else if (keep) {
+        char what[256];
+        size_t k = 0;
+        what[0] = '\0';
+        for (int i = 0; i < argc && k + 1 < sizeof what; i++)
+            k += (size_t)snprintf(what + k, sizeof what - k, "%s%s", i ? " " : "", argv[i]);
+        if (k >= sizeof what)
+            strcpy(what + sizeof what - 4, "...");
+        if (snap)
+            sq_undo_push(sh->s, snap, what);
+        else
+            sq_undo_block(sh->s, what, why.msg);
+    }
     return rc;
 }
 
@@ -112,6 +169,13 @@ int sh_run_line(shell *sh, const char *line, const char *src, int lineno)
         sh->reported = 0;
         int r = sh_run_cmd(sh, cmds[i].argc, cmds[i].argv);
         fflush(stdout);
+        if (r == 0 && sh->in_source == 0) {
+            /* `history` lists what worked, so it replays as a script */
+            char *text = sh_join_words(cmds[i].argc, cmds[i].argv);
+            if (text)
+                remember_one(sh, text);
+            free(text);
+        }
         if (r < 0) {
             report(sh, src, lineno);
             rc = -1;
@@ -119,6 +183,7 @@ int sh_run_line(shell *sh, const char *line, const char *src, int lineno)
                 break;
         }
     }
+    sh->line_remembered = sh->in_source == 0;
     sh_cmds_free(cmds, n);
     return rc;
 }

@@ -30,6 +30,10 @@ typedef struct shell {
     int in_source;        /* inside a `source` command: not top level */
     char **history;       /* this session's top-level lines, for `history` */
     int nhistory, caphistory;
+    int line_remembered;  /* the last line's commands are in history already */
+    int seed_given;       /* --seed N was given: `history save` starts with it */
+    unsigned long long seed;
+    int undo_ready;       /* the running command's snapshot is kept for `undo` */
     char err[SQ_ERR_MAX + 256];
 } shell;
 
@@ -49,6 +53,11 @@ typedef enum { C_NONE, C_FILE, C_LAYER, C_KIND, C_TOPIC, C_INPUT, C_COMMAND, C_C
                C_PLOT       /* plot: history, then file names */
 } sh_complete;
 
+/* Whether a command changes the session, for `undo`: never (the default),
+ * always (a snapshot is taken before it runs), or only when it builds an
+ * unbuilt model (call, predict, ...). */
+typedef enum { U_NONE, U_CHANGES, U_BUILDS } sh_undo;
+
 typedef struct sh_command {
     const char *name;
     const char *usage;     /* "add KIND [ARGS...] [key=value...]" */
@@ -59,6 +68,7 @@ typedef struct sh_command {
     sh_fn fn;
     int min_args, max_args; /* words after the name; max -1 = any */
     sh_complete complete;
+    sh_undo undo;          /* what `undo` can take back of it */
 } sh_command;
 
 extern const sh_command sh_commands[];
@@ -66,7 +76,7 @@ extern const sh_command sh_commands[];
 const sh_command *sh_command_find(const shell *sh, const char *name);
 
 /* The handlers, by area (cmd_model.c, cmd_run.c, cmd_files.c,
- * cmd_session.c, help.c, cmd_see.c). */
+ * cmd_session.c, cmd_safe.c, help.c, cmd_see.c). */
 int cmd_model(shell *sh, int argc, char **argv);
 int cmd_input(shell *sh, int argc, char **argv);
 int cmd_add(shell *sh, int argc, char **argv);
@@ -84,6 +94,7 @@ int cmd_compile(shell *sh, int argc, char **argv);
 int cmd_fit(shell *sh, int argc, char **argv);
 int cmd_evaluate(shell *sh, int argc, char **argv);
 int cmd_predict(shell *sh, int argc, char **argv);
+int cmd_confusion(shell *sh, int argc, char **argv);
 int cmd_save(shell *sh, int argc, char **argv);
 int cmd_load(shell *sh, int argc, char **argv);
 int cmd_save_weights(shell *sh, int argc, char **argv);
@@ -92,6 +103,7 @@ int cmd_export(shell *sh, int argc, char **argv);
 int cmd_source(shell *sh, int argc, char **argv);
 int cmd_time(shell *sh, int argc, char **argv);
 int cmd_history(shell *sh, int argc, char **argv);
+int cmd_undo(shell *sh, int argc, char **argv);
 int cmd_threads(shell *sh, int argc, char **argv);
 int cmd_set(shell *sh, int argc, char **argv);
 int cmd_info(shell *sh, int argc, char **argv);
@@ -107,6 +119,13 @@ int cmd_show(shell *sh, int argc, char **argv);
 int sh_get_input(shell *sh, int argc, char **argv, sq_tensor *x);
 /* Dimensions given as words "1 250 250 3" and/or tuples "1,250,250,3". */
 int sh_parse_dims(shell *sh, int argc, char **argv, long *dims, int *n);
+/* The words of a command as one line that lexes back to them (quoted
+ * where needed); malloc'd, NULL when out of memory. */
+char *sh_join_words(int argc, char **argv);
+/* A path as a command means it: a relative path in a script file is
+ * relative to that file's folder; at the prompt, in -c and on standard
+ * input, to the current folder. Into buf; -1 (sh->err) when too long. */
+int sh_path(shell *sh, const char *path, char *buf, size_t n);
 /* Sets sh->err from an engine error and returns -1. */
 int sh_engine_fail(shell *sh, const sq_error *e);
 /* Prints malloc'd text from the engine, adding a final newline; frees it. */
@@ -121,7 +140,8 @@ int sh_run_cmd(shell *sh, int argc, char **argv);
 int sh_run_line(shell *sh, const char *line, const char *src, int lineno);
 /* Sets sh->err and returns -1. */
 int sh_fail(shell *sh, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-/* Appends a line to the session history. */
+/* Appends a line that worked to the session history, unless
+ * sh_run_line has just kept its commands one by one. */
 void sh_remember(shell *sh, const char *line);
 
 /* ---- the one input path (input.c) ----------------------------------------

@@ -703,6 +703,130 @@ START_TEST(test_prefixes)
 }
 END_TEST
 
+/* ---- row selection -------------------------------------------------------- */
+
+/* Each selection with the rows it must give, written out by hand. */
+static const struct {
+    const char *sel;
+    int n;
+    long rows[8];
+} iris_sels[] = {
+    { "[3]", 1, { 3 } },
+    { "[-1]", 1, { 149 } },
+    { "[0:3]", 3, { 0, 1, 2 } },
+    { "[:2]", 2, { 0, 1 } },
+    { "[-2:]", 2, { 148, 149 } },
+    { "[::50]", 3, { 0, 50, 100 } },
+    { "[::-50]", 3, { 149, 99, 49 } },
+    { "[10:4:-3]", 2, { 10, 7 } },
+    { "[145:1000]", 5, { 145, 146, 147, 148, 149 } },
+    { "[-1000:2]", 2, { 0, 1 } },
+    { "[ 1 : 7 : 3 ]", 2, { 1, 4 } },
+    { "[149:]", 1, { 149 } },
+};
+
+START_TEST(test_row_selection)
+{
+    sq_tensor all_x, all_y, x, y;
+    char spec[1200];
+    load_ok(fixture("data_iris.csv"), "last", &all_x, &all_y);
+    snprintf(spec, sizeof spec, "%s%s", fixture("data_iris.csv"), iris_sels[_i].sel);
+    load_ok(spec, "last", &x, &y);
+    long dx[] = { iris_sels[_i].n, 4 }, dy[] = { iris_sels[_i].n };
+    check_shape(&x, 2, dx);
+    check_shape(&y, 1, dy);
+    for (int r = 0; r < iris_sels[_i].n; r++) {
+        long k = iris_sels[_i].rows[r];
+        check_values(x.data + 4 * r, all_x.data + 4 * k, 4);
+        ck_assert(y.data[r] == all_y.data[k]);
+    }
+    sq_tensor_free(&x);
+    sq_tensor_free(&y);
+    /* without a label, the same rows of all five columns */
+    load_ok(spec, NULL, &x, NULL);
+    ck_assert_int_eq(x.shape.d[0], iris_sels[_i].n);
+    ck_assert_int_eq(x.shape.d[1], 5);
+    for (int r = 0; r < iris_sels[_i].n; r++) {
+        long k = iris_sels[_i].rows[r];
+        check_values(x.data + 5 * r, all_x.data + 4 * k, 4);
+        ck_assert(x.data[5 * r + 4] == all_y.data[k]);
+    }
+    sq_tensor_free(&x);
+    sq_tensor_free(&all_x);
+    sq_tensor_free(&all_y);
+}
+END_TEST
+
+START_TEST(test_row_selection_kinds)
+{
+    sq_tensor x;
+    char spec[1200];
+    static const long d13[] = { 1, 3 };
+    /* a gzip-compressed .npy, an .npz member, an IDX file */
+    snprintf(spec, sizeof spec, "%s[1]", fixture("data_f4.npy.gz"));
+    load_ok(spec, NULL, &x, NULL);
+    check_shape(&x, 2, d13);
+    check_values(x.data, (const float[]){ 0.5f, 1.0f, 1.5f }, 3);
+    sq_tensor_free(&x);
+    snprintf(spec, sizeof spec, "%s:dense/kernel[-1:]", fixture("np_savez.npz"));
+    load_ok(spec, NULL, &x, NULL);
+    check_shape(&x, 2, d13);
+    sq_tensor_free(&x);
+    snprintf(spec, sizeof spec, "%s[2:0:-2]", fixture("data_images-idx3-ubyte"));
+    load_ok(spec, NULL, &x, NULL);
+    ck_assert_int_eq(x.shape.rank, 3);
+    ck_assert_int_eq(x.shape.d[0], 1);
+    check_values(x.data, (const float[]){ 5, 6, 7, 8 }, 4);
+    sq_tensor_free(&x);
+    /* a file whose name ends in brackets is that file */
+    unsigned char *b;
+    size_t n;
+    read_bytes(fixture("data_f4.npy.gz"), &b, &n);
+    const char *p = write_tmp("odd[0]", b, n);
+    free(b);
+    load_ok(p, NULL, &x, NULL);
+    ck_assert_int_eq(x.shape.d[0], 2);
+    sq_tensor_free(&x);
+    snprintf(spec, sizeof spec, "%s[1:]", p);
+    load_ok(spec, NULL, &x, NULL);
+    check_shape(&x, 2, d13);
+    sq_tensor_free(&x);
+}
+END_TEST
+
+START_TEST(test_row_selection_errors)
+{
+    char spec[1200], path[1100];
+    snprintf(path, sizeof path, "%s", fixture("data_iris.csv"));
+    static const struct { const char *sel, *msg; } bad[] = {
+        { "[150]", "'%s': index 150 is out of bounds for axis 0 with size 150" },
+        { "[-151]", "'%s': index -151 is out of bounds for axis 0 with size 150" },
+        { "[5:2]", "'%s' selects no rows (there are 150)" },
+        { "[::0]", "'%s': slice step cannot be zero" },
+        { "[a]", "'%s': bad row selection [a] (expected one row or a slice of rows: [3], "
+                 "[-1], [0:10], [100:], [::2])" },
+        { "[]", "'%s': bad row selection [] (expected one row or a slice of rows: [3], "
+                "[-1], [0:10], [100:], [::2])" },
+        { "[1,2]", "'%s': bad row selection [1,2] (expected one row or a slice of rows: "
+                   "[3], [-1], [0:10], [100:], [::2])" },
+        { "[1:2:3:4]", "'%s': bad row selection [1:2:3:4] (expected one row or a slice of "
+                       "rows: [3], [-1], [0:10], [100:], [::2])" },
+        { "[0:99999999999999999999]", "'%s': bad row selection [0:99999999999999999999] "
+          "(expected one row or a slice of rows: [3], [-1], [0:10], [100:], [::2])" },
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        snprintf(spec, sizeof spec, "%s%s", path, bad[i].sel);
+        load_fails(spec, "last", bad[i].msg, spec);
+        load_fails(spec, NULL, bad[i].msg, spec);
+    }
+    snprintf(spec, sizeof spec, "%s[0]", fixture("np_scalar.npy"));
+    load_fails(spec, NULL, "'%s': a row selection needs rows, and the data is a scalar", spec);
+    /* the file part is still checked as before */
+    snprintf(spec, sizeof spec, "%s/none.csv[0:2]", tmpdir);
+    load_fails_prefix(spec, "cannot open");
+}
+END_TEST
+
 static Suite *data_suite(void)
 {
     Suite *s = suite_create("data");
@@ -731,6 +855,12 @@ static Suite *data_suite(void)
     tcase_add_test(tc, test_csv_gz_members);
     tcase_add_test(tc, test_kind_from_content);
     tcase_add_test(tc, test_csv_errors);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("rows");
+    tcase_add_loop_test(tc, test_row_selection, 0, sizeof iris_sels / sizeof iris_sels[0]);
+    tcase_add_test(tc, test_row_selection_kinds);
+    tcase_add_test(tc, test_row_selection_errors);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("gzip");

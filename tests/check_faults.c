@@ -1,6 +1,6 @@
 /* check_faults.c - fault injection: make the N-th engine allocation fail,
- * for every N along add, call, fit, load, extract, save and the other
- * commands, and check that each fails cleanly and leaves the model exactly
+ * for every N along add, call, fit, load, extract, save, confusion, undo
+ * and the other commands, and check that each fails cleanly and leaves the model exactly
  * as it was: same summary, same layers, same weights, same RNG state. */
 #include <check.h>
 #include <stdio.h>
@@ -182,6 +182,73 @@ static int op_deferred_call(sq_session *s)
     return rc;
 }
 
+static sq_tensor y_small;
+static int op_confusion(sq_session *s)
+{
+    sq_confusion_matrix cm;
+    int rc = sq_confusion(s, &x_img, &y_lab, 3, &cm, &err);
+    if (rc == 0) {
+        char *t = sq_confusion_text(&cm, &err);
+        sq_confusion_free(&cm);
+        if (!t)
+            return -1;
+        free(t);
+    }
+    return rc;
+}
+static int op_deferred_confusion(sq_session *s)
+{
+    sq_confusion_matrix cm;
+    int rc = sq_confusion(s, &x_small, &y_small, 1, &cm, &err);
+    if (rc == 0)
+        sq_confusion_free(&cm);
+    return rc;
+}
+static int op_snapshot(sq_session *s)
+{
+    sq_snapshot *p = sq_snapshot_take(s, &err);
+    sq_snapshot_free(p);
+    return p ? 0 : -1;
+}
+/* undo of an add after a fit (the optimizer is made again): while it
+ * fails, the added layer stays */
+static void prep_undoable(sq_session *s)
+{
+    sq_fit_opts o = { 1, 4, 0, 1, 0 };
+    ck_assert_int_eq(sq_fit(s, &x_img, &y_lab, &o, NULL, NULL, &err), 0);
+    sq_snapshot *p = sq_snapshot_take(s, &err);
+    ck_assert_ptr_nonnull(p);
+    ck_assert_int_eq(add(s, "dense 3"), 0);
+    sq_undo_push(s, p, "add dense 3");
+}
+static int op_undo(sq_session *s)
+{
+    char what[64];
+    return sq_undo(s, what, sizeof what, &err);
+}
+static int op_save_csv(sq_session *s)
+{
+    (void)s;
+    char path[160];
+    snprintf(path, sizeof path, "%s/out.csv", dir);
+    sq_named_tensor t = { "x", x_img };
+    int rc = sq_save_outputs(path, &t, 1, 0, &err);
+    if (rc == 0)
+        unlink(path);
+    return rc;
+}
+static int op_load_rows(sq_session *s)
+{
+    (void)s;
+    char spec[160];
+    snprintf(spec, sizeof spec, "%s:dense/bias[::-1]", weights_path);
+    sq_tensor t;
+    int rc = sq_tensor_load(spec, &t, &err);
+    if (rc == 0)
+        sq_tensor_free(&t);
+    return rc;
+}
+
 /* Runs op with the n-th allocation failing for n = 0, 1, ... until it
  * succeeds; every failure must leave the session as the snapshot. */
 static void sweep(const char *what, void (*prep)(sq_session *), op_fn op)
@@ -235,6 +302,8 @@ static void setup(void)
     ck_assert_int_eq(sq_tensor_generate(s, "random", 4, d, &x_img, &err), 0);
     ck_assert_int_eq(sq_tensor_generate(s, "zeros", 1, dl, &y_lab, &err), 0);
     ck_assert_int_eq(sq_tensor_generate(s, "ones", 2, ds, &x_small, &err), 0);
+    long dys[1] = { 2 };
+    ck_assert_int_eq(sq_tensor_generate(s, "zeros", 1, dys, &y_small, &err), 0);
     sq_session_free(s);
 }
 
@@ -246,6 +315,7 @@ static void teardown(void)
     sq_tensor_free(&x_img);
     sq_tensor_free(&y_lab);
     sq_tensor_free(&x_small);
+    sq_tensor_free(&y_small);
 }
 
 START_TEST(add_fails_cleanly) { sweep("add", NULL, op_add); }
@@ -306,6 +376,17 @@ START_TEST(text_and_settings_fail_cleanly)
 }
 END_TEST
 
+START_TEST(classify_and_undo_fail_cleanly)
+{
+    sweep("confusion", NULL, op_confusion);
+    sweep("deferred confusion", prep_deferred, op_deferred_confusion);
+    sweep("snapshot", NULL, op_snapshot);
+    sweep("undo", prep_undoable, op_undo);
+    sweep("save= .csv", NULL, op_save_csv);
+    sweep("rows of an .npz member", NULL, op_load_rows);
+}
+END_TEST
+
 int main(void)
 {
     Suite *su = suite_create("faults");
@@ -326,6 +407,7 @@ int main(void)
     tcase_add_test(tc, add_model_fails_cleanly);
     tcase_add_test(tc, weights_files_fail_cleanly);
     tcase_add_test(tc, text_and_settings_fail_cleanly);
+    tcase_add_test(tc, classify_and_undo_fail_cleanly);
     suite_add_tcase(su, tc);
     return run_suite(su);
 }

@@ -1023,17 +1023,18 @@ START_TEST(test_conv2d_errors)
     add_fails_with(s, "conv2d", "4 3 dilation_rate=0", NULL, "`dilation_rate`");
     add_fails_with(s, "conv2d", "4 (-1,3)", NULL, "`kernel_size`");
     /* dilated kernel extent 5 against 4 columns */
+    /* TensorFlow's first sentence, then what to do (not its graph node) */
     add_fails(s, "conv2d", "8 3 dilation_rate=2",
-              "Negative dimension size caused by subtracting 5 from 4 for "
-              "'{{node conv2d/Conv2D}} = Conv2D[T=DT_FLOAT, data_format=\"NHWC\", "
-              "dilations=[1, 2, 2, 1], explicit_paddings=[], padding=\"VALID\", "
-              "strides=[1, 1, 1, 1], use_cudnn_on_gpu=true](Placeholder, "
-              "conv2d/Conv2D/ReadVariableOp)' with input shapes: [?,5,4,3], [3,3,3,8].");
-    add_fails_with(s, "conv2d", "2 (6,1) name=c6",
-                   "Negative dimension size caused by subtracting 6 from 5 for "
-                   "'{{node c6/Conv2D}}", "[6,1,3,2]");
+              "Negative dimension size caused by subtracting 5 from 4: the 3x3 kernel of conv2d "
+              "(Conv2D), with dilation_rate=(2, 2), spans 5, more than its input "
+              "(None, 5, 4, 3) has; use a smaller kernel_size or dilation_rate, or "
+              "padding=same");
+    add_fails(s, "conv2d", "2 (6,1) name=c6",
+              "Negative dimension size caused by subtracting 6 from 5: the 6x1 kernel of c6 "
+              "(Conv2D) does not fit in its input (None, 5, 4, 3); use a smaller kernel_size, "
+              "or padding=same");
     add_fails_with(s, "conv2d", "2 (1,5) strides=(1,3)",
-                   "Negative dimension size caused by subtracting 5 from 4 for ", NULL);
+                   "Negative dimension size caused by subtracting 5 from 4: the 1x5 kernel", NULL);
     ck_assert_int_eq(sq_layer_count(s), 0);
     /* what fits: window = input, or SAME padding */
     add_ok(s, "conv2d", "2 (5,4)");
@@ -1082,18 +1083,16 @@ START_TEST(test_pool2d_errors)
 {
     sq_session *s = new_session(3, (long[]){ 2, 2, 32 });
     add_fails(s, "max_pooling2d", "3",
-              "Negative dimension size caused by subtracting 3 from 2 for '{{node "
-              "max_pooling2d/MaxPool}} = MaxPool[T=DT_FLOAT, data_format=\"NHWC\", "
-              "explicit_paddings=[], ksize=[1, 3, 3, 1], padding=\"VALID\", "
-              "strides=[1, 3, 3, 1]](Placeholder)' with input shapes: [?,2,2,32].");
+              "Negative dimension size caused by subtracting 3 from 2: the 3x3 pool of "
+              "max_pooling2d (MaxPooling2D) does not fit in its input (None, 2, 2, 32); use a "
+              "smaller pool_size, or padding=same");
     add_fails(s, "AveragePooling2D", "3",
-              "Negative dimension size caused by subtracting 3 from 2 for '{{node "
-              "average_pooling2d/AvgPool}} = AvgPool[T=DT_FLOAT, data_format=\"NHWC\", "
-              "ksize=[1, 3, 3, 1], padding=\"VALID\", "
-              "strides=[1, 3, 3, 1]](Placeholder)' with input shapes: [?,2,2,32].");
+              "Negative dimension size caused by subtracting 3 from 2: the 3x3 pool of "
+              "average_pooling2d (AveragePooling2D) does not fit in its input (None, 2, 2, 32); "
+              "use a smaller pool_size, or padding=same");
     add_fails_with(s, "max_pooling2d", "(1,3) strides=1",
-                   "Negative dimension size caused by subtracting 3 from 2 for '{{node "
-                   "max_pooling2d/MaxPool}}", "ksize=[1, 1, 3, 1]");
+                   "Negative dimension size caused by subtracting 3 from 2: the 1x3 pool of "
+                   "max_pooling2d", "use a smaller pool_size");
     add_fails(s, "maxpooling2d", "2 padding=foo",
               "The `padding` argument must be one of \"valid\", \"same\" (or \"causal\", "
               "only for `Conv1D). Received: foo");
@@ -1131,9 +1130,9 @@ START_TEST(test_pool2d_errors)
     sq_tensor t = { .shape = { 4, { 1, 2, 2, 1 } }, .data = x }, y;
     sq_error err;
     ck_assert_int_lt(sq_call(s, &t, &y, &err), 0);
-    ck_assert_msg(strstr(err.msg, "Negative dimension size caused by subtracting 3 from 2 for")
+    ck_assert_msg(strstr(err.msg, "Negative dimension size caused by subtracting 3 from 2:")
                   == err.msg, "%s", err.msg);
-    ck_assert_msg(strstr(err.msg, "with input shapes: [1,2,2,1]."), "%s", err.msg);
+    ck_assert_msg(strstr(err.msg, "its input (1, 2, 2, 1);"), "%s", err.msg);
     ck_assert(!sq_model_is_built(s));
     sq_session_free(s);
 }

@@ -1731,14 +1731,19 @@ START_TEST(test_option_errors)
     add_fails(s, "conv1d", "8",
               "Conv1D is missing 1 required positional argument: 'kernel_size'");
     add_fails(s, "conv1d", "8 3 foo",
-              "Unknown activation function: foo. Please ensure this object is passed to the "
-              "`custom_objects` argument. See https://www.tensorflow.org/guide/keras/"
-              "save_and_serialize#registering_the_custom_object for details.");
-    add_fails_prefix(s, "conv1d", "8 5",
-                     "Negative dimension size caused by subtracting 5 from 4 for '{{node "
-                     "conv1d/conv1d}} = Conv2D[");
-    add_fails_prefix(s, "conv1d", "8 3 dilation_rate=2",
-                     "Negative dimension size caused by subtracting 5 from 4 for ");
+              "Unknown activation function: foo; 'help activations' lists them");
+    add_fails(s, "conv1d", "8 3 rleu",
+              "Unknown activation function: rleu (did you mean relu?); 'help activations' "
+              "lists them");
+    add_fails(s, "conv1d", "8 5",
+              "Negative dimension size caused by subtracting 5 from 4: the kernel of length 5 "
+              "of conv1d (Conv1D) does not fit in its input (None, 4, 3); use a smaller "
+              "kernel_size, or padding=same or causal");
+    add_fails(s, "conv1d", "8 3 dilation_rate=2",
+              "Negative dimension size caused by subtracting 5 from 4: the kernel of length 3 "
+              "of conv1d (Conv1D), with dilation_rate=2, spans 5, more than its input "
+              "(None, 4, 3) has; use a smaller kernel_size or dilation_rate, or padding=same "
+              "or causal");
     add_ok(s, "conv1d", "8 5 padding=causal");   /* causal and same never run out */
 
     add_fails(s, "maxpooling1d", "0",
@@ -1751,13 +1756,12 @@ START_TEST(test_option_errors)
               "MaxPooling1D: padding \"causal\" is only supported by Conv1D; use \"valid\" or "
               "\"same\"");
     add_fails(s, "maxpooling1d", "5",
-              "Negative dimension size caused by subtracting 5 from 4 for '{{node "
-              "max_pooling1d/MaxPool}} = MaxPool[T=DT_FLOAT, data_format=\"NHWC\", "
-              "explicit_paddings=[], ksize=[1, 5, 1, 1], padding=\"VALID\", strides=[1, 5, 1, "
-              "1]](max_pooling1d/ExpandDims)' with input shapes: [?,4,1,8].");
+              "Negative dimension size caused by subtracting 5 from 4: the pool of length 5 of "
+              "max_pooling1d (MaxPooling1D) does not fit in its input (None, 4, 8); use a "
+              "smaller pool_size, or padding=same");
     add_fails_prefix(s, "averagepooling1d", "5",
-                     "Negative dimension size caused by subtracting 5 from 4 for '{{node "
-                     "average_pooling1d/AvgPool}} = AvgPool[");
+                     "Negative dimension size caused by subtracting 5 from 4: the pool of length "
+                     "5 of average_pooling1d (AveragePooling1D)");
     add_fails(s, "upsampling1d", "0", "UpSampling1D: `size` must be a positive integer, got 0");
     add_fails(s, "zeropadding1d", "(-1,2)",
               "The `padding` argument must be a tuple of 2 integers. Received: (-1, 2) "
@@ -1814,7 +1818,9 @@ START_TEST(test_option_errors)
     add_fails(s, "prelu", "shared_axes=0",
               "PReLU: `shared_axes` are 1-based axes after the batch; got 0");
     add_fails(s, "prelu", "zeros", "PReLU takes 0 positional arguments but 1 were given (extra: 'zeros')");
-    add_fails(s, "leakyrelu", "activation=relu", "Keyword argument not understood: activation");
+    add_fails(s, "leakyrelu", "activation=relu",
+              "Keyword argument not understood: activation; 'help leakyrelu' lists the "
+              "arguments of LeakyReLU");
     ck_assert_int_eq(sq_layer_count(s), 1);
     sq_session_free(s);
 }

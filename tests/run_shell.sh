@@ -1,7 +1,11 @@
 #!/bin/sh
 # run_shell.sh - the command line: options, exit statuses, standard input,
-# -c, seeds, time, history, interrupts.
+# -c, -C, seeds, time, history, relative paths, the example scripts from
+# another folder, interrupts.
 : "${SEQSH:=$(pwd)/seqsh}"
+: "${TXTCMP:=$(pwd)/tests/txtcmp}"
+TOP=$(cd "${srcdir:-.}" && pwd)
+export TXTCMP TOP
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 cd "$work" || exit 99
@@ -92,6 +96,45 @@ ok "SIGINT stops the rest of a ; line" '
   "$S" -c "input 600 600 16; add conv2d 64 5; add conv2d 64 5; add conv2d 64 5; call ones 16 600 600 16; echo AFTER" >out 2>err & pid=$!
   sleep 1; kill -INT $pid; wait $pid; rc=$?
   [ $rc = 130 ] && ! grep -q AFTER out'
+# Relative paths: in a script file, relative to the file's folder (what it
+# reads and what it writes); at the prompt, in -c and on stdin, to the
+# current folder; -C DIR runs as if started there.
+ok "paths in a script are relative to the script, reads and writes" '
+  mkdir -p lesson/data && printf "1,2,3\n4,5,6\n" >lesson/data/x.csv &&
+  printf "input 3\nadd dense 2\ncall data/x.csv[1]\nsave out.seqm\n" >lesson/l.seq &&
+  mkdir elsewhere && cd elsewhere && "$S" ../lesson/l.seq >out && [ -s ../lesson/out.seqm ] &&
+  [ ! -e out.seqm ] && grep -q "^shape=(1, 2)" out'
+ok "a script sourced from the prompt or stdin: relative to the script" '
+  mkdir -p s2/sub && printf "1,2\n" >s2/sub/x.csv &&
+  printf "input 2\nadd dense 1\ncall x.csv\nsave m.seqm\n" >s2/sub/a.seq &&
+  echo "source s2/sub/a.seq" | "$S" >out && [ -s s2/sub/m.seqm ] && [ ! -e m.seqm ] &&
+  "$S" -c "source s2/sub/a.seq; save top.seqm" >/dev/null && [ -s top.seqm ]'
+ok "-c and stdin: relative to the current folder" '
+  mkdir -p cwd && printf "1,2\n" >cwd/x.csv && cd cwd &&
+  "$S" -c "input 2; add dense 1; call x.csv; save c.seqm" >/dev/null && [ -s c.seqm ] &&
+  printf "input 2\nadd dense 1\ncall x.csv[0]\n" | "$S" | grep -q "^shape=(1, 1)"'
+ok "-C DIR runs as if started in DIR; each -C relative to the one before" '
+  mkdir -p cdir/inner && printf "echo in inner\n" >cdir/inner/i.seq &&
+  [ "$("$S" -C cdir -C inner i.seq)" = "in inner" ] &&
+  "$S" -C cdir -c "input 2; add dense 1; save made.seqm" && [ -s cdir/made.seqm ] &&
+  "$S" --directory=cdir/inner -c "source i.seq" | grep -qx "in inner"'
+ok "-C to a missing folder: message, exit 2" '"$S" -C nowhere -c "echo x" >out 2>err; [ $? = 2 ] && [ ! -s out ] && grep -q "cannot change to .nowhere.: No such file or directory" err'
+ok "history save: a script that replays to the same model" '
+  printf "input 3\nadd dense 4 relu\nadd nope\nadd dense 2; pop; add dense 5\nundo\nhistory save h.seq\n" | "$S" --seed 9 --keep-going 2>/dev/null;
+  head -n 3 h.seq | grep -qx "seed 9" &&
+  [ "$("$S" -c "source h.seq; weights")" = "$("$S" --seed 9 -c "input 3; add dense 4 relu; add dense 2; pop; weights")" ]'
+ok "the example scripts run from any folder and write nothing into the source tree" '
+  before=$(ls -la "$TOP/scripts" "$TOP/scripts/data")
+  mkdir -p far/away && cd far/away || exit 1
+  for f in "$TOP"/scripts/*.seq; do
+    n=$(basename "$f" .seq)
+    "$S" "$f" >out 2>err || { cat err; exit 1; }
+    [ ! -s err ] || { cat err; exit 1; }
+    sed -E "s# - [0-9]+s [0-9]+(s|ms|us)/step# - Ts Tms/step#; s#^( *[0-9]+/[0-9]+) - [0-9]+s - #\1 - Ts - #" out >out.cmp
+    "$TXTCMP" -t 1e-5 "$TOP/tests/transcripts/script_$n.out" out.cmp || exit 1
+  done
+  [ -z "$(ls)" ] || [ "$(ls)" = "$(printf "err\nout\nout.cmp")" ] || { ls; exit 1; }
+  [ "$before" = "$(ls -la "$TOP/scripts" "$TOP/scripts/data")" ]'
 # at_prompt SIGNAL TEXT FILE: TEXT typed at a prompt in tmux, then SIGNAL
 # sent to seqsh; FILE gets the history, FILE.rc the exit status
 FUNCS=$work/funcs.sh

@@ -88,9 +88,13 @@ int sq_check_bool(const char *what, const char *key, const char *text, int *v, s
         *v = 1;
     else if (!strcmp(text, "false") || !strcmp(text, "False") || !strcmp(text, "0"))
         *v = 0;
-    else
-        return sq_fail(err, "%s must be true or false, got '%s'",
-                       subject(what, key, s, sizeof s), text);
+    else {
+        static const char *const words[] = { "true", "false" };
+        char hint[64];
+        return sq_fail(err, "%s must be true or false, got '%s'%s",
+                       subject(what, key, s, sizeof s), text,
+                       sq_hint(text, words, 2, hint, sizeof hint));
+    }
     return 0;
 }
 

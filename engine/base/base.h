@@ -29,6 +29,11 @@ const char *sq_bytes_str(double bytes, char *buf, size_t n);
 int sq_fail(sq_error *err, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
+/* ---- "did you mean" (nearest.c) -------------------------------------------- */
+/* " (did you mean X?)" with X the candidate nearest to word (sq_nearest),
+ * or "" when none is near; written into buf, which is returned. */
+const char *sq_hint(const char *word, const char *const *cands, int n, char *buf, size_t len);
+
 /* ---- a growing string (sbuf.c); start with sbuf b = {0} ----------------- */
 typedef struct {
     char *s;

@@ -6,7 +6,9 @@
  * label column Y. Nothing a header says is trusted: every size is checked
  * against the bytes actually present before anything is allocated, and
  * inflated gzip data is capped. Errors name the file; CSV errors name the
- * line (FILE:LINE: ...) as compilers do. */
+ * line (FILE:LINE: ...) as compilers do. A trailing [SEL] picks rows:
+ * FILE[3] (a batch of one), FILE[0:10], FILE[::2], data.npz:x[100:], with
+ * Python's slice rules. */
 #define ZLIB_CONST
 #include <errno.h>
 #include <float.h>
@@ -318,6 +320,150 @@ static int npz_pick(const unsigned char *buf, size_t len, const char *path,
     return found >= 0 ? 0 : -1;
 }
 
+/* ---- row selection: FILE[3], FILE[0:10], FILE[::2] -------------------------- */
+
+/* A trailing [SEL] on a spec: one row (kept as a batch of one, NumPy's
+ * x[i:i+1]) or a Python slice start:stop:step over the first axis. */
+typedef struct {
+    int set;            /* the spec ends in a selection */
+    int index;          /* [i] rather than a slice */
+    long v[3];          /* index, or start, stop, step */
+    int has[3];         /* which slice parts were given */
+    char text[64];      /* "[0:10]", for messages */
+} row_sel;
+
+/* One part of a selection: blanks, an optional integer, blanks. */
+static int sel_part(const char *s, size_t len, long *v, int *has)
+{
+    char buf[32];
+    while (len && (*s == ' ' || *s == '\t')) { s++; len--; }
+    while (len && (s[len - 1] == ' ' || s[len - 1] == '\t')) len--;
+    *has = len > 0;
+    if (!len)
+        return 0;
+    if (len >= sizeof buf)
+        return -1;
+    memcpy(buf, s, len);
+    buf[len] = '\0';
+    char *end;
+    errno = 0;
+    *v = strtol(buf, &end, 10);
+    return *end || errno ? -1 : 0;
+}
+
+/* Splits "FILE[SEL]" into the file part (a malloc'd copy in *file) and
+ * the selection; a spec that names an existing file, or has no trailing
+ * brackets, has no selection. */
+static int split_selection(const char *spec, char **file, row_sel *rs, sq_error *err)
+{
+    size_t n = strlen(spec);
+    const char *open = n ? strrchr(spec, '[') : NULL;
+    memset(rs, 0, sizeof *rs);
+    if (!open || spec[n - 1] != ']' || exists_as_file(spec)) {
+        *file = sq_strdup(spec);
+        return *file ? 0 : sq_fail(err, "out of memory reading '%s'", spec);
+    }
+    const char *in = open + 1;
+    size_t len = (size_t)(spec + n - 1 - in);
+    snprintf(rs->text, sizeof rs->text, "%.*s", (int)(spec + n - open), open);
+    const char *c1 = memchr(in, ':', len);
+    int bad;
+    if (!c1) {
+        rs->index = 1;
+        bad = sel_part(in, len, &rs->v[0], &rs->has[0]) < 0 || !rs->has[0];
+    } else {
+        const char *stop = c1 + 1, *c2 = memchr(stop, ':', len - (size_t)(stop - in));
+        size_t stop_len = c2 ? (size_t)(c2 - stop) : len - (size_t)(stop - in);
+        bad = sel_part(in, (size_t)(c1 - in), &rs->v[0], &rs->has[0]) < 0
+            || sel_part(stop, stop_len, &rs->v[1], &rs->has[1]) < 0
+            || (c2 && (memchr(c2 + 1, ':', len - (size_t)(c2 + 1 - in))
+                       || sel_part(c2 + 1, len - (size_t)(c2 + 1 - in), &rs->v[2],
+                                   &rs->has[2]) < 0));
+    }
+    if (bad || open == spec)
+        return sq_fail(err, "'%s': bad row selection %s (expected one row or a slice "
+                       "of rows: [3], [-1], [0:10], [100:], [::2])", spec, rs->text);
+    if (!rs->index && rs->has[2] && rs->v[2] == 0)
+        return sq_fail(err, "'%s': slice step cannot be zero", spec);
+    rs->set = 1;
+    *file = sq_strndup(spec, (size_t)(open - spec));
+    return *file ? 0 : sq_fail(err, "out of memory reading '%s'", spec);
+}
+
+/* The rows rs picks out of n, in order (Python's slice.indices, then
+ * range): *idx is malloc'd, *k of them. */
+static int sel_rows(const row_sel *rs, long n, const char *spec, long **idx, long *k,
+                    sq_error *err)
+{
+    long a, b, st = 1;
+    if (rs->index) {
+        a = rs->v[0] < 0 ? rs->v[0] + n : rs->v[0];
+        if (a < 0 || a >= n)
+            return sq_fail(err, "'%s': index %ld is out of bounds for axis 0 with size %ld",
+                           spec, rs->v[0], n);
+        b = a + 1;
+    } else {
+        if (rs->has[2])
+            st = rs->v[2];
+        long lo = st > 0 ? 0 : -1, hi = st > 0 ? n : n - 1;
+        a = rs->v[0];
+        b = rs->v[1];
+        if (!rs->has[0]) a = st > 0 ? lo : hi;
+        else if (a < 0) a = a + n < lo ? lo : a + n;
+        else if (a > hi) a = hi;
+        if (!rs->has[1]) b = st > 0 ? hi : lo;
+        else if (b < 0) b = b + n < lo ? lo : b + n;
+        else if (b > hi) b = hi;
+    }
+    long cnt = 0;
+    if (st > 0 && b > a)
+        cnt = (b - a + st - 1) / st;
+    else if (st < 0 && a > b)
+        cnt = (a - b - st - 1) / -st;
+    if (cnt == 0)
+        return sq_fail(err, "'%s' selects no rows (there are %ld)", spec, n);
+    if (!(*idx = sq_malloc((size_t)cnt * sizeof **idx)))
+        return sq_fail(err, "out of memory selecting rows of '%s'", spec);
+    for (long i = 0; i < cnt; i++)
+        (*idx)[i] = a + i * st;
+    *k = cnt;
+    return 0;
+}
+
+/* Replaces t by its rows idx[0..k). */
+static int take_rows(sq_tensor *t, const long *idx, long k, const char *spec, sq_error *err)
+{
+    size_t per = t->shape.d[0] ? sq_shape_count(&t->shape) / (size_t)t->shape.d[0] : 0;
+    size_t count = (size_t)k * per;
+    float *d = sq_malloc((count ? count : 1) * sizeof *d);
+    if (!d)
+        return sq_fail(err, "out of memory selecting rows of '%s'", spec);
+    for (long i = 0; i < k; i++)
+        memcpy(d + (size_t)i * per, t->data + (size_t)idx[i] * per, per * sizeof *d);
+    free(t->data);
+    t->data = d;
+    t->shape.d[0] = k;
+    return 0;
+}
+
+/* Applies a selection to x (and y, its labels, when not NULL). */
+static int select_rows(const row_sel *rs, const char *spec, sq_tensor *x, sq_tensor *y,
+                       sq_error *err)
+{
+    long *idx = NULL, k = 0;
+    if (x->shape.rank == 0)
+        return sq_fail(err, "'%s': a row selection needs rows, and the data is a scalar",
+                       spec);
+    if (sel_rows(rs, x->shape.d[0], spec, &idx, &k, err) < 0)
+        return -1;
+    /* k rows of the loaded data: no more than it held */
+    int rc = take_rows(x, idx, k, spec, err);
+    if (rc == 0 && y)
+        rc = take_rows(y, idx, k, spec, err);
+    free(idx);
+    return rc;
+}
+
 /* ---- the entry points ----------------------------------------------------- */
 
 int sq_data_load(const char *spec, const char *label, sq_tensor *x,
@@ -332,6 +478,8 @@ int sq_data_load(const char *spec, const char *label, sq_tensor *x,
     char subj[SUBJ_MAX];
     sq_tensor tx, ty;
     int gz = 0;
+    char *file = NULL;
+    row_sel rs;
 
     memset(&tx, 0, sizeof tx);
     memset(&ty, 0, sizeof ty);
@@ -345,8 +493,12 @@ int sq_data_load(const char *spec, const char *label, sq_tensor *x,
     if (ls.kind != LABEL_NONE && !y)
         return sq_fail(err, "internal error: label=%s given for '%s' but no "
                        "tensor for the labels", label, spec);
-    if (split_spec(spec, &path, &key, err) != 0)
+    if (split_selection(spec, &file, &rs, err) != 0)
         return -1;
+    if (split_spec(file, &path, &key, err) != 0) {
+        free(file);
+        return -1;
+    }
     snprintf(subj, sizeof subj, "'%.*s'", SUBJ_MAX - 3, path);
 
     if (sq_read_whole_file(path, &raw, &len, err) != 0)
@@ -408,10 +560,16 @@ int sq_data_load(const char *spec, const char *label, sq_tensor *x,
     }
     if (rc != 0)
         goto fail;
+    if (rs.set && select_rows(&rs, spec, &tx, ls.kind != LABEL_NONE ? &ty : NULL, err) < 0) {
+        sq_tensor_free(&tx);
+        sq_tensor_free(&ty);
+        goto fail;
+    }
 
     free(raw);
     free(plain);
     free(path);
+    free(file);
     *x = tx;
     if (ls.kind != LABEL_NONE)
         *y = ty;
@@ -421,6 +579,7 @@ fail:
     free(raw);
     free(plain);
     free(path);
+    free(file);
     return -1;
 }
 

@@ -378,6 +378,12 @@ int npy_read_file(const char *path, sq_tensor *out, sq_error *err)
 int npy_append(bbuf *b, const sq_tensor *t, const char *subject,
                      sq_error *err)
 {
+    return npy_append_as(b, t, 0, subject, err);
+}
+
+int npy_append_as(bbuf *b, const sq_tensor *t, int int64, const char *subject,
+                  sq_error *err)
+{
     if (!t)
         return sq_fail(err, "%s: no tensor to save", subject);
     if (t->shape.rank < 0 || t->shape.rank > SQ_MAX_RANK)
@@ -389,7 +395,7 @@ int npy_append(bbuf *b, const sq_tensor *t, const char *subject,
                            "dimension %d", subject, i);
     size_t count, nbytes;
     if (!shape_count(&t->shape, &count) ||
-        !mul_size(count, sizeof(float), &nbytes))
+        !mul_size(count, int64 ? sizeof(int64_t) : sizeof(float), &nbytes))
         return sq_fail(err, "%s: tensor is too large", subject);
     if (count > 0 && !t->data)
         return sq_fail(err, "%s: tensor has no data", subject);
@@ -407,8 +413,8 @@ int npy_append(bbuf *b, const sq_tensor *t, const char *subject,
     snprintf(shape + n, sizeof shape - (size_t)n,
              t->shape.rank == 1 ? ",)" : ")");
     int hl = snprintf(hdr, sizeof hdr,
-                      "{'descr': '<f4', 'fortran_order': False, "
-                      "'shape': %s, }", shape);
+                      "{'descr': '%s', 'fortran_order': False, "
+                      "'shape': %s, }", int64 ? "<i8" : "<f4", shape);
     /* numpy leaves room for the first axis to grow to 21 digits. */
     if (t->shape.rank > 0)
         for (int i = lead; i < NPY_GROWTH_DIGITS; i++)
@@ -422,7 +428,17 @@ int npy_append(bbuf *b, const sq_tensor *t, const char *subject,
     for (size_t i = 0; i < pad; i++)
         bb_put(b, " ", 1);
     bb_put(b, "\n", 1);
-    if (!host_is_big_endian()) {
+    if (int64) {
+        /* whole numbers (class indices), as NumPy's argmax gives them */
+        if (bb_reserve(b, nbytes)) {
+            for (size_t j = 0; j < count; j++) {
+                uint64_t u = (uint64_t)(int64_t)t->data[j];
+                patch32(b->p + b->len + 8 * j, (uint32_t)u);
+                patch32(b->p + b->len + 8 * j + 4, (uint32_t)(u >> 32));
+            }
+            b->len += nbytes;
+        }
+    } else if (!host_is_big_endian()) {
         bb_put(b, t->data, nbytes);
     } else if (bb_reserve(b, nbytes)) {
         for (size_t j = 0; j < count; j++) {

@@ -44,5 +44,11 @@ int npz_write_file(const char *path, const npz_entry *entries, int n,
 int npy_parse(const unsigned char *buf, size_t len, const char *subject,
               sq_tensor *out, sq_error *err);
 int npy_append(bbuf *b, const sq_tensor *t, const char *subject, sq_error *err);
+/* The same as int64 ('<i8') when int64 is set: t holds whole numbers. */
+int npy_append_as(bbuf *b, const sq_tensor *t, int int64, const char *subject,
+                  sq_error *err);
+/* npz_write_file with every member int64 when int64 is set. */
+int npz_write_file_as(const char *path, const npz_entry *entries, int n, int int64,
+                      sq_error *err);
 
 #endif

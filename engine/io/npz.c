@@ -362,6 +362,12 @@ int npz_read_file(const char *path, npz_entry **entries, int *n,
 int npz_write_file(const char *path, const npz_entry *entries, int n,
                    sq_error *err)
 {
+    return npz_write_file_as(path, entries, n, 0, err);
+}
+
+int npz_write_file_as(const char *path, const npz_entry *entries, int n, int int64,
+                      sq_error *err)
+{
     bbuf b = {0};
     uint64_t *offs = NULL, *sizes = NULL;
     uint32_t *crcs = NULL;
@@ -418,7 +424,7 @@ int npz_write_file(const char *path, const npz_entry *entries, int n,
         size_t start = b.len;
         snprintf(subject, sizeof subject, "'%s' member '%.200s.npy'", path,
                  name);
-        if (npy_append(&b, &entries[i].t, subject, err) != 0)
+        if (npy_append_as(&b, &entries[i].t, int64, subject, err) != 0)
             goto fail;
         if (b.oom)
             break;

@@ -98,20 +98,23 @@ static long pad_left(const conv1d_state *st, long t, long ot)
 }
 
 /* TensorFlow's shape-inference error for a window longer than its input:
- * tf.nn.conv1d runs a Conv2D on the input expanded to (B, 1, steps, C). */
+ * its first sentence, then what the user can do, instead of the graph
+ * node TensorFlow prints. */
 static int fail_negative(sq_error *err, const sq_layer *l, const conv1d_state *st,
                          const sq_shape *in)
 {
-    char d0[24];
-    return sq_fail(err, "Negative dimension size caused by subtracting %ld from %ld for "
-                   "'{{node %s/conv1d}} = Conv2D[T=DT_FLOAT, data_format=\"NHWC\", "
-                   "dilations=[1, 1, %ld, 1], explicit_paddings=[], padding=\"VALID\", "
-                   "strides=[1, 1, %ld, 1], use_cudnn_on_gpu=true](%s/conv1d/ExpandDims, "
-                   "%s/conv1d/ExpandDims_1)' with input shapes: [%s,1,%ld,%ld], "
-                   "[1,%ld,%ld,%ld].",
-                   extent(st), in->d[1], l->name, st->d, st->s, l->name, l->name,
-                   sq_tf_dim(in->d[0], d0, sizeof d0), in->d[1], in->d[2], st->k, in->d[2],
-                   st->filters);
+    char s[128];
+    sq_shape_str(in, s, sizeof s);
+    if (st->d > 1)
+        return sq_fail(err, "Negative dimension size caused by subtracting %ld from %ld: the "
+                       "kernel of length %ld of %s (Conv1D), with dilation_rate=%ld, spans "
+                       "%ld, more than its input %s has; use a smaller kernel_size or "
+                       "dilation_rate, or padding=same or causal", extent(st), in->d[1], st->k,
+                       l->name, st->d, extent(st), s);
+    return sq_fail(err, "Negative dimension size caused by subtracting %ld from %ld: the "
+                   "kernel of length %ld of %s (Conv1D) does not fit in its input %s; use a "
+                   "smaller kernel_size, or padding=same or causal", extent(st), in->d[1],
+                   st->k, l->name, s);
 }
 
 static int output_shape(const sq_layer *l, const sq_shape *in, sq_shape *out,

@@ -87,22 +87,25 @@ static int configure(sq_layer *l, const sq_optval *v, sq_error *err)
     return 0;
 }
 
-/* TensorFlow's shape-inference error for a window larger than its input. */
+/* TensorFlow's shape-inference error for a window larger than its input:
+ * its first sentence (people search for it), then what the user can do,
+ * instead of the graph node TensorFlow prints. */
 static int fail_negative(sq_error *err, const sq_layer *l, const conv2d_state *st,
                          const sq_shape *in, int axis)
 {
-    char d0[24], d1[24], d2[24], d3[24];
+    char s[128];
     long dk = st->k[axis] + (st->k[axis] - 1) * (st->d[axis] - 1);
-    return sq_fail(err, "Negative dimension size caused by subtracting %ld from %ld for "
-                   "'{{node %s/Conv2D}} = Conv2D[T=DT_FLOAT, data_format=\"NHWC\", "
-                   "dilations=[1, %ld, %ld, 1], explicit_paddings=[], padding=\"VALID\", "
-                   "strides=[1, %ld, %ld, 1], use_cudnn_on_gpu=true](Placeholder, "
-                   "%s/Conv2D/ReadVariableOp)' with input shapes: [%s,%s,%s,%s], "
-                   "[%ld,%ld,%ld,%ld].",
-                   dk, in->d[1 + axis], l->name, st->d[0], st->d[1], st->s[0], st->s[1],
-                   l->name, sq_tf_dim(in->d[0], d0, sizeof d0), sq_tf_dim(in->d[1], d1, sizeof d1),
-                   sq_tf_dim(in->d[2], d2, sizeof d2), sq_tf_dim(in->d[3], d3, sizeof d3),
-                   st->k[0], st->k[1], in->d[3], st->filters);
+    sq_shape_str(in, s, sizeof s);
+    if (st->d[0] > 1 || st->d[1] > 1)
+        return sq_fail(err, "Negative dimension size caused by subtracting %ld from %ld: the "
+                       "%ldx%ld kernel of %s (Conv2D), with dilation_rate=(%ld, %ld), spans "
+                       "%ld, more than its input %s has; use a smaller kernel_size or "
+                       "dilation_rate, or padding=same", dk, in->d[1 + axis], st->k[0],
+                       st->k[1], l->name, st->d[0], st->d[1], dk, s);
+    return sq_fail(err, "Negative dimension size caused by subtracting %ld from %ld: the "
+                   "%ldx%ld kernel of %s (Conv2D) does not fit in its input %s; use a smaller "
+                   "kernel_size, or padding=same", dk, in->d[1 + axis], st->k[0], st->k[1],
+                   l->name, s);
 }
 
 static int output_shape(const sq_layer *l, const sq_shape *in, sq_shape *out,

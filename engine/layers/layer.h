@@ -152,7 +152,8 @@ struct sq_layer {
     int act;                     /* activation index, 0 = linear */
     int trainable;
     sq_optval *opt;              /* parsed options, indexed like kind->opts; owned */
-    void *state;                 /* kind->state_size bytes, owned */
+    void *state;                 /* kind->state_size bytes, owned; plain data
+                                    (no pointers): undo copies it byte for byte */
     /* Set when the model is built: */
     int built;                   /* in_shape, out_shape, w[] are valid */
     sq_shape in_shape, out_shape;

@@ -84,13 +84,35 @@ static int pick_choice(const sq_layer_kind *kind, const sq_optdef *d, char *s, s
         }
         c += len + (c[len] == '|');
     }
-    char list[256];
+    char list[256], names[256], hint[96];
+    const char *cands[16];
+    int nc = 0;
     size_t k = 0;
     for (c = d->choices; *c && k + 8 < sizeof list; c++)
         list[k++] = *c == '|' ? ',' : *c;
     list[k] = '\0';
-    return sq_fail(err, "%s: `%s` must be one of %s; got '%s'", kind->class_name, d->name,
-                   list, s);
+    snprintf(names, sizeof names, "%s", d->choices);
+    for (char *p = names; p && *p && nc < 16; nc++) {
+        cands[nc] = p;
+        p = strchr(p, '|');
+        if (p)
+            *p++ = '\0';
+    }
+    return sq_fail(err, "%s: `%s` must be one of %s; got '%s'%s", kind->class_name, d->name,
+                   list, s, sq_hint(s, cands, nc, hint, sizeof hint));
+}
+
+/* Keras's message for an unknown activation, without the Python-only
+ * advice, with the nearest name instead. */
+static int fail_activation(const char *text, sq_error *err)
+{
+    const char *names[64];
+    char hint[96];
+    int n = sq_activation_count() < 64 ? sq_activation_count() : 64;
+    for (int i = 0; i < n; i++)
+        names[i] = sq_activation_name(i);
+    return sq_fail(err, "Unknown activation function: %s%s; 'help activations' lists them",
+                   text, sq_hint(text, names, n, hint, sizeof hint));
 }
 
 /* Parses one option value by its declared type. */
@@ -135,10 +157,7 @@ static int parse_value(const sq_layer_kind *kind, const sq_optdef *d,
     }
     case OPT_ACT:
         if (sq_activation_find(text) < 0)
-            return sq_fail(err, "Unknown activation function: %s. Please ensure this object is "
-                           "passed to the `custom_objects` argument. See "
-                           "https://www.tensorflow.org/guide/keras/save_and_serialize"
-                           "#registering_the_custom_object for details.", text);
+            return fail_activation(text, err);
         /* fall through */
     case OPT_STR:
         if (strlen(text) >= sizeof v->s)
@@ -297,7 +316,20 @@ sq_layer *sq_layer_create(const sq_layer_kind *kind, int argc, char **argv,
         } else {
             int i = sq_opt_index(kind, key);
             if (i < 0) {
-                sq_fail(err, "Keyword argument not understood: %s", key);
+                const char *names[64];
+                char hint[96];
+                int nn = sq_kind_options(kind->class_name, names, 64);
+                if (*sq_hint(key, names, nn, hint, sizeof hint))
+                    sq_fail(err, "Keyword argument not understood: %s%s", key, hint);
+                else {
+                    char low[64];
+                    size_t j = 0;
+                    for (const char *c = kind->class_name; *c && j + 1 < sizeof low; c++)
+                        low[j++] = (char)tolower((unsigned char)*c);
+                    low[j] = '\0';
+                    sq_fail(err, "Keyword argument not understood: %s; 'help %s' lists the "
+                            "arguments of %s", key, low, kind->class_name);
+                }
                 goto fail;
             }
             if (l->opt[i].set) {

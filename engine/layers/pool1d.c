@@ -62,20 +62,17 @@ static int configure_avg(sq_layer *l, const sq_optval *v, sq_error *err)
     return configure(l, v, err, 0);
 }
 
-/* TensorFlow's shape-inference error for a window longer than its input,
- * on the input Keras expanded to (B, steps, 1, C). */
+/* TensorFlow's shape-inference error for a window longer than its input:
+ * its first sentence, then what the user can do, instead of the graph
+ * node TensorFlow prints. */
 static int fail_negative(sq_error *err, const sq_layer *l, const pool1d_state *st,
                          const sq_shape *in)
 {
-    char d0[24], d2[24];
-    const char *op = st->max ? "MaxPool" : "AvgPool";
-    return sq_fail(err, "Negative dimension size caused by subtracting %ld from %ld for "
-                   "'{{node %s/%s}} = %s[T=DT_FLOAT, data_format=\"NHWC\", %sksize=[1, %ld, "
-                   "1, 1], padding=\"VALID\", strides=[1, %ld, 1, 1]](%s/ExpandDims)' with "
-                   "input shapes: [%s,%ld,1,%s].",
-                   st->k, in->d[1], l->name, op, op, st->max ? "explicit_paddings=[], " : "",
-                   st->k, st->s, l->name, sq_tf_dim(in->d[0], d0, sizeof d0), in->d[1],
-                   sq_tf_dim(in->d[2], d2, sizeof d2));
+    char s[128];
+    return sq_fail(err, "Negative dimension size caused by subtracting %ld from %ld: the pool "
+                   "of length %ld of %s (%s) does not fit in its input %s; use a smaller "
+                   "pool_size, or padding=same", st->k, in->d[1], st->k, l->name,
+                   l->kind->class_name, sq_shape_str(in, s, sizeof s));
 }
 
 static int output_shape(const sq_layer *l, const sq_shape *in, sq_shape *out,

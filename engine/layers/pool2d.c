@@ -74,20 +74,17 @@ static int configure_avg(sq_layer *l, const sq_optval *v, sq_error *err)
     return configure(l, v, err, 0);
 }
 
-/* TensorFlow's shape-inference error for a window larger than its input. */
+/* TensorFlow's shape-inference error for a window larger than its input:
+ * its first sentence, then what the user can do, instead of the graph
+ * node TensorFlow prints. */
 static int fail_negative(sq_error *err, const sq_layer *l, const pool_state *st,
                          const sq_shape *in, int axis)
 {
-    char d0[24], d1[24], d2[24], d3[24];
-    const char *op = st->max ? "MaxPool" : "AvgPool";
-    return sq_fail(err, "Negative dimension size caused by subtracting %ld from %ld for "
-                   "'{{node %s/%s}} = %s[T=DT_FLOAT, data_format=\"NHWC\", %sksize=[1, %ld, "
-                   "%ld, 1], padding=\"VALID\", strides=[1, %ld, %ld, 1]](Placeholder)' with "
-                   "input shapes: [%s,%s,%s,%s].",
-                   st->k[axis], in->d[1 + axis], l->name, op, op,
-                   st->max ? "explicit_paddings=[], " : "", st->k[0], st->k[1], st->s[0],
-                   st->s[1], sq_tf_dim(in->d[0], d0, sizeof d0), sq_tf_dim(in->d[1], d1, sizeof d1),
-                   sq_tf_dim(in->d[2], d2, sizeof d2), sq_tf_dim(in->d[3], d3, sizeof d3));
+    char s[128];
+    return sq_fail(err, "Negative dimension size caused by subtracting %ld from %ld: the "
+                   "%ldx%ld pool of %s (%s) does not fit in its input %s; use a smaller "
+                   "pool_size, or padding=same", st->k[axis], in->d[1 + axis], st->k[0],
+                   st->k[1], l->name, l->kind->class_name, sq_shape_str(in, s, sizeof s));
 }
 
 static int output_shape(const sq_layer *l, const sq_shape *in, sq_shape *out,

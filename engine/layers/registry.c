@@ -159,9 +159,13 @@ int sq_parse_padding(const char *s, int *same, int *causal, sq_error *err)
     low[i] = '\0';
     *causal = !strcmp(low, "causal");
     *same = !strcmp(low, "same");
-    if (!*same && !*causal && strcmp(low, "valid"))
+    if (!*same && !*causal && strcmp(low, "valid")) {
+        static const char *const names[] = { "valid", "same", "causal" };
+        char hint[96];
         return sq_fail(err, "The `padding` argument must be one of \"valid\", \"same\" "
-                       "(or \"causal\", only for `Conv1D). Received: %s", low);
+                       "(or \"causal\", only for `Conv1D). Received: %s%s", low,
+                       sq_hint(low, names, 3, hint, sizeof hint));
+    }
     return 0;
 }
 

@@ -3,12 +3,14 @@
  * Reproduces numpy 1.24's array2string with the default print options
  * (precision=8, threshold=1000, edgeitems=3, linewidth=75,
  * floatmode='maxprec', suppress=False, sign='-') for float32 data, and
- * str(np.float32(x)) for rank-0 tensors.
+ * str(np.float32(x)) for rank-0 tensors; whole numbers (class indices) as
+ * NumPy prints an int64 array (IntegerFormat).
  *
  * The digits come from dragon4.c; the layout follows arrayprint.py's
  * FloatingFormat and _formatArray. */
 #include <math.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "base/base.h"
@@ -19,6 +21,7 @@
 #define ELEM_BUF 192
 
 typedef struct {
+    int integer;        /* whole numbers, as NumPy's IntegerFormat */
     int exp_format;
     int precision;
     int min_digits;
@@ -188,6 +191,8 @@ static void fill_format(const walk_ctx *w, float_format *ff)
 
 static int format_element(const float_format *ff, float v, char *buf)
 {
+    if (ff->integer)
+        return snprintf(buf, ELEM_BUF, "%*lld", ff->pad_left, (long long)v);
     f32parts p;
     sq_f32_split(v, &p);
     if (p.special) {
@@ -387,9 +392,39 @@ static char *format_scalar(float v)
     }
 }
 
+/* IntegerFormat: every shown value right-aligned to the widest of the
+ * shown largest and smallest. */
+typedef struct {
+    int any;
+    long long maxv, minv;
+} int_acc;
+
+static void int_visit(float v, void *arg)
+{
+    int_acc *a = arg;
+    long long x = (long long)v;
+    if (!a->any || x > a->maxv)
+        a->maxv = x;
+    if (!a->any || x < a->minv)
+        a->minv = x;
+    a->any = 1;
+}
+
 /* ---- public ---------------------------------------------------------------- */
 
+static char *format_tensor(const sq_tensor *t, int integer);
+
 char *sq_tensor_format(const sq_tensor *t)
+{
+    return format_tensor(t, 0);
+}
+
+char *sq_tensor_format_int(const sq_tensor *t)
+{
+    return format_tensor(t, 1);
+}
+
+static char *format_tensor(const sq_tensor *t, int integer)
 {
     walk_ctx w;
     float_format ff;
@@ -398,6 +433,11 @@ char *sq_tensor_format(const sq_tensor *t)
     size_t size = 1;
     int i;
 
+    if (t->shape.rank == 0 && integer) {
+        char buf[32];
+        snprintf(buf, sizeof buf, "%lld", (long long)t->data[0]);
+        return sq_strdup(buf);
+    }
     if (t->shape.rank == 0)
         return format_scalar(t->data[0]);
 
@@ -416,7 +456,18 @@ char *sq_tensor_format(const sq_tensor *t)
     for (i = t->shape.rank - 2; i >= 0; i--)
         w.strides[i] = w.strides[i + 1] * t->shape.d[i + 1];
 
-    fill_format(&w, &ff);
+    memset(&ff, 0, sizeof ff);
+    if (integer) {
+        int_acc a = { 0, 0, 0 };
+        char lo[32], hi[32];
+        walk(&w, 0, 0, int_visit, &a);
+        int nl = snprintf(lo, sizeof lo, "%lld", a.minv);
+        int nh = snprintf(hi, sizeof hi, "%lld", a.maxv);
+        ff.integer = 1;
+        ff.pad_left = nl > nh ? nl : nh;
+    } else {
+        fill_format(&w, &ff);
+    }
     c.w = &w;
     c.ff = &ff;
     recurse(&c, 0, 0, 1, LINE_WIDTH, &out);

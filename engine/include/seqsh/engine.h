@@ -132,6 +132,33 @@ const char *sq_backend_info(void);
  * batches and fail with "Interrupted" when it is non-zero. Borrowed. */
 void sq_set_interrupt_flag(sq_session *s, volatile int *flag);
 
+/* ---- undo ---------------------------------------------------------------
+ * A snapshot holds everything a command can change: the model (layers,
+ * flat weights, trainable flags, compile settings, the optimizer's state,
+ * the training history), Keras's name counters and the random state. The
+ * caller takes one before a command that changes the session and, when
+ * the command worked, pushes it; sq_undo puts the newest back, bit for
+ * bit. The list keeps at most 100 and stays within the memory limit: the
+ * oldest are dropped first. */
+typedef struct sq_snapshot sq_snapshot;
+/* NULL with *err filled when out of memory, or when the copy alone would
+ * pass the memory limit. */
+sq_snapshot *sq_snapshot_take(const sq_session *s, sq_error *err);
+void sq_snapshot_free(sq_snapshot *snap);
+/* Puts the session back to snap and frees it; -1 (nothing changed, snap
+ * still the caller's) when out of memory. */
+int sq_snapshot_restore(sq_session *s, sq_snapshot *snap, sq_error *err);
+/* Keeps snap (owned from now on) as the state before command `what`. */
+void sq_undo_push(sq_session *s, sq_snapshot *snap, const char *what);
+/* Command `what` changed the session without a snapshot (why says why):
+ * nothing before it can be undone any more. */
+void sq_undo_block(sq_session *s, const char *what, const char *why);
+/* Restores the newest snapshot and drops it; what (n bytes) gets the
+ * command that was taken back. -1 when there is nothing to undo. */
+int sq_undo(sq_session *s, char *what, size_t n, sq_error *err);
+/* How many commands can be undone. */
+int sq_undo_levels(const sq_session *s);
+
 /* ---- building ---------------------------------------------------------- */
 
 /* keras.Sequential(name=NAME); NULL name gives sequential, sequential_1, ... */
@@ -214,13 +241,20 @@ int sq_tensor_generate(sq_session *s, const char *kind, int ndims,
 int sq_tensor_load(const char *spec, sq_tensor *out, sq_error *err);
 /* Reads a data set: .npy, FILE.npz[:KEY], an IDX file (MNIST) or a CSV of
  * numbers, any of them gzip-compressed, recognised by content. label
- * ("last", "first" or a column N) splits a CSV into x and y (*y filled). */
+ * ("last", "first" or a column N) splits a CSV into x and y (*y filled).
+ * A trailing [SEL] selects rows (of x and y alike) with Python's rules:
+ * [3] and [-1] one row, kept as a batch of one (NumPy's x[3:4]); [0:10],
+ * [100:], [::2], [::-1] slices. A spec naming an existing file as a whole
+ * is that file. */
 int sq_data_load(const char *spec, const char *label, sq_tensor *x, sq_tensor *y,
                  sq_error *err);
 /* Writes t as a float32 .npy (temporary file renamed into place). */
 int sq_tensor_save(const char *path, const sq_tensor *t, sq_error *err);
 /* NumPy's str(array) for t: malloc'd, NULL when out of memory. */
 char *sq_tensor_format(const sq_tensor *t);
+/* The same for whole numbers (class indices), as NumPy prints an integer
+ * array: "[3 1 0]". */
+char *sq_tensor_format_int(const sq_tensor *t);
 void sq_tensor_free(sq_tensor *t);
 size_t sq_shape_count(const sq_shape *sh); /* product of dims */
 
@@ -309,6 +343,45 @@ int sq_extract(sq_session *s, const char *which, const sq_tensor *x,
 void sq_named_free(sq_named_tensor *t, int n);
 /* Writes the n tensors to an .npz archive, keyed by their names. */
 int sq_save_npz(const char *path, const sq_named_tensor *t, int n, sq_error *err);
+/* Writes call's, predict's or extract's n outputs in the format path's
+ * extension names (any case): .npy (n must be 1), .npz (one member per
+ * tensor, keyed by its name) or .csv (one line per sample, the tensors'
+ * values flattened side by side after a header naming each column NAME
+ * or NAME[j]; floats in the shortest text that reads back exactly).
+ * integer: the values are whole numbers (classes), written as int64 in
+ * .npy/.npz and as integers in CSV. Any other extension is an error and
+ * nothing is written; sq_check_output_path checks that up front. */
+int sq_save_outputs(const char *path, const sq_named_tensor *t, int n, int integer,
+                    sq_error *err);
+int sq_check_output_path(const char *path, int n, sq_error *err);
+
+/* ---- classifiers ---------------------------------------------------------- */
+
+/* Keras's predict_classes: for outputs y with several values on the last
+ * axis, the index of the largest (argmax(axis=-1): that axis goes); for
+ * one value, 1 where it is above 0.5, else 0 (the shape stays). *cls is a
+ * new tensor of whole numbers. */
+int sq_classes(const sq_tensor *y, sq_tensor *cls, sq_error *err);
+
+/* A confusion matrix: counts[t * nclasses + p] samples of true class t
+ * were predicted as p. */
+typedef struct {
+    int nclasses;
+    long *counts;   /* malloc'd; sq_confusion_free */
+    long total;     /* samples (output rows) counted */
+} sq_confusion_matrix;
+/* Runs the model on x (batch_size at a time, building an unbuilt model as
+ * predict does) and counts each output row against its label in y, with
+ * the classes Keras's "accuracy" uses: one output is binary (above 0.5),
+ * several are read by their largest value, against one class index per
+ * row or a one-hot row. The diagonal over the total is evaluate's
+ * accuracy. */
+int sq_confusion(sq_session *s, const sq_tensor *x, const sq_tensor *y, long batch_size,
+                 sq_confusion_matrix *cm, sq_error *err);
+void sq_confusion_free(sq_confusion_matrix *cm);
+/* The matrix aligned, then each class's precision, recall and support,
+ * then the accuracy; malloc'd, NULL with *err filled. */
+char *sq_confusion_text(const sq_confusion_matrix *cm, sq_error *err);
 
 /* model.save / keras.models.load_model: one file with the architecture,
  * every weight, the trainable flags and the compile settings. load
@@ -410,6 +483,15 @@ char *sq_kind_help(const char *name);
  * (name, input_shape, trainable, activation where accepted). Returns how
  * many were stored in out (at most max); -1 if the kind is unknown. */
 int sq_kind_options(const char *name, const char **out, int max);
+/* "Did you mean": the candidate nearest to word (edit distance, ignoring
+ * case, within a bound that grows with the word's length), or NULL. */
+const char *sq_nearest(const char *word, const char *const *cands, int n);
+/* The layer kind a mistyped or foreign name most likely means, as add
+ * takes it: a near class name or Keras alias ("maxpoolng2d" ->
+ * "maxpooling2d"), a common short form ("maxpool" -> "maxpooling2d",
+ * "linear" -> "dense", "batchnorm" -> "batchnormalization"), or, for an
+ * activation's name, "activation NAME". 1 with it in buf, else 0. */
+int sq_kind_suggest(const char *word, char *buf, size_t n);
 int sq_activation_count(void);
 const char *sq_activation_name(int i);
 /* The i-th optimizer, loss or metric seqsh knows (i from 0; NULL past the
@@ -420,5 +502,10 @@ const char *sq_activation_name(int i);
 const char *sq_optimizer_name(int i, const char **class_name);
 const char *sq_loss_name_at(int i, const char **aliases);
 const char *sq_metric_name_at(int i, const char **aliases);
+/* `help NAME` for an activation, optimizer (its name or class), loss or
+ * metric (any accepted spelling): one line for each that NAME is ("mse"
+ * is a loss and a metric) saying what it is, its Keras name, defaults
+ * and how to use it; malloc'd, NULL when NAME is none of them. */
+char *sq_name_help(const char *name);
 
 #endif

@@ -1,0 +1,348 @@
+/* undo.c - taking back what a command did to the session: snapshots of
+ * the whole state a command may change (the model with its layers, flat
+ * weights, compile settings, optimizer state and training history; Keras's
+ * name counters; the random state), kept newest last, several levels deep
+ * while their total stays within the memory limit. Undo puts a snapshot
+ * back as it was, bit for bit. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "compile.h"
+#include "train/optim.h"
+
+#define UNDO_LEVELS_MAX 100
+
+struct sq_snapshot {
+    sq_model *model;            /* deep copy; its compiled->opt is NULL */
+    void *opt_state;            /* the optimizer's state (sq_optim_state_save), or NULL */
+    size_t opt_state_size;
+    struct sq_counter *counters;
+    int ncounters;
+    sq_rng rng;
+    size_t bytes;               /* what it holds, for the memory limit */
+    char *what;                 /* the command it undoes */
+};
+
+/* ---- copying a model ------------------------------------------------------- */
+
+static int opt_count(const sq_layer_kind *k)
+{
+    int n = 0;
+    while (k->opts && k->opts[n].name)
+        n++;
+    return n;
+}
+
+/* A copy of l; its group is `group` (already counted). Kind state is plain
+ * data (layer.h), so bytes copy it. */
+static sq_layer *layer_clone(const sq_layer *l, sq_group *group)
+{
+    sq_layer *c = sq_malloc(sizeof *c);
+    if (!c)
+        return NULL;
+    *c = *l;
+    c->group = group;
+    c->opt = NULL;
+    c->state = NULL;
+    size_t nopt = (size_t)opt_count(l->kind) + 1;
+    c->opt = sq_malloc(nopt * sizeof *c->opt);
+    if (l->kind->state_size)
+        c->state = sq_malloc(l->kind->state_size);
+    if (!c->opt || (l->kind->state_size && !c->state)) {
+        free(c->opt);
+        free(c->state);
+        free(c);
+        return NULL;
+    }
+    memcpy(c->opt, l->opt, nopt * sizeof *c->opt);
+    if (l->kind->state_size)
+        memcpy(c->state, l->state, l->kind->state_size);
+    return c;
+}
+
+/* A copy of the compile settings without the optimizer object. */
+static struct sq_compiled *compiled_clone(const struct sq_compiled *c)
+{
+    struct sq_compiled *d = sq_malloc(sizeof *d);
+    if (!d)
+        return NULL;
+    *d = *c;
+    d->opt = NULL;
+    d->hist = NULL;
+    if (c->hist_n > 0) {
+        size_t n = (size_t)c->hist_n * (size_t)(2 * (1 + c->nmetrics));
+        d->hist = sq_malloc(n * sizeof *d->hist);
+        if (!d->hist) {
+            free(d);
+            return NULL;
+        }
+        memcpy(d->hist, c->hist, n * sizeof *d->hist);
+        d->hist_cap = c->hist_n;
+    } else {
+        d->hist_cap = 0;
+    }
+    return d;
+}
+
+/* A deep copy of m: layers, weights, compile settings; no optimizer, no
+ * gradients or workspace (both are made again on demand). */
+static sq_model *model_clone(const sq_model *m)
+{
+    sq_model *c = sq_calloc(1, sizeof *c);
+    if (!c)
+        return NULL;
+    *c = *m;
+    c->layers = NULL;
+    c->n = c->cap = 0;
+    c->params = NULL;
+    c->grads = NULL;
+    c->grads_cap = 0;
+    c->compiled = NULL;
+    c->work = NULL;
+    c->work_cap = 0;
+    if (m->n && !(c->layers = sq_calloc((size_t)m->n, sizeof *c->layers)))
+        goto fail;
+    c->cap = m->n;
+    sq_group *from = NULL, *to = NULL;
+    for (int i = 0; i < m->n; i++) {
+        const sq_layer *l = m->layers[i];
+        sq_group *g = NULL;
+        if (l->group) {
+            if (l->group != from) {
+                if (!(to = sq_malloc(sizeof *to)))
+                    goto fail;
+                *to = *l->group;
+                to->refs = 0;
+                from = l->group;
+            }
+            g = to;
+            g->refs++;
+        }
+        if (!(c->layers[i] = layer_clone(l, g))) {
+            if (g && --g->refs == 0) {
+                free(g);
+                from = to = NULL;
+            }
+            goto fail;
+        }
+        c->n = i + 1;
+    }
+    size_t np = m->built ? m->nparams : 0;
+    if (!(c->params = sq_malloc((np ? np : 1) * sizeof *c->params)))
+        goto fail;
+    if (np)
+        memcpy(c->params, m->params, np * sizeof *c->params);
+    if (m->compiled && !(c->compiled = compiled_clone(m->compiled)))
+        goto fail;
+    return c;
+fail:
+    sq_model_free(c);
+    return NULL;
+}
+
+/* ---- snapshots -------------------------------------------------------------- */
+
+void sq_snapshot_free(sq_snapshot *snap)
+{
+    if (!snap)
+        return;
+    sq_model_free(snap->model);
+    free(snap->opt_state);
+    for (int i = 0; i < snap->ncounters; i++)
+        free(snap->counters[i].base);
+    free(snap->counters);
+    free(snap->what);
+    free(snap);
+}
+
+/* About what a snapshot of s holds, in bytes. */
+static double snapshot_bytes(const sq_session *s)
+{
+    const sq_model *m = s->model;
+    double b = sizeof(sq_model) + (m->built ? (double)m->nparams * sizeof(float) : 0);
+    for (int i = 0; i < m->n; i++)
+        b += sizeof(sq_layer) + (double)(opt_count(m->layers[i]->kind) + 1) * sizeof(sq_optval)
+           + (double)m->layers[i]->kind->state_size;
+    const struct sq_compiled *c = m->compiled;
+    if (c) {
+        b += sizeof *c + (double)c->hist_n * 2 * (1 + c->nmetrics) * sizeof(double);
+        if (c->opt)
+            b += (double)sq_optim_state_size(c->opt);
+    }
+    return b;
+}
+
+sq_snapshot *sq_snapshot_take(const sq_session *s, sq_error *err)
+{
+    double bytes = snapshot_bytes(s);
+    size_t lim = sq_get_memory_limit();
+    if (bytes > (double)lim) {
+        char a[32], b[32];
+        sq_fail(err, "a copy of the model needs %s, more than the memory limit of %s",
+                sq_bytes_str(bytes, a, sizeof a), sq_bytes_str((double)lim, b, sizeof b));
+        return NULL;
+    }
+    sq_snapshot *snap = sq_calloc(1, sizeof *snap);
+    if (!snap || !(snap->model = model_clone(s->model)))
+        goto oom;
+    const struct sq_compiled *c = s->model->compiled;
+    if (c && c->opt) {
+        snap->opt_state_size = sq_optim_state_size(c->opt);
+        if (!(snap->opt_state = sq_malloc(snap->opt_state_size)))
+            goto oom;
+        sq_optim_state_save(c->opt, snap->opt_state);
+    }
+    if (s->ncounters) {
+        if (!(snap->counters = sq_calloc((size_t)s->ncounters, sizeof *snap->counters)))
+            goto oom;
+        for (int i = 0; i < s->ncounters; i++) {
+            snap->counters[i].next = s->counters[i].next;
+            if (!(snap->counters[i].base = sq_strdup(s->counters[i].base)))
+                goto oom;
+            snap->ncounters = i + 1;
+        }
+    }
+    snap->rng = s->rng;
+    snap->bytes = (size_t)bytes;
+    return snap;
+oom:
+    sq_snapshot_free(snap);
+    sq_fail(err, "out of memory for a copy of the model");
+    return NULL;
+}
+
+/* ---- the undo list ------------------------------------------------------------ */
+
+/* Drops the oldest snapshot. */
+static void drop_oldest(sq_session *s)
+{
+    struct sq_undo *u = &s->undo;
+    if (u->n == 0)
+        return;
+    u->bytes -= u->items[0]->bytes;
+    sq_snapshot_free(u->items[0]);
+    memmove(u->items, u->items + 1, (size_t)(u->n - 1) * sizeof *u->items);
+    u->n--;
+}
+
+void sq_undo_clear(sq_session *s)
+{
+    while (s->undo.n)
+        drop_oldest(s);
+    free(s->undo.items);
+    s->undo.items = NULL;
+    s->undo.cap = 0;
+    s->undo.bytes = 0;
+    s->undo.blocked[0] = '\0';
+}
+
+void sq_undo_push(sq_session *s, sq_snapshot *snap, const char *what)
+{
+    struct sq_undo *u = &s->undo;
+    snap->what = sq_strdup(what ? what : "");
+    /* the oldest go first: the list stays within the memory limit */
+    size_t lim = sq_get_memory_limit();
+    while (u->n && (u->n >= UNDO_LEVELS_MAX || u->bytes + snap->bytes > lim))
+        drop_oldest(s);
+    if (!snap->what) {
+        sq_snapshot_free(snap);
+        sq_undo_block(s, what, "out of memory");
+        return;
+    }
+    if (u->n == u->cap) {
+        int cap = u->cap ? 2 * u->cap : 8;
+        if (cap > UNDO_LEVELS_MAX)
+            cap = UNDO_LEVELS_MAX;
+        sq_snapshot **items = sq_realloc(u->items, (size_t)cap * sizeof *items);
+        if (!items) {
+            sq_snapshot_free(snap);
+            sq_undo_block(s, what, "out of memory");
+            return;
+        }
+        u->items = items;
+        u->cap = cap;
+    }
+    u->items[u->n++] = snap;
+    u->bytes += snap->bytes;
+    u->blocked[0] = '\0';
+}
+
+void sq_undo_block(sq_session *s, const char *what, const char *why)
+{
+    struct sq_undo *u = &s->undo;
+    while (u->n)
+        drop_oldest(s);
+    snprintf(u->blocked, sizeof u->blocked, "'%.200s' cannot be undone: %.300s",
+             what ? what : "", why ? why : "");
+}
+
+int sq_undo_levels(const sq_session *s)
+{
+    return s->undo.n;
+}
+
+/* Puts snap's state into s; snap keeps only its label and size. On
+ * failure (out of memory for the optimizer) nothing changes. */
+static int restore(sq_session *s, sq_snapshot *snap, sq_error *err)
+{
+    struct sq_compiled *c = snap->model->compiled;
+    if (c && snap->opt_state) {
+        /* the optimizer again, in the state it had */
+        const char *keys[MAX_OPT_OPTS], *vals[MAX_OPT_OPTS];
+        for (int i = 0; i < c->nopts; i++) {
+            keys[i] = c->keys[i];
+            vals[i] = c->values[i];
+        }
+        sq_optim *opt;
+        if (sq_optim_new(c->optimizer, c->nopts, keys, vals, c->opt_n, &opt, err) < 0)
+            return -1;
+        if (sq_optim_state_size(opt) != snap->opt_state_size) {
+            sq_optim_free(opt);
+            return sq_fail(err, "internal error: the optimizer's state changed size");
+        }
+        sq_optim_state_restore(opt, snap->opt_state);
+        c->opt = opt;
+        free(snap->opt_state);
+        snap->opt_state = NULL;
+    }
+    /* swap the state in; the snapshot's parts now belong to the session */
+    sq_model_free(s->model);
+    s->model = snap->model;
+    snap->model = NULL;
+    for (int i = 0; i < s->ncounters; i++)
+        free(s->counters[i].base);
+    free(s->counters);
+    s->counters = snap->counters;
+    s->ncounters = snap->ncounters;
+    snap->counters = NULL;
+    snap->ncounters = 0;
+    s->rng = snap->rng;
+    return 0;
+}
+
+int sq_snapshot_restore(sq_session *s, sq_snapshot *snap, sq_error *err)
+{
+    if (restore(s, snap, err) < 0)
+        return -1;
+    sq_snapshot_free(snap);
+    return 0;
+}
+
+int sq_undo(sq_session *s, char *what, size_t n, sq_error *err)
+{
+    struct sq_undo *u = &s->undo;
+    if (u->n == 0) {
+        if (u->blocked[0])
+            return sq_fail(err, "nothing to undo: %s", u->blocked);
+        return sq_fail(err, "nothing to undo");
+    }
+    sq_snapshot *snap = u->items[u->n - 1];
+    if (restore(s, snap, err) < 0)
+        return -1;
+    if (what && n)
+        snprintf(what, n, "%s", snap->what ? snap->what : "");
+    u->n--;
+    u->bytes -= snap->bytes;
+    sq_snapshot_free(snap);
+    return 0;
+}
