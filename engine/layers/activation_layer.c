@@ -51,4 +51,5 @@ const sq_layer_kind sq_kind_activation = {
     .shape_rule = "unchanged",
     .example = "input 10; add activation softmax",
     .backward = backward,
+    .mask = sq_mask_keep,          /* Keras: supports_masking */
 };

@@ -280,4 +280,5 @@ const sq_layer_kind sq_kind_batch_normalization = {
     .backward = backward,
     .shape_rule = "unchanged; params 4*C (gamma, beta trainable; moving_mean, moving_variance not)",
     .example = "input 8 8 3; add batchnormalization",
+    .mask = sq_mask_keep,          /* Keras: supports_masking */
 };

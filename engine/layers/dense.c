@@ -105,4 +105,5 @@ const sq_layer_kind sq_kind_dense = {
     .shape_rule = "(B, ..., d) -> (B, ..., units); params d*units + units",
     .example = "input 16; add dense 64 relu",
     .backward = backward,
+    .mask = sq_mask_keep,          /* Keras: supports_masking */
 };

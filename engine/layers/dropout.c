@@ -79,4 +79,5 @@ const sq_layer_kind sq_kind_dropout = {
     .backward = backward,
     .shape_rule = "unchanged",
     .example = "input 16; add dropout 0.5",
+    .mask = sq_mask_keep,          /* Keras: supports_masking */
 };

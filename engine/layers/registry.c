@@ -60,6 +60,20 @@ const sq_layer_kind *sq_kind_find(const char *name)
     return NULL;
 }
 
+sq_mask_rule sq_mask_keep(const sq_layer *l, int in_masked)
+{
+    (void)l;
+    (void)in_masked;
+    return SQ_MASK_KEEP;
+}
+
+sq_mask_rule sq_layer_mask_rule(const sq_layer *l, int in_masked)
+{
+    sq_mask_rule r = l->kind->mask ? l->kind->mask(l, in_masked) : SQ_MASK_DROP;
+    /* keeping nothing is having nothing */
+    return r == SQ_MASK_KEEP && !in_masked ? SQ_MASK_DROP : r;
+}
+
 int sq_fail_min_ndim(sq_error *err, const sq_layer *l, int min, const sq_shape *in)
 {
     char s[128];
@@ -95,6 +109,8 @@ char *sq_kind_help(const char *name)
         return NULL;
     sbuf b = { 0 };
     sb_printf(&b, "%s: %s\n\nusage: add %s", k->class_name, k->summary, k->base_name);
+    if (k->wraps)
+        sb_printf(&b, " KIND [ARGS...]");
     for (int i = 0; i < k->npositional; i++) {
         char up[64];
         size_t j = 0;
@@ -106,8 +122,13 @@ char *sq_kind_help(const char *name)
     if (k->has_activation)
         sb_printf(&b, " [ACTIVATION]");
     sb_printf(&b, " [key=value...]\n\narguments:\n");
+    if (k->wraps)
+        sb_printf(&b, "  %-16s %-18s %s\n", "KIND [ARGS...]", "layer",
+                  "the wrapped layer, as after `add`; every option below goes to the "
+                  "wrapper, every other one to the wrapped layer");
     for (int i = 0; k->opts && k->opts[i].name; i++)
-        sb_printf(&b, "  %-16s %-18s %s%s%s%s\n", k->opts[i].name, type_word(&k->opts[i]),
+        if (!k->opts[i].hidden)
+            sb_printf(&b, "  %-16s %-18s %s%s%s%s\n", k->opts[i].name, type_word(&k->opts[i]),
                   k->opts[i].help ? k->opts[i].help : "",
                   k->opts[i].def ? " (default " : " (required)",
                   k->opts[i].def ? k->opts[i].def : "", k->opts[i].def ? ")" : "");
@@ -116,6 +137,12 @@ char *sq_kind_help(const char *name)
                   "applied to the output (default linear); see 'help activations'");
     sb_printf(&b, "  %-16s %-18s %s\n", "name", "text", "the layer's name (default automatic)");
     sb_printf(&b, "  %-16s %-18s %s\n", "input_shape", "tuple", "first layer only: input shape without the batch");
+    if (k->states) {
+        sb_printf(&b, "  %-16s %-18s %s\n", "batch_size", "integer",
+                  "first layer only: a fixed batch (stateful=true needs one)");
+        sb_printf(&b, "  %-16s %-18s %s\n", "batch_input_shape", "tuple",
+                  "first layer only: input shape with a fixed batch first");
+    }
     sb_printf(&b, "  %-16s %-18s %s\n", "trainable", "true|false", "whether training may change the weights (default true)");
     if (k->shape_rule)
         sb_printf(&b, "\nshape: %s\n", k->shape_rule);
@@ -131,9 +158,12 @@ int sq_kind_options(const char *name, const char **out, int max)
         return -1;
     int n = 0;
     for (int i = 0; k->opts && k->opts[i].name && n < max; i++)
-        out[n++] = k->opts[i].name;
-    static const char *common[] = { "activation", "name", "input_shape", "trainable" };
-    for (int i = k->has_activation ? 0 : 1; i < 4 && n < max; i++)
+        if (!k->opts[i].hidden)
+            out[n++] = k->opts[i].name;
+    static const char *common[] = { "activation", "name", "input_shape", "trainable",
+                                    "batch_size", "batch_input_shape" };
+    int ncommon = k->states ? 6 : 4;
+    for (int i = k->has_activation ? 0 : 1; i < ncommon && n < max; i++)
         if (sq_opt_index(k, common[i]) < 0)
             out[n++] = common[i];
     return n;
