@@ -162,20 +162,17 @@ int sq_forward(sq_model *m, const sq_tensor *x, sq_tensor *y,
         nchunks = (nb + cb - 1) / cb;
     }
     long whole = nt > 1 ? nchunks - nchunks % nt : 0;
+    /* a chunk's shapes are the batch's with cb samples */
     size_t scratch = 0;
-    sq_shape cur = sh[0];
-    cur.d[0] = cb;
     for (int i = 0; i < n; i++) {
         const sq_layer *l = m->layers[i];
-        sq_shape next;
-        if (sq_layer_check_input(l, &cur, &next, err) < 0)
-            goto fail;
+        sq_shape cur = sh[i];
+        cur.d[0] = cb;
         if (l->kind->scratch) {
             size_t sc = l->kind->scratch(l, &cur);
             if (sc > scratch)
                 scratch = sc;
         }
-        cur = next;
     }
     int regions = whole > 0 ? nt : 1;
     /* the two mask buffers, in floats */

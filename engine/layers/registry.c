@@ -10,13 +10,18 @@ extern const sq_layer_kind sq_kind_dense, sq_kind_conv2d, sq_kind_max_pooling2d,
     sq_kind_global_average_pooling2d, sq_kind_flatten, sq_kind_dropout,
     sq_kind_activation, sq_kind_reshape, sq_kind_batch_normalization,
     sq_kind_rescaling;
+extern const sq_layer_kind sq_kind_embedding, sq_kind_masking, sq_kind_simple_rnn,
+    sq_kind_lstm, sq_kind_gru, sq_kind_bidirectional, sq_kind_time_distributed;
 
 const sq_layer_kind *const sq_kinds[] = {
     &sq_kind_dense, &sq_kind_conv2d, &sq_kind_max_pooling2d,
     &sq_kind_average_pooling2d, &sq_kind_global_max_pooling2d,
     &sq_kind_global_average_pooling2d, &sq_kind_flatten, &sq_kind_dropout,
     &sq_kind_activation, &sq_kind_reshape, &sq_kind_batch_normalization,
-    &sq_kind_rescaling, NULL,
+    &sq_kind_rescaling,
+    &sq_kind_embedding, &sq_kind_masking, &sq_kind_simple_rnn, &sq_kind_lstm, &sq_kind_gru,
+    &sq_kind_bidirectional, &sq_kind_time_distributed,
+    NULL,
 };
 
 int sq_kind_count(void)
