@@ -369,7 +369,7 @@ static void fwd_block(void *vctx, long b0, long b1, int tid)
             sq_gemm(0, 0, (int)m, (int)gu, (int)u, 1.0f, src, (int)lda, x->R, (int)gu, 1.0f,
                     zt, (int)(T * gu));
         }
-        rnn_cell_args a = { .st = st, .rb = rb, .b0 = b0, .b1 = b1, .t = t,
+        rnn_cell_args a = { .st = st, .rb = rb, .b0 = b0, .b1 = b1, .t = t, .bias_in = x->bias,
                             .bias_rec = x->bias && st->cell == RNN_GRU && st->reset_after
                                         ? x->bias + gu : NULL };
         if (st->cell == RNN_GRU && !st->reset_after) {
@@ -455,11 +455,8 @@ void rnn_run_forward(const sq_layer *l, const sq_fwd *f, float *out, long ostrid
     }
     if (rb.rdrop)
         draw_mask(rb.rmask, (size_t)B * (size_t)rb.u, st->recurrent_dropout, f->rng);
-    /* the input projection of every step: Z = x K + b (the input bias) */
-    for (size_t r = 0; r < BT; r++)
-        for (long j = 0; j < gu; j++)
-            rb.Z[r * (size_t)gu + j] = bias ? bias[j] : 0.0f;
-    sq_gemm(0, 0, (int)BT, (int)gu, (int)d, 1.0f, x, (int)d, K, (int)gu, 1.0f, rb.Z, (int)gu);
+    /* the input projection of every step, Z = x K (the cells add the bias) */
+    sq_gemm(0, 0, (int)BT, (int)gu, (int)d, 1.0f, x, (int)d, K, (int)gu, 0.0f, rb.Z, (int)gu);
     fwd_ctx ctx = { l, st, &rb, K, R, bias, f->mask, out, ostride, by_time, states, sstride,
                     f->intr };
     sq_parallel_for(B, block_size(B), fwd_block, &ctx);

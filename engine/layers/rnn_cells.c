@@ -10,12 +10,24 @@
  *              h = z h_{t-1} + (1 - z) hh
  * The common activations are inline (rnn_act.h); the loops are compiled
  * once per instruction set and chosen at run time (SEQSH_ISA). */
+/* Comparisons that may not trap let GCC turn the clamps and selects of the
+ * activations into vector blends; nothing here relies on FP exceptions. */
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC optimize("no-trapping-math")
+#endif
 #include <string.h>
 #include "layers/rnn_cells.h"
 #include "layers/rnn_act.h"
 #include "kernels/conv_kernels.h"
 
 /* ---- the maths, written once ------------------------------------------- */
+
+RNN_INLINE void add_bias(float *restrict z, const float *restrict bias, long n)
+{
+    if (bias)
+        for (long j = 0; j < n; j++)
+            z[j] += bias[j];
+}
 
 /* Row pointers of sample b at time t in a (B, T, n) array. */
 #define ROW(base, b, n) ((base) + ((size_t)(b) * (size_t)rb->T + (size_t)a->t) * (size_t)(n))
@@ -27,6 +39,7 @@ RNN_INLINE void step_simple(const rnn_cell_args *a)
     long u = rb->u;
     for (long b = a->b0; b < a->b1; b++) {
         float *z = ROW(rb->Z, b, u), *y = ROW(rb->A, b, u);
+        add_bias(z, a->bias_in, u);
         rnn_act_fwd(st->fact, st->act, z, y, u);
         memcpy(rb->hn + b * u, y, (size_t)u * sizeof(float));
     }
@@ -42,6 +55,7 @@ RNN_INLINE void step_lstm(const rnn_cell_args *a)
         const float *cp = rb->c + b * u;
         float *cn = rb->cn + b * u, *hn = rb->hn + b * u;
         float *tc = rb->training ? ROW(rb->TC, b, u) : rb->tc + b * u;
+        add_bias(z, a->bias_in, gu);
         rnn_act_fwd(st->frec, st->rec_act, z, y, 2 * u);           /* i, f */
         rnn_act_fwd(st->fact, st->act, z + 2 * u, y + 2 * u, u);   /* g */
         rnn_act_fwd(st->frec, st->rec_act, z + 3 * u, y + 3 * u, u); /* o */
@@ -67,9 +81,11 @@ RNN_INLINE void gru_zr(const rnn_cell_args *a, long b)
     const rnn_buf *rb = a->rb;
     long u = rb->u, gu = rb->gu;
     float *z = ROW(rb->Z, b, gu), *y = ROW(rb->A, b, gu);
-    const float *mr = rb->M + b * gu, *br = a->bias_rec;
+    const float *mr = rb->M + b * gu;
+    add_bias(z, a->bias_in, 2 * u);
+    add_bias(z, a->bias_rec, 2 * u);
     for (long j = 0; j < 2 * u; j++)
-        z[j] += mr[j] + (br ? br[j] : 0.0f);
+        z[j] += mr[j];
     rnn_act_fwd(st->frec, st->rec_act, z, y, 2 * u);
 }
 
@@ -93,6 +109,8 @@ RNN_INLINE void step_gru(const rnn_cell_args *a)
     long u = rb->u, gu = rb->gu;
     for (long b = a->b0; b < a->b1; b++) {
         float *z = ROW(rb->Z, b, gu), *y = ROW(rb->A, b, gu);
+        if (a->bias_in)
+            add_bias(z + 2 * u, a->bias_in + 2 * u, u);
         if (st->reset_after) {
             gru_zr(a, b);
             /* hh's pre-activation: x_h + r * (h R_h + b'_h) */
@@ -136,6 +154,32 @@ RNN_INLINE void bwd_simple(const rnn_cell_args *a)
     }
 }
 
+/* The LSTM's gradients through c, in one pass (restrict: no aliasing). */
+RNN_INLINE void lstm_bwd_c(long u, const float *restrict dt, float *restrict dc,
+                           const float *restrict gi, const float *restrict gf,
+                           const float *restrict gg, const float *restrict cp,
+                           float *restrict di, float *restrict df, float *restrict dg,
+                           float *restrict dh)
+{
+    for (long j = 0; j < u; j++) {
+        float dct = dc[j] + dt[j];
+        di[j] = dct * gg[j];
+        dg[j] = dct * gi[j];
+        df[j] = dct * cp[j];
+        dc[j] = dct * gf[j];
+        dh[j] = 0.0f;
+    }
+}
+
+RNN_INLINE void lstm_bwd_o(long u, const float *restrict dh, const float *restrict tc,
+                           const float *restrict go, float *restrict dout, float *restrict dt)
+{
+    for (long j = 0; j < u; j++) {
+        dout[j] = dh[j] * tc[j];
+        dt[j] = dh[j] * go[j];
+    }
+}
+
 RNN_INLINE void bwd_lstm(const rnn_cell_args *a)
 {
     const rnn_state *st = a->st;
@@ -148,26 +192,14 @@ RNN_INLINE void bwd_lstm(const rnn_cell_args *a)
         const float *z = ROW(rb->Z, b, gu), *y = ROW(rb->A, b, gu);
         const float *tc = ROW(rb->TC, b, u), *cp = ROW(rb->Cp, b, u);
         const float *c = rb->C ? ROW(rb->C, b, u) : tc;
-        const float *gi = y, *gf = y + u, *gg = y + 2 * u, *go = y + 3 * u;
         float *dz = ROW(g->dZ, b, gu), *dh = g->dh + b * u, *dc = g->dc + b * u;
         float *dt = g->dt + b * u;
-        float *di = dz, *df = dz + u, *dg = dz + 2 * u, *dout = dz + 3 * u;
-        for (long j = 0; j < u; j++) {
-            dout[j] = dh[j] * tc[j];
-            dt[j] = dh[j] * go[j];
-        }
+        lstm_bwd_o(u, dh, tc, y + 3 * u, dz + 3 * u, dt);
         rnn_act_bwd(st->fact, st->act, c, tc, dt, u);
-        for (long j = 0; j < u; j++) {
-            float dct = dc[j] + dt[j];
-            di[j] = dct * gg[j];
-            dg[j] = dct * gi[j];
-            df[j] = dct * cp[j];
-            dc[j] = dct * gf[j];
-            dh[j] = 0.0f;
-        }
+        lstm_bwd_c(u, dt, dc, y, y + u, y + 2 * u, cp, dz, dz + u, dz + 2 * u, dh);
         rnn_act_bwd(st->frec, st->rec_act, z, y, dz, 2 * u);
-        rnn_act_bwd(st->fact, st->act, z + 2 * u, y + 2 * u, dg, u);
-        rnn_act_bwd(st->frec, st->rec_act, z + 3 * u, y + 3 * u, dout, u);
+        rnn_act_bwd(st->fact, st->act, z + 2 * u, y + 2 * u, dz + 2 * u, u);
+        rnn_act_bwd(st->frec, st->rec_act, z + 3 * u, y + 3 * u, dz + 3 * u, u);
     }
 }
 

@@ -39,16 +39,18 @@ typedef struct {
     const rnn_buf *rb;
     const rnn_grad *g;
     long b0, b1, t;              /* samples [b0, b1) at time t */
+    const float *bias_in;        /* the input bias, added here; NULL without */
     const float *bias_rec;       /* the GRU's recurrent bias (reset_after) */
     const uint8_t *mask;         /* backward: masked samples are skipped */
 } rnn_cell_args;
 
-/* Forward: Z[b, t] holds x_t K + b (+ h_{t-1} R for SimpleRNN and LSTM; the
- * GRU's recurrent products are in M). Writes A[b, t], hn[b] (and cn[b]),
+/* Forward: Z[b, t] holds x_t K (+ h_{t-1} R for SimpleRNN and LSTM; the
+ * GRU's recurrent products are in M); the biases are added here, so that Z
+ * ends as the gates' pre-activations. Writes A[b, t], hn[b] (and cn[b]),
  * and in training the step's Cp, C, TC, Mh. */
 void rnn_cell_step(const rnn_cell_args *a);
-/* GRU without reset_after, before its second product: z and r into A, and
- * r * h_{t-1} into RH. */
+/* GRU without reset_after, before its second product: z and r into A (their
+ * biases added), and r * h_{t-1} into RH. */
 void rnn_gru_gates(const rnn_cell_args *a);
 /* Backward for the unmasked samples: from dh = dL/dh_t (and dc), dZ[b, t]
  * (and dM), then dh <- the direct part of dL/dh_{t-1} (GRU: z * dh), dc <-
