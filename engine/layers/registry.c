@@ -127,28 +127,33 @@ char *sq_kind_help(const char *name)
     if (k->has_activation)
         sb_printf(&b, " [ACTIVATION]");
     sb_printf(&b, " [key=value...]\n\narguments:\n");
+    /* the name column fits the longest name (16 at least) */
+    int w = k->states ? 17 : 16;
+    for (int i = 0; k->opts && k->opts[i].name; i++)
+        if (!k->opts[i].hidden && (int)strlen(k->opts[i].name) > w)
+            w = (int)strlen(k->opts[i].name);
     if (k->wraps)
-        sb_printf(&b, "  %-16s %-18s %s\n", "KIND [ARGS...]", "layer",
+        sb_printf(&b, "  %-*s %-18s %s\n", w, "KIND [ARGS...]", "layer",
                   "the wrapped layer, as after `add`; every option below goes to the "
                   "wrapper, every other one to the wrapped layer");
     for (int i = 0; k->opts && k->opts[i].name; i++)
         if (!k->opts[i].hidden)
-            sb_printf(&b, "  %-16s %-18s %s%s%s%s\n", k->opts[i].name, type_word(&k->opts[i]),
+            sb_printf(&b, "  %-*s %-18s %s%s%s%s\n", w, k->opts[i].name, type_word(&k->opts[i]),
                   k->opts[i].help ? k->opts[i].help : "",
                   k->opts[i].def ? " (default " : " (required)",
                   k->opts[i].def ? k->opts[i].def : "", k->opts[i].def ? ")" : "");
     if (k->has_activation)
-        sb_printf(&b, "  %-16s %-18s %s\n", "activation", "activation",
+        sb_printf(&b, "  %-*s %-18s %s\n", w, "activation", "activation",
                   "applied to the output (default linear); see 'help activations'");
-    sb_printf(&b, "  %-16s %-18s %s\n", "name", "text", "the layer's name (default automatic)");
-    sb_printf(&b, "  %-16s %-18s %s\n", "input_shape", "tuple", "first layer only: input shape without the batch");
+    sb_printf(&b, "  %-*s %-18s %s\n", w, "name", "text", "the layer's name (default automatic)");
+    sb_printf(&b, "  %-*s %-18s %s\n", w, "input_shape", "tuple", "first layer only: input shape without the batch");
     if (k->states) {
-        sb_printf(&b, "  %-16s %-18s %s\n", "batch_size", "integer",
+        sb_printf(&b, "  %-*s %-18s %s\n", w, "batch_size", "integer",
                   "first layer only: a fixed batch (stateful=true needs one)");
-        sb_printf(&b, "  %-16s %-18s %s\n", "batch_input_shape", "tuple",
+        sb_printf(&b, "  %-*s %-18s %s\n", w, "batch_input_shape", "tuple",
                   "first layer only: input shape with a fixed batch first");
     }
-    sb_printf(&b, "  %-16s %-18s %s\n", "trainable", "true|false", "whether training may change the weights (default true)");
+    sb_printf(&b, "  %-*s %-18s %s\n", w, "trainable", "true|false", "whether training may change the weights (default true)");
     if (k->shape_rule)
         sb_printf(&b, "\nshape: %s\n", k->shape_rule);
     if (k->example)
