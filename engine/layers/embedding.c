@@ -162,7 +162,7 @@ const sq_layer_kind sq_kind_embedding = {
     .npositional = 2,
     .summary = "turns integer ids into dense vectors (ids may come as floats: they are truncated)",
     .shape_rule = "(B, T) -> (B, T, output_dim); params input_dim*output_dim",
-    .example = "input 10; add embedding 100 8 mask_zero=true; add lstm 4",
+    .example = "input 10; add embedding 100 8; add lstm 4",
     .state_size = sizeof(emb_state),
     .configure = configure,
     .output_shape = output_shape,
