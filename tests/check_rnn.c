@@ -838,6 +838,86 @@ START_TEST(test_fit_masked)
 }
 END_TEST
 
+/* Fault injection: the N-th allocation of a command fails, for every N
+ * until it succeeds; each failure leaves the model as it was (summary,
+ * weights, the counters: the next automatic names are unchanged). */
+static char *snapshot(sq_session *s)
+{
+    sq_error err;
+    char *sum = sq_summary(s, &err), names[4096];
+    ck_assert_ptr_nonnull(sum);
+    weight_names(s, names, sizeof names);
+    size_t n = strlen(sum) + strlen(names) + 64 + s->model->nparams * 12;
+    char *out = malloc(n);
+    size_t k = (size_t)snprintf(out, n, "%s%s", sum, names);
+    for (size_t i = 0; i < s->model->nparams; i++)
+        k += (size_t)snprintf(out + k, n - k, "%.9g,", s->model->params[i]);
+    free(sum);
+    return out;
+}
+
+START_TEST(test_faults)
+{
+    static const char *const steps[] = {
+        "add bidirectional lstm 3 return_sequences=true merge_mode=sum",
+        "add timedistributed dense 2 tanh",
+        "add gru 2 reset_after=false",
+        "call",
+        "fit",
+    };
+    sq_error err;
+    float ids[16], ys[4] = { 0, 1, 1, 0 };
+    for (int i = 0; i < 16; i++)
+        ids[i] = (float)(i % 7);
+    sq_tensor x = { { 2, { 4, 4 } }, ids }, yv = { { 2, { 4, 1 } }, ys };
+    sq_session *s = sq_session_new();
+    sq_seed(s, 3);
+    add_ok(s, "embedding 7 3 mask_zero=true input_length=4");
+    ck_assert(sq_compile(s, "adam", "mse", NULL, 0, NULL, NULL, &err) == 0);
+    for (size_t k = 0; k < sizeof steps / sizeof steps[0]; k++) {
+        int done = 0;
+        for (long n = 0; !done && n < 100000; n++) {
+            char *before = snapshot(s);
+            sq_rng_state rng = sq_rng_get(s);
+            sq_alloc_fail_after(n);
+            int rc;
+            sq_tensor y;
+            if (!strncmp(steps[k], "add ", 4)) {
+                rc = add_line(s, steps[k] + 4, &err);
+            } else if (!strcmp(steps[k], "call")) {
+                rc = sq_call(s, &x, &y, &err);
+                if (rc == 0)
+                    sq_tensor_free(&y);
+            } else {
+                sq_fit_opts o = { .epochs = 1, .batch_size = 2, .shuffle = 0, .verbose = 0 };
+                rc = sq_fit(s, &x, &yv, &o, NULL, NULL, &err);
+            }
+            sq_alloc_fail_after(-1);
+            if (rc == 0) {
+                done = 1;
+            } else {
+                char *after = snapshot(s);
+                ck_assert_msg(!strcmp(before, after), "%s, allocation %ld: the model changed",
+                              steps[k], n);
+                sq_rng_state r2 = sq_rng_get(s);
+                ck_assert(!memcmp(&rng, &r2, sizeof rng));
+                free(after);
+            }
+            free(before);
+        }
+        ck_assert_msg(done, "%s never succeeded", steps[k]);
+    }
+    /* no failed add took a number */
+    ck_assert_str_eq(s->model->layers[1]->name, "bidirectional");
+    ck_assert_str_eq(s->model->layers[1]->inner->name, "lstm");
+    ck_assert_str_eq(s->model->layers[1]->w[0].name, "forward_lstm/lstm_cell_1/kernel");
+    ck_assert_str_eq(s->model->layers[2]->name, "time_distributed");
+    ck_assert_str_eq(s->model->layers[3]->name, "gru");
+    ck_assert_str_eq(s->model->layers[3]->w[0].name, "gru_cell/kernel");
+    sq_session_free(s);
+}
+END_TEST
+
 static Suite *rnn_suite(void)
 {
     Suite *su = suite_create("rnn");
@@ -859,6 +939,7 @@ static Suite *rnn_suite(void)
     tcase_add_test(tc, test_errors);
     tcase_add_test(tc, test_save_load_round_trip);
     tcase_add_test(tc, test_fit_masked);
+    tcase_add_test(tc, test_faults);
     suite_add_tcase(su, tc);
     return su;
 }

@@ -35,13 +35,14 @@ static sq_layer *copy_rnn(const sq_layer *src, int backwards, sq_error *err)
     while (k->opts[n].name)
         n++;
     sq_layer *c = sq_calloc(1, sizeof *c);
+    if (c)
+        c->kind = k;
     if (!c || !(c->opt = sq_malloc((size_t)n * sizeof *c->opt))
         || !(c->state = sq_calloc(1, k->state_size))) {
         sq_layer_free(c);
         sq_fail(err, "out of memory");
         return NULL;
     }
-    c->kind = k;
     c->trainable = 1;
     c->act = src->act;
     memcpy(c->opt, src->opt, (size_t)n * sizeof *c->opt);
