@@ -795,6 +795,49 @@ START_TEST(test_save_load_round_trip)
 }
 END_TEST
 
+/* Wrappers inside wrappers: names in Keras's order, and save/load (the
+ * wrapper's own words come last in what describe writes). */
+START_TEST(test_nested_wrappers)
+{
+    sq_error err;
+    sq_session *s = sq_session_new();
+    long d[] = { 3, 4, 5 };
+    ck_assert(sq_input(s, 3, d, &err) == 0);
+    add_ok(s, "timedistributed bidirectional lstm 3 merge_mode=sum return_sequences=true");
+    add_ok(s, "timedistributed timedistributed dense 2 tanh");
+    char names[2048];
+    weight_names(s, names, sizeof names);
+    ck_assert_str_eq(names,
+        "time_distributed/forward_lstm/lstm_cell_1/kernel\n"
+        "time_distributed/forward_lstm/lstm_cell_1/recurrent_kernel\n"
+        "time_distributed/forward_lstm/lstm_cell_1/bias\n"
+        "time_distributed/backward_lstm/lstm_cell_2/kernel\n"
+        "time_distributed/backward_lstm/lstm_cell_2/recurrent_kernel\n"
+        "time_distributed/backward_lstm/lstm_cell_2/bias\n"
+        "time_distributed_2/kernel\ntime_distributed_2/bias\n");
+    sq_tensor x, y0, y1;
+    long xd[] = { 2, 3, 4, 5 };
+    ck_assert(sq_tensor_generate(s, "random", 4, xd, &x, &err) == 0);
+    call_ok(s, &x, &y0);
+    ck_assert_msg(sq_save(s, "rnn_nested.seqm", &err) == 0, "%s", err.msg);
+    sq_session *t = sq_session_new();
+    ck_assert_msg(sq_load(t, "rnn_nested.seqm", &err) == 0, "%s", err.msg);
+    remove("rnn_nested.seqm");
+    call_ok(t, &x, &y1);
+    ck_assert(memcmp(y0.data, y1.data, sq_shape_count(&y0.shape) * sizeof(float)) == 0);
+    char names2[2048];
+    weight_names(t, names2, sizeof names2);
+    ck_assert_str_eq(names, names2);
+    ck_assert_str_eq(t->model->layers[1]->inner->name, "time_distributed_1");
+    ck_assert_str_eq(t->model->layers[1]->inner->inner->name, "dense");
+    sq_tensor_free(&x);
+    sq_tensor_free(&y0);
+    sq_tensor_free(&y1);
+    sq_session_free(s);
+    sq_session_free(t);
+}
+END_TEST
+
 /* Training runs and lowers the loss of a masked sequence classifier; the
  * masked padding does not change the prediction. */
 START_TEST(test_fit_masked)
@@ -938,6 +981,7 @@ static Suite *rnn_suite(void)
     tcase_add_test(tc, test_shapes_and_params);
     tcase_add_test(tc, test_errors);
     tcase_add_test(tc, test_save_load_round_trip);
+    tcase_add_test(tc, test_nested_wrappers);
     tcase_add_test(tc, test_fit_masked);
     tcase_add_test(tc, test_faults);
     suite_add_tcase(su, tc);

@@ -314,7 +314,13 @@ static sq_layer *create_wrapper(const sq_layer_kind *kind, int argc, char **argv
         goto done;
     }
     for (int a = 1; a < argc; a++) {
-        if (wrapper_word(kind, argv[a]))
+        /* a key given again later is the later one's: the wrapper's words
+         * come last in what describe writes, after a wrapped wrapper's */
+        int later = 0;
+        size_t klen = strcspn(argv[a], "=");
+        for (int b = a + 1; b < argc && !later; b++)
+            later = !strncmp(argv[a], argv[b], klen) && argv[b][klen] == '=';
+        if (wrapper_word(kind, argv[a]) && !later)
             mine[nm++] = argv[a];
         else
             theirs[nt++] = argv[a];
