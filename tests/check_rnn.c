@@ -403,8 +403,10 @@ static const struct { const char *input, *lines; int ids; } grad_cases[] = {
     { "5 3", "dense 3; lstm 3 recurrent_activation=hard_sigmoid activation=softsign return_sequences=true; gru 2 activation=swish recurrent_activation=tanh reset_after=false", 0 },
     { "5 3", "dense 3; simplernn 3 activation=gelu return_sequences=true; lstm 2 use_bias=false", 0 },
     { "5 3", "dense 3; bidirectional lstm 2 return_sequences=true; timedistributed dense 2 sigmoid; lstm 2", 0 },
-    /* dropout: the same masks in every pass (a fixed generator) */
+    /* dropout: the same masks in every pass (a fixed generator); LSTM and
+     * GRU with only `dropout` draw a new input mask every step, as Keras */
     { "5 3", "dense 3; lstm 4 dropout=0.3 recurrent_dropout=0.4 return_sequences=true; simplernn 3 dropout=0.3 recurrent_dropout=0.3", 0 },
+    { "5 3", "dense 3; lstm 3 dropout=0.4 return_sequences=true; gru 2 dropout=0.3", 0 },
     { "5 3", "simplernn 3 dropout=0.5", 0 },
     { "5 3", "simplernn 3 recurrent_dropout=0.5", 0 },
     { "5 3", "dense 3; gru 3 dropout=0.4 recurrent_dropout=0.5; dense 2", 0 },

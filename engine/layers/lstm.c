@@ -8,7 +8,7 @@ static const sq_optdef opts[] = {
     { .name = "recurrent_activation", .type = OPT_ACT, .def = "sigmoid", .help = "of the gates (hard_sigmoid is Keras 2's clip(0.2x+0.5, 0, 1))" },
     { .name = "use_bias", .type = OPT_BOOL, .def = "true", .help = "whether the layer uses a bias vector" },
     { .name = "unit_forget_bias", .type = OPT_BOOL, .def = "true", .help = "start the forget gate's bias at 1" },
-    { .name = "dropout", .type = OPT_FLOAT, .def = "0.0", .help = "fraction of the inputs dropped while training (one mask per sequence)" },
+    { .name = "dropout", .type = OPT_FLOAT, .def = "0.0", .help = "fraction of the inputs dropped while training (a new mask every step, or one per sequence with recurrent_dropout or other activations, as Keras 2.6)" },
     { .name = "recurrent_dropout", .type = OPT_FLOAT, .def = "0.0", .help = "fraction of the recurrent state dropped while training" },
     { .name = "return_sequences", .type = OPT_BOOL, .def = "false", .help = "output every step (B, T, units), not only the last" },
     { .name = "return_state", .type = OPT_BOOL, .def = "false", .help = "not in a Sequential model (one output per layer)" },

@@ -16,8 +16,10 @@
  * zero_output_for_mask (Bidirectional's copies returning sequences);
  * go_backwards runs from the last step and returns the sequence in that
  * order; dropout masks are drawn once per sequence (one for the inputs, one
- * for the recurrent state) and used at every step; GRU's default
- * implementation 2 ignores recurrent_dropout. */
+ * for the recurrent state) and used at every step, except the input's in
+ * the LSTM and GRU configurations that Keras runs on its cuDNN-compatible
+ * path (a new mask every step); GRU's default implementation 2 ignores
+ * recurrent_dropout. */
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -102,6 +104,14 @@ int rnn_configure(sq_layer *l, rnn_cell cell, const sq_optval *v, sq_error *err)
     st->reset_after = o ? (int)o->i[0] : 0;
     o = opt(l, v, "cell_name");
     rnn_set_cell_name(l, o && o->s[0] ? o->s : rnn_cell_base(cell));
+    /* Keras 2.6's LSTM and GRU run their cuDNN-compatible path when they
+     * can (recurrent_v2.py _could_use_gpu_kernel), and that path drops the
+     * whole (B, T, d) input at once: a new mask at every step. The cell's
+     * own path (any other case, and SimpleRNN) keeps one per sequence. */
+    st->dropout_per_step = st->cell != RNN_SIMPLE && st->fact == RA_TANH
+                           && st->frec == RA_SIGMOID && opt(l, v, "recurrent_dropout")->f == 0
+                           && st->use_bias && !opt(l, v, "unroll")->i[0]
+                           && (st->cell == RNN_LSTM || st->reset_after);
     return 0;
 }
 
@@ -250,7 +260,7 @@ static void layout(const sq_layer *l, const sq_shape *in, int training, float *c
     }
     if (can_drop) {
         TAKE(Xd, BT * (size_t)rb->d, 1);
-        TAKE(dmask, (size_t)B * (size_t)rb->d, 1);
+        TAKE(dmask, (st->dropout_per_step ? BT : (size_t)B) * (size_t)rb->d, 1);
     }
     if (can_rdrop)
         TAKE(rmask, (size_t)B * u, 1);
@@ -447,10 +457,11 @@ void rnn_run_forward(const sq_layer *l, const sq_fwd *f, float *out, long ostrid
     /* dropout: the masks, then the dropped input */
     const float *x = f->in;
     if (rb.drop) {
-        draw_mask(rb.dmask, (size_t)B * (size_t)d, st->dropout, f->rng);
+        size_t per = st->dropout_per_step ? 1 : (size_t)T;   /* rows sharing a mask row */
+        draw_mask(rb.dmask, BT / per * (size_t)d, st->dropout, f->rng);
         for (size_t r = 0; r < BT; r++)
             for (long j = 0; j < d; j++)
-                rb.Xd[r * (size_t)d + j] = f->in[r * (size_t)d + j] * rb.dmask[(r / (size_t)T) * (size_t)d + j];
+                rb.Xd[r * (size_t)d + j] = f->in[r * (size_t)d + j] * rb.dmask[(r / per) * (size_t)d + j];
         x = rb.Xd;
     }
     if (rb.rdrop)
@@ -598,9 +609,10 @@ void rnn_run_backward(const sq_layer *l, const sq_bwd *b, const float *dout, lon
         if (rb.drop) {
             sq_gemm(0, 1, (int)BT, (int)d, (int)gu, 1.0f, g.dZ, (int)gu, K, (int)gu, 0.0f, g.dXd,
                     (int)d);
+            size_t per = st->dropout_per_step ? 1 : (size_t)T;
             for (size_t r = 0; r < BT; r++)
                 for (long j = 0; j < d; j++) {
-                    float v = g.dXd[r * (size_t)d + j] * rb.dmask[(r / (size_t)T) * (size_t)d + j];
+                    float v = g.dXd[r * (size_t)d + j] * rb.dmask[(r / per) * (size_t)d + j];
                     b->din[r * (size_t)d + j] = din_add ? b->din[r * (size_t)d + j] + v : v;
                 }
         } else {

@@ -22,6 +22,7 @@ typedef struct {
     int reset_after;                  /* GRU */
     int zero_output_for_mask;         /* masked steps output 0 (Bidirectional's
                                          copies that return sequences) */
+    int dropout_per_step;             /* a new input dropout mask every step */
     char cell_name[SQ_NAME_MAX];
     char wname[3][SQ_WNAME_MAX];      /* "lstm_cell/kernel", ... */
 } rnn_state;
