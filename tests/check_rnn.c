@@ -414,7 +414,7 @@ static const struct { const char *input, *lines; int ids; } grad_cases[] = {
     /* masks */
     { "6", "embedding 9 3 mask_zero=true; lstm 4 return_sequences=true; gru 3", 1 },
     { "6", "embedding 9 3 mask_zero=true; gru 3 reset_after=false go_backwards=true return_sequences=true; simplernn 2 go_backwards=true", 1 },
-    { "6", "embedding 9 3 mask_zero=true; dense 3 tanh; bidirectional lstm 2 merge_mode=mul return_sequences=true; bidirectional gru 2", 1 },
+    { "6", "embedding 9 3 mask_zero=true; dense 3 tanh; bidirectional lstm 3 return_sequences=true; bidirectional gru 2 merge_mode=sum", 1 },
     { "6", "embedding 9 3 mask_zero=true; timedistributed dense 3; lstm 2", 1 },
     { "6", "embedding 9 3; lstm 2", 1 },
     { "6 3", "dense 3 use_bias=false; masking; lstm 3 return_sequences=true; simplernn 2", 2 },
