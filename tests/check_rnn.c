@@ -116,6 +116,7 @@ static const struct { const char *name, *wset, *lines; } cases[] = {
     { "td_dense", "td_dense", "timedistributed dense 2 tanh" },
     { "td_dense_rank4", "td_dense", "timedistributed dense 2" },
     { "embedding", "embedding", "embedding 10 4" },
+    { "emb_mask_gru_back_seq", "emb_mask_gru_back_seq", "embedding 10 4 mask_zero=true; gru 2 go_backwards=true return_sequences=true" },
 };
 #define NCASES ((int)(sizeof cases / sizeof cases[0]))
 
