@@ -117,6 +117,7 @@ static const struct { const char *name, *wset, *lines; } cases[] = {
     { "td_dense_rank4", "td_dense", "timedistributed dense 2" },
     { "embedding", "embedding", "embedding 10 4" },
     { "emb_mask_gru_back_seq", "emb_mask_gru_back_seq", "embedding 10 4 mask_zero=true; gru 2 go_backwards=true return_sequences=true" },
+    { "lstm_softmax_gates", "lstm", "lstm 5 activation=softsign recurrent_activation=softmax return_sequences=true" },
 };
 #define NCASES ((int)(sizeof cases / sizeof cases[0]))
 
@@ -403,6 +404,7 @@ static const struct { const char *input, *lines; int ids; } grad_cases[] = {
     { "5 3", "dense 3; gru 4 return_sequences=true; simplernn 2", 0 },
     { "5 3", "dense 3; lstm 3 recurrent_activation=hard_sigmoid activation=softsign return_sequences=true; gru 2 activation=swish recurrent_activation=tanh reset_after=false", 0 },
     { "5 3", "dense 3; simplernn 3 activation=gelu return_sequences=true; lstm 2 use_bias=false", 0 },
+    { "5 3", "dense 3; lstm 3 softmax softmax return_sequences=true; gru 2 log_softmax softmax", 0 },
     { "5 3", "dense 3; bidirectional lstm 2 return_sequences=true; timedistributed dense 2 sigmoid; lstm 2", 0 },
     /* dropout: the same masks in every pass (a fixed generator); LSTM and
      * GRU with only `dropout` draw a new input mask every step, as Keras */

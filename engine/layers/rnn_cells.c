@@ -56,7 +56,9 @@ RNN_INLINE void step_lstm(const rnn_cell_args *a)
         float *cn = rb->cn + b * u, *hn = rb->hn + b * u;
         float *tc = rb->training ? ROW(rb->TC, b, u) : rb->tc + b * u;
         add_bias(z, a->bias_in, gu);
-        rnn_act_fwd(st->frec, st->rec_act, z, y, 2 * u);           /* i, f */
+        /* gate by gate: softmax and friends work on one gate's units */
+        rnn_act_fwd(st->frec, st->rec_act, z, y, u);               /* i */
+        rnn_act_fwd(st->frec, st->rec_act, z + u, y + u, u);       /* f */
         rnn_act_fwd(st->fact, st->act, z + 2 * u, y + 2 * u, u);   /* g */
         rnn_act_fwd(st->frec, st->rec_act, z + 3 * u, y + 3 * u, u); /* o */
         const float *gi = y, *gf = y + u, *gg = y + 2 * u, *go = y + 3 * u;
@@ -86,7 +88,8 @@ RNN_INLINE void gru_zr(const rnn_cell_args *a, long b)
     add_bias(z, a->bias_rec, 2 * u);
     for (long j = 0; j < 2 * u; j++)
         z[j] += mr[j];
-    rnn_act_fwd(st->frec, st->rec_act, z, y, 2 * u);
+    rnn_act_fwd(st->frec, st->rec_act, z, y, u);
+    rnn_act_fwd(st->frec, st->rec_act, z + u, y + u, u);
 }
 
 RNN_INLINE void gru_gates(const rnn_cell_args *a)
@@ -197,7 +200,8 @@ RNN_INLINE void bwd_lstm(const rnn_cell_args *a)
         lstm_bwd_o(u, dh, tc, y + 3 * u, dz + 3 * u, dt);
         rnn_act_bwd(st->fact, st->act, c, tc, dt, u);
         lstm_bwd_c(u, dt, dc, y, y + u, y + 2 * u, cp, dz, dz + u, dz + 2 * u, dh);
-        rnn_act_bwd(st->frec, st->rec_act, z, y, dz, 2 * u);
+        rnn_act_bwd(st->frec, st->rec_act, z, y, dz, u);
+        rnn_act_bwd(st->frec, st->rec_act, z + u, y + u, dz + u, u);
         rnn_act_bwd(st->fact, st->act, z + 2 * u, y + 2 * u, dz + 2 * u, u);
         rnn_act_bwd(st->frec, st->rec_act, z + 3 * u, y + 3 * u, dz + 3 * u, u);
     }
