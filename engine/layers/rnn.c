@@ -204,10 +204,11 @@ static int needs_z(rnn_act_fast f)
     return f == RA_OTHER;
 }
 
-/* Lays out the buffers of a pass over `in` from cache (NULL: inference,
- * everything per call) and scratch; with both NULL only counts. The cache
- * has room for dropout whenever the layer has any. Returns the floats of
- * {cache, scratch} in sizes. */
+/* Lays out the buffers of a pass over `in` from cache (training: what
+ * backward needs) and scratch (the rest); with both NULL it only counts.
+ * The cache has room for dropout whenever the layer has any: whether a
+ * pass drops (rb->drop, rb->rdrop) is the caller's to set. Returns the
+ * floats of {cache, scratch} in sizes. */
 static void layout(const sq_layer *l, const sq_shape *in, int training, float *cache,
                    float *scratch, rnn_buf *rb, size_t sizes[2])
 {
@@ -264,7 +265,6 @@ static void layout(const sq_layer *l, const sq_shape *in, int training, float *c
     }
     if (can_rdrop)
         TAKE(rmask, (size_t)B * u, 1);
-    /* what the pass does is decided by the caller */
     TAKE(h, (size_t)B * u, 0);
     TAKE(po, (size_t)B * u, 0);
     TAKE(hn, (size_t)B * u, 0);
