@@ -11,7 +11,38 @@ void sq_train_ws_free(sq_train_ws *ws)
 {
     free(ws->block);
     free(ws->ptrs_block);
+    free(ws->mask_block);
     memset(ws, 0, sizeof *ws);
+}
+
+/* Each layer's output mask: the input's for layers that keep it, room for
+ * one byte per row of the batch for layers that make one. */
+static int plan_masks(sq_train_ws *ws, const sq_model *m, sq_error *err)
+{
+    int n = ws->n;
+    size_t bytes = 0;
+    sq_model_mask_rules(m, ws->rule);
+    for (int i = 0; i < n; i++) {
+        const sq_shape *o = &ws->sh[i + 1];
+        long last = o->rank > 1 ? o->d[o->rank - 1] : 1;
+        if (ws->rule[i] == SQ_MASK_MAKE && last > 0)
+            bytes += sq_shape_count(o) / (size_t)last;
+    }
+    if (bytes && !(ws->mask_block = sq_malloc(bytes)))
+        return sq_fail(err, "out of memory");
+    uint8_t *p = ws->mask_block;
+    for (int i = 0; i < n; i++) {
+        const sq_shape *o = &ws->sh[i + 1];
+        long last = o->rank > 1 ? o->d[o->rank - 1] : 1;
+        ws->mask[i] = NULL;
+        if (ws->rule[i] == SQ_MASK_KEEP) {
+            ws->mask[i] = i ? ws->mask[i - 1] : NULL;
+        } else if (ws->rule[i] == SQ_MASK_MAKE && last > 0) {
+            ws->mask[i] = p;
+            p += sq_shape_count(o) / (size_t)last;
+        }
+    }
+    return 0;
 }
 
 int sq_train_ws_init(sq_train_ws *ws, const sq_model *m, const sq_shape *in,
@@ -22,7 +53,8 @@ int sq_train_ws_init(sq_train_ws *ws, const sq_model *m, const sq_shape *in,
     ws->n = n;
     ws->cap = in->d[0];
     /* pointer arrays and shapes: one small allocation */
-    size_t psize = (size_t)(2 * (n + 1)) * sizeof(sq_shape) + (size_t)(3 * n + 1) * sizeof(float *);
+    size_t psize = (size_t)(2 * (n + 1)) * sizeof(sq_shape) + (size_t)(3 * n + 1) * sizeof(float *)
+                 + (size_t)(n + 1) * (sizeof(uint8_t *) + sizeof(sq_mask_rule));
     char *pb = sq_calloc(1, psize);
     if (!pb)
         return sq_fail(err, "out of memory");
@@ -32,6 +64,8 @@ int sq_train_ws_init(sq_train_ws *ws, const sq_model *m, const sq_shape *in,
     ws->z = (float **)(void *)(ws->shb + n + 1);
     ws->y = ws->z + n;
     ws->cache = ws->y + n;
+    ws->mask = (uint8_t **)(void *)(ws->cache + n + 1);
+    ws->rule = (sq_mask_rule *)(void *)(ws->mask + n + 1);
     ws->sh[0] = *in;
     size_t total = 0, maxact = sq_shape_count(in), scratch = 0;
     size_t *sz = sq_calloc((size_t)(3 * n + 1), sizeof *sz);
@@ -64,6 +98,8 @@ int sq_train_ws_init(sq_train_ws *ws, const sq_model *m, const sq_shape *in,
         if (s1 > scratch) scratch = s1;
         if (s2 > scratch) scratch = s2;
     }
+    if (plan_masks(ws, m, err) < 0)
+        goto fail;
     total += 2 * maxact + scratch;
     char what[64];
     snprintf(what, sizeof what, "running this model on a batch of %ld", ws->cap);
@@ -114,7 +150,10 @@ void sq_train_forward(sq_model *m, sq_train_ws *ws, const float *x, long b,
         sq_fwd f = { .in = in, .out = ws->z[i], .in_shape = &ws->shb[i],
                      .out_shape = &ws->shb[i + 1], .w = w, .scratch = ws->scratch,
                      .training = training, .cache = ws->cache[i],
-                     .w_train = training ? w : NULL, .rng = rng };
+                     .w_train = training ? w : NULL, .rng = rng,
+                     .mask = i ? ws->mask[i - 1] : NULL,
+                     .mask_out = ws->rule[i] == SQ_MASK_MAKE ? ws->mask[i] : NULL,
+                     .states = l->states };
         l->kind->forward(l, &f);
         if (l->act) {
             size_t c = sq_shape_count(&ws->shb[i + 1]);
@@ -156,7 +195,9 @@ static void backward(sq_model *m, sq_train_ws *ws, const float *x, const float *
                       .in_shape = &ws->shb[i], .out_shape = os,
                       .w = m->params + l->param_off,
                       .dw = trains ? m->grads + l->param_off : NULL,
-                      .cache = ws->cache[i], .scratch = ws->scratch };
+                      .cache = ws->cache[i], .scratch = ws->scratch,
+                      .mask = i ? ws->mask[i - 1] : NULL,
+                      .mask_out = ws->rule[i] == SQ_MASK_MAKE ? ws->mask[i] : NULL };
         l->kind->backward(l, &bw);
         cur = 1 - cur;
     }

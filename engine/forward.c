@@ -21,6 +21,8 @@
 typedef struct {
     sq_model *m;
     const sq_shape *sh;          /* the whole batch's shapes */
+    const sq_mask_rule *rule;    /* per layer, for this model's masks */
+    size_t mrows;                /* mask bytes per sample, per mask buffer */
     sq_shape *shc;               /* per thread: n + 1 shapes for one chunk */
     const float *x;
     float *y;
@@ -40,6 +42,9 @@ static void run_chunks(void *ctx, long b, long e, int tid)
     float *base = m->work + (size_t)tid * j->region;
     float *bufs[2] = { base, base + j->maxact };
     float *scratch = base + 2 * j->maxact;
+    /* two mask buffers after the scratch area: one byte per row */
+    uint8_t *mbufs[2] = { (uint8_t *)(void *)(base + j->region) - 2 * j->mrows * (size_t)j->cb,
+                          (uint8_t *)(void *)(base + j->region) - j->mrows * (size_t)j->cb };
     long nb = j->sh[0].d[0];
     for (long c = b; c < e; c++) {
         long s0 = c * j->cb, ns = nb - s0 < j->cb ? nb - s0 : j->cb;
@@ -50,6 +55,7 @@ static void run_chunks(void *ctx, long b, long e, int tid)
         size_t per_in = sq_shape_count(&j->sh[0]) / (size_t)nb;
         size_t per_out = sq_shape_count(&j->sh[n]) / (size_t)nb;
         const float *in = j->x + (size_t)s0 * per_in;
+        const uint8_t *mask = NULL;
         for (int i = 0; i < n; i++) {
             if (__atomic_load_n(&j->stop, __ATOMIC_RELAXED) || (j->intr && *j->intr)) {
                 __atomic_store_n(&j->stop, 1, __ATOMIC_RELAXED);
@@ -58,10 +64,16 @@ static void run_chunks(void *ctx, long b, long e, int tid)
             const sq_layer *l = m->layers[i];
             float *out = i == n - 1 ? j->y + (size_t)s0 * per_out : bufs[i & 1];
             int act_done = 0;
+            uint8_t *mask_out = j->rule[i] != SQ_MASK_MAKE ? NULL
+                              : mask == mbufs[0] ? mbufs[1] : mbufs[0];
+            float *states = l->states ? l->states + (size_t)s0 * l->kind->states(l) : NULL;
             sq_fwd f = { .in = in, .out = out, .in_shape = &shc[i], .out_shape = &shc[i + 1],
                          .w = m->params ? m->params + l->param_off : NULL, .scratch = scratch,
-                         .act_done = &act_done, .intr = j->intr };
+                         .act_done = &act_done, .intr = j->intr, .mask = mask,
+                         .mask_out = mask_out, .states = states };
             l->kind->forward(l, &f);
+            if (j->rule[i] != SQ_MASK_KEEP)
+                mask = mask_out;
             if (l->act && !act_done)
                 sq_activation_apply(l->act, out, sq_shape_count(&shc[i + 1]),
                                     shc[i + 1].d[shc[i + 1].rank - 1]);
@@ -75,22 +87,47 @@ static void run_chunks(void *ctx, long b, long e, int tid)
     }
 }
 
+int sq_model_mask_rules(const sq_model *m, sq_mask_rule *rule)
+{
+    int masked = 0;
+    for (int i = 0; i < m->n; i++) {
+        rule[i] = sq_layer_mask_rule(m->layers[i], masked);
+        masked = rule[i] != SQ_MASK_DROP;
+    }
+    return masked;
+}
+
+int sq_model_check_data(const sq_model *m, const sq_tensor *x, sq_error *err)
+{
+    if (m->n == 0 || !m->layers[0]->kind->check_data)
+        return 0;
+    return m->layers[0]->kind->check_data(m->layers[0], x->data, &x->shape, err);
+}
+
 int sq_forward(sq_model *m, const sq_tensor *x, sq_tensor *y,
                volatile int *intr, sq_error *err)
 {
     int n = m->n;
     int nt = sq_pool_threads();
-    sq_shape *sh = sq_malloc((size_t)(n + 1) * (size_t)(nt + 1) * sizeof *sh);
+    sq_shape *sh = sq_malloc((size_t)(n + 1) * (size_t)(nt + 1) * sizeof *sh
+                             + (size_t)(n + 1) * sizeof(sq_mask_rule));
     if (!sh)
         return sq_fail(err, "out of memory");
+    sq_mask_rule *rule = (sq_mask_rule *)(void *)(sh + (size_t)(n + 1) * (size_t)(nt + 1));
+    sq_model_mask_rules(m, rule);
+    if (sq_model_check_data(m, x, err) < 0)
+        goto fail;
     sh[0] = x->shape;
     long nb = x->shape.d[0];
-    size_t maxact = 0;
+    size_t maxact = 0, mrows = 0;
     for (int i = 0; i < n; i++) {
         const sq_layer *l = m->layers[i];
         if (sq_layer_check_input(l, &sh[i], &sh[i + 1], err) < 0)
             goto fail;
         size_t c = sq_shape_count(&sh[i + 1]);
+        long last = sh[i + 1].rank > 1 ? sh[i + 1].d[sh[i + 1].rank - 1] : 1;
+        if (rule[i] == SQ_MASK_MAKE && nb > 0 && last > 0 && c / (size_t)nb / (size_t)last > mrows)
+            mrows = c / (size_t)nb / (size_t)last;
         char what[SQ_NAME_MAX + 32];
         snprintf(what, sizeof what, "layer %s's output", l->name);
         if (sq_check_memory((double)c * sizeof(float), what, err) < 0)
@@ -125,23 +162,22 @@ int sq_forward(sq_model *m, const sq_tensor *x, sq_tensor *y,
         nchunks = (nb + cb - 1) / cb;
     }
     long whole = nt > 1 ? nchunks - nchunks % nt : 0;
+    /* a chunk's shapes are the batch's with cb samples */
     size_t scratch = 0;
-    sq_shape cur = sh[0];
-    cur.d[0] = cb;
     for (int i = 0; i < n; i++) {
         const sq_layer *l = m->layers[i];
-        sq_shape next;
-        if (sq_layer_check_input(l, &cur, &next, err) < 0)
-            goto fail;
+        sq_shape cur = sh[i];
+        cur.d[0] = cb;
         if (l->kind->scratch) {
             size_t sc = l->kind->scratch(l, &cur);
             if (sc > scratch)
                 scratch = sc;
         }
-        cur = next;
     }
     int regions = whole > 0 ? nt : 1;
-    size_t region = 2 * maxact * (size_t)cb + scratch;
+    /* the two mask buffers, in floats */
+    size_t mfloats = (2 * mrows * (size_t)cb + sizeof(float) - 1) / sizeof(float);
+    size_t region = 2 * maxact * (size_t)cb + scratch + mfloats;
     /* at least one float, so that layers never see a NULL buffer */
     size_t need = region * (size_t)regions;
     if (need == 0)
@@ -163,8 +199,8 @@ int sq_forward(sq_model *m, const sq_tensor *x, sq_tensor *y,
         goto fail;
     }
     y->shape = sh[n];
-    fwd_job job = { m, sh, sh + n + 1, x->data, y->data, cb, region, maxact * (size_t)cb,
-                    intr, 0 };
+    fwd_job job = { m, sh, rule, mrows, sh + n + 1, x->data, y->data, cb, region,
+                    maxact * (size_t)cb, intr, 0 };
     if (whole > 0)
         sq_parallel_for(whole, 1, run_chunks, &job);
     for (long c = whole; c < nchunks && !job.stop; c++)

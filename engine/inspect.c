@@ -137,7 +137,8 @@ int sq_extract(sq_session *s, const char *which, const sq_tensor *x,
             return -1;
         }
         sq_tensor_free(&y);
-    } else if (sq_model_check_input(m, &x->shape, err) < 0) {
+    } else if (sq_model_check_input(m, &x->shape, err) < 0
+               || sq_model_check_data(m, x, err) < 0) {
         free(picked);
         return -1;
     }

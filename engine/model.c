@@ -118,7 +118,7 @@ int sq_model_build_from(sq_model *m, sq_layer **layers, int n, const sq_shape *i
                         sq_rng *rng, const float *const *src, sq_error *err)
 {
     struct plan { sq_shape in, out; sq_weight_spec w[SQ_MAX_WEIGHTS]; int nw;
-                  size_t off, count; } *p = sq_calloc((size_t)n + 1, sizeof *p);
+                  size_t off, count; float *states; } *p = sq_calloc((size_t)n + 1, sizeof *p);
     if (!p)
         return sq_fail(err, "out of memory");
     size_t total = 0;
@@ -146,6 +146,18 @@ int sq_model_build_from(sq_model *m, sq_layer **layers, int n, const sq_shape *i
         if (sq_check_memory((double)total * sizeof(float), what, err) < 0)
             goto fail;
         cur = p[i].out;
+    }
+    /* a stateful layer's states: kept while its batch stays, else zeros */
+    for (int i = 0; i < n; i++) {
+        const sq_layer *l = layers[i];
+        size_t per = l->kind->states ? l->kind->states(l) : 0;
+        if (per == 0 || (l->built && l->states && l->in_shape.d[0] == p[i].in.d[0]))
+            continue;
+        size_t cnt = per * (size_t)(p[i].in.d[0] > 0 ? p[i].in.d[0] : 1);
+        if (!(p[i].states = sq_calloc(cnt, sizeof(float)))) {
+            sq_fail(err, "out of memory for layer %s's states", l->name);
+            goto fail;
+        }
     }
     float *params = sq_malloc((total ? total : 1) * sizeof *params);
     if (!params) {
@@ -176,6 +188,10 @@ int sq_model_build_from(sq_model *m, sq_layer **layers, int n, const sq_shape *i
         memcpy(l->w, p[i].w, sizeof l->w);
         l->param_off = p[i].off;
         l->param_count = p[i].count;
+        if (p[i].states) {
+            free(l->states);
+            l->states = p[i].states;
+        }
     }
     *rng = r;
     free(m->params);
@@ -191,6 +207,8 @@ int sq_model_build_from(sq_model *m, sq_layer **layers, int n, const sq_shape *i
     free(p);
     return 0;
 fail:
+    for (int i = 0; i < n; i++)
+        free(p[i].states);
     free(p);
     return -1;
 }
@@ -283,11 +301,8 @@ int sq_model_append(sq_model *m, sq_layer *l, const sq_shape *ishape, sq_rng *rn
     if (m->built || (m->n == 0 && ishape->rank > 0)) {
         sq_shape in = m->input_shape;
         int fresh = !m->built;
-        if (fresh) {
-            in.rank = ishape->rank + 1;
-            in.d[0] = -1;
-            memcpy(in.d + 1, ishape->d, (size_t)ishape->rank * sizeof in.d[0]);
-        }
+        if (fresh)
+            in = *ishape;   /* batch first, -1 unless batch_size= fixed it */
         if (sq_model_build(m, arr, m->n + 1, &in, rng, err) < 0) {
             free(arr);
             return -1;

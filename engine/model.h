@@ -100,6 +100,15 @@ void sq_name_peek(const sq_session *s, const char *base, char *out, size_t n);
 
 /* ---- running (forward.c) ------------------------------------------------- */
 
+/* Each layer's mask rule (layer.h) for this model, the model input having
+ * no mask; returns whether the last layer's output has a mask. rule has
+ * m->n entries. */
+int sq_model_mask_rules(const sq_model *m, sq_mask_rule *rule);
+/* Checks the values of x where the first layer needs it (Embedding's ids
+ * must be in range), with TensorFlow's message. sq_forward does it; a
+ * caller of sq_train_forward should do it once per data set. */
+int sq_model_check_data(const sq_model *m, const sq_tensor *x, sq_error *err);
+
 /* Runs the built layers on x (concrete shape already checked against the
  * model's input) into a new tensor y. Uses m->work; polls *intr. */
 int sq_forward(sq_model *m, const sq_tensor *x, sq_tensor *y,
@@ -132,6 +141,9 @@ typedef struct {
     sq_shape *sh;              /* n + 1 shapes with batch = cap */
     sq_shape *shb;             /* the same for the current batch */
     float **z, **y, **cache;   /* per layer; y[i] == z[i] when linear */
+    uint8_t **mask;            /* per layer: its output's mask, or NULL */
+    sq_mask_rule *rule;        /* per layer */
+    uint8_t *mask_block;
     float *g[2];
     float *scratch;
     float *block;

@@ -53,20 +53,27 @@ void sq_set_interrupt_flag(sq_session *s, volatile int *flag)
     s->interrupt = flag;
 }
 
-/* The next automatic name for `base` ("dense", "dense_1", ...) without
- * taking it; name_take commits it. input_ names are one-based. */
-void sq_name_peek(const sq_session *s, const char *base, char *out, size_t n)
+/* The automatic name `ahead` numbers after the next one for `base`
+ * ("dense", "dense_1", ...); input_ names are one-based. */
+static void name_at(const sq_session *s, const char *base, long ahead, char *out, size_t n)
 {
-    long next = 0;
+    long next = ahead;
     for (int i = 0; i < s->ncounters; i++)
         if (!strcmp(s->counters[i].base, base))
-            next = s->counters[i].next;
+            next += s->counters[i].next;
     if (!strcmp(base, "input"))
         snprintf(out, n, "input_%ld", next + 1);
     else if (next == 0)
         snprintf(out, n, "%s", base);
     else
         snprintf(out, n, "%s_%ld", base, next);
+}
+
+/* The next automatic name for `base` without taking it; name_take commits
+ * it. */
+void sq_name_peek(const sq_session *s, const char *base, char *out, size_t n)
+{
+    name_at(s, base, 0, out, n);
 }
 
 static int name_take(sq_session *s, const char *base, sq_error *err)
@@ -136,6 +143,31 @@ int sq_input(sq_session *s, int ndims, const long *dims, sq_error *err)
     return 0;
 }
 
+/* The names one add hands out (the layer's own, its cells', a wrapped
+ * layer's), taken from the counters only once the add has succeeded. */
+#define MAX_PENDING 8
+typedef struct {
+    sq_namer namer;
+    const sq_session *s;
+    struct { char base[64]; long n; } p[MAX_PENDING];
+    int np;
+} pending_names;
+
+static void pending_next(sq_namer *nm, const char *base, char *out, size_t n)
+{
+    pending_names *pn = (pending_names *)(void *)nm;
+    int i = 0;
+    while (i < pn->np && strcmp(pn->p[i].base, base))
+        i++;
+    if (i == pn->np && pn->np < MAX_PENDING && strlen(base) < sizeof pn->p[0].base) {
+        strcpy(pn->p[i].base, base);
+        pn->p[i].n = 0;
+        pn->np++;
+    }
+    long ahead = i < pn->np ? pn->p[i].n++ : 0;
+    name_at(pn->s, base, ahead, out, n);
+}
+
 int sq_add(sq_session *s, const char *kindname, int argc, char **argv,
            sq_error *err)
 {
@@ -152,15 +184,21 @@ int sq_add(sq_session *s, const char *kindname, int argc, char **argv,
     sq_layer *l = sq_layer_create(kind, argc, argv, &ishape, err);
     if (!l)
         return -1;
-    int auto_named = !l->name[0];
-    if (auto_named)
-        sq_name_peek(s, kind->base_name, l->name, sizeof l->name);
+    /* what the layer makes is named before it, as Keras's constructors
+     * run inside out */
+    pending_names pn = { .namer.next = pending_next, .s = s };
+    if (kind->auto_names)
+        kind->auto_names(l, &pn.namer);
+    if (!l->name[0])
+        pending_next(&pn.namer, kind->base_name, l->name, sizeof l->name);
     if (sq_model_append(s->model, l, &ishape, &s->rng, err) < 0) {
         sq_layer_free(l);
         return -1;
     }
-    if (auto_named)
-        name_take(s, kind->base_name, err);  /* failure only loses a number */
+    /* a failure here only loses numbers */
+    for (int i = 0; i < pn.np; i++)
+        for (long k = 0; k < pn.p[i].n; k++)
+            name_take(s, pn.p[i].base, err);
     return 0;
 }
 

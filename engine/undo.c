@@ -33,30 +33,12 @@ static int opt_count(const sq_layer_kind *k)
     return n;
 }
 
-/* A copy of l; its group is `group` (already counted). Kind state is plain
- * data (layer.h), so bytes copy it. */
+/* A deep copy of l in group `group` (already counted). */
 static sq_layer *layer_clone(const sq_layer *l, sq_group *group)
 {
-    sq_layer *c = sq_malloc(sizeof *c);
-    if (!c)
-        return NULL;
-    *c = *l;
-    c->group = group;
-    c->opt = NULL;
-    c->state = NULL;
-    size_t nopt = (size_t)opt_count(l->kind) + 1;
-    c->opt = sq_malloc(nopt * sizeof *c->opt);
-    if (l->kind->state_size)
-        c->state = sq_malloc(l->kind->state_size);
-    if (!c->opt || (l->kind->state_size && !c->state)) {
-        free(c->opt);
-        free(c->state);
-        free(c);
-        return NULL;
-    }
-    memcpy(c->opt, l->opt, nopt * sizeof *c->opt);
-    if (l->kind->state_size)
-        memcpy(c->state, l->state, l->kind->state_size);
+    sq_layer *c = sq_layer_clone(l);
+    if (c)
+        c->group = group;
     return c;
 }
 

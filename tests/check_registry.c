@@ -3,7 +3,7 @@
  *
  * For every layer kind of the registry (one test case per kind):
  *  - its help example is a whole script that runs in the shell and adds a
- *    layer of that kind last;
+ *    layer of that kind;
  *  - finite differences agree with the backward pass for every trainable
  *    weight and for the model's input, in training mode (Dropout's masks and
  *    BatchNormalization's batch statistics held fixed by replaying the same
@@ -114,8 +114,10 @@ static void run_example(shell *sh, const sq_layer_kind *k, unsigned long long se
                   k->class_name, k->example, sh->err);
     sq_model *m = sh->s->model;
     ck_assert_msg(m->n > 0 && m->built, "%s: the example builds no model", k->class_name);
-    ck_assert_msg(m->layers[m->n - 1]->kind == k, "%s: the example's last layer is a %s",
-                  k->class_name, m->layers[m->n - 1]->kind->class_name);
+    int found = 0;
+    for (int i = 0; i < m->n; i++)
+        found |= m->layers[i]->kind == k;
+    ck_assert_msg(found, "%s: the example adds no layer of that kind", k->class_name);
 }
 
 /* L = sum(r * y) in double, from the snapshot's weights and random state. */
@@ -137,13 +139,12 @@ typedef struct {
     char first_bad[256];
 } fd_stats;
 
-/* Compares the analytic derivative `ana` of L in the direction of *p with
- * central differences; *p is restored. */
-static void fd_point(gcase *g, float *p, const float *x, double ana, double scale,
-                     const char *what, long idx, fd_stats *st)
+/* Central and one-sided differences of L along *p with step h; *p is
+ * restored. */
+static void diffs(gcase *g, float *p, const float *x, double h, double *num, double *fwd,
+                  double *bwd)
 {
     float keep = *p;
-    double h = 1e-4 * fmax(1.0, fabs(keep));
     double l0 = loss_at(g, x);
     *p = (float)(keep + h);
     double hp = (double)*p - keep;
@@ -152,14 +153,36 @@ static void fd_point(gcase *g, float *p, const float *x, double ana, double scal
     double hm = keep - (double)*p;
     double lm = loss_at(g, x);
     *p = keep;
-    double fwd = (lp - l0) / hp, bwd = (l0 - lm) / hm, num = (lp - lm) / (hp + hm);
-    double tol = 2e-2 * fmax(fabs(num), fabs(ana)) + 2e-3 * scale;
-    if (fabs(fwd - bwd) > tol) {
-        st->kinks++;    /* not smooth within the step: no derivative to compare */
-        return;
+    *fwd = (lp - l0) / hp;
+    *bwd = (l0 - lm) / hm;
+    *num = (lp - lm) / (hp + hm);
+}
+
+/* Compares the analytic derivative `ana` of L in the direction of *p with
+ * central differences. A point where the function is not smooth within the
+ * step (its one-sided differences disagree) is skipped; a disagreement is
+ * tried again with a step ten times smaller, since a kink (a relu turning)
+ * within the larger step can bend the central difference while looking
+ * smooth from either side. */
+static void fd_point(gcase *g, float *p, const float *x, double ana, double scale,
+                     const char *what, long idx, fd_stats *st)
+{
+    double h = 1e-4 * fmax(1.0, fabs(*p)), num, fwd, bwd;
+    for (int attempt = 0; attempt < 2; attempt++, h /= 10) {
+        diffs(g, p, x, h, &num, &fwd, &bwd);
+        /* the noise of L in float32 grows as the step shrinks */
+        double tol = 2e-2 * fmax(fabs(num), fabs(ana)) + 2e-3 * scale * (attempt ? 10 : 1);
+        if (fabs(fwd - bwd) > tol) {
+            st->kinks++;    /* not smooth within the step: no derivative to compare */
+            return;
+        }
+        if (fabs(num - ana) <= tol) {
+            st->checked++;
+            return;
+        }
     }
     st->checked++;
-    if (fabs(num - ana) > tol && !st->bad++)
+    if (!st->bad++)
         snprintf(st->first_bad, sizeof st->first_bad,
                  "%s[%ld]: backward %.6g, finite differences %.6g", what, idx, ana, num);
 }
@@ -390,6 +413,8 @@ START_TEST(kind_help_and_names)
     cands[0] = '\0';
     sh_complete_words(&sh, line, (int)strlen(line), "", collect, cands);
     for (int j = 0; k->opts && k->opts[j].name; j++) {
+        if (k->opts[j].hidden)
+            continue;   /* names the session hands out, not for users */
         snprintf(want, sizeof want, "%s=\n", k->opts[j].name);
         ck_assert_msg(strstr(cands, want) != NULL, "%s: Tab does not offer %s=", k->class_name,
                       k->opts[j].name);

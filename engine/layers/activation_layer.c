@@ -62,4 +62,5 @@ const sq_layer_kind sq_kind_activation = {
     .example = "input 10; add activation softmax",
     .backward = backward,
     .explain = explain,
+    .mask = sq_mask_keep,          /* Keras: supports_masking */
 };

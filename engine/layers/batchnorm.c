@@ -305,4 +305,5 @@ const sq_layer_kind sq_kind_batch_normalization = {
     .example = "input 8 8 3; add batchnormalization",
     .explain = explain,
     .macs = macs,
+    .mask = sq_mask_keep,          /* Keras: supports_masking */
 };

@@ -138,4 +138,5 @@ const sq_layer_kind sq_kind_dense = {
     .backward = backward,
     .explain = explain,
     .macs = macs,
+    .mask = sq_mask_keep,          /* Keras: supports_masking */
 };

@@ -93,4 +93,5 @@ const sq_layer_kind sq_kind_dropout = {
     .shape_rule = "unchanged",
     .example = "input 16; add dropout 0.5",
     .explain = explain,
+    .mask = sq_mask_keep,          /* Keras: supports_masking */
 };

@@ -4,9 +4,13 @@
 #ifndef SEQSH_LAYER_H
 #define SEQSH_LAYER_H
 
+#include <stdint.h>
 #include "base/base.h"
 
 #define SQ_MAX_WEIGHTS 8   /* Bidirectional(LSTM) has 6 */
+/* A weight's name: "kernel", or under an RNN's cell and a wrapper's copy
+ * "forward_lstm/lstm_cell_1/recurrent_kernel" */
+#define SQ_WNAME_MAX (2 * SQ_NAME_MAX + 32)
 
 /* ---- options ------------------------------------------------------------ */
 typedef enum {
@@ -27,6 +31,9 @@ typedef struct {
     const char *choices; /* OPT_STR: the allowed values, "valid|same"
                             (matched ignoring case, kept as written
                             here); NULL = any text */
+    int hidden;         /* not for users: names the session hands out
+                           (an RNN's cell_name=), written by describe so
+                           saved files keep them; not in help or completion */
 } sq_optdef;
 
 typedef struct {
@@ -38,10 +45,17 @@ typedef struct {
 } sq_optval;
 
 /* ---- layers ------------------------------------------------------------- */
-typedef enum { INIT_GLOROT_UNIFORM, INIT_ZEROS, INIT_ONES } sq_init;
+typedef enum {
+    INIT_GLOROT_UNIFORM, INIT_ZEROS, INIT_ONES,
+    INIT_ORTHOGONAL,         /* RNNs' recurrent_kernel */
+    INIT_UNIFORM,            /* RandomUniform(-0.05, 0.05): Embedding */
+    INIT_FORGET_BIAS         /* LSTM unit_forget_bias: zeros, ones in the
+                                second quarter (the forget gate) */
+} sq_init;
 
 typedef struct {
-    const char *name;        /* "kernel", "moving_mean" */
+    const char *name;        /* "kernel", "moving_mean"; may point into the
+                                layer's state ("lstm_cell/kernel") */
     sq_shape shape;          /* without batch; rank is the weight's own */
     sq_init init;
     int trainable;           /* 0 for BatchNormalization's moving stats */
@@ -69,6 +83,13 @@ typedef struct {
     /* Not NULL: a long layer polls it between pieces of work and may stop
      * early when it is set; the caller then throws out away. */
     volatile int *intr;
+    /* Keras's masks (see sq_mask_rule): the input's, NULL when it has none;
+     * where a layer whose rule is SQ_MASK_MAKE writes its output's. */
+    const uint8_t *mask;
+    uint8_t *mask_out;
+    /* A stateful layer's states (states() floats per sample) for these
+     * samples, kept across calls; NULL for other layers. */
+    float *states;
 } sq_fwd;
 
 /* What a backward call sees: everything of the forward call plus the
@@ -86,7 +107,31 @@ typedef struct {
     float *dw;
     const float *cache;
     float *scratch;
+    const uint8_t *mask;         /* the input's mask, as forward saw it */
+    const uint8_t *mask_out;     /* the mask forward wrote (SQ_MASK_MAKE) */
 } sq_bwd;
+
+/* Masks, as Keras's _keras_mask: one byte per row of a tensor (a row is
+ * the last axis: (B, T, d) has B*T rows), 1 for a real step, 0 for a
+ * masked one. Embedding(mask_zero=True) and Masking make them, the
+ * recurrent layers honour them, and the layers Keras passes them through
+ * (supports_masking with the default compute_mask: Dense, Dropout,
+ * Activation, BatchNormalization) keep them. A layer that uses its input's
+ * mask reads f->mask in forward and b->mask in backward; its mask rule
+ * says what its output carries. */
+typedef enum {
+    SQ_MASK_DROP,    /* the output has no mask (the default) */
+    SQ_MASK_KEEP,    /* the output's mask is the input's (same rows) */
+    SQ_MASK_MAKE     /* forward writes the output's mask to f->mask_out */
+} sq_mask_rule;
+
+/* The session's automatic names for what a layer makes besides itself:
+ * next() gives the next name for a base ("lstm_cell" -> "lstm_cell_2"),
+ * counting the ones it gave before; they are taken only if the add
+ * succeeds. */
+typedef struct sq_namer {
+    void (*next)(struct sq_namer *nm, const char *base, char *out, size_t n);
+} sq_namer;
 
 typedef struct sq_layer_kind {
     const char *class_name;      /* "MaxPooling2D" */
@@ -135,6 +180,35 @@ typedef struct sq_layer_kind {
      * ("36316800 = 123*123*32 * 5*5*3  (note)"). */
     void (*explain)(const sq_layer *l, const sq_shape *in, const sq_shape *out, sbuf *b);
     size_t (*macs)(const sq_layer *l, const sq_shape *in, const sq_shape *out, sbuf *why);
+
+    /* The rest is for the kinds that need it; NULL (0) for the others. */
+    /* What the output's mask is, given whether the input has one. */
+    sq_mask_rule (*mask)(const sq_layer *l, int in_masked);
+    /* Floats of state kept per sample across calls (a stateful RNN); the
+     * model allocates them for the layer's fixed batch, zeroed. */
+    size_t (*states)(const sq_layer *l);
+    /* Checks the values of an input (Embedding's ids) before a run, with
+     * TensorFlow's error. */
+    int (*check_data)(const sq_layer *l, const float *in, const sq_shape *in_shape,
+                      sq_error *err);
+    /* Fills the hidden options that name what the layer makes besides
+     * itself (an RNN's cell, a wrapper's inner layer and its copies) from
+     * the session's counters, in Keras's order; options already set (a
+     * saved file) are kept. */
+    void (*auto_names)(sq_layer *l, sq_namer *nm);
+    /* The input shape (without batch) a first layer of this kind declares
+     * itself, as Embedding does: (input_length,) or (None,). */
+    int (*default_input)(const sq_layer *l, sq_shape *in);
+    /* A wrapper (Bidirectional, TimeDistributed): `add KIND INNER ARGS...`
+     * creates the wrapped layer (l->inner) from every word but the
+     * wrapper's own options, name=, trainable= and the input shape. */
+    int wraps;
+    /* Releases what configure allocated in the state (a wrapper's copies). */
+    void (*deinit)(sq_layer *l);
+    /* With deinit: makes dst's state (a byte copy of src's) its own, deep
+     * copying what it points to; -1 when out of memory (dst's state then
+     * owns nothing). */
+    int (*clone_state)(sq_layer *dst, const sq_layer *src);
 } sq_layer_kind;
 
 /* A nested model added with `add model`: its layers sit in the outer
@@ -153,7 +227,8 @@ struct sq_layer {
     int trainable;
     sq_optval *opt;              /* parsed options, indexed like kind->opts; owned */
     void *state;                 /* kind->state_size bytes, owned; plain data
-                                    (no pointers): undo copies it byte for byte */
+                                    unless the kind has deinit and clone_state */
+    struct sq_layer *inner;      /* a wrapper's wrapped layer; owned */
     /* Set when the model is built: */
     int built;                   /* in_shape, out_shape, w[] are valid */
     sq_shape in_shape, out_shape;
@@ -161,11 +236,17 @@ struct sq_layer {
     sq_weight_spec w[SQ_MAX_WEIGHTS];
     size_t param_off;            /* into the model's flat buffer */
     size_t param_count;
+    float *states;               /* kind->states() floats per sample of the
+                                    fixed batch (in_shape.d[0]); owned */
 };
 
 /* The registry (layers.c). */
 const sq_layer_kind *sq_kind_find(const char *name);
 extern const sq_layer_kind *const sq_kinds[];
+/* The mask rule of a kind that passes masks through. */
+sq_mask_rule sq_mask_keep(const sq_layer *l, int in_masked);
+/* l's rule for an input with or without a mask. */
+sq_mask_rule sq_layer_mask_rule(const sq_layer *l, int in_masked);
 
 /* ---- activations (activation.c) ----------------------------------------- */
 int sq_activation_find(const char *name);  /* index or -1 */
@@ -177,11 +258,16 @@ void sq_activation_backward(int a, const float *z, const float *y, float *dy,
 
 /* ---- layer creation (options.c) ----------------------------------------- */
 /* Creates a layer of `kind` from the words after the kind name. Fills
- * *input_shape (rank 0 when input_shape= was not given; otherwise the dims
- * without batch). The name is left empty unless name= was given. */
+ * *input_shape with the input shape the layer declares, batch first
+ * (input_shape=, batch_input_shape=, batch_size=, or the kind's own
+ * default_input; batch -1 when not fixed), or rank 0 when it declares
+ * none. The name is left empty unless name= was given. */
 sq_layer *sq_layer_create(const sq_layer_kind *kind, int argc, char **argv,
                           sq_shape *input_shape, sq_error *err);
 void sq_layer_free(sq_layer *l);
+/* A deep copy of l (options, state, wrapped layer, stateful states, built
+ * shapes); its group is NULL. NULL when out of memory. */
+sq_layer *sq_layer_clone(const sq_layer *l);
 /* Parses "3", "3,3", "(3, 3)", "(4,)" into at most max integers. */
 int sq_parse_ints(const char *text, long *out, int max, int *n,
                   sq_error *err);

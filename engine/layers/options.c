@@ -173,12 +173,58 @@ static int parse_value(const sq_layer_kind *kind, const sq_optdef *d,
 void sq_layer_free(sq_layer *l)
 {
     if (l) {
+        if (l->kind->deinit && l->state)
+            l->kind->deinit(l);
         if (l->group && --l->group->refs == 0)
             free(l->group);
+        sq_layer_free(l->inner);
+        free(l->states);
         free(l->state);
         free(l->opt);
         free(l);
     }
+}
+
+sq_layer *sq_layer_clone(const sq_layer *l)
+{
+    sq_layer *c = sq_malloc(sizeof *c);
+    if (!c)
+        return NULL;
+    *c = *l;
+    c->group = NULL;
+    c->opt = NULL;
+    c->state = NULL;
+    c->inner = NULL;
+    c->states = NULL;
+    size_t nopt = 1;
+    while (l->kind->opts && l->kind->opts[nopt - 1].name)
+        nopt++;
+    size_t nstates = l->states && l->kind->states && l->in_shape.rank > 0
+                   ? l->kind->states(l) * (size_t)l->in_shape.d[0] : 0;
+    if (!(c->opt = sq_malloc(nopt * sizeof *c->opt)))
+        goto fail;
+    memcpy(c->opt, l->opt, nopt * sizeof *c->opt);
+    if (l->kind->state_size) {
+        if (!(c->state = sq_malloc(l->kind->state_size)))
+            goto fail;
+        memcpy(c->state, l->state, l->kind->state_size);
+        if (l->kind->clone_state && l->kind->clone_state(c, l) < 0) {
+            free(c->state);
+            c->state = NULL;
+            goto fail;
+        }
+    }
+    if (l->inner && !(c->inner = sq_layer_clone(l->inner)))
+        goto fail;
+    if (nstates) {
+        if (!(c->states = sq_malloc(nstates * sizeof *c->states)))
+            goto fail;
+        memcpy(c->states, l->states, nstates * sizeof *c->states);
+    }
+    return c;
+fail:
+    sq_layer_free(c);
+    return NULL;
 }
 
 /* One option value as the text that parses back to it. */
@@ -206,10 +252,16 @@ static void describe_value(const sq_optdef *d, const sq_optval *v, sbuf *b)
     }
 }
 
-void sq_layer_describe(const sq_layer *l, sbuf *b)
+/* "KIND opts..." of l; a wrapper's wrapped layer comes first, without
+ * its name (a wrapper option) and trainable flag (the wrapper's). */
+static void describe_body(const sq_layer *l, sbuf *b, int own)
 {
     const sq_layer_kind *k = l->kind;
-    sb_printf(b, "add %s", k->base_name);
+    sb_printf(b, "%s", k->base_name);
+    if (l->inner) {
+        sb_printf(b, " ");
+        describe_body(l->inner, b, 0);
+    }
     for (int i = 0; k->opts && k->opts[i].name; i++) {
         if (!l->opt[i].set)
             continue;
@@ -218,20 +270,135 @@ void sq_layer_describe(const sq_layer *l, sbuf *b)
     }
     if (k->has_activation && l->act)
         sb_printf(b, " activation=%s", sq_activation_name(l->act));
+    if (!own)
+        return;
     sb_printf(b, " name=%s", l->name);
     if (!l->trainable)
         sb_printf(b, " trainable=false");
 }
 
+void sq_layer_describe(const sq_layer *l, sbuf *b)
+{
+    sb_printf(b, "add ");
+    describe_body(l, b, 1);
+}
+
+/* The input shape words of the first layer: dims (input_shape=) and a
+ * batch (batch_size=), or a whole batch_input_shape=. */
+static int parse_input_shape(const char *val, int with_batch, sq_shape *sh, sq_error *err)
+{
+    long d[SQ_MAX_RANK];
+    int n;
+    if (sq_parse_ints(val, d, with_batch ? SQ_MAX_RANK : SQ_MAX_RANK - 1, &n, err) < 0)
+        return -1;
+    if (with_batch && n < 2)
+        return sq_fail(err, "batch_input_shape needs the batch and at least one more "
+                       "dimension, got '%s'", val);
+    for (int i = 0; i < n; i++)
+        if (d[i] <= 0)
+            return sq_fail(err, "%s dimensions must be positive, got %ld",
+                           with_batch ? "batch_input_shape" : "input_shape", d[i]);
+    long batch = sh->rank > 0 ? sh->d[0] : -1;
+    sh->rank = with_batch ? n : n + 1;
+    sh->d[0] = with_batch ? d[0] : batch;
+    for (int i = with_batch ? 1 : 0; i < n; i++)
+        sh->d[with_batch ? i : i + 1] = d[i];
+    return 0;
+}
+
+/* Whether a key=value word belongs to a wrapper rather than to the layer
+ * it wraps. */
+static int wrapper_word(const sq_layer_kind *kind, const char *w)
+{
+    static const char *const own[] = { "name", "input_shape", "batch_input_shape",
+                                        "batch_size", "trainable" };
+    const char *eq = strchr(w, '=');
+    if (!eq)
+        return 0;
+    char key[64];
+    size_t klen = (size_t)(eq - w);
+    if (klen == 0 || klen >= sizeof key)
+        return 0;
+    memcpy(key, w, klen);
+    key[klen] = '\0';
+    for (size_t i = 0; i < sizeof own / sizeof own[0]; i++)
+        if (!strcmp(key, own[i]))
+            return 1;
+    return sq_opt_index(kind, key) >= 0;
+}
+
+static sq_layer *create(const sq_layer_kind *kind, int argc, char **argv,
+                        sq_shape *input_shape, sq_layer *inner, sq_error *err);
+
+/* `add WRAPPER KIND ARGS...`: the wrapped layer from KIND and every word
+ * that is not the wrapper's, then the wrapper around it. */
+static sq_layer *create_wrapper(const sq_layer_kind *kind, int argc, char **argv,
+                                sq_shape *input_shape, sq_error *err)
+{
+    if (argc < 1 || strchr(argv[0], '=')) {
+        sq_fail(err, "%s needs the layer to wrap: add %s KIND [ARGS...], e.g. add %s %s",
+                kind->class_name, kind->base_name, kind->base_name,
+                !strcmp(kind->base_name, "bidirectional") ? "lstm 32" : "dense 8");
+        return NULL;
+    }
+    const sq_layer_kind *ik = sq_kind_find(argv[0]);
+    if (!ik) {
+        sq_fail(err, "Unknown layer: %s", argv[0]);
+        return NULL;
+    }
+    char **mine = sq_malloc((size_t)argc * sizeof *mine);
+    char **theirs = sq_malloc((size_t)argc * sizeof *theirs);
+    sq_layer *l = NULL, *in = NULL;
+    int nm = 0, nt = 0;
+    if (!mine || !theirs) {
+        sq_fail(err, "out of memory");
+        goto done;
+    }
+    for (int a = 1; a < argc; a++) {
+        /* a key given again later is the later one's: the wrapper's words
+         * come last in what describe writes, after a wrapped wrapper's */
+        int later = 0;
+        size_t klen = strcspn(argv[a], "=");
+        for (int b = a + 1; b < argc && !later; b++)
+            later = !strncmp(argv[a], argv[b], klen) && argv[b][klen] == '=';
+        if (wrapper_word(kind, argv[a]) && !later)
+            mine[nm++] = argv[a];
+        else
+            theirs[nt++] = argv[a];
+    }
+    sq_shape ignored;
+    if (!(in = sq_layer_create(ik, nt, theirs, &ignored, err)))
+        goto done;
+    l = create(kind, nm, mine, input_shape, in, err);
+    in = NULL;   /* create owns it, failed or not */
+done:
+    sq_layer_free(in);
+    free(mine);
+    free(theirs);
+    return l;
+}
+
 sq_layer *sq_layer_create(const sq_layer_kind *kind, int argc, char **argv,
                           sq_shape *input_shape, sq_error *err)
+{
+    input_shape->rank = 0;
+    if (kind->wraps)
+        return create_wrapper(kind, argc, argv, input_shape, err);
+    return create(kind, argc, argv, input_shape, NULL, err);
+}
+
+/* A layer of kind (around inner, which it then owns, when kind wraps). */
+static sq_layer *create(const sq_layer_kind *kind, int argc, char **argv,
+                        sq_shape *input_shape, sq_layer *inner, sq_error *err)
 {
     sq_layer *l = sq_calloc(1, sizeof *l);
     if (!l) {
         sq_fail(err, "out of memory");
+        sq_layer_free(inner);
         return NULL;
     }
     l->kind = kind;
+    l->inner = inner;
     l->trainable = 1;
     input_shape->rank = 0;
     int nopts = 0;
@@ -246,7 +413,8 @@ sq_layer *sq_layer_create(const sq_layer_kind *kind, int argc, char **argv,
         sq_fail(err, "out of memory");
         goto fail;
     }
-    int npos = 0, act_set = 0;
+    int npos = 0, act_set = 0, shape_given = 0;
+    long batch = 0;
     for (int a = 0; a < argc; a++) {
         const char *w = argv[a];
         const char *eq = strchr(w, '=');
@@ -290,19 +458,15 @@ sq_layer *sq_layer_create(const sq_layer_kind *kind, int argc, char **argv,
                 goto fail;
             }
             strcpy(l->name, val);
-        } else if (!strcmp(key, "input_shape")) {
-            long d[SQ_MAX_RANK];
-            int n;
-            if (sq_parse_ints(val, d, SQ_MAX_RANK - 1, &n, err) < 0)
+        } else if (!strcmp(key, "input_shape") || !strcmp(key, "batch_input_shape")) {
+            if (parse_input_shape(val, key[0] == 'b', input_shape, err) < 0)
                 goto fail;
-            for (int i = 0; i < n; i++) {
-                if (d[i] <= 0) {
-                    sq_fail(err, "input_shape dimensions must be positive, got %ld", d[i]);
-                    goto fail;
-                }
-                input_shape->d[i] = d[i];
-            }
-            input_shape->rank = n;
+            shape_given = 1;
+        } else if (!strcmp(key, "batch_size")) {
+            long v;
+            if (sq_check_long(kind->class_name, "batch_size", val, 1, INT_MAX, &v, err) < 0)
+                goto fail;
+            batch = v;
         } else if (!strcmp(key, "trainable")) {
             if (sq_check_bool(kind->class_name, "trainable", val, &l->trainable, err) < 0)
                 goto fail;
@@ -365,6 +529,15 @@ sq_layer *sq_layer_create(const sq_layer_kind *kind, int argc, char **argv,
     }
     if (kind->configure && kind->configure(l, l->opt, err) < 0)
         goto fail;
+    /* Keras: batch_size= goes with input_shape=; Embedding declares its
+     * own input shape when given none */
+    if (!shape_given && kind->default_input && kind->default_input(l, input_shape) == 0) {
+        memmove(input_shape->d + 1, input_shape->d, (SQ_MAX_RANK - 1) * sizeof input_shape->d[0]);
+        input_shape->d[0] = -1;
+        input_shape->rank++;
+    }
+    if (batch > 0 && input_shape->rank > 0 && input_shape->d[0] < 0)
+        input_shape->d[0] = batch;
     return l;
 fail:
     sq_layer_free(l);

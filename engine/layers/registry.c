@@ -15,6 +15,8 @@ extern const sq_layer_kind sq_kind_conv1d, sq_kind_max_pooling1d, sq_kind_averag
     sq_kind_zero_padding1d, sq_kind_cropping1d, sq_kind_repeat_vector, sq_kind_permute,
     sq_kind_layer_normalization, sq_kind_leaky_re_lu, sq_kind_p_re_lu, sq_kind_elu,
     sq_kind_re_lu, sq_kind_softmax, sq_kind_thresholded_re_lu;
+extern const sq_layer_kind sq_kind_embedding, sq_kind_masking, sq_kind_simple_rnn,
+    sq_kind_lstm, sq_kind_gru, sq_kind_bidirectional, sq_kind_time_distributed;
 
 const sq_layer_kind *const sq_kinds[] = {
     &sq_kind_dense, &sq_kind_conv2d, &sq_kind_max_pooling2d,
@@ -27,6 +29,8 @@ const sq_layer_kind *const sq_kinds[] = {
     &sq_kind_zero_padding1d, &sq_kind_cropping1d, &sq_kind_repeat_vector, &sq_kind_permute,
     &sq_kind_layer_normalization, &sq_kind_leaky_re_lu, &sq_kind_p_re_lu, &sq_kind_elu,
     &sq_kind_re_lu, &sq_kind_softmax, &sq_kind_thresholded_re_lu,
+    &sq_kind_embedding, &sq_kind_masking, &sq_kind_simple_rnn, &sq_kind_lstm, &sq_kind_gru,
+    &sq_kind_bidirectional, &sq_kind_time_distributed,
     NULL,
 };
 
@@ -71,6 +75,20 @@ const sq_layer_kind *sq_kind_find(const char *name)
     return NULL;
 }
 
+sq_mask_rule sq_mask_keep(const sq_layer *l, int in_masked)
+{
+    (void)l;
+    (void)in_masked;
+    return SQ_MASK_KEEP;
+}
+
+sq_mask_rule sq_layer_mask_rule(const sq_layer *l, int in_masked)
+{
+    sq_mask_rule r = l->kind->mask ? l->kind->mask(l, in_masked) : SQ_MASK_DROP;
+    /* keeping nothing is having nothing */
+    return r == SQ_MASK_KEEP && !in_masked ? SQ_MASK_DROP : r;
+}
+
 int sq_fail_min_ndim(sq_error *err, const sq_layer *l, int min, const sq_shape *in)
 {
     char s[128];
@@ -106,6 +124,8 @@ char *sq_kind_help(const char *name)
         return NULL;
     sbuf b = { 0 };
     sb_printf(&b, "%s: %s\n\nusage: add %s", k->class_name, k->summary, k->base_name);
+    if (k->wraps)
+        sb_printf(&b, " KIND [ARGS...]");
     for (int i = 0; i < k->npositional; i++) {
         char up[64];
         size_t j = 0;
@@ -117,17 +137,33 @@ char *sq_kind_help(const char *name)
     if (k->has_activation)
         sb_printf(&b, " [ACTIVATION]");
     sb_printf(&b, " [key=value...]\n\narguments:\n");
+    /* the name column fits the longest name (16 at least) */
+    int w = k->states ? 17 : 16;
     for (int i = 0; k->opts && k->opts[i].name; i++)
-        sb_printf(&b, "  %-16s %-18s %s%s%s%s\n", k->opts[i].name, type_word(&k->opts[i]),
+        if (!k->opts[i].hidden && (int)strlen(k->opts[i].name) > w)
+            w = (int)strlen(k->opts[i].name);
+    if (k->wraps)
+        sb_printf(&b, "  %-*s %-18s %s\n", w, "KIND [ARGS...]", "layer",
+                  "the wrapped layer, as after `add`; every option below goes to the "
+                  "wrapper, every other one to the wrapped layer");
+    for (int i = 0; k->opts && k->opts[i].name; i++)
+        if (!k->opts[i].hidden)
+            sb_printf(&b, "  %-*s %-18s %s%s%s%s\n", w, k->opts[i].name, type_word(&k->opts[i]),
                   k->opts[i].help ? k->opts[i].help : "",
                   k->opts[i].def ? " (default " : " (required)",
                   k->opts[i].def ? k->opts[i].def : "", k->opts[i].def ? ")" : "");
     if (k->has_activation)
-        sb_printf(&b, "  %-16s %-18s %s\n", "activation", "activation",
+        sb_printf(&b, "  %-*s %-18s %s\n", w, "activation", "activation",
                   "applied to the output (default linear); see 'help activations'");
-    sb_printf(&b, "  %-16s %-18s %s\n", "name", "text", "the layer's name (default automatic)");
-    sb_printf(&b, "  %-16s %-18s %s\n", "input_shape", "tuple", "first layer only: input shape without the batch");
-    sb_printf(&b, "  %-16s %-18s %s\n", "trainable", "true|false", "whether training may change the weights (default true)");
+    sb_printf(&b, "  %-*s %-18s %s\n", w, "name", "text", "the layer's name (default automatic)");
+    sb_printf(&b, "  %-*s %-18s %s\n", w, "input_shape", "tuple", "first layer only: input shape without the batch");
+    if (k->states) {
+        sb_printf(&b, "  %-*s %-18s %s\n", w, "batch_size", "integer",
+                  "first layer only: a fixed batch (stateful=true needs one)");
+        sb_printf(&b, "  %-*s %-18s %s\n", w, "batch_input_shape", "tuple",
+                  "first layer only: input shape with a fixed batch first");
+    }
+    sb_printf(&b, "  %-*s %-18s %s\n", w, "trainable", "true|false", "whether training may change the weights (default true)");
     if (k->shape_rule)
         sb_printf(&b, "\nshape: %s\n", k->shape_rule);
     if (k->example)
@@ -142,9 +178,12 @@ int sq_kind_options(const char *name, const char **out, int max)
         return -1;
     int n = 0;
     for (int i = 0; k->opts && k->opts[i].name && n < max; i++)
-        out[n++] = k->opts[i].name;
-    static const char *common[] = { "activation", "name", "input_shape", "trainable" };
-    for (int i = k->has_activation ? 0 : 1; i < 4 && n < max; i++)
+        if (!k->opts[i].hidden)
+            out[n++] = k->opts[i].name;
+    static const char *common[] = { "activation", "name", "input_shape", "trainable",
+                                    "batch_size", "batch_input_shape" };
+    int ncommon = k->states ? 6 : 4;
+    for (int i = k->has_activation ? 0 : 1; i < ncommon && n < max; i++)
         if (sq_opt_index(k, common[i]) < 0)
             out[n++] = common[i];
     return n;

@@ -1,10 +1,11 @@
 /* gendata: write the benchmark's training data as NumPy .npy v1.0 files.
  *
- *   gendata X.npy Y.npy N D1 [D2 ...]
+ *   gendata [-ids V] [-classes K] X.npy Y.npy N D1 [D2 ...]
  *
- * X: float32, shape (N, D1, D2, ...), uniform in [0, 1); Y: int32, shape
- * (N,), labels 0..9.  A fixed xorshift generator, so every run trains on
- * the same bytes. */
+ * X: float32, shape (N, D1, D2, ...), uniform in [0, 1), or with -ids V
+ * whole numbers (token ids) uniform in [0, V); Y: int32, shape (N,), labels
+ * 0..K-1 (K = 10 unless -classes says).  A fixed xorshift generator, so
+ * every run trains on the same bytes. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,8 +41,18 @@ static int header(FILE *f, const char *descr, const char *shape)
 
 int main(int argc, char **argv)
 {
+    long ids = 0, classes = 10;
+    while (argc > 2 && argv[1][0] == '-') {
+        long v = atol(argv[2]);
+        if (v <= 0 || v > (1L << 24)) { fprintf(stderr, "gendata: bad %s\n", argv[1]); return 2; }
+        if (!strcmp(argv[1], "-ids")) ids = v;
+        else if (!strcmp(argv[1], "-classes")) classes = v;
+        else { fprintf(stderr, "gendata: unknown option %s\n", argv[1]); return 2; }
+        argv += 2;
+        argc -= 2;
+    }
     if (argc < 5) {
-        fprintf(stderr, "usage: gendata X.npy Y.npy N D1 [D2 ...]\n");
+        fprintf(stderr, "usage: gendata [-ids V] [-classes K] X.npy Y.npy N D1 [D2 ...]\n");
         return 2;
     }
     long n = atol(argv[3]);
@@ -66,9 +77,10 @@ int main(int argc, char **argv)
     if (!row) return 1;
     for (long i = 0; i < n; i++) {
         for (long j = 0; j < per; j++)
-            row[j] = (float)(next() >> 40) * (1.0f / 16777216.0f);
+            row[j] = ids ? (float)(next() % (uint64_t)ids)
+                         : (float)(next() >> 40) * (1.0f / 16777216.0f);
         fwrite(row, sizeof(float), (size_t)per, fx);
-        int32_t y = (int32_t)(next() % 10);
+        int32_t y = (int32_t)(next() % (uint64_t)classes);
         fwrite(&y, sizeof y, 1, fy);
     }
     free(row);

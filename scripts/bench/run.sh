@@ -1,5 +1,5 @@
 #!/bin/sh
-# seqsh's benchmark (`make bench`): W1-W3 of issue 6 in seqsh and, where
+# seqsh's benchmark (`make bench`): W1-W3 of issue 6 and W4 of issue 12 in seqsh and, where
 # Debian's python3-torch is installed, in PyTorch in the same run; prints one
 # Markdown table.  See scripts/bench/README.md.
 #
@@ -10,8 +10,8 @@
 #   CC                  C compiler for the helpers (default cc)
 #   BENCH_THREADS       thread counts (default "1 2"; "1" on a 1-CPU machine)
 #   BENCH_REPS_W1       timed forward calls per W1 configuration (default 7)
-#   BENCH_REPS_TRAIN    timed epochs per W2/W3 configuration (default 3)
-#   BENCH_WORKLOADS     subset of "w1 w2 w3" (default all three)
+#   BENCH_REPS_TRAIN    timed epochs per W2/W3/W4 configuration (default 3)
+#   BENCH_WORKLOADS     subset of "w1 w2 w3 w4" (default all four)
 #   BENCH_TORCH         auto (default: if /usr/bin/python3 can import torch),
 #                       0 (never), 1 (required: fail without it)
 #   BENCH_INSTALL_TORCH 1: apt-get install python3-torch first if missing
@@ -27,7 +27,7 @@ CC=${CC:-cc}
 PY=/usr/bin/python3
 REPS_W1=${BENCH_REPS_W1:-7}
 REPS_TRAIN=${BENCH_REPS_TRAIN:-3}
-WORKLOADS=${BENCH_WORKLOADS:-w1 w2 w3}
+WORKLOADS=${BENCH_WORKLOADS:-w1 w2 w3 w4}
 TORCH_MODE=${BENCH_TORCH:-auto}
 TIMEOUT=${BENCH_TIMEOUT:-300}
 DEADLINE=${BENCH_DEADLINE:-900}
@@ -47,7 +47,7 @@ seqsh_path=$SEQSH
 set -- $CC
 command -v "${1:-cc}" >/dev/null 2>&1 || die "no C compiler '$CC' (apt-get install build-essential)"
 for w in $WORKLOADS; do
-    case $w in w1|w2|w3) [ -f "$here/$w.seq" ] || die "missing $here/$w.seq" ;;
+    case $w in w1|w2|w3|w4) [ -f "$here/$w.seq" ] || die "missing $here/$w.seq" ;;
     *) die "unknown workload '$w' in BENCH_WORKLOADS" ;; esac
 done
 for v in "$REPS_W1" "$REPS_TRAIN" "$TIMEOUT" "$DEADLINE"; do
@@ -276,7 +276,14 @@ w1() {
     done
 }
 
-# ---- W2, W3: one training epoch ------------------------------------------
+# W4's FLOP per training sample: the LSTM's 4*units*(d + units) MACs per
+# step over 80 steps (T=80, d=64, units=64) and the Dense's 64, 2*MACs
+# forward, three times for a training step (forward, weight gradients, input
+# gradients: the Embedding below needs the LSTM's); the Embedding's lookup
+# and scatter are not counted.
+w4_flops() { awk 'BEGIN { printf "%.0f\n", 3 * 2 * (80 * 4 * 64 * (64 + 64) + 64) }'; }
+
+# ---- W2, W3, W4: one training epoch --------------------------------------
 # seqsh's `time fit X.npy Y.npy epochs=1 ...` also reads X.npy (Y is small).
 # PyTorch's loop starts from arrays already in memory, so the read is timed
 # on its own right before each fit, in the same process, as `time call
@@ -285,21 +292,26 @@ w1() {
 # fit_i - read_i; the table shows the median epoch.  Each rep rebuilds the
 # model from the .seq (fresh weights, fresh Adam state).  Warm-up on both
 # sides: one pass over a 2048-sample set with the same batch size.
-train() { # WORKLOAD N SHAPE...
-    wl=$1; n=$2; shift 2
+train() { # WORKLOAD N "BATCHES" "GENDATA_FLAGS" SHAPE...
+    wl=$1; n=$2; batches=$3; genflags=$4; shift 4
     shape=$*
-    # shellcheck disable=SC2046
-    set -- $(flops "$wl")
-    fl=${2:-0}
+    if [ "$wl" = w4 ]; then
+        fl=$(w4_flops)
+    else
+        # shellcheck disable=SC2046
+        set -- $(flops "$wl")
+        fl=${2:-0}
+    fi
     [ "$fl" -gt 0 ] 2>/dev/null || { say "$wl: cannot read the model's shapes"; failed=1; return; }
     say "$wl: generating $n samples of ($shape)"
     x=$work/${wl}_x.npy; y=$work/${wl}_y.npy
     xw=$work/${wl}_xw.npy; yw=$work/${wl}_yw.npy
     # shellcheck disable=SC2086
-    { "$work/gendata" "$x" "$y" "$n" $shape && "$work/gendata" "$xw" "$yw" 2048 $shape; } ||
+    { "$work/gendata" $genflags "$x" "$y" "$n" $shape &&
+      "$work/gendata" $genflags "$xw" "$yw" 2048 $shape; } ||
         die "gendata failed (disk full? TMPDIR=${TMPDIR:-/tmp})"
     WL=$(echo "$wl" | tr 'w' 'W')
-    for b in 32 128; do
+    for b in $batches; do
         for t in $THREADS; do
             name=${wl}_b${b}_t$t
             say "$WL batch $b, $t thread(s)"
@@ -335,8 +347,9 @@ train() { # WORKLOAD N SHAPE...
 for w in $WORKLOADS; do
     case $w in
     w1) w1 ;;
-    w2) train w2 60000 784 ;;
-    w3) train w3 10000 28 28 1 ;;
+    w2) train w2 60000 "32 128" "" 784 ;;
+    w3) train w3 10000 "32 128" "" 28 28 1 ;;
+    w4) train w4 8192 64 "-ids 10000 -classes 2" 80 ;;
     esac
 done
 
@@ -363,11 +376,14 @@ printf '%s' "$rows"
 echo
 echo "ms: median; W1 of $REPS_W1 forward calls after one warm-up call (\`time call ones B 250 250 3\`),"
 [ -n "${w1_overhead:-}" ] && echo "  which includes making the input and printing the output: $w1_overhead (not subtracted),"
-echo "W2/W3 of $REPS_TRAIN one-epoch fits (W2 60,000 samples, W3 10,000) after a warm-up pass over 2048 samples;"
+echo "W2/W3/W4 of $REPS_TRAIN one-epoch fits (W2 60,000 samples, W3 10,000, W4 8,192 sequences of 80 ids)"
+echo "after a warm-up pass over 2048 samples;"
 echo "seqsh's \`time fit X.npy Y.npy\` includes reading X.npy, timed just before each fit (\`time call X.npy\`"
 echo "on a layer-less model) and subtracted (the ranges below show both)."
 echo "GFLOP/s: 2*MACs of Conv2D/Dense from the shapes${w1_gflop:+ (W1: $w1_gflop GFLOP per image)}; training counts forward, weight and"
 echo "input gradients (3x forward, minus the first layer's input gradient); pooling, loss and optimizer not counted."
+echo "W4: the LSTM's 4*units*(d+units) MACs per step (and the Dense's), 3x forward for training (the Embedding"
+echo "below the LSTM needs its input gradient); the Embedding's lookup and scatter not counted."
 echo "% peak: of the FMA peak for that many threads.  RSS: the process's max resident set (wait4 rusage, as"
 echo "/usr/bin/time -f %M); torch's includes the Python interpreter and libtorch.  seqsh/torch: time ratio"
 echo "(below 1: seqsh faster); speedup: torch ms / seqsh ms.  Threads: seqsh --threads N; torch"

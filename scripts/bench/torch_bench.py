@@ -3,7 +3,7 @@
 workloads, one configuration per process.
 
     torch_bench.py w1 THREADS BATCH REPS
-    torch_bench.py w2|w3 THREADS BATCH REPS X.npy Y.npy
+    torch_bench.py w2|w3|w4 THREADS BATCH REPS X.npy Y.npy
 
 Prints one line per timed repetition, "ms VALUE", then "rss_kb VALUE"
 (this process's peak resident set, from getrusage).
@@ -16,6 +16,10 @@ W2, W3: one epoch per repetition over the arrays in X.npy / Y.npy (loaded
     (lr 1e-3, betas 0.9/0.999, eps 1e-7); cross-entropy on logits (seqsh's
     softmax + sparse categorical cross-entropy computes the same thing);
     a warm-up pass over the first 2048 samples (seqsh: a fit on 2048).
+W4: the same loop for Embedding(10000, 64) -> nn.LSTM(64, batch_first) ->
+    Linear(64, 1) on the LSTM's last output, BCEWithLogitsLoss (seqsh's
+    sigmoid + binary cross-entropy computes the same thing), Adam as above
+    with foreach=True (its multi-tensor update, faster on CPU here).
 """
 import resource
 import sys
@@ -58,6 +62,18 @@ def w3_model():
     )
 
 
+class W4(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.emb = nn.Embedding(10000, 64)
+        self.lstm = nn.LSTM(64, 64, batch_first=True)
+        self.out = nn.Linear(64, 1)
+
+    def forward(self, x):
+        _, (h, _) = self.lstm(self.emb(x))
+        return self.out(h[-1]).squeeze(1)
+
+
 def bench_w1(batch, reps):
     model = w1_model().eval().to(memory_format=torch.channels_last)
     x = torch.ones(batch, 3, 250, 250).to(memory_format=torch.channels_last)
@@ -72,10 +88,10 @@ def bench_w1(batch, reps):
     return times
 
 
-def bench_train(model, x, y, batch, reps):
+def bench_train(model, x, y, batch, reps, loss_fn=None, foreach=None):
     opt = torch.optim.Adam(model.parameters(), lr=1e-3, betas=(0.9, 0.999),
-                           eps=1e-7)
-    loss_fn = nn.CrossEntropyLoss()
+                           eps=1e-7, foreach=foreach)
+    loss_fn = loss_fn or nn.CrossEntropyLoss()
     n = x.shape[0]
 
     def epoch(n=n):
@@ -106,6 +122,10 @@ def main(argv):
     torch.manual_seed(1)
     if work == 'w1':
         times = bench_w1(batch, reps)
+    elif work == 'w4':
+        x = torch.from_numpy(np.load(argv[5])).long()   # token ids
+        y = torch.from_numpy(np.load(argv[6]).astype(np.float32))
+        times = bench_train(W4(), x, y, batch, reps, nn.BCEWithLogitsLoss(), foreach=True)
     elif work in ('w2', 'w3'):
         x = torch.from_numpy(np.load(argv[5]).astype(np.float32, copy=False))
         y = torch.from_numpy(np.load(argv[6]).astype(np.int64))
