@@ -14,7 +14,7 @@ typedef struct {
     int name_pending;          /* the session's first model: its automatic
                                   name is taken only once it is used */
     sq_layer **layers;
-    int n, cap;
+    int n, cap;                /* layers in use; room in the array */
     int built;
     int explicit_input;        /* built from input / input_shape= */
     int deferred_built;        /* built by a call: weight names get a prefix */
@@ -39,8 +39,9 @@ struct sq_session {
 
 /* ---- the model (model.c) ------------------------------------------------ */
 
-/* A new empty model called name (checked: 1 to SQ_NAME_MAX-1 characters,
- * no blanks, '/' or ':'); NULL with err filled. Free with sq_model_free. */
+/* A new empty model called name (checked by sq_check_name: 1 to
+ * SQ_NAME_MAX-1 characters, no blanks, '/', ':' or control characters);
+ * NULL with err filled. Free with sq_model_free. */
 sq_model *sq_model_alloc(const char *name, sq_error *err);
 void sq_model_free(sq_model *m);
 /* keras.Input(shape=dims) on an empty model: built at once, batch None. */
@@ -73,7 +74,15 @@ int sq_model_check_input(const sq_model *m, const sq_shape *x, sq_error *err);
 const char *sq_weight_prefix(const sq_model *m, char *buf, size_t n);
 
 /* ---- entries: model.layers as Keras sees it (model.c) ------------------
- * A top-level layer or a whole nested model. */
+ * A top-level layer or a whole nested model. Walking them in order is
+ * linear: for (i = 0; i < m->n; i = sq_entry_end(m, i)); the functions
+ * taking an entry number e walk from the start. */
+/* The layer after the entry that starts at layer `first`. */
+int sq_entry_end(const sq_model *m, int first);
+/* The name of the entry that starts at layer `first` (borrowed). */
+const char *sq_entry_name_at(const sq_model *m, int first);
+/* What sq_layer_get says of the entry that starts at layer `first`. */
+void sq_entry_info(const sq_model *m, int first, sq_layer_info *info);
 int sq_entry_count(const sq_model *m);
 /* The first layer index and the number of layers of entry e. */
 void sq_entry_span(const sq_model *m, int e, int *first, int *count);

@@ -578,8 +578,17 @@ START_TEST(files_breaking_name_rules_are_refused)
           "is corrupt: two layers are named 'g'" },
         { "model a\nbegin_model g\nadd dense units=1 name=d\nadd dense units=2 name=d\n"
           "end_model\n", "is corrupt: two layers of 'g' are named 'd'" },
-        { "model a/b\n", "architecture line 1 is not understood" },
-        { "model a\nbegin_model g:h\nend_model\n", "architecture line 2 is not understood" },
+        { "model a/b\n", "architecture line 1: invalid model name 'a/b'" },
+        { "model a\nbegin_model g:h\nend_model\n", "architecture line 2: invalid model name 'g:h'" },
+        /* names that would drive a terminal are refused, shown escaped */
+        { "model a\x1b]0;pwned\x07\n",
+          "architecture line 1: invalid model name 'a\\x1b]0;pwned\\x07'" },
+        { "model a\nadd dense units=1 name=d\x1b[2J\n",
+          "architecture line 2: invalid layer name 'd\\x1b[2J'" },
+        { "model a\nbegin_model g\xc2\x9b\nend_model\n",
+          "architecture line 2: invalid model name 'g\\xc2\\x9b'" },
+        { "model a\nadd dense units=1 name=d\xff\n",
+          "architecture line 2: invalid layer name 'd\\xff'" },
     };
     sq_session *b = sq_session_new();
     ck_assert_int_eq(add(b, "dense 5 input_shape=3"), 0);

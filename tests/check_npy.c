@@ -187,7 +187,7 @@ START_TEST(test_header_shapes)
 {
     static const struct { const char *shape; int rank; long n; } c[] = {
         { "()", 0, 1 }, { "(3,)", 1, 3 }, { "(0,)", 1, 0 },
-        { "(1, 1, 1, 1, 1)", 5, 1 }, { "(4, 0, 1000000000000)", 3, 0 },
+        { "(1, 1, 1, 1, 1)", 5, 1 }, { "(4, 0, 4294967296)", 3, 0 },
     };
     for (size_t i = 0; i < sizeof c / sizeof c[0]; i++) {
         char dict[200];
@@ -250,6 +250,13 @@ static const struct { const char *dict; const char *msg; } bad_headers[] = {
     { "{'descr': '<f4', 'fortran_order': False, 'shape': (1000000000000,), }",
       "input is truncated: header says 4000000000000 bytes of data, file has "
       "8" },
+    /* every shape is checked as a layer's: an empty array may not carry a
+     * dimension that one flatten would overflow */
+    { "{'descr': '<f4', 'fortran_order': False, 'shape': (0, 4294967297), }",
+      "input: dimension 4294967297 is out of range (0 to 2^32)" },
+    { "{'descr': '<f4', 'fortran_order': False, "
+      "'shape': (0, 4294967295, 4294967295), }",
+      "input: 0 x 4294967295 x 4294967295 is too large (a shape holds at most 2^53 values)" },
 };
 
 START_TEST(test_header_errors)

@@ -65,16 +65,15 @@ char *sq_summary(const sq_session *s, sq_error *err)
     row(&b, "Layer (type)", "Output Shape", "Param #");
     sb_printf(&b, "%s\n", eq_);
     size_t trainable = 0, frozen = 0;
-    int ne = sq_entry_count(m);
-    for (int e = 0; e < ne; e++) {
+    for (int first = 0; first < m->n; first = sq_entry_end(m, first)) {
         sq_layer_info li;
-        sq_layer_get(s, e, &li);
+        sq_entry_info(m, first, &li);
         char f0[2 * SQ_NAME_MAX], f1[128], f2[32];
         snprintf(f0, sizeof f0, "%s (%s)", li.name, li.class_name);
         sq_shape_str(&li.output_shape, f1, sizeof f1);
         snprintf(f2, sizeof f2, "%zu", li.params);
         row(&b, f0, f1, f2);
-        sb_printf(&b, "%s\n", e == ne - 1 ? eq_ : rule_);
+        sb_printf(&b, "%s\n", sq_entry_end(m, first) == m->n ? eq_ : rule_);
     }
     for (int i = 0; i < m->n; i++) {
         const sq_layer *l = m->layers[i];
@@ -95,21 +94,23 @@ char *sq_summary(const sq_session *s, sq_error *err)
 char *sq_layers_text(const sq_session *s, sq_error *err)
 {
     sbuf b = { 0 };
-    int wname = 4, wclass = 5, ne = sq_layer_count(s);
+    const sq_model *m = s->model;
+    int wname = 4, wclass = 5;
     sq_layer_info li;
-    for (int e = 0; e < ne; e++) {
-        sq_layer_get(s, e, &li);
+    for (int first = 0; first < m->n; first = sq_entry_end(m, first)) {
+        sq_entry_info(m, first, &li);
         int a = (int)strlen(li.name), c = (int)strlen(li.class_name);
         if (a > wname) wname = a;
         if (c > wclass) wclass = c;
     }
-    if (ne == 0)
+    if (m->n == 0)
         sb_printf(&b, "%s", "");
     else
         sb_printf(&b, "%-3s %-*s  %-*s  %-22s %s\n", "#", wname, "Name", wclass, "Class",
                   "Output Shape", "Trainable");
-    for (int e = 0; e < ne; e++) {
-        sq_layer_get(s, e, &li);
+    int e = 0;
+    for (int first = 0; first < m->n; first = sq_entry_end(m, first), e++) {
+        sq_entry_info(m, first, &li);
         char shape[128];
         if (li.built)
             sq_shape_str(&li.output_shape, shape, sizeof shape);
