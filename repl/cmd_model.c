@@ -14,7 +14,7 @@ int sh_engine_fail(shell *sh, const sq_error *e)
 void sh_put_text(char *text)
 {
     size_t n = strlen(text);
-    fputs(text, stdout);
+    sh_fputs(text, stdout);
     if (n && text[n - 1] != '\n')
         putchar('\n');
     free(text);
@@ -116,12 +116,13 @@ int cmd_add(shell *sh, int argc, char **argv)
     if ((sh->interactive || sh->echo) && !sh->quiet) {
         sq_layer_info li;
         sq_layer_get(sh->s, sq_layer_count(sh->s) - 1, &li);
+        sh_fputs(li.name, stdout);
         if (li.built) {
             char shp[128];
-            printf("%s (%s) %s %zu params\n", li.name, li.class_name,
+            printf(" (%s) %s %zu params\n", li.class_name,
                    sq_shape_str(&li.output_shape, shp, sizeof shp), li.params);
         } else {
-            printf("%s (%s), not built yet\n", li.name, li.class_name);
+            printf(" (%s), not built yet\n", li.class_name);
         }
     }
     return 0;

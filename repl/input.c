@@ -60,10 +60,11 @@ static const char *not_text(const char *line, size_t len)
 
 static void report_at(shell *sh, const sh_input *in, int lineno, const char *msg)
 {
-    if (in->name)
-        fprintf(stderr, "%s:%d: error: %s\n", in->name, lineno, msg);
-    else
-        fprintf(stderr, "error: %s\n", msg);
+    if (in->name) {
+        sh_fputs(in->name, stderr);
+        fprintf(stderr, ":%d: ", lineno);
+    }
+    fprintf(stderr, "error: %s\n", msg);
     sh->reported = 1;
 }
 

@@ -37,6 +37,19 @@ int sh_fail(shell *sh, const char *fmt, ...)
     return -1;
 }
 
+void sh_fputs(const char *s, FILE *f)
+{
+    size_t n = strlen(s), bad;
+    while (n > 0) {
+        size_t ok = sq_text_span(s, n, 1, &bad);
+        fwrite(s, 1, ok, f);
+        for (size_t i = ok; i < ok + bad; i++)
+            fprintf(f, "\\x%02x", (unsigned char)s[i]);
+        s += ok + bad;
+        n -= ok + bad;
+    }
+}
+
 void sh_remember(shell *sh, const char *line)
 {
     while (*line == ' ' || *line == '\t')
@@ -84,12 +97,17 @@ static void report(shell *sh, const char *src, int lineno)
 {
     if (sh->reported)
         return;
-    if (sh_interrupted && !strcmp(sh->err, "Interrupted"))
+    if (sh_interrupted && !strcmp(sh->err, "Interrupted")) {
         fprintf(stderr, "Interrupted\n");
-    else if (!src)
-        fprintf(stderr, "error: %s\n", sh->err);
-    else
-        fprintf(stderr, "%s:%d: error: %s\n", src, lineno, sh->err);
+    } else {
+        if (src) {
+            sh_fputs(src, stderr);
+            fprintf(stderr, ":%d: ", lineno);
+        }
+        fputs("error: ", stderr);
+        sh_fputs(sh->err, stderr);
+        fputc('\n', stderr);
+    }
     sh->reported = 1;
 }
 
@@ -105,8 +123,10 @@ int sh_run_line(shell *sh, const char *line, const char *src, int lineno)
     for (int i = 0; i < n && !sh->want_exit; i++) {
         if (sh->echo) {
             fputs(SH_PROMPT, stdout);
-            for (int j = 0; j < cmds[i].argc; j++)
-                printf("%s%s", j ? " " : "", cmds[i].argv[j]);
+            for (int j = 0; j < cmds[i].argc; j++) {
+                fputs(j ? " " : "", stdout);
+                sh_fputs(cmds[i].argv[j], stdout);
+            }
             putchar('\n');
         }
         sh->reported = 0;

@@ -111,6 +111,12 @@ int sh_run_cmd(shell *sh, int argc, char **argv);
 int sh_run_line(shell *sh, const char *line, const char *src, int lineno);
 /* Sets sh->err and returns -1. */
 int sh_fail(shell *sh, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Writes s to f as a terminal should see it: text, tabs and newlines as
+ * they are, every other control character (ESC, CR, C1) and every byte that
+ * is not UTF-8 as \xNN, so that nothing a model file or a bad line holds
+ * can drive the terminal. Everything the shell prints that it did not
+ * write itself (engine texts, names, error messages) goes through it. */
+void sh_fputs(const char *s, FILE *f);
 /* Appends a line to the session history. */
 void sh_remember(shell *sh, const char *line);
 
