@@ -28,6 +28,14 @@ const char *sq_entry_name_at(const sq_model *m, int first)
     return l->group ? l->group->name : l->name;
 }
 
+int sq_entry_last(const sq_model *m)
+{
+    int i = m->n - 1;
+    while (i > 0 && !starts_entry(m, i))
+        i--;
+    return i > 0 ? i : 0;
+}
+
 int sq_entry_count(const sq_model *m)
 {
     int n = 0;
@@ -97,6 +105,8 @@ void sq_model_truncate(sq_model *m, int from)
     for (int i = from; i < m->n; i++)
         sq_layer_free(m->layers[i]);
     m->n = from;
+    if (m->name_n > from)
+        m->name_n = from;   /* the popped names' slots are skipped from now on */
     if (m->n == 0) {
         m->built = 0;
         m->explicit_input = 0;
@@ -114,6 +124,7 @@ void sq_model_free(sq_model *m)
     for (int i = 0; i < m->n; i++)
         sq_layer_free(m->layers[i]);
     free(m->layers);
+    free(m->name_slot);
     free(m->params);
     free(m->grads);
     free(m->work);
@@ -247,6 +258,7 @@ int sq_model_build_from(sq_model *m, sq_layer **layers, int n, const sq_shape *i
         free(m->layers);
         m->layers = layers;
         m->cap = n;
+        m->name_n = 0;   /* other layers: the name table is rebuilt when needed */
     }
     m->n = n;
     m->input_shape = *in;
@@ -309,6 +321,8 @@ int sq_model_set_input(sq_model *m, int ndims, const long *dims, sq_error *err)
     for (int i = 0; i < ndims; i++) {
         if (dims[i] <= 0)
             return sq_fail(err, "input dimensions must be positive, got %ld", dims[i]);
+        if (dims[i] > SQ_DIM_MAX)
+            return sq_fail(err, "input dimensions must be at most 2^32, got %ld", dims[i]);
         sh.d[i + 1] = dims[i];
     }
     m->input_shape = sh;
@@ -318,14 +332,82 @@ int sq_model_set_input(sq_model *m, int ndims, const long *dims, sq_error *err)
     return 0;
 }
 
-/* Keras's message when a name is taken. */
-int sq_model_check_name(const sq_model *m, const char *name, sq_error *err)
+/* ---- the names of the entries, for `add`'s uniqueness check -------------
+ * An open-addressing table of entry starts (layer index + 1; 0 is empty),
+ * keyed by name. It is a hint: every hit is compared with the model as it
+ * is now, so a slot left by a popped layer is only skipped. It covers the
+ * entries starting before layer name_n; appending extends it, anything
+ * that replaces the layers sets name_n to 0 and the next check rebuilds
+ * it. Without it each add would compare its name with every entry. */
+
+static size_t name_hash(const char *s)
 {
+    size_t h = 1469598103934665603u;
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 1099511628211u;
+    return h;
+}
+
+static void names_put(sq_model *m, int first)
+{
+    size_t mask = m->name_cap - 1, i = name_hash(sq_entry_name_at(m, first)) & mask;
+    while (m->name_slot[i])
+        i = (i + 1) & mask;
+    m->name_slot[i] = first + 1;
+    m->name_used++;
+}
+
+/* The table for every entry of m; -1 when out of memory. */
+static int names_rebuild(sq_model *m)
+{
+    size_t cap = 64;
+    while (cap < 4 * (size_t)m->n)
+        cap *= 2;
+    int *slot = sq_calloc(cap, sizeof *slot);
+    if (!slot)
+        return -1;
+    free(m->name_slot);
+    m->name_slot = slot;
+    m->name_cap = cap;
+    m->name_used = 0;
     for (int i = 0; i < m->n; i = sq_entry_end(m, i))
-        if (!strcmp(sq_entry_name_at(m, i), name))
-            return sq_fail(err, "All layers added to a Sequential model should have unique "
-                           "names. Name \"%s\" is already the name of a layer in this model. "
-                           "Update the `name` argument to pass a unique name.", name);
+        names_put(m, i);
+    m->name_n = m->n;
+    return 0;
+}
+
+/* After layer m->n - 1 was appended as a top-level layer. */
+static void names_appended(sq_model *m)
+{
+    if (m->name_n == m->n - 1 && m->name_slot && 2 * (m->name_used + 1) <= m->name_cap) {
+        names_put(m, m->n - 1);
+        m->name_n = m->n;
+    } else {
+        m->name_n = 0;   /* rebuilt, bigger, at the next check */
+    }
+}
+
+/* Keras's message when a name is taken. */
+int sq_model_check_name(sq_model *m, const char *name, sq_error *err)
+{
+    int taken = 0;
+    if ((m->name_n == m->n && m->name_slot) || names_rebuild(m) == 0) {
+        size_t mask = m->name_cap - 1;
+        for (size_t i = name_hash(name) & mask; m->name_slot[i] && !taken; i = (i + 1) & mask) {
+            int f = m->name_slot[i] - 1;
+            taken = f < m->n && (f == 0 || !m->layers[f]->group
+                                 || m->layers[f - 1]->group != m->layers[f]->group)
+                    && !strcmp(sq_entry_name_at(m, f), name);
+        }
+    } else {
+        /* no memory for the table: compare with every entry */
+        for (int i = 0; i < m->n && !taken; i = sq_entry_end(m, i))
+            taken = !strcmp(sq_entry_name_at(m, i), name);
+    }
+    if (taken)
+        return sq_fail(err, "All layers added to a Sequential model should have unique "
+                       "names. Name \"%s\" is already the name of a layer in this model. "
+                       "Update the `name` argument to pass a unique name.", name);
     return 0;
 }
 
@@ -366,6 +448,7 @@ int sq_model_append(sq_model *m, sq_layer *l, const sq_shape *ishape, sq_rng *rn
         commit_layer(l, &p);
         m->nparams = total;
         m->layers[m->n++] = l;
+        names_appended(m);
         return 0;
     }
     if (m->n == 0 && ishape->rank > 0) {
@@ -377,9 +460,11 @@ int sq_model_append(sq_model *m, sq_layer *l, const sq_shape *ishape, sq_rng *rn
             return -1;
         m->explicit_input = 1;
         m->deferred_built = 0;
+        names_appended(m);
         return 0;
     }
     m->layers[m->n++] = l;
+    names_appended(m);
     return 0;
 }
 

@@ -15,6 +15,9 @@ typedef struct {
                                   name is taken only once it is used */
     sq_layer **layers;
     int n, cap;                /* layers in use; room in the array */
+    int *name_slot;            /* entry names, a hash table (model.c) */
+    size_t name_cap, name_used;
+    int name_n;                /* the table holds the entries before this layer */
     int built;
     int explicit_input;        /* built from input / input_shape= */
     int deferred_built;        /* built by a call: weight names get a prefix */
@@ -47,7 +50,9 @@ void sq_model_free(sq_model *m);
 /* keras.Input(shape=dims) on an empty model: built at once, batch None. */
 int sq_model_set_input(sq_model *m, int ndims, const long *dims, sq_error *err);
 /* Keras's error when an entry is already called name. */
-int sq_model_check_name(const sq_model *m, const char *name, sq_error *err);
+int sq_model_check_name(sq_model *m, const char *name, sq_error *err);
+/* The first layer of the last entry (pop's), or 0 for an empty model. */
+int sq_entry_last(const sq_model *m);
 /* model.add(l): l (named) goes last; a built model, or an empty one given
  * input_shape= (ishape, rank 0 when not), is built at once. On success the
  * model owns l; on failure nothing changes and l is the caller's. */

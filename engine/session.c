@@ -167,10 +167,7 @@ int sq_pop(sq_session *s, sq_error *err)
     sq_model *m = s->model;
     if (m->n == 0)
         return sq_fail(err, "There are no layers in the model.");
-    int last = 0;
-    for (int i = 0; i < m->n; i = sq_entry_end(m, i))
-        last = i;
-    sq_model_truncate(m, last);
+    sq_model_truncate(m, sq_entry_last(m));
     return 0;
 }
 

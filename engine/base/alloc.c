@@ -125,7 +125,7 @@ unsigned long long sq_cgroup_memory_limit(const char *proc_cgroup, const char *f
         char *c1 = strchr(line, ':'), *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
         if (!c2 || c2[1] != '/')
             continue;
-        *c2 = '\0';
+        *c1 = *c2 = '\0';
         const char *ctl = c1 + 1, *rel = c2 + 1;
         unsigned long long v = ULLONG_MAX;
         if (!strcmp(line, "0") && !*ctl) {

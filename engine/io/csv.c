@@ -246,7 +246,7 @@ int sq_csv_parse(const unsigned char *buf, size_t len, const char *path,
         const char *here = p;
         if (!next_line(&p, end, &s, &e))
             break;
-        if (++line % POLL_LINES == 0 && sq_poll(err) < 0)
+        if (++line % POLL_LINES == 1 && sq_poll(err) < 0)
             return -1;
         if (line_blank(s, e))
             continue;
@@ -328,7 +328,7 @@ int sq_csv_parse(const unsigned char *buf, size_t len, const char *path,
     line = data_line - 1;
     size_t r = 0;
     while (next_line(&p, end, &s, &e)) {
-        if (++line % POLL_LINES == 0 && sq_poll(err) < 0)
+        if (++line % POLL_LINES == 1 && sq_poll(err) < 0)
             goto fail;
         if (line_blank(s, e))
             continue;
