@@ -73,7 +73,10 @@ const sh_command sh_commands[] = {
       "example: extract all ones 1 250 250 3", cmd_extract, 2, -1, C_LAYER },
     { "save", "save FILE", "write the whole model to one file (model.save)",
       "Writes the architecture, every weight, the trainable flags and the compile\n"
-      "settings to FILE (format in the README).\n\nexample: save base.seqm",
+      "settings to FILE (format in the README), through a temporary file renamed\n"
+      "into place. FILE is a regular file or a new path (a FIFO, a device or a\n"
+      "socket is refused); a symbolic link is written through to its target.\n\n"
+      "example: save base.seqm",
       cmd_save, 1, 1, C_FILE },
     { "load", "load FILE", "replace the model with a saved one (load_model)",
       "Reads a file written by save. On any error the current model stays.\n\n"
@@ -106,7 +109,9 @@ const sh_command sh_commands[] = {
       cmd_threads, 1, 1, C_NONE },
     { "set", "set [memory_limit=SIZE] [threads=N]", "show or change settings",
       "Without arguments shows the settings. memory_limit caps the memory one command\n"
-      "may need (default half of the machine's); bigger requests are refused up front.\n\n"
+      "may need, reading and decompressing files included (default: half of what\n"
+      "seqsh may use: the machine's memory, its cgroup's limit or ulimit -v, the\n"
+      "smallest); bigger requests are refused up front.\n\n"
       "example: set memory_limit=4G", cmd_set, 0, -1, C_SETTING },
     { "info", "info", "show the version and the maths backend",
       "Prints seqsh's version, the BLAS library, its kernel and thread count.\n\nexample: info",

@@ -103,8 +103,10 @@ typedef struct { unsigned long long s[4]; } sq_rng_state;
 sq_rng_state sq_rng_get(const sq_session *s);
 void sq_rng_set(sq_session *s, sq_rng_state st);
 
-/* The most memory one command may need (default: half of physical memory);
- * bigger requests are refused up front with a message naming the size. */
+/* The most memory one command may need, reading and decompressing files
+ * included (default: half of the smallest of physical memory, the cgroup's
+ * memory limit and RLIMIT_AS); bigger requests are refused up front with a
+ * message naming the size. */
 size_t sq_get_memory_limit(void);
 void sq_set_memory_limit(size_t bytes);
 
