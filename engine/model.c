@@ -376,7 +376,8 @@ static int names_rebuild(sq_model *m)
     return 0;
 }
 
-/* After layer m->n - 1 was appended as a top-level layer. */
+/* After layer m->n - 1 was appended as a top-level layer. The table stays
+ * at most half full (so that every probe ends at an empty slot). */
 static void names_appended(sq_model *m)
 {
     if (m->name_n == m->n - 1 && m->name_slot && 2 * (m->name_used + 1) <= m->name_cap) {
@@ -395,9 +396,7 @@ int sq_model_check_name(sq_model *m, const char *name, sq_error *err)
         size_t mask = m->name_cap - 1;
         for (size_t i = name_hash(name) & mask; m->name_slot[i] && !taken; i = (i + 1) & mask) {
             int f = m->name_slot[i] - 1;
-            taken = f < m->n && (f == 0 || !m->layers[f]->group
-                                 || m->layers[f - 1]->group != m->layers[f]->group)
-                    && !strcmp(sq_entry_name_at(m, f), name);
+            taken = f < m->n && starts_entry(m, f) && !strcmp(sq_entry_name_at(m, f), name);
         }
     } else {
         /* no memory for the table: compare with every entry */
