@@ -254,6 +254,7 @@ int sq_model_build_from(sq_model *m, sq_layer **layers, int n, const sq_shape *i
     free(m->params);
     m->params = params;
     m->nparams = total;
+    m->params_cap = total ? total : 1;
     if (layers != m->layers) {
         free(m->layers);
         m->layers = layers;
@@ -439,11 +440,18 @@ int sq_model_append(sq_model *m, sq_layer *l, const sq_shape *ishape, sq_rng *rn
         const sq_shape *in = m->n ? &m->layers[m->n - 1]->out_shape : &m->input_shape;
         if (plan_layer(l, in, &p, &total, err) < 0)
             return -1;
-        float *params = sq_realloc(m->params, (total ? total : 1) * sizeof *params);
-        if (!params)
-            return sq_fail(err, "out of memory for %zu weights", total);
-        m->params = params;
-        place_weights(&p, params, NULL, rng);
+        if (total > m->params_cap) {
+            /* room to grow by a quarter (at most 4 MiB more), so that many
+             * small layers do not copy the buffer each time */
+            size_t more = total / 4 < ((size_t)1 << 20) ? total / 4 : (size_t)1 << 20;
+            size_t cap = total + more;
+            float *params = sq_realloc(m->params, cap * sizeof *params);
+            if (!params)
+                return sq_fail(err, "out of memory for %zu weights", total);
+            m->params = params;
+            m->params_cap = cap;
+        }
+        place_weights(&p, m->params, NULL, rng);
         commit_layer(l, &p);
         m->nparams = total;
         m->layers[m->n++] = l;

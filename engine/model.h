@@ -24,6 +24,8 @@ typedef struct {
     sq_shape input_shape;      /* batch first; valid when built */
     float *params;             /* all weights, one flat buffer */
     size_t nparams;
+    size_t params_cap;         /* floats allocated at params (>= nparams): set
+                                  it wherever params is replaced */
     float *grads;              /* their gradients, same layout (training) */
     size_t grads_cap;
     struct sq_compiled *compiled; /* compile settings and optimizer, or NULL */

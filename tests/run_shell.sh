@@ -211,8 +211,10 @@ ok "memory_limit refuses a .npy bigger than the limit before reading it" '
   "$S" -c "set memory_limit=100M; input 1; call big.npy" 2>err; [ $? = 1 ] &&
     grep -q "reading .big.npy. would need 1.0 GiB of memory, more than the memory limit of 100.0 MiB" err'
 ok "the default memory limit respects ulimit -v" '
-  lim=$( (ulimit -v 1000000 && "$S" -c set) | sed -n "s/^memory_limit=//p")
-  [ "$lim" = 488M ]'
+  out=$( (ulimit -v 1000000 && "$S" -c set) 2>&1)
+  # AddressSanitizer cannot start under ulimit -v: nothing to check there
+  case $out in *AddressSanitizer*) exit 0;; esac
+  [ "$(echo "$out" | sed -n "s/^memory_limit=//p")" = 488M ]'
 ok "shape overflows are errors naming the dimensions" '
   "$S" -c "input 65536 65536 65536 65536; add flatten" 2>e1; [ $? = 1 ] &&
     grep -q "layer flatten: 65536 x 65536 x 65536 x 65536 is too large" e1 || exit 1
