@@ -440,11 +440,11 @@ int sq_model_append(sq_model *m, sq_layer *l, const sq_shape *ishape, sq_rng *rn
         const sq_shape *in = m->n ? &m->layers[m->n - 1]->out_shape : &m->input_shape;
         if (plan_layer(l, in, &p, &total, err) < 0)
             return -1;
-        if (total > m->params_cap) {
+        if (total > m->params_cap || !m->params) {
             /* room to grow by a quarter (at most 4 MiB more), so that many
              * small layers do not copy the buffer each time */
             size_t more = total / 4 < ((size_t)1 << 20) ? total / 4 : (size_t)1 << 20;
-            size_t cap = total + more;
+            size_t cap = total + more ? total + more : 1;   /* a built model has a buffer */
             float *params = sq_realloc(m->params, cap * sizeof *params);
             if (!params)
                 return sq_fail(err, "out of memory for %zu weights", total);
