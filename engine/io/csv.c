@@ -299,8 +299,10 @@ int sq_csv_parse(const unsigned char *buf, size_t len, const char *path,
                            "has only 1 column", ls->text, subj);
     }
 
-    long xc = lab >= 0 ? ncols - 1 : ncols;
+    long xc = lab >= 0 ? ncols - 1 : ncols, dims[2] = { rows, xc }, checked;
     size_t xn, xbytes, ybytes;
+    if (sq_dims_count(dims, 2, subj, &checked, err) < 0)
+        return -1;
     /* Every cell takes at least one byte, so these fit in the file. */
     if (!mul_size((size_t)rows, (size_t)xc, &xn) ||
         !mul_size(xn, sizeof(float), &xbytes) ||
