@@ -248,3 +248,27 @@ int sq_history_values(const sq_session *s, const char *name, double *v, int max)
     }
     return -1;
 }
+
+/* A copy of the compile settings without the optimizer object. */
+struct sq_compiled *sq_compiled_clone(const struct sq_compiled *c)
+{
+    struct sq_compiled *d = sq_malloc(sizeof *d);
+    if (!d)
+        return NULL;
+    *d = *c;
+    d->opt = NULL;
+    d->hist = NULL;
+    if (c->hist_n > 0) {
+        size_t n = (size_t)c->hist_n * (size_t)(2 * (1 + c->nmetrics));
+        d->hist = sq_malloc(n * sizeof *d->hist);
+        if (!d->hist) {
+            free(d);
+            return NULL;
+        }
+        memcpy(d->hist, c->hist, n * sizeof *d->hist);
+        d->hist_cap = c->hist_n;
+    } else {
+        d->hist_cap = 0;
+    }
+    return d;
+}

@@ -84,12 +84,10 @@ int sq_set_trainable(sq_session *s, const char *sel, int trainable, int *count,
         picked[e] = 1;
     }
     *count = 0;
-    for (int e = 0; e < ne; e++) {
+    for (int first = 0, e = 0; first < m->n; first = sq_entry_end(m, first), e++) {
         if (!picked[e])
             continue;
-        int first, cnt;
-        sq_entry_span(m, e, &first, &cnt);
-        for (int i = first; i < first + cnt; i++)
+        for (int i = first; i < sq_entry_end(m, first); i++)
             m->layers[i]->trainable = trainable;
         (*count)++;
     }
@@ -154,14 +152,12 @@ int sq_extract(sq_session *s, const char *which, const sq_tensor *x,
         sq_fail(err, "out of memory");
         goto done;
     }
-    for (int e = 0; e < ne; e++) {
+    for (int first = 0, e = 0; first < m->n; first = sq_entry_end(m, first), e++) {
         if (!picked[e])
             continue;
-        int first, cnt;
-        sq_entry_span(m, e, &first, &cnt);
-        int last = first + cnt - 1;
+        int last = sq_entry_end(m, first) - 1;
         size_t c = sq_shape_count(&ws.sh[last + 1]);
-        o[k].name = sq_strdup(sq_entry_name(m, e));
+        o[k].name = sq_strdup(sq_entry_name_at(m, first));
         o[k].t.shape = ws.sh[last + 1];
         o[k].t.data = sq_malloc((c ? c : 1) * sizeof(float));
         k++;

@@ -14,13 +14,18 @@ typedef struct {
     int name_pending;          /* the session's first model: its automatic
                                   name is taken only once it is used */
     sq_layer **layers;
-    int n, cap;
+    int n, cap;                /* layers in use; room in the array */
+    int *name_slot;            /* entry names, a hash table (model.c) */
+    size_t name_cap, name_used;
+    int name_n;                /* the table holds the entries before this layer */
     int built;
     int explicit_input;        /* built from input / input_shape= */
     int deferred_built;        /* built by a call: weight names get a prefix */
     sq_shape input_shape;      /* batch first; valid when built */
     float *params;             /* all weights, one flat buffer */
     size_t nparams;
+    size_t params_cap;         /* floats allocated at params (>= nparams): set
+                                  it wherever params is replaced */
     float *grads;              /* their gradients, same layout (training) */
     size_t grads_cap;
     struct sq_compiled *compiled; /* compile settings and optimizer, or NULL */
@@ -50,14 +55,20 @@ void sq_undo_clear(sq_session *s);
 
 /* ---- the model (model.c) ------------------------------------------------ */
 
-/* A new empty model called name (checked: 1 to SQ_NAME_MAX-1 characters,
- * no blanks, '/' or ':'); NULL with err filled. Free with sq_model_free. */
+/* A new empty model called name (checked by sq_check_name: 1 to
+ * SQ_NAME_MAX-1 characters, no blanks, '/', ':' or control characters);
+ * NULL with err filled. Free with sq_model_free. */
 sq_model *sq_model_alloc(const char *name, sq_error *err);
 void sq_model_free(sq_model *m);
+/* A deep copy of m (layers, groups, weights, compile settings without the
+ * optimizer object, history); no workspace. NULL when out of memory. */
+sq_model *sq_model_clone(const sq_model *m);
 /* keras.Input(shape=dims) on an empty model: built at once, batch None. */
 int sq_model_set_input(sq_model *m, int ndims, const long *dims, sq_error *err);
 /* Keras's error when an entry is already called name. */
-int sq_model_check_name(const sq_model *m, const char *name, sq_error *err);
+int sq_model_check_name(sq_model *m, const char *name, sq_error *err);
+/* The first layer of the last entry (pop's), or 0 for an empty model. */
+int sq_entry_last(const sq_model *m);
 /* model.add(l): l (named) goes last; a built model, or an empty one given
  * input_shape= (ishape, rank 0 when not), is built at once. On success the
  * model owns l; on failure nothing changes and l is the caller's. */
@@ -84,7 +95,15 @@ int sq_model_check_input(const sq_model *m, const sq_shape *x, sq_error *err);
 const char *sq_weight_prefix(const sq_model *m, char *buf, size_t n);
 
 /* ---- entries: model.layers as Keras sees it (model.c) ------------------
- * A top-level layer or a whole nested model. */
+ * A top-level layer or a whole nested model. Walking them in order is
+ * linear: for (i = 0; i < m->n; i = sq_entry_end(m, i)); the functions
+ * taking an entry number e walk from the start. */
+/* The layer after the entry that starts at layer `first`. */
+int sq_entry_end(const sq_model *m, int first);
+/* The name of the entry that starts at layer `first` (borrowed). */
+const char *sq_entry_name_at(const sq_model *m, int first);
+/* What sq_layer_get says of the entry that starts at layer `first`. */
+void sq_entry_info(const sq_model *m, int first, sq_layer_info *info);
 int sq_entry_count(const sq_model *m);
 /* The first layer index and the number of layers of entry e. */
 void sq_entry_span(const sq_model *m, int e, int *first, int *count);
@@ -122,6 +141,9 @@ int sq_model_call(sq_model *m, const sq_tensor *x, sq_tensor *y, sq_rng *rng,
 /* ---- compile settings (compile.c) ---------------------------------------- */
 struct sq_compiled;
 void sq_compiled_free(struct sq_compiled *c);
+/* A copy of c without its optimizer object (the history included); NULL
+ * when out of memory. */
+struct sq_compiled *sq_compiled_clone(const struct sq_compiled *c);
 int sq_compile_model(sq_model *m, const char *optimizer, const char *loss,
                      const char *metrics, int n, const char *const *keys,
                      const char *const *values, sq_error *err);

@@ -27,6 +27,8 @@ void sq_session_free(sq_session *s)
     if (!s)
         return;
     sq_undo_clear(s);
+    if (s->interrupt && sq_interrupt_flag() == s->interrupt)
+        sq_interrupt_watch(NULL);
     sq_model_free(s->model);
     for (int i = 0; i < s->ncounters; i++)
         free(s->counters[i].base);
@@ -51,6 +53,7 @@ void sq_reset(sq_session *s)
 void sq_set_interrupt_flag(sq_session *s, volatile int *flag)
 {
     s->interrupt = flag;
+    sq_interrupt_watch(flag);
 }
 
 /* The automatic name `ahead` numbers after the next one for `base`
@@ -207,9 +210,7 @@ int sq_pop(sq_session *s, sq_error *err)
     sq_model *m = s->model;
     if (m->n == 0)
         return sq_fail(err, "There are no layers in the model.");
-    int first, count;
-    sq_entry_span(m, sq_entry_count(m) - 1, &first, &count);
-    sq_model_truncate(m, first);
+    sq_model_truncate(m, sq_entry_last(m));
     return 0;
 }
 
@@ -229,23 +230,15 @@ int sq_layer_count(const sq_session *s) { return sq_entry_count(s->model); }
 int sq_layer_get(const sq_session *s, int i, sq_layer_info *info)
 {
     const sq_model *m = s->model;
-    if (i < 0 || i >= sq_entry_count(m))
+    if (i < 0)
         return -1;
-    int first, count;
-    sq_entry_span(m, i, &first, &count);
-    const sq_layer *l = m->layers[first], *last = m->layers[first + count - 1];
-    info->name = sq_entry_name(m, i);
-    info->class_name = l->group ? "Sequential" : l->kind->class_name;
-    info->built = last->built;
-    info->output_shape = last->out_shape;
-    info->params = 0;
-    info->trainable = 1;
-    for (int k = first; k < first + count; k++) {
-        info->params += m->layers[k]->param_count;
-        if (!m->layers[k]->trainable)
-            info->trainable = 0;
+    for (int first = 0, e = 0; first < m->n; first = sq_entry_end(m, first), e++) {
+        if (e == i) {
+            sq_entry_info(m, first, info);
+            return 0;
+        }
     }
-    return 0;
+    return -1;
 }
 
 sq_rng_state sq_rng_get(const sq_session *s)

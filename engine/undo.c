@@ -13,7 +13,14 @@
 #define UNDO_LEVELS_MAX 100
 
 struct sq_snapshot {
-    sq_model *model;            /* deep copy; its compiled->opt is NULL */
+    sq_model *model;            /* deep copy; its compiled->opt is NULL; NULL
+                                   for an append (below) */
+    /* An append (`add KIND`) only adds layers after the ones there are and
+     * leaves those as they were (model.c plans only the new one): it is
+     * undone by cutting the model back to n layers and these fields, which
+     * costs the same however big the model is. */
+    int append, n, built, explicit_input, deferred_built;
+    sq_shape input_shape;
     void *opt_state;            /* the optimizer's state (sq_optim_state_save), or NULL */
     size_t opt_state_size;
     struct sq_counter *counters;
@@ -31,95 +38,6 @@ static int opt_count(const sq_layer_kind *k)
     while (k->opts && k->opts[n].name)
         n++;
     return n;
-}
-
-/* A deep copy of l in group `group` (already counted). */
-static sq_layer *layer_clone(const sq_layer *l, sq_group *group)
-{
-    sq_layer *c = sq_layer_clone(l);
-    if (c)
-        c->group = group;
-    return c;
-}
-
-/* A copy of the compile settings without the optimizer object. */
-static struct sq_compiled *compiled_clone(const struct sq_compiled *c)
-{
-    struct sq_compiled *d = sq_malloc(sizeof *d);
-    if (!d)
-        return NULL;
-    *d = *c;
-    d->opt = NULL;
-    d->hist = NULL;
-    if (c->hist_n > 0) {
-        size_t n = (size_t)c->hist_n * (size_t)(2 * (1 + c->nmetrics));
-        d->hist = sq_malloc(n * sizeof *d->hist);
-        if (!d->hist) {
-            free(d);
-            return NULL;
-        }
-        memcpy(d->hist, c->hist, n * sizeof *d->hist);
-        d->hist_cap = c->hist_n;
-    } else {
-        d->hist_cap = 0;
-    }
-    return d;
-}
-
-/* A deep copy of m: layers, weights, compile settings; no optimizer, no
- * gradients or workspace (both are made again on demand). */
-static sq_model *model_clone(const sq_model *m)
-{
-    sq_model *c = sq_calloc(1, sizeof *c);
-    if (!c)
-        return NULL;
-    *c = *m;
-    c->layers = NULL;
-    c->n = c->cap = 0;
-    c->params = NULL;
-    c->grads = NULL;
-    c->grads_cap = 0;
-    c->compiled = NULL;
-    c->work = NULL;
-    c->work_cap = 0;
-    if (m->n && !(c->layers = sq_calloc((size_t)m->n, sizeof *c->layers)))
-        goto fail;
-    c->cap = m->n;
-    sq_group *from = NULL, *to = NULL;
-    for (int i = 0; i < m->n; i++) {
-        const sq_layer *l = m->layers[i];
-        sq_group *g = NULL;
-        if (l->group) {
-            if (l->group != from) {
-                if (!(to = sq_malloc(sizeof *to)))
-                    goto fail;
-                *to = *l->group;
-                to->refs = 0;
-                from = l->group;
-            }
-            g = to;
-            g->refs++;
-        }
-        if (!(c->layers[i] = layer_clone(l, g))) {
-            if (g && --g->refs == 0) {
-                free(g);
-                from = to = NULL;
-            }
-            goto fail;
-        }
-        c->n = i + 1;
-    }
-    size_t np = m->built ? m->nparams : 0;
-    if (!(c->params = sq_malloc((np ? np : 1) * sizeof *c->params)))
-        goto fail;
-    if (np)
-        memcpy(c->params, m->params, np * sizeof *c->params);
-    if (m->compiled && !(c->compiled = compiled_clone(m->compiled)))
-        goto fail;
-    return c;
-fail:
-    sq_model_free(c);
-    return NULL;
 }
 
 /* ---- snapshots -------------------------------------------------------------- */
@@ -154,6 +72,42 @@ static double snapshot_bytes(const sq_session *s)
     return b;
 }
 
+/* The name counters and the random state into snap. */
+static int keep_counters(const sq_session *s, sq_snapshot *snap)
+{
+    if (s->ncounters) {
+        if (!(snap->counters = sq_calloc((size_t)s->ncounters, sizeof *snap->counters)))
+            return -1;
+        for (int i = 0; i < s->ncounters; i++) {
+            snap->counters[i].next = s->counters[i].next;
+            if (!(snap->counters[i].base = sq_strdup(s->counters[i].base)))
+                return -1;
+            snap->ncounters = i + 1;
+        }
+    }
+    snap->rng = s->rng;
+    return 0;
+}
+
+sq_snapshot *sq_snapshot_take_append(const sq_session *s, sq_error *err)
+{
+    const sq_model *m = s->model;
+    sq_snapshot *snap = sq_calloc(1, sizeof *snap);
+    if (!snap || keep_counters(s, snap) < 0) {
+        sq_snapshot_free(snap);
+        sq_fail(err, "out of memory for undo");
+        return NULL;
+    }
+    snap->append = 1;
+    snap->n = m->n;
+    snap->built = m->built;
+    snap->explicit_input = m->explicit_input;
+    snap->deferred_built = m->deferred_built;
+    snap->input_shape = m->input_shape;
+    snap->bytes = sizeof *snap + (size_t)s->ncounters * 32;
+    return snap;
+}
+
 sq_snapshot *sq_snapshot_take(const sq_session *s, sq_error *err)
 {
     double bytes = snapshot_bytes(s);
@@ -165,7 +119,7 @@ sq_snapshot *sq_snapshot_take(const sq_session *s, sq_error *err)
         return NULL;
     }
     sq_snapshot *snap = sq_calloc(1, sizeof *snap);
-    if (!snap || !(snap->model = model_clone(s->model)))
+    if (!snap || !(snap->model = sq_model_clone(s->model)))
         goto oom;
     const struct sq_compiled *c = s->model->compiled;
     if (c && c->opt) {
@@ -174,17 +128,8 @@ sq_snapshot *sq_snapshot_take(const sq_session *s, sq_error *err)
             goto oom;
         sq_optim_state_save(c->opt, snap->opt_state);
     }
-    if (s->ncounters) {
-        if (!(snap->counters = sq_calloc((size_t)s->ncounters, sizeof *snap->counters)))
-            goto oom;
-        for (int i = 0; i < s->ncounters; i++) {
-            snap->counters[i].next = s->counters[i].next;
-            if (!(snap->counters[i].base = sq_strdup(s->counters[i].base)))
-                goto oom;
-            snap->ncounters = i + 1;
-        }
-    }
-    snap->rng = s->rng;
+    if (keep_counters(s, snap) < 0)
+        goto oom;
     snap->bytes = (size_t)bytes;
     return snap;
 oom:
@@ -267,6 +212,15 @@ int sq_undo_levels(const sq_session *s)
  * failure (out of memory for the optimizer) nothing changes. */
 static int restore(sq_session *s, sq_snapshot *snap, sq_error *err)
 {
+    if (snap->append) {
+        sq_model *m = s->model;
+        sq_model_truncate(m, snap->n);
+        m->built = snap->built;
+        m->explicit_input = snap->explicit_input;
+        m->deferred_built = snap->deferred_built;
+        m->input_shape = snap->input_shape;
+        goto counters;
+    }
     struct sq_compiled *c = snap->model->compiled;
     if (c && snap->opt_state) {
         /* the optimizer again, in the state it had */
@@ -291,6 +245,7 @@ static int restore(sq_session *s, sq_snapshot *snap, sq_error *err)
     sq_model_free(s->model);
     s->model = snap->model;
     snap->model = NULL;
+counters:
     for (int i = 0; i < s->ncounters; i++)
         free(s->counters[i].base);
     free(s->counters);

@@ -169,6 +169,7 @@ int sq_load_weights(sq_session *s, const char *path, sq_error *err)
     }
     free(m->params);
     m->params = params;
+    m->params_cap = m->nparams ? m->nparams : 1;
     params = NULL;
     rc = 0;
 done:

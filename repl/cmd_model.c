@@ -15,7 +15,7 @@ int sh_engine_fail(shell *sh, const sq_error *e)
 void sh_put_text(char *text)
 {
     size_t n = strlen(text);
-    fputs(text, stdout);
+    sh_fputs(text, stdout);
     if (n && text[n - 1] != '\n')
         putchar('\n');
     free(text);
@@ -39,12 +39,13 @@ static int feedback(const shell *sh)
 /* "dense (Dense) (None, 10) 13530 params", as add says it. */
 static void describe_layer(const sq_layer_info *li)
 {
+    sh_fputs(li->name, stdout);   /* a name from a file may hold anything */
     if (li->built) {
         char shp[128];
-        printf("%s (%s) %s %zu params", li->name, li->class_name,
+        printf(" (%s) %s %zu params", li->class_name,
                sq_shape_str(&li->output_shape, shp, sizeof shp), li->params);
     } else {
-        printf("%s (%s), not built yet", li->name, li->class_name);
+        printf(" (%s), not built yet", li->class_name);
     }
 }
 

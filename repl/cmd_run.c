@@ -257,7 +257,8 @@ int cmd_extract(shell *sh, int argc, char **argv)
         char shp[128];
         sq_tensor flat = { { 1, { (long)sq_shape_count(&outs[i].t.shape) } }, outs[i].t.data };
         char *v = sq_tensor_format(&flat);
-        printf("%s shape=%s dtype=float32\n%s\n", outs[i].name,
+        sh_fputs(outs[i].name, stdout);
+        printf(" shape=%s dtype=float32\n%s\n",
                sq_shape_str(&outs[i].t.shape, shp, sizeof shp), v ? v : "(out of memory)");
         free(v);
     }

@@ -149,6 +149,9 @@ int cmd_show(shell *sh, int argc, char **argv)
     sq_image_free(&img);
     if (!text)
         return sh_engine_fail(sh, &e);
-    sh_put_text(text);
+    /* the picture's colour escapes are the engine's own (sq_image_text
+     * writes nothing else), so they reach the terminal as they are */
+    fputs(text, stdout);
+    free(text);
     return 0;
 }

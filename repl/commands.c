@@ -19,7 +19,7 @@ const sh_command sh_commands[] = {
       "ignoring case and underscores). Positional ARGS follow the Keras constructor;\n"
       "a bare activation name sets activation=. 'add model FILE [trainable=false]\n"
       "[name=NAME]' stacks a saved model as one layer.\n\nexample: add conv2d 32 3 strides=2 relu",
-      cmd_add, 1, -1, C_KIND, U_CHANGES },
+      cmd_add, 1, -1, C_KIND, U_APPENDS },
     { "pop", "pop", "remove the last layer (model.pop)",
       "Removes the last layer. Name counters are not rewound.\n\nexample: pop",
       cmd_pop, 0, 0, C_NONE, U_CHANGES },
@@ -123,7 +123,10 @@ const sh_command sh_commands[] = {
       "example: extract all ones 1 250 250 3", cmd_extract, 2, -1, C_LAYER, U_BUILDS },
     { "save", "save FILE", "write the whole model to one file (model.save)",
       "Writes the architecture, every weight, the trainable flags and the compile\n"
-      "settings to FILE (format in the README).\n\nexample: save base.seqm",
+      "settings to FILE (format in the README), through a temporary file renamed\n"
+      "into place. FILE is a regular file or a new path (a FIFO, a device or a\n"
+      "socket is refused); a symbolic link is written through to its target.\n\n"
+      "example: save base.seqm",
       cmd_save, 1, 1, C_FILE, U_NONE },
     { "load", "load FILE", "replace the model with a saved one (load_model)",
       "Reads a file written by save. On any error the current model stays.\n\n"
@@ -173,7 +176,9 @@ const sh_command sh_commands[] = {
       cmd_threads, 1, 1, C_NONE, U_NONE },
     { "set", "set [memory_limit=SIZE] [threads=N]", "show or change settings",
       "Without arguments shows the settings. memory_limit caps the memory one command\n"
-      "may need (default half of the machine's); bigger requests are refused up front.\n\n"
+      "may need, reading and decompressing files included (default: half of what\n"
+      "seqsh may use: the machine's memory, its cgroup's limit or ulimit -v, the\n"
+      "smallest); bigger requests are refused up front.\n\n"
       "example: set memory_limit=4G", cmd_set, 0, -1, C_SETTING, U_NONE },
     { "info", "info", "show the version and the maths backend",
       "Prints seqsh's version, the BLAS library, its kernel and thread count.\n\nexample: info",

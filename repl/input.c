@@ -60,10 +60,11 @@ static const char *not_text(const char *line, size_t len)
 
 static void report_at(shell *sh, const sh_input *in, int lineno, const char *msg)
 {
-    if (in->name)
-        fprintf(stderr, "%s:%d: error: %s\n", in->name, lineno, msg);
-    else
-        fprintf(stderr, "error: %s\n", msg);
+    if (in->name) {
+        sh_fputs(in->name, stderr);
+        fprintf(stderr, ":%d: ", lineno);
+    }
+    fprintf(stderr, "error: %s\n", msg);
     sh->reported = 1;
 }
 
@@ -208,7 +209,8 @@ void sh_input_string(sh_input *in, const char *text, const char *name, int first
 
 /* Opens a script for `source`: a regular file or a pipe. A folder would
  * read as nothing and a device (/dev/zero, a terminal) may never end, so
- * they are refused; a FIFO without a writer does not block the open. */
+ * they are refused. A FIFO without a writer is waited for, as sh does (an
+ * interrupt stops the wait), rather than read as an empty script. */
 static FILE *open_script(shell *sh, const char *path)
 {
     struct stat st;
@@ -229,6 +231,12 @@ static FILE *open_script(shell *sh, const char *path)
                 : S_ISBLK(st.st_mode) ? "not a regular file (a block device)"
                 : S_ISSOCK(st.st_mode) ? "not a regular file (a socket)"
                 : "not a regular file (a special file)");
+        close(fd);
+        return NULL;
+    }
+    sq_error e;
+    if (S_ISFIFO(st.st_mode) && sq_wait_readable(fd, path, &e) < 0) {
+        sh_fail(sh, "%s", e.msg);
         close(fd);
         return NULL;
     }

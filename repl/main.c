@@ -39,8 +39,10 @@ static void usage(FILE *f)
 
 static int bad_usage(const char *fmt, const char *arg)
 {
+    char msg[SQ_ERR_MAX];
+    snprintf(msg, sizeof msg, fmt, arg);
     fprintf(stderr, "seqsh: ");
-    fprintf(stderr, fmt, arg);
+    sh_fputs(msg, stderr);
     fprintf(stderr, "\nTry 'seqsh --help' for more information.\n");
     return 2;
 }
@@ -186,8 +188,11 @@ int main(int argc, char **argv)
     for (int i = optind; i < argc && !sh.want_exit && !sh_interrupted; i++) {
         sh.reported = 0;
         if (sh_run_path(&sh, argv[i]) < 0) {
-            if (!sh.reported)
-                fprintf(stderr, "seqsh: %s\n", sh.err);
+            if (!sh.reported) {
+                fputs("seqsh: ", stderr);
+                sh_fputs(sh.err, stderr);
+                fputc('\n', stderr);
+            }
             failed = 1;
             if (!sh.keep_going)
                 goto done;

@@ -39,6 +39,19 @@ int sh_fail(shell *sh, const char *fmt, ...)
     return -1;
 }
 
+void sh_fputs(const char *s, FILE *f)
+{
+    size_t n = strlen(s), bad;
+    while (n > 0) {
+        size_t ok = sq_text_span(s, n, 1, &bad);
+        fwrite(s, 1, ok, f);
+        for (size_t i = ok; i < ok + bad; i++)
+            fprintf(f, "\\x%02x", (unsigned char)s[i]);
+        s += ok + bad;
+        n -= ok + bad;
+    }
+}
+
 /* Appends one line to the history (not `history` itself). */
 static void remember_one(shell *sh, const char *line)
 {
@@ -102,9 +115,15 @@ int sh_run_cmd(shell *sh, int argc, char **argv)
     if (nargs < cmd->min_args || (cmd->max_args >= 0 && nargs > cmd->max_args))
         return sh_fail(sh, "usage: %s", cmd->usage);
     /* what the command may change is kept first, for `undo` */
-    int keep = cmd->undo == U_CHANGES || (cmd->undo == U_BUILDS && !sq_model_is_built(sh->s));
+    int keep = cmd->undo == U_CHANGES || cmd->undo == U_APPENDS
+               || (cmd->undo == U_BUILDS && !sq_model_is_built(sh->s));
     sq_error why = { "" };
-    sq_snapshot *snap = keep ? sq_snapshot_take(sh->s, &why) : NULL;
+    /* `add KIND` only appends: undone by cutting the model back (`add
+     * model` may rebuild the model it stacks on: a whole copy) */
+    int appends = cmd->undo == U_APPENDS && argc > 1 && strcmp(argv[1], "model");
+    sq_snapshot *snap = !keep ? NULL
+                      : appends ? sq_snapshot_take_append(sh->s, &why)
+                      : sq_snapshot_take(sh->s, &why);
     /* a failing command changes nothing, random state included */
     sq_rng_state rng = sq_rng_get(sh->s);
     int ready = sh->undo_ready;
@@ -141,12 +160,17 @@ static void report(shell *sh, const char *src, int lineno)
 {
     if (sh->reported)
         return;
-    if (sh_interrupted && !strcmp(sh->err, "Interrupted"))
+    if (sh_interrupted && !strcmp(sh->err, "Interrupted")) {
         fprintf(stderr, "Interrupted\n");
-    else if (!src)
-        fprintf(stderr, "error: %s\n", sh->err);
-    else
-        fprintf(stderr, "%s:%d: error: %s\n", src, lineno, sh->err);
+    } else {
+        if (src) {
+            sh_fputs(src, stderr);
+            fprintf(stderr, ":%d: ", lineno);
+        }
+        fputs("error: ", stderr);
+        sh_fputs(sh->err, stderr);
+        fputc('\n', stderr);
+    }
     sh->reported = 1;
 }
 
@@ -162,8 +186,10 @@ int sh_run_line(shell *sh, const char *line, const char *src, int lineno)
     for (int i = 0; i < n && !sh->want_exit; i++) {
         if (sh->echo) {
             fputs(SH_PROMPT, stdout);
-            for (int j = 0; j < cmds[i].argc; j++)
-                printf("%s%s", j ? " " : "", cmds[i].argv[j]);
+            for (int j = 0; j < cmds[i].argc; j++) {
+                fputs(j ? " " : "", stdout);
+                sh_fputs(cmds[i].argv[j], stdout);
+            }
             putchar('\n');
         }
         sh->reported = 0;

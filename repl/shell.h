@@ -56,7 +56,7 @@ typedef enum { C_NONE, C_FILE, C_LAYER, C_KIND, C_TOPIC, C_INPUT, C_COMMAND, C_C
 /* Whether a command changes the session, for `undo`: never (the default),
  * always (a snapshot is taken before it runs), or only when it builds an
  * unbuilt model (call, predict, ...). */
-typedef enum { U_NONE, U_CHANGES, U_BUILDS } sh_undo;
+typedef enum { U_NONE, U_CHANGES, U_BUILDS, U_APPENDS } sh_undo;
 
 typedef struct sh_command {
     const char *name;
@@ -140,6 +140,12 @@ int sh_run_cmd(shell *sh, int argc, char **argv);
 int sh_run_line(shell *sh, const char *line, const char *src, int lineno);
 /* Sets sh->err and returns -1. */
 int sh_fail(shell *sh, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Writes s to f as a terminal should see it: text, tabs and newlines as
+ * they are, every other control character (ESC, CR, C1) and every byte that
+ * is not UTF-8 as \xNN, so that nothing a model file or a bad line holds
+ * can drive the terminal. Everything the shell prints that it did not
+ * write itself (engine texts, names, error messages) goes through it. */
+void sh_fputs(const char *s, FILE *f);
 /* Appends a line that worked to the session history, unless
  * sh_run_line has just kept its commands one by one. */
 void sh_remember(shell *sh, const char *line);

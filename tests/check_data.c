@@ -2,19 +2,26 @@
  * iris and digits sets among them, gzip-compressed or not, split into X and
  * Y by label=), IDX files of every type code, .npy and .npz files through
  * the one entry point, kinds told by content rather than name, and the exact
- * error messages for bad, truncated or lying files. Fixtures come from
+ * error messages for bad, truncated or lying files; every reader polling
+ * the interrupt flag, the memory limit applied while reading, FIFOs waited
+ * for (issue 18). Fixtures come from
  * tests/fixtures (data_* made by make_data_fixtures.py, np_* by
  * make_np_fixtures.py); scratch files go to a private mkdtemp folder. */
 #include <check.h>
 #include <dirent.h>
 #include <errno.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 #include <zlib.h>
+#include "io/data.h"
 #include "io/npy.h"
 
 /* Declared in engine.h by the lead; repeated here so the test also builds
@@ -827,6 +834,218 @@ START_TEST(test_row_selection_errors)
 }
 END_TEST
 
+/* ---- issue 18: interrupts, the memory limit, FIFOs ------------------------ */
+
+static volatile int stop;
+
+/* A session whose interrupt flag is `stop`: the readers poll it. */
+static sq_session *watching(void)
+{
+    sq_session *s = sq_session_new();
+    ck_assert_ptr_nonnull(s);
+    stop = 0;
+    sq_set_interrupt_flag(s, &stop);
+    return s;
+}
+
+/* Every reader stops at its first poll: the file, the gzip stream, and
+ * each parser on its own (npy, npz, IDX, CSV), so that none of them can
+ * run to its end once interrupted. */
+START_TEST(test_every_reader_polls)
+{
+    static const char *files[] = {
+        "data_iris.csv", "data_digits.csv.gz", "np_f4_2x3.npy", "np_savez.npz:dense/bias",
+        "np_savez_compressed.npz:a", "data_images-idx3-ubyte", "data_images-idx3-ubyte.gz",
+    };
+    sq_session *s = watching();
+    stop = 1;
+    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+        char spec[1100];
+        snprintf(spec, sizeof spec, "%s", fixture(files[i]));
+        load_fails(spec, NULL, "Interrupted", NULL);
+    }
+    /* the parsers, given what a whole-file read would have given them */
+    static const char *mems[] = { "np_f4_2x3.npy", "np_savez_compressed.npz",
+                                  "data_images-idx3-ubyte", "data_iris.csv" };
+    for (size_t i = 0; i < sizeof mems / sizeof mems[0]; i++) {
+        unsigned char *b;
+        size_t n;
+        stop = 0;
+        read_bytes(fixture(mems[i]), &b, &n);
+        stop = 1;
+        sq_error err = {""};
+        sq_tensor t = { { 0, { 0 } }, NULL }, y = t;
+        npz_entry *e = NULL;
+        int ne = 0, rc;
+        label_spec ls = { LABEL_NONE, 0, NULL };
+        switch (i) {
+        case 0: rc = npy_read_mem(b, n, &t, &err); break;
+        case 1: rc = npz_read_mem(b, n, &e, &ne, &err); break;
+        case 2: rc = sq_idx_parse(b, n, "'f'", &t, &err); break;
+        default: rc = sq_csv_parse(b, n, "f", "'f'", &ls, &t, &y, &err); break;
+        }
+        ck_assert_msg(rc == -1 && !strcmp(err.msg, "Interrupted"), "%s: %d %s", mems[i], rc,
+                      err.msg);
+        ck_assert(t.data == NULL && e == NULL);
+        free(b);
+    }
+    sq_session_free(s);
+}
+END_TEST
+
+/* A gzip file of `copies` members, each 16 MiB of "0,0,0,0,0,0,0\n". */
+static const char *gzip_bomb(const char *name, int copies)
+{
+    static const char row[] = "0,0,0,0,0,0,0\n";
+    size_t plain = (size_t)16 << 20;
+    char *text = malloc(plain);
+    ck_assert_ptr_nonnull(text);
+    for (size_t i = 0; i < plain; i++)
+        text[i] = row[i % (sizeof row - 1)];
+    z_stream z;
+    memset(&z, 0, sizeof z);
+    ck_assert_int_eq(deflateInit2(&z, 9, Z_DEFLATED, 31, 9, Z_DEFAULT_STRATEGY), Z_OK);
+    size_t cap = deflateBound(&z, (uLong)plain);
+    unsigned char *gz = malloc(cap);
+    ck_assert_ptr_nonnull(gz);
+    z.next_in = (unsigned char *)text;
+    z.avail_in = (uInt)plain;
+    z.next_out = gz;
+    z.avail_out = (uInt)cap;
+    ck_assert_int_eq(deflate(&z, Z_FINISH), Z_STREAM_END);
+    size_t len = cap - z.avail_out;
+    deflateEnd(&z);
+    const char *p = tmp_path(name);
+    FILE *f = fopen(p, "wb");
+    ck_assert_ptr_nonnull(f);
+    for (int i = 0; i < copies; i++)
+        ck_assert(fwrite(gz, 1, len, f) == len);
+    ck_assert(fclose(f) == 0);
+    free(gz);
+    free(text);
+    return p;
+}
+
+static double now(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
+}
+
+static void *interrupt_later(void *arg)
+{
+    (void)arg;
+    struct timespec d = { 0, 200 * 1000 * 1000 };
+    nanosleep(&d, NULL);
+    stop = 1;
+    return NULL;
+}
+
+/* Inflating 1 GiB stops within a second of the interrupt (it used to run
+ * to its end: tens of seconds for a bomb). */
+START_TEST(test_interrupt_stops_inflating)
+{
+    char spec[1100];
+    snprintf(spec, sizeof spec, "%s", gzip_bomb("bomb.csv.gz", 64));
+    size_t was = sq_get_memory_limit();
+    sq_set_memory_limit((size_t)64 << 30);
+    sq_session *s = watching();
+    pthread_t th;
+    ck_assert_int_eq(pthread_create(&th, NULL, interrupt_later, NULL), 0);
+    double t0 = now();
+    load_fails(spec, NULL, "Interrupted", NULL);
+    double took = now() - t0;
+    pthread_join(th, NULL);
+    sq_set_memory_limit(was);
+    sq_session_free(s);
+    ck_assert_msg(took < 1.2, "took %.2f s", took);
+}
+END_TEST
+
+/* The memory limit covers reading: declared sizes, inflated sizes and
+ * every reader's output are refused as soon as they pass it. */
+START_TEST(test_memory_limit_covers_reading)
+{
+    size_t was = sq_get_memory_limit();
+    sq_set_memory_limit((size_t)1 << 20);
+    char spec[1100];
+    /* gzip: stopped once 1 MiB is inflated */
+    snprintf(spec, sizeof spec, "%s", gzip_bomb("small_bomb.csv.gz", 1));
+    load_fails(spec, NULL, "'%s' decompresses to more than the memory limit of 1.0 MiB "
+               "(change it with 'set memory_limit=SIZE')", NULL);
+    /* a file bigger than the limit is not read */
+    static char zeros[(1 << 20) + 1000];
+    snprintf(spec, sizeof spec, "%s", write_tmp("big.csv", zeros, sizeof zeros));
+    load_fails(spec, NULL, "reading '%s' would need 1.0 MiB of memory, more than the memory "
+               "limit of 1.0 MiB (change it with 'set memory_limit=SIZE')", NULL);
+    /* a deflated .npz member declaring 2 MiB, from a 2 KiB file */
+    snprintf(spec, sizeof spec, "%s", fixture("np_big_deflated.npz"));
+    load_fails(spec, NULL, "reading '%s' member 'a.npy' would need 2.0 MiB of memory, more "
+               "than the memory limit of 1.0 MiB (change it with 'set memory_limit=SIZE')",
+               NULL);
+    /* three members of 512 KiB: together too much */
+    snprintf(spec, sizeof spec, "%s:c", fixture("np_three.npz"));
+    load_fails(spec, NULL, "reading '%s' member 'b.npy' would need 1.0 MiB of memory, more "
+               "than the memory limit of 1.0 MiB (change it with 'set memory_limit=SIZE')",
+               fixture("np_three.npz"));
+    /* outputs four times the file: IDX bytes and CSV digits become floats */
+    static unsigned char idx[4 + 4 + 400000];
+    memcpy(idx, "\0\0\x08\x01\x00\x06\x1a\x80", 8);   /* 400000 ubytes */
+    snprintf(spec, sizeof spec, "%s", write_tmp("big-idx1-ubyte", idx, sizeof idx));
+    load_fails(spec, NULL, "reading '%s' would need 1.5 MiB of memory, more than the memory "
+               "limit of 1.0 MiB (change it with 'set memory_limit=SIZE')", NULL);
+    static char csv[2 * 300000];
+    for (size_t i = 0; i < sizeof csv; i += 2)
+        memcpy(csv + i, "1\n", 2);
+    snprintf(spec, sizeof spec, "%s", write_tmp("tall.csv", csv, sizeof csv));
+    load_fails(spec, NULL, "reading '%s' would need 1.1 MiB of memory, more than the memory "
+               "limit of 1.0 MiB (change it with 'set memory_limit=SIZE')", NULL);
+    /* a .npy of 2 MiB of float64 zeros in 1 MiB... is refused as a file */
+    sq_set_memory_limit(was);
+}
+END_TEST
+
+/* A FIFO is read once its writer comes, as sh does; it is not an empty
+ * file. */
+START_TEST(test_fifo_waits_for_its_writer)
+{
+    const char *p = tmp_path("data.fifo");
+    char path[1100];
+    snprintf(path, sizeof path, "%s", p);
+    ck_assert_int_eq(mkfifo(path, 0600), 0);
+    pid_t pid = fork();
+    ck_assert(pid >= 0);
+    if (pid == 0) {
+        struct timespec d = { 0, 200 * 1000 * 1000 };
+        nanosleep(&d, NULL);
+        FILE *f = fopen(path, "w");
+        if (f) {
+            fputs("1,2\n3,4\n", f);
+            fclose(f);
+        }
+        _exit(0);
+    }
+    sq_tensor x;
+    load_ok(path, NULL, &x, NULL);
+    long d[2] = { 2, 2 };
+    float want[4] = { 1, 2, 3, 4 };
+    check_shape(&x, 2, d);
+    check_values(x.data, want, 4);
+    free(x.data);
+    int status;
+    waitpid(pid, &status, 0);
+    /* no writer at all: an interrupt ends the wait */
+    sq_session *s = watching();
+    pthread_t th;
+    ck_assert_int_eq(pthread_create(&th, NULL, interrupt_later, NULL), 0);
+    load_fails(path, NULL, "Interrupted", NULL);
+    pthread_join(th, NULL);
+    sq_session_free(s);
+    unlink(path);
+}
+END_TEST
+
 static Suite *data_suite(void)
 {
     Suite *s = suite_create("data");
@@ -867,6 +1086,14 @@ static Suite *data_suite(void)
     tcase_add_test(tc, test_gzip_errors);
     tcase_add_test(tc, test_prefixes);
     tcase_set_timeout(tc, 60);   /* under valgrind */
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("faults");
+    tcase_add_test(tc, test_every_reader_polls);
+    tcase_add_test(tc, test_interrupt_stops_inflating);
+    tcase_add_test(tc, test_memory_limit_covers_reading);
+    tcase_add_test(tc, test_fifo_waits_for_its_writer);
+    tcase_set_timeout(tc, 60);
     suite_add_tcase(s, tc);
     return s;
 }

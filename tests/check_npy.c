@@ -1,7 +1,9 @@
 /* check_npy.c - tests for engine/npy.c: reading what numpy writes (fixtures
  * made by tests/fixtures/make_np_fixtures.py), writing what numpy writes
  * byte for byte, and failing cleanly on bad, truncated or lying files. */
+#define _DEFAULT_SOURCE   /* mknod, makedev */
 #include <check.h>
+#include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <math.h>
@@ -9,7 +11,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/un.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include "io/npy.h"
 
@@ -187,7 +193,7 @@ START_TEST(test_header_shapes)
 {
     static const struct { const char *shape; int rank; long n; } c[] = {
         { "()", 0, 1 }, { "(3,)", 1, 3 }, { "(0,)", 1, 0 },
-        { "(1, 1, 1, 1, 1)", 5, 1 }, { "(4, 0, 1000000000000)", 3, 0 },
+        { "(1, 1, 1, 1, 1)", 5, 1 }, { "(4, 0, 4294967296)", 3, 0 },
     };
     for (size_t i = 0; i < sizeof c / sizeof c[0]; i++) {
         char dict[200];
@@ -250,6 +256,13 @@ static const struct { const char *dict; const char *msg; } bad_headers[] = {
     { "{'descr': '<f4', 'fortran_order': False, 'shape': (1000000000000,), }",
       "input is truncated: header says 4000000000000 bytes of data, file has "
       "8" },
+    /* every shape is checked as a layer's: an empty array may not carry a
+     * dimension that one flatten would overflow */
+    { "{'descr': '<f4', 'fortran_order': False, 'shape': (0, 4294967297), }",
+      "input: dimension 4294967297 is out of range (0 to 2^32)" },
+    { "{'descr': '<f4', 'fortran_order': False, "
+      "'shape': (0, 4294967295, 4294967295), }",
+      "input: 0 x 4294967295 x 4294967295 is too large (a shape holds at most 2^53 values)" },
 };
 
 START_TEST(test_header_errors)
@@ -437,7 +450,7 @@ START_TEST(test_write_errors)
     ck_assert(d != NULL);
     struct dirent *e;
     while ((e = readdir(d)) != NULL)
-        ck_assert_msg(strstr(e->d_name, ".tmp") == NULL, "left %s behind",
+        ck_assert_msg(strstr(e->d_name, "seqsh-tmp") == NULL, "left %s behind",
                       e->d_name);
     closedir(d);
     ck_assert_int_eq(rmdir(out), 0);
@@ -457,6 +470,181 @@ START_TEST(test_write_errors)
     snprintf(want, sizeof want, "'%s': tensor has no data", out);
     ck_assert_str_eq(err.msg, want);
     ck_assert_int_eq(access(out, F_OK), -1);
+}
+END_TEST
+
+/* Issue 18: writes go only to regular files or new paths. A FIFO, a socket
+ * or a device as the target is refused and stays what it was; a symbolic
+ * link is written through to its target, in the target's folder. */
+START_TEST(test_write_targets)
+{
+    char out[1024], want[1200], link[1024], real[1024];
+    float v = 1.0f;
+    sq_tensor t = { { 1, { 1 } }, &v };
+    sq_error err = {""};
+    struct stat st;
+
+    tmp_path(out, sizeof out, "a.fifo");
+    ck_assert_int_eq(mkfifo(out, 0600), 0);
+    ck_assert_int_eq(npy_write_file(out, &t, &err), -1);
+    snprintf(want, sizeof want, "cannot write '%s': not a regular file (a FIFO); seqsh "
+             "writes only regular files and new paths", out);
+    ck_assert_str_eq(err.msg, want);
+    ck_assert(lstat(out, &st) == 0 && S_ISFIFO(st.st_mode));
+    /* through a link to it, the same */
+    tmp_path(link, sizeof link, "to_fifo");
+    ck_assert_int_eq(symlink("a.fifo", link), 0);
+    ck_assert_int_eq(npy_write_file(link, &t, &err), -1);
+    ck_assert(lstat(out, &st) == 0 && S_ISFIFO(st.st_mode));
+    ck_assert(lstat(link, &st) == 0 && S_ISLNK(st.st_mode));
+    unlink(link);
+    unlink(out);
+
+    tmp_path(out, sizeof out, "a.sock");
+    int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+    struct sockaddr_un sa = { .sun_family = AF_UNIX };
+    ck_assert(fd >= 0 && strlen(out) < sizeof sa.sun_path);
+    strcpy(sa.sun_path, out);
+    ck_assert_int_eq(bind(fd, (struct sockaddr *)&sa, sizeof sa), 0);
+    ck_assert_int_eq(npy_write_file(out, &t, &err), -1);
+    ck_assert_ptr_nonnull(strstr(err.msg, "not a regular file (a socket)"));
+    ck_assert(lstat(out, &st) == 0 && S_ISSOCK(st.st_mode));
+    close(fd);
+    unlink(out);
+
+    /* /dev/full's numbers: a character device (only where mknod is allowed) */
+    tmp_path(out, sizeof out, "a.dev");
+    if (mknod(out, S_IFCHR | 0666, makedev(1, 7)) == 0) {
+        ck_assert_int_eq(npy_write_file(out, &t, &err), -1);
+        ck_assert_ptr_nonnull(strstr(err.msg, "not a regular file (a character device)"));
+        ck_assert(lstat(out, &st) == 0 && S_ISCHR(st.st_mode));
+        unlink(out);
+    }
+
+    /* a link, relative to its own folder: its target is written, the link
+     * stays a link */
+    tmp_path(out, sizeof out, "sub");
+    ck_assert_int_eq(mkdir(out, 0700), 0);
+    tmp_path(out, sizeof out, "other");
+    ck_assert_int_eq(mkdir(out, 0700), 0);
+    tmp_path(link, sizeof link, "sub/l.npy");
+    tmp_path(real, sizeof real, "other/r.npy");
+    ck_assert_int_eq(symlink("../other/r.npy", link), 0);
+    ck_assert_msg(npy_write_file(link, &t, &err) == 0, "%s", err.msg);  /* dangling: made */
+    ck_assert(lstat(link, &st) == 0 && S_ISLNK(st.st_mode));
+    ck_assert(lstat(real, &st) == 0 && S_ISREG(st.st_mode));
+    v = 2.0f;
+    ck_assert_msg(npy_write_file(link, &t, &err) == 0, "%s", err.msg);  /* replaced */
+    ck_assert(lstat(link, &st) == 0 && S_ISLNK(st.st_mode));
+    sq_tensor back;
+    ck_assert_int_eq(npy_read_file(real, &back, &err), 0);
+    ck_assert(back.data[0] == 2.0f);
+    free(back.data);
+    unlink(link);
+    unlink(real);
+
+    tmp_path(link, sizeof link, "loop");
+    ck_assert_int_eq(symlink("loop", link), 0);
+    ck_assert_int_eq(npy_write_file(link, &t, &err), -1);
+    snprintf(want, sizeof want, "cannot write '%s': Too many levels of symbolic links", link);
+    ck_assert_str_eq(err.msg, want);
+    unlink(link);
+
+    /* a file we may not write is not replaced (root may write anything) */
+    tmp_path(out, sizeof out, "ro.npy");
+    ck_assert_int_eq(npy_write_file(out, &t, &err), 0);
+    ck_assert_int_eq(chmod(out, 0444), 0);
+    if (geteuid() != 0) {
+        ck_assert_int_eq(npy_write_file(out, &t, &err), -1);
+        ck_assert_ptr_nonnull(strstr(err.msg, "Permission denied"));
+    }
+    unlink(out);
+    tmp_path(out, sizeof out, "sub");
+    rmdir(out);
+    tmp_path(out, sizeof out, "other");
+    rmdir(out);
+}
+END_TEST
+
+/* The host part of temporary names, as fileio.c makes it. */
+static void host_tag(char *buf, size_t n)
+{
+    char h[256] = "localhost";
+    gethostname(h, sizeof h);
+    h[sizeof h - 1] = '\0';
+    size_t k = 0;
+    for (const char *p = h; *p && k + 1 < n && k < 64; p++)
+        buf[k++] = isalnum((unsigned char)*p) || *p == '-' || *p == '_' ? *p : '_';
+    buf[k] = '\0';
+}
+
+static void touch(const char *name)
+{
+    char p[1024];
+    tmp_path(p, sizeof p, name);
+    FILE *f = fopen(p, "w");
+    ck_assert_ptr_nonnull(f);
+    fputs("half a save", f);
+    fclose(f);
+}
+
+static int exists(const char *name)
+{
+    char p[1024];
+    struct stat st;
+    tmp_path(p, sizeof p, name);
+    return lstat(p, &st) == 0;
+}
+
+/* What a seqsh killed mid-save leaves (.NAME.seqsh-tmp-HOST-PID-N) is
+ * removed by the next save to NAME; nothing else is: another process's
+ * (alive), another host's, another name's, anything that is not a
+ * regular file or not named exactly so. */
+START_TEST(test_stale_temporaries)
+{
+    char host[80], dead[300], alive[300], self[300], other[300], dir_[300], lnk[300],
+         odd[300], second[300], out[1024], p[1024];
+    host_tag(host, sizeof host);
+    pid_t pid = fork();
+    ck_assert(pid >= 0);
+    if (pid == 0)
+        _exit(0);
+    ck_assert_int_eq(waitpid(pid, NULL, 0), pid);   /* gone: its pid is free */
+    snprintf(dead, sizeof dead, ".t.npy.seqsh-tmp-%s-%ld-0", host, (long)pid);
+    snprintf(second, sizeof second, ".t.npy.seqsh-tmp-%s-%ld-17", host, (long)pid);
+    snprintf(alive, sizeof alive, ".t.npy.seqsh-tmp-%s-1-0", host);
+    snprintf(self, sizeof self, ".t.npy.seqsh-tmp-%s-%ld-5", host, (long)getpid());
+    snprintf(other, sizeof other, ".t.npy.seqsh-tmp-%sx-%ld-0", host, (long)pid);
+    snprintf(dir_, sizeof dir_, ".t.npy.seqsh-tmp-%s-%ld-1", host, (long)pid);
+    snprintf(lnk, sizeof lnk, ".t.npy.seqsh-tmp-%s-%ld-2", host, (long)pid);
+    snprintf(odd, sizeof odd, ".t.npy.seqsh-tmp-%s-%ldx-0", host, (long)pid);
+    const char *kept[] = { alive, self, other, odd, ".u.npy.seqsh-tmp-h-1-0" };
+    touch(dead);
+    touch(second);
+    for (size_t i = 0; i < sizeof kept / sizeof kept[0]; i++)
+        touch(kept[i]);
+    tmp_path(p, sizeof p, dir_);
+    ck_assert_int_eq(mkdir(p, 0700), 0);
+    tmp_path(p, sizeof p, lnk);
+    ck_assert_int_eq(symlink("t.npy", p), 0);
+
+    float v = 1.0f;
+    sq_tensor t = { { 1, { 1 } }, &v };
+    sq_error err = {""};
+    tmp_path(out, sizeof out, "t.npy");
+    ck_assert_msg(npy_write_file(out, &t, &err) == 0, "%s", err.msg);
+    ck_assert(!exists(dead) && !exists(second));
+    for (size_t i = 0; i < sizeof kept / sizeof kept[0]; i++) {
+        ck_assert_msg(exists(kept[i]), "%s was removed", kept[i]);
+        tmp_path(p, sizeof p, kept[i]);
+        unlink(p);
+    }
+    ck_assert(exists(dir_) && exists(lnk));
+    tmp_path(p, sizeof p, dir_);
+    rmdir(p);
+    tmp_path(p, sizeof p, lnk);
+    unlink(p);
+    unlink(out);
 }
 END_TEST
 
@@ -915,6 +1103,8 @@ static Suite *npy_suite(void)
                         sizeof f4_fixtures / sizeof f4_fixtures[0]);
     tcase_add_test(tc, test_write_npy_roundtrip);
     tcase_add_test(tc, test_write_errors);
+    tcase_add_test(tc, test_write_targets);
+    tcase_add_test(tc, test_stale_temporaries);
     tcase_add_test(tc, test_atomic_replace);
     tcase_add_test(tc, test_read_whole_file_errors);
     suite_add_tcase(s, tc);

@@ -1,9 +1,13 @@
 /* alloc.c - the engine's one door to the heap. Every engine allocation goes
  * through these, so a test can make the N-th one fail and check that each
  * command fails cleanly and leaves the model as it was. */
+#include <errno.h>
+#include <limits.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 #include "base/base.h"
 
@@ -57,15 +61,127 @@ char *sq_strndup(const char *s, size_t n)
     return refuse() ? NULL : strndup(s, n);
 }
 
-/* The memory a single command may ask for: half the machine's memory unless
- * set otherwise. A setting of the process, like the thread count. */
+/* The memory a single command may ask for: half of what this process may
+ * use, unless set otherwise. What it may use is the smallest of the
+ * machine's memory, its cgroup's limit (cgroup v2 memory.max, or v1
+ * memory.limit_in_bytes, along the path from its own cgroup up to the
+ * root) and its address-space limit (RLIMIT_AS, ulimit -v): in a 500 MB
+ * container a request is refused rather than left to the OOM killer. A
+ * setting of the process, like the thread count. */
 static size_t mem_limit;
+
+/* A limit read from a cgroup file: a number of bytes, or none ("max", a
+ * huge v1 value, a missing file). */
+static unsigned long long cgroup_value(const char *dir, const char *file)
+{
+    char path[4096], buf[64];
+    snprintf(path, sizeof path, "%s/%s", dir, file);
+    FILE *f = fopen(path, "re");
+    if (!f)
+        return ULLONG_MAX;
+    unsigned long long v = ULLONG_MAX;
+    if (fgets(buf, sizeof buf, f)) {
+        char *end;
+        errno = 0;
+        unsigned long long x = strtoull(buf, &end, 10);
+        if (end != buf && !errno && (*end == '\n' || *end == '\0') && x > 0
+            && x < ((unsigned long long)1 << 60))
+            v = x;
+    }
+    fclose(f);
+    return v;
+}
+
+/* The smallest limit on the cgroup path `rel` ("/a/b") under mount point
+ * `root`, in `file`, checking every folder from the cgroup up. */
+static unsigned long long cgroup_path_limit(const char *root, const char *rel, const char *file)
+{
+    char dir[4096];
+    unsigned long long best = ULLONG_MAX;
+    snprintf(dir, sizeof dir, "%s%s", root, rel);
+    size_t rootlen = strlen(root);
+    for (;;) {
+        unsigned long long v = cgroup_value(dir, file);
+        if (v < best)
+            best = v;
+        char *slash = strrchr(dir, '/');
+        if (!slash || (size_t)(slash - dir) < rootlen)
+            break;
+        *slash = '\0';
+    }
+    return best;
+}
+
+unsigned long long sq_cgroup_memory_limit(const char *proc_cgroup, const char *fs_root)
+{
+    FILE *f = fopen(proc_cgroup, "re");
+    if (!f)
+        return ULLONG_MAX;
+    char line[4096], root[4096];
+    unsigned long long best = ULLONG_MAX;
+    while (fgets(line, sizeof line, f)) {
+        /* "0::/path" (v2) or "4:memory:/path" (v1; maybe "4:cpu,memory:") */
+        line[strcspn(line, "\n")] = '\0';
+        char *c1 = strchr(line, ':'), *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
+        if (!c2 || c2[1] != '/')
+            continue;
+        *c1 = *c2 = '\0';
+        const char *ctl = c1 + 1, *rel = c2 + 1;
+        unsigned long long v = ULLONG_MAX;
+        if (!strcmp(line, "0") && !*ctl) {
+            snprintf(root, sizeof root, "%s", fs_root);
+            v = cgroup_path_limit(root, !strcmp(rel, "/") ? "" : rel, "memory.max");
+            /* inside a cgroup namespace the mount is the process's own */
+            unsigned long long top = cgroup_value(root, "memory.max");
+            if (top < v)
+                v = top;
+        } else {
+            int memory = 0;
+            for (char *save = NULL, *t = strtok_r((char *)ctl, ",", &save); t;
+                 t = strtok_r(NULL, ",", &save))
+                memory |= !strcmp(t, "memory");
+            if (!memory)
+                continue;
+            snprintf(root, sizeof root, "%s/memory", fs_root);
+            v = cgroup_path_limit(root, !strcmp(rel, "/") ? "" : rel, "memory.limit_in_bytes");
+            unsigned long long top = cgroup_value(root, "memory.limit_in_bytes");
+            if (top < v)
+                v = top;
+        }
+        if (v < best)
+            best = v;
+    }
+    fclose(f);
+    return best;
+}
+
+size_t sq_default_memory_limit(unsigned long long phys, unsigned long long cgroup,
+                               unsigned long long rlimit_as)
+{
+    unsigned long long m = phys;
+    if (cgroup < m)
+        m = cgroup;
+    if (rlimit_as < m)
+        m = rlimit_as;
+    if (m == ULLONG_MAX)
+        m = (unsigned long long)16 << 30;
+    if (m / 2 > SIZE_MAX)
+        return SIZE_MAX;
+    return (size_t)(m / 2) > ((size_t)1 << 20) ? (size_t)(m / 2) : (size_t)1 << 20;
+}
 
 size_t sq_get_memory_limit(void)
 {
     if (!mem_limit) {
         long pages = sysconf(_SC_PHYS_PAGES), size = sysconf(_SC_PAGESIZE);
-        mem_limit = pages > 0 && size > 0 ? (size_t)pages * (size_t)size / 2 : (size_t)8 << 30;
+        unsigned long long phys = pages > 0 && size > 0
+            ? (unsigned long long)pages * (unsigned long long)size : ULLONG_MAX;
+        struct rlimit rl;
+        unsigned long long as = ULLONG_MAX;
+        if (getrlimit(RLIMIT_AS, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY)
+            as = (unsigned long long)rl.rlim_cur;
+        mem_limit = sq_default_memory_limit(
+            phys, sq_cgroup_memory_limit("/proc/self/cgroup", "/sys/fs/cgroup"), as);
     }
     return mem_limit;
 }

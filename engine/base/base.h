@@ -20,10 +20,41 @@ char *sq_strndup(const char *s, size_t n);
  * allocations made since the last sq_alloc_fail_after. */
 void sq_alloc_fail_after(long n);
 long sq_alloc_calls(void);
+/* The default memory limit: half the smallest of physical memory, the
+ * cgroup's limit and RLIMIT_AS (ULLONG_MAX: none), at least 1 MiB. */
+size_t sq_default_memory_limit(unsigned long long phys, unsigned long long cgroup,
+                               unsigned long long rlimit_as);
+/* The smallest cgroup memory limit (v2 memory.max, v1 memory.limit_in_bytes)
+ * on the path of this process's cgroups, from a /proc/self/cgroup file and
+ * the cgroup mount point ("/sys/fs/cgroup"; v1 under its memory/), or
+ * ULLONG_MAX when there is none. Parameters for tests. */
+unsigned long long sq_cgroup_memory_limit(const char *proc_cgroup, const char *fs_root);
 /* Refuses, with a message naming both sizes, anything needing more than the
  * memory limit; `what` starts the sentence ("this call"). */
 int sq_check_memory(double bytes, const char *what, sq_error *err);
 const char *sq_bytes_str(double bytes, char *buf, size_t n);
+
+/* ---- interrupts (interrupt.c) -------------------------------------------
+ * One flag, set by a signal handler, watched by every long loop: forward
+ * and fit poll the session's, and code without a session (file readers,
+ * decompression, the build step) calls sq_poll every chunk of work, about
+ * every few milliseconds, so that a stop takes well under a second. */
+#define SQ_INTERRUPTED "Interrupted"   /* the message, exactly */
+/* Watches *flag (borrowed; NULL: none); sq_set_interrupt_flag calls it. */
+void sq_interrupt_watch(volatile int *flag);
+volatile int *sq_interrupt_flag(void);  /* the watched flag, or NULL */
+int sq_interrupted(void);               /* 1 when the flag is set */
+/* -1 with err = "Interrupted" when the flag is set, else 0. */
+int sq_poll(sq_error *err);
+
+/* ---- text that may reach a terminal (text.c) ---------------------------- */
+/* "x\x1b]0;y" for a quoted name: every control character (tab and newline
+ * too) and every byte that is not UTF-8 as \xNN. Returns buf (n bytes). */
+const char *sq_escape(const char *s, char *buf, size_t n);
+/* A model or layer name: 1 to SQ_NAME_MAX - 1 bytes of UTF-8 text without
+ * blanks, '/', ':' or control characters. 0, or -1 with err = "invalid
+ * WHAT name 'X' (...)", X escaped. */
+int sq_check_name(const char *what, const char *name, sq_error *err);
 
 /* Fills err with a printf-style message and returns -1. */
 int sq_fail(sq_error *err, const char *fmt, ...)
@@ -51,7 +82,26 @@ void sq_rng_seed(sq_rng *r, uint64_t seed);
 uint64_t sq_rng_next(sq_rng *r);
 float sq_rng_uniform(sq_rng *r);  /* [0, 1) */
 
-/* ---- shapes ------------------------------------------------------------- */
+/* ---- shapes (shape.c) ------------------------------------------------------
+ * Every product of dimensions (a layer's output shape, a weight's count, a
+ * file's declared shape) is computed here, checked: a dimension is at most
+ * SQ_DIM_MAX and a shape holds at most SQ_COUNT_MAX values (zeros aside),
+ * so that one more multiplication by an option (< 2^31) or a sum of two
+ * dimensions cannot overflow a long, and every count is exact as a double
+ * and fits in size_t with room for sizeof(double). */
+#define SQ_DIM_MAX ((long)1 << 32)
+#define SQ_COUNT_MAX ((long)1 << 53)
+/* *r = a * b for counts a, b >= 0; 0 (and *r untouched) when the product
+ * passes SQ_COUNT_MAX. */
+int sq_count_mul(long a, long b, long *r);
+/* The number of values of dimensions d[0..n) (each >= 0), or -1 with err
+ * naming them: "WHAT: 65536 x 65536 x 65536 x 65536 is too large (a shape
+ * holds at most 2^53 values)". */
+int sq_dims_count(const long *d, int n, const char *what, long *count, sq_error *err);
+/* Checks a shape whose dimensions may be None (< 0): each known one at
+ * most SQ_DIM_MAX, and the product of the known non-zero ones at most
+ * SQ_COUNT_MAX; otherwise -1 with err naming WHAT and the shape. */
+int sq_shape_check(const sq_shape *sh, const char *what, sq_error *err);
 int sq_shape_eq(const sq_shape *a, const sq_shape *b);
 /* conv_output_length of keras/utils/conv_utils.py; n < 0 (None) stays None. */
 long sq_conv_len(long n, long k, int same, long stride, long dilation);

@@ -14,6 +14,7 @@
 #include "io/data.h"
 
 #define CELL_SHOW 40          /* bytes of a bad cell quoted in a message */
+#define POLL_LINES 4096       /* lines read between two polls */
 
 int sq_csv_label_parse(const char *label, label_spec *ls, sq_error *err)
 {
@@ -245,7 +246,8 @@ int sq_csv_parse(const unsigned char *buf, size_t len, const char *path,
         const char *here = p;
         if (!next_line(&p, end, &s, &e))
             break;
-        line++;
+        if (++line % POLL_LINES == 1 && sq_poll(err) < 0)
+            return -1;
         if (line_blank(s, e))
             continue;
         if (!data && !seen_first) {
@@ -297,13 +299,19 @@ int sq_csv_parse(const unsigned char *buf, size_t len, const char *path,
                            "has only 1 column", ls->text, subj);
     }
 
-    long xc = lab >= 0 ? ncols - 1 : ncols;
+    long xc = lab >= 0 ? ncols - 1 : ncols, dims[2] = { rows, xc }, checked;
     size_t xn, xbytes, ybytes;
+    if (sq_dims_count(dims, 2, subj, &checked, err) < 0)
+        return -1;
     /* Every cell takes at least one byte, so these fit in the file. */
     if (!mul_size((size_t)rows, (size_t)xc, &xn) ||
         !mul_size(xn, sizeof(float), &xbytes) ||
         !mul_size((size_t)rows, sizeof(float), &ybytes))
         return sq_fail(err, "%s is too large", subj);
+    char what[64 + SQ_ERR_MAX / 2];
+    snprintf(what, sizeof what, "reading %.*s", SQ_ERR_MAX / 2, subj);
+    if (sq_check_memory((double)xbytes + (lab >= 0 ? (double)ybytes : 0), what, err) < 0)
+        return -1;
     xd = sq_malloc(xbytes ? xbytes : 1);
     if (!xd) {
         sq_fail(err, "out of memory reading %s (%zu bytes)", subj, xbytes);
@@ -322,7 +330,8 @@ int sq_csv_parse(const unsigned char *buf, size_t len, const char *path,
     line = data_line - 1;
     size_t r = 0;
     while (next_line(&p, end, &s, &e)) {
-        line++;
+        if (++line % POLL_LINES == 1 && sq_poll(err) < 0)
+            goto fail;
         if (line_blank(s, e))
             continue;
         long col = 0;

@@ -30,6 +30,7 @@
 #define SUBJ_MAX 600          /* "'path'" in messages */
 #define SNIFF_LEN 4096        /* bytes looked at to tell text from binary */
 #define ZCHUNK (1u << 30)     /* zlib's counters are uInt */
+#define OUT_CHUNK (4u << 20)  /* bytes inflated between two polls */
 
 typedef enum { K_NPY, K_NPZ, K_GZIP, K_IDX, K_CSV, K_UNKNOWN } data_kind;
 
@@ -76,7 +77,7 @@ static void name_source(sq_error *err, const char *subj)
     char tmp[SQ_ERR_MAX];
     size_t n = 0, sl = strlen(subj);
     const char *m, *p;
-    if (!err)
+    if (!err || !strcmp(err->msg, SQ_INTERRUPTED))
         return;
     m = err->msg;
     tmp[0] = '\0';
@@ -152,7 +153,9 @@ static data_kind detect(const unsigned char *b, size_t n)
 /* ---- gzip ----------------------------------------------------------------- */
 
 /* Inflates a gzip file (one or more concatenated members; zero padding
- * after the last is ignored) into a malloc'd buffer. */
+ * after the last is ignored) into a malloc'd buffer. Refused as soon as
+ * the output passes the memory limit (or SQ_DATA_GZ_MAX); polls the
+ * interrupt flag every OUT_CHUNK bytes. */
 static int gunzip(const unsigned char *src, size_t slen, const char *subj,
                   unsigned char **out, size_t *outlen, sq_error *err)
 {
@@ -163,6 +166,11 @@ static int gunzip(const unsigned char *src, size_t slen, const char *subj,
     char lim[32];
     int started = 0;
 
+    int by_memory = 0;
+    if ((uint64_t)sq_get_memory_limit() < limit) {
+        limit = sq_get_memory_limit();
+        by_memory = 1;
+    }
     if (limit > SIZE_MAX / 2)
         limit = SIZE_MAX / 2;
     memset(&zs, 0, sizeof zs);
@@ -182,6 +190,8 @@ static int gunzip(const unsigned char *src, size_t slen, const char *subj,
     }
     if (cap < 4096)
         cap = 4096;
+    if (cap > limit)
+        cap = (size_t)limit;
     buf = sq_malloc(cap);
     if (!buf) {
         sq_fail(err, "out of memory decompressing %s", subj);
@@ -189,14 +199,22 @@ static int gunzip(const unsigned char *src, size_t slen, const char *subj,
     }
     zs.next_in = src;
     for (;;) {
+        if (sq_poll(err) < 0)
+            goto fail;
         if (zs.avail_in == 0 && in_left > 0) {
             zs.avail_in = in_left > ZCHUNK ? ZCHUNK : (uInt)in_left;
             in_left -= zs.avail_in;
         }
         if (len == cap) {
             if ((uint64_t)cap >= limit) {
-                sq_fail(err, "%s decompresses to more than %s; refusing to "
-                        "load it", subj, size_text(limit, lim, sizeof lim));
+                char have[32];
+                if (by_memory)
+                    sq_fail(err, "%s decompresses to more than the memory limit of %s "
+                            "(change it with 'set memory_limit=SIZE')", subj,
+                            sq_bytes_str((double)limit, have, sizeof have));
+                else
+                    sq_fail(err, "%s decompresses to more than %s; refusing to "
+                            "load it", subj, size_text(limit, lim, sizeof lim));
                 goto fail;
             }
             size_t ncap = (uint64_t)cap * 2 > limit ? (size_t)limit : cap * 2;
@@ -210,7 +228,7 @@ static int gunzip(const unsigned char *src, size_t slen, const char *subj,
         }
         size_t room = cap - len;
         zs.next_out = buf + len;
-        zs.avail_out = room > ZCHUNK ? ZCHUNK : (uInt)room;
+        zs.avail_out = room > OUT_CHUNK ? OUT_CHUNK : (uInt)room;
         uInt before = zs.avail_out;
         int rc = inflate(&zs, Z_NO_FLUSH);
         len += before - zs.avail_out;

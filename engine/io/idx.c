@@ -9,6 +9,8 @@
 #include "io/bytes.h"
 #include "io/data.h"
 
+#define POLL_EVERY ((size_t)1 << 20)   /* values converted between two polls */
+
 int sq_idx_parse(const unsigned char *b, size_t n, const char *subj,
                      sq_tensor *out, sq_error *err)
 {
@@ -61,12 +63,25 @@ int sq_idx_parse(const unsigned char *b, size_t n, const char *subj,
         return sq_fail(err, "%s: its IDX header claims shape %s (%zu bytes of "
                        "data), but the file has %zu (extra bytes at the end)",
                        subj, shape, nbytes, have);
+    /* the dimensions as every shape is checked (a file of shape
+     * (0, 2^32 - 1, 2^32 - 1) holds nothing but cannot be flattened) */
+    long checked;
+    if (sq_dims_count(t.shape.d, nd, subj, &checked, err) < 0)
+        return -1;
+    char what[64 + SQ_ERR_MAX / 2];
+    snprintf(what, sizeof what, "reading %.*s", SQ_ERR_MAX / 2, subj);
+    if (sq_check_memory((double)outbytes, what, err) < 0)
+        return -1;
     float *d = sq_malloc(outbytes ? outbytes : 1);
     if (!d)
         return sq_fail(err, "out of memory reading %s (%zu bytes)", subj,
                        outbytes);
     const unsigned char *p = b + off;
     for (size_t i = 0; i < count; i++, p += es) {
+        if (i % POLL_EVERY == 0 && sq_poll(err) < 0) {
+            free(d);
+            return -1;
+        }
         switch (type) {
         case 0x08: d[i] = (float)p[0]; break;
         case 0x09: d[i] = (float)(p[0] < 128 ? (int)p[0] : (int)p[0] - 256);

@@ -26,6 +26,7 @@
 #define MAGIC "SEQSHMDL"
 #define VERSION 1u
 #define MAX_WORDS 64
+#define POLL_EVERY ((size_t)1 << 22)   /* weights between two polls */
 
 static void put_le(unsigned char *p, uint64_t v, int n)
 {
@@ -180,33 +181,53 @@ static int parse_dims(char **w, int n, int from, sq_shape *sh, int batch)
     return 0;
 }
 
-/* A model or layer name as `model` and name= accept it. */
-static int valid_name(const char *s)
+/* One name in its scope: the model's entries (scope NULL) or the layers
+ * of one nested model (scope: its group). */
+typedef struct {
+    const void *scope;
+    const char *name;
+} scoped_name;
+
+static int scoped_cmp(const void *a, const void *b)
 {
-    return *s && strlen(s) < SQ_NAME_MAX && !strpbrk(s, " \t/:");
+    const scoped_name *x = a, *y = b;
+    uintptr_t sx = (uintptr_t)x->scope, sy = (uintptr_t)y->scope;
+    if (sx != sy)
+        return sx < sy ? -1 : 1;
+    return strcmp(x->name, y->name);
 }
 
 /* What `add` guarantees of a model, checked for one read from a file: every
  * layer is named, the entries of model.layers (layers, nested models) have
- * distinct names, and so do the layers inside each nested model. */
+ * distinct names, and so do the layers inside each nested model. Sorted,
+ * so that a file of many thousands of layers is checked at once. */
 static int check_names(const sq_model *m, const char *path, sq_error *err)
 {
     for (int i = 0; i < m->n; i++)
         if (!m->layers[i]->name[0])
             return sq_fail(err, "'%s' is corrupt: layer %d has no name", path, i + 1);
-    int ne = sq_entry_count(m);
-    for (int a = 0; a < ne; a++)
-        for (int b = a + 1; b < ne; b++)
-            if (!strcmp(sq_entry_name(m, a), sq_entry_name(m, b)))
-                return sq_fail(err, "'%s' is corrupt: two layers are named '%s'", path,
-                               sq_entry_name(m, a));
+    scoped_name *v = sq_malloc((size_t)(2 * m->n + 1) * sizeof *v);
+    if (!v)
+        return sq_fail(err, "out of memory");
+    size_t k = 0;
+    for (int i = 0; i < m->n; i = sq_entry_end(m, i))
+        v[k++] = (scoped_name){ NULL, sq_entry_name_at(m, i) };
     for (int i = 0; i < m->n; i++)
-        for (int j = i + 1; j < m->n && m->layers[i]->group; j++)
-            if (m->layers[j]->group == m->layers[i]->group
-                && !strcmp(m->layers[i]->name, m->layers[j]->name))
-                return sq_fail(err, "'%s' is corrupt: two layers of '%s' are named '%s'", path,
-                               m->layers[i]->group->name, m->layers[i]->name);
-    return 0;
+        if (m->layers[i]->group)
+            v[k++] = (scoped_name){ m->layers[i]->group, m->layers[i]->name };
+    qsort(v, k, sizeof *v, scoped_cmp);
+    int rc = 0;
+    for (size_t i = 1; i < k && rc == 0; i++) {
+        if (scoped_cmp(&v[i - 1], &v[i]) != 0)
+            continue;
+        if (v[i].scope)
+            rc = sq_fail(err, "'%s' is corrupt: two layers of '%s' are named '%s'", path,
+                         ((const sq_group *)v[i].scope)->name, v[i].name);
+        else
+            rc = sq_fail(err, "'%s' is corrupt: two layers are named '%s'", path, v[i].name);
+    }
+    free(v);
+    return rc;
 }
 
 /* Builds the model of file text `arch` with weights w (p floats, LE). */
@@ -234,15 +255,21 @@ static sq_model *from_text(char *arch, const unsigned char *w, size_t p, const c
         if (nw == 0 || words[0][0] == '#')
             continue;
         sq_error e2;
-        if (!strcmp(words[0], "model") && nw == 2 && valid_name(words[1])) {
+        if (sq_poll(err) < 0)
+            goto fail;
+        if ((!strcmp(words[0], "model") || !strcmp(words[0], "begin_model")) && nw == 2
+            && sq_check_name("model", words[1], &e2) < 0) {
+            sq_fail(err, "'%s': architecture line %d: %s", path, lineno, e2.msg);
+            goto fail;
+        }
+        if (!strcmp(words[0], "model") && nw == 2) {
             strcpy(m->name, words[1]);
         } else if ((!strcmp(words[0], "input") || !strcmp(words[0], "build")) && !have_shape) {
             explicit_input = !strcmp(words[0], "input");
             if (parse_dims(words, nw, 1, &in, !explicit_input) < 0)
                 goto corrupt;
             have_shape = 1;
-        } else if (!strcmp(words[0], "begin_model") && nw == 2 && !group
-                   && valid_name(words[1])) {
+        } else if (!strcmp(words[0], "begin_model") && nw == 2 && !group) {
             if (!(group = sq_calloc(1, sizeof *group))) {
                 sq_fail(err, "out of memory");
                 goto fail;
@@ -294,6 +321,7 @@ static sq_model *from_text(char *arch, const unsigned char *w, size_t p, const c
     }
     m->layers = layers;
     m->n = n;
+    m->cap = cap;
     layers = NULL;
     if (check_names(m, path, err) < 0)
         goto fail;
@@ -323,6 +351,8 @@ static sq_model *from_text(char *arch, const unsigned char *w, size_t p, const c
         goto fail;
     }
     for (size_t i = 0; i < p; i++) {
+        if (i % POLL_EVERY == 0 && sq_poll(err) < 0)
+            goto fail;
         uint32_t bits = (uint32_t)get_le(w + 4 * i, 4);
         memcpy(&m->params[i], &bits, 4);
     }
@@ -393,12 +423,10 @@ static sq_model *read_model(const char *path, sbuf *notes, sq_error *err)
                 path, (unsigned long long)p);
         goto done;
     }
-    uLong crc = crc32(0L, Z_NULL, 0);
-    for (size_t off = 0; off < len - 4; off += 1u << 30) {
-        size_t chunk = len - 4 - off < (1u << 30) ? len - 4 - off : (1u << 30);
-        crc = crc32(crc, buf + off, (uInt)chunk);
-    }
-    if ((uint32_t)crc != (uint32_t)get_le(buf + len - 4, 4)) {
+    uint32_t crc;
+    if (sq_crc32_polled(buf, len - 4, &crc, err) < 0)
+        goto done;
+    if (crc != (uint32_t)get_le(buf + len - 4, 4)) {
         sq_fail(err, "'%s' is corrupt (its CRC-32 check fails)", path);
         goto done;
     }
@@ -446,9 +474,8 @@ int sq_add_model(sq_session *s, const char *path, const char *name, int trainabl
                  sq_error *err)
 {
     sq_model *cur = s->model;
-    if (name && (!*name || strlen(name) >= SQ_NAME_MAX || strpbrk(name, " \t/:")))
-        return sq_fail(err, "invalid layer name '%s' (1 to %d characters, no blanks, '/' or ':')",
-                       name, SQ_NAME_MAX - 1);
+    if (name && sq_check_name("layer", name, err) < 0)
+        return -1;
     sq_model *sub = read_model(path, NULL, err);
     if (!sub)
         return -1;
@@ -462,14 +489,8 @@ int sq_add_model(sq_session *s, const char *path, const char *name, int trainabl
     }
     if (!name)
         name = sub->name;
-    for (int e = 0; e < sq_entry_count(cur); e++) {
-        if (!strcmp(sq_entry_name(cur, e), name)) {
-            sq_fail(err, "All layers added to a Sequential model should have unique names. "
-                    "Name \"%s\" is already the name of a layer in this model. Update the "
-                    "`name` argument to pass a unique name.", name);
-            goto done;
-        }
-    }
+    if (sq_model_check_name(cur, name, err) < 0)
+        goto done;
     if (!cur->built && cur->n > 0) {
         sq_fail(err, "add model needs a built model to stack on (give it an input first) or "
                 "an empty one");

@@ -16,6 +16,7 @@
 #define NPY_ALIGN 64
 #define NPY_GROWTH_DIGITS 21   /* numpy's GROWTH_AXIS_MAX_DIGITS */
 #define SUBJECT_MAX 600        /* "'path' member 'name'" in messages */
+#define POLL_EVERY ((size_t)1 << 20)   /* values converted between two polls */
 
 /* ---- .npy reading --------------------------------------------------------- */
 
@@ -305,6 +306,13 @@ int npy_parse(const unsigned char *buf, size_t len, const char *subject,
                 "file has %zu", subject, nbytes, avail);
         goto fail;
     }
+    long checked;
+    if (sq_dims_count(t.shape.d, t.shape.rank, subject, &checked, err) < 0)
+        goto fail;
+    char what[SUBJECT_MAX + 16];
+    snprintf(what, sizeof what, "reading %s", subject);
+    if (sq_check_memory((double)outbytes, what, err) < 0)
+        goto fail;
     data = sq_malloc(outbytes ? outbytes : 1);
     if (!data) {
         sq_fail(err, "out of memory reading %s (%zu bytes)", subject, outbytes);
@@ -313,11 +321,16 @@ int npy_parse(const unsigned char *buf, size_t len, const char *subject,
 
     const unsigned char *src = buf + pre + hlen;
     if (!h.fortran || h.rank < 2 || count == 0) {
-        if (dt.kind == 'f' && dt.size == 4 && dt.big == host_is_big_endian()) {
-            memcpy(data, src, nbytes);
-        } else {
-            for (size_t j = 0; j < count; j++)
-                data[j] = convert_one(src + j * (size_t)dt.size, &dt);
+        int same = dt.kind == 'f' && dt.size == 4 && dt.big == host_is_big_endian();
+        for (size_t j = 0; j < count; j += POLL_EVERY) {
+            size_t k = count - j < POLL_EVERY ? count - j : POLL_EVERY;
+            if (sq_poll(err) < 0)
+                goto fail;
+            if (same)
+                memcpy(data + j, src + j * 4, k * 4);
+            else
+                for (size_t i = j; i < j + k; i++)
+                    data[i] = convert_one(src + i * (size_t)dt.size, &dt);
         }
     } else {
         /* Walk the source in Fortran order (axis 0 fastest), keeping the
@@ -328,6 +341,8 @@ int npy_parse(const unsigned char *buf, size_t len, const char *subject,
         for (int i = h.rank - 2; i >= 0; i--)
             cstride[i] = cstride[i + 1] * (size_t)h.d[i + 1];
         for (size_t j = 0; j < count; j++) {
+            if (j % POLL_EVERY == 0 && sq_poll(err) < 0)
+                goto fail;
             data[dst] = convert_one(src + j * (size_t)dt.size, &dt);
             for (int i = 0; i < h.rank; i++) {
                 idx[i]++;

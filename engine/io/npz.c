@@ -25,10 +25,12 @@
 #define ZIP64_LOCATOR_LEN 20
 #define ZIP64_LIMIT 0x7fffffffu   /* Python's zipfile.ZIP64_LIMIT */
 #define ZIP_DOS_DATE 0x0021       /* 1980-01-01, as numpy.savez stamps it */
+#define OUT_CHUNK (4u << 20)      /* bytes inflated between two polls */
 
 /* ---- .npz reading --------------------------------------------------------- */
 
-/* Inflates raw deflate data into exactly dlen bytes. */
+/* Inflates raw deflate data into exactly dlen bytes, polling the
+ * interrupt flag every OUT_CHUNK bytes of output. */
 static int inflate_exact(const unsigned char *src, size_t slen,
                          unsigned char *dst, size_t dlen, const char *subject,
                          sq_error *err)
@@ -39,16 +41,20 @@ static int inflate_exact(const unsigned char *src, size_t slen,
         return sq_fail(err, "%s: cannot start zlib", subject);
     size_t in_left = slen, out_left = dlen;
     const uInt chunk = 1u << 30;
+    int rc = Z_OK;
     zs.next_in = src;
     zs.next_out = dst;
-    int rc;
     for (;;) {
+        if (sq_poll(err) < 0) {
+            inflateEnd(&zs);
+            return -1;
+        }
         if (zs.avail_in == 0 && in_left > 0) {
             zs.avail_in = in_left > chunk ? chunk : (uInt)in_left;
             in_left -= zs.avail_in;
         }
         if (zs.avail_out == 0 && out_left > 0) {
-            zs.avail_out = out_left > chunk ? chunk : (uInt)out_left;
+            zs.avail_out = out_left > OUT_CHUNK ? OUT_CHUNK : (uInt)out_left;
             out_left -= zs.avail_out;
         }
         rc = inflate(&zs, Z_NO_FLUSH);
@@ -122,10 +128,11 @@ int sq_save_npz(const char *path, const sq_named_tensor *t, int n, sq_error *err
 static int npz_parse(const unsigned char *buf, size_t len, const char *path,
                      npz_entry **entries_out, int *n_out, sq_error *err)
 {
-    char arch[SUBJECT_MAX], subject[SUBJECT_MAX];
+    char arch[SUBJECT_MAX], subject[SUBJECT_MAX], what[SUBJECT_MAX + 64];
     npz_entry *ents = NULL;
     unsigned char *inflated = NULL;
     int n = 0;
+    double held = 0;   /* bytes of the arrays read so far */
 
     if (path)
         snprintf(arch, sizeof arch, "'%s'", path);
@@ -294,6 +301,11 @@ static int npz_parse(const unsigned char *buf, size_t len, const char *path,
                         (unsigned long long)usize);
                 goto fail;
             }
+            /* its declared size, with the arrays already read, against
+             * the memory limit before anything is inflated */
+            snprintf(what, sizeof what, "reading %s", subject);
+            if (sq_check_memory(held + (double)usize, what, err) < 0)
+                goto fail;
             inflated = sq_malloc(usize ? (size_t)usize : 1);
             if (!inflated) {
                 sq_fail(err, "out of memory reading %s", subject);
@@ -304,7 +316,10 @@ static int npz_parse(const unsigned char *buf, size_t len, const char *path,
                 goto fail;
             data = inflated;
         }
-        if (crc32_of(data, (size_t)usize) != crc) {
+        uint32_t have_crc;
+        if (sq_crc32_polled(data, (size_t)usize, &have_crc, err) < 0)
+            goto fail;
+        if (have_crc != crc) {
             sq_fail(err, "%s fails its CRC-32 check (the archive is corrupt)",
                     subject);
             goto fail;
@@ -323,6 +338,10 @@ static int npz_parse(const unsigned char *buf, size_t len, const char *path,
             goto fail;
         }
         n++;
+        held += (double)sq_shape_count(&e->t.shape) * sizeof(float);
+        snprintf(what, sizeof what, "reading %s (with the arrays before it)", subject);
+        if (sq_check_memory(held, what, err) < 0)
+            goto fail;
         free(inflated);
         inflated = NULL;
     }

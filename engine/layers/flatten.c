@@ -1,16 +1,24 @@
 /* flatten.c - Flatten: (B, d1, d2, ...) -> (B, d1*d2*...). */
+#include <stdio.h>
 #include <string.h>
 #include "layers/layer.h"
 
 static int output_shape(const sq_layer *l, const sq_shape *in, sq_shape *out,
                         sq_error *err)
 {
-    (void)l;
-    (void)err;
     long n = 1;
+    int known = 1;
     for (int i = 1; i < in->rank; i++)
-        n = (n < 0 || in->d[i] < 0) ? -1 : n * in->d[i];
-    *out = (sq_shape){ 2, { in->d[0], in->rank >= 2 ? n : 1 } };
+        known = known && in->d[i] >= 0;
+    if (!known) {
+        n = -1;
+    } else if (in->rank >= 2) {
+        char what[SQ_NAME_MAX + 16];
+        snprintf(what, sizeof what, "layer %s", l->name);
+        if (sq_dims_count(in->d + 1, in->rank - 1, what, &n, err) < 0)
+            return -1;
+    }
+    *out = (sq_shape){ 2, { in->d[0], n } };
     return 0;
 }
 

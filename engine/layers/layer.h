@@ -149,7 +149,10 @@ typedef struct sq_layer_kind {
     /* Checks and converts parsed options into l->state. */
     int (*configure)(sq_layer *l, const sq_optval *v, sq_error *err);
     /* Output shape for input shape `in` (batch may be None), or Keras's
-     * error. Also validates `in` against already-created weights. */
+     * error. Also validates `in` against already-created weights. A product
+     * of dimensions goes through sq_dims_count (base/shape.c), which names
+     * them when it overflows; the build step checks every shape and weight
+     * count this and weights() return in any case. */
     int (*output_shape)(const sq_layer *l, const sq_shape *in, sq_shape *out,
                         sq_error *err);
     /* Lists the weights created for input shape `in`; returns how many. */

@@ -452,11 +452,8 @@ static sq_layer *create(const sq_layer_kind *kind, int argc, char **argv,
         key[klen] = '\0';
         const char *val = eq + 1;
         if (!strcmp(key, "name")) {
-            if (!*val || strlen(val) >= SQ_NAME_MAX || strpbrk(val, " \t/:")) {
-                sq_fail(err, "invalid layer name '%s' (1 to %d characters, no blanks, '/' or ':')",
-                        val, SQ_NAME_MAX - 1);
+            if (sq_check_name("layer", val, err) < 0)
                 goto fail;
-            }
             strcpy(l->name, val);
         } else if (!strcmp(key, "input_shape") || !strcmp(key, "batch_input_shape")) {
             if (parse_input_shape(val, key[0] == 'b', input_shape, err) < 0)

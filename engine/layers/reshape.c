@@ -45,25 +45,25 @@ static int output_shape(const sq_layer *l, const sq_shape *in, sq_shape *out,
                         sq_error *err)
 {
     const reshape_state *st = l->state;
-    long total = 1;
-    int known = 1;
-    for (int i = 1; i < in->rank; i++) {
-        if (in->d[i] < 0)
-            known = 0;
-        else
-            total *= in->d[i];
-    }
+    long total = 1, prod = 1, known_d[SQ_MAX_RANK];
+    int known = 1, nk = 0, unk = -1;
+    char what[SQ_NAME_MAX + 16];
+    snprintf(what, sizeof what, "layer %s", l->name);
+    for (int i = 1; i < in->rank; i++)
+        known = known && in->d[i] >= 0;
+    if (known && sq_dims_count(in->d + 1, in->rank - 1, what, &total, err) < 0)
+        return -1;
     out->rank = st->n + 1;
     out->d[0] = in->d[0];
-    long prod = 1;
-    int unk = -1;
     for (int i = 0; i < st->n; i++) {
         out->d[i + 1] = st->d[i];
         if (st->d[i] == -1)
             unk = i;
         else
-            prod *= st->d[i];
+            known_d[nk++] = st->d[i];
     }
+    if (sq_dims_count(known_d, nk, what, &prod, err) < 0)
+        return -1;
     if (!known) {
         if (unk >= 0)
             out->d[unk + 1] = -1;

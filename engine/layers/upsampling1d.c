@@ -1,5 +1,6 @@
 /* upsampling1d.c - UpSampling1D(size): every step of (batch, steps,
  * channels) repeated size times (backend.repeat_elements on axis 1). */
+#include <stdio.h>
 #include <string.h>
 #include "layers/layer.h"
 
@@ -29,8 +30,13 @@ static int output_shape(const sq_layer *l, const sq_shape *in, sq_shape *out,
     if (in->rank != 3)
         return sq_fail_ndim(err, l, 3, in);
     *out = *in;
-    if (in->d[1] >= 0)
-        out->d[1] = in->d[1] * st->size;
+    if (in->d[1] >= 0) {
+        long d[2] = { in->d[1], st->size };
+        char what[SQ_NAME_MAX + 16];
+        snprintf(what, sizeof what, "layer %s", l->name);
+        if (sq_dims_count(d, 2, what, &out->d[1], err) < 0)
+            return -1;
+    }
     return 0;
 }
 

@@ -124,12 +124,14 @@ char *sq_summary_columns(const sq_session *s, int columns, sq_error *err)
     sb_printf(&b, "%s\n", eq_);
     size_t trainable = 0, frozen = 0, out_bytes = 0, param_bytes = 0;
     double macs = 0;
-    int ne = sq_entry_count(m);
-    for (int e = 0; e < ne; e++) {
+    /* entries walked in one pass: a summary of many layers stays linear */
+    int e = 0;
+    for (int first = 0; first < m->n; first = sq_entry_end(m, first), e++) {
         sq_layer_info li;
-        sq_layer_cost c;
-        sq_layer_get(s, e, &li);
-        sq_layer_cost_get(s, e, &c);
+        sq_layer_cost c = { 0 };
+        sq_entry_info(m, first, &li);
+        if (columns)
+            sq_layer_cost_get(s, e, &c);
         char f[6][2 * SQ_NAME_MAX];
         const char *fields[6] = { f[0], f[1], f[2], f[3], f[4], f[5] };
         snprintf(f[0], sizeof f[0], "%s (%s)", li.name, li.class_name);
@@ -143,7 +145,7 @@ char *sq_summary_columns(const sq_session *s, int columns, sq_error *err)
             sq_bytes_short((double)c.param_bytes, f[k++], sizeof f[0]);
         }
         row(&b, fields, stops, n);
-        sb_printf(&b, "%s\n", e == ne - 1 ? eq_ : rule_);
+        sb_printf(&b, "%s\n", sq_entry_end(m, first) == m->n ? eq_ : rule_);
         macs += (double)c.macs;
         param_bytes += c.param_bytes;
     }
@@ -185,21 +187,23 @@ char *sq_summary(const sq_session *s, sq_error *err)
 char *sq_layers_text(const sq_session *s, sq_error *err)
 {
     sbuf b = { 0 };
-    int wname = 4, wclass = 5, ne = sq_layer_count(s);
+    const sq_model *m = s->model;
+    int wname = 4, wclass = 5;
     sq_layer_info li;
-    for (int e = 0; e < ne; e++) {
-        sq_layer_get(s, e, &li);
+    for (int first = 0; first < m->n; first = sq_entry_end(m, first)) {
+        sq_entry_info(m, first, &li);
         int a = (int)strlen(li.name), c = (int)strlen(li.class_name);
         if (a > wname) wname = a;
         if (c > wclass) wclass = c;
     }
-    if (ne == 0)
+    if (m->n == 0)
         sb_printf(&b, "%s", "");
     else
         sb_printf(&b, "%-3s %-*s  %-*s  %-22s %s\n", "#", wname, "Name", wclass, "Class",
                   "Output Shape", "Trainable");
-    for (int e = 0; e < ne; e++) {
-        sq_layer_get(s, e, &li);
+    int e = 0;
+    for (int first = 0; first < m->n; first = sq_entry_end(m, first), e++) {
+        sq_entry_info(m, first, &li);
         char shape[128];
         if (li.built)
             sq_shape_str(&li.output_shape, shape, sizeof shape);

@@ -65,10 +65,14 @@ static void look(sq_session *s)
         if (sq_layer_get(s, i, &li) != 0 || !li.name || !li.class_name)
             abort();
     }
-    /* what `add` guarantees: named layers, distinct entry names */
+    /* what `add` guarantees: named layers, distinct entry names, and no
+     * name a terminal would act on */
     const sq_model *m = s->model;
+    if (sq_check_name("model", m->name, &e) != 0)
+        abort();
     for (int i = 0; i < m->n; i++)
-        if (!m->layers[i]->name[0])
+        if (!m->layers[i]->name[0] || sq_check_name("layer", m->layers[i]->name, &e) != 0
+            || (m->layers[i]->group && sq_check_name("model", m->layers[i]->group->name, &e)))
             abort();
     int ne = sq_entry_count(m);
     for (int a = 0; a < ne; a++)

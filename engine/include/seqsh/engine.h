@@ -103,8 +103,10 @@ typedef struct { unsigned long long s[4]; } sq_rng_state;
 sq_rng_state sq_rng_get(const sq_session *s);
 void sq_rng_set(sq_session *s, sq_rng_state st);
 
-/* The most memory one command may need (default: half of physical memory);
- * bigger requests are refused up front with a message naming the size. */
+/* The most memory one command may need, reading and decompressing files
+ * included (default: half of the smallest of physical memory, the cgroup's
+ * memory limit and RLIMIT_AS); bigger requests are refused up front with a
+ * message naming the size. */
 size_t sq_get_memory_limit(void);
 void sq_set_memory_limit(size_t bytes);
 
@@ -128,8 +130,12 @@ int sq_settings_apply(sq_args *a, sq_error *err);
 /* A line on the maths backend: library, kernel, threads. Static string. */
 const char *sq_backend_info(void);
 
-/* Cooperative cancellation: long operations poll *flag between layers and
- * batches and fail with "Interrupted" when it is non-zero. Borrowed. */
+/* Cooperative cancellation: long operations poll *flag (between layers
+ * and batches; file readers and decompression every chunk, the build step
+ * every layer) and fail with "Interrupted" when it is non-zero. Borrowed
+ * until the session is freed. The flag is watched process-wide, as signals
+ * are: the last session to set one is the one readers without a session
+ * poll. */
 void sq_set_interrupt_flag(sq_session *s, volatile int *flag);
 
 /* ---- undo ---------------------------------------------------------------
@@ -144,6 +150,10 @@ typedef struct sq_snapshot sq_snapshot;
 /* NULL with *err filled when out of memory, or when the copy alone would
  * pass the memory limit. */
 sq_snapshot *sq_snapshot_take(const sq_session *s, sq_error *err);
+/* A snapshot for a command that only appends layers (`add KIND`): it
+ * records the layer count and the session's counters and random state, and
+ * undoing it cuts the model back; as cheap for 20,000 layers as for one. */
+sq_snapshot *sq_snapshot_take_append(const sq_session *s, sq_error *err);
 void sq_snapshot_free(sq_snapshot *snap);
 /* Puts the session back to snap and frees it; -1 (nothing changed, snap
  * still the caller's) when out of memory. */
@@ -188,6 +198,14 @@ int sq_model_is_built(const sq_session *s);
 int sq_layer_count(const sq_session *s);
 /* Fills *info for layer i (0-based); -1 when out of range. */
 int sq_layer_get(const sq_session *s, int i, sq_layer_info *info);
+
+/* How much of text[0..n) a terminal shows as text: the length of the
+ * longest prefix that is UTF-8 without control characters (tab and
+ * newline allowed when lines is 1); *bad gets the length of what follows
+ * and should be shown escaped (\xNN each byte): a control character (C0,
+ * DEL, C1) or one byte that is not UTF-8; 0 at the end. Names are checked
+ * against the same rule when they are set or loaded. */
+size_t sq_text_span(const char *text, size_t n, int lines, size_t *bad);
 
 /* Python's repr of a shape tuple: "(None, 123, 123, 32)", "(None,)".
  * Writes at most n bytes including the NUL; returns buf. */
@@ -321,6 +339,12 @@ int sq_predict(sq_session *s, const sq_tensor *x, long batch_size, sq_tensor *y,
 /* model.save_weights / load_weights as .npz, keys "LAYER/WEIGHT". */
 int sq_save_weights(const sq_session *s, const char *path, sq_error *err);
 int sq_load_weights(sq_session *s, const char *path, sq_error *err);
+
+/* Waits until fd, a pipe opened with O_NONBLOCK, has data or has seen its
+ * writer come and go (a FIFO with no writer yet is waited for, as sh does),
+ * polling the interrupt flag every 0.1 s: 0, or -1 with err filled
+ * ("Interrupted"). path names it in messages. */
+int sq_wait_readable(int fd, const char *path, sq_error *err);
 
 /* ---- transfer learning --------------------------------------------------- */
 
