@@ -63,6 +63,16 @@ static void fix_blas_kernel(char **argv)
 int main(int argc, char **argv)
 {
     fix_blas_kernel(argv);
+    if (sq_dist_init(&argc, &argv) < 0) {
+        fprintf(stderr, "seqsh: MPI failed to start\n");
+        return 1;
+    }
+    atexit(sq_dist_finalize);   /* every way out, usage errors included */
+    /* under mpirun only rank 0 prints results (errors: see run.c) */
+    if (sq_dist_rank() != 0 && !freopen("/dev/null", "w", stdout)) {
+        sq_dist_finalize();
+        return 1;
+    }
     static const struct option longopts[] = {
         { "help", no_argument, NULL, 'h' },
         { "version", no_argument, NULL, 'V' },
@@ -200,7 +210,13 @@ int main(int argc, char **argv)
     }
     if (sh.want_exit || sh_interrupted)
         goto done;
-    if ((ncommands == 0 && optind == argc) || force_interactive) {
+    if (((ncommands == 0 && optind == argc) || force_interactive) && sq_dist_size() > 1) {
+        /* mpirun hands standard input to rank 0 alone */
+        if (sq_dist_rank() == 0)
+            fprintf(stderr, "seqsh: under mpirun, give the commands as script files or -c "
+                    "(standard input reaches rank 0 only)\n");
+        failed = 1;
+    } else if ((ncommands == 0 && optind == argc) || force_interactive) {
         if (isatty(0) && isatty(1)) {
             sh.interactive = 1;
             sh_interactive(&sh);

@@ -106,6 +106,30 @@ static int unknown_command(shell *sh, const char *name)
     return sh_fail(sh, "unknown command '%s' (try 'help')", name);
 }
 
+/* The outcome all ranks agree on: the command failed when it failed on
+ * any rank. Only the lowest failing rank reports (its error prefixed with
+ * its rank unless it is rank 0); the others stay silent. */
+static int agree(shell *sh, int rc)
+{
+    int first = sq_dist_first(rc < 0);
+    if (first < 0)
+        return 0;
+    if (first != sq_dist_rank()) {
+        snprintf(sh->err, sizeof sh->err, "failed on rank %d", first);
+        sh->reported = 1;
+    } else if (first != 0) {
+        char prefix[32];
+        size_t k = (size_t)snprintf(prefix, sizeof prefix, "rank %d: ", first);
+        size_t len = strlen(sh->err);
+        if (len + k >= sizeof sh->err)
+            len = sizeof sh->err - k - 1;
+        memmove(sh->err + k, sh->err, len);
+        memcpy(sh->err, prefix, k);
+        sh->err[k + len] = '\0';
+    }
+    return -1;
+}
+
 int sh_run_cmd(shell *sh, int argc, char **argv)
 {
     const sh_command *cmd = sh_command_find(sh, argv[0]);
@@ -130,6 +154,18 @@ int sh_run_cmd(shell *sh, int argc, char **argv)
     sh->undo_ready = snap != NULL;
     int rc = cmd->fn(sh, argc, argv);
     sh->undo_ready = ready;
+    /* under mpirun every rank runs every command: they agree on its outcome,
+     * and a rank where it worked while another failed puts back what it
+     * changed */
+    if (sq_dist_size() > 1) {
+        int mine = rc;
+        rc = agree(sh, rc);
+        if (rc < 0 && mine == 0 && snap && sq_snapshot_restore(sh->s, snap, &why) == 0) {
+            sq_snapshot_free(snap);
+            snap = NULL;
+            keep = 0;
+        }
+    }
     if (rc < 0) {
         sq_rng_set(sh->s, rng);
         /* a command that builds the model and then failed may have left it

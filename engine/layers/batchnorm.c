@@ -2,6 +2,7 @@
  * layers): y = gamma * (x - moving_mean) / sqrt(moving_variance + epsilon)
  * + beta; training: the batch's own statistics, moving ones updated. */
 #include <math.h>
+#include <string.h>
 #include "layers/layer.h"
 
 typedef struct {
@@ -127,22 +128,30 @@ static void forward_batch(const bn_state *st, const sq_fwd *f, long c, size_t ro
     double n = (double)rows;
     for (long j0 = 0; j0 < c; j0 += BN_BLOCK) {
         long nj = c - j0 < BN_BLOCK ? c - j0 : BN_BLOCK;
-        double sum[BN_BLOCK] = { 0 }, sq[BN_BLOCK] = { 0 };
+        /* the row count rides along as the last entry, for the sums across
+         * processes (SyncBatchNormalization) */
+        double sum[BN_BLOCK + 1] = { 0 }, sq[BN_BLOCK + 1] = { 0 };
         const float *x = f->in + j0;
         for (size_t r = 0; r < rows; r++, x += c)
             for (long j = 0; j < nj; j++)
                 sum[j] += x[j];
+        sum[nj] = (double)rows;
+        if (f->sum)
+            f->sum(sum, (size_t)nj + 1);
+        n = sum[nj];
         for (long j = 0; j < nj; j++)
-            sum[j] = rows ? sum[j] / n : 0.0;
+            sum[j] = n > 0 ? sum[j] / n : 0.0;
         x = f->in + j0;
         for (size_t r = 0; r < rows; r++, x += c)
             for (long j = 0; j < nj; j++) {
                 double d = x[j] - sum[j];
                 sq[j] += d * d;
             }
+        if (f->sum)
+            f->sum(sq, (size_t)nj);
         for (long j = 0; j < nj; j++) {
             long k = j0 + j;
-            double var = rows ? sq[j] / n : 0.0;
+            double var = n > 0 ? sq[j] / n : 0.0;
             double a = 1.0 / sqrt(var + st->epsilon);
             mean[k] = (float)sum[j];
             mul[k] = (float)(p.gamma ? a * p.gamma[k] : a);
@@ -150,7 +159,7 @@ static void forward_batch(const bn_state *st, const sq_fwd *f, long c, size_t ro
                 f->cache[1 + k] = mean[k];
                 f->cache[1 + c + k] = (float)a;
             }
-            if (mm && rows > 0) {
+            if (mm && n > 0) {
                 mm[k] = (float)(mm[k] * st->momentum + sum[j] * (1.0 - st->momentum));
                 mv[k] = (float)(mv[k] * st->momentum + var * (1.0 - st->momentum));
             }
@@ -227,6 +236,9 @@ static void backward(const sq_layer *l, const sq_bwd *b)
     for (long j0 = 0; j0 < c; j0 += BN_BLOCK) {
         long nj = c - j0 < BN_BLOCK ? c - j0 : BN_BLOCK;
         double sdy[BN_BLOCK] = { 0 }, sdyx[BN_BLOCK] = { 0 };
+        /* the whole batch's sums (across processes) for dx; this process's
+         * own for dgamma and dbeta, which training sums across processes */
+        double all[2 * BN_BLOCK + 1];
         if (sums) {
             const float *x = b->in + j0, *dy = b->dout + j0;
             for (size_t r = 0; r < rows; r++, x += c, dy += c)
@@ -244,6 +256,15 @@ static void backward(const sq_layer *l, const sq_bwd *b)
         }
         if (!b->din)
             continue;
+        if (batch && b->sum) {
+            memcpy(all, sdy, (size_t)nj * sizeof *all);
+            memcpy(all + nj, sdyx, (size_t)nj * sizeof *all);
+            all[2 * nj] = (double)rows;
+            b->sum(all, 2 * (size_t)nj + 1);
+            memcpy(sdy, all, (size_t)nj * sizeof *all);
+            memcpy(sdyx, all + nj, (size_t)nj * sizeof *all);
+            n = all[2 * nj];
+        }
         float k[BN_BLOCK];
         for (long j = 0; j < nj; j++)
             k[j] = (p.gamma ? p.gamma[j0 + j] : 1.0f) * invstd[j0 + j];

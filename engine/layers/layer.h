@@ -90,6 +90,11 @@ typedef struct {
     /* A stateful layer's states (states() floats per sample) for these
      * samples, kept across calls; NULL for other layers. */
     float *states;
+    /* Not NULL when the batch is split across processes (data-parallel
+     * training): sums v[0..n) over every process in place. A layer that
+     * computes statistics over the batch (BatchNormalization) sums its
+     * partial sums with it, so that every process sees the whole batch's. */
+    void (*sum)(double *v, size_t n);
 } sq_fwd;
 
 /* What a backward call sees: everything of the forward call plus the
@@ -109,6 +114,7 @@ typedef struct {
     float *scratch;
     const uint8_t *mask;         /* the input's mask, as forward saw it */
     const uint8_t *mask_out;     /* the mask forward wrote (SQ_MASK_MAKE) */
+    void (*sum)(double *v, size_t n);   /* as in sq_fwd */
 } sq_bwd;
 
 /* Masks, as Keras's _keras_mask: one byte per row of a tensor (a row is
