@@ -10,13 +10,19 @@ extern const sq_layer_kind sq_kind_dense, sq_kind_conv2d, sq_kind_max_pooling2d,
     sq_kind_global_average_pooling2d, sq_kind_flatten, sq_kind_dropout,
     sq_kind_activation, sq_kind_reshape, sq_kind_batch_normalization,
     sq_kind_rescaling;
+extern const sq_layer_kind sq_kind_conv2d_transpose, sq_kind_up_sampling2d,
+    sq_kind_zero_padding2d, sq_kind_cropping2d, sq_kind_separable_conv2d,
+    sq_kind_depthwise_conv2d;
 
 const sq_layer_kind *const sq_kinds[] = {
     &sq_kind_dense, &sq_kind_conv2d, &sq_kind_max_pooling2d,
     &sq_kind_average_pooling2d, &sq_kind_global_max_pooling2d,
     &sq_kind_global_average_pooling2d, &sq_kind_flatten, &sq_kind_dropout,
     &sq_kind_activation, &sq_kind_reshape, &sq_kind_batch_normalization,
-    &sq_kind_rescaling, NULL,
+    &sq_kind_rescaling,
+    &sq_kind_conv2d_transpose, &sq_kind_up_sampling2d, &sq_kind_zero_padding2d,
+    &sq_kind_cropping2d, &sq_kind_separable_conv2d, &sq_kind_depthwise_conv2d,
+    NULL,
 };
 
 int sq_kind_count(void)
