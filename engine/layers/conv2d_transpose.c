@@ -247,6 +247,8 @@ static void forward(const sq_layer *l, const sq_fwd *f)
                 memset(y + p * (size_t)g.f, 0, (size_t)g.f * sizeof *y);
         }
         for (long iy = 0; iy < g.h; iy += rb) {
+            if (f->intr && *f->intr)
+                return;  /* the caller throws the output away */
             long rows = g.h - iy < rb ? g.h - iy : rb;
             const float *x = f->in + (size_t)b * in_img + (size_t)(iy * g.w * g.c);
             sq_gemm(0, 1, (int)(rows * g.w), (int)R, (int)g.c, 1.0f, x, (int)g.c, f->w, (int)g.c,
