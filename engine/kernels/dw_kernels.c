@@ -116,9 +116,10 @@ static inline AI TGT512 void body_z(const dwt *t, long j, const int np, const in
         const int s = mode;  /* input cols i = p*s + k, ts floats apart */
         __m512 w0 = ld_z(wr, m, masked), w1 = ld_z(wr + t->wts, m, masked);
         __m512 w2 = ld_z(wr + 2 * t->wts, m, masked);
+        const float *xi = xr;  /* walked, not indexed: one register */
 #pragma GCC unroll 17
-        for (int i = 0; i < (np - 1) * s + 3; i++) {
-            __m512 xv = ld_z(xr + i * ts, m, masked);
+        for (int i = 0; i < (np - 1) * s + 3; i++, xi += ts) {
+            __m512 xv = ld_z(xi, m, masked);
             if (i % s == 0 && i / s < np)
                 acc[i / s] = _mm512_fmadd_ps(xv, w0, acc[i / s]);
             if (i >= 1 && (i - 1) % s == 0 && (i - 1) / s < np)
@@ -193,9 +194,10 @@ static inline AI TGT256 void body_y(const dwt *t, long j, const int np, const in
         const int s = mode;
         __m256 w0 = ld_y(wr, m, masked), w1 = ld_y(wr + t->wts, m, masked);
         __m256 w2 = ld_y(wr + 2 * t->wts, m, masked);
+        const float *xi = xr;  /* walked, not indexed: one register */
 #pragma GCC unroll 17
-        for (int i = 0; i < (np - 1) * s + 3; i++) {
-            __m256 xv = ld_y(xr + i * ts, m, masked);
+        for (int i = 0; i < (np - 1) * s + 3; i++, xi += ts) {
+            __m256 xv = ld_y(xi, m, masked);
             if (i % s == 0 && i / s < np)
                 acc[i / s] = _mm256_fmadd_ps(xv, w0, acc[i / s]);
             if (i >= 1 && (i - 1) % s == 0 && (i - 1) / s < np)
