@@ -1247,8 +1247,8 @@ START_TEST(test_gradients)
 }
 END_TEST
 
-/* The check notices a wrong gradient: one kernel entry of a
- * Conv2DTranspose off by 3 percent of its size. */
+/* The check notices a wrong gradient: the largest entry of a
+ * Conv2DTranspose's gradient taken 3 percent too large. */
 START_TEST(test_gradients_reject)
 {
     long d[3] = { 4, 3, 3 };
@@ -1264,13 +1264,9 @@ START_TEST(test_gradients_reject)
         if (fabsf(g.ana[i]) > fabsf(g.ana[big]))
             big = i;
     ck_assert_float_gt(fabsf(g.ana[big]), 1.0f);
-    /* perturb the parameter the numeric side sees instead */
-    float keep = g.base[big];
-    int bad = 0;
     double n = gc_numeric(&g, g.base, big);
-    bad = !close_enough(&g, g.ana[big] * 1.03, n);
-    g.base[big] = keep;
-    ck_assert_int_eq(bad, 1);
+    ck_assert(close_enough(&g, g.ana[big], n));
+    ck_assert(!close_enough(&g, g.ana[big] * 1.03, n));
     gc_free(&g);
 }
 END_TEST
