@@ -12,7 +12,6 @@
  * output. Backward gathers the output gradient the same way and takes din
  * and the kernel gradient as two GEMMs. The kernel is Keras's
  * (kh, kw, filters, in), read as a (kh*kw*filters) x in matrix. */
-#include <ctype.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
