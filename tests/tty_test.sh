@@ -35,9 +35,10 @@ ok() {  # name, then a command that must succeed
 
 start
 keys 'input 28 28 1' Enter
-keys 'add conv2' Tab
-ok "Tab completes a layer kind" wait_for 'seqsh> add conv2d'
-keys '8 3 pad' Tab
+keys 'add upsampling2' Tab
+ok "Tab completes a layer kind" wait_for 'seqsh> add upsampling2d'
+# conv2d is a prefix of conv2dtranspose: typed whole
+keys C-u 'add conv2d 8 3 pad' Tab
 ok "Tab completes an option name" wait_for 'add conv2d 8 3 padding='
 keys 'sa' Tab
 ok "Tab completes an option value" wait_for 'padding=same'

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 #include "layers/layer.h"
+#include "layers/spatial2d.h"
 #include "kernels/blas.h"
 #include "kernels/conv_kernels.h"
 #include "kernels/threads.h"
@@ -37,54 +38,16 @@ static const sq_optdef opts[] = {
     { .name = NULL },
 };
 
-/* Python's repr of a 2-tuple of ints. */
-static const char *pair(const long *v, char *buf, size_t n)
-{
-    snprintf(buf, n, "(%ld, %ld)", v[0], v[1]);
-    return buf;
-}
-
 static int configure(sq_layer *l, const sq_optval *v, sq_error *err)
 {
     conv2d_state *st = l->state;
-    char a[64], b[64];
-    int causal;
     st->filters = v[0].i[0];
     memcpy(st->k, v[1].i, sizeof st->k);
     memcpy(st->s, v[2].i, sizeof st->s);
     memcpy(st->d, v[4].i, sizeof st->d);
     st->use_bias = (int)v[5].i[0];
     /* Keras's order: filters, padding, then _validate_init's checks */
-    if (st->filters < 0)
-        return sq_fail(err, "Received a negative value for `filters`.Was expecting a positive "
-                       "value, got %ld.", st->filters);
-    if (st->filters == 0)
-        return sq_fail(err, "Received an invalid value for `filters`, expected a positive "
-                       "integer, got 0.");
-    if (sq_parse_padding(v[3].s, &st->same, &causal, err) < 0)
-        return -1;
-    if (st->k[0] == 0 || st->k[1] == 0)
-        return sq_fail(err, "The argument `kernel_size` cannot contain 0(s). Received: %s",
-                       pair(st->k, a, sizeof a));
-    if (st->s[0] == 0 || st->s[1] == 0)
-        return sq_fail(err, "The argument `strides` cannot contains 0(s). Received: %s",
-                       pair(st->s, a, sizeof a));
-    if (causal)
-        return sq_fail(err, "Causal padding is only supported for `Conv1D`and `SeparableConv1D`.");
-    if (st->k[0] < 0 || st->k[1] < 0)
-        return sq_fail(err, "The argument `kernel_size` must contain positive integers. "
-                       "Received: %s", pair(st->k, a, sizeof a));
-    if (st->s[0] < 0 || st->s[1] < 0)
-        return sq_fail(err, "The argument `strides` must contain positive integers. "
-                       "Received: %s", pair(st->s, a, sizeof a));
-    if (st->d[0] <= 0 || st->d[1] <= 0)
-        return sq_fail(err, "The argument `dilation_rate` must contain positive integers. "
-                       "Received: %s", pair(st->d, a, sizeof a));
-    if ((st->s[0] > 1 || st->s[1] > 1) && (st->d[0] > 1 || st->d[1] > 1))
-        return sq_fail(err, "`strides > 1` not supported in conjunction with `dilation_rate > 1`. "
-                       "Received: strides=%s and dilation_rate=%s",
-                       pair(st->s, a, sizeof a), pair(st->d, b, sizeof b));
-    return 0;
+    return sq_conv_validate(st->filters, st->k, st->s, st->d, v[3].s, &st->same, err);
 }
 
 /* TensorFlow's shape-inference error for a window larger than its input:

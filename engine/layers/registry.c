@@ -17,6 +17,9 @@ extern const sq_layer_kind sq_kind_conv1d, sq_kind_max_pooling1d, sq_kind_averag
     sq_kind_re_lu, sq_kind_softmax, sq_kind_thresholded_re_lu;
 extern const sq_layer_kind sq_kind_embedding, sq_kind_masking, sq_kind_simple_rnn,
     sq_kind_lstm, sq_kind_gru, sq_kind_bidirectional, sq_kind_time_distributed;
+extern const sq_layer_kind sq_kind_conv2d_transpose, sq_kind_up_sampling2d,
+    sq_kind_zero_padding2d, sq_kind_cropping2d, sq_kind_separable_conv2d,
+    sq_kind_depthwise_conv2d;
 
 const sq_layer_kind *const sq_kinds[] = {
     &sq_kind_dense, &sq_kind_conv2d, &sq_kind_max_pooling2d,
@@ -31,6 +34,8 @@ const sq_layer_kind *const sq_kinds[] = {
     &sq_kind_re_lu, &sq_kind_softmax, &sq_kind_thresholded_re_lu,
     &sq_kind_embedding, &sq_kind_masking, &sq_kind_simple_rnn, &sq_kind_lstm, &sq_kind_gru,
     &sq_kind_bidirectional, &sq_kind_time_distributed,
+    &sq_kind_conv2d_transpose, &sq_kind_up_sampling2d, &sq_kind_zero_padding2d,
+    &sq_kind_cropping2d, &sq_kind_separable_conv2d, &sq_kind_depthwise_conv2d,
     NULL,
 };
 

@@ -1,5 +1,5 @@
 #!/bin/sh
-# seqsh's benchmark (`make bench`): W1-W3 of issue 6 and W4 of issue 12 in seqsh and, where
+# seqsh's benchmark (`make bench`): W1-W3 of issue 6 and W4, W5 of issue 12 in seqsh and, where
 # Debian's python3-torch is installed, in PyTorch in the same run; prints one
 # Markdown table.  See scripts/bench/README.md.
 #
@@ -9,9 +9,9 @@
 #   SEQSH               the seqsh to measure (default ./seqsh)
 #   CC                  C compiler for the helpers (default cc)
 #   BENCH_THREADS       thread counts (default "1 2"; "1" on a 1-CPU machine)
-#   BENCH_REPS_W1       timed forward calls per W1 configuration (default 7)
+#   BENCH_REPS_W1       timed forward calls per W1 and W5 configuration (default 7)
 #   BENCH_REPS_TRAIN    timed epochs per W2/W3/W4 configuration (default 3)
-#   BENCH_WORKLOADS     subset of "w1 w2 w3 w4" (default all four)
+#   BENCH_WORKLOADS     subset of "w1 w2 w3 w4 w5" (default all five)
 #   BENCH_TORCH         auto (default: if /usr/bin/python3 can import torch),
 #                       0 (never), 1 (required: fail without it)
 #   BENCH_INSTALL_TORCH 1: apt-get install python3-torch first if missing
@@ -27,7 +27,7 @@ CC=${CC:-cc}
 PY=/usr/bin/python3
 REPS_W1=${BENCH_REPS_W1:-7}
 REPS_TRAIN=${BENCH_REPS_TRAIN:-3}
-WORKLOADS=${BENCH_WORKLOADS:-w1 w2 w3 w4}
+WORKLOADS=${BENCH_WORKLOADS:-w1 w2 w3 w4 w5}
 TORCH_MODE=${BENCH_TORCH:-auto}
 TIMEOUT=${BENCH_TIMEOUT:-300}
 DEADLINE=${BENCH_DEADLINE:-900}
@@ -47,7 +47,7 @@ seqsh_path=$SEQSH
 set -- $CC
 command -v "${1:-cc}" >/dev/null 2>&1 || die "no C compiler '$CC' (apt-get install build-essential)"
 for w in $WORKLOADS; do
-    case $w in w1|w2|w3|w4) [ -f "$here/$w.seq" ] || die "missing $here/$w.seq" ;;
+    case $w in w1|w2|w3|w4|w5) [ -f "$here/$w.seq" ] || die "missing $here/$w.seq" ;;
     *) die "unknown workload '$w' in BENCH_WORKLOADS" ;; esac
 done
 for v in "$REPS_W1" "$REPS_TRAIN" "$TIMEOUT" "$DEADLINE"; do
@@ -76,6 +76,8 @@ SEQSH=$work/seqsh
 $CC -O2 -o "$work/runstat" "$here/runstat.c" || die "cannot compile runstat.c"
 # shellcheck disable=SC2086
 $CC -O2 -o "$work/gendata" "$here/gendata.c" || die "cannot compile gendata.c"
+# shellcheck disable=SC2086
+$CC -O2 -pthread -o "$work/membw" "$here/membw.c" || die "cannot compile membw.c"
 flags=$(grep -m1 '^flags' /proc/cpuinfo 2>/dev/null)
 peak_isa=
 for isa in avx512 avx2 scalar; do
@@ -146,6 +148,15 @@ for t in $THREADS; do
     # shellcheck disable=SC2034  # read back through eval
     eval "peak_$t=\${p% *} peakwall_$t=\${p#* }"
 done
+case " $WORKLOADS " in *" w5 "*)
+    say "measuring the memory bandwidth (membw.c, STREAM copy)"
+    for t in $THREADS; do
+        bw=$("$work/membw" "$t" | awk '{ print $3 }')
+        [ -n "$bw" ] || die "membw failed"
+        # shellcheck disable=SC2034  # read back through eval
+        eval "membw_$t=\$bw"
+    done ;;
+esac
 
 # ---- PyTorch? ------------------------------------------------------------
 torch_ok=0
@@ -276,6 +287,94 @@ w1() {
     done
 }
 
+# ---- W5: a MobileNet-style stack, forward --------------------------------
+# As W1, with `call ones B 224 224 3`.  Besides GFLOP/s, the bytes a layer
+# must at least move (its input, its output and its weights, 4 bytes each,
+# from seqsh's summary) per second, against the machine's memory bandwidth
+# (membw.c): depthwise convolution does little arithmetic per byte.
+traffic() { # WORKLOAD INPUT_ELEMENTS -> "model_bytes depthwise_bytes" per sample
+    bounded 60 "$SEQSH" -q -c "source '$here/$1.seq'" -c summary 2>/dev/null | awk -v prev="$2" '
+        /\(None(, [0-9]+)+\)/ && $NF ~ /^[0-9]+$/ {
+            s = $0; sub(/.*\(None, /, "", s); sub(/\).*/, "", s)
+            n = split(s, d, ", "); out = 1
+            for (i = 1; i <= n; i++) out *= d[i]
+            b = 4 * (prev + out + $NF); tot += b
+            if ($1 ~ /^depthwise_conv2d/) dw += b
+            prev = out
+        }
+        END { if (tot) printf "%.0f %.0f\n", tot, dw }'
+}
+
+w5rows=
+w5() {
+    # shellcheck disable=SC2046
+    set -- $(flops w5)
+    fl=${1:-0}
+    [ "$fl" -gt 0 ] 2>/dev/null || { say "w5: cannot read the model's shapes"; failed=1; return; }
+    # shellcheck disable=SC2046
+    set -- $(traffic w5 $((224 * 224 * 3)))
+    w5_bytes=${1:-0}; w5_dwbytes=${2:-0}
+    w5_gflop=$(awk -v f="$fl" 'BEGIN { printf "%.4f", f / 1e9 }')
+    say "W5: $w5_gflop GFLOP and $(awk -v b="$w5_bytes" 'BEGIN { printf "%.1f", b / 1e6 }') MB moved per image"
+    # what `time call ones B 224 224 3` costs besides the network: making the
+    # input and printing a (B, 28, 28, 256) result, measured with a 1x1
+    # Conv2D of stride 8 that makes that shape from the input
+    set -- -q --threads 1 -c "model probe; input 224 224 3; add conv2d 256 1 strides=8"
+    for b in 1 32; do
+        i=0
+        while [ "$i" -le "$REPS_W1" ]; do set -- "$@" -c "time call ones $b 224 224 3"; i=$((i + 1)); done
+    done
+    w5_overhead=
+    if run_bounded w5_overhead "$SEQSH" "$@"; then
+        w5_overhead=$(for b in 1 32; do
+            k=$(( (b == 1 ? 0 : 1) * (REPS_W1 + 1) ))
+            seq_times w5_overhead "$k" | head -n "$((REPS_W1 + 1))" | tail -n "$REPS_W1" | median
+        done | tr '\n' ' ' | awk '{ printf "%.2f ms at batch 1, %.1f ms at batch 32", $1, $2 }')
+    else
+        show_fail w5_overhead $?
+    fi
+    for b in 1 32; do
+        for t in $THREADS; do
+            name=w5_b${b}_t$t
+            say "W5 batch $b, $t thread(s)"
+            set -- -q --seed 1 --threads "$t" -c "source '$here/w5.seq'" -c "call ones $b 224 224 3"
+            i=0
+            while [ "$i" -lt "$REPS_W1" ]; do set -- "$@" -c "time call ones $b 224 224 3"; i=$((i + 1)); done
+            if run_bounded "$name" "$SEQSH" "$@"; then
+                sms=$(seq_times "$name" 0 | median); srss=$(rss_mb "$name")
+                details="$details  $name: seqsh ms $(seq_times "$name" 0 | range)
+"
+            else
+                show_fail "$name" $?; sms=$cell; srss=-
+            fi
+            torch_run "torch_$name" "$t" w5 "$t" "$b" "$REPS_W1"
+            # (run_bounded has set name to torch_run's; tname is it)
+            if [ "$torch_ok" = 1 ] && [ -f "$work/$tname.out" ]; then
+                details="$details  $tname: timed $(sed -n 's/^variant //p' "$work/$tname.out")
+"
+            fi
+            row W5 "batch $b, $t thr" "$t" "$(awk -v f="$fl" -v b="$b" 'BEGIN { printf "%.0f", f * b }')" \
+                "$sms" "$srss" "$tms" "$trss"
+            r=$(awk -v by="$w5_bytes" -v dw="$w5_dwbytes" -v b="$b" -v sm="$sms" -v tm="$tms" \
+                    -v bw="$(eval echo "\${membw_$t:-0}")" -v c="batch $b, $t thr" '
+                function num(x) { return x ~ /^[0-9.]+$/ }
+                BEGIN {
+                    s = num(sm) ? by * b / (sm / 1e3) / 1e9 : -1
+                    u = num(tm) ? by * b / (tm / 1e3) / 1e9 : -1
+                    printf "| W5 | %s | %.1f MB | %s | %s | %s | %s | %s |\n", c, by * b / 1e6,
+                        (s >= 0 ? sprintf("%.1f", s) : "-"),
+                        ((s >= 0 && bw > 0) ? sprintf("%.0f%%", 100 * s / bw) : "-"),
+                        (u >= 0 ? sprintf("%.1f", u) : "-"),
+                        ((u >= 0 && bw > 0) ? sprintf("%.0f%%", 100 * u / bw) : "-"),
+                        (bw > 0 ? sprintf("%.1f", bw) : "-")
+                }')
+            w5rows="$w5rows$r
+"
+        done
+    done
+}
+
+# ---- W2, W3: one training epoch ------------------------------------------
 # W4's FLOP per training sample: the LSTM's 4*units*(d + units) MACs per
 # step over 80 steps (T=80, d=64, units=64) and the Dense's 64, 2*MACs
 # forward, three times for a training step (forward, weight gradients, input
@@ -350,6 +449,7 @@ for w in $WORKLOADS; do
     w2) train w2 60000 "32 128" "" 784 ;;
     w3) train w3 10000 "32 128" "" 28 28 1 ;;
     w4) train w4 8192 64 "-ids 10000 -classes 2" 80 ;;
+    w5) w5 ;;
     esac
 done
 
@@ -365,6 +465,10 @@ for t in $THREADS; do
         "$t" "$(eval echo "\$peak_$t")" "$(eval echo "\$peakwall_$t")" "$peak_isa"
 done
 echo "start-up, seqsh -c quit: $startup_ms ms (median of 20, wall time)"
+for t in $THREADS; do
+    bw=$(eval echo "\${membw_$t:-}")
+    [ -n "$bw" ] && printf 'memory bandwidth, %s thread(s): %s GB/s (membw.c: STREAM copy of 128 MB arrays, best of 5)\n' "$t" "$bw"
+done
 if awk -v l="$load" -v n="$ncpu" 'BEGIN { exit !(l + 0 > 0.25 * n) }'; then
     echo "WARNING: the machine was busy (load average $load on $ncpu CPUs): other processes share the cores and"
     echo "the numbers, 2-thread ones above all, are not reliable.  Run again on an idle machine."
@@ -374,13 +478,14 @@ echo "| workload | config | seqsh ms | GFLOP/s | % peak | seqsh RSS | torch ms |
 echo "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
 printf '%s' "$rows"
 echo
-echo "ms: median; W1 of $REPS_W1 forward calls after one warm-up call (\`time call ones B 250 250 3\`),"
-[ -n "${w1_overhead:-}" ] && echo "  which includes making the input and printing the output: $w1_overhead (not subtracted),"
+echo "ms: median; W1 and W5 of $REPS_W1 forward calls after one warm-up call (\`time call ones B 250 250 3\`, W5 224 224 3),"
+[ -n "${w1_overhead:-}" ] && echo "  which includes making the input and printing the output: W1 $w1_overhead (not subtracted),"
+[ -n "${w5_overhead:-}" ] && echo "  W5 $w5_overhead (not subtracted),"
 echo "W2/W3/W4 of $REPS_TRAIN one-epoch fits (W2 60,000 samples, W3 10,000, W4 8,192 sequences of 80 ids)"
 echo "after a warm-up pass over 2048 samples;"
 echo "seqsh's \`time fit X.npy Y.npy\` includes reading X.npy, timed just before each fit (\`time call X.npy\`"
 echo "on a layer-less model) and subtracted (the ranges below show both)."
-echo "GFLOP/s: 2*MACs of Conv2D/Dense from the shapes${w1_gflop:+ (W1: $w1_gflop GFLOP per image)}; training counts forward, weight and"
+echo "GFLOP/s: 2*MACs of Conv2D/DepthwiseConv2D/Dense from the shapes${w1_gflop:+ (W1: $w1_gflop GFLOP per image)}${w5_gflop:+ (W5: $w5_gflop)}; training counts forward, weight and"
 echo "input gradients (3x forward, minus the first layer's input gradient); pooling, loss and optimizer not counted."
 echo "W4: the LSTM's 4*units*(d+units) MACs per step (and the Dense's), 3x forward for training (the Embedding"
 echo "below the LSTM needs its input gradient); the Embedding's lookup and scatter not counted."
@@ -388,6 +493,16 @@ echo "% peak: of the FMA peak for that many threads.  RSS: the process's max res
 echo "/usr/bin/time -f %M); torch's includes the Python interpreter and libtorch.  seqsh/torch: time ratio"
 echo "(below 1: seqsh faster); speedup: torch ms / seqsh ms.  Threads: seqsh --threads N; torch"
 echo "set_num_threads(N) with OMP_NUM_THREADS=OPENBLAS_NUM_THREADS=N.  Nothing pinned.  Whole run: ${elapsed}s."
+if [ -n "$w5rows" ]; then
+    echo
+    echo "W5's memory traffic: what its layers must at least read and write (input, output and weights of"
+    echo "each layer, 4 bytes a value; the depthwise layers' share: $(awk -v b="${w5_dwbytes:-0}" -v a="${w5_bytes:-1}" 'BEGIN { printf "%.1f MB of %.1f MB", b / 1e6, a / 1e6 }') per image)"
+    echo "per second of the time above, against the machine's memory bandwidth (STREAM copy, same threads):"
+    echo
+    echo "| workload | config | moved | seqsh GB/s | % of bandwidth | torch GB/s | torch % | bandwidth GB/s |"
+    echo "|---|---|---:|---:|---:|---:|---:|---:|"
+    printf '%s' "$w5rows"
+fi
 echo "ranges (min-max, ms):"
 printf '%s' "$details"
 if [ $failed != 0 ]; then

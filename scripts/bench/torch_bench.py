@@ -2,7 +2,7 @@
 """PyTorch's side of seqsh's benchmark (scripts/bench/run.sh): the same
 workloads, one configuration per process.
 
-    torch_bench.py w1 THREADS BATCH REPS
+    torch_bench.py w1|w5 THREADS BATCH REPS
     torch_bench.py w2|w3|w4 THREADS BATCH REPS X.npy Y.npy
 
 Prints one line per timed repetition, "ms VALUE", then "rss_kb VALUE"
@@ -10,6 +10,13 @@ Prints one line per timed repetition, "ms VALUE", then "rss_kb VALUE"
 
 W1: forward only, eval mode under torch.no_grad(), model and input in
     torch.channels_last; input ones(B, 3, 250, 250); one warm-up call.
+W5: forward only, as W1, on ones(B, 3, 224, 224); tuned as a careful user
+    would: channels_last under no_grad in eager mode, and the same model
+    through torch.jit.optimize_for_inference (oneDNN with conv+relu fused);
+    after a warm-up of each, the faster one is timed and named on a line
+    "variant NAME".  TensorFlow's 'same' padding of the stride-2 layers
+    (0 before, 1 after on even sizes) is torch's padding=1: the same shapes
+    and work, the windows shifted by one pixel.
 W2, W3: one epoch per repetition over the arrays in X.npy / Y.npy (loaded
     before any timing), shuffled with a fresh permutation each epoch as
     Keras does, the last batch partial; Adam with Keras's defaults
@@ -44,6 +51,20 @@ def w1_model():
         nn.MaxPool2d(2),
         nn.AdaptiveMaxPool2d(1), nn.Flatten(),   # GlobalMaxPooling2D
         nn.Linear(32, 10),
+    )
+
+
+def w5_model():
+    """MobileNet v1's stem and first four depthwise-separable blocks, no
+    batch normalisation (scripts/bench/w5.seq)."""
+    def dw(c, stride):
+        return nn.Conv2d(c, c, 3, stride=stride, padding=1, groups=c)
+    return nn.Sequential(
+        nn.Conv2d(3, 32, 3, stride=2, padding=1), nn.ReLU(),
+        dw(32, 1), nn.ReLU(), nn.Conv2d(32, 64, 1), nn.ReLU(),
+        dw(64, 2), nn.ReLU(), nn.Conv2d(64, 128, 1), nn.ReLU(),
+        dw(128, 1), nn.ReLU(), nn.Conv2d(128, 128, 1), nn.ReLU(),
+        dw(128, 2), nn.ReLU(), nn.Conv2d(128, 256, 1), nn.ReLU(),
     )
 
 
@@ -88,6 +109,29 @@ def bench_w1(batch, reps):
     return times
 
 
+def bench_w5(batch, reps):
+    model = w5_model().eval().to(memory_format=torch.channels_last)
+    x = torch.ones(batch, 3, 224, 224).to(memory_format=torch.channels_last)
+    with torch.no_grad():
+        variants = {'eager channels_last': model,
+                    'jit optimize_for_inference':
+                        torch.jit.optimize_for_inference(torch.jit.trace(model, x))}
+        best = None
+        for name, m in variants.items():
+            for _ in range(3):                    # warm-up (and the JIT's passes)
+                y = m(x)
+            assert tuple(y.shape) == (batch, 256, 28, 28)
+            times = []
+            for _ in range(reps):
+                t0 = time.perf_counter()
+                m(x)
+                times.append((time.perf_counter() - t0) * 1e3)
+            if best is None or sorted(times)[len(times) // 2] < sorted(best[1])[len(best[1]) // 2]:
+                best = (name, times)
+    print('variant %s' % best[0])
+    return best[1]
+
+
 def bench_train(model, x, y, batch, reps, loss_fn=None, foreach=None):
     opt = torch.optim.Adam(model.parameters(), lr=1e-3, betas=(0.9, 0.999),
                            eps=1e-7, foreach=foreach)
@@ -126,6 +170,8 @@ def main(argv):
         x = torch.from_numpy(np.load(argv[5])).long()   # token ids
         y = torch.from_numpy(np.load(argv[6]).astype(np.float32))
         times = bench_train(W4(), x, y, batch, reps, nn.BCEWithLogitsLoss(), foreach=True)
+    elif work == 'w5':
+        times = bench_w5(batch, reps)
     elif work in ('w2', 'w3'):
         x = torch.from_numpy(np.load(argv[5]).astype(np.float32, copy=False))
         y = torch.from_numpy(np.load(argv[6]).astype(np.int64))
