@@ -20,6 +20,9 @@ char *sq_strndup(const char *s, size_t n);
  * allocations made since the last sq_alloc_fail_after. */
 void sq_alloc_fail_after(long n);
 long sq_alloc_calls(void);
+/* n allocations a child process made for this one (h5_child.c), whose
+ * countdown it inherited: they count here as if made here. */
+void sq_alloc_count_elsewhere(long n);
 /* Refuses, with a message naming both sizes, anything needing more than the
  * memory limit; `what` starts the sentence ("this call"). */
 int sq_check_memory(double bytes, const char *what, sq_error *err);
