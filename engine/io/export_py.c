@@ -713,7 +713,10 @@ static int pytorch(const sq_model *m, const char *path, const char *npz, sq_erro
 
 /* ---- Keras ---------------------------------------------------------------- */
 
-/* A JSON value as a Python literal. */
+static void keras_call(json_t *lc, sbuf *b);
+
+/* A JSON value as a Python literal; a layer config (a wrapper's "layer")
+ * as the call that makes it. */
 static void py_value(json_t *v, sbuf *b)
 {
     size_t i;
@@ -737,6 +740,8 @@ static void py_value(json_t *v, sbuf *b)
             py_value(e, b);
         }
         sb_printf(b, json_array_size(v) == 1 ? ",)" : ")");
+    } else if (json_is_object(v) && json_object_get(v, "class_name")) {
+        keras_call(v, b);
     }
 }
 
