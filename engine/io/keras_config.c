@@ -385,6 +385,14 @@ static const char *stored_cell(ctx *c, const char *const *path, int np, char *ou
     return NULL;
 }
 
+/* Whether cell is the name an RNN of kind k gives its cell when nothing
+ * names it ("lstm_cell"): then no word is needed. */
+static int default_cell(const sq_layer_kind *k, const char *cell)
+{
+    size_t n = strlen(k->base_name);
+    return !strncmp(cell, k->base_name, n) && !strcmp(cell + n, "_cell");
+}
+
 /* The words of one layer config's keys (the layer itself, or the layer a
  * wrapper wraps: inner). act is set for an activation layer seqsh has no
  * kind for. *shape gets a batch_input_shape it holds. */
@@ -514,14 +522,15 @@ static int wrapped_words(json_t *cfg, const char *lname, const char *cls,
             if (num >= 2)
                 snprintf(tmpl + strlen(tmpl), sizeof tmpl - strlen(tmpl), "_%ld", num - 1);
             if (add_word(ws, c, "forward_cell_name=%s", cell) < 0
-                || (num >= 1 && add_word(ws, c, "cell_name=%s", tmpl) < 0))
+                || (num >= 1 && !default_cell(ik, tmpl)
+                    && add_word(ws, c, "cell_name=%s", tmpl) < 0))
                 return -1;
         }
         if (stored_cell(c, pb, 2, cell, sizeof cell)
             && add_word(ws, c, "backward_cell_name=%s", cell) < 0)
             return -1;
     } else if (sq_opt_index(ik, "cell_name") >= 0 && stored_cell(c, self, 1, cell, sizeof cell)
-               && add_word(ws, c, "cell_name=%s", cell) < 0) {
+               && !default_cell(ik, cell) && add_word(ws, c, "cell_name=%s", cell) < 0) {
         return -1;
     }
     return 0;
@@ -575,7 +584,7 @@ static sq_layer *layer_from(json_t *conf, ctx *c, sq_shape *shape)
         goto fail;
     const char *self[1] = { lname };
     if (sq_opt_index(k, "cell_name") >= 0 && stored_cell(c, self, 1, cell, sizeof cell)
-        && add_word(&ws, c, "cell_name=%s", cell) < 0)
+        && !default_cell(k, cell) && add_word(&ws, c, "cell_name=%s", cell) < 0)
         goto fail;
     if (add_word(&ws, c, "name=%s", lname) < 0)
         goto fail;
