@@ -152,7 +152,10 @@ int sq_model_build_from(sq_model *m, sq_layer **layers, int n, const sq_shape *i
         }
         float *dst = params + p[i].off;
         for (int j = 0; j < p[i].nw; j++) {
-            sq_weight_init(&p[i].w[j], dst, &r);
+            if (sq_layer_init_weight(l, &p[i].w[j], dst, &r, err) < 0) {
+                free(params);
+                goto fail;
+            }
             dst += sq_weight_count(&p[i].w[j]);
         }
     }

@@ -158,6 +158,7 @@ void sq_layer_free(sq_layer *l)
             free(l->group);
         free(l->state);
         free(l->opt);
+        free(l->wopt);
         free(l);
     }
 }
@@ -197,6 +198,7 @@ void sq_layer_describe(const sq_layer *l, sbuf *b)
         sb_printf(b, " %s=", k->opts[i].name);
         describe_value(&k->opts[i], &l->opt[i], b);
     }
+    sq_wopt_describe(l, b);
     if (k->has_activation && l->act)
         sb_printf(b, " activation=%s", sq_activation_name(l->act));
     sb_printf(b, " name=%s", l->name);
@@ -228,6 +230,9 @@ sq_layer *sq_layer_create(const sq_layer_kind *kind, int argc, char **argv,
         goto fail;
     }
     int npos = 0, act_set = 0;
+    /* the weight options (kernel_initializer=, ...): read once the kind is
+     * configured, since its weights tell which there are */
+    int generic[SQ_ARGS_MAX], ngeneric = 0;
     for (int a = 0; a < argc; a++) {
         const char *w = argv[a];
         const char *eq = strchr(w, '=');
@@ -296,6 +301,11 @@ sq_layer *sq_layer_create(const sq_layer_kind *kind, int argc, char **argv,
             act_set = 1;
         } else {
             int i = sq_opt_index(kind, key);
+            if (i < 0 && ngeneric < SQ_ARGS_MAX
+                && (strstr(key, "_initializer") || strstr(key, "_regularizer"))) {
+                generic[ngeneric++] = a;
+                continue;
+            }
             if (i < 0) {
                 sq_fail(err, "Keyword argument not understood: %s", key);
                 goto fail;
@@ -333,6 +343,17 @@ sq_layer *sq_layer_create(const sq_layer_kind *kind, int argc, char **argv,
     }
     if (kind->configure && kind->configure(l, l->opt, err) < 0)
         goto fail;
+    for (int g = 0; g < ngeneric; g++) {
+        const char *w = argv[generic[g]], *eq = strchr(w, '=');
+        char key[64];
+        snprintf(key, sizeof key, "%.*s", (int)(eq - w), w);
+        if (!sq_wopt_accepts(l, key)) {
+            sq_fail(err, "Keyword argument not understood: %s", key);
+            goto fail;
+        }
+        if (sq_wopt_set(l, key, eq + 1, err) < 0)
+            goto fail;
+    }
     return l;
 fail:
     sq_layer_free(l);

@@ -109,84 +109,6 @@ static int name_eq_nocase(const char *a, const char *b)
     return *a == *b;
 }
 
-/* Python's repr(float) for a finite x: the shortest digits that read back
- * as x, positional when 1e-4 <= |x| < 1e16, else "1e-07" style. */
-static const char *py_float(double x, char *buf, size_t n)
-{
-    char tmp[48], digits[24];
-    int nd = 0, exp10, prec;
-    const char *s;
-    size_t k = 0;
-
-    if (x == 0) {
-        snprintf(buf, n, "%s", signbit(x) ? "-0.0" : "0.0");
-        return buf;
-    }
-    for (prec = 1; prec < 17; prec++) {
-        snprintf(tmp, sizeof tmp, "%.*e", prec - 1, x);
-        if (strtod(tmp, NULL) == x)
-            break;
-    }
-    snprintf(tmp, sizeof tmp, "%.*e", prec - 1, x);
-    for (s = tmp; *s && *s != 'e'; s++)
-        if (isdigit((unsigned char)*s))
-            digits[nd++] = *s;
-    exp10 = atoi(s + 1);
-    while (nd > 1 && digits[nd - 1] == '0')
-        nd--;
-
-    char out[64];
-    if (x < 0)
-        out[k++] = '-';
-    if (exp10 < -4 || exp10 >= 16) {
-        out[k++] = digits[0];
-        if (nd > 1) {
-            out[k++] = '.';
-            for (int i = 1; i < nd; i++)
-                out[k++] = digits[i];
-        }
-        k += (size_t)snprintf(out + k, sizeof out - k, "e%c%02d",
-                              exp10 < 0 ? '-' : '+', abs(exp10));
-    } else if (exp10 < 0) {
-        out[k++] = '0';
-        out[k++] = '.';
-        for (int i = 0; i < -exp10 - 1; i++)
-            out[k++] = '0';
-        for (int i = 0; i < nd; i++)
-            out[k++] = digits[i];
-    } else {
-        for (int i = 0; i <= exp10; i++)
-            out[k++] = i < nd ? digits[i] : '0';
-        out[k++] = '.';
-        if (nd > exp10 + 1)
-            for (int i = exp10 + 1; i < nd; i++)
-                out[k++] = digits[i];
-        else
-            out[k++] = '0';
-    }
-    out[k] = '\0';
-    snprintf(buf, n, "%s", out);
-    return buf;
-}
-
-/* How Python would print the value the user typed: an int literal as an
- * int ("-1"), anything else as a float ("-0.5", "1e-07"). */
-static const char *py_value(const char *text, double v, char *buf, size_t n)
-{
-    if (!text)
-        return py_float(v, buf, n);
-    const char *s = text + (*text == '-' || *text == '+');
-    int is_int = *s != '\0';
-    for (; *s; s++)
-        if (!isdigit((unsigned char)*s))
-            is_int = 0;
-    if (is_int && fabs(v) < 1e18)
-        snprintf(buf, n, "%lld", (long long)v);
-    else
-        py_float(v, buf, n);
-    return buf;
-}
-
 /* ---- the names, for help and completion ----------------------------------- */
 
 const char *sq_optimizer_name(int i, const char **class_name)
@@ -228,7 +150,7 @@ static int find_param(const char *key)
 static const char *shown(const char *const *text, const double *p, int q,
                          char *buf, size_t n)
 {
-    return text[q] ? text[q] : py_float(p[q], buf, n);
+    return text[q] ? text[q] : sq_py_float(p[q], buf, n);
 }
 
 /* Checks the values in the order Keras 2.6 does where it checks them at
@@ -243,18 +165,18 @@ static int check_values(int kind, const double *p, const char *const *text,
     /* Adagrad checks this before calling OptimizerV2.__init__. */
     if (kind == K_ADAGRAD && p[P_IAV] < 0)
         return sq_fail(err, "initial_accumulator_value must be non-negative: %s",
-                       py_value(text[P_IAV], p[P_IAV], num, sizeof num));
+                       sq_py_number(text[P_IAV], p[P_IAV], num, sizeof num));
     /* OptimizerV2.__init__: every **kwargs value must be >= 0. Nadam passes
      * schedule_decay on as `decay`. */
     if (lr_alias && p[P_LR] < 0)
         return sq_fail(err, "Expected lr >= 0, received: %s",
-                       py_value(text[P_LR], p[P_LR], num, sizeof num));
+                       sq_py_number(text[P_LR], p[P_LR], num, sizeof num));
     if (p[P_DECAY] < 0)
         return sq_fail(err, "Expected decay >= 0, received: %s",
-                       py_value(text[P_DECAY], p[P_DECAY], num, sizeof num));
+                       sq_py_number(text[P_DECAY], p[P_DECAY], num, sizeof num));
     if (p[P_SCHED_DECAY] < 0)
         return sq_fail(err, "Expected decay >= 0, received: %s",
-                       py_value(text[P_SCHED_DECAY], p[P_SCHED_DECAY], num, sizeof num));
+                       sq_py_number(text[P_SCHED_DECAY], p[P_SCHED_DECAY], num, sizeof num));
     if (kind == K_FTRL) {
         if (p[P_IAV] < 0)
             return sq_fail(err, "initial_accumulator_value %f needs to be positive or zero",
@@ -511,7 +433,7 @@ const char *sq_optim_describe(const sq_optim *o, char *buf, size_t n)
                 (q == P_SCHED_DECAY && v == kinds[K_NADAM].def[P_SCHED_DECAY]))
                 continue;
             PUT("%s%s=%s", first ? "" : ", ", pdefs[q].name,
-                py_float(v, num, sizeof num));
+                sq_py_float(v, num, sizeof num));
         }
         first = 0;
     }
