@@ -38,6 +38,10 @@ static const struct {
     { "optimizers", optimizer_at },
     { "losses", sq_loss_name_at },
     { "metrics", sq_metric_name_at },
+    { "initializers", sq_initializer_name_at },
+    { "regularizers", sq_regularizer_name_at },
+    { "schedules", sq_schedule_name_at },
+    { "callbacks", sq_callback_name_at },
 };
 #define NLISTS (int)(sizeof lists / sizeof *lists)
 
@@ -82,13 +86,38 @@ static void print_help_text(const char *text)
     putchar('\n');
 }
 
+/* Prints text with lines longer than 79 columns broken at blanks. */
+static void print_wrapped(const char *text)
+{
+    for (const char *line = text; *line;) {
+        size_t len = strcspn(line, "\n");
+        const char *p = line, *end = line + len;
+        while (end - p > 79) {
+            const char *cut = p + 79;
+            while (cut > p && *cut != ' ')
+                cut--;
+            if (cut == p)
+                break;
+            fwrite(p, 1, (size_t)(cut - p), stdout);
+            putchar('\n');
+            p = cut + 1;
+        }
+        fwrite(p, 1, (size_t)(end - p), stdout);
+        if (*end)
+            putchar('\n');
+        line = *end ? end + 1 : end;
+    }
+}
+
 int cmd_help(shell *sh, int argc, char **argv)
 {
     if (argc == 1) {
         for (const sh_command *c = sh->commands; c->name; c++)
             printf("  %-14s %s\n", c->name, c->summary);
-        printf("\nhelp COMMAND explains a command, help LAYER a layer kind (help conv2d);\n"
-               "help layers, activations, optimizers, losses and metrics list them.\n");
+        printf("\nhelp COMMAND explains a command, help LAYER a layer kind (help conv2d),\n"
+               "help NAME a loss, metric, initializer, regularizer, schedule or callback;\n"
+               "help layers, activations, optimizers, losses, metrics, initializers,\n"
+               "regularizers, schedules and callbacks list them.\n");
         return 0;
     }
     const char *topic = argv[1];
@@ -124,6 +153,11 @@ int cmd_help(shell *sh, int argc, char **argv)
     char *k = sq_kind_help(topic);
     if (k) {
         fputs(k, stdout);
+        free(k);
+        return 0;
+    }
+    if ((k = sq_name_help(topic))) {
+        print_wrapped(k);
         free(k);
         return 0;
     }

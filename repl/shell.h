@@ -44,7 +44,7 @@ typedef int (*sh_fn)(shell *sh, int argc, char **argv);
 
 /* What the words after a command complete to, for Tab. */
 typedef enum { C_NONE, C_FILE, C_LAYER, C_KIND, C_TOPIC, C_INPUT, C_COMMAND, C_COMPILE,
-               C_SETTING } sh_complete;
+               C_SETTING, C_FIT } sh_complete;
 
 typedef struct sh_command {
     const char *name;

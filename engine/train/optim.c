@@ -97,7 +97,10 @@ static const struct {
 typedef struct {
     long long t;
     double m_cache;
+    double lr;                 /* ReduceLROnPlateau changes it */
 } state_head;
+
+static const char *const clip_names[3] = { "clipvalue", "clipnorm", "global_clipnorm" };
 
 /* ---- text helpers --------------------------------------------------------- */
 
@@ -157,7 +160,7 @@ static const char *shown(const char *const *text, const double *p, int q,
  * all; other limits are seqsh's, to keep the arithmetic finite. text[q] is
  * what the user typed for q (NULL for a default). */
 static int check_values(int kind, const double *p, const char *const *text,
-                        int lr_alias, sq_error *err)
+                        int lr_alias, int scheduled, sq_error *err)
 {
     const char *cls = kinds[kind].class_name;
     char num[64];
@@ -168,7 +171,7 @@ static int check_values(int kind, const double *p, const char *const *text,
                        sq_py_number(text[P_IAV], p[P_IAV], num, sizeof num));
     /* OptimizerV2.__init__: every **kwargs value must be >= 0. Nadam passes
      * schedule_decay on as `decay`. */
-    if (lr_alias && p[P_LR] < 0)
+    if (lr_alias && !scheduled && p[P_LR] < 0)
         return sq_fail(err, "Expected lr >= 0, received: %s",
                        sq_py_number(text[P_LR], p[P_LR], num, sizeof num));
     if (p[P_DECAY] < 0)
@@ -200,7 +203,7 @@ static int check_values(int kind, const double *p, const char *const *text,
     if ((kind == K_SGD || kind == K_RMSPROP) && (p[P_MOMENTUM] < 0 || p[P_MOMENTUM] > 1))
         return sq_fail(err, "`momentum` must be between [0, 1].");
     /* seqsh's own limits. */
-    if (!(p[P_LR] > 0))
+    if (!scheduled && !(p[P_LR] > 0))
         return sq_fail(err, "%s: `%s` must be > 0, got '%s'", cls,
                        lr_alias ? "lr" : "learning_rate",
                        shown(text, p, P_LR, num, sizeof num));
@@ -239,14 +242,34 @@ int sq_optim_new(const char *name, int nopts, const char *const *keys,
     const char *text[P_COUNT] = { 0 };
     memcpy(p, kinds[kind].def, sizeof p);
     int lr_alias = 0;
+    sq_schedule sched = { .kind = S_NONE };
+    double clip[3] = { NAN, NAN, NAN };
+    const char *clip_text[3] = { NULL, NULL, NULL };
 
     for (int i = 0; i < nopts; i++) {
         const char *key = keys[i], *val = values[i];
         int is_lr = !strcmp(key, "lr");
         int pi = is_lr ? P_LR : find_param(key);
 
-        if (!strcmp(key, "clipnorm") || !strcmp(key, "clipvalue") ||
-            !strcmp(key, "global_clipnorm") || !strcmp(key, "name"))
+        int ci = -1;
+        for (int k = 0; k < 3; k++)
+            if (!strcmp(key, clip_names[k]))
+                ci = k;
+        if (ci >= 0) {
+            /* OptimizerV2.__init__: every keyword argument must be >= 0 */
+            if (clip_text[ci])
+                return sq_fail(err, "%s got multiple values for argument '%s'", cls, key);
+            if (sq_check_double(cls, key, val, -HUGE_VAL, HUGE_VAL, &clip[ci], err) < 0)
+                return -1;
+            if (clip[ci] < 0) {
+                char num[64];
+                return sq_fail(err, "Expected %s >= 0, received: %s", key,
+                               sq_py_number(val, clip[ci], num, sizeof num));
+            }
+            clip_text[ci] = val;
+            continue;
+        }
+        if (!strcmp(key, "name"))
             return sq_fail(err, "%s: `%s` is not supported by seqsh", cls, key);
         if (kind == K_NADAM && !strcmp(key, "decay"))
             return sq_fail(err, "Nadam: Keras 2.6 ignores `decay` for Nadam "
@@ -263,7 +286,17 @@ int sq_optim_new(const char *name, int nopts, const char *const *keys,
                                "use `learning_rate`", cls);
             return sq_fail(err, "%s got multiple values for argument '%s'", cls, key);
         }
-        if (pdefs[pi].is_bool) {
+        if (pi == P_LR && sq_schedule_is(val)) {
+            if (kind == K_NADAM)
+                return sq_fail(err, "The Nadam optimizer does not support "
+                               "tf.keras.optimizers.LearningRateSchedules as the learning "
+                               "rate.");
+            if (strlen(val) >= sizeof ((sq_optim *)0)->sched_text)
+                return sq_fail(err, "%s: the learning-rate schedule is too long", cls);
+            if (sq_schedule_parse(val, &sched, err) < 0)
+                return -1;
+            p[P_LR] = sq_schedule_lr(&sched, 0);
+        } else if (pdefs[pi].is_bool) {
             int b;
             if (sq_check_bool(cls, key, val, &b, err) < 0)
                 return -1;
@@ -275,7 +308,16 @@ int sq_optim_new(const char *name, int nopts, const char *const *keys,
         if (is_lr)
             lr_alias = 1;
     }
-    if (check_values(kind, p, text, lr_alias, err) < 0)
+    if (!isnan(clip[1]) && !isnan(clip[2])) {
+        char a[64], b[64];
+        return sq_fail(err, "Cannot accept both `clipnorm` and `global_clipnorm`, passed "
+                       "`clipnorm` %s, `global_clipnorm` %s",
+                       sq_py_number(clip_text[1], clip[1], a, sizeof a),
+                       sq_py_number(clip_text[2], clip[2], b, sizeof b));
+    }
+    if (sched.kind != S_NONE)
+        text[P_LR] = NULL;   /* the schedule's own numbers */
+    if (check_values(kind, p, text, lr_alias, sched.kind != S_NONE, err) < 0)
         return -1;
 
     if (kind_has(kind, P_EPSILON) && p[P_EPSILON] == 0)
@@ -286,6 +328,11 @@ int sq_optim_new(const char *name, int nopts, const char *const *keys,
         return sq_fail(err, "out of memory");
     o->kind = kind;
     memcpy(o->p, p, sizeof p);
+    o->sched = sched;
+    for (int i = 0; i < nopts && sched.kind != S_NONE; i++)
+        if (!strcmp(keys[i], "learning_rate") || !strcmp(keys[i], "lr"))
+            sq_squeeze_blanks(o->sched_text, sizeof o->sched_text, values[i]);
+    memcpy(o->clip, clip, sizeof clip);
     o->n = n;
     o->m_cache = 1.0;
     o->s_mom = o->s_mg = -1;
@@ -350,7 +397,7 @@ void sq_optim_begin_step(sq_optim *o)
     memset(c, 0, sizeof *c);
     /* OptimizerV2._decayed_lr: lr_t = lr / (1 + decay * iterations).
      * Nadam's _prepare_local reads the plain learning_rate. */
-    double lr = p[P_LR];
+    double lr = o->sched.kind != S_NONE ? sq_schedule_lr(&o->sched, o->t - 1) : p[P_LR];
     if (o->kind != K_NADAM && p[P_DECAY] > 0)
         lr /= 1.0 + p[P_DECAY] * iter;
     c->lr = (float)lr;
@@ -432,11 +479,17 @@ const char *sq_optim_describe(const sq_optim *o, char *buf, size_t n)
             if ((q == P_DECAY && v == 0) ||
                 (q == P_SCHED_DECAY && v == kinds[K_NADAM].def[P_SCHED_DECAY]))
                 continue;
-            PUT("%s%s=%s", first ? "" : ", ", pdefs[q].name,
-                sq_py_float(v, num, sizeof num));
+            if (q == P_LR && o->sched.kind != S_NONE)
+                PUT("%s%s=%s", first ? "" : ", ", pdefs[q].name, o->sched_text);
+            else
+                PUT("%s%s=%s", first ? "" : ", ", pdefs[q].name,
+                    sq_py_float(v, num, sizeof num));
         }
         first = 0;
     }
+    for (int ci = 0; ci < 3; ci++)
+        if (!isnan(o->clip[ci]))
+            PUT(", %s=%s", clip_names[ci], sq_py_float(o->clip[ci], num, sizeof num));
     PUT(")");
 #undef PUT
     if (k >= n)
@@ -451,7 +504,7 @@ size_t sq_optim_state_size(const sq_optim *o)
 
 void sq_optim_state_save(const sq_optim *o, void *dst)
 {
-    state_head h = { o->t, o->m_cache };
+    state_head h = { o->t, o->m_cache, o->p[P_LR] };
     memcpy(dst, &h, sizeof h);
     if (o->slots)
         memcpy((char *)dst + sizeof h, o->slots,
@@ -464,6 +517,7 @@ void sq_optim_state_restore(sq_optim *o, const void *src)
     memcpy(&h, src, sizeof h);
     o->t = h.t;
     o->m_cache = h.m_cache;
+    o->p[P_LR] = h.lr;
     if (o->slots)
         memcpy(o->slots, (const char *)src + sizeof h,
                (size_t)o->nslots * o->n * sizeof(float));
@@ -472,3 +526,100 @@ void sq_optim_state_restore(sq_optim *o, const void *src)
     memset(&o->c, 0, sizeof o->c);
 }
 
+
+/* ---- what fit and the model file need -------------------------------------- */
+
+int sq_optim_has_schedule(const sq_optim *o)
+{
+    return o->sched.kind != S_NONE;
+}
+
+double sq_optim_lr(const sq_optim *o)
+{
+    return (double)(float)o->p[P_LR];
+}
+
+void sq_optim_set_lr(sq_optim *o, double lr)
+{
+    o->p[P_LR] = (double)(float)lr;
+}
+
+int sq_optim_nslots(const sq_optim *o)
+{
+    return o->nslots;
+}
+
+size_t sq_optim_size(const sq_optim *o)
+{
+    return o->n;
+}
+
+float *sq_optim_slots(sq_optim *o)
+{
+    return o->slots;
+}
+
+void sq_optim_get_counters(const sq_optim *o, long long *t, double *m_cache)
+{
+    *t = o->t;
+    *m_cache = o->m_cache;
+}
+
+void sq_optim_set_counters(sq_optim *o, long long t, double m_cache)
+{
+    o->t = t;
+    o->m_cache = m_cache;
+    memset(&o->c, 0, sizeof o->c);
+}
+
+int sq_optim_clips(const sq_optim *o)
+{
+    return !isnan(o->clip[0]) || !isnan(o->clip[1]) || !isnan(o->clip[2]);
+}
+
+/* optimizer_v2.py _transform_gradients: clipvalue, then clipnorm (each
+ * tensor by its own norm: tf.clip_by_norm, t * c / max(|t|, c)), then
+ * global_clipnorm (tf.clip_by_global_norm: all by their joint norm). A
+ * tensor already within its norm is left as it is. */
+void sq_optim_clip(const sq_optim *o, float *grads, const sq_range *r, int n)
+{
+    if (!isnan(o->clip[0])) {
+        float v = (float)o->clip[0];
+        for (int k = 0; k < n; k++) {
+            float *g = grads + r[k].off;
+            for (size_t i = 0; i < r[k].len; i++)
+                g[i] = g[i] > v ? v : g[i] < -v ? -v : g[i];
+        }
+    }
+    if (!isnan(o->clip[1])) {
+        float c = (float)o->clip[1];
+        for (int k = 0; k < n; k++) {
+            float *g = grads + r[k].off;
+            double ss = 0;
+            for (size_t i = 0; i < r[k].len; i++)
+                ss += (double)g[i] * g[i];
+            float norm = (float)sqrt(ss);
+            if (ss > 0 && norm > c)
+                for (size_t i = 0; i < r[k].len; i++)
+                    g[i] = g[i] * c / norm;
+        }
+    }
+    if (!isnan(o->clip[2])) {
+        float c = (float)o->clip[2];
+        double ss = 0;
+        for (int k = 0; k < n; k++) {
+            const float *g = grads + r[k].off;
+            for (size_t i = 0; i < r[k].len; i++)
+                ss += (double)g[i] * g[i];
+        }
+        float norm = (float)sqrt(ss);
+        if (norm > c) {
+            float scale = c * fminf(1.0f / norm, 1.0f / c);
+            for (int k = 0; k < n; k++) {
+                float *g = grads + r[k].off;
+                for (size_t i = 0; i < r[k].len; i++)
+                    g[i] *= scale;
+            }
+        }
+    }
+}

@@ -60,4 +60,28 @@ size_t sq_optim_state_size(const sq_optim *o);
 void sq_optim_state_save(const sq_optim *o, void *dst);
 void sq_optim_state_restore(sq_optim *o, const void *src);
 
+/* A learning-rate schedule was given (learning_rate=NAME(...)). */
+int sq_optim_has_schedule(const sq_optim *o);
+/* The learning rate as the optimizer holds it (float32), and a new one
+ * (ReduceLROnPlateau; not with a schedule). */
+double sq_optim_lr(const sq_optim *o);
+void sq_optim_set_lr(sq_optim *o, double lr);
+/* The state as the model file keeps it: counters, and nslots * size floats
+ * of slots (borrowed). */
+int sq_optim_nslots(const sq_optim *o);
+size_t sq_optim_size(const sq_optim *o);
+float *sq_optim_slots(sq_optim *o);
+void sq_optim_get_counters(const sq_optim *o, long long *t, double *m_cache);
+void sq_optim_set_counters(sq_optim *o, long long t, double m_cache);
+
+/* A range of the flat buffers: one weight tensor. */
+typedef struct {
+    size_t off, len;
+} sq_range;
+/* Whether clipvalue=, clipnorm= or global_clipnorm= was given. */
+int sq_optim_clips(const sq_optim *o);
+/* Clips the gradients of the n trainable weight tensors r in place, as
+ * Keras does before an update. */
+void sq_optim_clip(const sq_optim *o, float *grads, const sq_range *r, int n);
+
 #endif

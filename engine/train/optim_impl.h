@@ -5,6 +5,7 @@
 
 #include <stddef.h>
 #include "train/optim.h"
+#include "train/schedule.h"
 
 #define BACKEND_EPSILON 1e-7   /* keras.backend.epsilon() */
 
@@ -38,6 +39,9 @@ struct sq_optim {
     int nslots;
     float *slots;              /* nslots * n floats, slot k at k * n */
     int s_mom, s_mg;           /* RMSprop: slot indices, -1 when absent */
+    sq_schedule sched;         /* learning_rate=NAME(...), or kind S_NONE */
+    char sched_text[256];      /* as given, for describe */
+    double clip[3];            /* clipvalue, clipnorm, global_clipnorm; NaN when not given */
     /* mutable state (saved and restored) */
     long long t;               /* iterations; the step under way is t */
     double m_cache;            /* Nadam's momentum_cache, starts at 1 */
