@@ -104,7 +104,7 @@ static int op_call(sq_session *s)
 }
 static int op_fit(sq_session *s)
 {
-    sq_fit_opts o = { 2, 3, 0.25, 1, 0 };
+    sq_fit_opts o = { .epochs = 2, .batch_size = 3, .validation_split = 0.25, .shuffle = 1, .verbose = 0  };
     return sq_fit(s, &x_img, &y_lab, &o, NULL, NULL, &err);
 }
 static int op_evaluate(sq_session *s)

@@ -405,7 +405,7 @@ START_TEST(nested_model_trains_only_the_head_and_round_trips)
     long dx[2] = { 16, 4 }, dy[1] = { 16 };
     ck_assert_int_eq(sq_tensor_generate(b, "random", 2, dx, &x, &err), 0);
     ck_assert_int_eq(sq_tensor_generate(b, "zeros", 1, dy, &y, &err), 0);
-    sq_fit_opts o = { 2, 4, 0, 1, 0 };
+    sq_fit_opts o = { .epochs = 2, .batch_size = 4, .validation_split = 0, .shuffle = 1, .verbose = 0  };
     ck_assert_int_eq(sq_fit(b, &x, &y, &o, NULL, NULL, &err), 0);
     ck_assert_int_eq(memcmp(before, b->model->params, nb * 4), 0);       /* base frozen */
     ck_assert(memcmp(before + nb, b->model->params + nb, 4 * 4) != 0);  /* head moved */

@@ -607,7 +607,7 @@ static int early_stopping(callback *c, sq_cb_env *env, int epoch, const sq_logs 
 static int plateau(callback *c, sq_cb_env *env, int epoch, sq_logs *logs, sq_error *err)
 {
     sq_optim *o = env->s->model->compiled->opt;
-    double lr = sq_optim_lr(o);
+    double lr = (double)(float)sq_optim_lr(o);   /* the float32 variable */
     int li = log_index(logs, "lr");
     if (li < 0 && logs->n < SQ_LOGS_MAX) {
         li = logs->n++;
@@ -642,7 +642,7 @@ static int plateau(callback *c, sq_cb_env *env, int epoch, sq_logs *logs, sq_err
                     new_lr = c->min_lr;
                     snprintf(shown, sizeof shown, "%s", c->min_lr_shown);
                 }
-                sq_optim_set_lr(o, new_lr);
+                sq_optim_set_lr(o, (double)(float)new_lr);
                 if (c->verbose > 0) {
                     char line[200];
                     snprintf(line, sizeof line, "Epoch %05d: ReduceLROnPlateau reducing "

@@ -536,12 +536,12 @@ int sq_optim_has_schedule(const sq_optim *o)
 
 double sq_optim_lr(const sq_optim *o)
 {
-    return (double)(float)o->p[P_LR];
+    return o->p[P_LR];
 }
 
 void sq_optim_set_lr(sq_optim *o, double lr)
 {
-    o->p[P_LR] = (double)(float)lr;
+    o->p[P_LR] = lr;
 }
 
 int sq_optim_nslots(const sq_optim *o)

@@ -62,8 +62,9 @@ void sq_optim_state_restore(sq_optim *o, const void *src);
 
 /* A learning-rate schedule was given (learning_rate=NAME(...)). */
 int sq_optim_has_schedule(const sq_optim *o);
-/* The learning rate as the optimizer holds it (float32), and a new one
- * (ReduceLROnPlateau; not with a schedule). */
+/* The learning rate as given (Keras holds it as float32: callers round
+ * what they log), and a new one (ReduceLROnPlateau; not with a
+ * schedule). */
 double sq_optim_lr(const sq_optim *o);
 void sq_optim_set_lr(sq_optim *o, double lr);
 /* The state as the model file keeps it: counters, and nslots * size floats
