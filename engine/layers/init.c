@@ -51,7 +51,7 @@ static void fans(const sq_shape *sh, double *fan_in, double *fan_out)
 static const struct {
     int kind;
     const char *names[MAX_NAMES + 1];   /* the function name first, then aliases */
-    const char *params[4];              /* positional order of the constructor */
+    const char *params[5];              /* positional order of the constructor */
     const char *help;
 } inits[] = {
     { INIT_GLOROT_UNIFORM, { "glorot_uniform", "GlorotUniform" }, { "seed" },

@@ -14,7 +14,7 @@
 static const struct {
     int kind;
     const char *names[3];
-    const char *params[6];
+    const char *params[7];
     const char *formula;
 } scheds[] = {
     { S_EXPONENTIAL, { "exponential_decay", "ExponentialDecay" },
