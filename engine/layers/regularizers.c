@@ -63,7 +63,8 @@ char *sq_regularizer_help(const char *name)
               "optimised, to the loss fit reports, to evaluate's and to val_loss (a frozen "
               "layer's too, as in Keras); activity_regularizer=: the penalty of the layer's "
               "output (after its activation) divided by the batch size.\n\n"
-              "example: add dense 64 relu kernel_regularizer=%s(0.001)\n", regs[i].names[0]);
+              "example: add dense 64 relu kernel_regularizer=%s\n",
+              i == 0 ? "l1(0.001)" : i == 1 ? "l2(0.001)" : "l1_l2(l1=0.001,l2=0.001)");
     return sb_finish(&b, NULL);
 }
 

@@ -294,8 +294,16 @@ static int load_validation(sq_session *s, const char *text, const char *label, f
         item[i][sz[i]] = '\0';
     }
     in->own_val = 1;
-    if (k == 1)
+    if (k == 1) {
+        static const char *const gens[] = { "ones ", "zeros ", "random ", "range " };
+        for (int g = 0; g < 4; g++)
+            if (!strncmp(item[0], gens[g], strlen(gens[g])))
+                return sq_fail(err, "When passing validation_data, it must contain 2 (x_val, "
+                               "y_val) or 3 (x_val, y_val, val_sample_weights) items, however "
+                               "it contains 1 items (one CSV file may stand for both when fit "
+                               "has label=)");
         return sq_data_load(item[0], label, &in->vx, &in->vy, err);
+    }
     if (sq_input_load(s, item[0], &in->vx, err) < 0)
         return -1;
     if (sq_input_load(s, item[1], &in->vy, err) < 0)
