@@ -1324,6 +1324,78 @@ START_TEST(logits_smoothing_and_label_shapes)
 }
 END_TEST
 
+/* ---- the whole gradient by finite differences ----------------------------------------- */
+
+/* One SGD step with learning rate 1 moves the weights by minus the
+ * gradient of the loss evaluate reports (penalties and all); central
+ * differences of that loss must agree. */
+static void gradient_matches(const char *const *layers, int nl, const char *loss, int classes)
+{
+    sq_session_free(s);
+    s = sq_session_new();
+    sq_seed(s, 21);
+    long d[1] = { 3 };
+    ck_assert_int_eq(sq_input(s, 1, d, &err), 0);
+    for (int i = 0; i < nl; i++)
+        add(layers[i]);
+    char line[200];
+    snprintf(line, sizeof line, "optimizer=sgd learning_rate=1 loss=%s", loss);
+    compile(line);
+    enum { N = 5 };
+    long dx[2] = { N, 3 }, dy[1] = { N }, dy2[2] = { N, classes };
+    sq_tensor x = tensor(2, dx, NULL);
+    int sparse = strstr(loss, "sparse") != NULL;
+    sq_tensor y = sparse ? tensor(1, dy, NULL) : tensor(2, dy2, NULL);
+    for (int i = 0; i < N * 3; i++)
+        x.data[i] = (float)urand(-1.5, 1.5);
+    for (int i = 0; i < N * (sparse ? 1 : classes); i++)
+        y.data[i] = sparse ? (float)(i % classes) : (float)(urand(0, 1) < 0.5);
+    size_t n = s->model->nparams;
+    float *w0 = malloc(n * sizeof(float));
+    memcpy(w0, s->model->params, n * sizeof(float));
+    double *fd = malloc(n * sizeof(double));
+    for (size_t i = 0; i < n; i++) {
+        float keep = s->model->params[i];
+        double h = 1e-2;
+        s->model->params[i] = keep + (float)h;
+        double up = evaluate_loss(&x, &y, N, NULL);
+        s->model->params[i] = keep - (float)h;
+        double down = evaluate_loss(&x, &y, N, NULL);
+        s->model->params[i] = keep;
+        fd[i] = (up - down) / (2 * h);
+    }
+    sq_fit_opts o = fit_opts(1, N);
+    fit(&x, &y, &o);
+    for (size_t i = 0; i < n; i++) {
+        double g = (double)w0[i] - s->model->params[i];
+        ck_assert_msg(fabs(g - fd[i]) < 3e-3 * fmax(0.1, fabs(fd[i])),
+                      "%s: weight %zu: step says %.6g, differences %.6g", layers[nl - 1], i, g,
+                      fd[i]);
+    }
+    free(w0);
+    free(fd);
+    sq_tensor_free(&x);
+    sq_tensor_free(&y);
+}
+
+START_TEST(whole_gradient_by_finite_differences)
+{
+    /* an activity penalty on a softmax output whose loss reads its logits */
+    const char *a[] = { "dense 4 tanh kernel_regularizer=l1_l2(l1=0.01,l2=0.03) "
+                        "activity_regularizer=l1_l2(l1=0.01,l2=0.02)",
+                        "dense 3 softmax kernel_regularizer=l2(0.05) activity_regularizer=l2(0.1)" };
+    gradient_matches(a, 2, "sparse_categorical_crossentropy", 3);
+    const char *b[] = { "dense 2 sigmoid bias_regularizer=l2(0.2) activity_regularizer=l1(0.05)" };
+    gradient_matches(b, 1, "binary_crossentropy", 2);
+    const char *c[] = { "dense 4 tanh", "dense 3 activity_regularizer=l2(0.01)" };
+    gradient_matches(c, 2, "sparse_categorical_crossentropy from_logits=true", 3);
+    const char *e[] = { "dense 3 sigmoid kernel_regularizer=l1(0.02)" };
+    gradient_matches(e, 1, "categorical_crossentropy label_smoothing=0.2", 3);
+    const char *f[] = { "dense 3 tanh activity_regularizer=l2(0.3)" };
+    gradient_matches(f, 1, "huber delta=0.3", 3);
+}
+END_TEST
+
 int main(void)
 {
     Suite *su = suite_create("training");
@@ -1345,6 +1417,7 @@ int main(void)
     tcase_add_test(tc, version_1_files_load);
     tcase_add_test(tc, initializer_distributions);
     tcase_add_test(tc, logits_smoothing_and_label_shapes);
+    tcase_add_test(tc, whole_gradient_by_finite_differences);
     suite_add_tcase(su, tc);
     return run_suite(su);
 }

@@ -86,6 +86,9 @@ const char *sq_py_float(double x, char *buf, size_t n);
  * anything else as a float ("5.0" from "5.", "0.5"); text may be NULL. */
 const char *sq_py_number(const char *text, double v, char *buf, size_t n);
 
+/* numpy's str(np.float32(v)) into buf (at least 192 bytes; text/format.c). */
+void sq_float32_str(float v, char *buf);
+
 /* ---- shapes ------------------------------------------------------------- */
 int sq_shape_eq(const sq_shape *a, const sq_shape *b);
 /* conv_output_length of keras/utils/conv_utils.py; n < 0 (None) stays None. */

@@ -761,11 +761,9 @@ static int csv_logger(callback *c, sq_cb_env *env, int epoch, const sq_logs *log
             csv_field(c->f, "NA", sep);
         } else if (!strcmp(c->keys[i], "lr")) {
             /* np.float32 from backend.get_value: numpy's str */
-            float v = (float)logs->value[at];
-            sq_tensor t = { { 0, { 0 } }, &v };
-            char *s = sq_tensor_format(&t);
-            csv_field(c->f, s ? s : "nan", sep);
-            free(s);
+            char s[192];
+            sq_float32_str((float)logs->value[at], s);
+            csv_field(c->f, s, sep);
         } else {
             /* a float32 log value as a Python float */
             csv_field(c->f, sq_py_float((double)(float)logs->value[at], num, sizeof num), sep);
