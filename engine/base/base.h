@@ -86,6 +86,14 @@ const char *sq_py_float(double x, char *buf, size_t n);
  * anything else as a float ("5.0" from "5.", "0.5"); text may be NULL. */
 const char *sq_py_number(const char *text, double v, char *buf, size_t n);
 
+/* Hot loops compiled for AVX-512 and AVX2 as well, chosen when the
+ * program loads. */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(__SANITIZE_ADDRESS__)
+#define SQ_VECTOR_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#define SQ_VECTOR_CLONES
+#endif
+
 /* numpy's str(np.float32(v)) into buf (at least 192 bytes; text/format.c). */
 void sq_float32_str(float v, char *buf);
 

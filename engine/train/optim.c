@@ -583,43 +583,28 @@ int sq_optim_clips(const sq_optim *o)
  * tensor already within its norm is left as it is. */
 void sq_optim_clip(const sq_optim *o, float *grads, const sq_range *r, int n)
 {
-    if (!isnan(o->clip[0])) {
-        float v = (float)o->clip[0];
-        for (int k = 0; k < n; k++) {
-            float *g = grads + r[k].off;
-            for (size_t i = 0; i < r[k].len; i++)
-                g[i] = g[i] > v ? v : g[i] < -v ? -v : g[i];
-        }
-    }
+    if (!isnan(o->clip[0]))
+        for (int k = 0; k < n; k++)
+            sq_clip_value(grads + r[k].off, r[k].len, (float)o->clip[0]);
     if (!isnan(o->clip[1])) {
         float c = (float)o->clip[1];
         for (int k = 0; k < n; k++) {
-            float *g = grads + r[k].off;
-            double ss = 0;
-            for (size_t i = 0; i < r[k].len; i++)
-                ss += (double)g[i] * g[i];
+            double ss = sq_sumsq(grads + r[k].off, r[k].len);
             float norm = (float)sqrt(ss);
             if (ss > 0 && norm > c)
-                for (size_t i = 0; i < r[k].len; i++)
-                    g[i] = g[i] * c / norm;
+                sq_clip_scale(grads + r[k].off, r[k].len, c, norm);
         }
     }
     if (!isnan(o->clip[2])) {
         float c = (float)o->clip[2];
         double ss = 0;
-        for (int k = 0; k < n; k++) {
-            const float *g = grads + r[k].off;
-            for (size_t i = 0; i < r[k].len; i++)
-                ss += (double)g[i] * g[i];
-        }
+        for (int k = 0; k < n; k++)
+            ss += sq_sumsq(grads + r[k].off, r[k].len);
         float norm = (float)sqrt(ss);
         if (norm > c) {
             float scale = c * fminf(1.0f / norm, 1.0f / c);
-            for (int k = 0; k < n; k++) {
-                float *g = grads + r[k].off;
-                for (size_t i = 0; i < r[k].len; i++)
-                    g[i] *= scale;
-            }
+            for (int k = 0; k < n; k++)
+                sq_scale(grads + r[k].off, r[k].len, scale);
         }
     }
 }

@@ -48,4 +48,10 @@ struct sq_optim {
     coefs c;                   /* for step t, set by begin_step */
 };
 
+/* clipping's loops (optim_update.c) */
+double sq_sumsq(const float *g, size_t n);
+void sq_clip_scale(float *g, size_t n, float c, float norm);
+void sq_clip_value(float *g, size_t n, float v);
+void sq_scale(float *g, size_t n, float s);
+
 #endif

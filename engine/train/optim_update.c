@@ -4,17 +4,14 @@
  * float32 (see optim.c). */
 #include <math.h>
 #include <stddef.h>
+#include "base/base.h"
 #include "train/optim_impl.h"
 
 
 /* The update loops are the hot path of small models (W2 spends most of its
  * time here): compile them for AVX-512 and AVX2 as well, chosen when the
  * program loads. */
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(__SANITIZE_ADDRESS__)
-#define VECTOR_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
-#else
-#define VECTOR_CLONES
-#endif
+#define VECTOR_CLONES SQ_VECTOR_CLONES
 
 /* ---- the updates ---------------------------------------------------------- *
  * Each is a flat loop over one range; w, g and the slots never alias. */
@@ -303,3 +300,52 @@ void sq_optim_update(sq_optim *o, float *params, const float *grads,
     }
 }
 
+
+/* ---- clipping's passes -------------------------------------------------------- */
+
+#define LANES 16
+#define BLOCK 4096
+
+VECTOR_CLONES static void sumsq_block(const float *restrict g, size_t n, float *restrict s)
+{
+    size_t i = 0;
+    for (int k = 0; k < LANES; k++)
+        s[k] = 0;
+    for (; i + LANES <= n; i += LANES)
+        for (int k = 0; k < LANES; k++)
+            s[k] += g[i + k] * g[i + k];
+    for (; i < n; i++)
+        s[0] += g[i] * g[i];
+}
+
+double sq_sumsq(const float *g, size_t n)
+{
+    float s[LANES];
+    double t = 0;
+    for (size_t at = 0; at < n; at += BLOCK) {
+        sumsq_block(g + at, n - at < BLOCK ? n - at : BLOCK, s);
+        for (int k = 0; k < LANES; k++)
+            t += s[k];
+    }
+    return t;
+}
+
+/* g = g * c / norm: t * clip_norm / max(l2norm, clip_norm) with the
+ * product rounded first, as tf.clip_by_norm does */
+VECTOR_CLONES void sq_clip_scale(float *restrict g, size_t n, float c, float norm)
+{
+    for (size_t i = 0; i < n; i++)
+        g[i] = g[i] * c / norm;
+}
+
+VECTOR_CLONES void sq_clip_value(float *restrict g, size_t n, float v)
+{
+    for (size_t i = 0; i < n; i++)
+        g[i] = g[i] > v ? v : g[i] < -v ? -v : g[i];
+}
+
+VECTOR_CLONES void sq_scale(float *restrict g, size_t n, float s)
+{
+    for (size_t i = 0; i < n; i++)
+        g[i] *= s;
+}
