@@ -23,8 +23,11 @@ static sq_error err;
 static sq_session *s;
 static char dir[64];
 
+static uint64_t trng;
+
 static void setup(void)
 {
+    trng = 0x2545f4914f6cdd1dULL;   /* the same data with or without CK_FORK */
     s = sq_session_new();
     sq_seed(s, 5);
     strcpy(dir, "/tmp/seqsh_tr_XXXXXX");
@@ -74,7 +77,6 @@ static sq_tensor tensor(int rank, const long *d, const float *v)
     return t;
 }
 
-static uint64_t trng = 0x2545f4914f6cdd1dULL;
 static double urand(double lo, double hi)
 {
     trng ^= trng >> 12;
@@ -1334,6 +1336,7 @@ static void gradient_matches(const char *const *layers, int nl, const char *loss
     sq_session_free(s);
     s = sq_session_new();
     sq_seed(s, 21);
+    trng = 0x9e3779b97f4a7c15ULL;
     long d[1] = { 3 };
     ck_assert_int_eq(sq_input(s, 1, d, &err), 0);
     for (int i = 0; i < nl; i++)
@@ -1356,7 +1359,7 @@ static void gradient_matches(const char *const *layers, int nl, const char *loss
     double *fd = malloc(n * sizeof(double));
     for (size_t i = 0; i < n; i++) {
         float keep = s->model->params[i];
-        double h = 1e-2;
+        double h = 2e-3;   /* narrow: the l1 penalties have kinks */
         s->model->params[i] = keep + (float)h;
         double up = evaluate_loss(&x, &y, N, NULL);
         s->model->params[i] = keep - (float)h;
