@@ -441,6 +441,8 @@ START_TEST(class_and_sample_weights)
     sq_tensor x = tensor(2, dx, xv), y = tensor(1, dy, yv), sw = tensor(1, dy, swv);
     double cw[3] = { 1, 5, 0.5 };
     double p[N * 3];
+    float hist_w0[9];
+    memcpy(hist_w0, s->model->params, sizeof hist_w0);
     softmax_rows(s->model->params, xv, N, p);
     double loss = 0, acc = 0, wsum = 0;
     for (int i = 0; i < N; i++) {
@@ -464,6 +466,17 @@ START_TEST(class_and_sample_weights)
     close_to(h[0], loss, 1e-5, "weighted loss");
     ck_assert_int_eq(sq_history_values(s, "accuracy", h, 2), 1);
     close_to(h[0], acc, 1e-6, "weighted accuracy");
+    /* the same from a file named by sample_weight= */
+    char wpath[128];
+    snprintf(wpath, sizeof wpath, "%s/w.npy", dir);
+    ck_assert_int_eq(sq_tensor_save(wpath, &sw, &err), 0);
+    memcpy(s->model->params, hist_w0, sizeof hist_w0);
+    o.sample_weights = NULL;
+    o.sample_weight = wpath;
+    fit(&x, &y, &o);
+    ck_assert_int_eq(sq_history_values(s, "loss", h, 2), 2);
+    close_to(h[1], loss, 1e-5, "weighted loss, sample_weight=FILE");
+    o.sample_weight = NULL;
     /* one-hot targets: a sample's class is the argmax */
     compile("optimizer=sgd loss=categorical_crossentropy learning_rate=0.5");
     long dy2[2] = { N, 3 };

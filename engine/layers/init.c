@@ -384,12 +384,3 @@ void sq_initializer_default(int kind, sq_initializer *ini)
     if (sq_initializer_parse(sq_init_name(kind), ini, &ignored) < 0)
         *ini = (sq_initializer){ .kind = INIT_ZEROS };
 }
-
-void sq_weight_init(const sq_weight_spec *w, float *dst, sq_rng *rng)
-{
-    sq_initializer ini;
-    sq_error ignored;
-    sq_initializer_default(w->init, &ini);
-    if (sq_initializer_run(&ini, &w->shape, dst, rng, &ignored) < 0)
-        memset(dst, 0, sq_weight_count(w) * sizeof *dst);
-}

@@ -230,9 +230,6 @@ long sq_pad_before(long n, long out, long dk, long s, int same);
 
 
 /* ---- weights (init.c) ------------------------------------------------- */
-/* Initialises the weights of spec w at dst from rng with its kind's
- * default initializer. */
-void sq_weight_init(const sq_weight_spec *w, float *dst, sq_rng *rng);
 size_t sq_weight_count(const sq_weight_spec *w);
 /* Fills the weight of shape sh at dst with initializer ini, drawing from
  * rng (or from its own seed=); Keras's error when ini does not fit the
