@@ -255,6 +255,10 @@ const char *sq_regularizer_name_at(int i, const char **aliases);
 char *sq_regularizer_help(const char *name);
 /* The penalty of n values, sum l1 |w| + l2 w^2 (in double). */
 double sq_regularizer_value(const sq_regularizer *r, const float *w, size_t n);
+/* out = g + its gradient l1 sign(w) + 2 l2 w, for n values (a chunk);
+ * returns the penalty of w (the same pass). */
+double sq_regularizer_grad_into(const sq_regularizer *r, const float *w, const float *g,
+                                float *out, size_t n);
 /* Adds scale * its gradient, scale * (l1 sign(w) + 2 l2 w), to g; returns
  * the penalty (the same pass). */
 double sq_regularizer_add_grad(const sq_regularizer *r, const float *w, float *g, size_t n,

@@ -202,7 +202,10 @@ typedef struct {
     penalty *pen;              /* the regularized weights */
     int npen;
     sq_range *tr;              /* the trained weights */
+    const sq_regularizer **trpen;   /* and their penalties (NULL: none) */
     int ntr;
+    double frozen_pen;         /* the penalties of weights no step changes */
+    float *chunk;              /* SQ_OPTIM_CHUNK floats for the optimizer */
     int activity;              /* some layer has an activity regularizer */
     sq_metric_acc acc[MAX_METRICS];
 } loop_mem;
@@ -214,6 +217,7 @@ static void loop_free(loop_mem *lm)
     free(lm->perm);
     free(lm->pen);
     free(lm->tr);
+    free(lm->trpen);
     for (int i = 0; i < MAX_METRICS; i++)
         sq_metric_acc_free(&lm->acc[i]);
 }
@@ -231,7 +235,7 @@ static int loop_init(loop_mem *lm, const sq_model *m, const sq_tensor *x, const 
     size_t rows = (size_t)batch * (size_t)p->rows;
     size_t ysz = p->sy > (size_t)(p->rows * p->last) ? p->sy : (size_t)(p->rows * p->last);
     size_t total = (size_t)batch * p->sx + (size_t)batch * ysz + 2 * outn + (size_t)batch
-                 + rows;
+                 + rows + SQ_OPTIM_CHUNK;
     int nw = 0;
     for (int i = 0; i < m->n; i++)
         nw += m->layers[i]->nweights;
@@ -239,7 +243,8 @@ static int loop_init(loop_mem *lm, const sq_model *m, const sq_tensor *x, const 
     lm->perm = sq_malloc((size_t)(nperm ? nperm : 1) * sizeof *lm->perm);
     lm->pen = sq_malloc((size_t)(nw ? nw : 1) * sizeof *lm->pen);
     lm->tr = sq_malloc((size_t)(nw ? nw : 1) * sizeof *lm->tr);
-    if (!lm->block || !lm->perm || !lm->pen || !lm->tr) {
+    lm->trpen = sq_malloc((size_t)(nw ? nw : 1) * sizeof *lm->trpen);
+    if (!lm->block || !lm->perm || !lm->pen || !lm->tr || !lm->trpen) {
         loop_free(lm);
         return sq_fail(err, "out of memory");
     }
@@ -254,6 +259,7 @@ static int loop_init(loop_mem *lm, const sq_model *m, const sq_tensor *x, const 
     lm->tbuf = lm->dout + outn;
     lm->bw = lm->tbuf + outn;
     lm->rw = lm->bw + batch;
+    lm->chunk = lm->rw + rows;
     /* the weights with a penalty, and the ones the optimizer updates */
     for (int li = 0; li < m->n; li++) {
         const sq_layer *l = m->layers[li];
@@ -263,10 +269,16 @@ static int loop_init(loop_mem *lm, const sq_model *m, const sq_tensor *x, const 
             size_t cnt = sq_weight_count(&l->w[wi]);
             int train = l->trainable && l->w[wi].trainable;
             const sq_regularizer *r = sq_wopt_regularizer(l, &l->w[wi]);
-            if (r && (r->l1 != 0 || r->l2 != 0))
+            if (r && r->l1 == 0 && r->l2 == 0)
+                r = NULL;
+            if (r)
                 lm->pen[lm->npen++] = (penalty){ off, cnt, *r, train };
-            if (train && cnt)
+            if (train && cnt) {
+                lm->trpen[lm->ntr] = r;
                 lm->tr[lm->ntr++] = (sq_range){ off, cnt };
+            } else if (r) {
+                lm->frozen_pen += sq_regularizer_value(r, m->params + off, cnt);
+            }
             off += cnt;
         }
     }
@@ -280,18 +292,12 @@ static void gather(float *dst, const float *src, size_t size, const long *idx, l
         memcpy(dst + (size_t)i * size, src + (size_t)idx[start + i] * size, size * sizeof(float));
 }
 
-/* The weight penalties of the current weights; with grads, their gradients
- * are added for the trained weights. */
-static double weight_penalty(sq_model *m, const loop_mem *lm, float *grads)
+/* The weight penalties of the current weights. */
+static double weight_penalty(const sq_model *m, const loop_mem *lm)
 {
     double v = 0;
-    for (int k = 0; k < lm->npen; k++) {
-        const penalty *q = &lm->pen[k];
-        if (grads && q->train)
-            v += sq_regularizer_add_grad(&q->r, m->params + q->off, grads + q->off, q->len, 1.0f);
-        else
-            v += sq_regularizer_value(&q->r, m->params + q->off, q->len);
-    }
+    for (int k = 0; k < lm->npen; k++)
+        v += sq_regularizer_value(&lm->pen[k].r, m->params + lm->pen[k].off, lm->pen[k].len);
     return v;
 }
 
@@ -329,7 +335,7 @@ static int eval_range(sq_model *m, loop_mem *lm, const plan *p, const sq_tensor 
 {
     struct sq_compiled *c = m->compiled;
     int nv = 1 + c->nmetrics;
-    double loss_sum = 0, wpen = weight_penalty(m, lm, NULL);
+    double loss_sum = 0, wpen = weight_penalty(m, lm);
     long seen = 0, steps = (to - from + batch - 1) / batch;
     for (int i = 0; i < c->nmetrics; i++)
         sq_metric_acc_reset(&p->metric[i], &lm->acc[i]);
@@ -418,12 +424,9 @@ static double train_step(sq_session *s, loop_mem *lm, const plan *p, long b, con
     if (lm->activity)
         loss += sq_train_activity_penalty(m, &lm->ws);
     sq_train_backward(m, &lm->ws, lm->bx, b, lm->dout, p->read_z);
-    loss += weight_penalty(m, lm, m->grads);
-    if (sq_optim_clips(c->opt))
-        sq_optim_clip(c->opt, m->grads, lm->tr, lm->ntr);
-    sq_optim_begin_step(c->opt);
-    for (int k = 0; k < lm->ntr; k++)
-        sq_optim_update(c->opt, m->params, m->grads, lm->tr[k].off, lm->tr[k].len);
+    /* the penalties' gradients and the clipping happen inside the update */
+    loss += lm->frozen_pen + sq_optim_step(c->opt, m->params, m->grads, lm->tr, lm->trpen,
+                                           lm->ntr, lm->chunk);
     return loss;
 }
 

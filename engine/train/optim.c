@@ -572,39 +572,121 @@ void sq_optim_set_counters(sq_optim *o, long long t, double m_cache)
     memset(&o->c, 0, sizeof o->c);
 }
 
-int sq_optim_clips(const sq_optim *o)
+/* Clipping follows optimizer_v2.py _transform_gradients: clipvalue, then
+ * clipnorm (each tensor by its own norm: tf.clip_by_norm, t * c /
+ * max(|t|, c)), then global_clipnorm (tf.clip_by_global_norm: all by
+ * their joint norm), on the gradients with the penalties' added. A tensor
+ * already within its norm is left as it is. */
+
+/* One chunk of range k's gradient as the optimizer takes it: plus the
+ * penalty's gradient, clipped to +-clipvalue; the penalty of w is added
+ * to *value. Returns the chunk (out, or g itself when nothing changes). */
+static const float *chunk_grad(const sq_optim *o, const float *w, const float *g,
+                               const sq_regularizer *pen, float *out, size_t n, double *value)
 {
-    return !isnan(o->clip[0]) || !isnan(o->clip[1]) || !isnan(o->clip[2]);
+    const float *src = g;
+    if (pen) {
+        *value += sq_regularizer_grad_into(pen, w, g, out, n);
+        src = out;
+    }
+    if (!isnan(o->clip[0])) {
+        if (src != out)
+            memcpy(out, src, n * sizeof *out);
+        sq_clip_value(out, n, (float)o->clip[0]);
+        src = out;
+    }
+    return src;
 }
 
-/* optimizer_v2.py _transform_gradients: clipvalue, then clipnorm (each
- * tensor by its own norm: tf.clip_by_norm, t * c / max(|t|, c)), then
- * global_clipnorm (tf.clip_by_global_norm: all by their joint norm). A
- * tensor already within its norm is left as it is. */
-void sq_optim_clip(const sq_optim *o, float *grads, const sq_range *r, int n)
+/* The squared norm of range k's gradient with its penalty's (and
+ * clipvalue's) change: one read of w and g, or chunk by chunk with
+ * clipvalue. */
+static double range_sumsq(const sq_optim *o, const float *params, const float *grads,
+                          const sq_range *r, const sq_regularizer *pen, float *chunk)
 {
-    if (!isnan(o->clip[0]))
-        for (int k = 0; k < n; k++)
-            sq_clip_value(grads + r[k].off, r[k].len, (float)o->clip[0]);
-    if (!isnan(o->clip[1])) {
-        float c = (float)o->clip[1];
-        for (int k = 0; k < n; k++) {
-            double ss = sq_sumsq(grads + r[k].off, r[k].len);
-            float norm = (float)sqrt(ss);
-            if (ss > 0 && norm > c)
-                sq_clip_scale(grads + r[k].off, r[k].len, c, norm);
-        }
+    const float *w = params + r->off, *g = grads + r->off;
+    if (isnan(o->clip[0]))
+        return pen ? sq_pen_sumsq(w, g, r->len, (float)pen->l1, 2.0f * (float)pen->l2)
+                   : sq_sumsq(g, r->len);
+    double ss = 0, ignored = 0;
+    for (size_t at = 0; at < r->len; at += SQ_OPTIM_CHUNK) {
+        size_t m = r->len - at < SQ_OPTIM_CHUNK ? r->len - at : SQ_OPTIM_CHUNK;
+        ss += sq_sumsq(chunk_grad(o, w + at, g + at, pen, chunk, m, &ignored), m);
     }
-    if (!isnan(o->clip[2])) {
-        float c = (float)o->clip[2];
+    return ss;
+}
+
+/* Updates range k with its gradient transformed chunk by chunk in `chunk`
+ * (L1-sized), scaled by c / norm (clipnorm, when norm > 0) or by scale;
+ * returns the penalty of the weights before the update. */
+static double range_update(sq_optim *o, float *params, const float *grads, const sq_range *r,
+                           const sq_regularizer *pen, float *chunk, float c, float norm,
+                           float scale)
+{
+    double value = 0, s1 = 0, s2 = 0;
+    /* without clipvalue, the penalty and the scale are one loop */
+    int fused = isnan(o->clip[0]) && (norm > 0 || scale != 1);
+    float a = pen ? (float)pen->l1 : 0, b = pen ? 2.0f * (float)pen->l2 : 0;
+    if (norm <= 0) {
+        c = scale;
+        norm = 1;
+    }
+    /* Adam takes the transform in its own loop: one pass */
+    if (isnan(o->clip[0]) && sq_optim_apply_pen(o, params, grads + r->off, r->off, r->len, a, b,
+                                                c, norm, &s1, &s2) == 0)
+        return pen ? pen->l1 * s1 + pen->l2 * s2 : 0;
+    for (size_t at = 0; at < r->len; at += SQ_OPTIM_CHUNK) {
+        size_t m = r->len - at < SQ_OPTIM_CHUNK ? r->len - at : SQ_OPTIM_CHUNK;
+        const float *w = params + r->off + at, *g = grads + r->off + at;
+        if (fused) {
+            sq_pen_scale(w, g, chunk, m, a, b, c, norm, &s1, &s2);
+            g = chunk;
+        } else {
+            g = chunk_grad(o, w, g, pen, chunk, m, &value);
+            if (c != 1 || norm != 1) {
+                if (g != chunk)
+                    memcpy(chunk, g, m * sizeof *chunk);
+                sq_clip_scale(chunk, m, c, norm);
+                g = chunk;
+            }
+        }
+        sq_optim_apply(o, params, g, r->off + at, m);
+    }
+    if (pen && fused)
+        value = pen->l1 * s1 + pen->l2 * s2;
+    return value;
+}
+
+double sq_optim_step(sq_optim *o, float *params, const float *grads, const sq_range *r,
+                     const sq_regularizer *const *pen, int n, float *chunk)
+{
+    sq_optim_begin_step(o);
+    int cv = !isnan(o->clip[0]), cn = !isnan(o->clip[1]), gn = !isnan(o->clip[2]);
+    double value = 0;
+    float scale = 1;
+    if (gn) {
+        /* the joint norm first */
         double ss = 0;
         for (int k = 0; k < n; k++)
-            ss += sq_sumsq(grads + r[k].off, r[k].len);
-        float norm = (float)sqrt(ss);
-        if (norm > c) {
-            float scale = c * fminf(1.0f / norm, 1.0f / c);
-            for (int k = 0; k < n; k++)
-                sq_scale(grads + r[k].off, r[k].len, scale);
-        }
+            ss += range_sumsq(o, params, grads, &r[k], pen[k], chunk);
+        float c = (float)o->clip[2], norm = (float)sqrt(ss);
+        if (norm > c)
+            scale = c * fminf(1.0f / norm, 1.0f / c);
     }
+    for (int k = 0; k < n; k++) {
+        if (!pen[k] && !cv && !cn && scale == 1) {
+            sq_optim_apply(o, params, grads + r[k].off, r[k].off, r[k].len);
+            continue;
+        }
+        float c = 0, norm = 0;
+        if (cn) {
+            double ss = range_sumsq(o, params, grads, &r[k], pen[k], chunk);
+            c = (float)o->clip[1];
+            norm = (float)sqrt(ss);
+            if (!(ss > 0 && norm > c))
+                norm = 0;
+        }
+        value += range_update(o, params, grads, &r[k], pen[k], chunk, c, norm, scale);
+    }
+    return value;
 }

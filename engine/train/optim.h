@@ -79,10 +79,18 @@ void sq_optim_set_counters(sq_optim *o, long long t, double m_cache);
 typedef struct {
     size_t off, len;
 } sq_range;
-/* Whether clipvalue=, clipnorm= or global_clipnorm= was given. */
-int sq_optim_clips(const sq_optim *o);
-/* Clips the gradients of the n trainable weight tensors r in place, as
- * Keras does before an update. */
-void sq_optim_clip(const sq_optim *o, float *grads, const sq_range *r, int n);
+/* Applies the update to params[off .. off+len) from g (len gradients,
+ * already offset), using the slots at off. */
+void sq_optim_apply(sq_optim *o, float *params, const float *g, size_t off, size_t len);
+
+/* One whole step, as Keras's apply_gradients does it: begins the step,
+ * then updates the n trained tensors r with their gradients plus the
+ * gradients of their penalties pen[k] (NULL: none), clipped as the
+ * optimizer says, each transformed in chunks of SQ_OPTIM_CHUNK floats in
+ * `chunk` so that the gradients are read once more at most. grads is left
+ * as it was. Returns the penalties of the weights before the update. */
+#define SQ_OPTIM_CHUNK 1024
+double sq_optim_step(sq_optim *o, float *params, const float *grads, const sq_range *r,
+                     const sq_regularizer *const *pen, int n, float *chunk);
 
 #endif

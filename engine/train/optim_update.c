@@ -257,10 +257,15 @@ VECTOR_CLONES static void upd_ftrl(float *restrict w, const float *restrict g,
 void sq_optim_update(sq_optim *o, float *params, const float *grads,
                      size_t off, size_t len)
 {
+    if (off <= o->n && grads)
+        sq_optim_apply(o, params, grads + off, off, len);
+}
+
+void sq_optim_apply(sq_optim *o, float *params, const float *g, size_t off, size_t len)
+{
     if (o->t == 0 || len == 0 || off > o->n || len > o->n - off)
         return;
     float *w = params + off;
-    const float *g = grads + off;
     float *s0 = o->slots ? o->slots + off : NULL;
     float *s1 = o->nslots > 1 ? s0 + o->n : NULL;
     float *s2 = o->nslots > 2 ? s0 + 2 * o->n : NULL;
@@ -348,4 +353,181 @@ VECTOR_CLONES void sq_scale(float *restrict g, size_t n, float s)
 {
     for (size_t i = 0; i < n; i++)
         g[i] *= s;
+}
+
+/* ---- the step's fused gradient passes (sq_optim_step) ---------------------------
+ * The penalty's gradient a sign(w) + b w, a scale (clipnorm's c / norm, or
+ * global_clipnorm's), and the penalty's sums, in one loop each. */
+
+VECTOR_CLONES static void pen_scale_block(const float *restrict w, const float *restrict g,
+                                          float *restrict out, size_t n, float a, float b,
+                                          float c, float norm, float *restrict s1,
+                                          float *restrict s2)
+{
+    size_t i = 0;
+    for (int k = 0; k < LANES; k++)
+        s1[k] = s2[k] = 0;
+    for (; i + LANES <= n; i += LANES)
+        for (int k = 0; k < LANES; k++) {
+            float x = w[i + k];
+            float sg = (float)(x > 0) - (float)(x < 0);
+            out[i + k] = (g[i + k] + (a * sg + b * x)) * c / norm;
+            s1[k] += fabsf(x);
+            s2[k] += x * x;
+        }
+    for (; i < n; i++) {
+        float x = w[i];
+        float sg = (float)(x > 0) - (float)(x < 0);
+        out[i] = (g[i] + (a * sg + b * x)) * c / norm;
+        s1[0] += fabsf(x);
+        s2[0] += x * x;
+    }
+}
+
+VECTOR_CLONES static void pen_sumsq_block(const float *restrict w, const float *restrict g,
+                                          size_t n, float a, float b, float *restrict s)
+{
+    size_t i = 0;
+    for (int k = 0; k < LANES; k++)
+        s[k] = 0;
+    for (; i + LANES <= n; i += LANES)
+        for (int k = 0; k < LANES; k++) {
+            float x = w[i + k];
+            float sg = (float)(x > 0) - (float)(x < 0);
+            float t = g[i + k] + (a * sg + b * x);
+            s[k] += t * t;
+        }
+    for (; i < n; i++) {
+        float x = w[i];
+        float sg = (float)(x > 0) - (float)(x < 0);
+        float t = g[i] + (a * sg + b * x);
+        s[0] += t * t;
+    }
+}
+
+VECTOR_CLONES static void scale_into(const float *restrict g, float *restrict out, size_t n,
+                                     float c, float norm)
+{
+    for (size_t i = 0; i < n; i++)
+        out[i] = g[i] * c / norm;
+}
+
+double sq_pen_sumsq(const float *w, const float *g, size_t n, float a, float b)
+{
+    float s[LANES];
+    double t = 0;
+    for (size_t at = 0; at < n; at += BLOCK) {
+        size_t m = n - at < BLOCK ? n - at : BLOCK;
+        if (a == 0 && b == 0)
+            sumsq_block(g + at, m, s);
+        else
+            pen_sumsq_block(w + at, g + at, m, a, b, s);
+        for (int k = 0; k < LANES; k++)
+            t += s[k];
+    }
+    return t;
+}
+
+void sq_pen_scale(const float *w, const float *g, float *out, size_t n, float a, float b,
+                  float c, float norm, double *s1, double *s2)
+{
+    float l1[LANES], l2[LANES];
+    if (a == 0 && b == 0) {
+        scale_into(g, out, n, c, norm);
+        return;
+    }
+    pen_scale_block(w, g, out, n, a, b, c, norm, l1, l2);
+    for (int k = 0; k < LANES; k++) {
+        *s1 += l1[k];
+        *s2 += l2[k];
+    }
+}
+
+/* Adam with the step's gradient transform inside its loop: the gradient
+ * it uses is (g + a sign(w) + b w) * c / norm, the same float values the
+ * chunk path hands it, so the results are the same bit for bit; the
+ * penalty's sums of |w| and w^2 are added to s1, s2. For the common case
+ * (Adam with penalties or clipnorm), one pass over the weights. One body,
+ * specialised by pen (0 none, 1 l2 only, 2 l1 and l2) and scaled. */
+static inline __attribute__((always_inline)) void
+adam_pen(float *restrict w, const float *restrict g, float *restrict m, float *restrict v,
+         size_t n, const coefs *cf, float a, float b, float c, float norm,
+         float *restrict s1, float *restrict s2, const int pen, const int scaled)
+{
+    const float omb1 = cf->omb1, omb2 = cf->omb2, alpha = cf->alpha, eps = cf->eps;
+    size_t i = 0;
+    for (int k = 0; k < LANES; k++)
+        s1[k] = s2[k] = 0;
+    for (; i + LANES <= n; i += LANES)
+        for (int k = 0; k < LANES; k++) {
+            size_t j = i + (size_t)k;
+            float x = w[j], gj = g[j];
+            if (pen == 2) {
+                float sg = (float)(x > 0) - (float)(x < 0);
+                gj = gj + (a * sg + b * x);
+                s1[k] += fabsf(x);
+            } else if (pen == 1) {
+                gj = gj + b * x;
+            }
+            if (pen)
+                s2[k] += x * x;
+            if (scaled)
+                gj = gj * c / norm;
+            m[j] += (gj - m[j]) * omb1;
+            v[j] += (gj * gj - v[j]) * omb2;
+            w[j] -= (m[j] * alpha) / (sqrtf(v[j]) + eps);
+        }
+    for (; i < n; i++) {
+        float x = w[i], gj = g[i];
+        if (pen) {
+            float sg = (float)(x > 0) - (float)(x < 0);
+            gj = gj + (a * sg + b * x);
+            s1[0] += fabsf(x);
+            s2[0] += x * x;
+        }
+        if (scaled)
+            gj = gj * c / norm;
+        m[i] += (gj - m[i]) * omb1;
+        v[i] += (gj * gj - v[i]) * omb2;
+        w[i] -= (m[i] * alpha) / (sqrtf(v[i]) + eps);
+    }
+}
+
+#define ADAM_PEN(name, pen, scaled) \
+    VECTOR_CLONES static void name(float *restrict w, const float *restrict g, \
+        float *restrict m, float *restrict v, size_t n, const coefs *cf, float a, float b, \
+        float c, float norm, float *restrict s1, float *restrict s2) \
+    { adam_pen(w, g, m, v, n, cf, a, b, c, norm, s1, s2, pen, scaled); }
+ADAM_PEN(adam_scaled, 0, 1)
+ADAM_PEN(adam_l2, 1, 0)
+ADAM_PEN(adam_l2_scaled, 1, 1)
+ADAM_PEN(adam_l1l2, 2, 0)
+ADAM_PEN(adam_l1l2_scaled, 2, 1)
+
+int sq_optim_apply_pen(sq_optim *o, float *params, const float *g, size_t off, size_t len,
+                       float a, float b, float c, float norm, double *s1, double *s2)
+{
+    if (o->kind != K_ADAM || o->p[P_AMSGRAD] || o->t == 0 || off > o->n || len > o->n - off)
+        return -1;
+    int scaled = !(c == 1 && norm == 1), pen = a != 0 ? 2 : b != 0 ? 1 : 0;
+    if (!pen && !scaled) {
+        sq_optim_apply(o, params, g, off, len);
+        return 0;
+    }
+    void (*const kernel[3][2])(float *restrict, const float *restrict, float *restrict,
+                               float *restrict, size_t, const coefs *, float, float, float,
+                               float, float *restrict, float *restrict) = {
+        { NULL, adam_scaled }, { adam_l2, adam_l2_scaled }, { adam_l1l2, adam_l1l2_scaled },
+    };
+    float *w = params + off, *m = o->slots + off, *v = o->slots + o->n + off;
+    float l1[LANES], l2[LANES];
+    for (size_t at = 0; at < len; at += BLOCK) {
+        size_t k = len - at < BLOCK ? len - at : BLOCK;
+        kernel[pen][scaled](w + at, g + at, m + at, v + at, k, &o->c, a, b, c, norm, l1, l2);
+        for (int q = 0; q < LANES && pen; q++) {
+            *s1 += l1[q];
+            *s2 += l2[q];
+        }
+    }
+    return 0;
 }
