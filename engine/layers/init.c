@@ -161,8 +161,11 @@ static int fail_unknown(const char *name, sq_error *err)
 int sq_initializer_parse(const char *text, sq_initializer *out, sq_error *err)
 {
     sq_callform c;
-    if (sq_call_parse(&c, text, err) < 0)
+    if (sq_call_parse(&c, text, err) < 0) {
+        if (!c.name[0])   /* not a name at all: a number, a list */
+            return sq_fail(err, "Could not interpret initializer identifier: %s", text);
         return -1;
+    }
     int i = find(c.name);
     if (i < 0)
         return fail_unknown(c.name, err);

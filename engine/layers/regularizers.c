@@ -93,8 +93,11 @@ static int factor(sq_args *a, const char *key, double *v, sq_error *err)
 int sq_regularizer_parse(const char *text, sq_regularizer *out, sq_error *err)
 {
     sq_callform c;
-    if (sq_call_parse(&c, text, err) < 0)
+    if (sq_call_parse(&c, text, err) < 0) {
+        if (!c.name[0])   /* not a name at all: a number, a list */
+            return sq_fail(err, "Could not interpret regularizer identifier: %s", text);
         return -1;
+    }
     int i = find(c.name);
     if (i < 0)
         return sq_fail(err, "Unknown regularizer: %s. Please ensure this object is passed to "

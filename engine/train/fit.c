@@ -490,11 +490,6 @@ int sq_fit(sq_session *s, const sq_tensor *x, const sq_tensor *y,
             goto fail_inputs;
     }
     int has_val = vto > vfrom;
-    if (sq_callbacks_set_lr(in.cbs) && c->opt && sq_optim_has_schedule(c->opt)) {
-        sq_fail(err, "reduce_lr_on_plateau cannot change a learning-rate schedule (compile "
-                "gave learning_rate=NAME(...))");
-        goto fail_inputs;
-    }
     long batch = o->batch_size < ntrain ? o->batch_size : ntrain;
     long vbatch = o->batch_size < vto - vfrom ? o->batch_size : vto - vfrom;
     if (vbatch > batch)
