@@ -384,6 +384,23 @@ VECTOR_CLONES static void pen_scale_block(const float *restrict w, const float *
     }
 }
 
+VECTOR_CLONES static void l2_sumsq_block(const float *restrict w, const float *restrict g,
+                                         size_t n, float b, float *restrict s)
+{
+    size_t i = 0;
+    for (int k = 0; k < LANES; k++)
+        s[k] = 0;
+    for (; i + LANES <= n; i += LANES)
+        for (int k = 0; k < LANES; k++) {
+            float t = g[i + k] + b * w[i + k];
+            s[k] += t * t;
+        }
+    for (; i < n; i++) {
+        float t = g[i] + b * w[i];
+        s[0] += t * t;
+    }
+}
+
 VECTOR_CLONES static void pen_sumsq_block(const float *restrict w, const float *restrict g,
                                           size_t n, float a, float b, float *restrict s)
 {
@@ -420,6 +437,8 @@ double sq_pen_sumsq(const float *w, const float *g, size_t n, float a, float b)
         size_t m = n - at < BLOCK ? n - at : BLOCK;
         if (a == 0 && b == 0)
             sumsq_block(g + at, m, s);
+        else if (a == 0)
+            l2_sumsq_block(w + at, g + at, m, b, s);
         else
             pen_sumsq_block(w + at, g + at, m, a, b, s);
         for (int k = 0; k < LANES; k++)

@@ -3,7 +3,8 @@
 # and of W3 (scripts/bench/w2.seq, w3.seq) timed plain and with l2 penalties
 # on every weight, an activity penalty, clipnorm, a learning-rate schedule
 # and class weights, alternately in one process so that a busy machine
-# slows both alike; prints the median epochs and the overhead.
+# slows both alike; prints the median epochs (reading X.npy subtracted, as
+# run.sh does) and the overhead.
 #
 #   SEQSH=./seqsh sh scripts/bench/controls.sh        (make bench-controls)
 #
@@ -39,15 +40,20 @@ for wl in w2 w3; do
         set -- -q --seed 1 --threads "$THREADS" -c "source '$here/$wl.seq'" \
             -c "fit '$work/x.npy' '$work/y.npy' epochs=1 batch_size=$b verbose=0"
         i=0
+        # as run.sh does: reading X is timed right before each fit and
+        # subtracted, so the numbers are epochs
         while [ "$i" -lt "$REPS" ]; do
-            set -- "$@" -c "source '$here/$wl.seq'" \
+            set -- "$@" -c "model probe; input $shape" -c "time call '$work/x.npy'" \
+                -c "source '$here/$wl.seq'" \
                 -c "time fit '$work/x.npy' '$work/y.npy' epochs=1 batch_size=$b verbose=0" \
+                -c "model probe; input $shape" -c "time call '$work/x.npy'" \
                 -c "source '$work/${wl}c.seq'" \
                 -c "time fit '$work/x.npy' '$work/y.npy' epochs=1 batch_size=$b verbose=0 class_weight=$cw"
             i=$((i + 1))
         done
         "$SEQSH" "$@" >"$work/out" || { echo "controls: seqsh failed" >&2; exit 1; }
-        sed -n 's/^Time: \([0-9.]*\) ms$/\1/p' "$work/out" | awk -v wl="$wl" -v b="$b" '
+        sed -n 's/^Time: \([0-9.]*\) ms$/\1/p' "$work/out" | awk 'NR % 2 { r = $1; next } { print $1 - r }' |
+            awk -v wl="$wl" -v b="$b" '
             NR % 2 { p[++np] = $1; next } { c[++nc] = $1 }
             function median(a, n,   i, j, t) {
                 for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (a[j] < a[i]) { t = a[i]; a[i] = a[j]; a[j] = t }
