@@ -599,15 +599,23 @@ static const float *chunk_grad(const sq_optim *o, const float *w, const float *g
 }
 
 /* The squared norm of range k's gradient with its penalty's (and
- * clipvalue's) change: one read of w and g, or chunk by chunk with
- * clipvalue. */
+ * clipvalue's) change: one read of w and g, which also gives the
+ * penalty's value (*value, or -1 when it does not: with clipvalue), or
+ * chunk by chunk with clipvalue. */
 static double range_sumsq(const sq_optim *o, const float *params, const float *grads,
-                          const sq_range *r, const sq_regularizer *pen, float *chunk)
+                          const sq_range *r, const sq_regularizer *pen, float *chunk,
+                          double *value)
 {
     const float *w = params + r->off, *g = grads + r->off;
-    if (isnan(o->clip[0]))
-        return pen ? sq_pen_sumsq(w, g, r->len, (float)pen->l1, 2.0f * (float)pen->l2)
-                   : sq_sumsq(g, r->len);
+    *value = -1;
+    if (isnan(o->clip[0])) {
+        if (!pen)
+            return sq_sumsq(g, r->len);
+        double s1 = 0, s2 = 0;
+        double ss = sq_pen_sumsq(w, g, r->len, (float)pen->l1, 2.0f * (float)pen->l2, &s1, &s2);
+        *value = pen->l1 * s1 + pen->l2 * s2;
+        return ss;
+    }
     double ss = 0, ignored = 0;
     for (size_t at = 0; at < r->len; at += SQ_OPTIM_CHUNK) {
         size_t m = r->len - at < SQ_OPTIM_CHUNK ? r->len - at : SQ_OPTIM_CHUNK;
@@ -618,10 +626,11 @@ static double range_sumsq(const sq_optim *o, const float *params, const float *g
 
 /* Updates range k with its gradient transformed chunk by chunk in `chunk`
  * (L1-sized), scaled by c / norm (clipnorm, when norm > 0) or by scale;
- * returns the penalty of the weights before the update. */
+ * returns the penalty of the weights before the update (`known` when it
+ * is >= 0: the norm pass found it). */
 static double range_update(sq_optim *o, float *params, const float *grads, const sq_range *r,
                            const sq_regularizer *pen, float *chunk, float c, float norm,
-                           float scale)
+                           float scale, double known)
 {
     double value = 0, s1 = 0, s2 = 0;
     /* without clipvalue, the penalty and the scale are one loop */
@@ -633,8 +642,8 @@ static double range_update(sq_optim *o, float *params, const float *grads, const
     }
     /* Adam takes the transform in its own loop: one pass */
     if (isnan(o->clip[0]) && sq_optim_apply_pen(o, params, grads + r->off, r->off, r->len, a, b,
-                                                c, norm, &s1, &s2) == 0)
-        return pen ? pen->l1 * s1 + pen->l2 * s2 : 0;
+                                                c, norm, known >= 0 ? NULL : &s1, &s2) == 0)
+        return known >= 0 ? known : pen ? pen->l1 * s1 + pen->l2 * s2 : 0;
     for (size_t at = 0; at < r->len; at += SQ_OPTIM_CHUNK) {
         size_t m = r->len - at < SQ_OPTIM_CHUNK ? r->len - at : SQ_OPTIM_CHUNK;
         const float *w = params + r->off + at, *g = grads + r->off + at;
@@ -662,13 +671,14 @@ double sq_optim_step(sq_optim *o, float *params, const float *grads, const sq_ra
 {
     sq_optim_begin_step(o);
     int cv = !isnan(o->clip[0]), cn = !isnan(o->clip[1]), gn = !isnan(o->clip[2]);
-    double value = 0;
+    double value = 0, known;
     float scale = 1;
     if (gn) {
-        /* the joint norm first */
+        /* the joint norm first (the penalties' values then come from the
+         * updates) */
         double ss = 0;
         for (int k = 0; k < n; k++)
-            ss += range_sumsq(o, params, grads, &r[k], pen[k], chunk);
+            ss += range_sumsq(o, params, grads, &r[k], pen[k], chunk, &known);
         float c = (float)o->clip[2], norm = (float)sqrt(ss);
         if (norm > c)
             scale = c * fminf(1.0f / norm, 1.0f / c);
@@ -679,14 +689,15 @@ double sq_optim_step(sq_optim *o, float *params, const float *grads, const sq_ra
             continue;
         }
         float c = 0, norm = 0;
+        known = -1;
         if (cn) {
-            double ss = range_sumsq(o, params, grads, &r[k], pen[k], chunk);
+            double ss = range_sumsq(o, params, grads, &r[k], pen[k], chunk, &known);
             c = (float)o->clip[1];
             norm = (float)sqrt(ss);
             if (!(ss > 0 && norm > c))
                 norm = 0;
         }
-        value += range_update(o, params, grads, &r[k], pen[k], chunk, c, norm, scale);
+        value += range_update(o, params, grads, &r[k], pen[k], chunk, c, norm, scale, known);
     }
     return value;
 }

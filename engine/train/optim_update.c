@@ -384,41 +384,51 @@ VECTOR_CLONES static void pen_scale_block(const float *restrict w, const float *
     }
 }
 
+/* The norm pass with a penalty also takes the penalty's sums of |w| (q1)
+ * and w^2 (q2): the update then need not. */
 VECTOR_CLONES static void l2_sumsq_block(const float *restrict w, const float *restrict g,
-                                         size_t n, float b, float *restrict s)
+                                         size_t n, float b, float *restrict s,
+                                         float *restrict q2)
 {
     size_t i = 0;
     for (int k = 0; k < LANES; k++)
-        s[k] = 0;
+        s[k] = q2[k] = 0;
     for (; i + LANES <= n; i += LANES)
         for (int k = 0; k < LANES; k++) {
-            float t = g[i + k] + b * w[i + k];
+            float x = w[i + k], t = g[i + k] + b * x;
             s[k] += t * t;
+            q2[k] += x * x;
         }
     for (; i < n; i++) {
-        float t = g[i] + b * w[i];
+        float x = w[i], t = g[i] + b * x;
         s[0] += t * t;
+        q2[0] += x * x;
     }
 }
 
 VECTOR_CLONES static void pen_sumsq_block(const float *restrict w, const float *restrict g,
-                                          size_t n, float a, float b, float *restrict s)
+                                          size_t n, float a, float b, float *restrict s,
+                                          float *restrict q1, float *restrict q2)
 {
     size_t i = 0;
     for (int k = 0; k < LANES; k++)
-        s[k] = 0;
+        s[k] = q1[k] = q2[k] = 0;
     for (; i + LANES <= n; i += LANES)
         for (int k = 0; k < LANES; k++) {
             float x = w[i + k];
             float sg = (float)(x > 0) - (float)(x < 0);
             float t = g[i + k] + (a * sg + b * x);
             s[k] += t * t;
+            q1[k] += fabsf(x);
+            q2[k] += x * x;
         }
     for (; i < n; i++) {
         float x = w[i];
         float sg = (float)(x > 0) - (float)(x < 0);
         float t = g[i] + (a * sg + b * x);
         s[0] += t * t;
+        q1[0] += fabsf(x);
+        q2[0] += x * x;
     }
 }
 
@@ -429,20 +439,28 @@ VECTOR_CLONES static void scale_into(const float *restrict g, float *restrict ou
         out[i] = g[i] * c / norm;
 }
 
-double sq_pen_sumsq(const float *w, const float *g, size_t n, float a, float b)
+double sq_pen_sumsq(const float *w, const float *g, size_t n, float a, float b, double *s1,
+                    double *s2)
 {
-    float s[LANES];
+    float s[LANES], q1[LANES] = { 0 }, q2[LANES];
     double t = 0;
     for (size_t at = 0; at < n; at += BLOCK) {
         size_t m = n - at < BLOCK ? n - at : BLOCK;
-        if (a == 0 && b == 0)
+        if (a == 0 && b == 0) {
             sumsq_block(g + at, m, s);
-        else if (a == 0)
-            l2_sumsq_block(w + at, g + at, m, b, s);
+            for (int k = 0; k < LANES; k++)
+                t += s[k];
+            continue;
+        }
+        if (a == 0)
+            l2_sumsq_block(w + at, g + at, m, b, s, q2);
         else
-            pen_sumsq_block(w + at, g + at, m, a, b, s);
-        for (int k = 0; k < LANES; k++)
+            pen_sumsq_block(w + at, g + at, m, a, b, s, q1, q2);
+        for (int k = 0; k < LANES; k++) {
             t += s[k];
+            *s1 += q1[k];
+            *s2 += q2[k];
+        }
     }
     return t;
 }
@@ -471,10 +489,29 @@ void sq_pen_scale(const float *w, const float *g, float *out, size_t n, float a,
 static inline __attribute__((always_inline)) void
 adam_pen(float *restrict w, const float *restrict g, float *restrict m, float *restrict v,
          size_t n, const coefs *cf, float a, float b, float c, float norm,
-         float *restrict s1, float *restrict s2, const int pen, const int scaled)
+         float *restrict s1, float *restrict s2, const int pen, const int scaled,
+         const int sums)
 {
     const float omb1 = cf->omb1, omb2 = cf->omb2, alpha = cf->alpha, eps = cf->eps;
     size_t i = 0;
+    if (!sums) {
+        /* the plain loop of upd_adam with the gradient's change */
+        for (; i < n; i++) {
+            float x = w[i], gj = g[i];
+            if (pen == 2) {
+                float sg = (float)(x > 0) - (float)(x < 0);
+                gj = gj + (a * sg + b * x);
+            } else if (pen == 1) {
+                gj = gj + b * x;
+            }
+            if (scaled)
+                gj = gj * c / norm;
+            m[i] += (gj - m[i]) * omb1;
+            v[i] += (gj * gj - v[i]) * omb2;
+            w[i] -= (m[i] * alpha) / (sqrtf(v[i]) + eps);
+        }
+        return;
+    }
     for (int k = 0; k < LANES; k++)
         s1[k] = s2[k] = 0;
     for (; i + LANES <= n; i += LANES)
@@ -484,11 +521,12 @@ adam_pen(float *restrict w, const float *restrict g, float *restrict m, float *r
             if (pen == 2) {
                 float sg = (float)(x > 0) - (float)(x < 0);
                 gj = gj + (a * sg + b * x);
-                s1[k] += fabsf(x);
+                if (sums)
+                    s1[k] += fabsf(x);
             } else if (pen == 1) {
                 gj = gj + b * x;
             }
-            if (pen)
+            if (pen && sums)
                 s2[k] += x * x;
             if (scaled)
                 gj = gj * c / norm;
@@ -512,20 +550,25 @@ adam_pen(float *restrict w, const float *restrict g, float *restrict m, float *r
     }
 }
 
-#define ADAM_PEN(name, pen, scaled) \
+#define ADAM_PEN(name, pen, scaled, sums) \
     VECTOR_CLONES static void name(float *restrict w, const float *restrict g, \
         float *restrict m, float *restrict v, size_t n, const coefs *cf, float a, float b, \
         float c, float norm, float *restrict s1, float *restrict s2) \
-    { adam_pen(w, g, m, v, n, cf, a, b, c, norm, s1, s2, pen, scaled); }
-ADAM_PEN(adam_scaled, 0, 1)
-ADAM_PEN(adam_l2, 1, 0)
-ADAM_PEN(adam_l2_scaled, 1, 1)
-ADAM_PEN(adam_l1l2, 2, 0)
-ADAM_PEN(adam_l1l2_scaled, 2, 1)
+    { adam_pen(w, g, m, v, n, cf, a, b, c, norm, s1, s2, pen, scaled, sums); }
+ADAM_PEN(adam_scaled, 0, 1, 0)
+ADAM_PEN(adam_l2, 1, 0, 1)
+ADAM_PEN(adam_l2_scaled, 1, 1, 1)
+ADAM_PEN(adam_l1l2, 2, 0, 1)
+ADAM_PEN(adam_l1l2_scaled, 2, 1, 1)
+ADAM_PEN(adam_l2_nosum, 1, 0, 0)
+ADAM_PEN(adam_l2_scaled_nosum, 1, 1, 0)
+ADAM_PEN(adam_l1l2_nosum, 2, 0, 0)
+ADAM_PEN(adam_l1l2_scaled_nosum, 2, 1, 0)
 
 int sq_optim_apply_pen(sq_optim *o, float *params, const float *g, size_t off, size_t len,
                        float a, float b, float c, float norm, double *s1, double *s2)
 {
+    /* s1 NULL: the penalty's sums are known already */
     if (o->kind != K_ADAM || o->p[P_AMSGRAD] || o->t == 0 || off > o->n || len > o->n - off)
         return -1;
     int scaled = !(c == 1 && norm == 1), pen = a != 0 ? 2 : b != 0 ? 1 : 0;
@@ -533,17 +576,21 @@ int sq_optim_apply_pen(sq_optim *o, float *params, const float *g, size_t off, s
         sq_optim_apply(o, params, g, off, len);
         return 0;
     }
-    void (*const kernel[3][2])(float *restrict, const float *restrict, float *restrict,
-                               float *restrict, size_t, const coefs *, float, float, float,
-                               float, float *restrict, float *restrict) = {
-        { NULL, adam_scaled }, { adam_l2, adam_l2_scaled }, { adam_l1l2, adam_l1l2_scaled },
+    void (*const kernel[2][3][2])(float *restrict, const float *restrict, float *restrict,
+                                  float *restrict, size_t, const coefs *, float, float, float,
+                                  float, float *restrict, float *restrict) = {
+        { { NULL, adam_scaled }, { adam_l2_nosum, adam_l2_scaled_nosum },
+          { adam_l1l2_nosum, adam_l1l2_scaled_nosum } },
+        { { NULL, adam_scaled }, { adam_l2, adam_l2_scaled }, { adam_l1l2, adam_l1l2_scaled } },
     };
+    int sums = s1 != NULL;
     float *w = params + off, *m = o->slots + off, *v = o->slots + o->n + off;
     float l1[LANES], l2[LANES];
     for (size_t at = 0; at < len; at += BLOCK) {
         size_t k = len - at < BLOCK ? len - at : BLOCK;
-        kernel[pen][scaled](w + at, g + at, m + at, v + at, k, &o->c, a, b, c, norm, l1, l2);
-        for (int q = 0; q < LANES && pen; q++) {
+        kernel[sums][pen][scaled](w + at, g + at, m + at, v + at, k, &o->c, a, b, c, norm, l1,
+                                  l2);
+        for (int q = 0; q < LANES && pen && sums; q++) {
             *s1 += l1[q];
             *s2 += l2[q];
         }
