@@ -284,9 +284,9 @@ ok "20,000 layers: added, saved, loaded and popped in well under a second each" 
     [ "$(grep -c "^Time: " out)" = 4 ]'
 ok "a script reading .h5 files runs each line once, also under valgrind (the reading process leaves the script's file offset alone)" '
   printf "load $TOP/tests/fixtures/keras/a_keras215.h5\necho one\nload $TOP/tests/fixtures/keras/a_keras215.h5\necho two\n" >h5twice.seq
-  [ "$("$S" h5twice.seq 2>/dev/null | grep -v "^note:" | tr "\n" " ")" = "one two " ] || exit 1
+  [ "$("$S" h5twice.seq 2>&1 | grep -v "^note:" | tr "\n" " ")" = "one two " ] || exit 1
   command -v valgrind >/dev/null || exit 0
-  [ "$(timeout 300 valgrind -q "$S" h5twice.seq 2>/dev/null | grep -v "^note:" | tr "\n" " ")" = "one two " ]'
+  [ "$(timeout 300 valgrind -q "$S" h5twice.seq 2>&1 | grep -v "^note:" | tr "\n" " ")" = "one two " ]'
 ok "control characters never reach the terminal raw" '
   printf "frob\033c\nadd dense 2 name=a\033]0x\007\n" | "$S" --keep-going 2>err
   ! grep -q "$(printf "\033")" err && grep -q "unknown command .frob\\\\x1bc." err &&
