@@ -7,6 +7,7 @@
 #include <strings.h>
 #include "io/keras.h"
 #include "compile.h"
+#include "layers/spatial2d.h"
 
 /* A shape with the batch as a JSON list, None as null. */
 static json_t *shape_json(const sq_shape *sh)
@@ -102,6 +103,16 @@ static json_t *layer_config(const sq_layer *l, keras_fmt fmt, sq_error *err)
                 for (int q = 1; j && q < l->out_shape.rank; q++)
                     json_array_append_new(j, json_integer(l->out_shape.d[q]));
                 break;
+            }
+            if (kk && keras_in_list(kk->margins, d->name)) {
+                /* Keras's own form, whatever form was typed */
+                long mg[4];
+                sq_error e2;
+                if (sq_parse_margins(v->s, k->class_name, d->name, mg, NULL, 0, &e2) == 0) {
+                    j = json_pack("[[I,I],[I,I]]", (json_int_t)mg[0], (json_int_t)mg[1],
+                                  (json_int_t)mg[2], (json_int_t)mg[3]);
+                    break;
+                }
             }
             if (kk && keras_in_list(kk->tuples, d->name)) {
                 long t[SQ_MAX_RANK];
