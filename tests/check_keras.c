@@ -808,6 +808,88 @@ START_TEST(exports_write_or_refuse)
 }
 END_TEST
 
+/* Builds the model of `lines` (";"-separated, "input ..." first) in a new
+ * session. */
+static sq_session *model_of(const char *lines)
+{
+    sq_session *s = sq_session_new();
+    char buf[1024], *save = NULL;
+    snprintf(buf, sizeof buf, "%s", lines);
+    for (char *ln = strtok_r(buf, ";", &save); ln; ln = strtok_r(NULL, ";", &save)) {
+        while (*ln == ' ')
+            ln++;
+        if (!strncmp(ln, "input ", 6)) {
+            long d[SQ_MAX_RANK];
+            int n = 0;
+            for (char *p = ln + 6, *end; n < SQ_MAX_RANK && (d[n] = strtol(p, &end, 10), end != p);
+                 p = end)
+                n++;
+            ck_assert_int_eq(sq_input(s, n, d, &err), 0);
+        } else {
+            ck_assert_msg(add_line(s, ln + 4, &err) == 0, "%s: %s", ln, err.msg);
+        }
+    }
+    return s;
+}
+
+START_TEST(masked_recurrent_layers)
+{
+    /* ONNX: a Keras mask goes into the recurrent layers (their outputs are
+     * checked in onnxruntime by make check-interop); one it cannot follow
+     * is refused naming the layer */
+    static const char *const onnx_ok[] = {
+        "input 7; add embedding 10 4 mask_zero=true; add dense 3; add lstm 3 "
+        "return_sequences=true; add bidirectional gru 2 go_backwards=true merge_mode=sum",
+        "input 6 3; add masking; add timedistributed dense 2; add simplernn 2 activation=selu",
+        "input 6 3; add simplernn 2 activation=gelu return_sequences=true; add gru 2",
+    };
+    for (size_t i = 0; i < sizeof onnx_ok / sizeof onnx_ok[0]; i++) {
+        sq_session *s = model_of(onnx_ok[i]);
+        ck_assert_msg(sq_export(s, "onnx", tpath("r.onnx"), &err) == 0, "%s: %s", onnx_ok[i],
+                      err.msg);
+        sq_session_free(s);
+    }
+    sq_session *s = model_of("input 4 3 2; add masking; add timedistributed flatten; "
+                             "add lstm 2 name=l");
+    ck_assert_int_eq(sq_export(s, "onnx", tpath("u.onnx"), &err), -1);
+    ck_assert_str_eq(err.msg, "layer l (LSTM): its input's Keras mask comes through layers whose "
+                     "mask this seqsh cannot follow into ONNX");
+    ck_assert_int_eq(access(tpath("u.onnx"), F_OK), -1);
+    sq_session_free(s);
+    /* TF.js: a Bidirectional returning sequences on a masked input gives
+     * no zeros at masked steps; fine while a masked recurrent layer reads
+     * them, refused when anything else does */
+    struct { const char *lines, *want; } tfjs[] = {
+        { "input 6; add embedding 5 3 mask_zero=true; add bidirectional lstm 2 "
+          "return_sequences=true; add dense 2; add lstm 2", NULL },
+        { "input 6; add embedding 5 3 mask_zero=true; add bidirectional lstm 2 "
+          "return_sequences=true name=b; add flatten", "layer b (Bidirectional): "
+          "return_sequences=true on a masked input cannot be expressed in the TF.js Layers "
+          "format (TensorFlow.js's Bidirectional repeats the previous output at masked steps "
+          "where Keras 2.6 gives 0, and layer flatten reads them)" },
+        { "input 6; add embedding 5 3 mask_zero=true; add bidirectional lstm 2 "
+          "return_sequences=true name=b", "and the model's output reads them" },
+        { "input 6; add embedding 5 3 mask_zero=true; add bidirectional lstm 2 "
+          "return_sequences=true go_backwards=true name=b; add lstm 2", "layer b "
+          "(Bidirectional): return_sequences=true on a masked input" },
+        { "input 6 2; add bidirectional lstm 2 return_sequences=true", NULL },
+    };
+    for (size_t i = 0; i < sizeof tfjs / sizeof tfjs[0]; i++) {
+        s = model_of(tfjs[i].lines);
+        int rc = sq_save(s, tpath("b/model.json"), &err);
+        if (!tfjs[i].want) {
+            ck_assert_msg(rc == 0, "%s: %s", tfjs[i].lines, err.msg);
+        } else {
+            ck_assert_int_eq(rc, -1);
+            ck_assert_msg(strstr(err.msg, tfjs[i].want), "'%s' lacks '%s'", err.msg,
+                          tfjs[i].want);
+            ck_assert_msg(sq_save(s, tpath("b.h5"), &err) == 0, "%s", err.msg);
+        }
+        sq_session_free(s);
+    }
+}
+END_TEST
+
 static void setup(void)
 {
     strcpy(tmp, "/tmp/seqsh_keras_XXXXXX");
@@ -842,6 +924,7 @@ int main(void)
     tcase_add_test(tc, reads_2d_models);
     tcase_add_test(tc, margins_in_every_form);
     tcase_add_test(tc, every_2d_kind_round_trips);
+    tcase_add_test(tc, masked_recurrent_layers);
     suite_add_tcase(su, tc);
     return run_suite(su);
 }

@@ -26,7 +26,8 @@ static const sq_optval *opt(const sq_layer *l, const char *name)
 }
 
 /* x -> activation a (seqsh's index) -> returned name. */
-static const char *activation(onnx_graph *g, int a, const char *x, const char *lname, sq_error *err)
+const char *onnx_activation(onnx_graph *g, int a, const char *x, const char *lname,
+                            sq_error *err)
 {
     const char *an = sq_activation_name(a);
     char *y = onnx_fresh(g, lname);
@@ -73,152 +74,12 @@ static const char *activation(onnx_graph *g, int a, const char *x, const char *l
     return n ? y : NULL;
 }
 
-/* ONNX's recurrent ops know these activations (the RNN ops' list, with
- * HardSigmoid's default alpha 0.2 and beta 0.5: Keras 2's hard_sigmoid). */
-static const char *rnn_act(const char *a)
-{
-    static const char *const map[][2] = {
-        { "sigmoid", "Sigmoid" }, { "tanh", "Tanh" }, { "relu", "Relu" },
-        { "hard_sigmoid", "HardSigmoid" }, { "softsign", "Softsign" },
-        { "softplus", "Softplus" }, { "elu", "Elu" },
-    };
-    for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)
-        if (!strcmp(map[i][0], a))
-            return map[i][1];
-    return NULL;
-}
-
-/* A recurrent layer (SimpleRNN, LSTM, GRU; cell, its options) as ONNX's
- * RNN/LSTM/GRU op: one direction, or both (a Bidirectional: merge is its
- * mode) with the weights of the two copies one after the other at w. The
- * gate blocks go from Keras's order (LSTM i f c o, GRU z r h) to ONNX's
- * (i o f c, z r h); GRU's reset_after is ONNX's linear_before_reset, and
- * reset_after=false is ONNX's default GRU. */
-static const char *recurrent(onnx_graph *g, const sq_layer *l, const sq_layer *cell, const float *w,
-                             const char *x, int ndir, const char *merge, int in_masked,
-                             sq_error *err)
-{
-    const char *cls = cell->kind->class_name;
-    int gates = !strcmp(cls, "LSTM") ? 4 : !strcmp(cls, "GRU") ? 3 : 1;
-    int reset_after = gates == 3 && opt(cell, "reset_after")->i[0];
-    int use_bias = (int)opt(cell, "use_bias")->i[0];
-    int seqs = (int)opt(cell, "return_sequences")->i[0];
-    int back = (int)opt(cell, "go_backwards")->i[0];
-    const char *act = opt(cell, "activation")->s;
-    const char *rec = gates > 1 ? opt(cell, "recurrent_activation")->s : NULL;
-    long u = opt(cell, "units")->i[0], d = l->in_shape.d[2];
-    if (in_masked)
-        return sq_fail(err, "layer %s (%s): a recurrent layer whose input has a Keras mask "
-                       "(Embedding mask_zero, Masking) cannot be expressed in ONNX by this seqsh",
-                       l->name, l->kind->class_name), NULL;
-    if (!rnn_act(act) || (rec && !rnn_act(rec)))
-        return sq_fail(err, "layer %s (%s): activation %s cannot be expressed in ONNX's %s op",
-                       l->name, l->kind->class_name, rnn_act(act) ? rec : act,
-                       gates == 4 ? "LSTM" : gates == 3 ? "GRU" : "RNN"), NULL;
-    /* ONNX's gate block b comes from Keras's block order[b] */
-    static const int lstm_order[4] = { 0, 3, 1, 2 }, same[4] = { 0, 1, 2, 3 };
-    const int *order = gates == 4 ? lstm_order : same;
-    long G = gates * u;
-    size_t nw = (size_t)ndir * (size_t)G * (size_t)(d + u) + (size_t)ndir * 2 * (size_t)G;
-    float *W = sq_calloc(nw + 1, sizeof *W);
-    if (!W) {
-        g->oom = 1;
-        return NULL;
-    }
-    float *R = W + (size_t)ndir * G * d, *B = R + (size_t)ndir * G * u;
-    const float *p = w;
-    for (int dir = 0; dir < ndir; dir++) {
-        const float *K = p, *Rk = K + d * G, *b = Rk + u * G;
-        for (int blk = 0; blk < gates; blk++)
-            for (long j = 0; j < u; j++) {
-                long src = order[blk] * u + j, dst = blk * u + j;
-                for (long i = 0; i < d; i++)
-                    W[((size_t)dir * G + dst) * d + i] = K[i * G + src];
-                for (long i = 0; i < u; i++)
-                    R[((size_t)dir * G + dst) * u + i] = Rk[i * G + src];
-                float *Bd = B + (size_t)dir * 2 * G;
-                if (use_bias && reset_after) {
-                    Bd[dst] = b[src];
-                    Bd[G + dst] = b[G + src];
-                } else if (use_bias) {
-                    Bd[dst] = b[src];
-                }
-            }
-        p = b + (use_bias ? (reset_after ? 2 * G : G) : 0);
-    }
-    int64_t wd[3] = { ndir, G, d }, rd[3] = { ndir, G, u }, bd[2] = { ndir, 2 * G };
-    char *wn = onnx_tensor(g, "W", wd, 3, W, NULL), *rn = onnx_tensor(g, "R", rd, 3, R, NULL);
-    char *bn = onnx_tensor(g, "B", bd, 2, B, NULL);
-    free(W);
-    static const int64_t tbd[3] = { 1, 0, 2 };
-    const char *xt = onnx_permute(g, x, tbd, 3, l->name);   /* time major */
-    if (back && xt)
-        xt = onnx_reverse(g, xt, 0, l->name);
-    char *Y = onnx_fresh(g, l->name), *Yh = onnx_fresh(g, l->name);
-    Onnx__NodeProto *n = onnx_node(g, gates == 4 ? "LSTM" : gates == 3 ? "GRU" : "RNN", xt, wn, rn,
-                                   Y);
-    onnx_more_input(g, n, bn);
-    if (n)
-        onnx_push(g, (void ***)&n->output, &n->n_output, Yh);
-    onnx_attr_i(g, n, "hidden_size", u);
-    onnx_attr_s(g, n, "direction", ndir == 2 ? "bidirectional" : "forward");
-    const char *acts[6];
-    int na = 0;
-    for (int dir = 0; dir < ndir; dir++) {
-        if (gates > 1)
-            acts[na++] = rnn_act(rec);
-        acts[na++] = rnn_act(act);
-        if (gates == 4)
-            acts[na++] = rnn_act(act);
-    }
-    onnx_attr_ss(g, n, "activations", acts, na);
-    if (gates == 3)
-        onnx_attr_i(g, n, "linear_before_reset", reset_after);
-    char *out = onnx_fresh(g, l->name);
-    const char *mop = !strcmp(merge, "sum") ? "ReduceSum" : !strcmp(merge, "mul") ? "ReduceProd"
-        : !strcmp(merge, "ave") ? "ReduceMean" : NULL;
-    if (seqs) {
-        /* Y: (T, ndir, B, u) */
-        if (ndir == 1 || !mop) {
-            static const int64_t p4[4] = { 2, 0, 1, 3 };
-            const int64_t shp[3] = { 0, 0, ndir * u };
-            const char *t = onnx_permute(g, Y, p4, 4, l->name);
-            onnx_node(g, "Reshape", t, onnx_ints(g, "shape", shp, 3), NULL, out);
-            return out;
-        }
-        char *r = onnx_fresh(g, l->name);
-        static const int64_t ax1[1] = { 1 };
-        Onnx__NodeProto *rn2 = onnx_node(g, mop, Y, !strcmp(mop, "ReduceSum")
-                                         ? onnx_ints(g, "axes", ax1, 1)
-                                         : NULL, NULL, r);
-        if (strcmp(mop, "ReduceSum"))
-            onnx_attr_is(g, rn2, "axes", ax1, 1);
-        onnx_attr_i(g, rn2, "keepdims", 0);
-        return onnx_permute(g, r, tbd, 3, l->name);
-    }
-    /* Y_h: (ndir, B, u) */
-    if (ndir == 1 || !mop) {
-        const int64_t shp[2] = { 0, ndir * u };
-        const char *t = onnx_permute(g, Yh, tbd, 3, l->name);
-        onnx_node(g, "Reshape", t, onnx_ints(g, "shape", shp, 2), NULL, out);
-        return out;
-    }
-    static const int64_t ax0[1] = { 0 };
-    Onnx__NodeProto *rn2 = onnx_node(g, mop, Yh, !strcmp(mop, "ReduceSum")
-                                     ? onnx_ints(g, "axes", ax0, 1)
-                                     : NULL, NULL, out);
-    if (strcmp(mop, "ReduceSum"))
-        onnx_attr_is(g, rn2, "axes", ax0, 1);
-    onnx_attr_i(g, rn2, "keepdims", 0);
-    return out;
-}
-
 static const char *layer(onnx_graph *g, const sq_layer *l, const float *w, const char *x,
-                         int in_masked, sq_error *err);
+                         const onnx_mask *mask, const char **made, sq_error *err);
 
 /* The second wave's kinds. */
 static const char *layer2(onnx_graph *g, const sq_layer *l, const float *w, const char *x,
-                          int in_masked, sq_error *err)
+                          const onnx_mask *mask, const char **made, sq_error *err)
 {
     const char *cls = l->kind->class_name;
     char *o = onnx_fresh(g, l->name);
@@ -421,6 +282,16 @@ static const char *layer2(onnx_graph *g, const sq_layer *l, const float *w, cons
         onnx_attr_i(g, onnx_node(g, "Cast", x, NULL, NULL, ids), "to",
                     ONNX__TENSOR_PROTO__DATA_TYPE__INT64);
         onnx_node(g, "Gather", onnx_tensor(g, "embeddings", dims, 2, w, NULL), ids, NULL, o);
+        if (opt(l, "mask_zero")->i[0] && in->rank == 2) {
+            /* Keras: not_equal(inputs, 0), on the ids as given */
+            static const int64_t two[1] = { 2 };
+            char *eq = onnx_fresh(g, l->name), *ne = onnx_fresh(g, l->name);
+            char *m = onnx_fresh(g, l->name);
+            onnx_node(g, "Equal", x, onnx_scalar(g, "zero", 0), NULL, eq);
+            onnx_node(g, "Not", eq, NULL, NULL, ne);
+            onnx_node(g, "Unsqueeze", ne, onnx_ints(g, "axes", two, 1), NULL, m);
+            *made = m;
+        }
         return o;
     }
     if (!strcmp(cls, "Masking")) {
@@ -438,12 +309,18 @@ static const char *layer2(onnx_graph *g, const sq_layer *l, const float *w, cons
         onnx_attr_is(g, n, "axes", last, 1);
         onnx_attr_i(g, n, "keepdims", 1);
         onnx_node(g, "Mul", x, any, NULL, o);
+        if (in->rank == 3) {
+            char *m = onnx_fresh(g, l->name);
+            onnx_attr_i(g, onnx_node(g, "Cast", any, NULL, NULL, m), "to",
+                        ONNX__TENSOR_PROTO__DATA_TYPE__BOOL);
+            *made = m;
+        }
         return o;
     }
     if (!strcmp(cls, "SimpleRNN") || !strcmp(cls, "LSTM") || !strcmp(cls, "GRU"))
-        return recurrent(g, l, l, w, x, 1, "", in_masked, err);
+        return onnx_recurrent(g, l, l, w, x, mask, err);
     if (!strcmp(cls, "Bidirectional"))
-        return recurrent(g, l, l->inner, w, x, 2, opt(l, "merge_mode")->s, in_masked, err);
+        return onnx_recurrent(g, l, l->inner, w, x, mask, err);
     if (!strcmp(cls, "TimeDistributed")) {
         /* the wrapped layer on (B*T, ...), then back to (B, T, ...) */
         sq_layer t = *l->inner;
@@ -467,7 +344,9 @@ static const char *layer2(onnx_graph *g, const sq_layer *l, const float *w, cons
                        NULL;
         char *flat = onnx_fresh(g, l->name);
         onnx_node(g, "Reshape", x, onnx_ints(g, "shape", ishp, in->rank - 1), NULL, flat);
-        const char *yi = layer(g, &t, w, flat, 0, err);
+        const onnx_mask none = { 0, NULL };   /* the steps are rows here */
+        const char *inner_made = NULL;
+        const char *yi = layer(g, &t, w, flat, &none, &inner_made, err);
         if (!yi)
             return NULL;
         /* the batch and the steps from the input's shape */
@@ -486,10 +365,11 @@ static const char *layer2(onnx_graph *g, const sq_layer *l, const float *w, cons
     return onnx_spatial(g, l, w, x, err);
 }
 
-/* Adds the nodes of layer l (weights at w) on input x, which carries a
- * Keras mask when in_masked; returns its output's name. */
+/* Adds the nodes of layer l (weights at w) on input x, which carries the
+ * Keras mask `mask`; returns its output's name. A layer that makes a mask
+ * the graph can hold (Embedding, Masking on (B, T, d)) sets *made to it. */
 static const char *layer(onnx_graph *g, const sq_layer *l, const float *w, const char *x,
-                         int in_masked, sq_error *err)
+                         const onnx_mask *mask, const char **made, sq_error *err)
 {
     const char *cls = l->kind->class_name;
     const char *y = NULL;
@@ -603,12 +483,12 @@ static const char *layer(onnx_graph *g, const sq_layer *l, const float *w, const
         onnx_node(g, "Add", a, onnx_tensor(g, "bn_shift", dims, 1, mul + c, NULL), NULL, o);
         free(mul);
         y = o;
-    } else if (!(y = layer2(g, l, w, x, in_masked, err))) {
+    } else if (!(y = layer2(g, l, w, x, mask, made, err))) {
         return NULL;
     }
     if (!y)
         return NULL;
-    return activation(g, l->act, y, l->name, err);
+    return onnx_activation(g, l->act, y, l->name, err);
 }
 
 static Onnx__ValueInfoProto *value_info(onnx_graph *g, const char *name, const sq_shape *sh)
@@ -647,6 +527,23 @@ static Onnx__ValueInfoProto *value_info(onnx_graph *g, const char *name, const s
     return v;
 }
 
+/* The mask of layer l's output (its rule r, its input's mask in, the
+ * mask it made): held as long as it is one per step of a (B, T, d) tensor. */
+static onnx_mask next_mask(const sq_layer *l, sq_mask_rule r, const onnx_mask *in,
+                           const char *made)
+{
+    onnx_mask out = { r == SQ_MASK_MAKE || (r == SQ_MASK_KEEP && in->on), NULL };
+    int per_step = l->in_shape.rank == 3 && l->out_shape.rank == 3;
+    if (r == SQ_MASK_KEEP && per_step)
+        out.name = in->name;
+    else if (r == SQ_MASK_MAKE && made)
+        out.name = made;
+    else if (r == SQ_MASK_MAKE && l->inner && per_step
+             && sq_layer_mask_rule(l->inner, in->on) == SQ_MASK_DROP)
+        out.name = in->name;   /* TimeDistributed passes the steps' mask on */
+    return out;
+}
+
 int sq_export_onnx(const sq_model *m, const char *path, sq_error *err)
 {
     onnx_graph g = { 0 };
@@ -655,12 +552,13 @@ int sq_export_onnx(const sq_model *m, const char *path, sq_error *err)
     if (!m->built || m->n == 0)
         return sq_fail(err, "export needs a built model with layers (give it an input shape)");
     const char *x = "input";
-    int masked = 0;
+    onnx_mask mask = { 0, NULL };
     for (int i = 0; i < m->n && x; i++) {
         const sq_layer *l = m->layers[i];
-        sq_mask_rule r = sq_layer_mask_rule(l, masked);
-        x = layer(&g, l, m->params + l->param_off, x, masked, err);
-        masked = r == SQ_MASK_MAKE || (r == SQ_MASK_KEEP && masked);
+        sq_mask_rule r = sq_layer_mask_rule(l, mask.on);
+        const char *made = NULL;
+        x = layer(&g, l, m->params + l->param_off, x, &mask, &made, err);
+        mask = next_mask(l, r, &mask, made);
     }
     if (!x) {
         if (g.oom)

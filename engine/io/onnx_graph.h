@@ -74,6 +74,27 @@ void onnx_pads2(const sq_layer *l, const long *k, const long *s, const long *d, 
 void onnx_pads1(long n, long o, long k, long s, long d, int same, int64_t *before,
                 int64_t *after);
 
+/* x -> activation a (seqsh's index); returns the output's name (x itself
+ * for linear), or NULL with err for an activation ONNX cannot express
+ * (onnx.c). */
+const char *onnx_activation(onnx_graph *g, int a, const char *x, const char *lname,
+                            sq_error *err);
+
+/* The Keras mask a tensor carries through the graph: none (on = 0), one
+ * the graph holds as the bool tensor `name` of shape (B, T, 1), or one the
+ * export cannot follow (on, name NULL). */
+typedef struct {
+    int on;
+    const char *name;
+} onnx_mask;
+
+/* Recurrent layer l (SimpleRNN, LSTM, GRU; or a Bidirectional, cell then
+ * being its template) with weights w on x (B, T, d) whose mask is `mask`:
+ * the name of its output before any activation layer, or NULL with err
+ * (onnx_rnn.c). */
+const char *onnx_recurrent(onnx_graph *g, const sq_layer *l, const sq_layer *cell,
+                           const float *w, const char *x, const onnx_mask *mask, sq_error *err);
+
 /* Layer l (weights at w) of a 2-D kind of the second wave on x: the name
  * of its output before the activation, or NULL with err naming the layer
  * when it is no such kind (onnx_spatial.c). */

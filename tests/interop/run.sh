@@ -12,8 +12,9 @@
 # Every model runs with random weights (biases and moving statistics too). A
 # model seqsh refuses to save as model.json because TensorFlow.js would load
 # it and compute something else (bilinear UpSampling2D, Conv2DTranspose's
-# output_padding or dilation, DepthwiseConv2D's dilation) must indeed come
-# out otherwise when TensorFlow.js runs its .h5 config.
+# output_padding or dilation, DepthwiseConv2D's dilation, a Bidirectional's
+# masked steps) must indeed come out otherwise when TensorFlow.js runs its
+# .h5 config.
 # npm packages go to $INTEROP_NODE (default tests/interop/node in the build
 # folder), installed there once.
 set -u
@@ -171,6 +172,39 @@ add masking
 add gru 4 return_sequences=true reset_after=false
 add lstm 2
 SEQ
+# masks through Dense and TimeDistributed into every recurrent kind and
+# merge mode, a Bidirectional whose template runs backwards; the ids put
+# masked steps anywhere, a whole sequence masked, one with its last step only.
+# TF.js's Bidirectional gives no zeros at masked steps (Keras's
+# zero_output_for_mask), and here those steps' outputs reach the output
+cat >"$work/masked2.seq" <<'SEQ'
+seed 16
+input 7
+add embedding 10 4 mask_zero=true
+add dense 5 tanh
+add timedistributed dense 4
+add gru 3 return_sequences=true reset_after=false
+add bidirectional lstm 2 return_sequences=true merge_mode=concat
+add bidirectional simplernn 2 return_sequences=true merge_mode=mul go_backwards=true
+add bidirectional gru 2 return_sequences=true merge_mode=sum reset_after=false recurrent_activation=hard_sigmoid
+add lstm 3 return_sequences=true go_backwards=true activation=relu use_bias=false
+SEQ
+# activations ONNX's recurrent ops do not have (written out step by step)
+cat >"$work/rnnacts.seq" <<'SEQ'
+seed 17
+input 6 3
+add simplernn 4 return_sequences=true activation=selu
+add lstm 3 return_sequences=true activation=gelu recurrent_activation=hard_sigmoid
+add bidirectional gru 3 activation=relu6 merge_mode=ave reset_after=false
+SEQ
+# GRU's reset_after=true (which TF.js lacks) under a mask, both ways
+cat >"$work/maskedgru.seq" <<'SEQ'
+seed 18
+input 6 3
+add masking
+add gru 4 return_sequences=true
+add bidirectional gru 3 activation=elu
+SEQ
 # TimeDistributed around the first wave's kinds: a video-like model
 cat >"$work/frames.seq" <<'SEQ'
 seed 10
@@ -224,8 +258,8 @@ seed 15
 input 7 8 2
 add depthwiseconv2d 3 dilation_rate=2 depth_multiplier=2 padding=same
 SEQ
-differs="bilinear outpad tdilated dwdilated"
-models="conv acts base wave2 wave2tf embed masking frames wave2d $differs"
+differs="bilinear outpad tdilated dwdilated masked2"
+models="conv acts base wave2 wave2tf embed masking masked2 maskedgru rnnacts frames wave2d $differs"
 
 cd "$work"
 $PY -c "
@@ -242,6 +276,13 @@ x = r.uniform(-1, 1, (3, 6, 3)).astype(np.float32)
 x[0, 2] = 0; x[1, 0] = 0; x[1, 4:] = 0
 np.save('masking_x.npy', x)
 np.save('frames_x.npy', r.uniform(-1, 1, (2, 4, 6, 6, 2)).astype(np.float32))
+np.save('masked2_x.npy', np.array([[0, 3, 5, 0, 2, 9, 0], [4, 0, 0, 1, 7, 0, 0],
+                                   [1, 2, 3, 4, 5, 6, 7], [0, 0, 0, 0, 0, 0, 0],
+                                   [0, 0, 0, 0, 0, 0, 3]], np.float32))
+np.save('rnnacts_x.npy', r.uniform(-1, 1, (3, 6, 3)).astype(np.float32))
+x = r.uniform(-1, 1, (4, 6, 3)).astype(np.float32)
+x[0, 1:3] = 0; x[1, :] = 0; x[2, 5] = 0; x[3, 0] = 0
+np.save('maskedgru_x.npy', x)
 np.save('wave2d_x.npy', r.uniform(-1, 1, (2, 9, 10, 3)).astype(np.float32))
 for m in ('bilinear', 'outpad', 'tdilated'):
     np.save(m + '_x.npy', r.uniform(-1, 1, (2, 5, 6, 2)).astype(np.float32))
