@@ -161,6 +161,20 @@ static void prep_exports(sq_session *s)
     for (size_t i = 0; i < sizeof more / sizeof more[0]; i++)
         ck_assert_msg(add(s, more[i]) == 0, "%s: %s", more[i], err.msg);
 }
+/* A model whose recurrent layers the ONNX export writes as Scans: a Keras
+ * mask, an activation ONNX's RNN ops lack. */
+static void prep_masked(sq_session *s)
+{
+    static const char *const lines[] = {
+        "embedding 9 3 mask_zero=true", "lstm 3 return_sequences=true",
+        "bidirectional gru 2 return_sequences=true merge_mode=sum", "simplernn 2 activation=selu",
+    };
+    long d[1] = { 5 };
+    ck_assert_int_eq(sq_model_new(s, NULL, &err), 0);
+    ck_assert_int_eq(sq_input(s, 1, d, &err), 0);
+    for (size_t i = 0; i < sizeof lines / sizeof lines[0]; i++)
+        ck_assert_msg(add(s, lines[i]) == 0, "%s: %s", lines[i], err.msg);
+}
 static int op_export(sq_session *s, const char *fmt, const char *ext)
 {
     char path[160];
@@ -417,6 +431,7 @@ START_TEST(exports_fail_cleanly)
     sweep("export onnx", prep_exports, op_export_onnx);
     sweep("export pytorch", prep_exports, op_export_torch);
     sweep("export keras", prep_exports, op_export_keras);
+    sweep("export onnx, masked recurrent layers", prep_masked, op_export_onnx);
 }
 END_TEST
 START_TEST(add_model_fails_cleanly) { sweep("add model", prep_empty, op_add_model); }
