@@ -76,7 +76,7 @@ static json_t *layer_config(const sq_layer *l, keras_fmt fmt, sq_error *err)
         }
         int nulls = kk && keras_in_list(kk->nulls, d->name);
         if (nulls && ((d->type == OPT_INT && v->i[0] == 0)
-                      || (d->type == OPT_STR && !strcmp(v->s, "None")))) {
+                      || (d->type == OPT_STR && !strcasecmp(v->s, "None")))) {
             j = json_null();
         } else if (d->type == OPT_STR && kk && keras_in_list(kk->numbers, d->name)) {
             j = json_real(strtod(v->s, NULL));
