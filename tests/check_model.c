@@ -414,6 +414,44 @@ START_TEST(generated_inputs)
 }
 END_TEST
 
+/* The memory limit counts what a call holds: its input, its output and a
+ * chunk of samples' activations, not every layer's output for the whole
+ * batch; sq_call_check says so before the input is made. */
+START_TEST(memory_limit_counts_what_a_call_holds)
+{
+    size_t was = sq_get_memory_limit();
+    sq_set_threads(1);
+    input(3, 64, 64, 3);
+    ck_assert_int_eq(add("conv2d 32 3 relu"), 0);
+    ck_assert_int_eq(add("globalmaxpool2d"), 0);
+    /* batch 64: the conv's output is 62*62*32 floats (492 KB) a sample,
+     * 31.5 MB for the batch; the input 3.1 MB, the output 8 KB */
+    sq_set_memory_limit((size_t)8 << 20);
+    sq_shape in = { 4, { 64, 64, 64, 3 } };
+    ck_assert_msg(sq_call_check(s, &in, &err) == 0, "%s", err.msg);
+    sq_tensor x, y;
+    ck_assert_int_eq(sq_tensor_generate(s, "ones", 4, in.d, &x, &err), 0);
+    ck_assert_msg(sq_call(s, &x, &y, &err) == 0, "%s", err.msg);
+    ck_assert_int_eq(y.shape.rank, 2);
+    ck_assert_int_eq(y.shape.d[0], 64);
+    ck_assert_int_eq(y.shape.d[1], 32);
+    sq_tensor_free(&y);
+    /* under the input and the output alone (3,153,920 bytes): refused, by
+     * the check and by the call */
+    sq_set_memory_limit((size_t)3 << 20);
+    ck_assert_int_eq(sq_call_check(s, &in, &err), -1);
+    ck_assert_msg(!strncmp(err.msg, "this call would need ", 21), "%s", err.msg);
+    ck_assert_msg(strstr(err.msg, "more than the memory limit of 3.0 MiB") != NULL, "%s", err.msg);
+    ck_assert_int_eq(sq_call(s, &x, &y, &err), -1);
+    ck_assert_msg(!strncmp(err.msg, "this call would need ", 21), "%s", err.msg);
+    sq_tensor_free(&x);
+    /* a shape the model refuses is left to the call to report */
+    sq_shape bad = { 4, { 1, 64, 64, 4 } };
+    ck_assert_int_eq(sq_call_check(s, &bad, &err), 0);
+    sq_set_memory_limit(was);
+}
+END_TEST
+
 /* OpenBLAS's fallback kernels on a CPU it does not know get replaced. */
 START_TEST(blas_kernel_choice)
 {
@@ -629,6 +667,7 @@ int main(void)
     tcase_add_test(tc, weights_files_round_trip);
     tcase_add_test(tc, generated_inputs);
     tcase_add_test(tc, blas_kernel_choice);
+    tcase_add_test(tc, memory_limit_counts_what_a_call_holds);
     tcase_add_test(tc, shape_overflows_are_errors_naming_the_dimensions);
     tcase_add_test(tc, the_build_checks_what_any_kind_returns);
     tcase_add_test(tc, many_layers_are_linear);

@@ -248,6 +248,12 @@ char *sq_weights_text(const sq_session *s, const char *layer, sq_error *err);
 /* y = model(x). Builds an unbuilt model on the first call; *y is filled with
  * a new tensor the caller frees with sq_tensor_free. */
 int sq_call(sq_session *s, const sq_tensor *x, sq_tensor *y, sq_error *err);
+/* Before making an input of this shape for sq_call: -1 (the memory
+ * limit's message) when the call would pass the memory limit, counting
+ * what it holds while it runs (the input, the output, the working memory of
+ * its chunks of samples). 0 otherwise, a shape the model refuses included:
+ * sq_call says what is wrong with it. */
+int sq_call_check(sq_session *s, const sq_shape *in, sq_error *err);
 
 /* ---- tensors ------------------------------------------------------------ */
 
