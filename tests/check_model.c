@@ -468,6 +468,38 @@ START_TEST(blas_kernel_choice)
 }
 END_TEST
 
+/* A kernel narrower than the CPU (OPENBLAS_CORETYPE=Haswell on an AVX-512
+ * machine) is named as such in info. */
+START_TEST(blas_kernel_narrower_than_the_cpu)
+{
+    ck_assert_str_eq(sq_blas_kernel_isa("SkylakeX"), "AVX-512");
+    ck_assert_str_eq(sq_blas_kernel_isa("cooperlake"), "AVX-512");
+    ck_assert_str_eq(sq_blas_kernel_isa("Haswell"), "AVX2");
+    ck_assert_str_eq(sq_blas_kernel_isa("Zen"), "AVX2");
+    ck_assert_str_eq(sq_blas_kernel_isa("Sandybridge"), "AVX");
+    ck_assert_str_eq(sq_blas_kernel_isa("Prescott"), "SSE");
+    ck_assert_ptr_null(sq_blas_kernel_note("SkylakeX"));
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx512f")) {
+        ck_assert_str_eq(sq_blas_kernel_note("Haswell"), "an AVX2 kernel on this AVX-512 CPU");
+        ck_assert_str_eq(sq_blas_kernel_note("Prescott"), "an SSE kernel on this AVX-512 CPU");
+    } else {
+        ck_assert_ptr_null(sq_blas_kernel_note("Haswell"));
+    }
+    /* info says it for the kernel in use (make check runs with
+     * OPENBLAS_CORETYPE=Prescott too) */
+    const char *info = sq_backend_info(), *k = strstr(info, "; kernel ");
+    ck_assert_ptr_nonnull(k);
+    char core[64];
+    ck_assert_int_eq(sscanf(k + 9, "%63[A-Za-z0-9]", core), 1);
+    const char *note = sq_blas_kernel_note(core);
+    if (note)
+        ck_assert_msg(strstr(info, note) != NULL, "%s", info);
+    else
+        ck_assert_msg(strstr(info, "AVX-512 CPU") == NULL, "%s", info);
+}
+END_TEST
+
 /* ---- issue 18: shapes that overflow, kinds that forget, many layers ------- */
 
 START_TEST(shape_overflows_are_errors_naming_the_dimensions)
@@ -667,6 +699,7 @@ int main(void)
     tcase_add_test(tc, weights_files_round_trip);
     tcase_add_test(tc, generated_inputs);
     tcase_add_test(tc, blas_kernel_choice);
+    tcase_add_test(tc, blas_kernel_narrower_than_the_cpu);
     tcase_add_test(tc, memory_limit_counts_what_a_call_holds);
     tcase_add_test(tc, shape_overflows_are_errors_naming_the_dimensions);
     tcase_add_test(tc, the_build_checks_what_any_kind_returns);

@@ -1,6 +1,7 @@
 /* blas.c - wraps OpenBLAS so the rest of the engine stays BLAS-agnostic. */
 #include <cblas.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include "seqsh/engine.h"
 #include "kernels/blas.h"
 #include "kernels/conv_kernels.h"
@@ -108,10 +109,16 @@ int sq_get_threads(void)
 
 const char *sq_backend_info(void)
 {
-    static char buf[320];
+    static char buf[512];
+    char note[160] = "";
     int n = sq_pool_threads();
-    snprintf(buf, sizeof buf, "%s; kernel %s; convolution kernels %s; %d thread%s",
-             openblas_get_config(), openblas_get_corename(), sq_isa_name(sq_isa_active()),
+    const char *core = openblas_get_corename();
+    const char *why = sq_blas_kernel_note(core), *forced = getenv("OPENBLAS_CORETYPE");
+    if (why)
+        snprintf(note, sizeof note, " (%s%s%s)", why, forced ? ", set by OPENBLAS_CORETYPE=" : "",
+                 forced ? forced : "");
+    snprintf(buf, sizeof buf, "%s; kernel %s%s; convolution kernels %s; %d thread%s",
+             openblas_get_config(), core, note, sq_isa_name(sq_isa_active()),
              n, n == 1 ? "" : "s");
     return buf;
 }

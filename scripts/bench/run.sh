@@ -517,7 +517,7 @@ echo "seqsh benchmark, $(date -u '+%Y-%m-%d %H:%M UTC'), $(uname -m) '$cpu', $nc
 echo "command: make bench (SEQSH=$seqsh_path sh scripts/bench/run.sh)"
 echo "seqsh: $seqsh_info"
 case $seqsh_info in *"AVX2 kernel on this AVX-512"*)
-    echo "NOTE: OpenBLAS runs an AVX2 kernel on this AVX-512 CPU (OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-?}): seqsh's GEMMs (Dense, training) are slower than the CPU allows" ;;
+XX
 esac
 [ -n "${OPENBLAS_CORETYPE:-}" ] && echo "OPENBLAS_CORETYPE=$OPENBLAS_CORETYPE (set for the whole run, seqsh and PyTorch)"
 if [ "$torch_ok" = 1 ]; then

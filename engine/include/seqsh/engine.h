@@ -117,6 +117,13 @@ void sq_set_memory_limit(size_t bytes);
 const char *sq_blas_better_coretype(void);
 /* The same decision for a given OpenBLAS core name (for tests). */
 const char *sq_blas_better_coretype_for(const char *corename);
+/* The widest vectors an OpenBLAS core's kernels use: "AVX-512", "AVX2",
+ * "AVX" or "SSE". */
+const char *sq_blas_kernel_isa(const char *corename);
+/* When that core's kernels are narrower than this CPU's AVX-512 (the
+ * environment forced them: OPENBLAS_CORETYPE=Haswell), a note saying so
+ * ("an AVX2 kernel on this AVX-512 CPU"); NULL otherwise. info shows it. */
+const char *sq_blas_kernel_note(const char *corename);
 
 /* Threads for the maths (OpenBLAS); n >= 1. */
 void sq_set_threads(int n);
