@@ -1,7 +1,8 @@
 /* check_keras.c - the Keras formats: TF.js Layers folders (model.json and
  * shards) read and written. Fixtures made by
  * tests/fixtures/make_keras_fixtures.py in the shapes Keras 2.2.4, 2.6,
- * 2.15 and 3 write, with outputs computed there by NumPy; files built here
+ * 2.15 and 3 write, with outputs computed there by NumPy, and by
+ * make_keras_rnn_fixtures.py (recurrent models, outputs from torch); files built here
  * for every way a stranger's model can be broken, each of which must leave
  * the current model as it was. */
 #include <check.h>
@@ -463,6 +464,132 @@ START_TEST(broken_h5_changes_nothing)
 }
 END_TEST
 
+/* ---- the second wave: recurrent, 1-D and wrapper kinds ------------------ */
+
+/* Every layer's describe line (hidden cell names included) and every
+ * weight of a and b are the same. */
+static void same_models(sq_session *a, sq_session *b)
+{
+    ck_assert_int_eq(a->model->n, b->model->n);
+    for (int i = 0; i < a->model->n; i++) {
+        sbuf x = { 0 }, y = { 0 };
+        sq_layer_describe(a->model->layers[i], &x);
+        sq_layer_describe(b->model->layers[i], &y);
+        char *tx = sb_finish(&x, NULL), *ty = sb_finish(&y, NULL);
+        ck_assert_str_eq(tx, ty);
+        free(tx);
+        free(ty);
+    }
+    ck_assert_uint_eq(a->model->nparams, b->model->nparams);
+    ck_assert(!memcmp(a->model->params, b->model->params, a->model->nparams * sizeof(float)));
+}
+
+START_TEST(reads_recurrent_models)
+{
+    /* Keras 2.6's .h5 with cell scopes (outputs from torch's LSTM and GRU),
+     * TF.js's folder without them and without GRU's reset_after */
+    check_outputs("rnn_keras26.h5", "rnn_input.npy", "rnn_output.npy");
+    check_outputs("rnn_tfjs/model.json", "rnn_tfjs_input.npy", "rnn_tfjs_output.npy");
+    sq_session *a = sq_session_new(), *b = sq_session_new();
+    ck_assert_int_eq(sq_load(a, fixture("rnn_keras26.h5"), &err), 0);
+    /* the stored cell scopes are the layers' own: they are saved again */
+    sbuf d = { 0 };
+    sq_layer_describe(a->model->layers[2], &d);
+    char *t = sb_finish(&d, NULL);
+    ck_assert_str_eq(t, "add bidirectional gru units=2 "
+                     "layer_name=gru forward_cell_name=gru_cell_1 backward_cell_name=gru_cell_2 "
+                     "name=bidirectional");
+    free(t);
+    ck_assert_msg(sq_save(a, tpath("r.h5"), &err) == 0, "%s", err.msg);
+    ck_assert_msg(sq_load(b, tpath("r.h5"), &err) == 0, "%s", err.msg);
+    same_models(a, b);
+    /* TF.js's GRU has no reset_after=true: refused by name, nothing written */
+    ck_assert_int_eq(sq_save(a, tpath("r/model.json"), &err), -1);
+    ck_assert_str_eq(err.msg, "layer bidirectional (Bidirectional): layer gru (GRU): "
+                     "reset_after=true cannot be expressed in the TF.js Layers format "
+                     "(TensorFlow.js's GRU has only reset_after=false)");
+    ck_assert_int_eq(access(tpath("r"), F_OK), -1);
+    ck_assert_int_eq(sq_load(a, fixture("rnn_tfjs/model.json"), &err), 0);
+    ck_assert_msg(sq_save(a, tpath("t/model.json"), &err) == 0, "%s", err.msg);
+    ck_assert_msg(sq_load(b, tpath("t/model.json"), &err) == 0, "%s", err.msg);
+    same_models(a, b);
+    ck_assert_msg(sq_save(a, tpath("t.h5"), &err) == 0, "%s", err.msg);
+    ck_assert_msg(sq_load(b, tpath("t.h5"), &err) == 0, "%s", err.msg);
+    same_models(a, b);
+    sq_session_free(a);
+    sq_session_free(b);
+}
+END_TEST
+
+START_TEST(every_new_kind_round_trips)
+{
+    static const char *const lines[] = {
+        "conv1d 4 3 padding=causal dilation_rate=2 relu", "maxpooling1d 2 padding=same",
+        "averagepooling1d 3 strides=1 padding=same", "upsampling1d 3", "zeropadding1d (1,2)",
+        "cropping1d (2,1)", "layernormalization epsilon=0.01 center=false",
+        "leakyrelu 0.1", "prelu shared_axes=1", "elu alpha=0.5",
+        "relu 6 negative_slope=0.1 threshold=0.2", "thresholdedrelu 0.3", "softmax axis=1",
+        "permute 2,1", "globalmaxpooling1d keepdims=true", "globalaveragepooling1d",
+        "repeatvector 5", "masking 0.5", "simplernn 4 return_sequences=true go_backwards=true",
+        "lstm 3 return_sequences=true recurrent_activation=hard_sigmoid use_bias=false",
+        "gru 3 return_sequences=true reset_after=false",
+        "bidirectional lstm 2 return_sequences=true merge_mode=sum",
+        "bidirectional gru 2 return_sequences=true merge_mode=mul",
+        "timedistributed dense 3 relu", "bidirectional simplernn 2 merge_mode=ave",
+    };
+    sq_session *a = sq_session_new(), *b = sq_session_new();
+    long d[2] = { 12, 3 };
+    ck_assert_int_eq(sq_input(a, 2, d, &err), 0);
+    for (size_t i = 0; i < sizeof lines / sizeof lines[0]; i++)
+        ck_assert_msg(add_line(a, lines[i], &err) == 0, "%s: %s", lines[i], err.msg);
+    ck_assert_msg(sq_save(a, tpath("w.h5"), &err) == 0, "%s", err.msg);
+    ck_assert_msg(sq_load(b, tpath("w.h5"), &err) == 0, "%s", err.msg);
+    /* options set to their defaults come back unset; the rest is the same */
+    ck_assert_int_eq(a->model->n, b->model->n);
+    ck_assert_uint_eq(a->model->nparams, b->model->nparams);
+    ck_assert(!memcmp(a->model->params, b->model->params, a->model->nparams * sizeof(float)));
+    sq_tensor x, ya, yb;
+    long xd[3] = { 2, 12, 3 };
+    ck_assert_int_eq(sq_tensor_generate(a, "random", 3, xd, &x, &err), 0);
+    ck_assert_int_eq(sq_call(a, &x, &ya, &err), 0);
+    ck_assert_int_eq(sq_call(b, &x, &yb, &err), 0);
+    ck_assert(!memcmp(ya.data, yb.data, sq_shape_count(&ya.shape) * sizeof(float)));
+    sq_tensor_free(&ya);
+    sq_tensor_free(&yb);
+    sq_tensor_free(&x);
+    /* what TF.js 4.22 lacks is refused naming the layer */
+    struct { const char *line, *want; } tfjs[] = {
+        { "upsampling1d 2 name=up", "layer up (UpSampling1D) cannot be expressed in the TF.js "
+          "Layers format (TensorFlow.js has no UpSampling1D layer)" },
+        { "zeropadding1d 1 name=zp", "layer zp (ZeroPadding1D) cannot be expressed" },
+        { "cropping1d 1 name=cr", "layer cr (Cropping1D) cannot be expressed" },
+        { "conv1d 2 2 padding=causal name=cc", "layer cc (Conv1D): padding=causal cannot be "
+          "expressed" },
+        { "elu 0.5 name=el", "layer el (ELU): alpha=0.5 cannot be expressed" },
+        { "relu threshold=0.5 name=rl", "layer rl (ReLU): threshold cannot be expressed" },
+        { "softmax axis=1 name=sm", "layer sm (Softmax): axis=1 cannot be expressed" },
+        { "globalmaxpooling1d keepdims=true name=gp", "layer gp (GlobalMaxPooling1D): keepdims "
+          "cannot be expressed" },
+        { "gru 2 name=g", "layer g (GRU): reset_after=true cannot be expressed" },
+        { "timedistributed dense 2 name=td", NULL },
+    };
+    for (size_t i = 0; i < sizeof tfjs / sizeof tfjs[0]; i++) {
+        ck_assert_int_eq(sq_model_new(a, NULL, &err), 0);
+        ck_assert_int_eq(sq_input(a, 2, d, &err), 0);
+        ck_assert_msg(add_line(a, tfjs[i].line, &err) == 0, "%s: %s", tfjs[i].line, err.msg);
+        int rc = sq_save(a, tpath("f/model.json"), &err);
+        if (!tfjs[i].want) {
+            ck_assert_msg(rc == 0, "%s", err.msg);
+            continue;
+        }
+        ck_assert_int_eq(rc, -1);
+        ck_assert_msg(strstr(err.msg, tfjs[i].want), "'%s' lacks '%s'", err.msg, tfjs[i].want);
+    }
+    sq_session_free(a);
+    sq_session_free(b);
+}
+END_TEST
+
 /* ---- exports (their outputs are checked in their clients by make
  * check-interop; here what make check can see without them) ---------------- */
 
@@ -529,6 +656,8 @@ int main(void)
     tcase_add_test(tc, reads_keras_h5_files);
     tcase_add_test(tc, broken_h5_changes_nothing);
     tcase_add_test(tc, exports_write_or_refuse);
+    tcase_add_test(tc, reads_recurrent_models);
+    tcase_add_test(tc, every_new_kind_round_trips);
     suite_add_tcase(su, tc);
     return run_suite(su);
 }

@@ -52,6 +52,15 @@ ok "SIGINT during a script: Interrupted, exit 130" '
   "$S" long.seq >out 2>err & pid=$!
   sleep 1; kill -INT $pid; wait $pid; rc=$?
   [ $rc = 130 ] && grep -qx Interrupted err && ! grep -q after out'
+ok "an .h5 that sends libhdf5 into an endless loop: a clear error in the time limit, the model kept" '
+  start=$(date +%s)
+  SEQSH_H5_TIME_LIMIT=2 "$S" --keep-going -c "input 3; add dense 2 name=kept" -c "load $TOP/tests/fixtures/keras/h5_hang.h5" -c "layers" >out 2>err; rc=$?
+  [ $rc = 1 ] && [ $(($(date +%s) - start)) -lt 10 ] && grep -q "h5_hang.h5. took longer than 2 seconds" err && grep -q "kept" out'
+ok "SIGINT while libhdf5 loops: Interrupted at once, exit 130, no reader left" '
+  printf "input 3\nadd dense 2\nload $TOP/tests/fixtures/keras/h5_hang.h5\necho after\n" >h5.seq
+  "$S" h5.seq >out 2>err & pid=$!
+  sleep 1; start=$(date +%s); kill -INT $pid; wait $pid; rc=$?
+  [ $rc = 130 ] && [ $(($(date +%s) - start)) -lt 3 ] && grep -qx Interrupted err && ! grep -q after out && ! pgrep -f "seqsh [h]5.seq" >/dev/null'
 ok "SIGINT during fit keeps the finished batches, exit 130" '
   printf "seed 1\ninput 64\nadd dense 512 relu\nadd dense 512 relu\nadd dense 10 softmax\ncompile optimizer=sgd loss=sparse_categorical_crossentropy\nsave_weights before.npz\nfit random 20000 64 zeros 20000 1 epochs=50 batch_size=8\n" >fit.seq
   "$S" fit.seq >out 2>err & pid=$!

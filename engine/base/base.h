@@ -29,6 +29,9 @@ size_t sq_default_memory_limit(unsigned long long phys, unsigned long long cgrou
  * the cgroup mount point ("/sys/fs/cgroup"; v1 under its memory/), or
  * ULLONG_MAX when there is none. Parameters for tests. */
 unsigned long long sq_cgroup_memory_limit(const char *proc_cgroup, const char *fs_root);
+/* n allocations a child process made for this one (h5_child.c), whose
+ * countdown it inherited: they count here as if made here. */
+void sq_alloc_count_elsewhere(long n);
 /* Refuses, with a message naming both sizes, anything needing more than the
  * memory limit; `what` starts the sentence ("this call"). */
 int sq_check_memory(double bytes, const char *what, sq_error *err);

@@ -86,6 +86,18 @@ typedef struct {
     const char *tuples;       /* OPT_STR options written as int lists */
     const char *tfjs_lacks;   /* options TF.js Layers does not have: left out,
                                  and an error unless at their default */
+    const char *nulls;        /* options whose default Keras writes as null (an
+                                 OPT_STR "None", an OPT_INT 0) */
+    const char *numbers;      /* OPT_STR options written as JSON numbers */
+    const char *absent;       /* "key=value ..." words for keys a file lacks
+                                 (GRU's reset_after, absent before Keras 2.1.3
+                                 and in TF.js's configs, means false) */
+    const char *renames;      /* "keras_key:option ..." other spellings read
+                                 (Keras 3's LeakyReLU negative_slope) */
+    int no_tfjs;              /* TF.js Layers 4.22 has no such layer */
+    /* A value the format cannot hold (TF.js's GRU has no reset_after=true):
+     * -1 with err naming the layer; NULL = none. */
+    int (*check)(const sq_layer *l, keras_fmt fmt, sq_error *err);
 } keras_kind;
 
 /* The entry for a Keras class name, or NULL. */
@@ -100,6 +112,8 @@ int keras_activation_in(json_t *v, int keras3, const char *layer, char *name, sq
 /* The Keras name of seqsh activation `a` in format fmt, or NULL when the
  * format has no such activation. */
 const char *keras_activation_out(int a, keras_fmt fmt);
+/* "the TF.js Layers format" or "Keras's HDF5 format", for messages. */
+const char *keras_fmt_name(keras_fmt fmt);
 /* For a Keras layer class seqsh lacks: a sentence naming the nearest kind
  * seqsh has ("the nearest seqsh kind is Conv2D"). */
 void keras_nearest_kind(const char *keras_class, char *buf, size_t n);

@@ -72,6 +72,7 @@ typedef struct {
     int keras3;
     sbuf *notes;
     int noted_dtype, noted_reg;
+    keras_weights *ws;       /* the stored weights (their cell scopes), or NULL */
     sq_error *err;
 } ctx;
 
@@ -253,8 +254,13 @@ static int option_word(const sq_layer_kind *k, const keras_kind *kk, int i, cons
     const sq_optdef *d = &k->opts[i];
     char buf[256], b2[96];
     long long x;
-    if (json_is_null(v))
+    if (json_is_null(v)) {
+        /* null is the default, or None where the default is not None */
+        if (kk && keras_in_list(kk->nulls, key) && d->type == OPT_STR && d->def
+            && strcmp(d->def, "None"))
+            return add_word(ws, c, "%s=None", key);
         return 0;
+    }
     switch (d->type) {
     case OPT_INT:
         if (json_is_array(v) && json_array_size(v) == 1)
@@ -280,6 +286,11 @@ static int option_word(const sq_layer_kind *k, const keras_kind *kk, int i, cons
     case OPT_STR:
         if (json_is_string(v) && strlen(json_string_value(v)) < 128)
             snprintf(buf, sizeof buf, "%s", json_string_value(v));
+        else if (kk && keras_in_list(kk->numbers, key) && json_is_number(v))
+            snprintf(buf, sizeof buf, "%.17g", json_number_value(v));
+        else if (kk && keras_in_list(kk->tuples, key) && json_is_array(v)
+                 && json_array_size(v) == 1 && !int_of(json_array_get(v, 0), &x))
+            snprintf(buf, sizeof buf, "%lld", x);   /* [-1] is -1, the default */
         else if (!(kk && keras_in_list(kk->tuples, key) && !ints_text(v, buf, sizeof buf)))
             goto bad;
         break;
@@ -323,12 +334,214 @@ static int valid_name(const char *s)
     return s && *s && strlen(s) < SQ_NAME_MAX && !strpbrk(s, " \t/:");
 }
 
+/* Splits "a/b/c:0" into components (in buf); returns how many. */
+static int split_name(const char *s, char *buf, size_t n, char **comp, int max)
+{
+    snprintf(buf, n, "%s", s);
+    char *colon = strrchr(buf, ':');
+    if (colon && colon[1] && strspn(colon + 1, "0123456789") == strlen(colon + 1))
+        *colon = '\0';
+    int k = 0;
+    for (char *p = buf; k < max;) {
+        comp[k++] = p;
+        char *q = strchr(p, '/');
+        if (!q)
+            break;
+        *q = '\0';
+        p = q + 1;
+    }
+    return k;
+}
+
+/* An RNN cell's scope: "lstm_cell", "lstm_cell_3". */
+static int is_cell(const char *s)
+{
+    const char *p = strstr(s, "_cell");
+    if (!p)
+        return 0;
+    p += 5;
+    return !*p || (*p == '_' && p[1] && strspn(p + 1, "0123456789") == strlen(p + 1));
+}
+
+/* The cell scope a stored weight has right after the components `path`
+ * (a layer's name, and a Bidirectional copy's): "lstm_cell_1" for
+ * "bidirectional/forward_lstm/lstm_cell_1/kernel:0"; NULL when none has
+ * one (TF.js names, Keras before 2.2). */
+static const char *stored_cell(ctx *c, const char *const *path, int np, char *out, size_t n)
+{
+    for (int k = 0; c->ws && k < c->ws->n; k++) {
+        char buf[512], *comp[16];
+        int nc = split_name(c->ws->w[k].name, buf, sizeof buf, comp, 16);
+        for (int i = 0; i + np < nc - 1; i++) {
+            int same = 1;
+            for (int q = 0; q < np && same; q++)
+                same = !strcmp(comp[i + q], path[q]);
+            if (same && is_cell(comp[i + np]) && strlen(comp[i + np]) < n) {
+                snprintf(out, n, "%s", comp[i + np]);
+                return out;
+            }
+        }
+    }
+    return NULL;
+}
+
+/* Whether cell is the name an RNN of kind k gives its cell when nothing
+ * names it ("lstm_cell"): then no word is needed. */
+static int default_cell(const sq_layer_kind *k, const char *cell)
+{
+    size_t n = strlen(k->base_name);
+    return !strncmp(cell, k->base_name, n) && !strcmp(cell + n, "_cell");
+}
+
+/* The words of one layer config's keys (the layer itself, or the layer a
+ * wrapper wraps: inner). act is set for an activation layer seqsh has no
+ * kind for. *shape gets a batch_input_shape it holds. */
+static int config_words(json_t *cfg, const sq_layer_kind *k, const keras_kind *kk,
+                        const char *lname, const char *cls, const char *act, int inner,
+                        ctx *c, words *ws, sq_shape *shape)
+{
+    char b[96];
+    const char *key;
+    json_t *v;
+    json_object_foreach(cfg, key, v) {
+        int i;
+        const char *opt_key = key;
+        char alias[64];
+        /* another spelling of an option ("negative_slope:alpha") */
+        for (const char *p = kk ? kk->renames : NULL; p && *p;) {
+            while (*p == ' ')
+                p++;
+            size_t kl = strcspn(p, ":"), ol;
+            if (!p[kl])
+                break;
+            ol = strcspn(p + kl + 1, " ");
+            if (kl == strlen(key) && !strncmp(p, key, kl) && ol < sizeof alias) {
+                snprintf(alias, sizeof alias, "%.*s", (int)ol, p + kl + 1);
+                opt_key = alias;
+            }
+            p += kl + 1 + ol;
+        }
+        if (!strcmp(key, "name"))
+            continue;
+        if (!strcmp(key, "trainable")) {
+            if (!inner && json_is_false(v) && add_word(ws, c, "trainable=false") < 0)
+                return -1;
+        } else if (!strcmp(key, "dtype")) {
+            dtype_note(v, c);
+        } else if (!strcmp(key, "batch_input_shape") || !strcmp(key, "batch_shape")) {
+            if (!inner && !json_is_null(v) && shape_from(v, shape, c, lname) < 0)
+                return -1;
+        } else if (act) {
+            continue;   /* the activation layer's own settings, already read */
+        } else if (k->wraps && !strcmp(key, "layer")) {
+            continue;   /* read by the caller */
+        } else if ((i = sq_opt_index(k, opt_key)) >= 0 && !k->opts[i].hidden) {
+            if (option_word(k, kk, i, opt_key, v, lname, cls, c, ws) < 0)
+                return -1;
+        } else if (!strcmp(key, "activation") && k->has_activation) {
+            char an[64];
+            if (keras_activation_in(v, c->keras3, lname, an, c->err) < 0)
+                return -1;
+            if (strcmp(an, "linear") && add_word(ws, c, "activation=%s", an) < 0)
+                return -1;
+        } else if (kk && keras_in_list(kk->fixed, key)) {
+            if (check_fixed(kk, key, v, lname, cls, c) < 0)
+                return -1;
+        } else if ((kk && keras_in_list(kk->dropped, key)) || generic_dropped(key)) {
+            continue;
+        } else if (ends_with(key, "_regularizer") || ends_with(key, "_constraint")) {
+            if (!json_is_null(v) && !c->noted_reg) {
+                sb_printf(c->notes, "note: layer %s's %s is not carried over (seqsh has no "
+                          "regularizers or constraints); fit will not apply it\n", lname, key);
+                c->noted_reg = 1;
+            }
+        } else if (!neutral(v)) {
+            return sq_fail(c->err, "'%s': layer %s (%s) sets `%s` to %s, which seqsh's %s "
+                           "cannot express", c->path, lname, cls, key, shown(v, b, sizeof b),
+                           k->class_name);
+        }
+    }
+    /* keys a file may lack whose absence is not seqsh's default */
+    for (const char *p = kk ? kk->absent : NULL; p && *p;) {
+        while (*p == ' ')
+            p++;
+        size_t len = strcspn(p, " "), kl = strcspn(p, "=");
+        char kb[64];
+        snprintf(kb, sizeof kb, "%.*s", (int)(kl < len ? kl : len), p);
+        if (!json_object_get(cfg, kb) && add_word(ws, c, "%.*s", (int)len, p) < 0)
+            return -1;
+        p += len;
+    }
+    return 0;
+}
+
+/* The seqsh kind of Keras class cls (and its table entry). */
+static const sq_layer_kind *kind_of(const char *cls, const keras_kind **kk)
+{
+    *kk = keras_kind_by_class(cls);
+    return sq_kind_find(*kk ? (*kk)->kind : cls);
+}
+
+/* The words of the layer a wrapper wraps: its kind, its options, its name
+ * (the wrapper's layer_name) and, for an RNN, the cell scopes its weights
+ * are stored under. */
+static int wrapped_words(json_t *cfg, const char *lname, const char *cls,
+                         const sq_layer_kind *wk, ctx *c, words *ws)
+{
+    char b[96], cell[SQ_NAME_MAX];
+    json_t *lc = json_object_get(cfg, "layer");
+    json_t *icfg = json_object_get(lc, "config");
+    const char *icls = json_string_value(json_object_get(lc, "class_name"));
+    const char *iname = json_string_value(json_object_get(icfg, "name"));
+    const keras_kind *ikk;
+    sq_shape ignored;
+    if (!icls || !json_is_object(icfg) || !valid_name(iname))
+        return sq_fail(c->err, "'%s': layer %s (%s) wraps no valid layer config: %s", c->path,
+                       lname, cls, shown(lc, b, sizeof b));
+    const sq_layer_kind *ik = kind_of(icls, &ikk);
+    if (!ik)
+        return sq_fail(c->err, "'%s': layer %s (%s) wraps a %s, which seqsh does not have",
+                       c->path, lname, cls, icls);
+    if (add_word(ws, c, "%s", ik->class_name) < 0
+        || config_words(icfg, ik, ikk, iname, icls, NULL, 1, c, ws, &ignored) < 0
+        || add_word(ws, c, "layer_name=%s", iname) < 0)
+        return -1;
+    const char *self[1] = { lname };
+    if (sq_opt_index(ik, "cell_name") >= 0 && sq_opt_index(wk, "forward_cell_name") >= 0) {
+        char fw[SQ_NAME_MAX + 16], bw[SQ_NAME_MAX + 16];
+        snprintf(fw, sizeof fw, "forward_%s", iname);
+        snprintf(bw, sizeof bw, "backward_%s", iname);
+        const char *pf[2] = { lname, fw }, *pb[2] = { lname, bw };
+        if (stored_cell(c, pf, 2, cell, sizeof cell)) {
+            /* Keras numbers the wrapped layer's cell just before the
+             * forward copy's: lstm_cell_1 -> lstm_cell */
+            char tmpl[SQ_NAME_MAX];
+            char *us = strrchr(cell, '_');
+            long num = us ? strtol(us + 1, NULL, 10) : 0;
+            snprintf(tmpl, sizeof tmpl, "%.*s", (int)(us ? us - cell : 0), cell);
+            if (num >= 2)
+                snprintf(tmpl + strlen(tmpl), sizeof tmpl - strlen(tmpl), "_%ld", num - 1);
+            if (add_word(ws, c, "forward_cell_name=%s", cell) < 0
+                || (num >= 1 && !default_cell(ik, tmpl)
+                    && add_word(ws, c, "cell_name=%s", tmpl) < 0))
+                return -1;
+        }
+        if (stored_cell(c, pb, 2, cell, sizeof cell)
+            && add_word(ws, c, "backward_cell_name=%s", cell) < 0)
+            return -1;
+    } else if (sq_opt_index(ik, "cell_name") >= 0 && stored_cell(c, self, 1, cell, sizeof cell)
+               && !default_cell(ik, cell) && add_word(ws, c, "cell_name=%s", cell) < 0) {
+        return -1;
+    }
+    return 0;
+}
+
 /* One Keras layer config as a new seqsh layer. *shape gets a
  * batch_input_shape it holds (rank 0 when none). */
 static sq_layer *layer_from(json_t *conf, ctx *c, sq_shape *shape)
 {
     words ws = { { 0 }, 0 };
-    char b[96], near[128];
+    char b[96], near[128], cell[SQ_NAME_MAX];
     sq_layer *l = NULL;
     shape->rank = 0;
     json_t *jcls = json_object_get(conf, "class_name"), *cfg = json_object_get(conf, "config");
@@ -344,8 +557,8 @@ static sq_layer *layer_from(json_t *conf, ctx *c, sq_shape *shape)
                 shown(json_object_get(cfg, "name"), b, sizeof b));
         return NULL;
     }
-    const keras_kind *kk = keras_kind_by_class(cls);
-    const sq_layer_kind *k = sq_kind_find(kk ? kk->kind : cls);
+    const keras_kind *kk;
+    const sq_layer_kind *k = kind_of(cls, &kk);
     const char *act = NULL;
     if (!k) {
         /* an activation layer seqsh has no kind for: an Activation */
@@ -365,48 +578,14 @@ static sq_layer *layer_from(json_t *conf, ctx *c, sq_shape *shape)
         if (add_word(&ws, c, "activation=%s", act) < 0)
             goto fail;
     }
-    const char *key;
-    json_t *v;
-    json_object_foreach(cfg, key, v) {
-        int i;
-        if (!strcmp(key, "name"))
-            continue;
-        if (!strcmp(key, "trainable")) {
-            if (json_is_false(v) && add_word(&ws, c, "trainable=false") < 0)
-                goto fail;
-        } else if (!strcmp(key, "dtype")) {
-            dtype_note(v, c);
-        } else if (!strcmp(key, "batch_input_shape") || !strcmp(key, "batch_shape")) {
-            if (!json_is_null(v) && shape_from(v, shape, c, lname) < 0)
-                goto fail;
-        } else if (act) {
-            continue;   /* the activation layer's own settings, already read */
-        } else if ((i = sq_opt_index(k, key)) >= 0) {
-            if (option_word(k, kk, i, key, v, lname, cls, c, &ws) < 0)
-                goto fail;
-        } else if (!strcmp(key, "activation") && k->has_activation) {
-            char an[64];
-            if (keras_activation_in(v, c->keras3, lname, an, c->err) < 0)
-                goto fail;
-            if (strcmp(an, "linear") && add_word(&ws, c, "activation=%s", an) < 0)
-                goto fail;
-        } else if (kk && keras_in_list(kk->fixed, key)) {
-            if (check_fixed(kk, key, v, lname, cls, c) < 0)
-                goto fail;
-        } else if ((kk && keras_in_list(kk->dropped, key)) || generic_dropped(key)) {
-            continue;
-        } else if (ends_with(key, "_regularizer") || ends_with(key, "_constraint")) {
-            if (!json_is_null(v) && !c->noted_reg) {
-                sb_printf(c->notes, "note: layer %s's %s is not carried over (seqsh has no "
-                          "regularizers or constraints); fit will not apply it\n", lname, key);
-                c->noted_reg = 1;
-            }
-        } else if (!neutral(v)) {
-            sq_fail(c->err, "'%s': layer %s (%s) sets `%s` to %s, which seqsh's %s cannot "
-                    "express", c->path, lname, cls, key, shown(v, b, sizeof b), k->class_name);
-            goto fail;
-        }
-    }
+    if (k->wraps && wrapped_words(cfg, lname, cls, k, c, &ws) < 0)
+        goto fail;
+    if (config_words(cfg, k, kk, lname, cls, act, 0, c, &ws, shape) < 0)
+        goto fail;
+    const char *self[1] = { lname };
+    if (sq_opt_index(k, "cell_name") >= 0 && stored_cell(c, self, 1, cell, sizeof cell)
+        && !default_cell(k, cell) && add_word(&ws, c, "cell_name=%s", cell) < 0)
+        goto fail;
     if (add_word(&ws, c, "name=%s", lname) < 0)
         goto fail;
     sq_shape ishape;
@@ -504,35 +683,6 @@ static int read_layers(json_t *list, sq_group *group, sq_layer ***arr, int *n, i
     return 0;
 }
 
-/* Splits "a/b/c:0" into components (in buf); returns how many. */
-static int split_name(const char *s, char *buf, size_t n, char **comp, int max)
-{
-    snprintf(buf, n, "%s", s);
-    char *colon = strrchr(buf, ':');
-    if (colon && colon[1] && strspn(colon + 1, "0123456789") == strlen(colon + 1))
-        *colon = '\0';
-    int k = 0;
-    for (char *p = buf; k < max;) {
-        comp[k++] = p;
-        char *q = strchr(p, '/');
-        if (!q)
-            break;
-        *q = '\0';
-        p = q + 1;
-    }
-    return k;
-}
-
-/* An RNN cell's scope: "lstm_cell", "lstm_cell_3". */
-static int is_cell(const char *s)
-{
-    const char *p = strstr(s, "_cell");
-    if (!p)
-        return 0;
-    p += 5;
-    return !*p || (*p == '_' && p[1] && strspn(p + 1, "0123456789") == strlen(p + 1));
-}
-
 /* Whether stored weight name `stored` is weight `weight` (index j) of
  * layer `layer`: Keras 2's "dense/kernel:0", with cell scopes
  * ("lstm/lstm_cell/kernel") and prefixes ("sequential/dense/kernel"), or
@@ -542,10 +692,15 @@ static int name_matches(const char *stored, const char *layer, const char *weigh
     char sb[512], wb[256], *sc[16], *wc[8], *keep[16];
     int ns = split_name(stored, sb, sizeof sb, sc, 16);
     int nw = split_name(weight, wb, sizeof wb, wc, 8);
-    int nk = 0;
+    int nk = 0, nw2 = 0;
     for (int i = 0; i < ns; i++)
         if (i == ns - 1 || !is_cell(sc[i]) || !strcmp(sc[i], layer))
             keep[nk++] = sc[i];
+    /* the cell scopes are left out on both sides: TF.js names have none */
+    for (int i = 0; i < nw; i++)
+        if (i == nw - 1 || !is_cell(wc[i]))
+            wc[nw2++] = wc[i];
+    nw = nw2;
     const char *last = keep[nk - 1];
     if (nk >= 2 && *last && strspn(last, "0123456789") == strlen(last))
         return !strcmp(keep[nk - 2], layer) && atoi(last) == j;
@@ -714,7 +869,7 @@ sq_model *keras_model_from_config(json_t *mc, json_t *tc, const char *keras_vers
                                   keras_weights *ws, const char *path, sbuf *notes,
                                   sq_error *err)
 {
-    ctx c = { .path = path, .notes = notes, .err = err,
+    ctx c = { .path = path, .notes = notes, .err = err, .ws = ws,
               .keras3 = keras_version && keras_version[0] == '3' };
     char b[96];
     const char *cls = json_string_value(json_object_get(mc, "class_name"));

@@ -9,11 +9,65 @@
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 #include "io/keras.h"
+
+const char *keras_fmt_name(keras_fmt fmt)
+{
+    return fmt == KERAS_FMT_TFJS ? "the TF.js Layers format" : "Keras's HDF5 format";
+}
+
+static const sq_optval *optv(const sq_layer *l, const char *name)
+{
+    int i = sq_opt_index(l->kind, name);
+    return i >= 0 ? &l->opt[i] : NULL;
+}
+
+/* TF.js 4.22 throws for these (keras-layers-wave2.md, Keras 2.6 against
+ * tfjs): Conv1D's causal padding, ELU's alpha other than 1, GRU's
+ * reset_after=true. */
+static int conv1d_check(const sq_layer *l, keras_fmt fmt, sq_error *err)
+{
+    if (fmt == KERAS_FMT_TFJS && !strcasecmp(optv(l, "padding")->s, "causal"))
+        return sq_fail(err, "layer %s (Conv1D): padding=causal cannot be expressed in %s "
+                       "(TensorFlow.js's Conv1D has no causal padding)", l->name,
+                       keras_fmt_name(fmt));
+    return 0;
+}
+
+static int elu_check(const sq_layer *l, keras_fmt fmt, sq_error *err)
+{
+    double a = optv(l, "alpha")->f;
+    if (fmt == KERAS_FMT_TFJS && a != 1.0)
+        return sq_fail(err, "layer %s (ELU): alpha=%g cannot be expressed in %s "
+                       "(TensorFlow.js's ELU layer takes only alpha=1)", l->name, a,
+                       keras_fmt_name(fmt));
+    return 0;
+}
+
+static int gru_check(const sq_layer *l, keras_fmt fmt, sq_error *err)
+{
+    if (fmt == KERAS_FMT_TFJS && optv(l, "reset_after")->i[0])
+        return sq_fail(err, "layer %s (GRU): reset_after=true cannot be expressed in %s "
+                       "(TensorFlow.js's GRU has only reset_after=false)", l->name,
+                       keras_fmt_name(fmt));
+    return 0;
+}
+
+static int softmax_check(const sq_layer *l, keras_fmt fmt, sq_error *err)
+{
+    long ax = optv(l, "axis")->i[0];
+    if (fmt == KERAS_FMT_TFJS && ax != -1 && !(l->built && ax == l->in_shape.rank - 1))
+        return sq_fail(err, "layer %s (Softmax): axis=%ld cannot be expressed in %s "
+                       "(TensorFlow.js's softmax runs along the last axis only)", l->name, ax,
+                       keras_fmt_name(fmt));
+    return 0;
+}
 
 /* One line per kind whose config differs from its option table. `fixed`
  * values are JSON; a key absent or null in a file means Keras's default,
  * which is what seqsh computes. */
+#define RNN_DROPPED "implementation seed use_cudnn"
 static const keras_kind kinds[] = {
     { .kind = "Dense" },
     { .kind = "Conv2D", .aliases = "Convolution2D",
@@ -35,6 +89,38 @@ static const keras_kind kinds[] = {
       .fixed = "renorm=false virtual_batch_size=null adjustment=null synchronized=false",
       .dropped = "fused renorm_clipping renorm_momentum" },
     { .kind = "Rescaling" },
+    { .kind = "Conv1D", .aliases = "Convolution1D",
+      .fixed = "data_format=\"channels_last\" groups=1", .check = conv1d_check },
+    { .kind = "MaxPooling1D", .aliases = "MaxPool1D",
+      .fixed = "data_format=\"channels_last\"" },
+    { .kind = "AveragePooling1D", .aliases = "AvgPool1D",
+      .fixed = "data_format=\"channels_last\"" },
+    { .kind = "GlobalMaxPooling1D", .aliases = "GlobalMaxPool1D",
+      .fixed = "data_format=\"channels_last\"", .tfjs_lacks = "keepdims" },
+    { .kind = "GlobalAveragePooling1D", .aliases = "GlobalAvgPool1D",
+      .fixed = "data_format=\"channels_last\"", .tfjs_lacks = "keepdims" },
+    { .kind = "UpSampling1D", .no_tfjs = 1 },
+    { .kind = "ZeroPadding1D", .no_tfjs = 1 },
+    { .kind = "Cropping1D", .no_tfjs = 1 },
+    { .kind = "RepeatVector" },
+    { .kind = "Permute", .tuples = "dims" },
+    { .kind = "LayerNormalization", .tuples = "axis", .fixed = "rms_scaling=false" },
+    { .kind = "LeakyReLU", .renames = "negative_slope:alpha" },
+    { .kind = "PReLU", .tuples = "shared_axes", .nulls = "shared_axes" },
+    { .kind = "ELU", .check = elu_check },
+    { .kind = "ReLU", .nulls = "max_value", .numbers = "max_value",
+      .tfjs_lacks = "negative_slope threshold" },
+    { .kind = "Softmax", .check = softmax_check },
+    { .kind = "ThresholdedReLU" },
+    { .kind = "Embedding", .nulls = "input_length", .dropped = "lora_rank" },
+    { .kind = "Masking" },
+    { .kind = "SimpleRNN", .fixed = "time_major=false", .dropped = RNN_DROPPED },
+    { .kind = "LSTM", .fixed = "time_major=false",
+      .dropped = RNN_DROPPED },
+    { .kind = "GRU", .fixed = "time_major=false",
+      .dropped = RNN_DROPPED, .absent = "reset_after=false", .check = gru_check },
+    { .kind = "Bidirectional", .nulls = "merge_mode" },
+    { .kind = "TimeDistributed" },
 };
 
 int keras_in_list(const char *list, const char *key)

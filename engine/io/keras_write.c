@@ -29,17 +29,41 @@ static json_t *layer_config(const sq_layer *l, keras_fmt fmt, sq_error *err)
 {
     const sq_layer_kind *k = l->kind;
     const keras_kind *kk = keras_kind_by_kind(k->class_name);
-    const char *fname = fmt == KERAS_FMT_TFJS ? "the TF.js Layers format" : "Keras's HDF5 format";
+    const char *fname = keras_fmt_name(fmt);
+    if (fmt == KERAS_FMT_TFJS && kk && kk->no_tfjs) {
+        sq_fail(err, "layer %s (%s) cannot be expressed in %s (TensorFlow.js has no %s layer)",
+                l->name, k->class_name, fname, k->class_name);
+        return NULL;
+    }
+    if (kk && kk->check && kk->check(l, fmt, err) < 0)
+        return NULL;
     json_t *cfg = json_pack("{s:s,s:b,s:s}", "name", l->name, "trainable", l->trainable,
                             "dtype", "float32");
     if (!cfg) {
         sq_fail(err, "out of memory");
         return NULL;
     }
+    if (l->inner) {
+        /* a wrapper: the wrapped layer's own config under "layer" */
+        sq_error e2;
+        json_t *inner = layer_config(l->inner, fmt, &e2);
+        if (!inner) {
+            json_decref(cfg);
+            sq_fail(err, "layer %s (%s): %s", l->name, k->class_name, e2.msg);
+            return NULL;
+        }
+        if (json_object_set_new(cfg, "layer", inner) < 0) {
+            json_decref(cfg);
+            sq_fail(err, "out of memory");
+            return NULL;
+        }
+    }
     for (int i = 0; k->opts && k->opts[i].name; i++) {
         const sq_optdef *d = &k->opts[i];
         const sq_optval *v = &l->opt[i];
         json_t *j = NULL;
+        if (d->hidden)
+            continue;   /* seqsh's own names (an RNN's cell): in the weight names */
         if (fmt == KERAS_FMT_TFJS && kk && keras_in_list(kk->tfjs_lacks, d->name)) {
             if (v->set && !(d->type == OPT_BOOL && !v->i[0])) {
                 sq_fail(err, "layer %s (%s): %s cannot be expressed in %s", l->name,
@@ -49,7 +73,13 @@ static json_t *layer_config(const sq_layer *l, keras_fmt fmt, sq_error *err)
             }
             continue;
         }
-        switch (d->type) {
+        int nulls = kk && keras_in_list(kk->nulls, d->name);
+        if (nulls && ((d->type == OPT_INT && v->i[0] == 0)
+                      || (d->type == OPT_STR && !strcmp(v->s, "None")))) {
+            j = json_null();
+        } else if (d->type == OPT_STR && kk && keras_in_list(kk->numbers, d->name)) {
+            j = json_real(strtod(v->s, NULL));
+        } else switch (d->type) {
         case OPT_INT: j = json_integer(v->i[0]); break;
         case OPT_INTS:
             /* an unset tuple whose default is 0 means "like another

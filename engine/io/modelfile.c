@@ -22,6 +22,7 @@
 #include "io/tfjs.h"
 #include "io/h5.h"
 #include "io/export.h"
+#include "io/modelfile.h"
 
 #define MAGIC "SEQSHMDL"
 #define VERSION 1u
@@ -110,15 +111,8 @@ static int keras3_refused(const char *path, sq_error *err)
                    "use FILE.h5 or DIR/model.json", path);
 }
 
-int sq_save(const sq_session *s, const char *path, sq_error *err)
+int sq_model_bytes(const sq_model *m, unsigned char **out, size_t *out_len, sq_error *err)
 {
-    const sq_model *m = s->model;
-    switch (format_of(path)) {
-    case FMT_TFJS: return sq_tfjs_write(m, path, err);
-    case FMT_H5: return sq_h5_write(m, path, err);
-    case FMT_KERAS3: return keras3_refused(path, err);
-    default: break;
-    }
     char *text = architecture(m, err);
     if (!text)
         return -1;
@@ -127,7 +121,7 @@ int sq_save(const sq_session *s, const char *path, sq_error *err)
     unsigned char *buf = sq_malloc(len);
     if (!buf) {
         free(text);
-        return sq_fail(err, "out of memory saving '%s'", path);
+        return sq_fail(err, "out of memory");
     }
     memcpy(buf, MAGIC, 8);
     put_le(buf + 8, VERSION, 4);
@@ -146,9 +140,27 @@ int sq_save(const sq_session *s, const char *path, sq_error *err)
         crc = crc32(crc, buf + off, (uInt)chunk);
     }
     put_le(buf + len - 4, crc, 4);
+    free(text);
+    *out = buf;
+    *out_len = len;
+    return 0;
+}
+
+int sq_save(const sq_session *s, const char *path, sq_error *err)
+{
+    const sq_model *m = s->model;
+    switch (format_of(path)) {
+    case FMT_TFJS: return sq_tfjs_write(m, path, err);
+    case FMT_H5: return sq_h5_write(m, path, err);
+    case FMT_KERAS3: return keras3_refused(path, err);
+    default: break;
+    }
+    unsigned char *buf;
+    size_t len;
+    if (sq_model_bytes(m, &buf, &len, err) < 0)
+        return sq_fail(err, "out of memory saving '%s'", path);
     int rc = sq_write_file_atomic(path, buf, len, err);
     free(buf);
-    free(text);
     return rc;
 }
 
@@ -370,32 +382,9 @@ fail:
     return NULL;
 }
 
-/* Reads and checks a model file in any format; returns a new model or
- * NULL. notes (may be NULL) get what a foreign format's file held that
- * seqsh does not carry over. */
-static sq_model *read_model(const char *path, sbuf *notes, sq_error *err)
+sq_model *sq_model_from_bytes(const unsigned char *buf, size_t len, const char *path,
+                              sq_error *err)
 {
-    unsigned char *buf;
-    size_t len;
-    sbuf drop = { 0 };
-    switch (format_of(path)) {
-    case FMT_TFJS: {
-        sq_model *m = sq_tfjs_read(path, notes ? notes : &drop, err);
-        free(drop.s);
-        return m;
-    }
-    case FMT_H5: {
-        sq_model *m = sq_h5_read(path, notes ? notes : &drop, err);
-        free(drop.s);
-        return m;
-    }
-    case FMT_KERAS3:
-        keras3_refused(path, err);
-        return NULL;
-    default: break;
-    }
-    if (sq_read_whole_file(path, &buf, &len, err) < 0)
-        return NULL;
     sq_model *m = NULL;
     char *text = NULL;
     if (len < 8 || memcmp(buf, MAGIC, 8)) {
@@ -443,6 +432,37 @@ static sq_model *read_model(const char *path, sbuf *notes, sq_error *err)
     m = from_text(text, buf + 24 + t, (size_t)p, path, err);
 done:
     free(text);
+    return m;
+}
+
+/* Reads and checks a model file in any format; returns a new model or
+ * NULL. notes (may be NULL) get what a foreign format's file held that
+ * seqsh does not carry over. An .h5 file is read in a child process that
+ * intr (may be NULL) and a time limit can stop (h5_child.c). */
+static sq_model *read_model(const char *path, sbuf *notes, volatile int *intr, sq_error *err)
+{
+    unsigned char *buf;
+    size_t len;
+    sbuf drop = { 0 };
+    switch (format_of(path)) {
+    case FMT_TFJS: {
+        sq_model *m = sq_tfjs_read(path, notes ? notes : &drop, err);
+        free(drop.s);
+        return m;
+    }
+    case FMT_H5: {
+        sq_model *m = sq_h5_read_isolated(path, notes ? notes : &drop, intr, err);
+        free(drop.s);
+        return m;
+    }
+    case FMT_KERAS3:
+        keras3_refused(path, err);
+        return NULL;
+    default: break;
+    }
+    if (sq_read_whole_file(path, &buf, &len, err) < 0)
+        return NULL;
+    sq_model *m = sq_model_from_bytes(buf, len, path, err);
     free(buf);
     return m;
 }
@@ -457,7 +477,7 @@ int sq_load_noted(sq_session *s, const char *path, char *notes, size_t n, sq_err
     sbuf nb = { 0 };
     if (notes && n)
         notes[0] = '\0';
-    sq_model *m = read_model(path, &nb, err);
+    sq_model *m = read_model(path, &nb, s->interrupt, err);
     if (!m) {
         free(nb.s);
         return -1;
@@ -476,7 +496,7 @@ int sq_add_model(sq_session *s, const char *path, const char *name, int trainabl
     sq_model *cur = s->model;
     if (name && sq_check_name("layer", name, err) < 0)
         return -1;
-    sq_model *sub = read_model(path, NULL, err);
+    sq_model *sub = read_model(path, NULL, s->interrupt, err);
     if (!sub)
         return -1;
     int rc = -1;
