@@ -167,7 +167,9 @@ typedef struct {
     long cap;
     sq_shape *sh;              /* n + 1 shapes with batch = cap */
     sq_shape *shb;             /* the same for the current batch */
-    float **z, **y, **cache;   /* per layer; y[i] == z[i] when linear */
+    float **z, **y, **cache;   /* per layer; y[i] == z[i] when linear or relu
+                                  (relu's backward needs only the sign of its
+                                  output: z then holds the activated values) */
     uint8_t **mask;            /* per layer: its output's mask, or NULL */
     sq_mask_rule *rule;        /* per layer */
     uint8_t *mask_block;
