@@ -469,6 +469,99 @@ START_TEST(test_pool2d_forward)
 }
 END_TEST
 
+/* Max pooling while training: the forward saves where each maximum is and
+ * backward adds each output's gradient there. Against the routing written
+ * naively here (the first maximum in scan order, a later cell winning only
+ * when strictly greater: TensorFlow's MaxPoolGrad), on inputs with many
+ * ties (four distinct values) and a NaN, with the case's channels and with
+ * 19 (the vector kernels' tails). The forward's values must be the
+ * inference forward's. */
+START_TEST(test_maxpool2d_backward)
+{
+    if (!pool_cases[_i].max)
+        return;
+    for (int variant = 0; variant < 2; variant++) {
+        pool_case k = pool_cases[_i];
+        if (variant)
+            k.c = 19;
+        char args[256];
+        int n = snprintf(args, sizeof args, "(%ld,%ld) padding=%s", k.kh, k.kw,
+                         k.same ? "same" : "valid");
+        if (k.sh)
+            snprintf(args + n, sizeof args - (size_t)n, " strides=(%ld,%ld)", k.sh, k.sw);
+        trng_seed(600 + (uint64_t)_i * 2 + (uint64_t)variant);
+        long in_dims[3] = { k.h, k.w, k.c };
+        sq_session *s = new_session(3, in_dims);
+        add_ok(s, "maxpooling2d", args);
+        sq_model *m = s->model;
+        sq_train_ws ws;
+        sq_error err;
+        sq_shape in = { 4, { k.b, k.h, k.w, k.c } };
+        ck_assert_msg(sq_train_ws_init(&ws, m, &in, &err) == 0, "%s", err.msg);
+        size_t nin = (size_t)(k.b * k.h * k.w * k.c);
+        float *x = malloc(nin * sizeof *x), *dx = malloc(nin * sizeof *dx);
+        double *want = malloc(nin * sizeof *want);
+        ck_assert(x && dx && want);
+        for (size_t i = 0; i < nin; i++)
+            x[i] = (float)floor(frand(0, 4)) * 0.5f - 1.0f;
+        x[nin / 3] = NAN;
+        sq_rng rng;
+        sq_rng_seed(&rng, 1);
+        sq_train_forward(m, &ws, x, k.b, 1, &rng);
+        const sq_shape *os = &ws.shb[1];
+        long oh = os->d[1], ow = os->d[2];
+        size_t nout = sq_shape_count(os);
+        /* the forward: the inference forward's values */
+        sq_tensor yi;
+        long xd[4] = { k.b, k.h, k.w, k.c };
+        call_ok(s, 4, xd, x, &yi);
+        ck_assert_int_eq(sq_shape_count(&yi.shape), nout);
+        for (size_t i = 0; i < nout; i++)
+            ck_assert_msg(ws.y[0][i] == yi.data[i], "%s: output %zu is %g, inference %g", args,
+                          i, (double)ws.y[0][i], (double)yi.data[i]);
+        sq_tensor_free(&yi);
+        float *dy = random_floats(nout, -1, 1);
+        sq_train_backward_input(m, &ws, x, dy, dx);
+        /* the naive routing */
+        long sh = k.sh ? k.sh : k.kh, sw = k.sw ? k.sw : k.kw, pt = 0, pl = 0;
+        if (k.same) {
+            long ph = (oh - 1) * sh + k.kh - k.h, pw = (ow - 1) * sw + k.kw - k.w;
+            pt = ph > 0 ? ph / 2 : 0;
+            pl = pw > 0 ? pw / 2 : 0;
+        }
+        for (size_t i = 0; i < nin; i++)
+            want[i] = 0;
+        for (long b = 0; b < k.b; b++)
+            for (long oy = 0; oy < oh; oy++)
+                for (long ox = 0; ox < ow; ox++)
+                    for (long c = 0; c < k.c; c++) {
+                        long best = -1;
+                        for (long ky = 0; ky < k.kh; ky++)
+                            for (long kx = 0; kx < k.kw; kx++) {
+                                long iy = oy * sh - pt + ky, ix = ox * sw - pl + kx;
+                                if (iy < 0 || iy >= k.h || ix < 0 || ix >= k.w)
+                                    continue;
+                                long at = ((b * k.h + iy) * k.w + ix) * k.c + c;
+                                if (best < 0 || x[at] > x[best])
+                                    best = at;
+                            }
+                        ck_assert_int_ge(best, 0);
+                        want[best] += dy[((b * oh + oy) * ow + ox) * k.c + c];
+                    }
+        for (size_t i = 0; i < nin; i++)
+            ck_assert_msg(fabs(dx[i] - want[i]) <= 1e-6 * (1 + fabs(want[i])),
+                          "%s, %ld channels: dx[%zu] is %g, want %g", args, k.c, i,
+                          (double)dx[i], want[i]);
+        free(dy);
+        free(want);
+        free(dx);
+        free(x);
+        sq_train_ws_free(&ws);
+        sq_session_free(s);
+    }
+}
+END_TEST
+
 /* Keras's constructor order: pool_size, strides, padding. */
 START_TEST(test_pool2d_positionals)
 {
@@ -1182,6 +1275,8 @@ static Suite *layers_suite(void)
     tcase_add_loop_test(tc, test_pool2d_forward, 0,
                         (int)(sizeof pool_cases / sizeof pool_cases[0]));
     tcase_add_test(tc, test_pool2d_positionals);
+    tcase_add_loop_test(tc, test_maxpool2d_backward, 0,
+                        (int)(sizeof pool_cases / sizeof pool_cases[0]));
     tcase_add_loop_test(tc, test_global_pool2d_forward, 0, 6);
     tcase_add_test(tc, test_pool2d_errors);
     suite_add_tcase(su, tc);
