@@ -247,6 +247,110 @@ static void ref_conv2d(const conv_case *k, const float *x, const float *kern,
                 }
 }
 
+/* Conv2D's backward on two threads over groups of images: each thread
+ * copies its group's windows into one im2col matrix and makes its partial
+ * kernel gradient with one GEMM. Images of 200x200x3 with a 5x5 kernel fill
+ * a group with one image, so with a batch of 3 one thread adds two groups
+ * into its partials and the other one. Against the gradients written here
+ * as the definition: dK[ky,kx,c,f] = sum over images and output pixels of
+ * x[window cell] * dy, dbias[f] = sum of dy, and dx[cell] = sum over the
+ * outputs whose windows read it of K * dy (strides 2 and SAME padding: the
+ * input gradient by GEMM and col2im too). */
+START_TEST(test_conv2d_backward_groups)
+{
+    static const conv_case cases[] = {
+        { 3, 200, 200, 3, 2, 5, 5, 1, 1, 1, 1, 0, 1, 0 },
+        { 3, 200, 200, 3, 2, 5, 5, 2, 2, 1, 1, 1, 1, 0 },
+    };
+    const conv_case *k = &cases[_i];
+    int was = sq_get_threads();
+    sq_set_threads(2);
+    trng_seed(700 + (uint64_t)_i);
+    long in_dims[3] = { k->h, k->w, k->c };
+    sq_session *s = new_session(3, in_dims);
+    char args[128];
+    snprintf(args, sizeof args, "%ld %ld strides=%ld padding=%s", k->f, k->kh, k->sh,
+             k->same ? "same" : "valid");
+    add_ok(s, "conv2d", args);
+    sq_model *m = s->model;
+    sq_train_ws ws;
+    sq_error err;
+    sq_shape in = { 4, { k->b, k->h, k->w, k->c } };
+    ck_assert_msg(sq_train_ws_init(&ws, m, &in, &err) == 0, "%s", err.msg);
+    float *grads = malloc(m->nparams * sizeof *grads);
+    ck_assert_ptr_nonnull(grads);
+    float *saved_grads = m->grads;
+    size_t saved_cap = m->grads_cap;
+    m->grads = grads;
+    m->grads_cap = m->nparams;
+    size_t nin = (size_t)(k->b * k->h * k->w * k->c);
+    float *x = random_floats(nin, -1, 1), *dx = malloc(nin * sizeof *dx);
+    ck_assert_ptr_nonnull(dx);
+    sq_rng rng;
+    sq_rng_seed(&rng, 1);
+    sq_train_forward(m, &ws, x, k->b, 1, &rng);
+    const sq_shape *os = &ws.shb[1];
+    long oh = os->d[1], ow = os->d[2];
+    size_t nout = sq_shape_count(os);
+    float *dy = random_floats(nout, -1, 1);
+    sq_train_backward_input(m, &ws, x, dy, dx);
+    const float *kern = weight_ptr(s, 0, 0, NULL);
+    long pt = 0, pl = 0;
+    if (k->same) {
+        long ph = (oh - 1) * k->sh + k->kh - k->h, pw = (ow - 1) * k->sw + k->kw - k->w;
+        pt = ph > 0 ? ph / 2 : 0;
+        pl = pw > 0 ? pw / 2 : 0;
+    }
+    size_t nk = (size_t)(k->kh * k->kw * k->c * k->f);
+    double *dk = calloc(nk, sizeof *dk), *db = calloc((size_t)k->f, sizeof *db);
+    double *dxw = calloc(nin, sizeof *dxw), *mag = calloc(nk, sizeof *mag);
+    ck_assert(dk && db && dxw && mag);
+    for (long b = 0; b < k->b; b++)
+        for (long oy = 0; oy < oh; oy++)
+            for (long ox = 0; ox < ow; ox++)
+                for (long f = 0; f < k->f; f++) {
+                    double g = dy[((b * oh + oy) * ow + ox) * k->f + f];
+                    db[f] += g;
+                    for (long ky = 0; ky < k->kh; ky++)
+                        for (long kx = 0; kx < k->kw; kx++) {
+                            long iy = oy * k->sh - pt + ky, ix = ox * k->sw - pl + kx;
+                            if (iy < 0 || iy >= k->h || ix < 0 || ix >= k->w)
+                                continue;
+                            for (long c = 0; c < k->c; c++) {
+                                size_t xi = (size_t)(((b * k->h + iy) * k->w + ix) * k->c + c);
+                                size_t ki = (size_t)(((ky * k->kw + kx) * k->c + c) * k->f + f);
+                                dk[ki] += x[xi] * g;
+                                mag[ki] += fabs(x[xi] * g);
+                                dxw[xi] += kern[ki] * g;
+                            }
+                        }
+                }
+    const float *gk = m->grads + m->layers[0]->param_off, *gb = gk + nk;
+    for (size_t i = 0; i < nk; i++)
+        ck_assert_msg(fabs(gk[i] - dk[i]) <= 1e-5 * (1 + mag[i]), "%s: dK[%zu] is %g, want %g",
+                      args, i, (double)gk[i], dk[i]);
+    for (long f = 0; f < k->f; f++)
+        ck_assert_msg(fabs(gb[f] - db[f]) <= 1e-5 * (double)nout, "%s: dbias[%ld] is %g, want %g",
+                      args, f, (double)gb[f], db[f]);
+    for (size_t i = 0; i < nin; i++)
+        ck_assert_msg(fabs(dx[i] - dxw[i]) <= 1e-5 * (1 + fabs(dxw[i])),
+                      "%s: dx[%zu] is %g, want %g", args, i, (double)dx[i], dxw[i]);
+    m->grads = saved_grads;
+    m->grads_cap = saved_cap;
+    free(grads);
+    free(dk);
+    free(db);
+    free(dxw);
+    free(mag);
+    free(dy);
+    free(dx);
+    free(x);
+    sq_train_ws_free(&ws);
+    sq_session_free(s);
+    sq_set_threads(was);
+}
+END_TEST
+
 START_TEST(test_conv2d_forward)
 {
     const conv_case *k = &conv_cases[_i];
@@ -1275,6 +1379,7 @@ static Suite *layers_suite(void)
     tcase_add_loop_test(tc, test_pool2d_forward, 0,
                         (int)(sizeof pool_cases / sizeof pool_cases[0]));
     tcase_add_test(tc, test_pool2d_positionals);
+    tcase_add_loop_test(tc, test_conv2d_backward_groups, 0, 2);
     tcase_add_loop_test(tc, test_maxpool2d_backward, 0,
                         (int)(sizeof pool_cases / sizeof pool_cases[0]));
     tcase_add_loop_test(tc, test_global_pool2d_forward, 0, 6);
