@@ -255,7 +255,8 @@ static void ref_conv2d(const conv_case *k, const float *x, const float *kern,
  * as the definition: dK[ky,kx,c,f] = sum over images and output pixels of
  * x[window cell] * dy, dbias[f] = sum of dy, and dx[cell] = sum over the
  * outputs whose windows read it of K * dy (strides 2 and SAME padding: the
- * input gradient by GEMM and col2im too). */
+ * input gradient by GEMM and col2im too). The workspace is planned for a
+ * batch of 8 and the step runs 3 images, as a fit's last batch does. */
 START_TEST(test_conv2d_backward_groups)
 {
     static const conv_case cases[] = {
@@ -275,7 +276,7 @@ START_TEST(test_conv2d_backward_groups)
     sq_model *m = s->model;
     sq_train_ws ws;
     sq_error err;
-    sq_shape in = { 4, { k->b, k->h, k->w, k->c } };
+    sq_shape in = { 4, { 8, k->h, k->w, k->c } };
     ck_assert_msg(sq_train_ws_init(&ws, m, &in, &err) == 0, "%s", err.msg);
     float *grads = malloc(m->nparams * sizeof *grads);
     ck_assert_ptr_nonnull(grads);

@@ -426,6 +426,7 @@ typedef struct {
     const sq_bwd *b;
     long nb, h, w, c, oh, ow, pt, pl, kdim;
     long group;                  /* images per group */
+    long room;                   /* images a region's im2col has room for */
     int want_dx;                 /* this job also makes din */
     float *scratch;
     size_t region;
@@ -442,7 +443,7 @@ static void bwd_groups(void *ctx, long g0, long g1, int tid)
     size_t npix = (size_t)(j->oh * j->ow), img = (size_t)(j->h * j->w * j->c);
     size_t colimg = npix * (size_t)kdim;
     float *col = j->scratch + (size_t)tid * j->region;
-    float *pdw = col + (size_t)j->group * colimg, *pdb = pdw + kdim * nf;
+    float *pdw = col + (size_t)j->room * colimg, *pdb = pdw + kdim * nf;
     for (long g = g0; g < g1; g++) {
         long n0 = g * j->group, cnt = j->nb - n0 < j->group ? j->nb - n0 : j->group;
         size_t rows = (size_t)cnt * npix;
@@ -522,17 +523,18 @@ static void backward(const sq_layer *l, const sq_bwd *b)
     long pl = sq_pad_before(w, ow, st->k[1] + (st->k[1] - 1) * (st->d[1] - 1), st->s[1], st->same);
     int nt = st->bwd_threads > 0 ? st->bwd_threads : 1;
     /* groups no bigger than scratch_bwd made room for (at the largest batch) */
+    long room = st->bwd_group > 0 ? st->bwd_group : 1;
     long group = group_for(l, is, nb, nt);
-    if (group > st->bwd_group)
-        group = st->bwd_group > 0 ? st->bwd_group : 1;
-    size_t region = bwd_region(l, is, st->bwd_group > 0 ? st->bwd_group : 1);
+    if (group > room)
+        group = room;
+    size_t region = bwd_region(l, is, room);
     int dx_direct = b->din && direct_dx(st) && nb > 0;
     if (dx_direct)
         backward_dx_direct(st, b, b->scratch + (size_t)nt * region);
     bwd_job *j = NULL, job;
     if (b->dw || (b->din && !dx_direct)) {
-        job = (bwd_job){ st, b, nb, h, w, c, oh, ow, pt, pl, kdim, group, b->din && !dx_direct,
-                         b->scratch, region, { 0 } };
+        job = (bwd_job){ st, b, nb, h, w, c, oh, ow, pt, pl, kdim, group, room,
+                         b->din && !dx_direct, b->scratch, region, { 0 } };
         j = &job;
         long ngroups = (nb + group - 1) / group;
         if (ngroups == 1)
@@ -550,8 +552,7 @@ static void backward(const sq_layer *l, const sq_bwd *b)
     for (int t = 0; t < nt; t++) {
         if (!j->used[t])
             continue;
-        const float *pdw = b->scratch + (size_t)t * region
-                           + (size_t)(st->bwd_group > 0 ? st->bwd_group : 1) * npix * (size_t)kdim;
+        const float *pdw = b->scratch + (size_t)t * region + (size_t)room * npix * (size_t)kdim;
         const float *pdb = pdw + nw;
         if (first) {
             memcpy(b->dw, pdw, nw * sizeof *pdw);
