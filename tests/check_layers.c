@@ -247,6 +247,18 @@ static void ref_conv2d(const conv_case *k, const float *x, const float *kern,
                 }
 }
 
+static const conv_case bwd_cases[] = {
+    { 3, 200, 200, 3, 2, 5, 5, 1, 1, 1, 1, 0, 1, 0 },
+    { 3, 200, 200, 3, 2, 5, 5, 2, 2, 1, 1, 1, 1, 0 },
+    /* the direct kernel gradient (AVX-512, valid windows, unit strides):
+     * panels of 64, 40 (three vectors), 16 and 64 + 6 filters, blocks of
+     * rows that cross taps, dilation */
+    { 4, 12, 11, 32, 64, 3, 3, 1, 1, 1, 1, 0, 1, 0 },
+    { 3, 9, 10, 5, 40, 3, 3, 1, 1, 2, 2, 0, 1, 0 },
+    { 2, 7, 7, 3, 16, 2, 3, 1, 1, 1, 1, 0, 1, 0 },
+    { 2, 8, 8, 1, 70, 3, 3, 1, 1, 1, 1, 0, 1, 0 },
+};
+
 /* Conv2D's backward on two threads over groups of images: each thread
  * copies its group's windows into one im2col matrix and makes its partial
  * kernel gradient with one GEMM. Images of 200x200x3 with a 5x5 kernel fill
@@ -255,22 +267,22 @@ static void ref_conv2d(const conv_case *k, const float *x, const float *kern,
  * as the definition: dK[ky,kx,c,f] = sum over images and output pixels of
  * x[window cell] * dy, dbias[f] = sum of dy, and dx[cell] = sum over the
  * outputs whose windows read it of K * dy (strides 2 and SAME padding: the
- * input gradient by GEMM and col2im too). The workspace is planned for a
- * batch of 8 and the step runs 3 images, as a fit's last batch does. */
+ * input gradient by GEMM and col2im too). With AVX-512, valid windows and
+ * unit strides the kernel gradient comes from conv_dw.c instead, the
+ * threads sharing its rows: the other cases try its panels of filters. The
+ * workspace is planned for a batch of 8 and the step runs 3 or 4 images,
+ * as a fit's last batch does. */
 START_TEST(test_conv2d_backward_groups)
 {
-    static const conv_case cases[] = {
-        { 3, 200, 200, 3, 2, 5, 5, 1, 1, 1, 1, 0, 1, 0 },
-        { 3, 200, 200, 3, 2, 5, 5, 2, 2, 1, 1, 1, 1, 0 },
-    };
-    const conv_case *k = &cases[_i];
+    const conv_case *k = &bwd_cases[_i];
     int was = sq_get_threads();
     sq_set_threads(2);
     trng_seed(700 + (uint64_t)_i);
     long in_dims[3] = { k->h, k->w, k->c };
     sq_session *s = new_session(3, in_dims);
     char args[128];
-    snprintf(args, sizeof args, "%ld %ld strides=%ld padding=%s", k->f, k->kh, k->sh,
+    snprintf(args, sizeof args, "%ld (%ld,%ld) strides=(%ld,%ld) dilation_rate=(%ld,%ld) "
+             "padding=%s", k->f, k->kh, k->kw, k->sh, k->sw, k->dh, k->dw,
              k->same ? "same" : "valid");
     add_ok(s, "conv2d", args);
     sq_model *m = s->model;
@@ -298,7 +310,8 @@ START_TEST(test_conv2d_backward_groups)
     const float *kern = weight_ptr(s, 0, 0, NULL);
     long pt = 0, pl = 0;
     if (k->same) {
-        long ph = (oh - 1) * k->sh + k->kh - k->h, pw = (ow - 1) * k->sw + k->kw - k->w;
+        long ekh = (k->kh - 1) * k->dh + 1, ekw = (k->kw - 1) * k->dw + 1;
+        long ph = (oh - 1) * k->sh + ekh - k->h, pw = (ow - 1) * k->sw + ekw - k->w;
         pt = ph > 0 ? ph / 2 : 0;
         pl = pw > 0 ? pw / 2 : 0;
     }
@@ -314,7 +327,8 @@ START_TEST(test_conv2d_backward_groups)
                     db[f] += g;
                     for (long ky = 0; ky < k->kh; ky++)
                         for (long kx = 0; kx < k->kw; kx++) {
-                            long iy = oy * k->sh - pt + ky, ix = ox * k->sw - pl + kx;
+                            long iy = oy * k->sh - pt + ky * k->dh;
+                            long ix = ox * k->sw - pl + kx * k->dw;
                             if (iy < 0 || iy >= k->h || ix < 0 || ix >= k->w)
                                 continue;
                             for (long c = 0; c < k->c; c++) {
@@ -1380,7 +1394,8 @@ static Suite *layers_suite(void)
     tcase_add_loop_test(tc, test_pool2d_forward, 0,
                         (int)(sizeof pool_cases / sizeof pool_cases[0]));
     tcase_add_test(tc, test_pool2d_positionals);
-    tcase_add_loop_test(tc, test_conv2d_backward_groups, 0, 2);
+    tcase_add_loop_test(tc, test_conv2d_backward_groups, 0,
+                        (int)(sizeof bwd_cases / sizeof bwd_cases[0]));
     tcase_add_loop_test(tc, test_maxpool2d_backward, 0,
                         (int)(sizeof pool_cases / sizeof pool_cases[0]));
     tcase_add_loop_test(tc, test_global_pool2d_forward, 0, 6);

@@ -52,4 +52,19 @@ size_t sq_conv_rowbuf(const sq_conv_desc *d);
 void sq_conv_rows(sq_isa isa, const sq_conv_desc *d, const float *x, float *y,
                   long oy0, long oy1, float *rowbuf);
 
+/* ---- the kernel gradient (conv_dw.c) ----------------------------------- */
+
+/* Whether sq_conv_dw_rows runs d with isa: AVX-512, and every window of d
+ * inside the input (no padding). */
+int sq_conv_dw_direct(sq_isa isa, const sq_conv_desc *d);
+/* Rows of the kernel gradient a block holds; threads sharing rows should
+ * split them at multiples of it. */
+long sq_conv_dw_block(const sq_conv_desc *d);
+/* Adds to rows [r0, r1) of dw ((kh*kw*c) x f, Keras's kernel layout) the
+ * kernel gradient of nimg images: x is nimg*h*w*c, dy nimg*oh*ow*f. Does
+ * nothing unless sq_conv_dw_direct(isa, d). Reentrant: threads may run
+ * disjoint rows. */
+void sq_conv_dw_rows(sq_isa isa, const sq_conv_desc *d, const float *x, const float *dy,
+                     long nimg, long r0, long r1, float *dw);
+
 #endif

@@ -348,6 +348,15 @@ static sq_conv_desc describe_dx(const conv2d_state *st, const sq_shape *in, cons
 
 /* Per thread: an im2col matrix and partial gradients (bwd_region); with
  * direct din also the flipped kernel, its panel and per-thread row buffers. */
+/* The kernel gradient straight from the input and dout (conv_dw.c) where
+ * the windows need no padding and the input gradient needs no im2col
+ * either: no group regions then. */
+static int direct_dw(const conv2d_state *st, const sq_shape *in)
+{
+    sq_conv_desc d = describe(st, in, NULL);
+    return direct_dx(st) && sq_conv_dw_direct(sq_isa_active(), &d);
+}
+
 static size_t scratch_bwd(const sq_layer *l, const sq_shape *in)
 {
     conv2d_state *st = l->state;
@@ -355,7 +364,8 @@ static size_t scratch_bwd(const sq_layer *l, const sq_shape *in)
         return 0;
     st->bwd_threads = threads_for(in->d[0]);
     st->bwd_group = group_for(l, in, in->d[0], st->bwd_threads);
-    size_t n = (size_t)st->bwd_threads * bwd_region(l, in, st->bwd_group);
+    size_t n = direct_dw(st, in) ? 0
+             : (size_t)st->bwd_threads * bwd_region(l, in, st->bwd_group);
     if (direct_dx(st)) {
         sq_conv_desc d = describe_dx(st, in, NULL);
         st->dx_threads = threads_for(in->d[0] * d.oh);
@@ -472,6 +482,42 @@ static void bwd_groups(void *ctx, long g0, long g1, int tid)
     }
 }
 
+typedef struct {
+    const sq_conv_desc *d;
+    const sq_bwd *b;
+    long block;                  /* rows per block */
+} dw_job;
+
+/* Blocks [b0, e0) of the kernel gradient's rows, over the whole batch. */
+static void dw_blocks(void *ctx, long b0, long e0, int tid)
+{
+    (void)tid;
+    const dw_job *j = ctx;
+    long rows = j->d->kh * j->d->kw * j->d->c;
+    long r1 = e0 * j->block < rows ? e0 * j->block : rows;
+    sq_conv_dw_rows(SQ_ISA_AVX512, j->d, j->b->in, j->b->dout, j->b->in_shape->d[0],
+                    b0 * j->block, r1, j->b->dw);
+}
+
+/* dK and dbias by conv_dw.c, the threads sharing dK's rows: no partials. */
+static void backward_dw_direct(const conv2d_state *st, const sq_bwd *b)
+{
+    const sq_shape *is = b->in_shape;
+    sq_conv_desc d = describe(st, is, NULL);
+    long kdim = d.kh * d.kw * d.c, nf = st->filters;
+    memset(b->dw, 0, (size_t)(kdim * nf) * sizeof *b->dw);
+    dw_job j = { &d, b, sq_conv_dw_block(&d) };
+    long blocks = (kdim + j.block - 1) / j.block;
+    /* shares of at least ~2 MFLOP */
+    double per = 2.0 * (double)j.block * (double)nf * (double)(is->d[0] * d.oh * d.ow) + 1;
+    sq_parallel_for(blocks, (long)(2e6 / per) + 1, dw_blocks, &j);
+    if (st->use_bias) {
+        float *db = b->dw + kdim * nf;
+        memset(db, 0, (size_t)nf * sizeof *db);
+        colsum_add(b->dout, (size_t)(is->d[0] * d.oh * d.ow), nf, db);
+    }
+}
+
 /* din by the direct kernels. */
 static void backward_dx_direct(const conv2d_state *st, const sq_bwd *b, float *scratch)
 {
@@ -527,10 +573,16 @@ static void backward(const sq_layer *l, const sq_bwd *b)
     long group = group_for(l, is, nb, nt);
     if (group > room)
         group = room;
-    size_t region = bwd_region(l, is, room);
+    int dw_direct = direct_dw(st, is);
+    size_t region = dw_direct ? 0 : bwd_region(l, is, room);
     int dx_direct = b->din && direct_dx(st) && nb > 0;
     if (dx_direct)
         backward_dx_direct(st, b, b->scratch + (size_t)nt * region);
+    if (dw_direct) {
+        if (b->dw)
+            backward_dw_direct(st, b);
+        return;
+    }
     bwd_job *j = NULL, job;
     if (b->dw || (b->din && !dx_direct)) {
         job = (bwd_job){ st, b, nb, h, w, c, oh, ow, pt, pl, kdim, group, room,
