@@ -559,17 +559,70 @@ static void grad_range(void *ctx, long b, long e, int tid)
     }
 }
 
+#ifdef POOL_X86
+/* One image's gradient when the windows tile it without overlap (strides
+ * = pool size, every window inside): each cell of each window gets its output's
+ * gradient if it is the saved position, else 0, so dx is written once;
+ * the rows and cols no window covers get 0. */
+__attribute__((target("avx512f")))
+static void tiles_z(const grad_job *j, const float *dy, const int32_t *at, float *dx)
+{
+    const pool_state *st = j->st;
+    long w = j->w, c = j->c, kh = st->k[0], kw = st->k[1];
+    const __m512i lane = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+    for (long oy = 0; oy < j->oh; oy++) {
+        for (long ox = 0; ox < j->ow; ox++, dy += c, at += c) {
+            for (long ky = 0; ky < kh; ky++)
+                for (long kx = 0; kx < kw; kx++) {
+                    long cell = ((oy * kh + ky) * w + ox * kw + kx) * c;
+                    for (long q = 0; q < c; q += 16) {
+                        __mmask16 m = c - q >= 16 ? (__mmask16)0xffff
+                                                  : (__mmask16)((1u << (c - q)) - 1);
+                        __m512i pos = _mm512_maskz_loadu_epi32(m, at + q);
+                        __mmask16 win = _mm512_mask_cmpeq_epi32_mask(
+                            m, pos, _mm512_add_epi32(_mm512_set1_epi32((int)(cell + q)), lane));
+                        _mm512_mask_storeu_ps(dx + cell + q, m,
+                                              _mm512_maskz_loadu_ps(win, dy + q));
+                    }
+                }
+            long right = j->ow * kw;
+            if (ox == j->ow - 1 && right < w)
+                for (long ky = 0; ky < kh; ky++)
+                    memset(dx + ((oy * kh + ky) * w + right) * c, 0,
+                           (size_t)((w - right) * c) * sizeof *dx);
+        }
+    }
+    long below = j->oh * kh;
+    if (below < j->h)
+        memset(dx + below * w * c, 0, (size_t)((j->h - below) * w * c) * sizeof *dx);
+}
+#endif
+
 /* Images [b, e) of max pooling's gradient through the saved positions. */
 static void scatter_range(void *ctx, long b, long e, int tid)
 {
     (void)tid;
     const grad_job *j = ctx;
+    const pool_state *st = j->st;
     size_t img = (size_t)(j->h * j->w * j->c), per = (size_t)(j->oh * j->ow * j->c);
     const int32_t *arg = (const int32_t *)(const void *)j->b->cache;
+#ifdef POOL_X86
+    int tiles = sq_isa_active() == SQ_ISA_AVX512 && st->s[0] == st->k[0]
+                && st->s[1] == st->k[1] && j->pt == 0 && j->pl == 0
+                && j->oh * st->k[0] <= j->h && j->ow * st->k[1] <= j->w;
+#endif
     for (long bi = b; bi < e; bi++) {
         float *dx = j->b->din + (size_t)bi * img;
         const float *dy = j->b->dout + (size_t)bi * per;
         const int32_t *at = arg + (size_t)bi * per;
+#ifdef POOL_X86
+        if (tiles) {
+            tiles_z(j, dy, at, dx);
+            continue;
+        }
+#else
+        (void)st;
+#endif
         memset(dx, 0, img * sizeof *dx);
         for (size_t k = 0; k < per; k++)
             dx[at[k]] += dy[k];
@@ -591,6 +644,8 @@ static void backward(const sq_layer *l, const sq_bwd *b)
     const sq_shape *is = b->in_shape, *os = b->out_shape;
     if (b->cache && saves_positions(st, is)) {
         grad_job j = { st, b, is->d[1], is->d[2], is->d[3], os->d[1], os->d[2], 0, 0, NULL };
+        j.pt = sq_pad_before(j.h, j.oh, st->k[0], st->s[0], st->same);
+        j.pl = sq_pad_before(j.w, j.ow, st->k[1], st->s[1], st->same);
         long per = j.h * j.w * j.c + 1;
         sq_parallel_for(is->d[0], (1L << 16) / per + 1, scatter_range, &j);
         return;
