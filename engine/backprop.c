@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "model.h"
+#include "kernels/threads.h"
 
 void sq_train_ws_free(sq_train_ws *ws)
 {
@@ -148,6 +149,7 @@ void sq_train_forward(sq_model *m, sq_train_ws *ws, const float *x, long b,
                       int training, sq_rng *rng)
 {
     batch_shapes(ws, b);
+    sq_pool_wake();
     const float *in = x;
     for (int i = 0; i < ws->n; i++) {
         const sq_layer *l = m->layers[i];

@@ -219,6 +219,7 @@ int sq_forward(sq_model *m, const sq_tensor *x, sq_tensor *y,
 {
     int n = m->n;
     int nt = sq_pool_threads();
+    sq_pool_wake();
     sq_shape *sh = sq_malloc((size_t)(n + 1) * (size_t)(nt + 1) * sizeof *sh
                              + (size_t)(n + 1) * sizeof(sq_mask_rule));
     if (!sh)

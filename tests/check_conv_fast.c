@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include "seqsh/engine.h"
 #include "model.h"
 #include "kernels/conv_kernels.h"
@@ -858,6 +859,46 @@ START_TEST(test_pool_covers)
 }
 END_TEST
 
+/* Workers that went to sleep (1 ms idle, longer than they spin) are woken
+ * by sq_pool_wake, from inside a job too (where it does nothing), and
+ * every index of the jobs that follow runs exactly once: a wake-up before
+ * a job, between jobs and with no job at all never loses or repeats work. */
+static void wake_range(void *ctx, long b, long e, int tid)
+{
+    count_job *j = ctx;
+    (void)tid;
+    sq_pool_wake();
+    for (long i = b; i < e; i++)
+        __atomic_add_fetch(&j->hits[i], 1, __ATOMIC_RELAXED);
+}
+
+START_TEST(test_pool_wake)
+{
+    int *hits = malloc(1001 * sizeof *hits);
+    ck_assert_ptr_nonnull(hits);
+    for (int th = 1; th <= 3; th++) {
+        sq_pool_set_threads(th);
+        for (int round = 0; round < 6; round++) {
+            if (round % 2) {
+                struct timespec idle = { 0, 1000000 };
+                nanosleep(&idle, NULL);
+            }
+            if (round % 3 != 2)
+                sq_pool_wake();
+            memset(hits, 0, 1001 * sizeof *hits);
+            count_job j = { hits, 1, NULL, th, 1001, 1, 0 };
+            sq_parallel_for(1001, 1, wake_range, &j);
+            for (long i = 0; i < 1001; i++)
+                ck_assert_msg(hits[i] == 1, "threads %d round %d: index %ld hit %d times", th,
+                              round, i, hits[i]);
+        }
+        sq_pool_wake();   /* and nothing after it */
+    }
+    sq_pool_set_threads(1);
+    free(hits);
+}
+END_TEST
+
 /* sq_set_threads reaches the pool and the backend line names the kernels. */
 START_TEST(test_threads_setting)
 {
@@ -894,6 +935,7 @@ static Suite *conv_fast_suite(void)
     tc = tcase_create("pool");
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, test_pool_covers);
+    tcase_add_test(tc, test_pool_wake);
     tcase_add_test(tc, test_threads_setting);
     suite_add_tcase(su, tc);
     return su;

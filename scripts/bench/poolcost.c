@@ -16,7 +16,10 @@
  *   after-50us    the caller computes for 50 us between regions, less than
  *                 the workers spin: no wake-up;
  *   after-5ms     the caller computes for 5 ms between regions: the workers
- *                 have gone to sleep and are woken through the kernel.
+ *                 have gone to sleep and are woken through the kernel;
+ *   woken-5ms     the same, but the caller wakes them (sq_pool_wake) 30 us
+ *                 before the region, as a command does before its setup
+ *                 work (checking shapes, allocating).
  * Prints one line per situation, "poolcost THREADS NAME min MIN median
  * MEDIAN" (microseconds: over the rounds, of a round's mean cost per
  * region).  A thread the system does not run at once (another process on
@@ -67,8 +70,9 @@ int main(int argc, char **argv)
         return 2;
     }
     sq_pool_set_threads(threads);
-    static const struct { const char *name; double gap_us; int per_round; } sit[] = {
-        { "back-to-back", 0, 200 }, { "after-50us", 50, 100 }, { "after-5ms", 5000, 4 },
+    static const struct { const char *name; double gap_us; int per_round, wake; } sit[] = {
+        { "back-to-back", 0, 200, 0 }, { "after-50us", 50, 100, 0 }, { "after-5ms", 5000, 4, 0 },
+        { "woken-5ms", 5000, 4, 1 },
     };
     double *cost = malloc((size_t)rounds * sizeof *cost);
     if (!cost)
@@ -79,7 +83,11 @@ int main(int argc, char **argv)
             double spent = 0;
             for (int i = 0; i < sit[s].per_round; i++) {
                 if (sit[s].gap_us > 0)
-                    busy(sit[s].gap_us);
+                    busy(sit[s].gap_us - (sit[s].wake ? 30 : 0));
+                if (sit[s].wake) {
+                    sq_pool_wake();
+                    busy(30);
+                }
                 double t0 = now_us();
                 sq_parallel_for(threads, 1, work, NULL);
                 spent += now_us() - t0 - WORK_US;
