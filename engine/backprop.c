@@ -196,7 +196,25 @@ static void backward(sq_model *m, sq_train_ws *ws, const float *x, const float *
     for (int i = n - 1; i >= lowest; i--) {
         const sq_layer *l = m->layers[i];
         const sq_shape *os = &ws->shb[i + 1];
-        if (l->act && !(logits && i == n - 1))
+        int skip_act = logits && i == n - 1;
+        if (l->activity.l1 != 0 || l->activity.l2 != 0) {
+            /* the activity penalty's gradient, with respect to the output
+             * after the activation; through it when the loss's gradient is
+             * already with respect to the logits */
+            size_t cnt = sq_shape_count(os);
+            float scale = 1.0f / (float)os->d[0];
+            if (skip_act && l->act) {
+                float *tmp = ws->g[1 - cur];
+                memset(tmp, 0, cnt * sizeof *tmp);
+                sq_regularizer_add_grad(&l->activity, ws->y[i], tmp, cnt, scale);
+                sq_activation_backward(l->act, ws->z[i], ws->y[i], tmp, cnt, os->d[os->rank - 1]);
+                for (size_t k = 0; k < cnt; k++)
+                    ws->g[cur][k] += tmp[k];
+            } else {
+                sq_regularizer_add_grad(&l->activity, ws->y[i], ws->g[cur], cnt, scale);
+            }
+        }
+        if (l->act && !skip_act)
             sq_activation_backward(l->act, ws->z[i], ws->y[i], ws->g[cur],
                                    sq_shape_count(os), os->d[os->rank - 1]);
         int trains = l->trainable && l->param_count > 0;
@@ -211,6 +229,20 @@ static void backward(sq_model *m, sq_train_ws *ws, const float *x, const float *
         l->kind->backward(l, &bw);
         cur = 1 - cur;
     }
+}
+
+double sq_train_activity_penalty(const sq_model *m, const sq_train_ws *ws)
+{
+    double v = 0;
+    for (int i = 0; i < ws->n; i++) {
+        const sq_layer *l = m->layers[i];
+        if (l->activity.l1 == 0 && l->activity.l2 == 0)
+            continue;
+        const sq_shape *os = &ws->shb[i + 1];
+        v += sq_regularizer_value(&l->activity, ws->y[i], sq_shape_count(os))
+             / (double)os->d[0];
+    }
+    return v;
 }
 
 void sq_train_backward(sq_model *m, sq_train_ws *ws, const float *x, long b,

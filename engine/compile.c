@@ -6,12 +6,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include "compile.h"
-#include "train/loss.h"
 
 
 void sq_compiled_free(struct sq_compiled *c)
 {
     if (c) {
+        for (int i = 0; i < c->nmetrics; i++)
+            sq_metric_cfg_free(&c->metric[i]);
         sq_optim_free(c->opt);
         free(c->hist);
         free(c);
@@ -38,7 +39,7 @@ int sq_compile_model_words(sq_model *m, int argc, char **argv, sq_error *err)
         return sq_fail(err, "compile takes key=value options, got '%s'", plain[0]);
     const char *optimizer = sq_arg(&a, "optimizer"), *loss = sq_arg(&a, "loss");
     const char *metrics = sq_arg(&a, "metrics");
-    /* the rest are the optimizer's keyword arguments */
+    /* the rest: the loss's options and the optimizer's keyword arguments */
     const char *keys[SQ_ARGS_MAX], *vals[SQ_ARGS_MAX];
     char keybuf[SQ_ARGS_MAX][72];
     int n = 0;
@@ -58,9 +59,9 @@ int sq_compile_words(sq_session *s, int argc, char **argv, sq_error *err)
 
 void sq_compiled_describe(const struct sq_compiled *c, sbuf *b)
 {
-    sb_printf(b, "compile optimizer=%s loss=%s", c->optimizer, c->loss_name);
+    sb_printf(b, "compile optimizer=%s loss=%s%s", c->optimizer, c->loss_name, c->loss_opts);
     for (int i = 0; i < c->nmetrics; i++)
-        sb_printf(b, "%s%s", i ? "," : " metrics=", c->metric_name[i]);
+        sb_printf(b, "%s%s", i ? "," : " metrics=", c->metric_text[i]);
     for (int i = 0; i < c->nopts; i++)
         sb_printf(b, " %s=%s", c->keys[i], c->values[i]);
 }
@@ -75,6 +76,13 @@ static void plain_unknown(sq_error *err, const char *word, const char *what)
     if (!cut)
         return;
     *cut = '\0';
+    /* the word is the message's: "Unknown metric function: X" */
+    char from_msg[64];
+    if (!word) {
+        const char *w = strstr(err->msg, "function: ");
+        snprintf(from_msg, sizeof from_msg, "%s", w ? w + 10 : "");
+        word = from_msg;
+    }
     char names[160][48], hint[96];
     const char *cands[160];
     int n = 0;
@@ -109,6 +117,90 @@ static void plain_unknown(sq_error *err, const char *word, const char *what)
                                                                              : "metrics");
 }
 
+/* One loss option (from_logits=, label_smoothing=, delta=) onto c. */
+static int loss_option(struct sq_compiled *c, const char *key, const char *val, sq_error *err)
+{
+    const char *cls = sq_loss_class(c->loss.loss);
+    if (!sq_loss_takes(c->loss.loss, key))
+        return sq_fail(err, "%s.__init__() got an unexpected keyword argument '%s'", cls, key);
+    char shown[80];
+    if (!strcmp(key, "from_logits")) {
+        if (sq_check_bool(cls, key, val, &c->loss.from_logits, err) < 0)
+            return -1;
+        snprintf(shown, sizeof shown, "%s", c->loss.from_logits ? "true" : "false");
+    } else {
+        double v;
+        if (!strcmp(key, "label_smoothing")) {
+            if (sq_check_double(cls, key, val, 0, 1, &v, err) < 0)
+                return -1;
+            c->loss.label_smoothing = (double)(float)v;
+        } else {
+            if (sq_check_double(cls, key, val, 0, HUGE_VAL, &v, err) < 0)
+                return -1;
+            c->loss.delta = (double)(float)v;
+        }
+        sq_py_float(v, shown, sizeof shown);
+    }
+    size_t len = strlen(c->loss_opts);
+    snprintf(c->loss_opts + len, sizeof c->loss_opts - len, " %s=%s", key, shown);
+    return 0;
+}
+
+/* The metrics list: "a,b", "[a, b]", with call forms ("auc(curve=PR)"). */
+static int parse_metrics(struct sq_compiled *c, const char *metrics, sq_error *err)
+{
+    const char *p = metrics;
+    size_t len = strlen(p);
+    while (len && (*p == ' ' || *p == '\t')) {
+        p++;
+        len--;
+    }
+    while (len && (p[len - 1] == ' ' || p[len - 1] == '\t'))
+        len--;
+    if (len >= 2 && p[0] == '[' && p[len - 1] == ']') {
+        p++;
+        len -= 2;
+    }
+    const char *start[SQ_ARGS_MAX];
+    size_t sz[SQ_ARGS_MAX];
+    int k;
+    int rc = sq_split_items(p, len, start, sz, MAX_METRICS, &k);
+    if (rc == -2)
+        return sq_fail(err, "too many metrics (at most %d)", MAX_METRICS);
+    if (rc < 0)
+        return sq_fail(err, "compile: `metrics` is not a list of metrics: '%s'", metrics);
+    for (int i = 0; i < k; i++) {
+        char text[256];
+        const char *s = start[i];
+        size_t n = sz[i];
+        if (n >= 2 && (s[0] == '\'' || s[0] == '"') && s[n - 1] == s[0]) {
+            s++;
+            n -= 2;
+        }
+        if (n >= sizeof text)
+            return sq_fail(err, "metric '%.40s...' is too long", s);
+        memcpy(text, s, n);
+        text[n] = '\0';
+        char name[48];
+        if (sq_metric_parse(text, &c->metric[c->nmetrics], name, sizeof name, err) < 0)
+            return -1;
+        sq_squeeze_blanks(c->metric_text[c->nmetrics], sizeof c->metric_text[0], text);
+        /* a second metric of the same name gets _1, _2, ... as in Keras */
+        char unique[48];
+        snprintf(unique, sizeof unique, "%s", name);
+        for (int dup = 1, clash = 1; clash; dup++) {
+            clash = 0;
+            for (int j = 0; j < c->nmetrics; j++)
+                clash |= !strcmp(c->metric_name[j], unique);
+            if (clash)
+                snprintf(unique, sizeof unique, "%.30s_%d", name, dup);
+        }
+        strcpy(c->metric_name[c->nmetrics], unique);
+        c->nmetrics++;
+    }
+    return 0;
+}
+
 int sq_compile_model(sq_model *m, const char *optimizer, const char *loss,
                      const char *metrics, int n, const char *const *keys,
                      const char *const *values, sq_error *err)
@@ -122,61 +214,56 @@ int sq_compile_model(sq_model *m, const char *optimizer, const char *loss,
         free(c);
         return sq_fail(err, "compile needs a loss, e.g. loss=sparse_categorical_crossentropy");
     }
-    if ((c->loss = sq_loss_find(loss, err)) < 0) {
+    int l = sq_loss_find(loss, err);
+    if (l < 0) {
         plain_unknown(err, loss, "loss");
         goto fail;
     }
-    snprintf(c->loss_name, sizeof c->loss_name, "%s", loss);
+    sq_loss_cfg_init(&c->loss, l);
+    if (strlen(loss) >= sizeof c->loss_name) {
+        sq_fail(err, "Unknown loss function: %.40s", loss);
+        goto fail;
+    }
+    strcpy(c->loss_name, loss);
     if (strlen(optimizer) >= sizeof c->optimizer) {
         sq_fail(err, "Unknown optimizer: %.40s", optimizer);
         goto fail;
     }
     strcpy(c->optimizer, optimizer);
-    if (n > MAX_OPT_OPTS) {
-        sq_fail(err, "too many optimizer options (at most %d)", MAX_OPT_OPTS);
-        goto fail;
-    }
+    /* the loss's options, then the optimizer's */
+    const char *okeys[SQ_ARGS_MAX], *ovals[SQ_ARGS_MAX];
+    int on = 0;
     for (int i = 0; i < n; i++) {
-        if (strlen(keys[i]) >= sizeof c->keys[i] || strlen(values[i]) >= sizeof c->values[i]) {
+        if (sq_loss_is_option(keys[i])) {
+            if (loss_option(c, keys[i], values[i], err) < 0)
+                goto fail;
+            continue;
+        }
+        if (on == MAX_OPT_OPTS) {
+            sq_fail(err, "too many optimizer options (at most %d)", MAX_OPT_OPTS);
+            goto fail;
+        }
+        if (strlen(keys[i]) >= sizeof c->keys[0] || strlen(values[i]) >= sizeof c->values[0]) {
             sq_fail(err, "optimizer option '%.40s' is too long", keys[i]);
             goto fail;
         }
-        strcpy(c->keys[i], keys[i]);
-        strcpy(c->values[i], values[i]);
+        strcpy(c->keys[on], keys[i]);
+        sq_squeeze_blanks(c->values[on], sizeof c->values[0], values[i]);
+        okeys[on] = c->keys[on];
+        ovals[on] = c->values[on];
+        on++;
     }
-    c->nopts = n;
+    c->nopts = on;
     /* check the optimizer and its options now, not at the first fit */
     sq_optim *probe;
-    if (sq_optim_new(optimizer, n, keys, values, 0, &probe, err) < 0) {
+    if (sq_optim_new(optimizer, on, okeys, ovals, 0, &probe, err) < 0) {
         plain_unknown(err, optimizer, "optimizer");
         goto fail;
     }
     sq_optim_free(probe);
-    if (metrics && *metrics) {
-        char buf[256];
-        if (strlen(metrics) >= sizeof buf) {
-            sq_fail(err, "metrics list too long");
-            goto fail;
-        }
-        strcpy(buf, metrics);
-        char *save = NULL;
-        for (char *t = strtok_r(buf, ",[]' ", &save); t; t = strtok_r(NULL, ",[]' ", &save)) {
-            if (c->nmetrics == MAX_METRICS) {
-                sq_fail(err, "too many metrics (at most %d)", MAX_METRICS);
-                goto fail;
-            }
-            int mm = sq_metric_find(t, err);
-            if (mm < 0)
-                plain_unknown(err, t, "metric");
-            if (mm < 0 || strlen(t) >= sizeof c->metric_name[0]) {
-                if (mm >= 0)
-                    sq_fail(err, "metric name too long");
-                goto fail;
-            }
-            c->metric[c->nmetrics] = mm;
-            strcpy(c->metric_name[c->nmetrics], t);
-            c->nmetrics++;
-        }
+    if (metrics && *metrics && parse_metrics(c, metrics, err) < 0) {
+        plain_unknown(err, NULL, "metric");
+        goto fail;
     }
     snprintf(c->val_name[0], sizeof c->val_name[0], "val_loss");
     for (int i = 0; i < c->nmetrics; i++)
@@ -185,7 +272,7 @@ int sq_compile_model(sq_model *m, const char *optimizer, const char *loss,
     m->compiled = c;
     return 0;
 fail:
-    free(c);
+    sq_compiled_free(c);
     return -1;
 }
 
@@ -203,7 +290,7 @@ int sq_history_epochs(const sq_session *s)
     return c ? c->hist_n : 0;
 }
 
-/* Column k's name: loss, the metrics, val_loss, the val_ metrics. */
+/* Column k's name: loss, the metrics, val_loss, the val_ metrics, lr. */
 static const char *column(const struct sq_compiled *c, int k)
 {
     int nv = 1 + c->nmetrics;
@@ -211,13 +298,15 @@ static const char *column(const struct sq_compiled *c, int k)
         return "loss";
     if (k < nv)
         return c->metric_name[k - 1];
+    if (k == 2 * nv)
+        return "lr";
     return c->val_name[k - nv];
 }
 
 /* Whether column k has a value in some epoch. */
 static int column_used(const struct sq_compiled *c, int k)
 {
-    int w = 2 * (1 + c->nmetrics);
+    int w = HIST_WIDTH(c);
     for (int e = 0; e < c->hist_n; e++)
         if (!isnan(c->hist[(size_t)e * (size_t)w + (size_t)k]))
             return 1;
@@ -228,7 +317,7 @@ int sq_history_names(const sq_session *s, const char **names, int max)
 {
     const struct sq_compiled *c = compiled_of(s);
     int n = 0;
-    for (int k = 0; c && k < 2 * (1 + c->nmetrics); k++)
+    for (int k = 0; c && k < HIST_WIDTH(c); k++)
         if (column_used(c, k) && n < max)
             names[n++] = column(c, k);
     return n;
@@ -237,7 +326,7 @@ int sq_history_names(const sq_session *s, const char **names, int max)
 int sq_history_values(const sq_session *s, const char *name, double *v, int max)
 {
     const struct sq_compiled *c = compiled_of(s);
-    int w = c ? 2 * (1 + c->nmetrics) : 0;
+    int w = c ? HIST_WIDTH(c) : 0;
     for (int k = 0; k < w; k++) {
         if (strcmp(column(c, k), name) || !column_used(c, k))
             continue;
@@ -258,11 +347,17 @@ struct sq_compiled *sq_compiled_clone(const struct sq_compiled *c)
     *d = *c;
     d->opt = NULL;
     d->hist = NULL;
+    d->nmetrics = 0;
+    for (int i = 0; i < c->nmetrics; i++, d->nmetrics++)
+        if (sq_metric_cfg_copy(&d->metric[i], &c->metric[i], NULL) < 0) {
+            sq_compiled_free(d);
+            return NULL;
+        }
     if (c->hist_n > 0) {
-        size_t n = (size_t)c->hist_n * (size_t)(2 * (1 + c->nmetrics));
+        size_t n = (size_t)c->hist_n * (size_t)HIST_WIDTH(c);
         d->hist = sq_malloc(n * sizeof *d->hist);
         if (!d->hist) {
-            free(d);
+            sq_compiled_free(d);
             return NULL;
         }
         memcpy(d->hist, c->hist, n * sizeof *d->hist);

@@ -207,18 +207,22 @@ static int plan_layer(const sq_layer *l, const sq_shape *in, layer_plan *p, size
     return sq_check_memory((double)*total * sizeof(float), what, err);
 }
 
-/* Fills a planned layer's weights from the RNG, or copies them from src. */
-static void place_weights(const layer_plan *p, float *params, const float *src, sq_rng *r)
+/* Fills a planned layer's weights by their initializers (the layer's
+ * options or the kind's defaults) from the RNG, or copies them from src. */
+static int place_weights(const sq_layer *l, const layer_plan *p, float *params,
+                         const float *src, sq_rng *r, sq_error *err)
 {
     if (src) {
         memcpy(params + p->off, src, p->count * sizeof *params);
-        return;
+        return 0;
     }
     float *dst = params + p->off;
     for (int j = 0; j < p->nw; j++) {
-        sq_weight_init(&p->w[j], dst, r);
+        if (sq_layer_init_weight(l, &p->w[j], dst, r, err) < 0)
+            return -1;
         dst += sq_weight_count(&p->w[j]);
     }
+    return 0;
 }
 
 /* A stateful layer's states for the planned batch: kept while its batch
@@ -277,7 +281,10 @@ int sq_model_build_from(sq_model *m, sq_layer **layers, int n, const sq_shape *i
         const float *from = NULL;
         if (l->built)
             from = src && src[i] ? src[i] : m->params + l->param_off;
-        place_weights(&p[i], params, from, &r);
+        if (place_weights(l, &p[i], params, from, &r, err) < 0) {
+            free(params);
+            goto fail;
+        }
     }
     /* commit */
     for (int i = 0; i < n; i++)
@@ -487,7 +494,12 @@ int sq_model_append(sq_model *m, sq_layer *l, const sq_shape *ishape, sq_rng *rn
             m->params = params;
             m->params_cap = cap;
         }
-        place_weights(&p, m->params, NULL, rng);
+        sq_rng r = *rng;
+        if (place_weights(l, &p, m->params, NULL, &r, err) < 0) {
+            free(p.states);
+            return -1;
+        }
+        *rng = r;
         commit_layer(l, &p);
         m->nparams = total;
         m->layers[m->n++] = l;

@@ -194,6 +194,11 @@ void sq_train_forward(sq_model *m, sq_train_ws *ws, const float *x, long b,
  * writing gradients of trainable layers into m->grads. */
 void sq_train_backward(sq_model *m, sq_train_ws *ws, const float *x, long b,
                        const float *dlast, int logits);
+/* The activity penalties of the last forward pass: for each layer with an
+ * activity_regularizer, its penalty of the layer's output divided by the
+ * batch size (base_layer.py _handle_activity_regularization). Backward
+ * adds their gradients. */
+double sq_train_activity_penalty(const sq_model *m, const sq_train_ws *ws);
 /* The same through every layer, also writing dL/dx of the model's input
  * into dx (as many floats as x): for gradient checks. */
 void sq_train_backward_input(sq_model *m, sq_train_ws *ws, const float *x,

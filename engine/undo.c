@@ -65,7 +65,7 @@ static double snapshot_bytes(const sq_session *s)
            + (double)m->layers[i]->kind->state_size;
     const struct sq_compiled *c = m->compiled;
     if (c) {
-        b += sizeof *c + (double)c->hist_n * 2 * (1 + c->nmetrics) * sizeof(double);
+        b += sizeof *c + (double)c->hist_n * HIST_WIDTH(c) * sizeof(double);
         if (c->opt)
             b += (double)sq_optim_state_size(c->opt);
     }

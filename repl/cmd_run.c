@@ -90,6 +90,11 @@ static void progress(void *ctx, const char *text, int kind)
     static size_t prev;
     int tty = *(int *)ctx;
     size_t len = strlen(text);
+    if (kind == SQ_PROGRESS_WARNING) {
+        fflush(stdout);
+        fprintf(stderr, "warning: %s\n", text);
+        return;
+    }
     if (kind == SQ_PROGRESS_LINE) {
         printf("%s\n", text);
     } else if (!tty) {
@@ -294,11 +299,10 @@ int cmd_fit(shell *sh, int argc, char **argv)
     sq_error e;
     if (args_of(sh, &a, "fit", argc - 1, argv + 1, plain, &np, 0) < 0)
         return -1;
-    const char *label = sq_arg(&a, "label");
     if (sq_fit_opts_read(&a, &o, &e) < 0 || sq_args_finish(&a, &e) < 0)
         return sh_engine_fail(sh, &e);
     sq_tensor x = { 0 }, y = { 0 };
-    if (get_xy(sh, np, plain, label, &x, &y) < 0)
+    if (get_xy(sh, np, plain, o.label, &x, &y) < 0)
         return -1;
     int tty = isatty(1);
     int rc = sq_fit(sh->s, &x, &y, &o, progress, &tty, &e);

@@ -75,18 +75,38 @@ const sh_command sh_commands[] = {
     { "compile", "compile optimizer=NAME loss=NAME [metrics=NAME,...] [learning_rate=X ...]",
       "configure training (model.compile)",
       "Sets the optimizer (default rmsprop), the loss and the metrics, with Keras's\n"
-      "names and defaults. Other options go to the optimizer: learning_rate,\n"
-      "momentum, nesterov, beta_1, beta_2, epsilon, rho, ...\n\n"
-      "optimizers: {optimizers}\nlosses: {losses}\nmetrics: {metrics}\n\n"
+      "names and defaults; compile starts a new optimizer and a new history.\n"
+      "The loss takes from_logits=true (binary_crossentropy, categorical_crossentropy,\n"
+      "sparse_categorical_crossentropy; outputs without sigmoid/softmax),\n"
+      "label_smoothing=0.1 (binary and categorical crossentropy) and delta=1.0 (huber).\n"
+      "Every other option goes to the optimizer: learning_rate (a number or a schedule,\n"
+      "learning_rate=exponential_decay(0.1,decay_steps=100,decay_rate=0.5), stepping\n"
+      "per batch across fits), momentum, nesterov, beta_1, beta_2, epsilon, rho, ...,\n"
+      "and clipvalue=, clipnorm= (each weight by its own norm) or global_clipnorm=,\n"
+      "applied in that order to the gradients, regularization penalties included.\n"
+      "Metrics take arguments in call form: auc(num_thresholds=200), precision,\n"
+      "recall, top_k_categorical_accuracy(k=3). 'help NAME' explains each name.\n\n"
+      "optimizers: {optimizers}\nlosses: {losses}\nmetrics: {metrics}\n"
+      "schedules: {schedules}\n\n"
       "example: compile optimizer=adam loss=sparse_categorical_crossentropy metrics=accuracy",
       cmd_compile, 1, -1, C_COMPILE, U_CHANGES },
-    { "fit", "fit X Y [epochs=1] [batch_size=32] [validation_split=0] [shuffle=true] [verbose=1]",
+    { "fit", "fit X Y [epochs=1] [batch_size=32] [validation_split=0] [validation_data=XV,YV] "
+      "[class_weight={0:1,1:5}] [sample_weight=W] [callbacks=CB(...),...] [initial_epoch=0] "
+      "[shuffle=true] [verbose=1]",
       "train the model (model.fit)",
       "X and Y are INPUTs (files or generators); 'fit data.csv label=last' splits one CSV\n"
       "into X and Y. Prints Keras's progress bar. Ctrl-C stops between batches and\n"
-      "keeps the weights of the last finished batch.\n\n"
-      "example: fit digits.csv.gz label=last epochs=15 validation_split=0.25",
-      cmd_fit, 1, -1, C_FILE, U_CHANGES },
+      "keeps the weights of the last finished batch.\n"
+      "validation_split=0.2 holds out the file's tail; validation_data=xv.npy,yv.npy\n"
+      "(or (xv.npy, yv.npy), generators too, or val.csv split by the same label=) is\n"
+      "evaluated after every epoch instead (it overrides validation_split, as Keras\n"
+      "documents). class_weight={0:1,1:5} and sample_weight=w.npy weight each sample's\n"
+      "loss (summed, divided by the batch size) and make the metrics weighted means.\n"
+      "callbacks= runs, in order, after every epoch: {callbacks}.\n"
+      "initial_epoch=N starts counting at epoch N+1 (to resume a run).\n\n"
+      "example: fit x.npy y.npy epochs=100 validation_data=xv.npy,yv.npy "
+      "callbacks=early_stopping(patience=3,restore_best_weights=true),csv_logger(log.csv)",
+      cmd_fit, 1, -1, C_FIT, U_CHANGES },
     { "evaluate", "evaluate X Y [batch_size=32] [verbose=1]", "loss and metrics on data",
       "Prints Keras's one-line result: loss and each compiled metric. verbose=0\n"
       "prints it without the progress bar.\n\n"
@@ -185,12 +205,14 @@ const sh_command sh_commands[] = {
       cmd_info, 0, 0, C_NONE, U_NONE },
     { "echo", "echo TEXT", "print TEXT", "Prints its words.\n\nexample: echo hello",
       cmd_echo, 0, -1, C_NONE, U_NONE },
-    { "help", "help [COMMAND|KIND|TOPIC]", "list commands or explain one",
+    { "help", "help [COMMAND|KIND|NAME|TOPIC]", "list commands or explain one",
       "Without an argument lists every command. help COMMAND explains a command,\n"
-      "help KIND a layer kind (help conv2d), help NAME an activation, optimizer, loss\n"
-      "or metric in one line (help relu, help adam, help mse); the topics layers (or\n"
-      "kinds), activations, optimizers, losses and metrics list what the engine\n"
-      "knows, and help layers also explains the command layers.\n\nexample: help add",
+      "help KIND a layer kind (help conv2d), help NAME an activation, optimizer,\n"
+      "loss, metric, initializer, regularizer, schedule or callback (help relu, help\n"
+      "he_normal, help early_stopping); the topics layers (or kinds), activations,\n"
+      "optimizers, losses, metrics, initializers, regularizers, schedules and\n"
+      "callbacks list what the engine knows, and help layers also explains the\n"
+      "command layers.\n\nexample: help add",
       cmd_help, 0, 1, C_TOPIC, U_NONE },
     { "quit", "quit", "leave seqsh", "Leaves seqsh.\n\nexample: quit", cmd_quit, 0, 0, C_NONE, U_NONE },
     { "exit", "exit", "leave seqsh", "Leaves seqsh.\n\nexample: exit", cmd_quit, 0, 0, C_NONE, U_NONE },

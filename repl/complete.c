@@ -55,12 +55,39 @@ static void emit_activations(const char *prefix, const char *word, emit_fn emit,
         emit_prefixed(prefix, sq_activation_name(i), word, emit, ctx);
 }
 
+typedef const char *(*name_at_fn)(int i, const char **aliases);
+
+/* NAME=value where value is one of a registry's names, offered as
+ * "key=name" and, for names that take arguments, also "key=name(". */
+static void emit_names(const char *prefix, name_at_fn at, const char *word, emit_fn emit,
+                       void *ctx)
+{
+    const char *name;
+    for (int i = 0; (name = at(i, NULL)); i++)
+        emit_prefixed(prefix, name, word, emit, ctx);
+}
+
+/* The weight options of a kind (kernel_initializer=, ...) and their values. */
+static void complete_weight_options(const char *kind, const char *word, emit_fn emit, void *ctx)
+{
+    char o[64];
+    for (int i = 0; sq_kind_weight_option(kind, i, o, sizeof o - 1, NULL) == 0; i++) {
+        strcat(o, "=");
+        emit_if(o, word, emit, ctx);
+        if (!starts(word, o))
+            continue;
+        emit_names(o, strstr(o, "_regularizer=") ? sq_regularizer_name_at
+                      : sq_initializer_name_at, word, emit, ctx);
+    }
+}
+
 /* The words after `add KIND`. */
 static void complete_kind_options(const char *kind, const char *word, emit_fn emit, void *ctx)
 {
     const char *opts[64];
     int k = sq_kind_options(kind, opts, 64);
     int has_act = 0;
+    complete_weight_options(kind, word, emit, ctx);
     for (int i = 0; i < k; i++) {
         char o[80];
         snprintf(o, sizeof o, "%s=", opts[i]);
@@ -78,15 +105,37 @@ static void complete_kind_options(const char *kind, const char *word, emit_fn em
     }
 }
 
-/* compile optimizer=... loss=... metrics=a,b */
+/* In a list value (metrics=a,b or callbacks=f(x=1),g), the words up to
+ * the last ',' outside parentheses: what a completion keeps. */
+static void list_prefix(const char *word, const char *key, char *prefix, size_t n)
+{
+    size_t keep = strlen(key);
+    int depth = 0;
+    for (size_t i = keep; word[i]; i++) {
+        if (word[i] == '(' || word[i] == '[')
+            depth++;
+        else if ((word[i] == ')' || word[i] == ']') && depth > 0)
+            depth--;
+        else if (word[i] == ',' && depth == 0)
+            keep = i + 1;
+    }
+    if (word[strlen(key)] == '[' && keep == strlen(key))
+        keep++;
+    snprintf(prefix, n, "%.*s", (int)keep, word);
+}
+
+/* compile optimizer=... loss=... metrics=a,b and the loss's and the
+ * optimizer's options */
 static void complete_compile(const char *word, emit_fn emit, void *ctx)
 {
+    static const char *const keys[] = {
+        "optimizer=", "loss=", "metrics=", "learning_rate=", "from_logits=",
+        "label_smoothing=", "delta=", "clipvalue=", "clipnorm=", "global_clipnorm=",
+    };
     const char *eq = strchr(word, '=');
     if (!eq) {
-        emit_if("optimizer=", word, emit, ctx);
-        emit_if("loss=", word, emit, ctx);
-        emit_if("metrics=", word, emit, ctx);
-        emit_if("learning_rate=", word, emit, ctx);
+        for (size_t i = 0; i < sizeof keys / sizeof *keys; i++)
+            emit_if(keys[i], word, emit, ctx);
         return;
     }
     const char *name;
@@ -94,16 +143,45 @@ static void complete_compile(const char *word, emit_fn emit, void *ctx)
         for (int i = 0; (name = sq_optimizer_name(i, NULL)); i++)
             emit_prefixed("optimizer=", name, word, emit, ctx);
     if (starts(word, "loss="))
-        for (int i = 0; (name = sq_loss_name_at(i, NULL)); i++)
-            emit_prefixed("loss=", name, word, emit, ctx);
+        emit_names("loss=", sq_loss_name_at, word, emit, ctx);
+    if (starts(word, "learning_rate="))
+        emit_names("learning_rate=", sq_schedule_name_at, word, emit, ctx);
+    if (starts(word, "from_logits=")) {
+        emit_if("from_logits=true", word, emit, ctx);
+        emit_if("from_logits=false", word, emit, ctx);
+    }
     if (starts(word, "metrics=")) {
-        /* after the last ',' of a list */
-        const char *last = strrchr(word, ',');
-        size_t keep = last ? (size_t)(last + 1 - word) : strlen("metrics=");
-        char prefix[128];
-        snprintf(prefix, sizeof prefix, "%.*s", (int)keep, word);
-        for (int i = 0; (name = sq_metric_name_at(i, NULL)); i++)
-            emit_prefixed(prefix, name, word, emit, ctx);
+        char prefix[256];
+        list_prefix(word, "metrics=", prefix, sizeof prefix);
+        emit_names(prefix, sq_metric_name_at, word, emit, ctx);
+    }
+}
+
+/* fit X Y [options]: files, fit's options, and callback names */
+static void complete_fit(const char *word, emit_fn emit, void *ctx)
+{
+    static const char *const keys[] = {
+        "epochs=", "batch_size=", "validation_split=", "validation_data=", "shuffle=",
+        "verbose=", "initial_epoch=", "class_weight=", "sample_weight=", "callbacks=",
+        "label=",
+    };
+    if (!strchr(word, '=')) {
+        for (size_t i = 0; i < sizeof keys / sizeof *keys; i++)
+            emit_if(keys[i], word, emit, ctx);
+        return;
+    }
+    if (starts(word, "callbacks=")) {
+        char prefix[256];
+        list_prefix(word, "callbacks=", prefix, sizeof prefix);
+        emit_names(prefix, sq_callback_name_at, word, emit, ctx);
+    }
+    if (starts(word, "shuffle=")) {
+        emit_if("shuffle=true", word, emit, ctx);
+        emit_if("shuffle=false", word, emit, ctx);
+    }
+    if (starts(word, "label=")) {
+        emit_if("label=last", word, emit, ctx);
+        emit_if("label=first", word, emit, ctx);
     }
 }
 
@@ -151,28 +229,32 @@ int sh_complete_words(shell *sh, const char *line, int start, const char *word,
             break;
         case C_TOPIC: {
             static const char *const topics[] = { "layers", "activations", "optimizers",
-                                                  "losses", "metrics" };
+                                                  "losses", "metrics", "initializers",
+                                                  "regularizers", "schedules", "callbacks" };
+            static const name_at_fn names[] = { sq_loss_name_at, sq_metric_name_at,
+                                                sq_initializer_name_at, sq_regularizer_name_at,
+                                                sq_schedule_name_at, sq_callback_name_at };
             for (const sh_command *k = sh->commands; k->name; k++)
                 emit_if(k->name, word, emit, ctx);
             emit_kinds(word, emit, ctx);
             for (size_t i = 0; i < sizeof topics / sizeof *topics; i++)
                 emit_if(topics[i], word, emit, ctx);
-            /* the names help explains in one line, each once (relu is also a
-             * kind, mean_squared_error a loss and a metric) */
-            const char *seen[256];
+            /* the names help explains, each once (relu is also a kind,
+             * mean_squared_error a loss and a metric) */
+            const char *seen[512];
             int nseen = 0;
+            static char kinds[256][64];
             for (int i = 0; i < sq_kind_count() && nseen < 256; i++) {
-                static char kinds[256][64];
                 squash(sq_kind_class(i), kinds[nseen], sizeof kinds[nseen]);
                 seen[nseen] = kinds[nseen];
                 nseen++;
             }
-            for (int pass = 0; pass < 4; pass++) {
+            int npass = 2 + (int)(sizeof names / sizeof *names);
+            for (int pass = 0; pass < npass; pass++) {
                 const char *name;
-                for (int i = 0; nseen < 256; i++) {
+                for (int i = 0; nseen < 512; i++) {
                     name = pass == 0 ? (i < sq_activation_count() ? sq_activation_name(i) : NULL)
-                         : pass == 1 ? sq_optimizer_name(i, NULL)
-                         : pass == 2 ? sq_loss_name_at(i, NULL) : sq_metric_name_at(i, NULL);
+                         : pass == 1 ? sq_optimizer_name(i, NULL) : names[pass - 2](i, NULL);
                     if (!name)
                         break;
                     int dup = 0;
@@ -197,6 +279,10 @@ int sh_complete_words(shell *sh, const char *line, int start, const char *word,
             break;
         case C_COMPILE:
             complete_compile(word, emit, ctx);
+            break;
+        case C_FIT:
+            complete_fit(word, emit, ctx);
+            files = !strchr(word, '=');
             break;
         case C_SETTING:
             emit_if("memory_limit=", word, emit, ctx);

@@ -40,6 +40,10 @@ static const struct {
     { "optimizers", optimizer_at },
     { "losses", sq_loss_name_at },
     { "metrics", sq_metric_name_at },
+    { "initializers", sq_initializer_name_at },
+    { "regularizers", sq_regularizer_name_at },
+    { "schedules", sq_schedule_name_at },
+    { "callbacks", sq_callback_name_at },
 };
 #define NLISTS (int)(sizeof lists / sizeof *lists)
 
@@ -90,8 +94,10 @@ int cmd_help(shell *sh, int argc, char **argv)
         for (const sh_command *c = sh->commands; c->name; c++)
             printf("  %-14s %s\n", c->name, c->summary);
         printf("\nhelp COMMAND explains a command, help LAYER a layer kind (help conv2d),\n"
-               "help NAME an activation, optimizer, loss or metric (help relu, help adam);\n"
-               "help layers, activations, optimizers, losses and metrics list them.\n");
+               "help NAME an activation, optimizer, loss, metric, initializer, regularizer,\n"
+               "schedule or callback (help relu, help adam, help he_normal); help layers,\n"
+               "activations, optimizers, losses, metrics, initializers, regularizers,\n"
+               "schedules and callbacks list them.\n");
         return 0;
     }
     const char *topic = argv[1];

@@ -76,7 +76,7 @@ static char **attempted(const char *text, int start, int end)
     if (ncands > 0 && !want_files) {
         int all_eq = 1;
         for (int i = 0; i < ncands; i++)
-            if (cands[i][strlen(cands[i]) - 1] != '=' && cands[i][strlen(cands[i]) - 1] != ',')
+            if (!strchr("=,(", cands[i][strlen(cands[i]) - 1]))
                 all_eq = 0;
         if (all_eq)
             rl_completion_append_character = '\0';

@@ -78,15 +78,21 @@ static int lex(const char *line, int partial, sh_cmd **out, int *nout, char *err
                     snprintf(err, errn, "unterminated %s quote", c == '"' ? "double" : "single");
                     goto fail;
                 }
-                memcpy(word + len, p + 1, (size_t)(end - p - 1));
-                len += (size_t)(end - p - 1);
+                /* inside brackets the quotes stay: a call form's string
+                 * argument (separator=",") is the engine's to read */
+                size_t keep = depth > 0 ? 1 : 0;
+                memcpy(word + len, p + 1 - keep, (size_t)(end - p - 1) + keep);
+                len += (size_t)(end - p - 1) + keep;
+                if (keep && *end)
+                    word[len++] = c;
                 p = *end ? end + 1 : end;
                 had_quote = 1;
                 continue;
             }
-            if (c == '(')
+            /* ( ), [ ] and { } keep blanks inside one word */
+            if (c == '(' || c == '[' || c == '{')
                 depth++;
-            else if (c == ')' && depth > 0)
+            else if ((c == ')' || c == ']' || c == '}') && depth > 0)
                 depth--;
             else if (depth == 0 && (c == ' ' || c == '\t' || c == ';' || c == '\r' || c == '\n'))
                 break;
@@ -94,7 +100,7 @@ static int lex(const char *line, int partial, sh_cmd **out, int *nout, char *err
             p++;
         }
         if (depth > 0 && !partial) {
-            snprintf(err, errn, "unbalanced parenthesis");
+            snprintf(err, errn, "unbalanced parenthesis or bracket");
             goto fail;
         }
         if (len == 0 && !had_quote)
@@ -146,9 +152,9 @@ int sh_lex_partial(const char *line, sh_cmd *cmd, int *trailing)
             inq = *p != inq ? inq : 0;
         } else if (opens_quote(line, p)) {
             inq = *p;
-        } else if (*p == '(') {
+        } else if (*p == '(' || *p == '[' || *p == '{') {
             depth++;
-        } else if (*p == ')' && depth > 0) {
+        } else if ((*p == ')' || *p == ']' || *p == '}') && depth > 0) {
             depth--;
         } else if (*p == ';' && depth == 0) {
             last_semi = 1;

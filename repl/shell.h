@@ -50,7 +50,8 @@ typedef int (*sh_fn)(shell *sh, int argc, char **argv);
 typedef enum { C_NONE, C_FILE, C_LAYER, C_KIND, C_TOPIC, C_INPUT, C_COMMAND, C_COMPILE,
                C_SETTING,
                C_SUMMARY,   /* summary's columns: macs, memory */
-               C_PLOT       /* plot: history, then file names */
+               C_PLOT,      /* plot: history, then file names */
+               C_FIT        /* fit's options and callbacks */
 } sh_complete;
 
 /* Whether a command changes the session, for `undo`: never (the default),

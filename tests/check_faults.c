@@ -15,7 +15,7 @@
 
 static sq_error err;
 static char dir[64], model_path[128], weights_path[128], out_path[128], json_path[128],
-    json_out[128], h5_path[128];
+    json_out[128], h5_path[128], trained_path[128];
 
 static int add(sq_session *s, const char *line)
 {
@@ -107,9 +107,49 @@ static int op_call(sq_session *s)
 }
 static int op_fit(sq_session *s)
 {
-    sq_fit_opts o = { 2, 3, 0.25, 1, 0 };
+    sq_fit_opts o = { .epochs = 2, .batch_size = 3, .validation_split = 0.25, .shuffle = 1, .verbose = 0  };
     return sq_fit(s, &x_img, &y_lab, &o, NULL, NULL, &err);
 }
+/* fit with everything of issue 13 but checkpoints (which save mid-fit):
+ * penalties, clipping, validation data, class and sample
+ * weights, callbacks that copy weights and write a file */
+static sq_tensor w_lab;
+static char csv_path[128], cb_text[300];
+static void prep_controls(sq_session *s)
+{
+    ck_assert_int_eq(sq_model_new(s, NULL, &err), 0);
+    long d[3] = { 6, 6, 2 };
+    ck_assert_int_eq(sq_input(s, 3, d, &err), 0);
+    ck_assert_int_eq(add(s, "conv2d 3 3 kernel_initializer=orthogonal kernel_regularizer=l2 "
+                            "activity_regularizer=l1(0.001)"), 0);
+    ck_assert_int_eq(add(s, "flatten"), 0);
+    ck_assert_int_eq(add(s, "dense 4 softmax bias_regularizer=l1_l2"), 0);
+    char *argv[] = { "optimizer=adam", "loss=sparse_categorical_crossentropy",
+                     "metrics=accuracy,sparse_top_k_categorical_accuracy(k=2)", "clipnorm=1.0" };
+    ck_assert_msg(sq_compile_words(s, 4, argv, &err) == 0, "%s", err.msg);
+}
+static int op_fit_controls(sq_session *s)
+{
+    sq_fit_opts o = { .epochs = 3, .batch_size = 3, .shuffle = 1, .verbose = 0,
+                      .val_x = &x_img, .val_y = &y_lab, .sample_weights = &w_lab,
+                      .class_weight = "{0: 2}", .callbacks = cb_text };
+    return sq_fit(s, &x_img, &y_lab, &o, NULL, NULL, &err);
+}
+static int op_load_trained(sq_session *s) { return sq_load(s, trained_path, &err); }
+static int op_add_init(sq_session *s)
+{
+    return add(s, "dense 5 kernel_initializer=orthogonal(gain=2) bias_regularizer=l2(0.1) "
+                  "activity_regularizer=l1_l2");
+}
+static int op_compile_calls(sq_session *s)
+{
+    char *argv[] = { "optimizer=sgd", "loss=huber", "delta=2",
+                     "metrics=[auc(num_thresholds=50),precision(class_id=1),recall]",
+                     "learning_rate=piecewise_constant_decay([1,2],[0.1,0.01,0.001])",
+                     "global_clipnorm=2" };
+    return sq_compile_words(s, 6, argv, &err);
+}
+
 static int op_evaluate(sq_session *s)
 {
     double v[4];
@@ -335,6 +375,17 @@ static void setup(void)
     ck_assert_int_eq(sq_tensor_generate(s, "ones", 2, ds, &x_small, &err), 0);
     long dys[1] = { 2 };
     ck_assert_int_eq(sq_tensor_generate(s, "zeros", 1, dys, &y_small, &err), 0);
+    ck_assert_int_eq(sq_tensor_generate(s, "random", 1, dl, &w_lab, &err), 0);
+    snprintf(csv_path, sizeof csv_path, "%s/log.csv", dir);
+    snprintf(cb_text, sizeof cb_text, "early_stopping(monitor=loss,patience=1,"
+             "restore_best_weights=true),reduce_lr_on_plateau(monitor=loss),csv_logger(%s)",
+             csv_path);
+    /* a model saved with its optimizer's state */
+    snprintf(trained_path, sizeof trained_path, "%s/t.seqm", dir);
+    prep_controls(s);
+    sq_fit_opts o = { .epochs = 1, .batch_size = 4, .shuffle = 1, .verbose = 0 };
+    ck_assert_int_eq(sq_fit(s, &x_img, &y_lab, &o, NULL, NULL, &err), 0);
+    ck_assert_int_eq(sq_save(s, trained_path, &err), 0);
     sq_session_free(s);
 }
 
@@ -347,6 +398,7 @@ static void teardown(void)
     sq_tensor_free(&y_lab);
     sq_tensor_free(&x_small);
     sq_tensor_free(&y_small);
+    sq_tensor_free(&w_lab);
 }
 
 START_TEST(add_fails_cleanly) { sweep("add", NULL, op_add); }
@@ -360,6 +412,14 @@ END_TEST
 START_TEST(fit_fails_cleanly) { sweep("fit", NULL, op_fit); }
 END_TEST
 START_TEST(evaluate_fails_cleanly) { sweep("evaluate", NULL, op_evaluate); }
+END_TEST
+START_TEST(training_controls_fail_cleanly)
+{
+    sweep("fit with the training controls", prep_controls, op_fit_controls);
+    sweep("load with an optimizer state", NULL, op_load_trained);
+    sweep("add with initializers", prep_controls, op_add_init);
+    sweep("compile with call forms", NULL, op_compile_calls);
+}
 END_TEST
 START_TEST(predict_fails_cleanly) { sweep("predict", NULL, op_predict); }
 END_TEST
@@ -439,6 +499,7 @@ int main(void)
     tcase_add_test(tc, deferred_call_fails_cleanly);
     tcase_add_test(tc, fit_fails_cleanly);
     tcase_add_test(tc, evaluate_fails_cleanly);
+    tcase_add_test(tc, training_controls_fail_cleanly);
     tcase_add_test(tc, predict_fails_cleanly);
     tcase_add_test(tc, extract_fails_cleanly);
     tcase_add_test(tc, save_fails_cleanly);

@@ -137,7 +137,7 @@ START_TEST(test_help_completion)
     ck_assert_int_eq(sh_init(&sh), 0);
     static const struct { const char *word, *want; } cases[] = {
         { "ada", "adam adagrad adadelta adamax " },
-        { "mean_s", "mean_squared_error " },
+        { "mean_s", "mean_squared_error mean_squared_logarithmic_error " },
         { "relu", "relu relu6 " },
         { "sparse_categorical_a", "sparse_categorical_accuracy " },
         { "binary_c", "binary_crossentropy " },

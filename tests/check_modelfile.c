@@ -354,7 +354,7 @@ START_TEST(damaged_files_fail_and_change_nothing)
     fwrite("SEQSHMDL\x07\0\0\0\0\0\0\0", 1, 16, f);
     fclose(f);
     ck_assert_int_eq(sq_load(b, bad, &err), -1);
-    ck_assert_ptr_nonnull(strstr(err.msg, "is a seqsh model of format version 7; this seqsh reads version 1"));
+    ck_assert_ptr_nonnull(strstr(err.msg, "is a seqsh model of format version 7; this seqsh reads versions 1 to 2"));
     f = fopen(bad, "wb");
     fwrite("PK\x03\x04 not a model", 1, 16, f);
     fclose(f);
@@ -368,6 +368,77 @@ START_TEST(damaged_files_fail_and_change_nothing)
     ck_assert_ptr_nonnull(strstr(err.msg, "is corrupt (its CRC-32 check fails)"));
     ck_assert_int_eq(sq_load(b, "/nonexistent/m.seqm", &err), -1);
     ck_assert_ptr_nonnull(strstr(err.msg, "cannot open"));
+    sq_session_free(a);
+    sq_session_free(b);
+}
+END_TEST
+
+/* A file with an optimizer state: every truncation and flipped byte is
+ * refused, and a state that does not fit its compile line too. */
+START_TEST(damaged_state_fails_and_changes_nothing)
+{
+    sq_session *a = sq_session_new();
+    long d[1] = { 3 };
+    ck_assert_int_eq(sq_input(a, 1, d, &err), 0);
+    ck_assert_int_eq(add(a, "dense 4 relu kernel_regularizer=l2"), 0);
+    ck_assert_int_eq(add(a, "dense 2 softmax"), 0);
+    const char *k[] = { "clipnorm" }, *v[] = { "1" };
+    ck_assert_int_eq(sq_compile(a, "adam", "sparse_categorical_crossentropy", NULL, 1, k, v,
+                                &err), 0);
+    sq_tensor x, y;
+    long dx[2] = { 6, 3 }, dy[1] = { 6 };
+    ck_assert_int_eq(sq_tensor_generate(a, "random", 2, dx, &x, &err), 0);
+    ck_assert_int_eq(sq_tensor_generate(a, "zeros", 1, dy, &y, &err), 0);
+    sq_fit_opts o = { .epochs = 1, .batch_size = 2, .shuffle = 1 };
+    ck_assert_int_eq(sq_fit(a, &x, &y, &o, NULL, NULL, &err), 0);
+    ck_assert_int_eq(sq_save(a, path, &err), 0);
+    FILE *f = fopen(path, "rb");
+    static unsigned char buf[1 << 16];
+    size_t len = fread(buf, 1, sizeof buf, f);
+    fclose(f);
+    /* 26 weights and Adam's 2 x 26 slots after the header */
+    ck_assert_int_gt((long)len, 2 * 26 * 4 + 26 * 4);
+    sq_session *b = sq_session_new();
+    ck_assert_int_eq(add(b, "dense 5 input_shape=3"), 0);
+    char *before = sq_summary(b, &err);
+    char bad[160];
+    snprintf(bad, sizeof bad, "%s/bad.seqm", dir);
+    for (size_t cut = 0; cut < len; cut += (cut < 64 ? 1 : 5)) {
+        f = fopen(bad, "wb");
+        fwrite(buf, 1, cut, f);
+        fclose(f);
+        ck_assert_msg(sq_load(b, bad, &err) == -1, "truncated at %zu loaded", cut);
+    }
+    for (size_t at = 0; at < len; at += 7) {
+        buf[at] ^= 0x10;
+        f = fopen(bad, "wb");
+        fwrite(buf, 1, len, f);
+        fclose(f);
+        ck_assert_msg(sq_load(b, bad, &err) == -1, "flip at %zu loaded", at);
+        buf[at] ^= 0x10;
+    }
+    /* the state of an Adam model under an SGD compile line (CRC made right) */
+    unsigned char *sgd = NULL;
+    for (size_t i = 0; i + 14 <= len && !sgd; i++)
+        if (!memcmp(buf + i, "optimizer=adam", 14))
+            sgd = buf + i;
+    ck_assert_ptr_nonnull(sgd);
+    memcpy(sgd, "optimizer=sgd ", 14);
+    uLong crc = crc32(crc32(0L, Z_NULL, 0), buf, (uInt)(len - 4));
+    for (int i = 0; i < 4; i++)
+        buf[len - 4 + (size_t)i] = (unsigned char)(crc >> (8 * i));
+    f = fopen(bad, "wb");
+    fwrite(buf, 1, len, f);
+    fclose(f);
+    ck_assert_int_eq(sq_load(b, bad, &err), -1);
+    ck_assert_ptr_nonnull(strstr(err.msg, "holds an optimizer state that does not fit its "
+                                 "compile settings"));
+    char *after = sq_summary(b, &err);
+    ck_assert_str_eq(before, after);
+    free(before);
+    free(after);
+    sq_tensor_free(&x);
+    sq_tensor_free(&y);
     sq_session_free(a);
     sq_session_free(b);
 }
@@ -406,7 +477,7 @@ START_TEST(nested_model_trains_only_the_head_and_round_trips)
     long dx[2] = { 16, 4 }, dy[1] = { 16 };
     ck_assert_int_eq(sq_tensor_generate(b, "random", 2, dx, &x, &err), 0);
     ck_assert_int_eq(sq_tensor_generate(b, "zeros", 1, dy, &y, &err), 0);
-    sq_fit_opts o = { 2, 4, 0, 1, 0 };
+    sq_fit_opts o = { .epochs = 2, .batch_size = 4, .validation_split = 0, .shuffle = 1, .verbose = 0  };
     ck_assert_int_eq(sq_fit(b, &x, &y, &o, NULL, NULL, &err), 0);
     ck_assert_int_eq(memcmp(before, b->model->params, nb * 4), 0);       /* base frozen */
     ck_assert(memcmp(before + nb, b->model->params + nb, 4 * 4) != 0);  /* head moved */
@@ -668,6 +739,7 @@ int main(void)
     tcase_add_test(tc, round_trip_is_bit_identical);
     tcase_add_test(tc, deferred_and_unbuilt_models_round_trip);
     tcase_add_test(tc, damaged_files_fail_and_change_nothing);
+    tcase_add_test(tc, damaged_state_fails_and_changes_nothing);
     tcase_add_test(tc, nested_model_trains_only_the_head_and_round_trips);
     tcase_add_test(tc, selectors);
     tcase_add_test(tc, extract_and_truncated_models_match_the_loops);

@@ -702,8 +702,20 @@ START_TEST(errors_names_options)
                "Unexpected keyword argument passed to optimizer: Learning_rate");
     expect_err("adam", "schedule_decay=0.1",
                "Unexpected keyword argument passed to optimizer: schedule_decay");
-    expect_err("adam", "clipnorm=1", "Adam: `clipnorm` is not supported by seqsh");
-    expect_err("sgd", "clipvalue=1", "SGD: `clipvalue` is not supported by seqsh");
+    expect_err("adam", "clipnorm=-1", "Expected clipnorm >= 0, received: -1");
+    expect_err("sgd", "clipvalue=-0.5", "Expected clipvalue >= 0, received: -0.5");
+    expect_err("sgd", "global_clipnorm=x", "SGD: `global_clipnorm` must be a number, got 'x'");
+    expect_err("adam", "clipnorm=1.0 global_clipnorm=1", "Cannot accept both `clipnorm` and "
+               "`global_clipnorm`, passed `clipnorm` 1.0, `global_clipnorm` 1");
+    expect_err("adam", "clipnorm=1 clipnorm=2", "Adam got multiple values for argument 'clipnorm'");
+    expect_err("nadam", "learning_rate=exponential_decay(0.1,10,0.5)",
+               "The Nadam optimizer does not support tf.keras.optimizers.LearningRateSchedules "
+               "as the learning rate.");
+    expect_err("sgd", "learning_rate=exponential_decay(0.1,10)",
+               "ExponentialDecay.__init__() missing 1 required positional argument: 'decay_rate'");
+    expect_err("sgd", "learning_rate=step_decay(0.1)", "Unknown decay: step_decay" UNKNOWN_TAIL);
+    expect_err("sgd", "learning_rate=piecewise_constant_decay([1,2],[0.1,0.2])",
+               "The length of boundaries should be 1 less than the length of values");
     expect_err("nadam", "decay=0.1", "Nadam: Keras 2.6 ignores `decay` for Nadam "
                "(it takes `schedule_decay` for its momentum schedule)");
     expect_err("ftrl", "lr=0.1", "Ftrl: Keras 2.6 ignores `lr` for Ftrl; use `learning_rate`");

@@ -424,6 +424,150 @@ START_TEST(kind_help_and_names)
 }
 END_TEST
 
+static int has_word(const char *text, const char *name);
+
+/* Every weight option of every kind (kernel_initializer=, ...): `help KIND`
+ * names it, Tab offers it, an initializer reaches a weight of the layer,
+ * and save/load keeps every option. */
+START_TEST(kind_weight_options)
+{
+    const sq_layer_kind *k = sq_kinds[_i];
+    char *h = sq_kind_help(k->class_name);
+    shell sh;
+    ck_assert_int_eq(sh_init(&sh), 0);
+    char *cands = calloc(1, 65536), opt[64], line[512];
+    snprintf(line, sizeof line, "add %s ", k->base_name);
+    sh_complete_words(&sh, line, (int)strlen(line), "", collect, cands);
+    int n = 0;
+    for (; sq_kind_weight_option(k->class_name, n, opt, sizeof opt, NULL) == 0; n++) {
+        ck_assert_msg(has_word(h, opt), "%s: help lacks %s", k->class_name, opt);
+        char want[80];
+        snprintf(want, sizeof want, "%s=\n", opt);
+        ck_assert_msg(strstr(cands, want) != NULL, "%s: Tab does not offer %s=", k->class_name,
+                      opt);
+    }
+    ck_assert_msg(n >= 1, "%s: no activity_regularizer", k->class_name);
+    sh_deinit(&sh);
+    /* each option on the example's layer */
+    for (int i = 0; i < n; i++) {
+        sq_kind_weight_option(k->class_name, i, opt, sizeof opt, NULL);
+        int init = strstr(opt, "_initializer") != NULL;
+        snprintf(line, sizeof line, "%s %s=%s", k->example, opt, init ? "constant(0.375)" : "l1_l2(l1=0.25)");
+        ck_assert_int_eq(sh_init(&sh), 0);
+        sh.reported = 1;
+        ck_assert_msg(sh_run_line(&sh, line, NULL, 0) == 0, "%s: '%s' fails: %s", k->class_name,
+                      line, sh.err);
+        sq_model *m = sh.s->model;
+        sq_layer *l = m->layers[m->n - 1];
+        if (init) {
+            /* some weight of the layer is all 0.375 (a switched-off one: none) */
+            int hit = 0;
+            size_t off = l->param_off;
+            for (int w = 0; w < l->nweights; w++) {
+                size_t c = sq_weight_count(&l->w[w]), j = 0;
+                while (j < c && m->params[off + j] == 0.375f)
+                    j++;
+                hit |= c > 0 && j == c;
+                off += c;
+            }
+            int has = 0;
+            char stem[64];
+            snprintf(stem, sizeof stem, "%.*s", (int)(strlen(opt) - strlen("_initializer")), opt);
+            for (int w = 0; w < l->nweights; w++) {
+                const char *name = strrchr(l->w[w].name, '/');
+                name = name ? name + 1 : l->w[w].name;
+                has |= !strncmp(name, stem, strlen(stem));
+            }
+            ck_assert_msg(hit || !has, "%s: %s reaches no weight", k->class_name, opt);
+        }
+        /* save/load keeps the option */
+        sbuf b1 = { 0 }, b2 = { 0 };
+        sq_layer_describe(l, &b1);
+        char *d1 = sb_finish(&b1, NULL);
+        ck_assert_msg(strstr(d1, opt) != NULL, "%s: describe drops %s", k->class_name, opt);
+        char dir[] = "/tmp/seqsh-registry-XXXXXX", path[64];
+        ck_assert_ptr_nonnull(mkdtemp(dir));
+        snprintf(path, sizeof path, "%s/m.seqm", dir);
+        sq_error e;
+        ck_assert_msg(sq_save(sh.s, path, &e) == 0, "%s: %s", k->class_name, e.msg);
+        ck_assert_msg(sq_load(sh.s, path, &e) == 0, "%s: %s", k->class_name, e.msg);
+        m = sh.s->model;
+        sq_layer_describe(m->layers[m->n - 1], &b2);
+        char *d2 = sb_finish(&b2, NULL);
+        ck_assert_str_eq(d1, d2);
+        free(d1);
+        free(d2);
+        unlink(path);
+        rmdir(dir);
+        sh_deinit(&sh);
+    }
+    free(cands);
+    free(h);
+}
+END_TEST
+
+/* Tab offers the names of the training controls where they go. */
+START_TEST(training_names_complete)
+{
+    shell sh;
+    ck_assert_int_eq(sh_init(&sh), 0);
+    char *cands = calloc(1, 65536);
+    static const struct {
+        const char *line, *word;
+        const char *(*at)(int, const char **);
+        const char *prefix;
+    } cases[] = {
+        { "compile ", "loss=", sq_loss_name_at, "loss=" },
+        { "compile ", "metrics=accuracy,", sq_metric_name_at, "metrics=accuracy," },
+        { "compile ", "learning_rate=", sq_schedule_name_at, "learning_rate=" },
+        { "fit x.npy y.npy ", "callbacks=early_stopping(patience=3,mode=max),",
+          sq_callback_name_at, "callbacks=early_stopping(patience=3,mode=max)," },
+        { "add dense 3 ", "kernel_initializer=", sq_initializer_name_at, "kernel_initializer=" },
+        { "add conv2d 3 3 ", "bias_regularizer=", sq_regularizer_name_at, "bias_regularizer=" },
+        { "help ", "", sq_initializer_name_at, "" },
+        { "help ", "", sq_regularizer_name_at, "" },
+        { "help ", "", sq_schedule_name_at, "" },
+        { "help ", "", sq_callback_name_at, "" },
+        { "help ", "", sq_loss_name_at, "" },
+        { "help ", "", sq_metric_name_at, "" },
+    };
+    for (size_t c = 0; c < sizeof cases / sizeof *cases; c++) {
+        char line[256];
+        snprintf(line, sizeof line, "%s%s", cases[c].line, cases[c].word);
+        cands[0] = '\0';
+        sh_complete_words(&sh, line, (int)strlen(cases[c].line), cases[c].word, collect, cands);
+        const char *name;
+        for (int i = 0; (name = cases[c].at(i, NULL)); i++) {
+            char want[256];
+            snprintf(want, sizeof want, "\n%s%s\n", cases[c].prefix, name);
+            ck_assert_msg(strstr(cands, want + 1) == cands || strstr(cands, want) != NULL,
+                          "Tab on '%s' does not offer %s%s", line, cases[c].prefix, name);
+        }
+        /* and `help NAME` explains each */
+        for (int i = 0; c >= 6 && (name = cases[c].at(i, NULL)); i++) {
+            char *h = sq_name_help(name);
+            ck_assert_msg(h && strstr(h, "example: "), "help %s: no help or no example", name);
+            free(h);
+        }
+    }
+    static const char *const fit_keys[] = { "validation_data=", "class_weight=", "sample_weight=",
+                                            "callbacks=", "initial_epoch=" };
+    cands[0] = '\0';
+    sh_complete_words(&sh, "fit x.npy y.npy ", 16, "", collect, cands);
+    for (size_t i = 0; i < sizeof fit_keys / sizeof *fit_keys; i++)
+        ck_assert_msg(strstr(cands, fit_keys[i]) != NULL, "Tab after fit lacks %s", fit_keys[i]);
+    static const char *const compile_keys[] = { "from_logits=", "label_smoothing=", "delta=",
+                                                "clipvalue=", "clipnorm=", "global_clipnorm=" };
+    cands[0] = '\0';
+    sh_complete_words(&sh, "compile ", 8, "", collect, cands);
+    for (size_t i = 0; i < sizeof compile_keys / sizeof *compile_keys; i++)
+        ck_assert_msg(strstr(cands, compile_keys[i]) != NULL, "Tab after compile lacks %s",
+                      compile_keys[i]);
+    free(cands);
+    sh_deinit(&sh);
+}
+END_TEST
+
 /* ---- commands and names in help, the man page and the README ---------------------- */
 
 typedef struct {
@@ -539,6 +683,14 @@ START_TEST(losses_documented) { names_documented("losses", sq_loss_name_at); }
 END_TEST
 START_TEST(metrics_documented) { names_documented("metrics", sq_metric_name_at); }
 END_TEST
+START_TEST(initializers_documented) { names_documented("initializers", sq_initializer_name_at); }
+END_TEST
+START_TEST(regularizers_documented) { names_documented("regularizers", sq_regularizer_name_at); }
+END_TEST
+START_TEST(schedules_documented) { names_documented("schedules", sq_schedule_name_at); }
+END_TEST
+START_TEST(callbacks_documented) { names_documented("callbacks", sq_callback_name_at); }
+END_TEST
 
 /* compile's help names every optimizer, loss and metric the engine takes. */
 START_TEST(compile_help_complete)
@@ -566,6 +718,7 @@ int main(void)
     tcase_add_loop_test(tc, kind_help_and_names, 0, n);
     tcase_add_loop_test(tc, kind_gradients, 0, n);
     tcase_add_loop_test(tc, kind_save_load, 0, n);
+    tcase_add_loop_test(tc, kind_weight_options, 0, n);
     tcase_set_timeout(tc, 120);
     suite_add_tcase(s, tc);
     tc = tcase_create("docs");
@@ -576,6 +729,11 @@ int main(void)
     tcase_add_test(tc, losses_documented);
     tcase_add_test(tc, metrics_documented);
     tcase_add_test(tc, compile_help_complete);
+    tcase_add_test(tc, initializers_documented);
+    tcase_add_test(tc, regularizers_documented);
+    tcase_add_test(tc, schedules_documented);
+    tcase_add_test(tc, callbacks_documented);
+    tcase_add_test(tc, training_names_complete);
     suite_add_tcase(s, tc);
     return run_suite(s);
 }

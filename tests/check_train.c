@@ -97,6 +97,111 @@ START_TEST(losses_match_formulas_and_finite_differences)
 }
 END_TEST
 
+/* The losses of issue 13 by their formulas in keras/losses.py, per row
+ * reduced over the last axis, then the mean over rows. */
+static double naive_loss2(int loss, const float *o, const float *t, long rows, long last)
+{
+    double total = 0, e7 = 1e-7;
+    int binary = 1;
+    for (long i = 0; i < rows * last; i++)
+        binary &= t[i] == 0 || t[i] == 1;
+    for (long r = 0; r < rows; r++) {
+        const float *p = o + r * last, *y = t + r * last;
+        double row = 0, pos = 0, neg = -1e300, sy = 0, sp = 0, dot = 0;
+        for (long j = 0; j < last; j++) {
+            double e = (double)p[j] - y[j], yy = y[j];
+            switch (loss) {
+            case L_HUBER: row += fabs(e) <= 1.5 ? 0.5 * e * e : 1.5 * fabs(e) - 0.5 * 2.25; break;
+            case L_KLD: {
+                double a = fmin(fmax(yy, e7), 1), b = fmin(fmax(p[j], e7), 1);
+                row += a * log(a / b);
+                break;
+            }
+            case L_HINGE: case L_SQUARED_HINGE: {
+                double yh = binary ? 2 * yy - 1 : yy, h = fmax(1 - yh * p[j], 0);
+                row += loss == L_HINGE ? h : h * h;
+                break;
+            }
+            case L_CATEGORICAL_HINGE:
+                pos += yy * p[j];
+                neg = fmax(neg, (1 - yy) * p[j]);
+                break;
+            case L_POISSON: row += p[j] - yy * log(p[j] + e7); break;
+            case L_LOG_COSH: row += log(cosh(e)); break;
+            case L_COSINE: sy += yy * yy; sp += (double)p[j] * p[j]; dot += yy * p[j]; break;
+            case L_MAPE: row += 100 * fabs(e) / fmax(fabs(yy), e7); break;
+            case L_MSLE: {
+                double a = log(fmax(p[j], e7) + 1) - log(fmax(yy, e7) + 1);
+                row += a * a;
+                break;
+            }
+            }
+        }
+        if (loss == L_CATEGORICAL_HINGE)
+            row = fmax(neg - pos + 1, 0);
+        else if (loss == L_COSINE)
+            row = -dot / sqrt(fmax(sy, 1e-12)) / sqrt(fmax(sp, 1e-12));
+        else if (loss != L_KLD)
+            row /= (double)last;
+        total += row;
+    }
+    return total / (double)rows;
+}
+
+START_TEST(new_losses_match_formulas_and_finite_differences)
+{
+    enum { R = 3, C = 4 };
+    float o[R * C], t[R * C], g[R * C];
+    static const int cases[] = { L_HUBER, L_KLD, L_HINGE, L_SQUARED_HINGE, L_CATEGORICAL_HINGE,
+                                 L_POISSON, L_LOG_COSH, L_COSINE, L_MAPE, L_MSLE };
+    for (size_t k = 0; k < sizeof cases / sizeof *cases; k++) {
+        int loss = cases[k];
+        for (int pass = 0; pass < 2; pass++) {
+            for (int i = 0; i < R * C; i++) {
+                int positive = loss == L_KLD || loss == L_POISSON || loss == L_MSLE;
+                o[i] = positive ? 0.05f + 0.9f * (float)(0.5 + 0.5 * sin(i * 1.3))
+                     : (float)sin(i * 1.7) * 2;
+                /* pass 1: labels 0/1 (hinge converts them), one-hot for categorical */
+                t[i] = pass ? (float)(i % C == (i / C + 1) % C)
+                     : positive ? 0.1f + 0.8f * (float)(0.5 + 0.5 * cos(i * 0.7))
+                     : (float)cos(i) * 1.5f;
+            }
+            sq_loss_cfg cfg;
+            sq_loss_cfg_init(&cfg, loss);
+            cfg.delta = 1.5;
+            double v = sq_loss_eval(&cfg, 0, o, t, R, C, NULL, g);
+            double want = naive_loss2(loss, o, t, R, C);
+            ck_assert_msg(fabs(v - want) < 1e-5 * fmax(1, fabs(want)), "%s pass %d: %.9g vs %.9g",
+                          sq_loss_name(loss), pass, v, want);
+            for (int i = 0; i < R * C; i++) {
+                float keep = o[i];
+                double h = 1e-3;
+                o[i] = keep + (float)h;
+                double up = naive_loss2(loss, o, t, R, C);
+                o[i] = keep - (float)h;
+                double down = naive_loss2(loss, o, t, R, C);
+                o[i] = keep;
+                double fd = (up - down) / (2 * h);
+                ck_assert_msg(fabs(fd - g[i]) < 2e-3 * fmax(1, fabs(fd)),
+                              "%s pass %d grad[%d]: %g vs fd %g", sq_loss_name(loss), pass, i,
+                              g[i], fd);
+            }
+            /* row weights: sum w l / rows, and the gradient scaled alike */
+            float rw[R] = { 2, 0, 0.5f }, gw[R * C];
+            double vw = sq_loss_eval(&cfg, 0, o, t, R, C, rw, gw), sum = 0;
+            for (int r = 0; r < R; r++)
+                sum += rw[r] * naive_loss2(loss, o + r * C, t + r * C, 1, C) * 1.0;
+            if (loss != L_HINGE && loss != L_SQUARED_HINGE)   /* per-batch label rule */
+                ck_assert_msg(fabs(vw - sum / R) < 1e-5 * fmax(1, fabs(sum)), "%s weighted",
+                              sq_loss_name(loss));
+            for (int i = 0; i < R * C; i++)
+                ck_assert_msg(fabs(gw[i] - rw[i / C] * g[i]) < 1e-6 * fmax(1, fabs(g[i])),
+                              "%s weighted grad[%d]", sq_loss_name(loss), i);
+        }
+    }
+}
+END_TEST
+
 START_TEST(loss_and_metric_names)
 {
     ck_assert_int_eq(sq_loss_find("mse", &err), L_MSE);
@@ -200,7 +305,7 @@ START_TEST(separable_problem_reaches_full_accuracy)
                                     1, keys, &lr[k], &err), 0);
         sq_tensor x, y;
         blobs(&x, &y, 64, 0);
-        sq_fit_opts o = { 30, 16, 0, 1, 0 };
+        sq_fit_opts o = { .epochs = 30, .batch_size = 16, .validation_split = 0, .shuffle = 1, .verbose = 0  };
         ck_assert_msg(sq_fit(s, &x, &y, &o, quiet, NULL, &err) == 0, "%s", err.msg);
         double v[4];
         const char *names[4];
@@ -228,7 +333,7 @@ START_TEST(history_of_the_fits)
     ck_assert_int_eq(sq_history_epochs(s), 0);
     sq_tensor x, y;
     blobs(&x, &y, 40, 0);
-    sq_fit_opts o = { 3, 8, 0.25, 0, 0 };
+    sq_fit_opts o = { .epochs = 3, .batch_size = 8, .validation_split = 0.25, .shuffle = 0, .verbose = 0  };
     ck_assert_msg(sq_fit(s, &x, &y, &o, quiet, NULL, &err) == 0, "%s", err.msg);
     const char *names[8];
     ck_assert_int_eq(sq_history_epochs(s), 3);
@@ -279,7 +384,7 @@ START_TEST(binary_and_categorical_accuracy)
     sq_tensor x, y;
     blobs(&x, &y, 64, 0);
     y.shape = (sq_shape){ 2, { 64, 1 } };
-    sq_fit_opts o = { 40, 8, 0, 1, 0 };
+    sq_fit_opts o = { .epochs = 40, .batch_size = 8, .validation_split = 0, .shuffle = 1, .verbose = 0  };
     ck_assert_int_eq(sq_fit(s, &x, &y, &o, quiet, NULL, &err), 0);
     double v[4];
     const char *names[4];
@@ -308,7 +413,7 @@ START_TEST(fit_errors_change_nothing)
 {
     sq_tensor x, y;
     blobs(&x, &y, 10, 0);
-    sq_fit_opts o = { 1, 4, 0, 1, 0 };
+    sq_fit_opts o = { .epochs = 1, .batch_size = 4, .validation_split = 0, .shuffle = 1, .verbose = 0  };
     ck_assert_int_eq(add("dense 2 softmax"), 0);
     ck_assert_int_eq(sq_fit(s, &x, &y, &o, quiet, NULL, &err), -1);
     ck_assert_str_eq(err.msg, "You must compile your model before training/testing. Use "
@@ -352,7 +457,7 @@ START_TEST(frozen_layers_do_not_change)
     memcpy(before, s->model->params, s->model->nparams * sizeof(float));
     sq_tensor x, y;
     blobs(&x, &y, 32, 0);
-    sq_fit_opts o = { 2, 8, 0, 1, 0 };
+    sq_fit_opts o = { .epochs = 2, .batch_size = 8, .validation_split = 0, .shuffle = 1, .verbose = 0  };
     ck_assert_int_eq(sq_fit(s, &x, &y, &o, quiet, NULL, &err), 0);
     ck_assert_int_eq(memcmp(before, s->model->params, frozen * sizeof(float)), 0);
     size_t head = s->model->layers[2]->param_off;
@@ -379,7 +484,7 @@ START_TEST(training_is_reproducible)
         ck_assert_int_eq(compile("adam", "sparse_categorical_crossentropy", NULL), 0);
         sq_tensor x, y;
         blobs(&x, &y, 40, 0);
-        sq_fit_opts o = { 3, 8, 0.25, 1, 0 };
+        sq_fit_opts o = { .epochs = 3, .batch_size = 8, .validation_split = 0.25, .shuffle = 1, .verbose = 0  };
         ck_assert_int_eq(sq_fit(s, &x, &y, &o, quiet, NULL, &err), 0);
         n = s->model->nparams;
         w[k] = malloc(n * sizeof(float));
@@ -405,7 +510,7 @@ START_TEST(one_sgd_step_by_hand)
     ck_assert_int_eq(sq_compile(s, "sgd", "mse", NULL, 1, keys, vals, &err), 0);
     float xv[2] = { 1, 2 }, yv[2] = { 2, 3 };
     sq_tensor x = { { 2, { 2, 1 } }, xv }, y = { { 2, { 2, 1 } }, yv };
-    sq_fit_opts o = { 1, 2, 0, 0, 0 };
+    sq_fit_opts o = { .epochs = 1, .batch_size = 2, .validation_split = 0, .shuffle = 0, .verbose = 0  };
     ck_assert_int_eq(sq_fit(s, &x, &y, &o, quiet, NULL, &err), 0);
     /* p = 0.75, 1.25; e = p - y = -1.25, -1.75; dL/dw = mean(2 e x) = -4.75;
      * dL/db = mean(2 e) = -3; w = 0.5 + 0.475, b = 0.25 + 0.3 */
@@ -431,7 +536,7 @@ START_TEST(fit_reports_like_keras)
     ck_assert_int_eq(compile("adam", "sparse_categorical_crossentropy", "accuracy"), 0);
     sq_tensor x, y;
     blobs(&x, &y, 100, 0);
-    sq_fit_opts o = { 2, 32, 0.2, 1, 1 };
+    sq_fit_opts o = { .epochs = 2, .batch_size = 32, .validation_split = 0.2, .shuffle = 1, .verbose = 1  };
     nlines = 0;
     ck_assert_int_eq(sq_fit(s, &x, &y, &o, record, NULL, &err), 0);
     ck_assert_int_eq(nlines, 4);
@@ -461,6 +566,7 @@ int main(void)
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, losses_match_formulas_and_finite_differences);
+    tcase_add_test(tc, new_losses_match_formulas_and_finite_differences);
     tcase_add_test(tc, loss_and_metric_names);
     tcase_add_test(tc, progress_bar_text);
     tcase_add_test(tc, separable_problem_reaches_full_accuracy);

@@ -105,6 +105,58 @@ int sq_dims_count(const long *d, int n, const char *what, long *count, sq_error 
  * most SQ_DIM_MAX, and the product of the known non-zero ones at most
  * SQ_COUNT_MAX; otherwise -1 with err naming WHAT and the shape. */
 int sq_shape_check(const sq_shape *sh, const char *what, sq_error *err);
+/* ---- call forms, lists, names (callform.c) ------------------------------
+ * An object with arguments is written as a Python call: NAME, or
+ * NAME(positional, ..., key=value, ...). Parse first (to learn the name),
+ * then bind the positionals to the constructor's parameter names; the
+ * arguments are then key=value words in c->a, read with sq_arg_* and
+ * checked for leftovers with sq_args_finish. */
+typedef struct {
+    char name[64];                   /* the callee as written */
+    int called;                      /* written with parentheses */
+    int nargs;
+    const char *key[SQ_ARGS_MAX];    /* NULL for a positional */
+    const char *val[SQ_ARGS_MAX];    /* quotes of a string literal removed */
+    char *words[SQ_ARGS_MAX];        /* after binding: "key=value" */
+    sq_args a;                       /* after binding */
+    char buf[4096];
+    size_t used;
+} sq_callform;
+int sq_call_parse(sq_callform *c, const char *text, sq_error *err);
+/* params: the names positionals take, in order (NULL-ended; may be NULL).
+ * what names the callee in Python's messages ("RandomNormal() takes 2
+ * positional arguments but 3 were given"). */
+int sq_call_bind(sq_callform *c, const char *what, const char *const *params, sq_error *err);
+/* Splits text[0..len) at the commas outside brackets and quotes into at
+ * most max trimmed items; 0, -1 when unbalanced or an item is empty, -2
+ * when there are more than max. */
+int sq_split_items(const char *text, size_t len, const char **start, size_t *n, int max,
+                   int *count);
+/* A list of numbers: "[10,20]", "(1, 2)", "0.5", "1,2". */
+int sq_check_doubles(const char *what, const char *key, const char *text, double *out,
+                     int max, int *n, sq_error *err);
+/* Names compared ignoring case and underscores ("HeNormal", "he_normal"). */
+int sq_names_match(const char *a, const char *b);
+/* src without the blanks outside quotes, at most n bytes with the NUL. */
+void sq_squeeze_blanks(char *dst, size_t n, const char *src);
+/* Python's repr(float): "0.001", "1e-07", "inf"; returns buf. */
+const char *sq_py_float(double x, char *buf, size_t n);
+/* How Python prints what the user typed: an int literal as an int ("5"),
+ * anything else as a float ("5.0" from "5.", "0.5"); text may be NULL. */
+const char *sq_py_number(const char *text, double v, char *buf, size_t n);
+
+/* Hot loops compiled for AVX-512 and AVX2 as well, chosen when the
+ * program loads. */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(__SANITIZE_ADDRESS__)
+#define SQ_VECTOR_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#define SQ_VECTOR_CLONES
+#endif
+
+/* numpy's str(np.float32(v)) into buf (at least 192 bytes; text/format.c). */
+void sq_float32_str(float v, char *buf);
+
+/* ---- shapes ------------------------------------------------------------- */
 int sq_shape_eq(const sq_shape *a, const sq_shape *b);
 /* conv_output_length of keras/utils/conv_utils.py; n < 0 (None) stays None. */
 long sq_conv_len(long n, long k, int same, long stride, long dilation);

@@ -1,23 +1,30 @@
 /* modelfile.c - whole models in one file (save, load) and saved models
  * stacked as one layer (add model).
  *
- * Format, version 1, all integers little-endian:
+ * Format, version 2, all integers little-endian:
  *   0   8 bytes  magic "SEQSHMDL"
- *   8   u32      format version (1)
+ *   8   u32      format version (2)
  *   12  u32      T, the length of the architecture text
  *   16  T bytes  the architecture: .seq lines (model, input or build, add,
  *                begin_model/end_model around a nested model, compile)
  *   16+T u64     P, the number of float32 weights
  *   24+T P x 4   the weights, in layer order, each in Keras's shape (C order)
+ *   then u64     S, the bytes of optimizer state that follow (0: none)
+ *        S bytes u64 iterations, f64 Nadam's momentum cache, f64 the
+ *                learning rate, u32 K slots, u64 N weights, K x N float32
+ *                slots (moments, accumulators) laid out like the weights
  *   end-4 u32    CRC-32 (zlib) of every byte before it
+ * Version 1 is the same without S and the state: such files still load
+ * (the optimizer then starts afresh at the next fit).
  */
 #include <ctype.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <zlib.h>
-#include "model.h"
+#include "compile.h"
 #include "io/npy.h"
 #include "io/tfjs.h"
 #include "io/h5.h"
@@ -25,7 +32,7 @@
 #include "io/modelfile.h"
 
 #define MAGIC "SEQSHMDL"
-#define VERSION 1u
+#define VERSION 2u
 #define MAX_WORDS 64
 #define POLL_EVERY ((size_t)1 << 22)   /* weights between two polls */
 
@@ -111,13 +118,43 @@ static int keras3_refused(const char *path, sq_error *err)
                    "use FILE.h5 or DIR/model.json", path);
 }
 
+#define STATE_HEAD (8 + 8 + 8 + 4 + 8)
+
+/* The optimizer whose state goes into the file, or NULL. */
+static sq_optim *saved_optimizer(const sq_model *m)
+{
+    const struct sq_compiled *c = m->compiled;
+    return c && c->opt && m->built && c->opt_n == m->nparams ? c->opt : NULL;
+}
+
+static void put_f64(unsigned char *p, double v)
+{
+    uint64_t bits;
+    memcpy(&bits, &v, 8);
+    put_le(p, bits, 8);
+}
+
+static double get_f64(const unsigned char *p)
+{
+    uint64_t bits = get_le(p, 8);
+    double v;
+    memcpy(&v, &bits, 8);
+    return v;
+}
+
 int sq_model_bytes(const sq_model *m, unsigned char **out, size_t *out_len, sq_error *err)
 {
     char *text = architecture(m, err);
     if (!text)
         return -1;
     size_t t = strlen(text), p = m->built ? m->nparams : 0;
-    size_t len = 16 + t + 8 + p * 4 + 4;
+    sq_optim *opt = saved_optimizer(m);
+    size_t state = 0, nslot = 0;
+    if (opt) {
+        nslot = (size_t)sq_optim_nslots(opt) * sq_optim_size(opt);
+        state = STATE_HEAD + 4 * nslot;
+    }
+    size_t len = 16 + t + 8 + p * 4 + 8 + state + 4;
     unsigned char *buf = sq_malloc(len);
     if (!buf) {
         free(text);
@@ -133,6 +170,25 @@ int sq_model_bytes(const sq_model *m, unsigned char **out, size_t *out_len, sq_e
         uint32_t bits;
         memcpy(&bits, &m->params[i], 4);
         put_le(w + 4 * i, bits, 4);
+    }
+    unsigned char *st = w + 4 * p;
+    put_le(st, state, 8);
+    if (opt) {
+        long long iters;
+        double mcache;
+        sq_optim_get_counters(opt, &iters, &mcache);
+        st += 8;
+        put_le(st, (uint64_t)iters, 8);
+        put_f64(st + 8, mcache);
+        put_f64(st + 16, sq_optim_lr(opt));
+        put_le(st + 24, (uint64_t)sq_optim_nslots(opt), 4);
+        put_le(st + 28, sq_optim_size(opt), 8);
+        const float *sl = sq_optim_slots(opt);
+        for (size_t i = 0; i < nslot; i++) {
+            uint32_t bits;
+            memcpy(&bits, &sl[i], 4);
+            put_le(st + STATE_HEAD + 4 * i, bits, 4);
+        }
     }
     uLong crc = crc32(0L, Z_NULL, 0);
     for (size_t off = 0; off < len - 4; off += 1u << 30) {
@@ -240,6 +296,54 @@ static int check_names(const sq_model *m, const char *path, sq_error *err)
     }
     free(v);
     return rc;
+}
+
+/* Builds the model of file text `arch` with weights w (p floats, LE). */
+/* The optimizer state of a version 2 file (S bytes at st) onto m's
+ * compile settings: the optimizer they make, with its counters and slots. */
+static int restore_optimizer(sq_model *m, const unsigned char *st, size_t S, const char *path,
+                             sq_error *err)
+{
+    struct sq_compiled *c = m->compiled;
+    if (S < STATE_HEAD || !c || !m->built)
+        return sq_fail(err, "'%s' holds an optimizer state that does not fit its model: the "
+                       "file is corrupt", path);
+    uint64_t k = get_le(st + 24, 4), n = get_le(st + 28, 8);
+    const char *keys[MAX_OPT_OPTS], *vals[MAX_OPT_OPTS];
+    for (int i = 0; i < c->nopts; i++) {
+        keys[i] = c->keys[i];
+        vals[i] = c->values[i];
+    }
+    sq_optim *o;
+    sq_error e2;
+    if (n != m->nparams || sq_optim_new(c->optimizer, c->nopts, keys, vals, m->nparams, &o,
+                                        &e2) < 0)
+        return sq_fail(err, "'%s' holds an optimizer state that does not fit its model: the "
+                       "file is corrupt", path);
+    if ((uint64_t)sq_optim_nslots(o) != k || S != STATE_HEAD + 4 * k * n) {
+        sq_optim_free(o);
+        return sq_fail(err, "'%s' holds an optimizer state that does not fit its compile "
+                       "settings: the file is corrupt", path);
+    }
+    sq_optim_set_counters(o, (long long)get_le(st, 8), get_f64(st + 8));
+    double lr = get_f64(st + 16);
+    if (!sq_optim_has_schedule(o)) {
+        if (!(lr > 0) || !isfinite(lr)) {
+            sq_optim_free(o);
+            return sq_fail(err, "'%s' holds a learning rate of %g: the file is corrupt", path,
+                           lr);
+        }
+        sq_optim_set_lr(o, lr);
+    }
+    float *sl = sq_optim_slots(o);
+    for (size_t i = 0; i < k * n; i++) {
+        uint32_t bits = (uint32_t)get_le(st + STATE_HEAD + 4 * i, 4);
+        memcpy(&sl[i], &bits, 4);
+    }
+    sq_optim_free(c->opt);
+    c->opt = o;
+    c->opt_n = m->nparams;
+    return 0;
 }
 
 /* Builds the model of file text `arch` with weights w (p floats, LE). */
@@ -396,18 +500,34 @@ sq_model *sq_model_from_bytes(const unsigned char *buf, size_t len, const char *
         goto done;
     }
     uint32_t version = (uint32_t)get_le(buf + 8, 4);
-    if (version != VERSION) {
-        sq_fail(err, "'%s' is a seqsh model of format version %u; this seqsh reads version %u",
-                path, version, VERSION);
+    if (version != 1 && version != VERSION) {
+        sq_fail(err, "'%s' is a seqsh model of format version %u; this seqsh reads versions 1 "
+                "to %u", path, version, VERSION);
         goto done;
     }
+    /* version 2 has the optimizer state's length after the weights */
+    uint64_t extra = version >= 2 ? 8 : 0;
     uint64_t t = get_le(buf + 12, 4);
-    if (t > len || len - t < 28) {
+    if (t > len || len - t < 28 + extra) {
         sq_fail(err, "'%s' is truncated", path);
         goto done;
     }
     uint64_t p = get_le(buf + 16 + t, 8);
-    if (p > (len - 28 - t) / 4 || 28 + t + 4 * p != len) {
+    uint64_t S = 0;
+    if (p > (len - 28 - extra - t) / 4) {
+        sq_fail(err, "'%s' is truncated or has trailing bytes: its header says %llu weights",
+                path, (unsigned long long)p);
+        goto done;
+    }
+    if (version >= 2) {
+        S = get_le(buf + 24 + t + 4 * p, 8);
+        if (S > len - 28 - extra - t - 4 * p) {
+            sq_fail(err, "'%s' is truncated: its optimizer state needs %llu bytes", path,
+                    (unsigned long long)S);
+            goto done;
+        }
+    }
+    if (28 + extra + t + 4 * p + S != len) {
         sq_fail(err, "'%s' is truncated or has trailing bytes: its header says %llu weights",
                 path, (unsigned long long)p);
         goto done;
@@ -430,6 +550,10 @@ sq_model *sq_model_from_bytes(const unsigned char *buf, size_t len, const char *
         goto done;
     }
     m = from_text(text, buf + 24 + t, (size_t)p, path, err);
+    if (m && S > 0 && restore_optimizer(m, buf + 32 + t + 4 * p, (size_t)S, path, err) < 0) {
+        sq_model_free(m);
+        m = NULL;
+    }
 done:
     free(text);
     return m;

@@ -2,7 +2,7 @@
 #include <cblas.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include "seqsh/engine.h"
+#include "base/base.h"
 #include "kernels/blas.h"
 #include "kernels/conv_kernels.h"
 #include "kernels/threads.h"
@@ -121,4 +121,38 @@ const char *sq_backend_info(void)
              openblas_get_config(), core, note, sq_isa_name(sq_isa_active()),
              n, n == 1 ? "" : "s");
     return buf;
+}
+
+/* ---- LAPACK (OpenBLAS ships it) ---------------------------------------------- */
+
+void sgeqrf_(const int *m, const int *n, float *a, const int *lda, float *tau, float *work,
+             const int *lwork, int *info);
+void sorgqr_(const int *m, const int *n, const int *k, float *a, const int *lda,
+             const float *tau, float *work, const int *lwork, int *info);
+
+int sq_qr(int m, int n, float *a, float *diag_r, sq_error *err)
+{
+    int info = 0, lwork = -1;
+    float query = 0;
+    sgeqrf_(&m, &n, a, &m, NULL, &query, &lwork, &info);
+    int lw1 = info == 0 ? (int)query : n;
+    sorgqr_(&m, &n, &n, a, &m, NULL, &query, &lwork, &info);
+    int lw2 = info == 0 ? (int)query : n;
+    lwork = lw1 > lw2 ? lw1 : lw2;
+    if (lwork < n)
+        lwork = n;
+    float *tau = sq_malloc(((size_t)n + (size_t)lwork) * sizeof(float));
+    if (!tau)
+        return sq_fail(err, "out of memory for a QR factorization of %d x %d", m, n);
+    float *work = tau + n;
+    sgeqrf_(&m, &n, a, &m, tau, work, &lwork, &info);
+    if (info == 0) {
+        for (int j = 0; j < n; j++)
+            diag_r[j] = a[(size_t)j * (size_t)m + (size_t)j];
+        sorgqr_(&m, &n, &n, a, &m, tau, work, &lwork, &info);
+    }
+    free(tau);
+    if (info != 0)
+        return sq_fail(err, "the QR factorization failed (LAPACK info %d)", info);
+    return 0;
 }

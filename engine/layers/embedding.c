@@ -70,7 +70,7 @@ static int weights(const sq_layer *l, const sq_shape *in, sq_weight_spec *w)
     const emb_state *st = l->state;
     (void)in;
     w[0] = (sq_weight_spec){ "embeddings", { 2, { st->input_dim, st->output_dim } },
-                             INIT_UNIFORM, 1 };
+                             INIT_RANDOM_UNIFORM, 1 };
     return 1;
 }
 

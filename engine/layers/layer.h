@@ -45,19 +45,50 @@ typedef struct {
 } sq_optval;
 
 /* ---- layers ------------------------------------------------------------- */
-typedef enum {
-    INIT_GLOROT_UNIFORM, INIT_ZEROS, INIT_ONES,
-    INIT_ORTHOGONAL,         /* RNNs' recurrent_kernel */
-    INIT_UNIFORM,            /* RandomUniform(-0.05, 0.05): Embedding */
-    INIT_FORGET_BIAS         /* LSTM unit_forget_bias: zeros, ones in the
-                                second quarter (the forget gate) */
-} sq_init;
+typedef enum { INIT_GLOROT_UNIFORM, INIT_ZEROS, INIT_ONES } sq_init;
+/* The other Keras initializers a user can name (kernel_initializer=...);
+ * a kind may declare one as a weight's default too. */
+enum { INIT_GLOROT_NORMAL = INIT_ONES + 1, INIT_HE_NORMAL, INIT_HE_UNIFORM, INIT_LECUN_NORMAL,
+       INIT_LECUN_UNIFORM, INIT_ORTHOGONAL, INIT_CONSTANT, INIT_RANDOM_NORMAL,
+       INIT_RANDOM_UNIFORM, INIT_TRUNCATED_NORMAL, INIT_VARIANCE_SCALING, INIT_IDENTITY,
+       INIT_COUNT,
+       /* a default a kind may declare but no one can name: LSTM's bias with
+        * unit_forget_bias (zeros, ones for the forget gate's quarter) */
+       INIT_FORGET_BIAS = INIT_COUNT };
+
+/* An initializer with its arguments (init.c). */
+typedef struct {
+    int kind;                /* an INIT_ value */
+    double a, b;             /* mean and stddev, minval and maxval, value, gain, scale */
+    int mode;                /* variance scaling: 0 fan_in, 1 fan_out, 2 fan_avg */
+    int dist;                /* 0 truncated_normal, 1 untruncated_normal, 2 uniform */
+    int seeded;              /* seed= given: draws from its own generator */
+    unsigned long long seed;
+} sq_initializer;
+
+/* A weight or activity penalty l1 * sum|w| + l2 * sum w^2 (regularizers.c);
+ * both 0 is no penalty. */
+typedef struct {
+    double l1, l2;           /* float32 values, as Keras casts them */
+} sq_regularizer;
+
+/* One generic weight option of a layer: kernel_initializer=,
+ * bias_regularizer=, activity_regularizer=, ... (weight_options.c). */
+#define SQ_MAX_WOPTS (2 * SQ_MAX_WEIGHTS + 1)
+#define SQ_WOPT_NAME 48
+typedef struct {
+    char key[SQ_WOPT_NAME];  /* "kernel_initializer" */
+    char text[208];          /* the value as given, blanks removed */
+    int is_reg;              /* a regularizer, else an initializer */
+    sq_initializer init;
+    sq_regularizer reg;
+} sq_wopt;
 
 typedef struct {
     const char *name;        /* "kernel", "moving_mean"; may point into the
                                 layer's state ("lstm_cell/kernel") */
     sq_shape shape;          /* without batch; rank is the weight's own */
-    sq_init init;
+    int init;                /* an INIT_ value: the default when no option says otherwise */
     int trainable;           /* 0 for BatchNormalization's moving stats */
 } sq_weight_spec;
 
@@ -234,6 +265,9 @@ struct sq_layer {
     sq_group *group;             /* NULL for a top-level layer */
     int act;                     /* activation index, 0 = linear */
     int trainable;
+    sq_wopt *wopt;               /* initializer/regularizer options, owned; nwopt of them */
+    int nwopt;
+    sq_regularizer activity;     /* activity_regularizer (0, 0 when none) */
     sq_optval *opt;              /* parsed options, indexed like kind->opts; owned */
     void *state;                 /* kind->state_size bytes, owned; plain data
                                     unless the kind has deinit and clone_state */
@@ -302,9 +336,67 @@ long sq_pad_before(long n, long out, long dk, long s, int same);
 
 
 /* ---- weights (init.c) ------------------------------------------------- */
-/* Initialises the weights of spec w at dst from rng (glorot/zeros/ones). */
-void sq_weight_init(const sq_weight_spec *w, float *dst, sq_rng *rng);
 size_t sq_weight_count(const sq_weight_spec *w);
+/* Fills the weight of shape sh at dst with initializer ini, drawing from
+ * rng (or from its own seed=); Keras's error when ini does not fit the
+ * shape (identity is 2-D only, orthogonal at least 2-D). */
+int sq_initializer_run(const sq_initializer *ini, const sq_shape *sh, float *dst, sq_rng *rng,
+                       sq_error *err);
+/* Parses "he_normal", "random_normal(stddev=0.02)", ... (names ignoring
+ * case and underscores); Keras's "Unknown initializer: ..." otherwise. */
+int sq_initializer_parse(const char *text, sq_initializer *out, sq_error *err);
+/* A kind's default initializer (an INIT_ value) with Keras's defaults. */
+void sq_initializer_default(int kind, sq_initializer *ini);
+/* The name a kind's default initializer is written with ("glorot_uniform"). */
+const char *sq_init_name(int kind);
+/* The i-th initializer: its name, *aliases the other spellings (static). */
+const char *sq_initializer_name_at(int i, const char **aliases);
+/* help text for an initializer name, or NULL (malloc'd). */
+char *sq_initializer_help(const char *name);
+
+/* ---- regularizers (regularizers.c) -------------------------------------- */
+/* Parses "l2", "l2(0.001)", "l1_l2(l1=0.01, l2=0.01)"; Keras's errors. */
+int sq_regularizer_parse(const char *text, sq_regularizer *out, sq_error *err);
+const char *sq_regularizer_name_at(int i, const char **aliases);
+char *sq_regularizer_help(const char *name);
+/* The penalty of n values, sum l1 |w| + l2 w^2 (in double). */
+double sq_regularizer_value(const sq_regularizer *r, const float *w, size_t n);
+/* out = g + its gradient l1 sign(w) + 2 l2 w, for n values (a chunk);
+ * returns the penalty of w (the same pass). */
+double sq_regularizer_grad_into(const sq_regularizer *r, const float *w, const float *g,
+                                float *out, size_t n);
+/* Adds scale * its gradient, scale * (l1 sign(w) + 2 l2 w), to g; returns
+ * the penalty (the same pass). */
+double sq_regularizer_add_grad(const sq_regularizer *r, const float *w, float *g, size_t n,
+                               float scale);
+
+/* ---- the generic weight options (weight_options.c) ---------------------
+ * Every layer takes NAME_initializer= and NAME_regularizer= for each of
+ * its weights, NAME derived from the weight's Keras name (kernel ->
+ * kernel_initializer, recurrent_kernel -> recurrent_initializer, ...), and
+ * activity_regularizer=. A kind gets them by declaring its weights. */
+/* Whether key (e.g. "kernel_regularizer") is one of layer l's weight
+ * options; l must be configured. */
+int sq_wopt_accepts(const sq_layer *l, const char *key);
+/* Parses and keeps key=text on l (checked by sq_wopt_accepts). */
+int sq_wopt_set(sq_layer *l, const char *key, const char *text, sq_error *err);
+/* " key=text" for each option given, for sq_layer_describe. */
+void sq_wopt_describe(const sq_layer *l, sbuf *b);
+/* The initializer for weight spec w of l: the option's, or NULL for the
+ * kind's default. */
+const sq_initializer *sq_wopt_initializer(const sq_layer *l, const sq_weight_spec *w);
+/* The penalty on weight spec w of l, or NULL. */
+const sq_regularizer *sq_wopt_regularizer(const sq_layer *l, const sq_weight_spec *w);
+/* Initialises weight w of l at dst: the option's initializer or the kind's
+ * default. */
+int sq_layer_init_weight(const sq_layer *l, const sq_weight_spec *w, float *dst, sq_rng *rng,
+                         sq_error *err);
+/* The weight options kind k offers, for help and completion: option names
+ * into names and the default each starts with into defaults (static:
+ * "glorot_uniform", "none"); returns how many (at most max). Read from a
+ * layer made by the kind's example. */
+int sq_kind_weight_options(const sq_layer_kind *k, char (*names)[SQ_WOPT_NAME],
+                           const char **defaults, int max);
 
 /* ---- one layer as a whole (registry.c) -------------------------------- */
 /* "add KIND ... name=NAME" that recreates layer l (without a newline). */

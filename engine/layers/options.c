@@ -181,6 +181,7 @@ void sq_layer_free(sq_layer *l)
         free(l->states);
         free(l->state);
         free(l->opt);
+        free(l->wopt);
         free(l);
     }
 }
@@ -196,6 +197,12 @@ sq_layer *sq_layer_clone(const sq_layer *l)
     c->state = NULL;
     c->inner = NULL;
     c->states = NULL;
+    c->wopt = NULL;
+    if (l->nwopt) {
+        if (!(c->wopt = sq_malloc((size_t)l->nwopt * sizeof *c->wopt)))
+            goto fail;
+        memcpy(c->wopt, l->wopt, (size_t)l->nwopt * sizeof *c->wopt);
+    }
     size_t nopt = 1;
     while (l->kind->opts && l->kind->opts[nopt - 1].name)
         nopt++;
@@ -268,6 +275,7 @@ static void describe_body(const sq_layer *l, sbuf *b, int own)
         sb_printf(b, " %s=", k->opts[i].name);
         describe_value(&k->opts[i], &l->opt[i], b);
     }
+    sq_wopt_describe(l, b);
     if (k->has_activation && l->act)
         sb_printf(b, " activation=%s", sq_activation_name(l->act));
     if (!own)
@@ -415,6 +423,9 @@ static sq_layer *create(const sq_layer_kind *kind, int argc, char **argv,
     }
     int npos = 0, act_set = 0, shape_given = 0;
     long batch = 0;
+    /* the weight options (kernel_initializer=, ...): read once the kind is
+     * configured, since its weights tell which there are */
+    int generic[SQ_ARGS_MAX], ngeneric = 0;
     for (int a = 0; a < argc; a++) {
         const char *w = argv[a];
         const char *eq = strchr(w, '=');
@@ -476,6 +487,11 @@ static sq_layer *create(const sq_layer_kind *kind, int argc, char **argv,
             act_set = 1;
         } else {
             int i = sq_opt_index(kind, key);
+            if (i < 0 && ngeneric < SQ_ARGS_MAX
+                && (strstr(key, "_initializer") || strstr(key, "_regularizer"))) {
+                generic[ngeneric++] = a;
+                continue;
+            }
             if (i < 0) {
                 const char *names[64];
                 char hint[96];
@@ -535,6 +551,17 @@ static sq_layer *create(const sq_layer_kind *kind, int argc, char **argv,
     }
     if (batch > 0 && input_shape->rank > 0 && input_shape->d[0] < 0)
         input_shape->d[0] = batch;
+    for (int g = 0; g < ngeneric; g++) {
+        const char *w = argv[generic[g]], *eq = strchr(w, '=');
+        char key[64];
+        snprintf(key, sizeof key, "%.*s", (int)(eq - w), w);
+        if (!sq_wopt_accepts(l, key)) {
+            sq_fail(err, "Keyword argument not understood: %s", key);
+            goto fail;
+        }
+        if (sq_wopt_set(l, key, eq + 1, err) < 0)
+            goto fail;
+    }
     return l;
 fail:
     sq_layer_free(l);

@@ -169,6 +169,15 @@ char *sq_kind_help(const char *name)
                   "first layer only: input shape with a fixed batch first");
     }
     sb_printf(&b, "  %-*s %-18s %s\n", w, "trainable", "true|false", "whether training may change the weights (default true)");
+    char wo[SQ_MAX_WOPTS][SQ_WOPT_NAME];
+    const char *def[SQ_MAX_WOPTS];
+    int nwo = sq_kind_weight_options(k, wo, def, SQ_MAX_WOPTS);
+    if (nwo > 0)
+        sb_printf(&b, "\nweight options (see 'help initializers' and 'help regularizers'):\n");
+    for (int i = 0; i < nwo; i++)
+        sb_printf(&b, "  %-22s default %s%s\n", wo[i], def[i],
+                  strcmp(wo[i], "activity_regularizer") ? ""
+                  : " (a penalty on the layer's output)");
     if (k->shape_rule)
         sb_printf(&b, "\nshape: %s\n", k->shape_rule);
     if (k->example)
@@ -259,4 +268,20 @@ int sq_layer_check_input(const sq_layer *l, const sq_shape *in, sq_shape *out,
     sq_weight_spec w[SQ_MAX_WEIGHTS];
     int nw;
     return sq_layer_infer(l, in, out, w, &nw, err);
+}
+
+int sq_kind_weight_option(const char *name, int i, char *buf, size_t n, const char **def)
+{
+    const sq_layer_kind *k = sq_kind_find(name);
+    char wo[SQ_MAX_WOPTS][SQ_WOPT_NAME];
+    const char *d[SQ_MAX_WOPTS];
+    if (!k)
+        return -1;
+    int nwo = sq_kind_weight_options(k, wo, d, SQ_MAX_WOPTS);
+    if (i < 0 || i >= nwo)
+        return -1;
+    snprintf(buf, n, "%s", wo[i]);
+    if (def)
+        *def = d[i];
+    return 0;
 }

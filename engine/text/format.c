@@ -364,10 +364,9 @@ static void recurse(const fmt_ctx *c, int axis, long offset, size_t indent,
 
 /* ---- rank 0: str(np.float32(x)) ----------------------------------------- */
 
-static char *format_scalar(float v)
+void sq_float32_str(float v, char *buf)
 {
     f32parts p;
-    char buf[ELEM_BUF];
     double a;
 
     sq_f32_split(v, &p);
@@ -383,13 +382,17 @@ static char *format_scalar(float v)
         else
             sq_format_scientific(buf, &p, -1, -1, TRIM_DPT_ZEROS, -1, -1);
     }
-    {
-        size_t n = strlen(buf);
-        char *r = sq_malloc(n + 1);
-        if (r)
-            memcpy(r, buf, n + 1);
-        return r;
-    }
+}
+
+static char *format_scalar(float v)
+{
+    char buf[ELEM_BUF];
+    sq_float32_str(v, buf);
+    size_t n = strlen(buf);
+    char *r = sq_malloc(n + 1);
+    if (r)
+        memcpy(r, buf, n + 1);
+    return r;
 }
 
 /* IntegerFormat: every shown value right-aligned to the widest of the

@@ -9,6 +9,7 @@
 #include <string.h>
 #include "base/base.h"
 #include "train/optim.h"
+#include "text/text.h"
 
 typedef struct {
     const char *name, *what;
@@ -66,6 +67,23 @@ static const entry losses[] = {
                                   "(computed from its logits)" },
     { "sparse_categorical_crossentropy", "categorical_crossentropy against one class "
                                          "index per sample instead of one-hot rows" },
+    { "huber", "squared error for small errors, linear beyond delta (1.0): regression with "
+               "outliers" },
+    { "kl_divergence", "sum(y log(y / p)): how far the predicted distribution is from the "
+                       "true one" },
+    { "hinge", "mean(max(1 - y * p, 0)) with labels -1 or 1 (0/1 labels are turned into "
+               "them): maximum-margin classification" },
+    { "squared_hinge", "mean(max(1 - y * p, 0)^2): hinge, squared" },
+    { "categorical_hinge", "max(0, 1 + max of the wrong classes' scores - the right one's): "
+                           "one-hot labels" },
+    { "poisson", "mean(p - y log p): counts" },
+    { "log_cosh", "mean(log(cosh(p - y))): like squared error near 0, like absolute error "
+                  "far from it" },
+    { "cosine_similarity", "-(cosine of the angle between y_true and y_pred): directions, "
+                           "not lengths" },
+    { "mean_absolute_percentage_error", "100 * mean(|y - p| / |y|): relative errors" },
+    { "mean_squared_logarithmic_error", "mean((log(1 + p) - log(1 + y))^2): relative errors "
+                                        "of positive targets" },
 };
 
 static const entry metrics[] = {
@@ -78,6 +96,14 @@ static const entry metrics[] = {
                               "labels" },
     { "sparse_categorical_accuracy", "how often argmax(y_pred) equals the class index "
                                      "y_true" },
+    { "auc", "the area under the ROC curve (or the precision-recall curve with curve=PR), "
+             "from 200 thresholds: yes/no outputs" },
+    { "precision", "of the predictions above the threshold (0.5), how many are right" },
+    { "recall", "of the true labels, how many are predicted above the threshold (0.5)" },
+    { "top_k_categorical_accuracy", "how often the true class is among the k (5) highest "
+                                    "outputs: one-hot labels" },
+    { "sparse_top_k_categorical_accuracy", "top_k_categorical_accuracy with one class index "
+                                           "per sample" },
 };
 
 static const char *lookup(const entry *t, size_t n, const char *name)
@@ -106,7 +132,7 @@ static int spelled(const char *name, const char *canon, const char *aliases)
     return 0;
 }
 
-char *sq_name_help(const char *name)
+char *sq_glossary_help(const char *name)
 {
     sbuf b = { 0 };
     int found = 0;

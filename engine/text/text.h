@@ -20,4 +20,8 @@ const char *sq_bytes_short(double bytes, char *buf, size_t n);
 void sq_chart_panel(sbuf *b, const char *name, const double *tr, const double *va, int n,
                     int width);
 
+/* One line for each thing NAME is among the activations, optimizers,
+ * losses and metrics (glossary.c); malloc'd, NULL when it is none. */
+char *sq_glossary_help(const char *name);
+
 #endif

@@ -1,29 +1,117 @@
 /* fit.c - fit, evaluate and predict: Keras's training loop over the flat
- * weight and gradient buffers, with its running means and its progress
- * bar. */
+ * weight and gradient buffers, with its running means, its progress bar,
+ * the regularization penalties, sample and class weights, gradient
+ * clipping, validation data and the callbacks. */
 #include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "compile.h"
+#include "train/fit.h"
 #include "train/loss.h"
 #include "train/optim.h"
 #include "text/progbar.h"
 
-/* ---- one fit/evaluate: shapes, targets, metrics ------------------------- */
+/* ---- one data set against the model: shapes, targets, metrics ----------- */
 
 typedef struct {
     long nsamples;
     size_t sx, sy;             /* floats per sample of x and y */
     long last, rows;           /* output: last axis, rows per sample */
-    int logits;                /* the loss reads the last layer's z */
-    int sparse;                /* targets are class indices */
-    int metric[MAX_METRICS];   /* accuracy resolved */
+    int loss_logits;           /* the loss takes logits */
+    int read_z;                /* ... from the last layer's z (before its sigmoid/softmax) */
+    int per_row;               /* y holds one value per output row (class indices) */
+    sq_metric_cfg metric[MAX_METRICS];   /* accuracy resolved; thresholds borrowed */
 } plan;
 
-/* Keras's "Data cardinality is ambiguous" and friends; builds an unbuilt
- * model from x's shape. */
+static int is_crossentropy(int loss)
+{
+    return loss == L_BCE || loss == L_CCE || loss == L_SCCE;
+}
+
+static const char *shape_none(const sq_shape *sh, char *buf, size_t n)
+{
+    sq_shape s = *sh;
+    s.d[0] = -1;
+    return sq_shape_str(&s, buf, n);
+}
+
+static int check_labels(const sq_tensor *y, long last, sq_error *err)
+{
+    for (size_t i = 0; i < sq_shape_count(&y->shape); i++) {
+        float v = y->data[i];
+        if (!(v >= 0 && v < (float)last) || v != floorf(v))
+            return sq_fail(err, "Received a label value of %g which is outside the valid "
+                           "range of [0, %ld).", v, last);
+    }
+    return 0;
+}
+
+/* The targets y against the outputs `out` under c's loss and metrics, with
+ * Keras's shape checks. */
+static int plan_targets(const struct sq_compiled *c, plan *p, const sq_tensor *y,
+                        const sq_shape *out, sq_error *err)
+{
+    char a[128], b[128];
+    size_t osample = (size_t)(p->rows * p->last);
+    p->sy = sq_shape_count(&y->shape) / (size_t)y->shape.d[0];
+    p->per_row = 0;
+    int loss = c->loss.loss;
+    /* y as Keras sees it: a (N,) y for (N, K) outputs is expanded to (N, 1) */
+    sq_shape ys = y->shape;
+    if (ys.rank == 1 && out->rank == 2) {
+        ys.rank = 2;
+        ys.d[1] = 1;
+    }
+    if (loss == L_SCCE) {
+        if (p->sy != (size_t)p->rows)
+            return sq_fail(err, "sparse labels need one class index per sample; y has shape %s "
+                           "for outputs of shape %s", sq_shape_str(&y->shape, a, sizeof a),
+                           sq_shape_str(out, b, sizeof b));
+        if (check_labels(y, p->last, err) < 0)
+            return -1;
+        p->per_row = 1;
+    } else if (p->sy == osample) {
+        p->per_row = 0;
+    } else if (p->sy == (size_t)p->rows) {
+        if (loss == L_CCE)
+            return sq_fail(err, "Shapes %s and %s are incompatible", shape_none(&ys, a, sizeof a),
+                           shape_none(out, b, sizeof b));
+        if (loss == L_BCE && p->loss_logits)
+            return sq_fail(err, "logits and labels must have the same shape (%s vs %s)",
+                           shape_none(out, a, sizeof a), shape_none(&ys, b, sizeof b));
+        p->per_row = 1;   /* elementwise losses broadcast it over the last axis */
+    } else {
+        return sq_fail(err, "y has shape %s but the model's outputs have shape %s",
+                       sq_shape_str(&y->shape, a, sizeof a), sq_shape_str(out, b, sizeof b));
+    }
+    /* Keras resolves "accuracy" by the shapes */
+    int label_lower_rank = y->shape.rank < out->rank;
+    int label_last1 = y->shape.d[y->shape.rank - 1] == 1;
+    int acc = p->last == 1 ? M_BINARY_ACC
+            : (label_lower_rank || label_last1) ? M_SPARSE_ACC : M_CATEGORICAL_ACC;
+    for (int i = 0; i < c->nmetrics; i++) {
+        p->metric[i] = c->metric[i];
+        if (c->metric[i].kind == M_ACCURACY)
+            p->metric[i].kind = acc;
+        int k = p->metric[i].kind;
+        if ((k == M_SPARSE_ACC || k == M_SPARSE_TOP_K) && !p->per_row && p->last > 1)
+            return sq_fail(err, "%s needs one class index per sample; y has shape %s for "
+                           "outputs of shape %s", c->metric_name[i],
+                           sq_shape_str(&y->shape, a, sizeof a), sq_shape_str(out, b, sizeof b));
+        if ((k == M_SPARSE_ACC || k == M_SPARSE_TOP_K || p->per_row) && p->last > 1
+            && check_labels(y, p->last, err) < 0)
+            return -1;
+        if (sq_metric_is_confusion(k) && p->per_row && p->last > 1)
+            return sq_fail(err, "Shapes %s and %s are incompatible", shape_none(out, a, sizeof a),
+                           shape_none(&ys, b, sizeof b));
+    }
+    return 0;
+}
+
+/* Keras's "Data cardinality is ambiguous" and friends, for x and y; builds
+ * an unbuilt model from x's shape. */
 static int prepare(sq_session *s, const sq_tensor *x, const sq_tensor *y, plan *p,
                    int *built_here, sq_error *err)
 {
@@ -31,6 +119,7 @@ static int prepare(sq_session *s, const sq_tensor *x, const sq_tensor *y, plan *
     struct sq_compiled *c = m->compiled;
     char a[128], b[128];
     *built_here = 0;
+    memset(p, 0, sizeof *p);
     if (!c)
         return sq_fail(err, "You must compile your model before training/testing. Use "
                        "`model.compile(optimizer, loss)`.");
@@ -70,98 +159,55 @@ static int prepare(sq_session *s, const sq_tensor *x, const sq_tensor *y, plan *
                        "with y", sq_shape_str(&out, b, sizeof b));
     p->rows = (long)(osample / (size_t)p->last);
     p->sx = sq_shape_count(&x->shape) / (size_t)p->nsamples;
-    p->sy = y ? sq_shape_count(&y->shape) / (size_t)p->nsamples : 0;
+    /* crossentropy reads the logits cached by a sigmoid or softmax (Keras
+     * 2.6's _keras_logits), whatever from_logits says */
     int act = m->layers[m->n - 1]->act;
-    p->logits = (c->loss == L_BCE && act == sq_activation_find("sigmoid"))
-             || ((c->loss == L_CCE || c->loss == L_SCCE) && act == sq_activation_find("softmax"));
-    p->sparse = c->loss == L_SCCE;
+    int cached = act == sq_activation_find("sigmoid") || act == sq_activation_find("softmax");
+    if (is_crossentropy(c->loss.loss)) {
+        p->read_z = cached;
+        p->loss_logits = cached || c->loss.from_logits;
+    }
     if (!y)
         return 0;
-    /* Keras resolves "accuracy" by the shapes */
-    int label_lower_rank = y->shape.rank < out.rank;
-    int label_last1 = y->shape.d[y->shape.rank - 1] == 1;
-    int acc = p->last == 1 ? M_BINARY_ACC
-            : (label_lower_rank || label_last1) ? M_SPARSE_ACC : M_CATEGORICAL_ACC;
-    for (int i = 0; i < c->nmetrics; i++)
-        p->metric[i] = c->metric[i] == M_ACCURACY ? acc : c->metric[i];
-    if (!p->sparse && acc == M_SPARSE_ACC && p->last > 1)
-        p->sparse = 1;  /* class indices with a non-sparse loss: one-hot them */
-    if (c->loss == L_SCCE || (p->sparse && p->sy == (size_t)p->rows)) {
-        if (p->sy != (size_t)p->rows)
-            return sq_fail(err, "sparse labels need one class index per sample; y has shape %s "
-                           "for outputs of shape %s", sq_shape_str(&y->shape, a, sizeof a),
-                           sq_shape_str(&out, b, sizeof b));
-        for (size_t i = 0; i < sq_shape_count(&y->shape); i++) {
-            float v = y->data[i];
-            if (!(v >= 0 && v < (float)p->last) || v != floorf(v))
-                return sq_fail(err, "Received a label value of %g which is outside the valid "
-                               "range of [0, %ld).", v, p->last);
-        }
-        p->sparse = 1;
-    } else if (p->sy != osample) {
-        return sq_fail(err, "y has shape %s but the model's outputs have shape %s",
-                       sq_shape_str(&y->shape, a, sizeof a), sq_shape_str(&out, b, sizeof b));
-    } else {
-        p->sparse = 0;
-    }
-    /* sparse_categorical_accuracy asked for by name on targets that are not
-     * class indices: it reads one per output row, so there must be one per
-     * row and each must be a class */
-    for (int i = 0; i < c->nmetrics && !p->sparse; i++) {
-        if (p->metric[i] != M_SPARSE_ACC)
-            continue;
-        if (p->sy != (size_t)p->rows)
-            return sq_fail(err, "sparse_categorical_accuracy needs one class index per sample; "
-                           "y has shape %s for outputs of shape %s",
-                           sq_shape_str(&y->shape, a, sizeof a), sq_shape_str(&out, b, sizeof b));
-        for (size_t k = 0; k < sq_shape_count(&y->shape); k++) {
-            float v = y->data[k];
-            if (!(v >= 0 && v < (float)p->last) || v != floorf(v))
-                return sq_fail(err, "Received a label value of %g which is outside the valid "
-                               "range of [0, %ld).", v, p->last);
-        }
-        break;
-    }
-    return 0;
+    return plan_targets(c, p, y, &out, err);
 }
 
-/* One metric's sum over a batch. Class-index targets (p->sparse) are
- * one-hot into `onehot` for the metrics that compare whole rows
- * (binary_accuracy, categorical_accuracy), which would otherwise read a
- * row of targets where there is one value. */
-static double metric_sum(const plan *p, int i, const float *out, const float *t, long rows,
-                         float *onehot)
+/* The warning Keras gives when from_logits=true meets a sigmoid/softmax
+ * output (once per compile). */
+static void warn_logits(struct sq_compiled *c, const plan *p, sq_progress_fn cb, void *ctx)
 {
-    int mt = p->metric[i];
-    if (p->sparse && (mt == M_BINARY_ACC || mt == M_CATEGORICAL_ACC)) {
-        for (long r = 0; r < rows; r++)
-            for (long j = 0; j < p->last; j++)
-                onehot[r * p->last + j] = (float)(j == (long)t[r]);
-        return sq_metric_sum(mt, out, onehot, rows, p->last, 0);
-    }
-    return sq_metric_sum(mt, out, t, rows, p->last, p->sparse);
+    if (!c->loss.from_logits || !p->read_z || c->warned_logits || !cb)
+        return;
+    char msg[300];
+    snprintf(msg, sizeof msg, "\"`%s` received `from_logits=True`, but the `output` argument "
+             "was produced by a sigmoid or softmax activation and thus does not represent "
+             "logits. Was this intended?\"", sq_loss_name(c->loss.loss));
+    cb(ctx, msg, SQ_PROGRESS_WARNING);
+    c->warned_logits = 1;
 }
 
-/* The loss with sparse targets under a non-sparse loss: one-hot into tmp. */
-static double batch_loss(const struct sq_compiled *c, const plan *p, const float *out,
-                         const float *t, long rows, float *grad, float *onehot)
-{
-    int loss = c->loss;
-    if (p->sparse && loss != L_SCCE) {
-        for (long r = 0; r < rows; r++)
-            for (long j = 0; j < p->last; j++)
-                onehot[r * p->last + j] = (float)(j == (long)t[r]);
-        t = onehot;
-    }
-    return sq_loss_compute(loss, p->logits, out, t, rows, p->last, grad);
-}
+/* ---- scratch for one fit or evaluate ------------------------------------ */
 
-/* Scratch for one fit/evaluate: batch copies, output gradient, one-hot. */
+typedef struct {
+    size_t off, len;
+    sq_regularizer r;
+    int train;                 /* its gradient is used */
+} penalty;
+
 typedef struct {
     sq_train_ws ws;
-    float *bx, *by, *dout, *onehot;
+    float *bx, *by, *dout, *tbuf, *bw, *rw;
     long *perm;
     float *block;
+    penalty *pen;              /* the regularized weights */
+    int npen;
+    sq_range *tr;              /* the trained weights */
+    const sq_regularizer **trpen;   /* and their penalties (NULL: none) */
+    int ntr;
+    double frozen_pen;         /* the penalties of weights no step changes */
+    float *chunk;              /* SQ_OPTIM_CHUNK floats for the optimizer */
+    int activity;              /* some layer has an activity regularizer */
+    sq_metric_acc acc[MAX_METRICS];
 } loop_mem;
 
 static void loop_free(loop_mem *lm)
@@ -169,28 +215,73 @@ static void loop_free(loop_mem *lm)
     sq_train_ws_free(&lm->ws);
     free(lm->block);
     free(lm->perm);
+    free(lm->pen);
+    free(lm->tr);
+    free(lm->trpen);
+    for (int i = 0; i < MAX_METRICS; i++)
+        sq_metric_acc_free(&lm->acc[i]);
 }
 
 static int loop_init(loop_mem *lm, const sq_model *m, const sq_tensor *x, const plan *p,
                      long batch, long nperm, sq_error *err)
 {
     memset(lm, 0, sizeof *lm);
+    const struct sq_compiled *c = m->compiled;
     sq_shape in = x->shape;
     in.d[0] = batch;
     if (sq_train_ws_init(&lm->ws, m, &in, err) < 0)
         return -1;
     size_t outn = (size_t)batch * (size_t)(p->rows * p->last);
-    size_t total = (size_t)batch * p->sx + (size_t)batch * (p->sy ? p->sy : 1) + 2 * outn;
+    size_t rows = (size_t)batch * (size_t)p->rows;
+    size_t ysz = p->sy > (size_t)(p->rows * p->last) ? p->sy : (size_t)(p->rows * p->last);
+    size_t total = (size_t)batch * p->sx + (size_t)batch * ysz + 2 * outn + (size_t)batch
+                 + rows + SQ_OPTIM_CHUNK;
+    int nw = 0;
+    for (int i = 0; i < m->n; i++)
+        nw += m->layers[i]->nweights;
     lm->block = sq_malloc(total * sizeof(float));
     lm->perm = sq_malloc((size_t)(nperm ? nperm : 1) * sizeof *lm->perm);
-    if (!lm->block || !lm->perm) {
+    lm->pen = sq_malloc((size_t)(nw ? nw : 1) * sizeof *lm->pen);
+    lm->tr = sq_malloc((size_t)(nw ? nw : 1) * sizeof *lm->tr);
+    lm->trpen = sq_malloc((size_t)(nw ? nw : 1) * sizeof *lm->trpen);
+    if (!lm->block || !lm->perm || !lm->pen || !lm->tr || !lm->trpen) {
         loop_free(lm);
         return sq_fail(err, "out of memory");
     }
+    for (int i = 0; i < c->nmetrics; i++)
+        if (sq_metric_acc_init(&c->metric[i], &lm->acc[i], err) < 0) {
+            loop_free(lm);
+            return -1;
+        }
     lm->bx = lm->block;
     lm->by = lm->bx + (size_t)batch * p->sx;
-    lm->dout = lm->by + (size_t)batch * (p->sy ? p->sy : 1);
-    lm->onehot = lm->dout + outn;
+    lm->dout = lm->by + (size_t)batch * ysz;
+    lm->tbuf = lm->dout + outn;
+    lm->bw = lm->tbuf + outn;
+    lm->rw = lm->bw + batch;
+    lm->chunk = lm->rw + rows;
+    /* the weights with a penalty, and the ones the optimizer updates */
+    for (int li = 0; li < m->n; li++) {
+        const sq_layer *l = m->layers[li];
+        size_t off = l->param_off;
+        lm->activity |= l->activity.l1 != 0 || l->activity.l2 != 0;
+        for (int wi = 0; wi < l->nweights; wi++) {
+            size_t cnt = sq_weight_count(&l->w[wi]);
+            int train = l->trainable && l->w[wi].trainable;
+            const sq_regularizer *r = sq_wopt_regularizer(l, &l->w[wi]);
+            if (r && r->l1 == 0 && r->l2 == 0)
+                r = NULL;
+            if (r)
+                lm->pen[lm->npen++] = (penalty){ off, cnt, *r, train };
+            if (train && cnt) {
+                lm->trpen[lm->ntr] = r;
+                lm->tr[lm->ntr++] = (sq_range){ off, cnt };
+            } else if (r) {
+                lm->frozen_pen += sq_regularizer_value(r, m->params + off, cnt);
+            }
+            off += cnt;
+        }
+    }
     return 0;
 }
 
@@ -201,31 +292,74 @@ static void gather(float *dst, const float *src, size_t size, const long *idx, l
         memcpy(dst + (size_t)i * size, src + (size_t)idx[start + i] * size, size * sizeof(float));
 }
 
-/* Evaluates samples [from, to) in batches; values = loss then metrics.
- * Polls *intr between batches: -1 when interrupted, else 0. */
+/* The weight penalties of the current weights. */
+static double weight_penalty(const sq_model *m, const loop_mem *lm)
+{
+    double v = 0;
+    for (int k = 0; k < lm->npen; k++)
+        v += sq_regularizer_value(&lm->pen[k].r, m->params + lm->pen[k].off, lm->pen[k].len);
+    return v;
+}
+
+/* The loss's inputs for b samples: the output (z or y), the targets (per-row
+ * ones broadcast over the last axis for elementwise losses), row weights. */
+static const float *loss_targets(const struct sq_compiled *c, const plan *p, loop_mem *lm,
+                                 const float *t, long rows)
+{
+    if (!p->per_row || p->last == 1 || c->loss.loss == L_SCCE)
+        return t;
+    for (long r = 0; r < rows; r++)
+        for (long j = 0; j < p->last; j++)
+            lm->tbuf[r * p->last + j] = t[r];
+    return lm->tbuf;
+}
+
+/* Row weights from per-sample weights bw (NULL: none). */
+static const float *row_weights(const plan *p, loop_mem *lm, const float *bw, long b)
+{
+    if (!bw)
+        return NULL;
+    for (long i = 0; i < b; i++)
+        for (long r = 0; r < p->rows; r++)
+            lm->rw[i * p->rows + r] = bw[i];
+    return lm->rw;
+}
+
+/* Evaluates samples [from, to) of x, y (weights sw per sample, or NULL) in
+ * batches; values = loss then metrics, penalties included. Polls *intr
+ * between batches: -1 when interrupted or a metric refuses, else 0. */
 static int eval_range(sq_model *m, loop_mem *lm, const plan *p, const sq_tensor *x,
-                      const sq_tensor *y, long from, long to, long batch, sq_progbar *bar,
-                      const char *const *names, double *values, volatile int *intr)
+                      const sq_tensor *y, const float *sw, long from, long to, long batch,
+                      sq_progbar *bar, const char *const *names, double *values,
+                      volatile int *intr, sq_error *err)
 {
     struct sq_compiled *c = m->compiled;
     int nv = 1 + c->nmetrics;
-    double sums[MAX_METRICS + 1] = { 0 };
+    double loss_sum = 0, wpen = weight_penalty(m, lm);
     long seen = 0, steps = (to - from + batch - 1) / batch;
+    for (int i = 0; i < c->nmetrics; i++)
+        sq_metric_acc_reset(&p->metric[i], &lm->acc[i]);
     for (long st = 0; st < steps; st++) {
         if (intr && *intr)
-            return -1;
+            return sq_fail(err, "Interrupted");
         long b0 = from + st * batch, b = to - b0 < batch ? to - b0 : batch;
         sq_train_forward(m, &lm->ws, x->data + (size_t)b0 * p->sx, b, 0, NULL);
         int L = m->n - 1;
         const float *t = y->data + (size_t)b0 * p->sy;
         long rows = b * p->rows;
-        sums[0] += (double)b * batch_loss(c, p, p->logits ? lm->ws.z[L] : lm->ws.y[L], t, rows,
-                                          NULL, lm->onehot);
+        const float *rw = row_weights(p, lm, sw ? sw + b0 : NULL, b);
+        double loss = sq_loss_eval(&c->loss, p->loss_logits, p->read_z ? lm->ws.z[L] : lm->ws.y[L],
+                                   loss_targets(c, p, lm, t, rows), rows, p->last, rw, NULL);
+        loss += wpen + (lm->activity ? sq_train_activity_penalty(m, &lm->ws) : 0);
+        loss_sum += (double)b * loss;
         for (int i = 0; i < c->nmetrics; i++)
-            sums[i + 1] += metric_sum(p, i, lm->ws.y[L], t, rows, lm->onehot) / (double)p->rows;
+            if (sq_metric_update(&p->metric[i], &lm->acc[i], lm->ws.y[L], t, rows, p->last,
+                                 p->per_row, rw, err) < 0)
+                return -1;
         seen += b;
-        for (int i = 0; i < nv; i++)
-            values[i] = sums[i] / (double)seen;
+        values[0] = loss_sum / (double)seen;
+        for (int i = 0; i < c->nmetrics; i++)
+            values[i + 1] = sq_metric_result(&p->metric[i], &lm->acc[i]);
         if (bar)
             sq_progbar_update(bar, st + 1, nv, names, values, st + 1 == steps);
     }
@@ -237,82 +371,14 @@ static int interrupted(const sq_session *s)
     return s->interrupt && *s->interrupt;
 }
 
-/* fit's ranges, for the words and for typed callers alike. */
-static int fit_opts_check(const sq_fit_opts *o, sq_error *err)
+/* Room for the gradients, the optimizer and `epochs` more History rows. */
+static int training_room(sq_model *m, int epochs, sq_error *err)
 {
-    if (sq_check_long_range("fit", "epochs", o->epochs, 1, INT_MAX, err) < 0
-        || sq_check_long_range("fit", "batch_size", o->batch_size, 1, LONG_MAX, err) < 0
-        || sq_check_long_range("fit", "verbose", o->verbose, 0, 2, err) < 0)
-        return -1;
-    if (!(o->validation_split >= 0 && o->validation_split < 1))
-        return sq_fail(err, "fit: `validation_split` must be in [0, 1), got %g",
-                       o->validation_split);
-    return 0;
-}
-
-int sq_fit_opts_read(sq_args *a, sq_fit_opts *o, sq_error *err)
-{
-    *o = (sq_fit_opts){ 1, 32, 0, 1, 1 };
-    if (sq_arg_int(a, "epochs", INT_MIN, INT_MAX, &o->epochs, err) < 0
-        || sq_arg_long(a, "batch_size", LONG_MIN, LONG_MAX, &o->batch_size, err) < 0
-        || sq_arg_double(a, "validation_split", -HUGE_VAL, HUGE_VAL, &o->validation_split,
-                         err) < 0
-        || sq_arg_bool(a, "shuffle", &o->shuffle, err) < 0
-        || sq_arg_int(a, "verbose", INT_MIN, INT_MAX, &o->verbose, err) < 0)
-        return -1;
-    return fit_opts_check(o, err);
-}
-
-int sq_batch_opts_read(sq_args *a, long *batch_size, int *verbose, sq_error *err)
-{
-    *batch_size = 32;
-    if (sq_arg_long(a, "batch_size", 1, LONG_MAX, batch_size, err) < 0)
-        return -1;
-    if (verbose) {
-        *verbose = 1;
-        if (sq_arg_int(a, "verbose", 0, 1, verbose, err) < 0)
-            return -1;
-    }
-    return 0;
-}
-
-int sq_fit(sq_session *s, const sq_tensor *x, const sq_tensor *y,
-           const sq_fit_opts *o, sq_progress_fn cb, void *ctx, sq_error *err)
-{
-    sq_model *m = s->model;
-    plan p;
-    int built_here;
-    sq_rng saved_rng = s->rng;
-    if (fit_opts_check(o, err) < 0)
-        return -1;
-    if (prepare(s, x, y, &p, &built_here, err) < 0)
-        goto fail_unbuild;
     struct sq_compiled *c = m->compiled;
-    long n = p.nsamples;
-    long ntrain = o->validation_split > 0 ? (long)floor((double)n * (1 - o->validation_split)) : n;
-    if (ntrain == 0 || ntrain == n) {
-        if (o->validation_split > 0) {
-            sq_fail(err, "Training data contains %ld samples, which is not sufficient to split "
-                    "it into a validation and training set as specified by `validation_split="
-                    "%g`. Either provide more data, or a different value for the "
-                    "`validation_split` argument.", n, o->validation_split);
-            goto fail_unbuild;
-        }
-    }
-    long batch = o->batch_size < ntrain ? o->batch_size : ntrain;
-    long vbatch = o->batch_size < n - ntrain ? o->batch_size : n - ntrain;
-    if (vbatch > batch)
-        batch = vbatch;
-    loop_mem lm;
-    if (loop_init(&lm, m, x, &p, batch, ntrain, err) < 0)
-        goto fail_unbuild;
     if (m->grads_cap < m->nparams) {
         float *g = sq_realloc(m->grads, m->nparams * sizeof *g);
-        if (!g) {
-            loop_free(&lm);
-            sq_fail(err, "out of memory for the gradients");
-            goto fail_unbuild;
-        }
+        if (!g)
+            return sq_fail(err, "out of memory for the gradients");
         m->grads = g;
         m->grads_cap = m->nparams;
     }
@@ -323,44 +389,142 @@ int sq_fit(sq_session *s, const sq_tensor *x, const sq_tensor *y,
             vals[i] = c->values[i];
         }
         sq_optim *opt;
-        if (sq_optim_new(c->optimizer, c->nopts, keys, vals, m->nparams, &opt, err) < 0) {
-            loop_free(&lm);
-            goto fail_unbuild;
-        }
+        if (sq_optim_new(c->optimizer, c->nopts, keys, vals, m->nparams, &opt, err) < 0)
+            return -1;
         sq_optim_free(c->opt);
         c->opt = opt;
         c->opt_n = m->nparams;
     }
-    /* room in the History for every epoch of this fit */
-    int hw = 2 * (1 + c->nmetrics);
-    if (c->hist_n > INT_MAX - o->epochs) {
-        loop_free(&lm);
-        sq_fail(err, "the training history is full");
-        goto fail_unbuild;
-    }
-    if (c->hist_n + o->epochs > c->hist_cap) {
-        int cap = c->hist_n + o->epochs;
+    int hw = HIST_WIDTH(c);
+    if (c->hist_n > INT_MAX - epochs)
+        return sq_fail(err, "the training history is full");
+    if (c->hist_n + epochs > c->hist_cap) {
+        int cap = c->hist_n + epochs;
         double *h = sq_realloc(c->hist, (size_t)cap * (size_t)hw * sizeof *h);
-        if (!h) {
-            loop_free(&lm);
-            sq_fail(err, "out of memory for the training history");
-            goto fail_unbuild;
-        }
+        if (!h)
+            return sq_fail(err, "out of memory for the training history");
         c->hist = h;
         c->hist_cap = cap;
     }
-    /* from here on, weights change: an interrupt keeps the finished batches */
-    const char *names[2 * MAX_METRICS + 2];
-    double values[2 * MAX_METRICS + 2];
+    return 0;
+}
+
+/* One training step on the b samples gathered in lm; the batch's loss
+ * (penalties included). */
+static double train_step(sq_session *s, loop_mem *lm, const plan *p, long b, const float *rw)
+{
+    sq_model *m = s->model;
+    struct sq_compiled *c = m->compiled;
+    int L = m->n - 1;
+    long rows = b * p->rows;
+    sq_train_forward(m, &lm->ws, lm->bx, b, 1, &s->rng);
+    double loss = sq_loss_eval(&c->loss, p->loss_logits, p->read_z ? lm->ws.z[L] : lm->ws.y[L],
+                               loss_targets(c, p, lm, lm->by, rows), rows, p->last, rw,
+                               lm->dout);
+    if (lm->activity)
+        loss += sq_train_activity_penalty(m, &lm->ws);
+    sq_train_backward(m, &lm->ws, lm->bx, b, lm->dout, p->read_z);
+    /* the penalties' gradients and the clipping happen inside the update */
+    loss += lm->frozen_pen + sq_optim_step(c->opt, m->params, m->grads, lm->tr, lm->trpen,
+                                           lm->ntr, lm->chunk);
+    return loss;
+}
+
+int sq_fit(sq_session *s, const sq_tensor *x, const sq_tensor *y,
+           const sq_fit_opts *o, sq_progress_fn cb, void *ctx, sq_error *err)
+{
+    sq_model *m = s->model;
+    plan p, vp;
+    int built_here;
+    sq_rng saved_rng = s->rng;
+    fit_inputs in;
+    memset(&in, 0, sizeof in);
+    if (sq_fit_opts_check(o, err) < 0)
+        return -1;
+    if (prepare(s, x, y, &p, &built_here, err) < 0)
+        goto fail_unbuild;
+    struct sq_compiled *c = m->compiled;
+    long n = p.nsamples;
+    int given_val = o->validation_data || (o->val_x && o->val_y);
+    long ntrain = o->validation_split > 0 && !given_val
+                ? (long)floor((double)n * (1 - o->validation_split)) : n;
+    if ((ntrain == 0 || ntrain == n) && o->validation_split > 0 && !given_val) {
+        sq_fail(err, "Training data contains %ld samples, which is not sufficient to split "
+                "it into a validation and training set as specified by `validation_split="
+                "%g`. Either provide more data, or a different value for the "
+                "`validation_split` argument.", n, o->validation_split);
+        goto fail_unbuild;
+    }
+    if (sq_fit_inputs_load(s, y, ntrain, o, &in, err) < 0)
+        goto fail_unbuild;
+    /* the validation data: given, or the tail of x and y */
+    const sq_tensor *vx = x, *vy = y;
+    const float *vsw = in.sw;
+    long vfrom = ntrain, vto = n;
+    vp = p;
+    if (in.has_val) {
+        vx = &in.vx;
+        vy = &in.vy;
+        vsw = in.vsw;
+        vfrom = 0;
+        vto = vx->shape.d[0];
+        char a[128], b[128];
+        if (vx->shape.rank < 2 || vto == 0) {
+            sq_fail(err, "validation_data: x must hold samples; got shape %s",
+                    sq_shape_str(&vx->shape, a, sizeof a));
+            goto fail_inputs;
+        }
+        if (sq_model_check_input(m, &vx->shape, err) < 0)
+            goto fail_inputs;
+        int same = vx->shape.rank == x->shape.rank;
+        for (int i = 1; same && i < x->shape.rank; i++)
+            same = vx->shape.d[i] == x->shape.d[i];
+        if (!same) {
+            sq_fail(err, "validation_data: x has shape %s but the training x has shape %s",
+                    sq_shape_str(&vx->shape, a, sizeof a), sq_shape_str(&x->shape, b, sizeof b));
+            goto fail_inputs;
+        }
+        sq_shape out = m->layers[m->n - 1]->out_shape;
+        vp.nsamples = vto;
+        if (plan_targets(c, &vp, vy, &out, err) < 0)
+            goto fail_inputs;
+    }
+    int has_val = vto > vfrom;
+    long batch = o->batch_size < ntrain ? o->batch_size : ntrain;
+    long vbatch = o->batch_size < vto - vfrom ? o->batch_size : vto - vfrom;
+    if (vbatch > batch)
+        batch = vbatch;
+    /* the larger per-sample y of the two sets decides the room */
+    plan room = p;
+    if (vp.sy > room.sy)
+        room.sy = vp.sy;
+    loop_mem lm;
+    if (loop_init(&lm, m, x, &room, batch, ntrain, err) < 0)
+        goto fail_inputs;
+    if (training_room(m, o->epochs, err) < 0)
+        goto fail_loop;
+    if (sq_callbacks_set_lr(in.cbs) && sq_optim_has_schedule(c->opt)) {
+        sq_fail(err, "reduce_lr_on_plateau cannot change a learning-rate schedule (compile "
+                "gave learning_rate=NAME(...))");
+        goto fail_loop;
+    }
+    const char *names[2 * MAX_METRICS + 3];
+    double values[2 * MAX_METRICS + 3];
     int nv = 1 + c->nmetrics;
     names[0] = "loss";
     for (int i = 0; i < c->nmetrics; i++)
         names[i + 1] = c->metric_name[i];
     for (int i = 0; i <= c->nmetrics; i++)
         names[nv + i] = c->val_name[i];
+    sq_cb_env env = { s, cb, ctx, 0 };
+    if (sq_callbacks_begin(in.cbs, &env, names, has_val ? 2 * nv : nv, err) < 0)
+        goto fail_loop;
+    warn_logits(c, &p, cb, ctx);
+
+    /* from here on, weights change: an interrupt keeps the finished batches */
     long steps = (ntrain + o->batch_size - 1) / o->batch_size;
-    int rc = 0;
-    for (int ep = 0; ep < o->epochs && rc == 0; ep++) {
+    int hw = HIST_WIDTH(c), rc = 0;
+    for (int ep = o->initial_epoch; ep < o->epochs && rc == 0; ep++) {
         if (o->epochs > 1 && o->verbose && cb) {
             char line[64];
             snprintf(line, sizeof line, "Epoch %d/%d", ep + 1, o->epochs);
@@ -377,8 +541,10 @@ int sq_fit(sq_session *s, const sq_tensor *x, const sq_tensor *y,
             }
         sq_progbar bar;
         sq_progbar_start(&bar, steps, o->verbose, cb, ctx);
-        double sums[MAX_METRICS + 1] = { 0 };
+        double loss_sum = 0;
         long seen = 0;
+        for (int i = 0; i < c->nmetrics; i++)
+            sq_metric_acc_reset(&p.metric[i], &lm.acc[i]);
         for (long st = 0; st < steps; st++) {
             if (interrupted(s)) {
                 rc = sq_fail(err, "Interrupted");
@@ -388,51 +554,61 @@ int sq_fit(sq_session *s, const sq_tensor *x, const sq_tensor *y,
             long b = ntrain - b0 < o->batch_size ? ntrain - b0 : o->batch_size;
             gather(lm.bx, x->data, p.sx, lm.perm, b0, b);
             gather(lm.by, y->data, p.sy, lm.perm, b0, b);
-            sq_train_forward(m, &lm.ws, lm.bx, b, 1, &s->rng);
+            if (in.sw)
+                for (long i = 0; i < b; i++)
+                    lm.bw[i] = in.sw[lm.perm[b0 + i]];
+            const float *rw = row_weights(&p, &lm, in.sw ? lm.bw : NULL, b);
+            double loss = train_step(s, &lm, &p, b, rw);
+            loss_sum += loss * (double)b;
             int L = m->n - 1;
-            long rows = b * p.rows;
-            double loss = batch_loss(c, &p, p.logits ? lm.ws.z[L] : lm.ws.y[L], lm.by, rows,
-                                     lm.dout, lm.onehot);
-            sq_train_backward(m, &lm.ws, lm.bx, b, lm.dout, p.logits);
-            sq_optim_begin_step(c->opt);
-            for (int li = 0; li < m->n; li++) {
-                const sq_layer *l = m->layers[li];
-                if (!l->trainable)
-                    continue;
-                size_t off = l->param_off;
-                for (int wi = 0; wi < l->nweights; wi++) {
-                    size_t cnt = sq_weight_count(&l->w[wi]);
-                    if (l->w[wi].trainable)
-                        sq_optim_update(c->opt, m->params, m->grads, off, cnt);
-                    off += cnt;
-                }
-            }
-            sums[0] += loss * (double)b;
-            for (int i = 0; i < c->nmetrics; i++)
-                sums[i + 1] += metric_sum(&p, i, lm.ws.y[L], lm.by, rows, lm.onehot)
-                               / (double)p.rows;
+            for (int i = 0; i < c->nmetrics && rc == 0; i++)
+                rc = sq_metric_update(&p.metric[i], &lm.acc[i], lm.ws.y[L], lm.by, b * p.rows,
+                                      p.last, p.per_row, rw, err);
+            if (rc < 0)
+                break;
             seen += b;
-            for (int i = 0; i < nv; i++)
-                values[i] = sums[i] / (double)seen;
+            values[0] = loss_sum / (double)seen;
+            for (int i = 0; i < c->nmetrics; i++)
+                values[i + 1] = sq_metric_result(&p.metric[i], &lm.acc[i]);
             int last = st + 1 == steps;
-            if (!last || ntrain == n)
+            if (!last || !has_val)
                 sq_progbar_update(&bar, st + 1, nv, names, values, last);
         }
-        if (rc == 0 && ntrain < n) {
-            if (eval_range(m, &lm, &p, x, y, ntrain, n, o->batch_size, NULL, NULL, values + nv,
-                           s->interrupt) < 0)
-                rc = sq_fail(err, "Interrupted");
+        if (rc == 0 && has_val) {
+            if (eval_range(m, &lm, &vp, vx, vy, vsw, vfrom, vto, o->batch_size, NULL, NULL,
+                           values + nv, s->interrupt, err) < 0)
+                rc = -1;
             else
                 sq_progbar_update(&bar, steps, 2 * nv, names, values, 1);
         }
-        if (rc == 0) {
-            double *row = c->hist + (size_t)c->hist_n++ * (size_t)hw;
-            for (int i = 0; i < hw; i++)
-                row[i] = i < nv || ntrain < n ? values[i] : NAN;
+        if (rc < 0)
+            break;
+        /* the epoch's logs, for the callbacks, then the History */
+        sq_logs logs = { 0 };
+        for (int i = 0; i < (has_val ? 2 * nv : nv); i++) {
+            logs.name[logs.n] = names[i];
+            logs.value[logs.n++] = values[i];
         }
+        rc = sq_callbacks_epoch_end(in.cbs, &env, ep, &logs, err);
+        if (rc < 0)
+            break;
+        double *row = c->hist + (size_t)c->hist_n++ * (size_t)hw;
+        for (int i = 0; i < hw; i++)
+            row[i] = i < nv || (i < 2 * nv && has_val) ? values[i] : NAN;
+        for (int i = 0; i < logs.n; i++)
+            if (!strcmp(logs.name[i], "lr"))
+                row[2 * nv] = logs.value[i];
+        if (env.stop)
+            break;
     }
+    sq_callbacks_end(in.cbs, &env, rc == 0);
     loop_free(&lm);
+    sq_fit_inputs_free(&in);
     return rc;
+fail_loop:
+    loop_free(&lm);
+fail_inputs:
+    sq_fit_inputs_free(&in);
 fail_unbuild:
     if (built_here)
         sq_model_unbuild(m);
@@ -458,6 +634,7 @@ int sq_evaluate(sq_session *s, const sq_tensor *x, const sq_tensor *y,
     loop_mem lm;
     if (loop_init(&lm, m, x, &p, batch, 0, err) < 0)
         goto fail;
+    warn_logits(c, &p, cb, ctx);
     const char *nm[MAX_METRICS + 1];
     double v[MAX_METRICS + 1];
     nm[0] = "loss";
@@ -465,10 +642,9 @@ int sq_evaluate(sq_session *s, const sq_tensor *x, const sq_tensor *y,
         nm[i + 1] = c->metric_name[i];
     sq_progbar bar;
     sq_progbar_start(&bar, (p.nsamples + batch_size - 1) / batch_size, verbose, cb, ctx);
-    if (eval_range(m, &lm, &p, x, y, 0, p.nsamples, batch_size, &bar, nm, v,
-                   s->interrupt) < 0) {
+    if (eval_range(m, &lm, &p, x, y, NULL, 0, p.nsamples, batch_size, &bar, nm, v,
+                   s->interrupt, err) < 0) {
         loop_free(&lm);
-        sq_fail(err, "Interrupted");
         goto fail;
     }
     loop_free(&lm);

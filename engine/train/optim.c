@@ -97,7 +97,10 @@ static const struct {
 typedef struct {
     long long t;
     double m_cache;
+    double lr;                 /* ReduceLROnPlateau changes it */
 } state_head;
+
+static const char *const clip_names[3] = { "clipvalue", "clipnorm", "global_clipnorm" };
 
 /* ---- text helpers --------------------------------------------------------- */
 
@@ -107,84 +110,6 @@ static int name_eq_nocase(const char *a, const char *b)
         if (tolower((unsigned char)*a) != tolower((unsigned char)*b))
             return 0;
     return *a == *b;
-}
-
-/* Python's repr(float) for a finite x: the shortest digits that read back
- * as x, positional when 1e-4 <= |x| < 1e16, else "1e-07" style. */
-static const char *py_float(double x, char *buf, size_t n)
-{
-    char tmp[48], digits[24];
-    int nd = 0, exp10, prec;
-    const char *s;
-    size_t k = 0;
-
-    if (x == 0) {
-        snprintf(buf, n, "%s", signbit(x) ? "-0.0" : "0.0");
-        return buf;
-    }
-    for (prec = 1; prec < 17; prec++) {
-        snprintf(tmp, sizeof tmp, "%.*e", prec - 1, x);
-        if (strtod(tmp, NULL) == x)
-            break;
-    }
-    snprintf(tmp, sizeof tmp, "%.*e", prec - 1, x);
-    for (s = tmp; *s && *s != 'e'; s++)
-        if (isdigit((unsigned char)*s))
-            digits[nd++] = *s;
-    exp10 = atoi(s + 1);
-    while (nd > 1 && digits[nd - 1] == '0')
-        nd--;
-
-    char out[64];
-    if (x < 0)
-        out[k++] = '-';
-    if (exp10 < -4 || exp10 >= 16) {
-        out[k++] = digits[0];
-        if (nd > 1) {
-            out[k++] = '.';
-            for (int i = 1; i < nd; i++)
-                out[k++] = digits[i];
-        }
-        k += (size_t)snprintf(out + k, sizeof out - k, "e%c%02d",
-                              exp10 < 0 ? '-' : '+', abs(exp10));
-    } else if (exp10 < 0) {
-        out[k++] = '0';
-        out[k++] = '.';
-        for (int i = 0; i < -exp10 - 1; i++)
-            out[k++] = '0';
-        for (int i = 0; i < nd; i++)
-            out[k++] = digits[i];
-    } else {
-        for (int i = 0; i <= exp10; i++)
-            out[k++] = i < nd ? digits[i] : '0';
-        out[k++] = '.';
-        if (nd > exp10 + 1)
-            for (int i = exp10 + 1; i < nd; i++)
-                out[k++] = digits[i];
-        else
-            out[k++] = '0';
-    }
-    out[k] = '\0';
-    snprintf(buf, n, "%s", out);
-    return buf;
-}
-
-/* How Python would print the value the user typed: an int literal as an
- * int ("-1"), anything else as a float ("-0.5", "1e-07"). */
-static const char *py_value(const char *text, double v, char *buf, size_t n)
-{
-    if (!text)
-        return py_float(v, buf, n);
-    const char *s = text + (*text == '-' || *text == '+');
-    int is_int = *s != '\0';
-    for (; *s; s++)
-        if (!isdigit((unsigned char)*s))
-            is_int = 0;
-    if (is_int && fabs(v) < 1e18)
-        snprintf(buf, n, "%lld", (long long)v);
-    else
-        py_float(v, buf, n);
-    return buf;
 }
 
 /* ---- the names, for help and completion ----------------------------------- */
@@ -228,14 +153,14 @@ static int find_param(const char *key)
 static const char *shown(const char *const *text, const double *p, int q,
                          char *buf, size_t n)
 {
-    return text[q] ? text[q] : py_float(p[q], buf, n);
+    return text[q] ? text[q] : sq_py_float(p[q], buf, n);
 }
 
 /* Checks the values in the order Keras 2.6 does where it checks them at
  * all; other limits are seqsh's, to keep the arithmetic finite. text[q] is
  * what the user typed for q (NULL for a default). */
 static int check_values(int kind, const double *p, const char *const *text,
-                        int lr_alias, sq_error *err)
+                        int lr_alias, int scheduled, sq_error *err)
 {
     const char *cls = kinds[kind].class_name;
     char num[64];
@@ -243,18 +168,18 @@ static int check_values(int kind, const double *p, const char *const *text,
     /* Adagrad checks this before calling OptimizerV2.__init__. */
     if (kind == K_ADAGRAD && p[P_IAV] < 0)
         return sq_fail(err, "initial_accumulator_value must be non-negative: %s",
-                       py_value(text[P_IAV], p[P_IAV], num, sizeof num));
+                       sq_py_number(text[P_IAV], p[P_IAV], num, sizeof num));
     /* OptimizerV2.__init__: every **kwargs value must be >= 0. Nadam passes
      * schedule_decay on as `decay`. */
-    if (lr_alias && p[P_LR] < 0)
+    if (lr_alias && !scheduled && p[P_LR] < 0)
         return sq_fail(err, "Expected lr >= 0, received: %s",
-                       py_value(text[P_LR], p[P_LR], num, sizeof num));
+                       sq_py_number(text[P_LR], p[P_LR], num, sizeof num));
     if (p[P_DECAY] < 0)
         return sq_fail(err, "Expected decay >= 0, received: %s",
-                       py_value(text[P_DECAY], p[P_DECAY], num, sizeof num));
+                       sq_py_number(text[P_DECAY], p[P_DECAY], num, sizeof num));
     if (p[P_SCHED_DECAY] < 0)
         return sq_fail(err, "Expected decay >= 0, received: %s",
-                       py_value(text[P_SCHED_DECAY], p[P_SCHED_DECAY], num, sizeof num));
+                       sq_py_number(text[P_SCHED_DECAY], p[P_SCHED_DECAY], num, sizeof num));
     if (kind == K_FTRL) {
         if (p[P_IAV] < 0)
             return sq_fail(err, "initial_accumulator_value %f needs to be positive or zero",
@@ -278,7 +203,7 @@ static int check_values(int kind, const double *p, const char *const *text,
     if ((kind == K_SGD || kind == K_RMSPROP) && (p[P_MOMENTUM] < 0 || p[P_MOMENTUM] > 1))
         return sq_fail(err, "`momentum` must be between [0, 1].");
     /* seqsh's own limits. */
-    if (!(p[P_LR] > 0))
+    if (!scheduled && !(p[P_LR] > 0))
         return sq_fail(err, "%s: `%s` must be > 0, got '%s'", cls,
                        lr_alias ? "lr" : "learning_rate",
                        shown(text, p, P_LR, num, sizeof num));
@@ -317,14 +242,34 @@ int sq_optim_new(const char *name, int nopts, const char *const *keys,
     const char *text[P_COUNT] = { 0 };
     memcpy(p, kinds[kind].def, sizeof p);
     int lr_alias = 0;
+    sq_schedule sched = { .kind = S_NONE };
+    double clip[3] = { NAN, NAN, NAN };
+    const char *clip_text[3] = { NULL, NULL, NULL };
 
     for (int i = 0; i < nopts; i++) {
         const char *key = keys[i], *val = values[i];
         int is_lr = !strcmp(key, "lr");
         int pi = is_lr ? P_LR : find_param(key);
 
-        if (!strcmp(key, "clipnorm") || !strcmp(key, "clipvalue") ||
-            !strcmp(key, "global_clipnorm") || !strcmp(key, "name"))
+        int ci = -1;
+        for (int k = 0; k < 3; k++)
+            if (!strcmp(key, clip_names[k]))
+                ci = k;
+        if (ci >= 0) {
+            /* OptimizerV2.__init__: every keyword argument must be >= 0 */
+            if (clip_text[ci])
+                return sq_fail(err, "%s got multiple values for argument '%s'", cls, key);
+            if (sq_check_double(cls, key, val, -HUGE_VAL, HUGE_VAL, &clip[ci], err) < 0)
+                return -1;
+            if (clip[ci] < 0) {
+                char num[64];
+                return sq_fail(err, "Expected %s >= 0, received: %s", key,
+                               sq_py_number(val, clip[ci], num, sizeof num));
+            }
+            clip_text[ci] = val;
+            continue;
+        }
+        if (!strcmp(key, "name"))
             return sq_fail(err, "%s: `%s` is not supported by seqsh", cls, key);
         if (kind == K_NADAM && !strcmp(key, "decay"))
             return sq_fail(err, "Nadam: Keras 2.6 ignores `decay` for Nadam "
@@ -341,7 +286,17 @@ int sq_optim_new(const char *name, int nopts, const char *const *keys,
                                "use `learning_rate`", cls);
             return sq_fail(err, "%s got multiple values for argument '%s'", cls, key);
         }
-        if (pdefs[pi].is_bool) {
+        if (pi == P_LR && sq_schedule_is(val)) {
+            if (kind == K_NADAM)
+                return sq_fail(err, "The Nadam optimizer does not support "
+                               "tf.keras.optimizers.LearningRateSchedules as the learning "
+                               "rate.");
+            if (strlen(val) >= sizeof ((sq_optim *)0)->sched_text)
+                return sq_fail(err, "%s: the learning-rate schedule is too long", cls);
+            if (sq_schedule_parse(val, &sched, err) < 0)
+                return -1;
+            p[P_LR] = sq_schedule_lr(&sched, 0);
+        } else if (pdefs[pi].is_bool) {
             int b;
             if (sq_check_bool(cls, key, val, &b, err) < 0)
                 return -1;
@@ -353,7 +308,16 @@ int sq_optim_new(const char *name, int nopts, const char *const *keys,
         if (is_lr)
             lr_alias = 1;
     }
-    if (check_values(kind, p, text, lr_alias, err) < 0)
+    if (!isnan(clip[1]) && !isnan(clip[2])) {
+        char a[64], b[64];
+        return sq_fail(err, "Cannot accept both `clipnorm` and `global_clipnorm`, passed "
+                       "`clipnorm` %s, `global_clipnorm` %s",
+                       sq_py_number(clip_text[1], clip[1], a, sizeof a),
+                       sq_py_number(clip_text[2], clip[2], b, sizeof b));
+    }
+    if (sched.kind != S_NONE)
+        text[P_LR] = NULL;   /* the schedule's own numbers */
+    if (check_values(kind, p, text, lr_alias, sched.kind != S_NONE, err) < 0)
         return -1;
 
     if (kind_has(kind, P_EPSILON) && p[P_EPSILON] == 0)
@@ -364,6 +328,11 @@ int sq_optim_new(const char *name, int nopts, const char *const *keys,
         return sq_fail(err, "out of memory");
     o->kind = kind;
     memcpy(o->p, p, sizeof p);
+    o->sched = sched;
+    for (int i = 0; i < nopts && sched.kind != S_NONE; i++)
+        if (!strcmp(keys[i], "learning_rate") || !strcmp(keys[i], "lr"))
+            sq_squeeze_blanks(o->sched_text, sizeof o->sched_text, values[i]);
+    memcpy(o->clip, clip, sizeof clip);
     o->n = n;
     o->m_cache = 1.0;
     o->s_mom = o->s_mg = -1;
@@ -428,7 +397,7 @@ void sq_optim_begin_step(sq_optim *o)
     memset(c, 0, sizeof *c);
     /* OptimizerV2._decayed_lr: lr_t = lr / (1 + decay * iterations).
      * Nadam's _prepare_local reads the plain learning_rate. */
-    double lr = p[P_LR];
+    double lr = o->sched.kind != S_NONE ? sq_schedule_lr(&o->sched, o->t - 1) : p[P_LR];
     if (o->kind != K_NADAM && p[P_DECAY] > 0)
         lr /= 1.0 + p[P_DECAY] * iter;
     c->lr = (float)lr;
@@ -510,11 +479,17 @@ const char *sq_optim_describe(const sq_optim *o, char *buf, size_t n)
             if ((q == P_DECAY && v == 0) ||
                 (q == P_SCHED_DECAY && v == kinds[K_NADAM].def[P_SCHED_DECAY]))
                 continue;
-            PUT("%s%s=%s", first ? "" : ", ", pdefs[q].name,
-                py_float(v, num, sizeof num));
+            if (q == P_LR && o->sched.kind != S_NONE)
+                PUT("%s%s=%s", first ? "" : ", ", pdefs[q].name, o->sched_text);
+            else
+                PUT("%s%s=%s", first ? "" : ", ", pdefs[q].name,
+                    sq_py_float(v, num, sizeof num));
         }
         first = 0;
     }
+    for (int ci = 0; ci < 3; ci++)
+        if (!isnan(o->clip[ci]))
+            PUT(", %s=%s", clip_names[ci], sq_py_float(o->clip[ci], num, sizeof num));
     PUT(")");
 #undef PUT
     if (k >= n)
@@ -529,7 +504,7 @@ size_t sq_optim_state_size(const sq_optim *o)
 
 void sq_optim_state_save(const sq_optim *o, void *dst)
 {
-    state_head h = { o->t, o->m_cache };
+    state_head h = { o->t, o->m_cache, o->p[P_LR] };
     memcpy(dst, &h, sizeof h);
     if (o->slots)
         memcpy((char *)dst + sizeof h, o->slots,
@@ -542,6 +517,7 @@ void sq_optim_state_restore(sq_optim *o, const void *src)
     memcpy(&h, src, sizeof h);
     o->t = h.t;
     o->m_cache = h.m_cache;
+    o->p[P_LR] = h.lr;
     if (o->slots)
         memcpy(o->slots, (const char *)src + sizeof h,
                (size_t)o->nslots * o->n * sizeof(float));
@@ -550,3 +526,178 @@ void sq_optim_state_restore(sq_optim *o, const void *src)
     memset(&o->c, 0, sizeof o->c);
 }
 
+
+/* ---- what fit and the model file need -------------------------------------- */
+
+int sq_optim_has_schedule(const sq_optim *o)
+{
+    return o->sched.kind != S_NONE;
+}
+
+double sq_optim_lr(const sq_optim *o)
+{
+    return o->p[P_LR];
+}
+
+void sq_optim_set_lr(sq_optim *o, double lr)
+{
+    o->p[P_LR] = lr;
+}
+
+int sq_optim_nslots(const sq_optim *o)
+{
+    return o->nslots;
+}
+
+size_t sq_optim_size(const sq_optim *o)
+{
+    return o->n;
+}
+
+float *sq_optim_slots(sq_optim *o)
+{
+    return o->slots;
+}
+
+void sq_optim_get_counters(const sq_optim *o, long long *t, double *m_cache)
+{
+    *t = o->t;
+    *m_cache = o->m_cache;
+}
+
+void sq_optim_set_counters(sq_optim *o, long long t, double m_cache)
+{
+    o->t = t;
+    o->m_cache = m_cache;
+    memset(&o->c, 0, sizeof o->c);
+}
+
+/* Clipping follows optimizer_v2.py _transform_gradients: clipvalue, then
+ * clipnorm (each tensor by its own norm: tf.clip_by_norm, t * c /
+ * max(|t|, c)), then global_clipnorm (tf.clip_by_global_norm: all by
+ * their joint norm), on the gradients with the penalties' added. A tensor
+ * already within its norm is left as it is. */
+
+/* One chunk of range k's gradient as the optimizer takes it: plus the
+ * penalty's gradient, clipped to +-clipvalue; the penalty of w is added
+ * to *value. Returns the chunk (out, or g itself when nothing changes). */
+static const float *chunk_grad(const sq_optim *o, const float *w, const float *g,
+                               const sq_regularizer *pen, float *out, size_t n, double *value)
+{
+    const float *src = g;
+    if (pen) {
+        *value += sq_regularizer_grad_into(pen, w, g, out, n);
+        src = out;
+    }
+    if (!isnan(o->clip[0])) {
+        if (src != out)
+            memcpy(out, src, n * sizeof *out);
+        sq_clip_value(out, n, (float)o->clip[0]);
+        src = out;
+    }
+    return src;
+}
+
+/* The squared norm of range k's gradient with its penalty's (and
+ * clipvalue's) change: one read of w and g, which also gives the
+ * penalty's value (*value, or -1 when it does not: with clipvalue), or
+ * chunk by chunk with clipvalue. */
+static double range_sumsq(const sq_optim *o, const float *params, const float *grads,
+                          const sq_range *r, const sq_regularizer *pen, float *chunk,
+                          double *value)
+{
+    const float *w = params + r->off, *g = grads + r->off;
+    *value = -1;
+    if (isnan(o->clip[0])) {
+        if (!pen)
+            return sq_sumsq(g, r->len);
+        double s1 = 0, s2 = 0;
+        double ss = sq_pen_sumsq(w, g, r->len, (float)pen->l1, 2.0f * (float)pen->l2, &s1, &s2);
+        *value = pen->l1 * s1 + pen->l2 * s2;
+        return ss;
+    }
+    double ss = 0, ignored = 0;
+    for (size_t at = 0; at < r->len; at += SQ_OPTIM_CHUNK) {
+        size_t m = r->len - at < SQ_OPTIM_CHUNK ? r->len - at : SQ_OPTIM_CHUNK;
+        ss += sq_sumsq(chunk_grad(o, w + at, g + at, pen, chunk, m, &ignored), m);
+    }
+    return ss;
+}
+
+/* Updates range k with its gradient transformed chunk by chunk in `chunk`
+ * (L1-sized), scaled by c / norm (clipnorm, when norm > 0) or by scale;
+ * returns the penalty of the weights before the update (`known` when it
+ * is >= 0: the norm pass found it). */
+static double range_update(sq_optim *o, float *params, const float *grads, const sq_range *r,
+                           const sq_regularizer *pen, float *chunk, float c, float norm,
+                           float scale, double known)
+{
+    double value = 0, s1 = 0, s2 = 0;
+    /* without clipvalue, the penalty and the scale are one loop */
+    int fused = isnan(o->clip[0]) && (norm > 0 || scale != 1);
+    float a = pen ? (float)pen->l1 : 0, b = pen ? 2.0f * (float)pen->l2 : 0;
+    if (norm <= 0) {
+        c = scale;
+        norm = 1;
+    }
+    /* Adam takes the transform in its own loop: one pass */
+    if (isnan(o->clip[0]) && sq_optim_apply_pen(o, params, grads + r->off, r->off, r->len, a, b,
+                                                c, norm, known >= 0 ? NULL : &s1, &s2) == 0)
+        return known >= 0 ? known : pen ? pen->l1 * s1 + pen->l2 * s2 : 0;
+    for (size_t at = 0; at < r->len; at += SQ_OPTIM_CHUNK) {
+        size_t m = r->len - at < SQ_OPTIM_CHUNK ? r->len - at : SQ_OPTIM_CHUNK;
+        const float *w = params + r->off + at, *g = grads + r->off + at;
+        if (fused) {
+            sq_pen_scale(w, g, chunk, m, a, b, c, norm, &s1, &s2);
+            g = chunk;
+        } else {
+            g = chunk_grad(o, w, g, pen, chunk, m, &value);
+            if (c != 1 || norm != 1) {
+                if (g != chunk)
+                    memcpy(chunk, g, m * sizeof *chunk);
+                sq_clip_scale(chunk, m, c, norm);
+                g = chunk;
+            }
+        }
+        sq_optim_apply(o, params, g, r->off + at, m);
+    }
+    if (pen && fused)
+        value = pen->l1 * s1 + pen->l2 * s2;
+    return value;
+}
+
+double sq_optim_step(sq_optim *o, float *params, const float *grads, const sq_range *r,
+                     const sq_regularizer *const *pen, int n, float *chunk)
+{
+    sq_optim_begin_step(o);
+    int cv = !isnan(o->clip[0]), cn = !isnan(o->clip[1]), gn = !isnan(o->clip[2]);
+    double value = 0, known;
+    float scale = 1;
+    if (gn) {
+        /* the joint norm first (the penalties' values then come from the
+         * updates) */
+        double ss = 0;
+        for (int k = 0; k < n; k++)
+            ss += range_sumsq(o, params, grads, &r[k], pen[k], chunk, &known);
+        float c = (float)o->clip[2], norm = (float)sqrt(ss);
+        if (norm > c)
+            scale = c * fminf(1.0f / norm, 1.0f / c);
+    }
+    for (int k = 0; k < n; k++) {
+        if (!pen[k] && !cv && !cn && scale == 1) {
+            sq_optim_apply(o, params, grads + r[k].off, r[k].off, r[k].len);
+            continue;
+        }
+        float c = 0, norm = 0;
+        known = -1;
+        if (cn) {
+            double ss = range_sumsq(o, params, grads, &r[k], pen[k], chunk, &known);
+            c = (float)o->clip[1];
+            norm = (float)sqrt(ss);
+            if (!(ss > 0 && norm > c))
+                norm = 0;
+        }
+        value += range_update(o, params, grads, &r[k], pen[k], chunk, c, norm, scale, known);
+    }
+    return value;
+}

@@ -60,4 +60,37 @@ size_t sq_optim_state_size(const sq_optim *o);
 void sq_optim_state_save(const sq_optim *o, void *dst);
 void sq_optim_state_restore(sq_optim *o, const void *src);
 
+/* A learning-rate schedule was given (learning_rate=NAME(...)). */
+int sq_optim_has_schedule(const sq_optim *o);
+/* The learning rate as given (Keras holds it as float32: callers round
+ * what they log), and a new one (ReduceLROnPlateau; not with a
+ * schedule). */
+double sq_optim_lr(const sq_optim *o);
+void sq_optim_set_lr(sq_optim *o, double lr);
+/* The state as the model file keeps it: counters, and nslots * size floats
+ * of slots (borrowed). */
+int sq_optim_nslots(const sq_optim *o);
+size_t sq_optim_size(const sq_optim *o);
+float *sq_optim_slots(sq_optim *o);
+void sq_optim_get_counters(const sq_optim *o, long long *t, double *m_cache);
+void sq_optim_set_counters(sq_optim *o, long long t, double m_cache);
+
+/* A range of the flat buffers: one weight tensor. */
+typedef struct {
+    size_t off, len;
+} sq_range;
+/* Applies the update to params[off .. off+len) from g (len gradients,
+ * already offset), using the slots at off. */
+void sq_optim_apply(sq_optim *o, float *params, const float *g, size_t off, size_t len);
+
+/* One whole step, as Keras's apply_gradients does it: begins the step,
+ * then updates the n trained tensors r with their gradients plus the
+ * gradients of their penalties pen[k] (NULL: none), clipped as the
+ * optimizer says, each transformed in chunks of SQ_OPTIM_CHUNK floats in
+ * `chunk` so that the gradients are read once more at most. grads is left
+ * as it was. Returns the penalties of the weights before the update. */
+#define SQ_OPTIM_CHUNK 1024
+double sq_optim_step(sq_optim *o, float *params, const float *grads, const sq_range *r,
+                     const sq_regularizer *const *pen, int n, float *chunk);
+
 #endif

@@ -5,6 +5,7 @@
 
 #include <stddef.h>
 #include "train/optim.h"
+#include "train/schedule.h"
 
 #define BACKEND_EPSILON 1e-7   /* keras.backend.epsilon() */
 
@@ -38,10 +39,32 @@ struct sq_optim {
     int nslots;
     float *slots;              /* nslots * n floats, slot k at k * n */
     int s_mom, s_mg;           /* RMSprop: slot indices, -1 when absent */
+    sq_schedule sched;         /* learning_rate=NAME(...), or kind S_NONE */
+    char sched_text[256];      /* as given, for describe */
+    double clip[3];            /* clipvalue, clipnorm, global_clipnorm; NaN when not given */
     /* mutable state (saved and restored) */
     long long t;               /* iterations; the step under way is t */
     double m_cache;            /* Nadam's momentum_cache, starts at 1 */
     coefs c;                   /* for step t, set by begin_step */
 };
+
+/* clipping's loops (optim_update.c) */
+double sq_sumsq(const float *g, size_t n);
+void sq_clip_scale(float *g, size_t n, float c, float norm);
+void sq_clip_value(float *g, size_t n, float v);
+void sq_scale(float *g, size_t n, float s);
+/* Adam's update with the gradient (g + a sign(w) + b w) * c / norm in
+ * its loop, the penalty's sums added to *s1, *s2 (s1 NULL: not wanted);
+ * -1 (nothing done) for another optimizer. */
+int sq_optim_apply_pen(sq_optim *o, float *params, const float *g, size_t off, size_t len,
+                       float a, float b, float c, float norm, double *s1, double *s2);
+/* sum over n of (g + a sign(w) + b w)^2 (a = b = 0: of g^2); with a
+ * penalty, its sums of |w| and w^2 are added to *s1, *s2 */
+double sq_pen_sumsq(const float *w, const float *g, size_t n, float a, float b, double *s1,
+                    double *s2);
+/* out = (g + a sign(w) + b w) * c / norm; the penalty's sums of |w| and
+ * w^2 are added to *s1 and *s2 (not with a = b = 0) */
+void sq_pen_scale(const float *w, const float *g, float *out, size_t n, float a, float b,
+                  float c, float norm, double *s1, double *s2);
 
 #endif

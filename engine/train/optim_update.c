@@ -4,17 +4,14 @@
  * float32 (see optim.c). */
 #include <math.h>
 #include <stddef.h>
+#include "base/base.h"
 #include "train/optim_impl.h"
 
 
 /* The update loops are the hot path of small models (W2 spends most of its
  * time here): compile them for AVX-512 and AVX2 as well, chosen when the
  * program loads. */
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(__SANITIZE_ADDRESS__)
-#define VECTOR_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
-#else
-#define VECTOR_CLONES
-#endif
+#define VECTOR_CLONES SQ_VECTOR_CLONES
 
 /* ---- the updates ---------------------------------------------------------- *
  * Each is a flat loop over one range; w, g and the slots never alias. */
@@ -260,10 +257,15 @@ VECTOR_CLONES static void upd_ftrl(float *restrict w, const float *restrict g,
 void sq_optim_update(sq_optim *o, float *params, const float *grads,
                      size_t off, size_t len)
 {
+    if (off <= o->n && grads)
+        sq_optim_apply(o, params, grads + off, off, len);
+}
+
+void sq_optim_apply(sq_optim *o, float *params, const float *g, size_t off, size_t len)
+{
     if (o->t == 0 || len == 0 || off > o->n || len > o->n - off)
         return;
     float *w = params + off;
-    const float *g = grads + off;
     float *s0 = o->slots ? o->slots + off : NULL;
     float *s1 = o->nslots > 1 ? s0 + o->n : NULL;
     float *s2 = o->nslots > 2 ? s0 + 2 * o->n : NULL;
@@ -303,3 +305,295 @@ void sq_optim_update(sq_optim *o, float *params, const float *grads,
     }
 }
 
+
+/* ---- clipping's passes -------------------------------------------------------- */
+
+#define LANES 16
+#define BLOCK 4096
+
+VECTOR_CLONES static void sumsq_block(const float *restrict g, size_t n, float *restrict s)
+{
+    size_t i = 0;
+    for (int k = 0; k < LANES; k++)
+        s[k] = 0;
+    for (; i + LANES <= n; i += LANES)
+        for (int k = 0; k < LANES; k++)
+            s[k] += g[i + k] * g[i + k];
+    for (; i < n; i++)
+        s[0] += g[i] * g[i];
+}
+
+double sq_sumsq(const float *g, size_t n)
+{
+    float s[LANES];
+    double t = 0;
+    for (size_t at = 0; at < n; at += BLOCK) {
+        sumsq_block(g + at, n - at < BLOCK ? n - at : BLOCK, s);
+        for (int k = 0; k < LANES; k++)
+            t += s[k];
+    }
+    return t;
+}
+
+/* g = g * c / norm: t * clip_norm / max(l2norm, clip_norm) with the
+ * product rounded first, as tf.clip_by_norm does */
+VECTOR_CLONES void sq_clip_scale(float *restrict g, size_t n, float c, float norm)
+{
+    for (size_t i = 0; i < n; i++)
+        g[i] = g[i] * c / norm;
+}
+
+VECTOR_CLONES void sq_clip_value(float *restrict g, size_t n, float v)
+{
+    for (size_t i = 0; i < n; i++)
+        g[i] = g[i] > v ? v : g[i] < -v ? -v : g[i];
+}
+
+VECTOR_CLONES void sq_scale(float *restrict g, size_t n, float s)
+{
+    for (size_t i = 0; i < n; i++)
+        g[i] *= s;
+}
+
+/* ---- the step's fused gradient passes (sq_optim_step) ---------------------------
+ * The penalty's gradient a sign(w) + b w, a scale (clipnorm's c / norm, or
+ * global_clipnorm's), and the penalty's sums, in one loop each. */
+
+VECTOR_CLONES static void pen_scale_block(const float *restrict w, const float *restrict g,
+                                          float *restrict out, size_t n, float a, float b,
+                                          float c, float norm, float *restrict s1,
+                                          float *restrict s2)
+{
+    size_t i = 0;
+    for (int k = 0; k < LANES; k++)
+        s1[k] = s2[k] = 0;
+    for (; i + LANES <= n; i += LANES)
+        for (int k = 0; k < LANES; k++) {
+            float x = w[i + k];
+            float sg = (float)(x > 0) - (float)(x < 0);
+            out[i + k] = (g[i + k] + (a * sg + b * x)) * c / norm;
+            s1[k] += fabsf(x);
+            s2[k] += x * x;
+        }
+    for (; i < n; i++) {
+        float x = w[i];
+        float sg = (float)(x > 0) - (float)(x < 0);
+        out[i] = (g[i] + (a * sg + b * x)) * c / norm;
+        s1[0] += fabsf(x);
+        s2[0] += x * x;
+    }
+}
+
+/* The norm pass with a penalty also takes the penalty's sums of |w| (q1)
+ * and w^2 (q2): the update then need not. */
+VECTOR_CLONES static void l2_sumsq_block(const float *restrict w, const float *restrict g,
+                                         size_t n, float b, float *restrict s,
+                                         float *restrict q2)
+{
+    size_t i = 0;
+    for (int k = 0; k < LANES; k++)
+        s[k] = q2[k] = 0;
+    for (; i + LANES <= n; i += LANES)
+        for (int k = 0; k < LANES; k++) {
+            float x = w[i + k], t = g[i + k] + b * x;
+            s[k] += t * t;
+            q2[k] += x * x;
+        }
+    for (; i < n; i++) {
+        float x = w[i], t = g[i] + b * x;
+        s[0] += t * t;
+        q2[0] += x * x;
+    }
+}
+
+VECTOR_CLONES static void pen_sumsq_block(const float *restrict w, const float *restrict g,
+                                          size_t n, float a, float b, float *restrict s,
+                                          float *restrict q1, float *restrict q2)
+{
+    size_t i = 0;
+    for (int k = 0; k < LANES; k++)
+        s[k] = q1[k] = q2[k] = 0;
+    for (; i + LANES <= n; i += LANES)
+        for (int k = 0; k < LANES; k++) {
+            float x = w[i + k];
+            float sg = (float)(x > 0) - (float)(x < 0);
+            float t = g[i + k] + (a * sg + b * x);
+            s[k] += t * t;
+            q1[k] += fabsf(x);
+            q2[k] += x * x;
+        }
+    for (; i < n; i++) {
+        float x = w[i];
+        float sg = (float)(x > 0) - (float)(x < 0);
+        float t = g[i] + (a * sg + b * x);
+        s[0] += t * t;
+        q1[0] += fabsf(x);
+        q2[0] += x * x;
+    }
+}
+
+VECTOR_CLONES static void scale_into(const float *restrict g, float *restrict out, size_t n,
+                                     float c, float norm)
+{
+    for (size_t i = 0; i < n; i++)
+        out[i] = g[i] * c / norm;
+}
+
+double sq_pen_sumsq(const float *w, const float *g, size_t n, float a, float b, double *s1,
+                    double *s2)
+{
+    float s[LANES], q1[LANES] = { 0 }, q2[LANES];
+    double t = 0;
+    for (size_t at = 0; at < n; at += BLOCK) {
+        size_t m = n - at < BLOCK ? n - at : BLOCK;
+        if (a == 0 && b == 0) {
+            sumsq_block(g + at, m, s);
+            for (int k = 0; k < LANES; k++)
+                t += s[k];
+            continue;
+        }
+        if (a == 0)
+            l2_sumsq_block(w + at, g + at, m, b, s, q2);
+        else
+            pen_sumsq_block(w + at, g + at, m, a, b, s, q1, q2);
+        for (int k = 0; k < LANES; k++) {
+            t += s[k];
+            *s1 += q1[k];
+            *s2 += q2[k];
+        }
+    }
+    return t;
+}
+
+void sq_pen_scale(const float *w, const float *g, float *out, size_t n, float a, float b,
+                  float c, float norm, double *s1, double *s2)
+{
+    float l1[LANES], l2[LANES];
+    if (a == 0 && b == 0) {
+        scale_into(g, out, n, c, norm);
+        return;
+    }
+    pen_scale_block(w, g, out, n, a, b, c, norm, l1, l2);
+    for (int k = 0; k < LANES; k++) {
+        *s1 += l1[k];
+        *s2 += l2[k];
+    }
+}
+
+/* Adam with the step's gradient transform inside its loop: the gradient
+ * it uses is (g + a sign(w) + b w) * c / norm, the same float values the
+ * chunk path hands it, so the results are the same bit for bit; the
+ * penalty's sums of |w| and w^2 are added to s1, s2. For the common case
+ * (Adam with penalties or clipnorm), one pass over the weights. One body,
+ * specialised by pen (0 none, 1 l2 only, 2 l1 and l2) and scaled. */
+static inline __attribute__((always_inline)) void
+adam_pen(float *restrict w, const float *restrict g, float *restrict m, float *restrict v,
+         size_t n, const coefs *cf, float a, float b, float c, float norm,
+         float *restrict s1, float *restrict s2, const int pen, const int scaled,
+         const int sums)
+{
+    const float omb1 = cf->omb1, omb2 = cf->omb2, alpha = cf->alpha, eps = cf->eps;
+    size_t i = 0;
+    if (!sums) {
+        /* the plain loop of upd_adam with the gradient's change */
+        for (; i < n; i++) {
+            float x = w[i], gj = g[i];
+            if (pen == 2) {
+                float sg = (float)(x > 0) - (float)(x < 0);
+                gj = gj + (a * sg + b * x);
+            } else if (pen == 1) {
+                gj = gj + b * x;
+            }
+            if (scaled)
+                gj = gj * c / norm;
+            m[i] += (gj - m[i]) * omb1;
+            v[i] += (gj * gj - v[i]) * omb2;
+            w[i] -= (m[i] * alpha) / (sqrtf(v[i]) + eps);
+        }
+        return;
+    }
+    for (int k = 0; k < LANES; k++)
+        s1[k] = s2[k] = 0;
+    for (; i + LANES <= n; i += LANES)
+        for (int k = 0; k < LANES; k++) {
+            size_t j = i + (size_t)k;
+            float x = w[j], gj = g[j];
+            if (pen == 2) {
+                float sg = (float)(x > 0) - (float)(x < 0);
+                gj = gj + (a * sg + b * x);
+                if (sums)
+                    s1[k] += fabsf(x);
+            } else if (pen == 1) {
+                gj = gj + b * x;
+            }
+            if (pen && sums)
+                s2[k] += x * x;
+            if (scaled)
+                gj = gj * c / norm;
+            m[j] += (gj - m[j]) * omb1;
+            v[j] += (gj * gj - v[j]) * omb2;
+            w[j] -= (m[j] * alpha) / (sqrtf(v[j]) + eps);
+        }
+    for (; i < n; i++) {
+        float x = w[i], gj = g[i];
+        if (pen) {
+            float sg = (float)(x > 0) - (float)(x < 0);
+            gj = gj + (a * sg + b * x);
+            s1[0] += fabsf(x);
+            s2[0] += x * x;
+        }
+        if (scaled)
+            gj = gj * c / norm;
+        m[i] += (gj - m[i]) * omb1;
+        v[i] += (gj * gj - v[i]) * omb2;
+        w[i] -= (m[i] * alpha) / (sqrtf(v[i]) + eps);
+    }
+}
+
+#define ADAM_PEN(name, pen, scaled, sums) \
+    VECTOR_CLONES static void name(float *restrict w, const float *restrict g, \
+        float *restrict m, float *restrict v, size_t n, const coefs *cf, float a, float b, \
+        float c, float norm, float *restrict s1, float *restrict s2) \
+    { adam_pen(w, g, m, v, n, cf, a, b, c, norm, s1, s2, pen, scaled, sums); }
+ADAM_PEN(adam_scaled, 0, 1, 0)
+ADAM_PEN(adam_l2, 1, 0, 1)
+ADAM_PEN(adam_l2_scaled, 1, 1, 1)
+ADAM_PEN(adam_l1l2, 2, 0, 1)
+ADAM_PEN(adam_l1l2_scaled, 2, 1, 1)
+ADAM_PEN(adam_l2_nosum, 1, 0, 0)
+ADAM_PEN(adam_l2_scaled_nosum, 1, 1, 0)
+ADAM_PEN(adam_l1l2_nosum, 2, 0, 0)
+ADAM_PEN(adam_l1l2_scaled_nosum, 2, 1, 0)
+
+int sq_optim_apply_pen(sq_optim *o, float *params, const float *g, size_t off, size_t len,
+                       float a, float b, float c, float norm, double *s1, double *s2)
+{
+    /* s1 NULL: the penalty's sums are known already */
+    if (o->kind != K_ADAM || o->p[P_AMSGRAD] || o->t == 0 || off > o->n || len > o->n - off)
+        return -1;
+    int scaled = !(c == 1 && norm == 1), pen = a != 0 ? 2 : b != 0 ? 1 : 0;
+    if (!pen && !scaled) {
+        sq_optim_apply(o, params, g, off, len);
+        return 0;
+    }
+    void (*const kernel[2][3][2])(float *restrict, const float *restrict, float *restrict,
+                                  float *restrict, size_t, const coefs *, float, float, float,
+                                  float, float *restrict, float *restrict) = {
+        { { NULL, adam_scaled }, { adam_l2_nosum, adam_l2_scaled_nosum },
+          { adam_l1l2_nosum, adam_l1l2_scaled_nosum } },
+        { { NULL, adam_scaled }, { adam_l2, adam_l2_scaled }, { adam_l1l2, adam_l1l2_scaled } },
+    };
+    int sums = s1 != NULL;
+    float *w = params + off, *m = o->slots + off, *v = o->slots + o->n + off;
+    float l1[LANES], l2[LANES];
+    for (size_t at = 0; at < len; at += BLOCK) {
+        size_t k = len - at < BLOCK ? len - at : BLOCK;
+        kernel[sums][pen][scaled](w + at, g + at, m + at, v + at, k, &o->c, a, b, c, norm, l1,
+                                  l2);
+        for (int q = 0; q < LANES && pen && sums; q++) {
+            *s1 += l1[q];
+            *s2 += l2[q];
+        }
+    }
+    return 0;
+}

@@ -97,7 +97,7 @@ static void use(const sq_tensor *x, const sq_tensor *y, unsigned which)
     }
     if (y && sq_compile(s, "sgd", combos[which].loss, combos[which].metric, 0, NULL, NULL,
                         &e) == 0) {
-        sq_fit_opts o = { 2, 4, 0.25, 1, 0 };
+        sq_fit_opts o = { .epochs = 2, .batch_size = 4, .validation_split = 0.25, .shuffle = 1, .verbose = 0  };
         (void)sq_fit(s, x, y, &o, NULL, NULL, &e);
         double v[8];
         const char *names[8];
@@ -116,7 +116,7 @@ static void use(const sq_tensor *x, const sq_tensor *y, unsigned which)
     if (sq_add(s, "batchnormalization", 0, NULL, &e) != 0)
         abort();
     if (sq_compile(s, "adam", "mse", "mae", 0, NULL, NULL, &e) == 0) {
-        sq_fit_opts o = { 1, 3, 0.5, 1, 0 };
+        sq_fit_opts o = { .epochs = 1, .batch_size = 3, .validation_split = 0.5, .shuffle = 1, .verbose = 0  };
         (void)sq_fit(s, x, x, &o, NULL, NULL, &e);
         double v[8];
         const char *names[8];

@@ -304,7 +304,9 @@ int sq_compile_words(sq_session *s, int argc, char **argv, sq_error *err);
 
 /* What a progress callback receives: a redraw of the current bar, the final
  * line of an epoch or evaluation, or a plain line such as "Epoch 1/5". */
-enum { SQ_PROGRESS_UPDATE, SQ_PROGRESS_FINAL, SQ_PROGRESS_LINE };
+/* A WARNING is what Keras logs as a warning (stderr); a LINE what it
+ * prints. */
+enum { SQ_PROGRESS_UPDATE, SQ_PROGRESS_FINAL, SQ_PROGRESS_LINE, SQ_PROGRESS_WARNING };
 typedef void (*sq_progress_fn)(void *ctx, const char *text, int kind);
 
 typedef struct {
@@ -313,10 +315,23 @@ typedef struct {
     double validation_split; /* 0 */
     int shuffle;             /* 1 */
     int verbose;             /* 1 */
+    /* zero is the default for the rest; texts are borrowed */
+    int initial_epoch;
+    const char *label;            /* label= of a CSV (validation_data's too) */
+    const char *validation_data;  /* "xv.npy,yv.npy", "(x, y[, w])", "val.csv" */
+    const char *sample_weight;    /* an INPUT of one weight per sample */
+    const char *class_weight;     /* "{0:1,1:5}" */
+    const char *callbacks;        /* "early_stopping(patience=3),csv_logger(log.csv)" */
+    const sq_tensor *val_x, *val_y;   /* validation data as tensors, borrowed */
+    const sq_tensor *sample_weights;  /* sample weights as a tensor, borrowed */
 } sq_fit_opts;
 
-/* The defaults (1, 32, 0, true, 1), then the options fit takes in a:
- * epochs=, batch_size=, validation_split=, shuffle=, verbose=, checked. */
+/* The defaults (1, 32, 0, true, 1, nothing else), then the options fit
+ * takes in a: epochs=, batch_size=, validation_split=, shuffle=,
+ * verbose=, initial_epoch=, label=, validation_data=, sample_weight=,
+ * class_weight=, callbacks=, checked (class_weight and callbacks fully:
+ * they need no data). validation_data overrides validation_split, as the
+ * Keras documentation says. */
 int sq_fit_opts_read(sq_args *a, sq_fit_opts *o, sq_error *err);
 /* batch_size= (default 32) and, when verbose is not NULL, verbose= (0 or 1;
  * default 1), as evaluate and predict take them. */
@@ -542,7 +557,20 @@ const char *sq_metric_name_at(int i, const char **aliases);
 /* `help NAME` for an activation, optimizer (its name or class), loss or
  * metric (any accepted spelling): one line for each that NAME is ("mse"
  * is a loss and a metric) saying what it is, its Keras name, defaults
- * and how to use it; malloc'd, NULL when NAME is none of them. */
+ * and how to use it; then, for a loss, a metric, an initializer, a
+ * regularizer, a schedule or a callback, what it computes, its arguments
+ * and an example. malloc'd, NULL when NAME is none of them. */
 char *sq_name_help(const char *name);
+/* The same for initializers ("he_normal"; aliases "HeNormal"),
+ * regularizers, learning-rate schedules and callbacks. */
+const char *sq_initializer_name_at(int i, const char **aliases);
+const char *sq_regularizer_name_at(int i, const char **aliases);
+const char *sq_schedule_name_at(int i, const char **aliases);
+const char *sq_callback_name_at(int i, const char **aliases);
+/* The i-th weight option of layer kind `name` ("kernel_initializer",
+ * "bias_regularizer", ..., "activity_regularizer") into buf, and in *def
+ * its default ("glorot_uniform", "none"; static); -1 past the end or for
+ * an unknown kind. */
+int sq_kind_weight_option(const char *name, int i, char *buf, size_t n, const char **def);
 
 #endif
