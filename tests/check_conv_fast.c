@@ -15,6 +15,7 @@
 #include "model.h"
 #include "kernels/conv_kernels.h"
 #include "kernels/threads.h"
+#include "kernels/blas.h"
 
 #if (defined(__x86_64__) || defined(__i386__)) && defined(__SSE__)
 #include <xmmintrin.h>
@@ -899,6 +900,54 @@ START_TEST(test_pool_wake)
 }
 END_TEST
 
+/* sq_gemm cut into parts for two threads (one part each, several each for
+ * a big one, the last part short; rows or columns of C) against the sum
+ * written out here, for every transpose, alpha and beta. */
+START_TEST(test_gemm_parts)
+{
+    static const int shapes[][3] = { { 100, 37, 300 }, { 20, 300, 200 }, { 333, 257, 250 },
+                                     { 31, 33, 2000 } };
+    const int *sh = shapes[_i / 4];
+    int m = sh[0], n = sh[1], k = sh[2], ta = _i & 1, tb = (_i >> 1) & 1;
+    float *a = malloc((size_t)m * k * sizeof *a), *b = malloc((size_t)k * n * sizeof *b);
+    float *c = malloc((size_t)m * n * sizeof *c);
+    ck_assert(a && b && c);
+    srand(11 + (unsigned)_i);
+    for (long i = 0; i < (long)m * k; i++)
+        a[i] = (float)rand() / RAND_MAX - 0.5f;
+    for (long i = 0; i < (long)k * n; i++)
+        b[i] = (float)rand() / RAND_MAX - 0.5f;
+    for (long i = 0; i < (long)m * n; i++)
+        c[i] = (float)rand() / RAND_MAX - 0.5f;
+    double *want = malloc((size_t)m * n * sizeof *want), *mag = malloc((size_t)m * n * sizeof *mag);
+    ck_assert(want && mag);
+    for (int i = 0; i < m; i++)
+        for (int j = 0; j < n; j++) {
+            double acc = 0, sz = 0;
+            for (int p = 0; p < k; p++) {
+                double x = ta ? a[(size_t)p * m + i] : a[(size_t)i * k + p];
+                double y = tb ? b[(size_t)j * k + p] : b[(size_t)p * n + j];
+                acc += x * y;
+                sz += fabs(x * y);
+            }
+            want[(size_t)i * n + j] = 0.5 * acc + 0.25 * c[(size_t)i * n + j];
+            mag[(size_t)i * n + j] = sz;
+        }
+    sq_set_threads(2);
+    sq_gemm(ta, tb, m, n, k, 0.5f, a, ta ? m : k, b, tb ? k : n, 0.25f, c, n);
+    sq_set_threads(1);
+    for (long i = 0; i < (long)m * n; i++)
+        ck_assert_msg(fabs(c[i] - want[i]) <= 1e-5 * (1 + mag[i]),
+                      "%dx%dx%d ta %d tb %d: C[%ld] is %g, want %g", m, n, k, ta, tb, i,
+                      (double)c[i], want[i]);
+    free(a);
+    free(b);
+    free(c);
+    free(want);
+    free(mag);
+}
+END_TEST
+
 /* sq_set_threads reaches the pool and the backend line names the kernels. */
 START_TEST(test_threads_setting)
 {
@@ -936,6 +985,7 @@ static Suite *conv_fast_suite(void)
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, test_pool_covers);
     tcase_add_test(tc, test_pool_wake);
+    tcase_add_loop_test(tc, test_gemm_parts, 0, 16);
     tcase_add_test(tc, test_threads_setting);
     suite_add_tcase(su, tc);
     return su;
