@@ -94,6 +94,10 @@ if [ -f "$top/engine/kernels/threads.c" ]; then
     $CC -O2 -pthread -I"$top/engine" -o "$work/poolcost" "$here/poolcost.c" \
         "$top/engine/kernels/threads.c" && poolcost=$work/poolcost
 fi
+# OpenBLAS alone on W2's training GEMMs, for the AVX2-versus-AVX-512 table
+gemmshapes=
+# shellcheck disable=SC2086
+$CC -O2 -o "$work/gemmshapes" "$here/gemmshapes.c" -lopenblas 2>/dev/null && gemmshapes=$work/gemmshapes
 flags=$(grep -m1 '^flags' /proc/cpuinfo 2>/dev/null)
 peak_isa=
 for isa in avx512 avx2 scalar; do
@@ -189,6 +193,35 @@ if [ -n "$poolcost" ]; then
         pool_lines="$pool_lines$(bounded 120 "$poolcost" "$t" 2>&1) (load $(loadavg))
 "
     done
+fi
+
+# OpenBLAS's kernel on W2's GEMMs: the one it picks and, on an AVX-512
+# CPU, the AVX2 one (Haswell) that OPENBLAS_CORETYPE can force; three
+# interleaved rounds, the best of each
+gemm_rows=
+if [ -n "$gemmshapes" ]; then
+    say "measuring OpenBLAS on W2's GEMM shapes (gemmshapes.c)"
+    cores=default
+    case " $flags " in *" avx512f "*) cores="default Haswell" ;; esac
+    for _ in 1 2 3; do
+        for core in $cores; do
+            if [ "$core" = default ]; then bounded 120 "$gemmshapes" 0.2
+            else OPENBLAS_CORETYPE=$core bounded 120 "$gemmshapes" 0.2; fi
+        done
+    done >"$work/gemm.out" 2>/dev/null
+    gemm_rows=$(awk '
+        { n = NF; key = $3; for (i = 4; i < n; i++) key = key " " $i
+          if (!(key in seen)) { seen[key] = 1; order[++k] = key }
+          core[$2] = 1; if ($n > best[$2, key]) best[$2, key] = $n }
+        END {
+            for (c in core) if (c != "Haswell") d = c
+            for (i = 1; i <= k; i++) {
+                a = best[d, order[i]]; h = best["Haswell", order[i]]
+                printf "| %s | %s | %s | %s |\n", order[i], a, (h ? h : "-"),
+                    (h && a ? sprintf("%.2f", h / a) : "-")
+            }
+            printf "kernels: %s and Haswell\n", d > "/dev/stderr"
+        }' "$work/gemm.out" 2>"$work/gemm.kernels")
 fi
 
 # ---- the peers -------------------------------------------------------------
@@ -563,6 +596,15 @@ echo "(minor + major) per process, median.  vs torch tuned / vs onnxruntime: the
 echo "(above 1: seqsh faster).  Threads: seqsh --threads N; torch set_num_threads(N) with"
 echo "OMP_NUM_THREADS=OPENBLAS_NUM_THREADS=N; onnxruntime intraOpNumThreads N.  Nothing pinned.  load: the"
 echo "1-minute load average before each round (min-max).  Whole run: ${elapsed}s."
+if [ -n "$gemm_rows" ]; then
+    echo
+    echo "OpenBLAS alone on W2's training GEMMs, single-threaded as seqsh runs it, GFLOP/s (best of 3 rounds,"
+    echo "gemmshapes.c; $(cat "$work/gemm.kernels" 2>/dev/null); the shapes: M N K, batch 32 then 128):"
+    echo
+    echo "| GEMM (M N K) | kernel OpenBLAS picks | AVX2 kernel (Haswell) | AVX2 / picked |"
+    echo "|---|---:|---:|---:|"
+    printf '%s\n' "$gemm_rows"
+fi
 if [ -n "$w5rows" ]; then
     echo
     echo "W5's memory traffic: what its layers must at least read and write (input, output and weights of"
