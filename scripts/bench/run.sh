@@ -303,7 +303,8 @@ rows=
 details=
 # stats NAME KIND -> "min median" of the times in NAME.out
 stats() {
-    if [ "$2" = seq ]; then seq_times "$1"; else peer_times "$1"; fi >"$work/$1.t"
+    if [ -f "$work/$1.times" ]; then cat "$work/$1.times"
+    elif [ "$2" = seq ]; then seq_times "$1"; else peer_times "$1"; fi >"$work/$1.t"
     [ -s "$work/$1.t" ] || { echo "- -"; return; }
     echo "$(minimum <"$work/$1.t") $(median <"$work/$1.t")"
 }
@@ -477,10 +478,12 @@ w4_flops() { awk 'BEGIN { printf "%.0f\n", 3 * 2 * (80 * 4 * 64 * (64 + 64) + 64
 # What a user runs: `time fit X.npy Y.npy epochs=1 batch_size=B verbose=0`
 # after sourcing the model (fresh weights, fresh Adam state), which reads
 # the data and trains one epoch; PyTorch's repetition likewise loads X.npy
-# and Y.npy (np.load) and trains one epoch.  Both warm up first on a
-# 2048-sample set with the same batch size.  seqsh's read alone (`time call
-# X.npy` on a layer-less model, which reads X as the fit does) is timed in
-# the same process and shown in the ranges.
+# and Y.npy (np.load) and trains one epoch.  Both warm up first: a fit on
+# a 2048-sample set with the same batch size, and a read of X.npy (seqsh:
+# `time call X.npy` on a layer-less model, which reads X as the fit does;
+# PyTorch: np.load), so that both processes have the memory for the data
+# already (a fresh process's first touch of 188 MB costs ~0.3 s on a
+# virtual machine).  seqsh's read is shown in the ranges.
 train() { # WORKLOAD N "BATCHES" "GENDATA_FLAGS" SHAPE...
     wl=$1; n=$2; batches=$3; genflags=$4; shift 4
     shape=$*
@@ -507,19 +510,20 @@ train() { # WORKLOAD N "BATCHES" "GENDATA_FLAGS" SHAPE...
             r=1
             while [ "$r" -le "$ROUNDS" ]; do
                 printf '%s ' "$(loadavg)" >>"$work/$name.load"
-                # the read alone first, in its own process (its Time goes to .read)
-                run_bounded "${name}_read" "$SEQSH" -q --threads "$t" -c "model probe; input $shape" \
-                    -c "time call '$x'" >/dev/null 2>&1
                 run_bounded "$name" "$SEQSH" -q --seed 1 --threads "$t" -c "source '$here/$wl.seq'" \
                     -c "fit '$xw' '$yw' epochs=1 batch_size=$b verbose=0" \
+                    -c "model probe; input $shape" -c "time call '$x'" \
                     -c "source '$here/$wl.seq'" \
                     -c "time fit '$x' '$y' epochs=1 batch_size=$b verbose=0" ||
                     { show_fail "$name" $?; eval "fail_$name=\$cell"; }
                 peers "$name" "$r" "$t" "$wl" "$b" 1 "$x" "$y"
                 r=$((r + 1))
             done
+            # each process printed the read's Time, then the fit's
+            seq_times "$name" | awk 'NR % 2 == 0' >"$work/$name.times"
+            seq_times "$name" | awk 'NR % 2' >"$work/$name.reads"
             row "$WL" "batch $b, $t thr" "$t" "$(awk -v f="$fl" -v n="$n" 'BEGIN { printf "%.0f", f * n }')" "$name"
-            details="$details    (seqsh's read of X alone: $(seq_times "${name}_read" | range) ms"
+            details="$details    (seqsh's read of X alone, the process's first: $(range <"$work/$name.reads") ms"
             [ -f "$work/torch_$name.out" ] && details="$details; torch tuned's epoch alone: $(peer_times "torch_$name" epoch_ms | range) ms"
             details="$details)
 "
