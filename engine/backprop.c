@@ -160,6 +160,7 @@ void sq_train_forward(sq_model *m, sq_train_ws *ws, const float *x, long b,
                      .training = training, .cache = ws->cache[i],
                      .w_train = training ? w : NULL, .rng = rng,
                      .act_done = fused ? &act_done : NULL,
+                     .sum = training ? ws->sum : NULL,
                      .mask = i ? ws->mask[i - 1] : NULL,
                      .mask_out = ws->rule[i] == SQ_MASK_MAKE ? ws->mask[i] : NULL,
                      .states = l->states };
@@ -172,6 +173,13 @@ void sq_train_forward(sq_model *m, sq_train_ws *ws, const float *x, long b,
         }
         in = ws->y[i];
     }
+}
+
+/* The batch an activity penalty is divided by: the whole batch, also when
+ * this process has only its share of it. */
+static long batch_all(const sq_train_ws *ws)
+{
+    return ws->batch_all > 0 ? ws->batch_all : ws->shb[ws->n].d[0];
 }
 
 /* The backward pass; dx (not NULL) also gets dL/dx of the model input. */
@@ -202,7 +210,7 @@ static void backward(sq_model *m, sq_train_ws *ws, const float *x, const float *
              * after the activation; through it when the loss's gradient is
              * already with respect to the logits */
             size_t cnt = sq_shape_count(os);
-            float scale = 1.0f / (float)os->d[0];
+            float scale = 1.0f / (float)batch_all(ws);
             if (skip_act && l->act) {
                 float *tmp = ws->g[1 - cur];
                 memset(tmp, 0, cnt * sizeof *tmp);
@@ -225,7 +233,8 @@ static void backward(sq_model *m, sq_train_ws *ws, const float *x, const float *
                       .dw = trains ? m->grads + l->param_off : NULL,
                       .cache = ws->cache[i], .scratch = ws->scratch,
                       .mask = i ? ws->mask[i - 1] : NULL,
-                      .mask_out = ws->rule[i] == SQ_MASK_MAKE ? ws->mask[i] : NULL };
+                      .mask_out = ws->rule[i] == SQ_MASK_MAKE ? ws->mask[i] : NULL,
+                      .sum = ws->sum };
         l->kind->backward(l, &bw);
         cur = 1 - cur;
     }
@@ -240,7 +249,7 @@ double sq_train_activity_penalty(const sq_model *m, const sq_train_ws *ws)
             continue;
         const sq_shape *os = &ws->shb[i + 1];
         v += sq_regularizer_value(&l->activity, ws->y[i], sq_shape_count(os))
-             / (double)os->d[0];
+             / (double)batch_all(ws);
     }
     return v;
 }

@@ -177,6 +177,12 @@ typedef struct {
     float *scratch;
     float *block;
     float *ptrs_block;
+    /* Under mpirun, a batch split across processes: the whole batch's size
+     * (activity penalties are divided by it; 0: this batch is all there is)
+     * and the sum across processes that BatchNormalization's batch
+     * statistics take (NULL: none). */
+    long batch_all;
+    void (*sum)(double *v, size_t n);
 } sq_train_ws;
 
 /* Plans the workspace for model m on inputs of shape `in` (batch = cap).

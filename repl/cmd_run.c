@@ -304,7 +304,7 @@ int cmd_fit(shell *sh, int argc, char **argv)
     sq_tensor x = { 0 }, y = { 0 };
     if (get_xy(sh, np, plain, o.label, &x, &y) < 0)
         return -1;
-    int tty = isatty(1);
+    int tty = sh_stdout_is_terminal();
     int rc = sq_fit(sh->s, &x, &y, &o, progress, &tty, &e);
     sq_tensor_free(&x);
     sq_tensor_free(&y);
@@ -328,7 +328,7 @@ int cmd_evaluate(shell *sh, int argc, char **argv)
     sq_tensor x = { 0 }, y = { 0 };
     if (get_xy(sh, np, plain, label, &x, &y) < 0)
         return -1;
-    int tty = isatty(1);
+    int tty = sh_stdout_is_terminal();
     double vals[16];
     const char *names[16];
     int n;

@@ -83,6 +83,8 @@ static int history_save(shell *sh, const char *path)
     char tmp[4096];
     if (snprintf(tmp, sizeof tmp, "%s.tmp%ld", path, (long)getpid()) >= (int)sizeof tmp)
         return sh_fail(sh, "history save: file name too long");
+    if (sq_dist_rank() != 0)
+        return 0;   /* under mpirun the first process writes the file */
     FILE *f = fopen(tmp, "w");
     if (!f)
         return sh_fail(sh, "cannot write '%s': %s", path, strerror(errno));

@@ -21,7 +21,7 @@ int cmd_explain(shell *sh, int argc, char **argv)
 static int terminal_width(void)
 {
     struct winsize ws;
-    if (isatty(STDOUT_FILENO) && ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0)
+    if (sh_stdout_is_terminal() && ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0)
         return ws.ws_col;
     return 80;
 }
@@ -74,7 +74,7 @@ int cmd_plot(shell *sh, int argc, char **argv)
 static int terminal_colour(void)
 {
     const char *ct = getenv("COLORTERM"), *term = getenv("TERM"), *no = getenv("NO_COLOR");
-    if (!isatty(STDOUT_FILENO) || (no && *no) || (term && !strcmp(term, "dumb")))
+    if (!sh_stdout_is_terminal() || (no && *no) || (term && !strcmp(term, "dumb")))
         return 0;
     return ct && (!strcmp(ct, "truecolor") || !strcmp(ct, "24bit"));
 }

@@ -301,3 +301,10 @@ int sh_run_path(shell *sh, const char *path)
     }
     return 0;
 }
+
+int sh_stdout_is_terminal(void)
+{
+    /* mpirun hands its processes a pseudo-terminal even when its own
+     * output goes to a file (open-mpi/ompi#7868): print as to a file */
+    return isatty(STDOUT_FILENO) && !sq_dist_launched();
+}

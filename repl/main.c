@@ -84,8 +84,10 @@ int main(int argc, char **argv)
         return 1;
     }
     atexit(sq_dist_finalize);   /* every way out, usage errors included */
-    /* under mpirun only rank 0 prints results (errors: see run.c) */
-    if (sq_dist_rank() != 0 && !freopen("/dev/null", "w", stdout)) {
+    /* under mpirun only rank 0 prints: results, warnings, and the errors
+     * all ranks agree on (run.c) */
+    if (sq_dist_rank() != 0
+        && (!freopen("/dev/null", "w", stdout) || !freopen("/dev/null", "w", stderr))) {
         sq_dist_finalize();
         return 1;
     }
@@ -121,8 +123,9 @@ int main(int argc, char **argv)
                    "License GPLv3+: GNU GPL version 3 or later <https://gnu.org/licenses/gpl.html>.\n"
                    "This is free software: you are free to change and redistribute it.\n"
                    "There is NO WARRANTY, to the extent permitted by law.\n"
-                   "Maths: %s\n",
-                   PACKAGE_NAME, PACKAGE_VERSION, sq_backend_info());
+                   "Maths: %s\n"
+                   "MPI: %s\n",
+                   PACKAGE_NAME, PACKAGE_VERSION, sq_backend_info(), sq_dist_library());
             free(commands);
             return 0;
         case 'i': force_interactive = 1; break;

@@ -107,17 +107,18 @@ static int unknown_command(shell *sh, const char *name)
 }
 
 /* The outcome all ranks agree on: the command failed when it failed on
- * any rank. Only the lowest failing rank reports (its error prefixed with
- * its rank unless it is rank 0); the others stay silent. */
+ * any rank, with the message of the lowest failing rank (prefixed with its
+ * rank unless it is rank 0), which rank 0 reports. A signal that reached
+ * any rank stops them all. */
 static int agree(shell *sh, int rc)
 {
-    int first = sq_dist_first(rc < 0);
+    int first = sq_dist_agree(rc < 0, sh->err, sizeof sh->err);
+    int sig = sq_dist_max(sh_signal());
+    if (sig && !sh_interrupted)
+        sh_signal_adopt(sig);
     if (first < 0)
         return 0;
-    if (first != sq_dist_rank()) {
-        snprintf(sh->err, sizeof sh->err, "failed on rank %d", first);
-        sh->reported = 1;
-    } else if (first != 0) {
+    if (first != 0) {
         char prefix[32];
         size_t k = (size_t)snprintf(prefix, sizeof prefix, "rank %d: ", first);
         size_t len = strlen(sh->err);
@@ -127,6 +128,7 @@ static int agree(shell *sh, int rc)
         memcpy(sh->err, prefix, k);
         sh->err[k + len] = '\0';
     }
+    sh->reported = sq_dist_rank() != 0 || (first == 0 && sh->reported);
     return -1;
 }
 

@@ -203,6 +203,10 @@ void sh_cmds_free(sh_cmd *cmds, int n);
  * interrupted command runs) and remember which signal came. */
 extern volatile int sh_interrupted;
 void sh_signals_install(void);
+/* Whether stdout is a terminal to redraw progress on (not under mpirun). */
+int sh_stdout_is_terminal(void);
+/* Acts as if sig had come (another MPI rank got it). */
+void sh_signal_adopt(int sig);
 /* The signal that interrupted (0 = none yet). */
 int sh_signal(void);
 /* Forgets a SIGINT (the prompt comes back); SIGTERM and SIGHUP stay. */

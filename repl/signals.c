@@ -30,6 +30,11 @@ void sh_signals_install(void)
     sigaction(SIGHUP, &sa, NULL);
 }
 
+void sh_signal_adopt(int sig)
+{
+    on_signal(sig);
+}
+
 int sh_signal(void)
 {
     return last_signal;

@@ -2,7 +2,7 @@
 # install-deps.sh - installs the Debian 12 packages seqsh needs to build and
 # test, if any is missing. Uses sudo when not run as root.
 set -e
-pkgs="build-essential autoconf automake pkg-config libopenblas-dev libreadline-dev zlib1g-dev check tmux valgrind libjansson-dev libhdf5-dev libprotobuf-c-dev protobuf-c-compiler libonnx-dev libgraphviz-dev libcairo2-dev fonts-dejavu-core"
+pkgs="build-essential autoconf automake pkg-config libopenblas-dev libreadline-dev zlib1g-dev check tmux valgrind libjansson-dev libhdf5-dev libprotobuf-c-dev protobuf-c-compiler libonnx-dev libgraphviz-dev libcairo2-dev fonts-dejavu-core openmpi-bin libopenmpi-dev"
 # make check-interop: node and npm (any recent Node.js; Debian's if none),
 # h5py and numpy for Python, Debian's PyTorch
 command -v node >/dev/null 2>&1 || pkgs="$pkgs nodejs"

@@ -5,9 +5,13 @@
  * is started only when the process was launched by mpirun, so the same
  * binary run by hand is one rank of one and calls no MPI at all. */
 #include "config.h"
+#include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include "dist/dist.h"
+#include "kernels/threads.h"
 #ifdef HAVE_MPI
 #include <mpi.h>
 #endif
@@ -37,6 +41,22 @@ int sq_dist_init(int *argc, char ***argv)
     /* a failing collective returns an error instead of aborting the job */
     MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
     started = 1;
+    /* the processes on one machine share its processors: unless told
+     * (OMP_NUM_THREADS, OPENBLAS_NUM_THREADS, `threads`), each takes its
+     * part of them (mpirun may have bound it to fewer already) */
+    MPI_Comm node;
+    int local = 1;
+    if (MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, rank, MPI_INFO_NULL, &node)
+        == MPI_SUCCESS) {
+        MPI_Comm_size(node, &local);
+        MPI_Comm_free(&node);
+    }
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    if (local > 1 && !getenv("OMP_NUM_THREADS") && !getenv("OPENBLAS_NUM_THREADS")) {
+        int share = cpus > local ? (int)(cpus / local) : 1;
+        if (sq_pool_default() > share)
+            sq_pool_set_default(share);
+    }
 #else
     (void)argc;
     (void)argv;
@@ -64,6 +84,7 @@ void sq_dist_abort(int status)
 }
 
 int sq_dist_rank(void) { return rank; }
+int sq_dist_launched(void) { return started; }
 int sq_dist_size(void) { return size; }
 
 int sq_dist_available(void)
@@ -104,6 +125,71 @@ void sq_dist_sum_double(double *v, size_t n)
     (void)v;
     (void)n;
 #endif
+}
+
+const char *sq_dist_library(void)
+{
+#ifdef HAVE_MPI
+    static char line[MPI_MAX_LIBRARY_VERSION_STRING + 64];
+    char v[MPI_MAX_LIBRARY_VERSION_STRING];
+    int len = 0;
+    if (MPI_Get_library_version(v, &len) != MPI_SUCCESS)
+        len = 0;
+    v[len < MPI_MAX_LIBRARY_VERSION_STRING ? len : MPI_MAX_LIBRARY_VERSION_STRING - 1] = '\0';
+    v[strcspn(v, ",\n")] = '\0';
+    snprintf(line, sizeof line, "%s; data-parallel training under mpirun",
+             *v ? v : "MPI");
+    return line;
+#else
+    return "not built in (configure found no Open MPI); no data-parallel training";
+#endif
+}
+
+void sq_dist_bcast_double(double *v, size_t n)
+{
+#ifdef HAVE_MPI
+    while (started && size > 1 && n > 0) {
+        int k = n > (size_t)1 << 30 ? 1 << 30 : (int)n;
+        MPI_Bcast(v, k, MPI_DOUBLE, 0, MPI_COMM_WORLD);
+        v += k;
+        n -= (size_t)k;
+    }
+#else
+    (void)v;
+    (void)n;
+#endif
+}
+
+int sq_dist_agree(int failed, char *msg, size_t n)
+{
+    int first = sq_dist_first(failed);
+#ifdef HAVE_MPI
+    if (first >= 0 && started && size > 1 && n > 0) {
+        MPI_Bcast(msg, n > INT_MAX ? INT_MAX : (int)n, MPI_CHAR, first, MPI_COMM_WORLD);
+        msg[n - 1] = '\0';
+    }
+#else
+    (void)msg;
+    (void)n;
+#endif
+    return first;
+}
+
+int sq_dist_error(int failed, sq_error *err)
+{
+    return sq_dist_agree(failed, err->msg, sizeof err->msg) < 0 ? 0 : -1;
+}
+
+int sq_dist_max(int v)
+{
+#ifdef HAVE_MPI
+    if (started && size > 1) {
+        int all = v;
+        MPI_Allreduce(&v, &all, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
+        return all;
+    }
+#endif
+    return v;
 }
 
 int sq_dist_first(int flag)

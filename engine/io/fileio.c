@@ -22,6 +22,7 @@
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <unistd.h>
+#include "dist/dist.h"
 #include "io/bytes.h"
 #include "io/fileio.h"
 
@@ -291,6 +292,10 @@ int sq_write_file_atomic(const char *path, const void *buf, size_t len,
 
     if (!*path)
         return sq_fail(err, "cannot write '': %s", strerror(ENOENT));
+    /* under mpirun only the first process writes files: the others have
+     * the same bytes */
+    if (sq_dist_rank() != 0)
+        return 0;
     if (!(target = final_target(path, err)))
         return -1;
     if (stat(target, &st) == 0) {

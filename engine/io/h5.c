@@ -16,6 +16,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <hdf5.h>
+#include "dist/dist.h"
 #include "io/keras.h"
 #include "io/h5.h"
 
@@ -581,6 +582,11 @@ int sq_h5_write(const sq_model *m, const char *path, sq_error *err)
     tc = keras_training_config(m);
     if (!(config = json_dumps(mc, JSON_COMPACT)) || (tc && !(training = json_dumps(tc, JSON_COMPACT)))) {
         sq_fail(err, "out of memory saving '%s'", path);
+        goto done;
+    }
+    /* under mpirun only the first process writes files */
+    if (sq_dist_rank() != 0) {
+        rc = 0;
         goto done;
     }
     snprintf(tmp, sizeof tmp, "%s.tmp%ld.%u", path, (long)getpid(), serial++);

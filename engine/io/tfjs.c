@@ -23,6 +23,7 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+#include "dist/dist.h"
 #include "io/keras.h"
 #include "io/tfjs.h"
 #include "io/npy.h"
@@ -458,6 +459,11 @@ int sq_tfjs_write(const sq_model *m, const char *path, sq_error *err)
         return -1;
     if (keras_weight_names(m, &names, NULL, &nn, err) < 0)
         goto done;
+    /* under mpirun only the first process writes files */
+    if (sq_dist_rank() != 0) {
+        rc = 0;
+        goto done;
+    }
     struct stat st;
     if (stat(dir, &st) != 0) {
         if (mkdir(dir, 0777) != 0) {

@@ -249,16 +249,20 @@ void sq_pool_set_default(int n)
     default_threads = n;
 }
 
+int sq_pool_default(void)
+{
+    int n = default_threads;
+    if (n < 1) {
+        long p = sysconf(_SC_NPROCESSORS_ONLN);
+        n = p < 1 ? 1 : p > SQ_MAX_THREADS ? SQ_MAX_THREADS : (int)p;
+    }
+    return n < 1 ? 1 : n > SQ_MAX_THREADS ? SQ_MAX_THREADS : n;
+}
+
 int sq_pool_threads(void)
 {
-    if (!want) {
-        int n = default_threads;
-        if (n < 1) {
-            long p = sysconf(_SC_NPROCESSORS_ONLN);
-            n = p < 1 ? 1 : p > SQ_MAX_THREADS ? SQ_MAX_THREADS : (int)p;
-        }
-        want = n < 1 ? 1 : n > SQ_MAX_THREADS ? SQ_MAX_THREADS : n;
-    }
+    if (!want)
+        want = sq_pool_default();
     return want;
 }
 

@@ -14,6 +14,8 @@ int sq_pool_threads(void);
 /* The default for sq_pool_threads: the maths library's own (blas.c reads
  * its environment variables as the program starts); else the processors. */
 void sq_pool_set_default(int n);
+/* That default, within [1, SQ_MAX_THREADS]. */
+int sq_pool_default(void);
 
 /* Runs fn(ctx, begin, end, tid) over [0, n) in chunks of at least
  * min_each indices (at most n / min_each threads take part) and returns

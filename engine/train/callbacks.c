@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "dist/dist.h"
 #include "compile.h"
 #include "train/callbacks.h"
 #include "train/optim.h"
@@ -536,7 +537,9 @@ int sq_callbacks_begin(sq_callbacks *cs, sq_cb_env *env, const char *const *name
                 goto fail;
             }
         }
-        if (c->kind == CB_CSV) {
+        if (c->kind == CB_CSV && sq_dist_rank() != 0) {
+            c->header_done = 1;   /* under mpirun the first process writes the file */
+        } else if (c->kind == CB_CSV) {
             int header = 1;
             if (c->append) {
                 FILE *r = fopen(c->path, "rb");
@@ -737,6 +740,8 @@ static int csv_logger(callback *c, sq_cb_env *env, int epoch, const sq_logs *log
                       sq_error *err)
 {
     char sep = c->sep[0];
+    if (!c->f)
+        return 0;   /* not the process that writes */
     if (c->nkeys < 0) {
         c->nkeys = 0;
         for (int i = 0; i < logs->n && c->nkeys < SQ_LOGS_MAX; i++)

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "compile.h"
+#include "dist/dist.h"
 #include "train/fit.h"
 #include "train/loss.h"
 #include "train/optim.h"
@@ -208,7 +209,18 @@ typedef struct {
     float *chunk;              /* SQ_OPTIM_CHUNK floats for the optimizer */
     int activity;              /* some layer has an activity regularizer */
     sq_metric_acc acc[MAX_METRICS];
+    /* Under mpirun each process takes its share of every batch (split);
+     * a step's flags, loss and metric counts (sacc) are summed across the
+     * processes as nstats floats: in stats when evaluating, after the
+     * gradients in one buffer when training. */
+    int split;
+    sq_metric_acc sacc[MAX_METRICS];
+    float *stats;
+    size_t nstats;
 } loop_mem;
+
+/* The stats floats: the flags, the loss's share, then each metric's counts. */
+enum { ST_INTERRUPTED, ST_FAILED, ST_LOSS, ST_METRICS };
 
 static void loop_free(loop_mem *lm)
 {
@@ -218,8 +230,36 @@ static void loop_free(loop_mem *lm)
     free(lm->pen);
     free(lm->tr);
     free(lm->trpen);
-    for (int i = 0; i < MAX_METRICS; i++)
+    for (int i = 0; i < MAX_METRICS; i++) {
         sq_metric_acc_free(&lm->acc[i]);
+        sq_metric_acc_free(&lm->sacc[i]);
+    }
+    free(lm->stats);
+}
+
+/* Whether fit, evaluate and predict split batches across processes: under
+ * mpirun, unless a stateful layer keeps states per sample across batches
+ * (then every process runs every sample, the same on all). */
+static int splits(const sq_model *m)
+{
+    if (sq_dist_size() < 2)
+        return 0;
+    for (int i = 0; i < m->n; i++) {
+        const sq_layer *l = m->layers[i];
+        if (l->kind->states && l->kind->states(l) > 0)
+            return 0;
+    }
+    return 1;
+}
+
+/* This process's rows [*from, *from + *count) of a batch of b. */
+static void my_share(const loop_mem *lm, long b, long *from, long *count)
+{
+    long f = 0, t = b;
+    if (lm->split)
+        sq_dist_share(b, sq_dist_rank(), &f, &t);
+    *from = f;
+    *count = t - f;
 }
 
 static int loop_init(loop_mem *lm, const sq_model *m, const sq_tensor *x, const plan *p,
@@ -248,11 +288,20 @@ static int loop_init(loop_mem *lm, const sq_model *m, const sq_tensor *x, const 
         loop_free(lm);
         return sq_fail(err, "out of memory");
     }
-    for (int i = 0; i < c->nmetrics; i++)
-        if (sq_metric_acc_init(&c->metric[i], &lm->acc[i], err) < 0) {
+    lm->split = splits(m);
+    lm->nstats = ST_METRICS;
+    for (int i = 0; i < c->nmetrics; i++) {
+        if (sq_metric_acc_init(&c->metric[i], &lm->acc[i], err) < 0
+            || (lm->split && sq_metric_acc_init(&c->metric[i], &lm->sacc[i], err) < 0)) {
             loop_free(lm);
             return -1;
         }
+        lm->nstats += sq_metric_acc_size(&c->metric[i]);
+    }
+    if (lm->split && !(lm->stats = sq_malloc(lm->nstats * sizeof *lm->stats))) {
+        loop_free(lm);
+        return sq_fail(err, "out of memory");
+    }
     lm->bx = lm->block;
     lm->by = lm->bx + (size_t)batch * p->sx;
     lm->dout = lm->by + (size_t)batch * ysz;
@@ -325,6 +374,40 @@ static const float *row_weights(const plan *p, loop_mem *lm, const float *bw, lo
     return lm->rw;
 }
 
+/* Under mpirun: this process's flags, share of the loss and metric counts
+ * into v (nstats floats), to be summed across the processes. */
+static void stats_put(const loop_mem *lm, const plan *p, int nmetrics, float *v, int intr,
+                      int failed, double loss)
+{
+    v[ST_INTERRUPTED] = (float)intr;
+    v[ST_FAILED] = (float)failed;
+    v[ST_LOSS] = (float)loss;
+    float *q = v + ST_METRICS;
+    for (int i = 0; i < nmetrics; i++) {
+        sq_metric_acc_put(&p->metric[i], &lm->sacc[i], q);
+        q += sq_metric_acc_size(&p->metric[i]);
+    }
+}
+
+/* The sums: the metric counts added to the running ones, the loss's sum in
+ * *loss. -1 on every process when one failed (its message in err, failed
+ * says whether it was this one) or was interrupted. */
+static int stats_take(loop_mem *lm, const plan *p, int nmetrics, const float *v, int failed,
+                      double *loss, sq_error *err)
+{
+    if (v[ST_FAILED] > 0)
+        return sq_dist_error(failed, err);
+    if (v[ST_INTERRUPTED] > 0)
+        return sq_fail(err, "Interrupted");
+    *loss = v[ST_LOSS];
+    const float *q = v + ST_METRICS;
+    for (int i = 0; i < nmetrics; i++) {
+        sq_metric_acc_add(&p->metric[i], &lm->acc[i], q);
+        q += sq_metric_acc_size(&p->metric[i]);
+    }
+    return 0;
+}
+
 /* Evaluates samples [from, to) of x, y (weights sw per sample, or NULL) in
  * batches; values = loss then metrics, penalties included. Polls *intr
  * between batches: -1 when interrupted or a metric refuses, else 0. */
@@ -340,22 +423,42 @@ static int eval_range(sq_model *m, loop_mem *lm, const plan *p, const sq_tensor 
     for (int i = 0; i < c->nmetrics; i++)
         sq_metric_acc_reset(&p->metric[i], &lm->acc[i]);
     for (long st = 0; st < steps; st++) {
-        if (intr && *intr)
+        /* under mpirun the processes agree on an interrupt with the sums */
+        if (!lm->split && intr && *intr)
             return sq_fail(err, "Interrupted");
-        long b0 = from + st * batch, b = to - b0 < batch ? to - b0 : batch;
-        sq_train_forward(m, &lm->ws, x->data + (size_t)b0 * p->sx, b, 0, NULL);
-        int L = m->n - 1;
-        const float *t = y->data + (size_t)b0 * p->sy;
-        long rows = b * p->rows;
-        const float *rw = row_weights(p, lm, sw ? sw + b0 : NULL, b);
-        double loss = sq_loss_eval(&c->loss, p->loss_logits, p->read_z ? lm->ws.z[L] : lm->ws.y[L],
-                                   loss_targets(c, p, lm, t, rows), rows, p->last, rw, NULL);
-        loss += wpen + (lm->activity ? sq_train_activity_penalty(m, &lm->ws) : 0);
-        loss_sum += (double)b * loss;
-        for (int i = 0; i < c->nmetrics; i++)
-            if (sq_metric_update(&p->metric[i], &lm->acc[i], lm->ws.y[L], t, rows, p->last,
-                                 p->per_row, rw, err) < 0)
+        long b0 = from + st * batch, b = to - b0 < batch ? to - b0 : batch, f, bl;
+        my_share(lm, b, &f, &bl);
+        double part = 0;
+        int failed = 0;
+        for (int i = 0; lm->split && i < c->nmetrics; i++)
+            sq_metric_acc_reset(&p->metric[i], &lm->sacc[i]);
+        if (bl > 0) {
+            lm->ws.batch_all = lm->split ? b : 0;
+            sq_train_forward(m, &lm->ws, x->data + (size_t)(b0 + f) * p->sx, bl, 0, NULL);
+            int L = m->n - 1;
+            const float *t = y->data + (size_t)(b0 + f) * p->sy;
+            long rows = bl * p->rows;
+            const float *rw = row_weights(p, lm, sw ? sw + b0 + f : NULL, bl);
+            double loss = sq_loss_eval(&c->loss, p->loss_logits,
+                                       p->read_z ? lm->ws.z[L] : lm->ws.y[L],
+                                       loss_targets(c, p, lm, t, rows), rows, p->last, rw, NULL);
+            /* the activity penalty is divided by the whole batch already */
+            part = (double)bl * (loss + wpen)
+                 + (lm->activity ? (double)b * sq_train_activity_penalty(m, &lm->ws) : 0);
+            for (int i = 0; i < c->nmetrics && !failed; i++)
+                failed = sq_metric_update(&p->metric[i], lm->split ? &lm->sacc[i] : &lm->acc[i],
+                                          lm->ws.y[L], t, rows, p->last, p->per_row, rw,
+                                          err) < 0;
+        }
+        if (lm->split) {
+            stats_put(lm, p, c->nmetrics, lm->stats, intr && *intr, failed, part);
+            sq_dist_sum_float(lm->stats, lm->nstats);
+            if (stats_take(lm, p, c->nmetrics, lm->stats, failed, &part, err) < 0)
                 return -1;
+        } else if (failed) {
+            return -1;
+        }
+        loss_sum += part;
         seen += b;
         values[0] = loss_sum / (double)seen;
         for (int i = 0; i < c->nmetrics; i++)
@@ -372,15 +475,15 @@ static int interrupted(const sq_session *s)
 }
 
 /* Room for the gradients, the optimizer and `epochs` more History rows. */
-static int training_room(sq_model *m, int epochs, sq_error *err)
+static int training_room(sq_model *m, int epochs, size_t extra, sq_error *err)
 {
     struct sq_compiled *c = m->compiled;
-    if (m->grads_cap < m->nparams) {
-        float *g = sq_realloc(m->grads, m->nparams * sizeof *g);
+    if (m->grads_cap < m->nparams + extra) {
+        float *g = sq_realloc(m->grads, (m->nparams + extra) * sizeof *g);
         if (!g)
             return sq_fail(err, "out of memory for the gradients");
         m->grads = g;
-        m->grads_cap = m->nparams;
+        m->grads_cap = m->nparams + extra;
     }
     if (!c->opt || c->opt_n != m->nparams) {
         const char *keys[MAX_OPT_OPTS], *vals[MAX_OPT_OPTS];
@@ -428,6 +531,61 @@ static double train_step(sq_session *s, loop_mem *lm, const plan *p, long b, con
     loss += lm->frozen_pen + sq_optim_step(c->opt, m->params, m->grads, lm->tr, lm->trpen,
                                            lm->ntr, lm->chunk);
     return loss;
+}
+
+/* Under mpirun: one step on this process's bl rows of a batch of b
+ * (gathered in lm), step counting the steps of this fit. The gradients,
+ * the flags, the loss's share and the metric counts are summed across the
+ * processes in one buffer; every process then makes the same update. The
+ * batch's loss in *loss; -1 on every process, after the update, when one
+ * failed or was interrupted. */
+static int split_train_step(sq_session *s, loop_mem *lm, const plan *p, long b, long bl,
+                            const float *rw, uint64_t step, double *loss, sq_error *err)
+{
+    sq_model *m = s->model;
+    struct sq_compiled *c = m->compiled;
+    int L = m->n - 1;
+    long rows = bl * p->rows;
+    /* dropout draws from a generator of this process and step: the
+     * session's stays the same on every process */
+    sq_rng rng;
+    sq_rng_seed(&rng, s->rng.s[0] ^ s->rng.s[3] ^ (step + 1) * 0x9E3779B97F4A7C15ull
+                      ^ ((uint64_t)sq_dist_rank() + 1) * 0xD1B54A32D192ED03ull);
+    lm->ws.batch_all = b;
+    lm->ws.sum = sq_dist_sum_double;
+    sq_train_forward(m, &lm->ws, lm->bx, bl, 1, &rng);
+    double part = 0;
+    int failed = 0;
+    if (bl > 0) {
+        part = sq_loss_eval(&c->loss, p->loss_logits, p->read_z ? lm->ws.z[L] : lm->ws.y[L],
+                            loss_targets(c, p, lm, lm->by, rows), rows, p->last, rw, lm->dout);
+        /* the loss is the whole batch's mean: this share weighs bl / b */
+        float k = (float)((double)bl / (double)b);
+        size_t nd = (size_t)rows * (size_t)p->last;
+        for (size_t i = 0; i < nd; i++)
+            lm->dout[i] *= k;
+        part *= (double)bl;
+    }
+    if (lm->activity)
+        part += (double)b * sq_train_activity_penalty(m, &lm->ws);
+    sq_train_backward(m, &lm->ws, lm->bx, bl, lm->dout, p->read_z);
+    if (bl == 0)
+        memset(m->grads, 0, m->nparams * sizeof *m->grads);
+    for (int i = 0; i < c->nmetrics; i++) {
+        sq_metric_acc_reset(&p->metric[i], &lm->sacc[i]);
+        if (bl > 0 && !failed)
+            failed = sq_metric_update(&p->metric[i], &lm->sacc[i], lm->ws.y[L], lm->by, rows,
+                                      p->last, p->per_row, rw, err) < 0;
+    }
+    float *v = m->grads + m->nparams;
+    stats_put(lm, p, c->nmetrics, v, interrupted(s), failed, part);
+    sq_dist_sum_float(m->grads, m->nparams + lm->nstats);
+    double pen = sq_optim_step(c->opt, m->params, m->grads, lm->tr, lm->trpen, lm->ntr,
+                               lm->chunk);
+    if (stats_take(lm, p, c->nmetrics, v, failed, &part, err) < 0)
+        return -1;
+    *loss = part / (double)b + lm->frozen_pen + pen;
+    return 0;
 }
 
 int sq_fit(sq_session *s, const sq_tensor *x, const sq_tensor *y,
@@ -501,7 +659,7 @@ int sq_fit(sq_session *s, const sq_tensor *x, const sq_tensor *y,
     loop_mem lm;
     if (loop_init(&lm, m, x, &room, batch, ntrain, err) < 0)
         goto fail_inputs;
-    if (training_room(m, o->epochs, err) < 0)
+    if (training_room(m, o->epochs, lm.split ? lm.nstats : 0, err) < 0)
         goto fail_loop;
     if (sq_callbacks_set_lr(in.cbs) && sq_optim_has_schedule(c->opt)) {
         sq_fail(err, "reduce_lr_on_plateau cannot change a learning-rate schedule (compile "
@@ -546,26 +704,35 @@ int sq_fit(sq_session *s, const sq_tensor *x, const sq_tensor *y,
         for (int i = 0; i < c->nmetrics; i++)
             sq_metric_acc_reset(&p.metric[i], &lm.acc[i]);
         for (long st = 0; st < steps; st++) {
-            if (interrupted(s)) {
+            /* under mpirun the processes agree on an interrupt in the step */
+            if (!lm.split && interrupted(s)) {
                 rc = sq_fail(err, "Interrupted");
                 break;
             }
-            long b0 = st * o->batch_size;
+            long b0 = st * o->batch_size, f, bl;
             long b = ntrain - b0 < o->batch_size ? ntrain - b0 : o->batch_size;
-            gather(lm.bx, x->data, p.sx, lm.perm, b0, b);
-            gather(lm.by, y->data, p.sy, lm.perm, b0, b);
+            my_share(&lm, b, &f, &bl);
+            gather(lm.bx, x->data, p.sx, lm.perm, b0 + f, bl);
+            gather(lm.by, y->data, p.sy, lm.perm, b0 + f, bl);
             if (in.sw)
-                for (long i = 0; i < b; i++)
-                    lm.bw[i] = in.sw[lm.perm[b0 + i]];
-            const float *rw = row_weights(&p, &lm, in.sw ? lm.bw : NULL, b);
-            double loss = train_step(s, &lm, &p, b, rw);
-            loss_sum += loss * (double)b;
-            int L = m->n - 1;
-            for (int i = 0; i < c->nmetrics && rc == 0; i++)
-                rc = sq_metric_update(&p.metric[i], &lm.acc[i], lm.ws.y[L], lm.by, b * p.rows,
-                                      p.last, p.per_row, rw, err);
+                for (long i = 0; i < bl; i++)
+                    lm.bw[i] = in.sw[lm.perm[b0 + f + i]];
+            const float *rw = row_weights(&p, &lm, in.sw ? lm.bw : NULL, bl);
+            double loss;
+            if (lm.split) {
+                rc = split_train_step(s, &lm, &p, b, bl, rw,
+                                      (uint64_t)(ep - o->initial_epoch) * (uint64_t)steps
+                                      + (uint64_t)st, &loss, err);
+            } else {
+                loss = train_step(s, &lm, &p, b, rw);
+                int L = m->n - 1;
+                for (int i = 0; i < c->nmetrics && rc == 0; i++)
+                    rc = sq_metric_update(&p.metric[i], &lm.acc[i], lm.ws.y[L], lm.by,
+                                          b * p.rows, p.last, p.per_row, rw, err);
+            }
             if (rc < 0)
                 break;
+            loss_sum += loss * (double)b;
             seen += b;
             values[0] = loss_sum / (double)seen;
             for (int i = 0; i < c->nmetrics; i++)
@@ -583,6 +750,10 @@ int sq_fit(sq_session *s, const sq_tensor *x, const sq_tensor *y,
         }
         if (rc < 0)
             break;
+        /* every process decides on rank 0's logs (a sum may round
+         * differently on another) */
+        if (lm.split)
+            sq_dist_bcast_double(values, (size_t)(has_val ? 2 * nv : nv));
         /* the epoch's logs, for the callbacks, then the History */
         sq_logs logs = { 0 };
         for (int i = 0; i < (has_val ? 2 * nv : nv); i++) {
@@ -662,6 +833,9 @@ fail:
     return -1;
 }
 
+static int predict_rows(sq_session *s, const sq_tensor *x, long batch_size, sq_tensor *y,
+                        sq_error *err);
+
 int sq_predict(sq_session *s, const sq_tensor *x, long batch_size, sq_tensor *y,
                sq_error *err)
 {
@@ -669,6 +843,47 @@ int sq_predict(sq_session *s, const sq_tensor *x, long batch_size, sq_tensor *y,
         return -1;
     if (x->shape.rank < 2 || x->shape.d[0] < 1)
         return sq_fail(err, "predict needs a batch of samples");
+    /* under mpirun each process predicts its share of the samples (at
+     * least one each), then all of them gather every share */
+    long n = x->shape.d[0], from = 0, to = n;
+    int split = splits(s->model) && n >= sq_dist_size();
+    if (split) {
+        sq_dist_share(n, sq_dist_rank(), &from, &to);
+        size_t per_in = sq_shape_count(&x->shape) / (size_t)n;
+        sq_tensor mine = { x->shape, x->data + (size_t)from * per_in };
+        mine.shape.d[0] = to - from;
+        int rc = predict_rows(s, &mine, batch_size, y, err);
+        if (sq_dist_error(rc < 0, err) < 0) {
+            if (rc == 0)
+                sq_tensor_free(y);
+            return -1;
+        }
+        size_t per_out = sq_shape_count(&y->shape) / (size_t)(to - from);
+        size_t nall = (size_t)n * per_out;
+        float *all = NULL;
+        int bad = sq_check_memory((double)nall * sizeof(float), "the predictions", err) < 0;
+        if (!bad && !(all = sq_malloc((nall ? nall : 1) * sizeof(float))))
+            bad = sq_fail(err, "out of memory for the predictions") < 0;
+        if (sq_dist_error(bad, err) < 0
+            || (sq_dist_gather_rows(y->data, to - from, per_out, all) < 0
+                && sq_fail(err, "predict: gathering the predictions across the processes "
+                           "failed") < 0)) {
+            free(all);
+            sq_tensor_free(y);
+            return -1;
+        }
+        free(y->data);
+        y->data = all;
+        y->shape.d[0] = n;
+        return 0;
+    }
+    return predict_rows(s, x, batch_size, y, err);
+}
+
+/* predict's batches over all of x, in this process. */
+static int predict_rows(sq_session *s, const sq_tensor *x, long batch_size, sq_tensor *y,
+                        sq_error *err)
+{
     /* the first batch builds a deferred model, as a call does */
     long n = x->shape.d[0], b = batch_size < n ? batch_size : n;
     sq_tensor part = { x->shape, x->data }, out;

@@ -83,6 +83,11 @@ int sq_metric_is_confusion(int kind);
 int sq_metric_acc_init(const sq_metric_cfg *c, sq_metric_acc *a, sq_error *err);
 void sq_metric_acc_reset(const sq_metric_cfg *c, sq_metric_acc *a);
 void sq_metric_acc_free(sq_metric_acc *a);
+/* The accumulator as sq_metric_acc_size(c) floats (one step's counts, to
+ * be summed across processes), and those floats added to another. */
+size_t sq_metric_acc_size(const sq_metric_cfg *c);
+void sq_metric_acc_put(const sq_metric_cfg *c, const sq_metric_acc *a, float *v);
+void sq_metric_acc_add(const sq_metric_cfg *c, sq_metric_acc *a, const float *v);
 /* Adds a batch of rows: out rows x last, t rows x last (or one value per
  * row when per_row), row weights rw (NULL: 1). -1 with Keras's message
  * when a confusion metric sees a prediction outside [0, 1]. */

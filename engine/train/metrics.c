@@ -313,6 +313,33 @@ void sq_metric_acc_free(sq_metric_acc *a)
     memset(a, 0, sizeof *a);
 }
 
+size_t sq_metric_acc_size(const sq_metric_cfg *c)
+{
+    return sq_metric_is_confusion(c->kind) ? 2 * ((size_t)c->nthr + 1) : 2;
+}
+
+void sq_metric_acc_put(const sq_metric_cfg *c, const sq_metric_acc *a, float *v)
+{
+    if (!sq_metric_is_confusion(c->kind)) {
+        v[0] = (float)a->total;
+        v[1] = (float)a->count;
+        return;
+    }
+    for (size_t i = 0; i < 2 * ((size_t)c->nthr + 1); i++)
+        v[i] = (float)a->tp[i];
+}
+
+void sq_metric_acc_add(const sq_metric_cfg *c, sq_metric_acc *a, const float *v)
+{
+    if (!sq_metric_is_confusion(c->kind)) {
+        a->total += v[0];
+        a->count += v[1];
+        return;
+    }
+    for (size_t i = 0; i < 2 * ((size_t)c->nthr + 1); i++)
+        a->tp[i] += v[i];
+}
+
 static long argmax(const float *v, long n)
 {
     long b = 0;

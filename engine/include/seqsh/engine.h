@@ -515,13 +515,23 @@ void sq_dist_finalize(void);
 /* Ends every rank at once (an unrecoverable state on one of them). */
 void sq_dist_abort(int status);
 int sq_dist_rank(void);
+/* 1 when MPI was started (launched by mpirun, even as one rank of one). */
+int sq_dist_launched(void);
 int sq_dist_size(void);
 /* 1 when this seqsh was built with MPI. */
 int sq_dist_available(void);
+/* The MPI library built in ("Open MPI v4.1.4; data-parallel training
+ * under mpirun"), or a line saying there is none. */
+const char *sq_dist_library(void);
 /* Collective: the lowest rank whose flag is set, or -1 when none is. Every
  * rank must call it at the same point (after each command, before each
  * collective step) so that all agree on a failure or an interrupt. */
 int sq_dist_first(int flag);
+/* Collective: as sq_dist_first(failed), and every rank's msg (n bytes)
+ * becomes the message of that lowest failing rank. */
+int sq_dist_agree(int failed, char *msg, size_t n);
+/* Collective: the largest v of all ranks. */
+int sq_dist_max(int v);
 
 /* ---- the registry, for help and completion ----------------------------- */
 
