@@ -59,6 +59,10 @@ void sq_fp_restore(unsigned saved)
  * calls of a script, short enough that an idle shell costs nothing. */
 #define SPIN_NS 500000L
 #define SPIN_CHECK 64              /* pauses between two looks at the clock */
+/* Looks at the clock between two sched_yield calls: a spinning worker that
+ * shares a core with the thread that will give it work (other programs
+ * busy on the other cores) lets that thread run. */
+#define SPIN_YIELD 8
 
 static pthread_mutex_t run_mu = PTHREAD_MUTEX_INITIALIZER;  /* one job at a time */
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;      /* sleeping and quitting */
@@ -133,6 +137,8 @@ static int spin_for_job(uint64_t seen, uint64_t *w)
                 end = t + SPIN_NS;
             else if (t >= end)
                 return 0;
+            if (i % (SPIN_CHECK * SPIN_YIELD) == 0 && i)
+                sched_yield();
         }
         cpu_relax();
     }
