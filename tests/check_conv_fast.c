@@ -16,6 +16,7 @@
 #include "kernels/conv_kernels.h"
 #include "kernels/threads.h"
 #include "kernels/blas.h"
+#include "kernels/relu.h"
 
 #if (defined(__x86_64__) || defined(__i386__)) && defined(__SSE__)
 #include <xmmintrin.h>
@@ -948,6 +949,51 @@ START_TEST(test_gemm_parts)
 }
 END_TEST
 
+/* relu's gradient over a long array shared by two threads (the last block
+ * partial): dy[i] *= z[i] > 0 ? 1 : 0 for every i, with NaN, -0 and
+ * infinities in z and dy; every variant. */
+START_TEST(test_relu_grad_long)
+{
+    enum { NR = 100003 };
+    float *z = malloc(NR * sizeof *z), *dy = malloc(NR * sizeof *dy);
+    float *want = malloc(NR * sizeof *want);
+    ck_assert(z && dy && want);
+    srand(5);
+    for (long i = 0; i < NR; i++) {
+        z[i] = (float)rand() / RAND_MAX - 0.5f;
+        dy[i] = (float)rand() / RAND_MAX - 0.5f;
+    }
+    z[7] = NAN;
+    z[8] = -0.0f;
+    z[9] = INFINITY;
+    z[NR - 1] = -INFINITY;
+    dy[10] = INFINITY;
+    dy[NR - 2] = NAN;
+    sq_isa was = sq_isa_active();
+    for (int isa = SQ_ISA_C; isa <= SQ_ISA_AVX512; isa++) {
+        if (sq_isa_set_active((sq_isa)isa) != (sq_isa)isa)
+            continue;
+        float *g = malloc(NR * sizeof *g);
+        ck_assert_ptr_nonnull(g);
+        memcpy(g, dy, NR * sizeof *g);
+        for (long i = 0; i < NR; i++)
+            want[i] = dy[i] * (z[i] > 0 ? 1.0f : 0.0f);
+        sq_set_threads(2);
+        sq_relu_grad(z, g, NR);
+        sq_set_threads(1);
+        for (long i = 0; i < NR; i++)
+            ck_assert_msg(memcmp(&g[i], &want[i], sizeof g[i]) == 0 || (isnan(g[i]) && isnan(want[i])),
+                          "%s: dy[%ld] is %g, want %g", sq_isa_name((sq_isa)isa), i,
+                          (double)g[i], (double)want[i]);
+        free(g);
+    }
+    sq_isa_set_active(was);
+    free(z);
+    free(dy);
+    free(want);
+}
+END_TEST
+
 /* sq_set_threads reaches the pool and the backend line names the kernels. */
 START_TEST(test_threads_setting)
 {
@@ -986,6 +1032,7 @@ static Suite *conv_fast_suite(void)
     tcase_add_test(tc, test_pool_covers);
     tcase_add_test(tc, test_pool_wake);
     tcase_add_loop_test(tc, test_gemm_parts, 0, 16);
+    tcase_add_test(tc, test_relu_grad_long);
     tcase_add_test(tc, test_threads_setting);
     suite_add_tcase(su, tc);
     return su;
