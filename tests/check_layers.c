@@ -257,6 +257,9 @@ static const conv_case bwd_cases[] = {
     { 3, 9, 10, 5, 40, 3, 3, 1, 1, 2, 2, 0, 1, 0 },
     { 2, 7, 7, 3, 16, 2, 3, 1, 1, 1, 1, 0, 1, 0 },
     { 2, 8, 8, 1, 70, 3, 3, 1, 1, 1, 1, 0, 1, 0 },
+    /* a first layer's few rows: the threads split the output rows, each
+     * into a kernel gradient of its own, added up */
+    { 3, 120, 120, 1, 32, 3, 3, 1, 1, 1, 1, 0, 1, 0 },
 };
 
 /* Conv2D's backward on two threads over groups of images: each thread

@@ -132,16 +132,15 @@ static const dw_fn fns1[] = { dw_z1_1, dw_z1_2, dw_z1_3, dw_z1_4, dw_z1_5, dw_z1
 #endif
 
 void sq_conv_dw_rows(sq_isa isa, const sq_conv_desc *d, const float *x, const float *dy,
-                     long nimg, long r0, long r1, float *dw)
+                     long o0, long o1, long r0, long r1, float *dw)
 {
 #ifdef DW_X86
     if (!sq_conv_dw_direct(isa, d))
         return;
     long cbmax = sq_conv_dw_block(d), c = d->c;
-    long rows = nimg * d->oh;
     long per = DW_CHUNK / d->ow > 0 ? DW_CHUNK / d->ow : 1;
-    for (long i0 = 0; i0 < rows; i0 += per) {
-        long i1 = rows - i0 < per ? rows : i0 + per;
+    for (long i0 = o0; i0 < o1; i0 += per) {
+        long i1 = o1 - i0 < per ? o1 : i0 + per;
         for (long r = r0; r < r1; r += cbmax) {
             long cb = r1 - r < cbmax ? r1 - r : cbmax;
             long off[12];
@@ -169,7 +168,8 @@ void sq_conv_dw_rows(sq_isa isa, const sq_conv_desc *d, const float *x, const fl
     (void)d;
     (void)x;
     (void)dy;
-    (void)nimg;
+    (void)o0;
+    (void)o1;
     (void)r0;
     (void)r1;
     (void)dw;

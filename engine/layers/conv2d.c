@@ -357,6 +357,13 @@ static int direct_dw(const conv2d_state *st, const sq_shape *in)
     return direct_dx(st) && sq_conv_dw_direct(sq_isa_active(), &d);
 }
 
+/* Floats of the partial kernel gradients backward_dw_direct may need. */
+static size_t dw_partials(const sq_layer *l, const sq_shape *in, int nt)
+{
+    const conv2d_state *st = l->state;
+    return (size_t)nt * (size_t)(st->k[0] * st->k[1] * in->d[3]) * (size_t)st->filters;
+}
+
 static size_t scratch_bwd(const sq_layer *l, const sq_shape *in)
 {
     conv2d_state *st = l->state;
@@ -364,7 +371,8 @@ static size_t scratch_bwd(const sq_layer *l, const sq_shape *in)
         return 0;
     st->bwd_threads = threads_for(in->d[0]);
     st->bwd_group = group_for(l, in, in->d[0], st->bwd_threads);
-    size_t n = direct_dw(st, in) ? 0
+    /* the direct kernel gradient's partials, or the groups' regions */
+    size_t n = direct_dw(st, in) ? dw_partials(l, in, st->bwd_threads)
              : (size_t)st->bwd_threads * bwd_region(l, in, st->bwd_group);
     if (direct_dx(st)) {
         sq_conv_desc d = describe_dx(st, in, NULL);
@@ -498,7 +506,10 @@ static void bwd_groups(void *ctx, long g0, long g1, int tid)
 typedef struct {
     const sq_conv_desc *d;
     const sq_bwd *b;
-    long block;                  /* rows per block */
+    long block;                  /* rows of dK per block */
+    long orows;                  /* output rows of the batch */
+    float *partials;             /* by output rows: a dK per thread */
+    int used[SQ_MAX_THREADS];
 } dw_job;
 
 /* Blocks [b0, e0) of the kernel gradient's rows, over the whole batch. */
@@ -508,22 +519,48 @@ static void dw_blocks(void *ctx, long b0, long e0, int tid)
     const dw_job *j = ctx;
     long rows = j->d->kh * j->d->kw * j->d->c;
     long r1 = e0 * j->block < rows ? e0 * j->block : rows;
-    sq_conv_dw_rows(SQ_ISA_AVX512, j->d, j->b->in, j->b->dout, j->b->in_shape->d[0],
-                    b0 * j->block, r1, j->b->dw);
+    sq_conv_dw_rows(SQ_ISA_AVX512, j->d, j->b->in, j->b->dout, 0, j->orows, b0 * j->block, r1,
+                    j->b->dw);
 }
 
-/* dK and dbias by conv_dw.c, the threads sharing dK's rows: no partials. */
-static void backward_dw_direct(const conv2d_state *st, const sq_bwd *b)
+/* Output rows [o0, o1) of the batch into thread tid's own dK. */
+static void dw_outrows(void *ctx, long o0, long o1, int tid)
+{
+    dw_job *j = ctx;
+    size_t nk = (size_t)(j->d->kh * j->d->kw * j->d->c * j->d->f);
+    float *mine = j->partials + (size_t)tid * nk;
+    if (!j->used[tid])
+        memset(mine, 0, nk * sizeof *mine);
+    j->used[tid] = 1;
+    sq_conv_dw_rows(SQ_ISA_AVX512, j->d, j->b->in, j->b->dout, o0, o1, 0,
+                    j->d->kh * j->d->kw * j->d->c, mine);
+}
+
+/* dK and dbias by conv_dw.c: the threads share dK's rows (no partials);
+ * a dK of too few rows for that (a first layer of 1 to 3 channels) is
+ * made by each thread over its share of the output rows, the partials
+ * (in scratch, nt of them) added up. */
+static void backward_dw_direct(const conv2d_state *st, const sq_bwd *b, float *scratch, int nt)
 {
     const sq_shape *is = b->in_shape;
     sq_conv_desc d = describe(st, is, NULL);
     long kdim = d.kh * d.kw * d.c, nf = st->filters;
-    memset(b->dw, 0, (size_t)(kdim * nf) * sizeof *b->dw);
-    dw_job j = { &d, b, sq_conv_dw_block(&d) };
+    size_t nk = (size_t)(kdim * nf);
+    memset(b->dw, 0, nk * sizeof *b->dw);
+    dw_job j = { &d, b, sq_conv_dw_block(&d), is->d[0] * d.oh, scratch, { 0 } };
     long blocks = (kdim + j.block - 1) / j.block;
-    /* shares of at least ~2 MFLOP */
-    double per = 2.0 * (double)j.block * (double)nf * (double)(is->d[0] * d.oh * d.ow) + 1;
-    sq_parallel_for(blocks, (long)(2e6 / per) + 1, dw_blocks, &j);
+    if (blocks >= 2 * nt || nt < 2) {
+        /* shares of at least ~2 MFLOP */
+        double per = 2.0 * (double)j.block * (double)nf * (double)(j.orows * d.ow) + 1;
+        sq_parallel_for(blocks, (long)(2e6 / per) + 1, dw_blocks, &j);
+    } else {
+        double per = 2.0 * (double)nk * (double)d.ow + 1;
+        sq_parallel_for_upto(j.orows, (long)(2e6 / per) + 1, nt, dw_outrows, &j);
+        for (int t = 0; t < nt; t++)
+            if (j.used[t])
+                for (size_t i = 0; i < nk; i++)
+                    b->dw[i] += scratch[(size_t)t * nk + i];
+    }
     if (st->use_bias) {
         float *db = b->dw + kdim * nf;
         memset(db, 0, (size_t)nf * sizeof *db);
@@ -588,12 +625,13 @@ static void backward(const sq_layer *l, const sq_bwd *b)
         group = room;
     int dw_direct = direct_dw(st, is);
     size_t region = dw_direct ? 0 : bwd_region(l, is, room);
+    size_t before_dx = dw_direct ? dw_partials(l, is, nt) : (size_t)nt * region;
     int dx_direct = b->din && direct_dx(st) && nb > 0;
     if (dx_direct)
-        backward_dx_direct(st, b, b->scratch + (size_t)nt * region);
+        backward_dx_direct(st, b, b->scratch + before_dx);
     if (dw_direct) {
         if (b->dw)
-            backward_dw_direct(st, b);
+            backward_dw_direct(st, b, b->scratch, nt);
         return;
     }
     bwd_job *j = NULL, job;
