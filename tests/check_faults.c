@@ -188,6 +188,42 @@ static int op_load_tfjs(sq_session *s) { return sq_load(s, json_path, &err); }
 static int op_save_tfjs(sq_session *s) { return sq_save(s, json_out, &err); }
 static int op_load_h5(sq_session *s) { return sq_load(s, h5_path, &err); }
 static int op_save_h5(sq_session *s) { return sq_save(s, h5_path, &err); }
+/* The fixture and every 2-D kind of the second wave after it, for the
+ * exports (the file each writes: out_path with its extension). */
+static void prep_exports(sq_session *s)
+{
+    static const char *const more[] = {
+        "reshape (2,2,1)", "conv2dtranspose 3 3 strides=2 padding=same",
+        "depthwiseconv2d 3 depth_multiplier=2 padding=same", "separableconv2d 2 2",
+        "zeropadding2d (1,2)", "cropping2d ((1,0),(0,2))", "upsampling2d interpolation=bilinear",
+        "flatten",
+    };
+    for (size_t i = 0; i < sizeof more / sizeof more[0]; i++)
+        ck_assert_msg(add(s, more[i]) == 0, "%s: %s", more[i], err.msg);
+}
+/* A model whose recurrent layers the ONNX export writes as Scans: a Keras
+ * mask, an activation ONNX's RNN ops lack. */
+static void prep_masked(sq_session *s)
+{
+    static const char *const lines[] = {
+        "embedding 9 3 mask_zero=true", "lstm 3 return_sequences=true",
+        "bidirectional gru 2 return_sequences=true merge_mode=sum", "simplernn 2 activation=selu",
+    };
+    long d[1] = { 5 };
+    ck_assert_int_eq(sq_model_new(s, NULL, &err), 0);
+    ck_assert_int_eq(sq_input(s, 1, d, &err), 0);
+    for (size_t i = 0; i < sizeof lines / sizeof lines[0]; i++)
+        ck_assert_msg(add(s, lines[i]) == 0, "%s: %s", lines[i], err.msg);
+}
+static int op_export(sq_session *s, const char *fmt, const char *ext)
+{
+    char path[160];
+    snprintf(path, sizeof path, "%s.%s", out_path, ext);
+    return sq_export(s, fmt, path, &err);
+}
+static int op_export_onnx(sq_session *s) { return op_export(s, "onnx", "onnx"); }
+static int op_export_torch(sq_session *s) { return op_export(s, "pytorch", "py"); }
+static int op_export_keras(sq_session *s) { return op_export(s, "keras", "k.py"); }
 static int op_save_weights(sq_session *s) { return sq_save_weights(s, out_path, &err); }
 static int op_load_weights(sq_session *s) { return sq_load_weights(s, weights_path, &err); }
 static int op_weights(sq_session *s)
@@ -450,6 +486,14 @@ START_TEST(keras_files_fail_cleanly)
 END_TEST
 START_TEST(load_fails_cleanly) { sweep("load", NULL, op_load); }
 END_TEST
+START_TEST(exports_fail_cleanly)
+{
+    sweep("export onnx", prep_exports, op_export_onnx);
+    sweep("export pytorch", prep_exports, op_export_torch);
+    sweep("export keras", prep_exports, op_export_keras);
+    sweep("export onnx, masked recurrent layers", prep_masked, op_export_onnx);
+}
+END_TEST
 START_TEST(add_model_fails_cleanly) { sweep("add model", prep_empty, op_add_model); }
 END_TEST
 START_TEST(weights_files_fail_cleanly)
@@ -505,6 +549,7 @@ int main(void)
     tcase_add_test(tc, save_fails_cleanly);
     tcase_add_test(tc, load_fails_cleanly);
     tcase_add_test(tc, keras_files_fail_cleanly);
+    tcase_add_test(tc, exports_fail_cleanly);
     tcase_add_test(tc, add_model_fails_cleanly);
     tcase_add_test(tc, weights_files_fail_cleanly);
     tcase_add_test(tc, text_and_settings_fail_cleanly);

@@ -2,7 +2,9 @@
  * shards) read and written. Fixtures made by
  * tests/fixtures/make_keras_fixtures.py in the shapes Keras 2.2.4, 2.6,
  * 2.15 and 3 write, with outputs computed there by NumPy, and by
- * make_keras_rnn_fixtures.py (recurrent models, outputs from torch); files built here
+ * make_keras_rnn_fixtures.py (recurrent models, outputs from torch) and
+ * make_keras_2d_fixtures.py (the 2-D kinds, outputs from naive loops and
+ * torch); files built here
  * for every way a stranger's model can be broken, each of which must leave
  * the current model as it was. */
 #include <check.h>
@@ -590,6 +592,185 @@ START_TEST(every_new_kind_round_trips)
 }
 END_TEST
 
+/* ---- the 2-D kinds of the second wave --------------------------------------- */
+
+START_TEST(reads_2d_models)
+{
+    /* Keras 2.6's .h5 (bilinear, output_padding, dilations included) and
+     * TF.js's folder; outputs from naive loops and torch */
+    check_outputs("conv2d_keras26.h5", "conv2d_input.npy", "conv2d_output.npy");
+    check_outputs("conv2d_tfjs/model.json", "conv2d_tfjs_input.npy", "conv2d_tfjs_output.npy");
+    sq_session *a = sq_session_new(), *b = sq_session_new();
+    ck_assert_int_eq(sq_load(a, fixture("conv2d_keras26.h5"), &err), 0);
+    ck_assert_msg(sq_save(a, tpath("c.h5"), &err) == 0, "%s", err.msg);
+    ck_assert_msg(sq_load(b, tpath("c.h5"), &err) == 0, "%s", err.msg);
+    same_models(a, b);
+    /* what TF.js would load and compute otherwise is refused, nothing written */
+    ck_assert_int_eq(sq_save(a, tpath("c/model.json"), &err), -1);
+    ck_assert_str_eq(err.msg, "layer conv2d_transpose_1 (Conv2DTranspose): output_padding=(1,0) "
+                     "cannot be expressed in the TF.js Layers format (TensorFlow.js's "
+                     "Conv2DTranspose has no output_padding)");
+    ck_assert_int_eq(access(tpath("c"), F_OK), -1);
+    ck_assert_int_eq(sq_load(a, fixture("conv2d_tfjs/model.json"), &err), 0);
+    ck_assert_msg(sq_save(a, tpath("t/model.json"), &err) == 0, "%s", err.msg);
+    ck_assert_msg(sq_load(b, tpath("t/model.json"), &err) == 0, "%s", err.msg);
+    same_models(a, b);
+    ck_assert_msg(sq_save(a, tpath("t.h5"), &err) == 0, "%s", err.msg);
+    ck_assert_msg(sq_load(b, tpath("t.h5"), &err) == 0, "%s", err.msg);
+    same_models(a, b);
+    sq_session_free(a);
+    sq_session_free(b);
+}
+END_TEST
+
+/* Reads the whole of file `path` (NUL-terminated, malloc'd). */
+static char *slurp(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    ck_assert_ptr_nonnull(f);
+    static char buf[1 << 16];
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    return strdup(buf);
+}
+
+START_TEST(margins_in_every_form)
+{
+    /* Keras writes ((t, b), (l, r)); an int and a pair mean what Keras's
+     * constructors make of them */
+    const char *j = "{\"modelTopology\": {\"class_name\": \"Sequential\", \"config\": ["
+        "{\"class_name\": \"ZeroPadding2D\", \"config\": {\"name\": \"z\", \"padding\": 2, "
+        "\"batch_input_shape\": [null, 4, 5, 1]}},"
+        "{\"class_name\": \"ZeroPadding2D\", \"config\": {\"name\": \"y\", \"padding\": [1, 0]}},"
+        "{\"class_name\": \"Cropping2D\", \"config\": {\"name\": \"c\", \"cropping\": [[3, 0], 1]}},"
+        "{\"class_name\": \"Cropping2D\", \"config\": {\"name\": \"d\", \"cropping\": [[0, 1], "
+        "[2, 0]], \"data_format\": \"channels_last\"}}]}}";
+    mkdir(tpath("m"), 0777);
+    write_file(tpath("m/model.json"), j, strlen(j));
+    sq_session *s = sq_session_new();
+    ck_assert_msg(sq_load(s, tpath("m/model.json"), &err) == 0, "%s", err.msg);
+    long want[4][2] = { { 8, 9 }, { 10, 9 }, { 7, 7 }, { 6, 5 } };
+    for (int i = 0; i < 4; i++) {
+        ck_assert_int_eq(s->model->layers[i]->out_shape.d[1], want[i][0]);
+        ck_assert_int_eq(s->model->layers[i]->out_shape.d[2], want[i][1]);
+    }
+    ck_assert_msg(sq_save(s, tpath("n/model.json"), &err) == 0, "%s", err.msg);
+    char *t = slurp(tpath("n/model.json"));
+    ck_assert_msg(strstr(t, "\"padding\":[[2,2],[2,2]]") && strstr(t, "\"padding\":[[1,1],[0,0]]")
+                  && strstr(t, "\"cropping\":[[3,0],[1,1]]"), "%s", t);
+    free(t);
+    /* a layout seqsh does not compute, and margins that are not margins */
+    j = "{\"modelTopology\": {\"class_name\": \"Sequential\", \"config\": ["
+        "{\"class_name\": \"Cropping2D\", \"config\": {\"name\": \"c\", \"cropping\": %s, "
+        "\"data_format\": \"%s\", \"batch_input_shape\": [null, 4, 5, 1]}}]}}";
+    struct { const char *v, *fmt, *want; } bad[] = {
+        { "1", "channels_first", "has data_format=\"channels_first\"; seqsh computes only "
+          "\"channels_last\"" },
+        { "[1, 2, 3]", "channels_last", "`cropping` should have two elements. Found: (1, 2, 3)" },
+        { "[[1, 2, 3], 1]", "channels_last", "The `1st entry of cropping` argument must be a "
+          "tuple of 2 integers" },
+        { "[[[1]], 1]", "channels_last", "`cropping` [[[1]],1] is not a value seqsh understands" },
+        { "\"a\"", "channels_last", "Cropping2D: `cropping` must" },
+    };
+    char buf[1024];
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        snprintf(buf, sizeof buf, j, bad[i].v, bad[i].fmt);
+        write_file(tpath("m/model.json"), buf, strlen(buf));
+        ck_assert_int_eq(sq_load(s, tpath("m/model.json"), &err), -1);
+        ck_assert_msg(strstr(err.msg, bad[i].want), "'%s' lacks '%s'", err.msg, bad[i].want);
+    }
+    sq_session_free(s);
+}
+END_TEST
+
+START_TEST(every_2d_kind_round_trips)
+{
+    static const char *const lines[] = {
+        "conv2dtranspose 4 (3,4) strides=2 padding=same relu",
+        "conv2dtranspose 3 3 strides=(2,1) padding=same output_padding=(1,0) use_bias=false",
+        "conv2dtranspose 2 2 dilation_rate=2", "depthwiseconv2d 3 strides=2 padding=same "
+        "depth_multiplier=2", "depthwiseconv2d (2,3) dilation_rate=(2,1) use_bias=false tanh",
+        "separableconv2d 5 (3,2) dilation_rate=2 padding=same depth_multiplier=3",
+        "separableconv2d 3 2 strides=2 use_bias=false", "zeropadding2d ((1,2),(0,3))",
+        "zeropadding2d", "cropping2d (1,2)", "cropping2d ((2,0),(0,3))",
+        "upsampling2d (2,3) interpolation=bilinear", "upsampling2d",
+    };
+    sq_session *a = sq_session_new(), *b = sq_session_new();
+    long d[3] = { 5, 6, 2 };
+    ck_assert_int_eq(sq_input(a, 3, d, &err), 0);
+    for (size_t i = 0; i < sizeof lines / sizeof lines[0]; i++)
+        ck_assert_msg(add_line(a, lines[i], &err) == 0, "%s: %s", lines[i], err.msg);
+    ck_assert_msg(sq_save(a, tpath("w.h5"), &err) == 0, "%s", err.msg);
+    ck_assert_msg(sq_load(b, tpath("w.h5"), &err) == 0, "%s", err.msg);
+    /* options set to their defaults come back unset; the rest is the same */
+    ck_assert_int_eq(a->model->n, b->model->n);
+    for (int i = 0; i < a->model->n; i++) {
+        sbuf x = { 0 }, y = { 0 };
+        sq_layer_describe(a->model->layers[i], &x);
+        sq_layer_describe(b->model->layers[i], &y);
+        char *tx = sb_finish(&x, NULL), *ty = sb_finish(&y, NULL);
+        if (!strstr(tx, "zero_padding2d_1"))    /* padding=1 was not typed */
+            ck_assert_str_eq(tx, ty);
+        free(tx);
+        free(ty);
+    }
+    ck_assert_uint_eq(a->model->nparams, b->model->nparams);
+    ck_assert(!memcmp(a->model->params, b->model->params, a->model->nparams * sizeof(float)));
+    sq_tensor x, ya, yb;
+    long xd[4] = { 2, 5, 6, 2 };
+    ck_assert_int_eq(sq_tensor_generate(a, "random", 4, xd, &x, &err), 0);
+    ck_assert_int_eq(sq_call(a, &x, &ya, &err), 0);
+    ck_assert_int_eq(sq_call(b, &x, &yb, &err), 0);
+    ck_assert(!memcmp(ya.data, yb.data, sq_shape_count(&ya.shape) * sizeof(float)));
+    sq_tensor_free(&ya);
+    sq_tensor_free(&yb);
+    sq_tensor_free(&x);
+    /* every export writes them (their outputs: make check-interop) */
+    ck_assert_msg(sq_export(a, "onnx", tpath("w.onnx"), &err) == 0, "%s", err.msg);
+    ck_assert_msg(sq_export(a, "pytorch", tpath("w.py"), &err) == 0, "%s", err.msg);
+    ck_assert_msg(sq_export(a, "keras", tpath("k.py"), &err) == 0, "%s", err.msg);
+    char *t = slurp(tpath("k.py"));
+    ck_assert_msg(strstr(t, "layers.ZeroPadding2D(padding=((1, 2), (0, 3)), "
+                         "data_format=\"channels_last\", name=\"zero_padding2d\")"), "%s", t);
+    ck_assert_msg(strstr(t, "output_padding=(1, 0)") && strstr(t, "output_padding=None"), "%s", t);
+    free(t);
+    /* what TF.js 4.22 lacks or computes otherwise is refused naming the layer */
+    struct { const char *line, *want; } tfjs[] = {
+        { "upsampling2d interpolation=bilinear name=up", "layer up (UpSampling2D): "
+          "interpolation=bilinear cannot be expressed in the TF.js Layers format" },
+        { "conv2dtranspose 2 3 strides=2 output_padding=1 name=ct", "layer ct (Conv2DTranspose): "
+          "output_padding=(1,1) cannot be expressed" },
+        { "conv2dtranspose 2 3 dilation_rate=2 name=ct", "layer ct (Conv2DTranspose): "
+          "dilation_rate=(2, 2) cannot be expressed" },
+        { "depthwiseconv2d 3 dilation_rate=(1,2) name=dw", "layer dw (DepthwiseConv2D): "
+          "dilation_rate=(1, 2) cannot be expressed" },
+        { "timedistributed depthwiseconv2d 2 dilation_rate=2 layer_name=dw name=td", "layer td "
+          "(TimeDistributed): layer dw (DepthwiseConv2D): dilation_rate=(2, 2) cannot be "
+          "expressed" },
+        { "separableconv2d 2 3 dilation_rate=2 name=sc", NULL },
+        { "conv2dtranspose 2 3 strides=2 output_padding=None name=ct", NULL },
+        { "upsampling2d (2,3) interpolation=nearest", NULL },
+    };
+    for (size_t i = 0; i < sizeof tfjs / sizeof tfjs[0]; i++) {
+        ck_assert_int_eq(sq_model_new(a, NULL, &err), 0);
+        long d4[4] = { 2, 7, 6, 2 };
+        int td = !strncmp(tfjs[i].line, "timedistributed", 15);
+        ck_assert_int_eq(sq_input(a, td ? 4 : 3, td ? d4 : d, &err), 0);
+        ck_assert_msg(add_line(a, tfjs[i].line, &err) == 0, "%s: %s", tfjs[i].line, err.msg);
+        int rc = sq_save(a, tpath("f/model.json"), &err);
+        if (!tfjs[i].want) {
+            ck_assert_msg(rc == 0, "%s", err.msg);
+            continue;
+        }
+        ck_assert_int_eq(rc, -1);
+        ck_assert_msg(strstr(err.msg, tfjs[i].want), "'%s' lacks '%s'", err.msg, tfjs[i].want);
+    }
+    sq_session_free(a);
+    sq_session_free(b);
+}
+END_TEST
+
 /* ---- exports (their outputs are checked in their clients by make
  * check-interop; here what make check can see without them) ---------------- */
 
@@ -627,6 +808,88 @@ START_TEST(exports_write_or_refuse)
 }
 END_TEST
 
+/* Builds the model of `lines` (";"-separated, "input ..." first) in a new
+ * session. */
+static sq_session *model_of(const char *lines)
+{
+    sq_session *s = sq_session_new();
+    char buf[1024], *save = NULL;
+    snprintf(buf, sizeof buf, "%s", lines);
+    for (char *ln = strtok_r(buf, ";", &save); ln; ln = strtok_r(NULL, ";", &save)) {
+        while (*ln == ' ')
+            ln++;
+        if (!strncmp(ln, "input ", 6)) {
+            long d[SQ_MAX_RANK];
+            int n = 0;
+            for (char *p = ln + 6, *end; n < SQ_MAX_RANK && (d[n] = strtol(p, &end, 10), end != p);
+                 p = end)
+                n++;
+            ck_assert_int_eq(sq_input(s, n, d, &err), 0);
+        } else {
+            ck_assert_msg(add_line(s, ln + 4, &err) == 0, "%s: %s", ln, err.msg);
+        }
+    }
+    return s;
+}
+
+START_TEST(masked_recurrent_layers)
+{
+    /* ONNX: a Keras mask goes into the recurrent layers (their outputs are
+     * checked in onnxruntime by make check-interop); one it cannot follow
+     * is refused naming the layer */
+    static const char *const onnx_ok[] = {
+        "input 7; add embedding 10 4 mask_zero=true; add dense 3; add lstm 3 "
+        "return_sequences=true; add bidirectional gru 2 go_backwards=true merge_mode=sum",
+        "input 6 3; add masking; add timedistributed dense 2; add simplernn 2 activation=selu",
+        "input 6 3; add simplernn 2 activation=gelu return_sequences=true; add gru 2",
+    };
+    for (size_t i = 0; i < sizeof onnx_ok / sizeof onnx_ok[0]; i++) {
+        sq_session *s = model_of(onnx_ok[i]);
+        ck_assert_msg(sq_export(s, "onnx", tpath("r.onnx"), &err) == 0, "%s: %s", onnx_ok[i],
+                      err.msg);
+        sq_session_free(s);
+    }
+    sq_session *s = model_of("input 4 3 2; add masking; add timedistributed flatten; "
+                             "add lstm 2 name=l");
+    ck_assert_int_eq(sq_export(s, "onnx", tpath("u.onnx"), &err), -1);
+    ck_assert_str_eq(err.msg, "layer l (LSTM): its input's Keras mask comes through layers whose "
+                     "mask this seqsh cannot follow into ONNX");
+    ck_assert_int_eq(access(tpath("u.onnx"), F_OK), -1);
+    sq_session_free(s);
+    /* TF.js: a Bidirectional returning sequences on a masked input gives
+     * no zeros at masked steps; fine while a masked recurrent layer reads
+     * them, refused when anything else does */
+    struct { const char *lines, *want; } tfjs[] = {
+        { "input 6; add embedding 5 3 mask_zero=true; add bidirectional lstm 2 "
+          "return_sequences=true; add dense 2; add lstm 2", NULL },
+        { "input 6; add embedding 5 3 mask_zero=true; add bidirectional lstm 2 "
+          "return_sequences=true name=b; add flatten", "layer b (Bidirectional): "
+          "return_sequences=true on a masked input cannot be expressed in the TF.js Layers "
+          "format (TensorFlow.js's Bidirectional repeats the previous output at masked steps "
+          "where Keras 2.6 gives 0, and layer flatten reads them)" },
+        { "input 6; add embedding 5 3 mask_zero=true; add bidirectional lstm 2 "
+          "return_sequences=true name=b", "and the model's output reads them" },
+        { "input 6; add embedding 5 3 mask_zero=true; add bidirectional lstm 2 "
+          "return_sequences=true go_backwards=true name=b; add lstm 2", "layer b "
+          "(Bidirectional): return_sequences=true on a masked input" },
+        { "input 6 2; add bidirectional lstm 2 return_sequences=true", NULL },
+    };
+    for (size_t i = 0; i < sizeof tfjs / sizeof tfjs[0]; i++) {
+        s = model_of(tfjs[i].lines);
+        int rc = sq_save(s, tpath("b/model.json"), &err);
+        if (!tfjs[i].want) {
+            ck_assert_msg(rc == 0, "%s: %s", tfjs[i].lines, err.msg);
+        } else {
+            ck_assert_int_eq(rc, -1);
+            ck_assert_msg(strstr(err.msg, tfjs[i].want), "'%s' lacks '%s'", err.msg,
+                          tfjs[i].want);
+            ck_assert_msg(sq_save(s, tpath("b.h5"), &err) == 0, "%s", err.msg);
+        }
+        sq_session_free(s);
+    }
+}
+END_TEST
+
 static void setup(void)
 {
     strcpy(tmp, "/tmp/seqsh_keras_XXXXXX");
@@ -658,6 +921,10 @@ int main(void)
     tcase_add_test(tc, exports_write_or_refuse);
     tcase_add_test(tc, reads_recurrent_models);
     tcase_add_test(tc, every_new_kind_round_trips);
+    tcase_add_test(tc, reads_2d_models);
+    tcase_add_test(tc, margins_in_every_form);
+    tcase_add_test(tc, every_2d_kind_round_trips);
+    tcase_add_test(tc, masked_recurrent_layers);
     suite_add_tcase(su, tc);
     return run_suite(su);
 }

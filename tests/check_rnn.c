@@ -396,6 +396,7 @@ static const struct { const char *input, *lines; int ids; } grad_cases[] = {
     { "5 3", "bidirectional gru 2 merge_mode=sum return_sequences=true", 0 },
     { "5 3", "bidirectional simplernn 2 merge_mode=mul return_sequences=true", 0 },
     { "5 3", "bidirectional lstm 2 merge_mode=ave", 0 },
+    { "5 3", "bidirectional simplernn 2 go_backwards=true return_sequences=true", 0 },
     { "5 3", "timedistributed dense 2 tanh", 0 },
     { "2 3 4", "timedistributed lstm 3", 0 },
     { "5 3", "masking 0.25", 0 },
@@ -419,6 +420,7 @@ static const struct { const char *input, *lines; int ids; } grad_cases[] = {
     { "6", "embedding 9 3 mask_zero=true; gru 3 reset_after=false go_backwards=true return_sequences=true; simplernn 2 go_backwards=true", 1 },
     { "6", "embedding 9 3 mask_zero=true; dense 3 tanh; bidirectional lstm 3 return_sequences=true; bidirectional gru 2 merge_mode=sum", 1 },
     { "6", "embedding 9 3 mask_zero=true; timedistributed dense 3; lstm 2", 1 },
+    { "6", "embedding 9 3 mask_zero=true; bidirectional gru 2 go_backwards=true return_sequences=true merge_mode=ave", 1 },
     { "6", "embedding 9 3; lstm 2", 1 },
     { "6 3", "dense 3 use_bias=false; masking; lstm 3 return_sequences=true; simplernn 2", 2 },
     /* stateful: every pass starts from the same stored states */
@@ -496,6 +498,51 @@ static sq_tensor time_slice(const sq_tensor *x, long t0, long t1)
                (size_t)((t1 - t0) * d) * sizeof(float));
     return r;
 }
+
+/* Keras's Bidirectional reverses its backward copy's output sequence
+ * whichever way the copies run: with a template that runs backwards, the
+ * forward copy's outputs come in the order it ran (last step first) and
+ * the backward copy (running forwards) has its outputs reversed into that
+ * same order. Held against the two copies run as plain layers. */
+START_TEST(test_bidirectional_go_backwards)
+{
+    sq_error err;
+    sq_session *a = sq_session_new(), *f = sq_session_new(), *b = sq_session_new();
+    long d[2] = { 5, 3 }, xd[3] = { 2, 5, 3 };
+    ck_assert_int_eq(sq_input(a, 2, d, &err), 0);
+    ck_assert_int_eq(sq_input(f, 2, d, &err), 0);
+    ck_assert_int_eq(sq_input(b, 2, d, &err), 0);
+    add_ok(a, "bidirectional gru 2 go_backwards=true return_sequences=true");
+    add_ok(f, "gru 2 go_backwards=true return_sequences=true");
+    add_ok(b, "gru 2 return_sequences=true");
+    size_t half = f->model->nparams;
+    ck_assert_uint_eq(a->model->nparams, 2 * half);
+    for (size_t i = 0; i < 2 * half; i++)
+        a->model->params[i] = (float)drand(-1, 1);
+    memcpy(f->model->params, a->model->params, half * sizeof(float));
+    memcpy(b->model->params, a->model->params + half, half * sizeof(float));
+    sq_tensor x, ya, yf, yb;
+    ck_assert_int_eq(sq_tensor_generate(a, "random", 3, xd, &x, &err), 0);
+    call_ok(a, &x, &ya);
+    call_ok(f, &x, &yf);
+    call_ok(b, &x, &yb);
+    for (long n = 0; n < 2; n++)
+        for (long t = 0; t < 5; t++)
+            for (long j = 0; j < 2; j++) {
+                /* the same sums in another arrangement: rounding may differ */
+                ck_assert(near(ya.data[(n * 5 + t) * 4 + j], yf.data[(n * 5 + t) * 2 + j]));
+                ck_assert(near(ya.data[(n * 5 + t) * 4 + 2 + j],
+                               yb.data[(n * 5 + 4 - t) * 2 + j]));
+            }
+    sq_tensor_free(&x);
+    sq_tensor_free(&ya);
+    sq_tensor_free(&yf);
+    sq_tensor_free(&yb);
+    sq_session_free(a);
+    sq_session_free(f);
+    sq_session_free(b);
+}
+END_TEST
 
 START_TEST(test_stateful_across_calls)
 {
@@ -980,6 +1027,7 @@ static Suite *rnn_suite(void)
     tcase_set_timeout(tc, 300);
     tcase_add_loop_test(tc, test_gradients, 0, NGRAD);
     tcase_add_test(tc, test_gradient_check_bites);
+    tcase_add_test(tc, test_bidirectional_go_backwards);
     suite_add_tcase(su, tc);
     tc = tcase_create("behaviour");
     tcase_set_timeout(tc, 60);

@@ -3,13 +3,14 @@
  * read from FILE.npz written beside it (keys "LAYER/WEIGHT", a nested
  * model's as "MODEL/LAYER/WEIGHT"). Both take input in seqsh's layout
  * (channels last); the PyTorch module permutes to NCHW around its
- * convolutions and pooling and pads as TensorFlow does. */
+ * convolutions and pooling and pads as TensorFlow does. The PyTorch code
+ * is written here (the 2-D kinds of the second wave in export_torch2d.c),
+ * the Keras code in export_keras.c. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include "io/export.h"
-#include "io/keras.h"
 #include "io/npy.h"
 
 static const sq_optval *opt(const sq_layer *l, const char *name)
@@ -19,7 +20,7 @@ static const sq_optval *opt(const sq_layer *l, const char *name)
 }
 
 /* The .npz key of weight j of layer l. */
-static void key(const sq_layer *l, int j, char *buf, size_t n)
+void sq_npz_key(const sq_layer *l, int j, char *buf, size_t n)
 {
     if (l->group)
         snprintf(buf, n, "%s/%s/%s", l->group->name, l->name, l->w[j].name);
@@ -52,7 +53,7 @@ static int write_weights(const sq_model *m, const char *path, sq_error *err)
         const float *w = m->params + l->param_off;
         for (int j = 0; j < l->nweights; j++) {
             char buf[3 * SQ_NAME_MAX + 8];
-            key(l, j, buf, sizeof buf);
+            sq_npz_key(l, j, buf, sizeof buf);
             if (!(e[k].name = sq_strdup(buf))) {
                 rc = sq_fail(err, "out of memory");
                 goto done;
@@ -102,8 +103,8 @@ static const char *torch_act(int a)
 }
 
 /* TensorFlow's SAME split as F.pad's (left, right, top, bottom). */
-static void tf_pads(const sq_layer *l, const long *k, const long *s, const long *d, int same,
-                    long *p)
+void sq_torch_pads(const sq_layer *l, const long *k, const long *s, const long *d, int same,
+                   long *p)
 {
     for (int a = 0; a < 2; a++) {
         long n = l->in_shape.d[1 + a], o = l->out_shape.d[1 + a];
@@ -135,13 +136,13 @@ static int torch_layer(const sq_layer *l, const char *id, int in_masked, helpers
     const char *at = l->group ? l->group->name : NULL;
     sb_printf(fwd, "        # %s (%s)%s%s\n", l->name, cls, at ? " in " : "", at ? at : "");
     if (!strcmp(cls, "Dense")) {
-        key(l, 0, k0, sizeof k0);
+        sq_npz_key(l, 0, k0, sizeof k0);
         sb_printf(init, "        self.%s = nn.Linear(%ld, %ld, bias=%s)  # %s\n", id,
                   l->w[0].shape.d[0], l->w[0].shape.d[1], l->nweights > 1 ? "True" : "False",
                   l->name);
         sb_printf(init, "        self.%s.weight.data = _w(\"%s\").T.contiguous()\n", id, k0);
         if (l->nweights > 1) {
-            key(l, 1, k1, sizeof k1);
+            sq_npz_key(l, 1, k1, sizeof k1);
             sb_printf(init, "        self.%s.bias.data = _w(\"%s\")\n", id, k1);
         }
         sb_printf(fwd, "        x = self.%s(x)\n", id);
@@ -149,8 +150,8 @@ static int torch_layer(const sq_layer *l, const char *id, int in_masked, helpers
         const sq_shape *ks = &l->w[0].shape;
         const sq_optval *sv = opt(l, "strides"), *dv = opt(l, "dilation_rate");
         long p[4];
-        tf_pads(l, ks->d, sv->i, dv->i, !strcasecmp(opt(l, "padding")->s, "same"), p);
-        key(l, 0, k0, sizeof k0);
+        sq_torch_pads(l, ks->d, sv->i, dv->i, !strcasecmp(opt(l, "padding")->s, "same"), p);
+        sq_npz_key(l, 0, k0, sizeof k0);
         sb_printf(init, "        self.%s = nn.Conv2d(%ld, %ld, (%ld, %ld), stride=(%ld, %ld), "
                   "dilation=(%ld, %ld), bias=%s)  # %s\n", id, ks->d[2], ks->d[3], ks->d[0],
                   ks->d[1], sv->i[0], sv->i[1], dv->i[0], dv->i[1],
@@ -158,7 +159,7 @@ static int torch_layer(const sq_layer *l, const char *id, int in_masked, helpers
         sb_printf(init, "        self.%s.weight.data = _w(\"%s\").permute(3, 2, 0, 1).contiguous()\n",
                   id, k0);
         if (l->nweights > 1) {
-            key(l, 1, k1, sizeof k1);
+            sq_npz_key(l, 1, k1, sizeof k1);
             sb_printf(init, "        self.%s.bias.data = _w(\"%s\")\n", id, k1);
         }
         sb_printf(fwd, "        x = x.permute(0, 3, 1, 2)\n");
@@ -171,7 +172,7 @@ static int torch_layer(const sq_layer *l, const char *id, int in_masked, helpers
         const long *s = sv->i[0] > 0 ? sv->i : pv->i, one[2] = { 1, 1 };
         long p[4];
         int same = !strcasecmp(opt(l, "padding")->s, "same"), pad;
-        tf_pads(l, pv->i, s, one, same, p);
+        sq_torch_pads(l, pv->i, s, one, same, p);
         pad = p[0] || p[1] || p[2] || p[3];
         sb_printf(fwd, "        x = x.permute(0, 3, 1, 2)\n");
         sb_printf(fwd, "        x = (");
@@ -225,7 +226,7 @@ static int torch_layer(const sq_layer *l, const char *id, int in_masked, helpers
                 snprintf(arg[q], sizeof arg[q], "None");
                 continue;
             }
-            key(l, j++, k0, sizeof k0);
+            sq_npz_key(l, j++, k0, sizeof k0);
             snprintf(arg[q], sizeof arg[q], "self.%s_%s", id, what[q]);
             if (q < 2)
                 sb_printf(init, "        self.%s_%s = nn.Parameter(_w(\"%s\"))\n", id, what[q], k0);
@@ -376,7 +377,7 @@ static int torch_rnn(const sq_layer *l, const sq_layer *cell, const char *id, in
     int per = use_bias ? 3 : 2;   /* weights per direction */
     char k[6][3 * SQ_NAME_MAX];
     for (int j = 0; j < per * (bidi ? 2 : 1); j++)
-        key(l, j, k[j], sizeof k[j]);
+        sq_npz_key(l, j, k[j], sizeof k[j]);
     int native = !in_masked && ((gates == 4 && !strcmp(act, "tanh") && !strcmp(rec, "sigmoid"))
                                 || (gates == 3 && reset_after && !strcmp(act, "tanh")
                                     && !strcmp(rec, "sigmoid"))
@@ -485,14 +486,14 @@ static int torch_layer2(const sq_layer *l, const char *id, int in_masked, helper
         } else {
             tf_pad1(in->d[1], out->d[1], ks->d[0], s, dl, !strcasecmp(pad, "same"), p);
         }
-        key(l, 0, k0, sizeof k0);
+        sq_npz_key(l, 0, k0, sizeof k0);
         sb_printf(init, "        self.%s = nn.Conv1d(%ld, %ld, %ld, stride=%ld, dilation=%ld, "
                   "bias=%s)  # %s\n", id, ks->d[1], ks->d[2], ks->d[0], s, dl,
                   l->nweights > 1 ? "True" : "False", l->name);
         sb_printf(init, "        self.%s.weight.data = _w(\"%s\").permute(2, 1, 0).contiguous()\n",
                   id, k0);
         if (l->nweights > 1) {
-            key(l, 1, k1, sizeof k1);
+            sq_npz_key(l, 1, k1, sizeof k1);
             sb_printf(init, "        self.%s.bias.data = _w(\"%s\")\n", id, k1);
         }
         sb_printf(fwd, "        x = x.transpose(1, 2)\n");
@@ -556,13 +557,13 @@ static int torch_layer2(const sq_layer *l, const char *id, int in_masked, helper
         int center = (int)opt(l, "center")->i[0], scale = (int)opt(l, "scale")->i[0];
         char g[64] = "None", b[64] = "None";
         if (scale) {
-            key(l, j++, k0, sizeof k0);
+            sq_npz_key(l, j++, k0, sizeof k0);
             sb_printf(init, "        self.%s_gamma = nn.Parameter(_w(\"%s\"))  # %s\n", id, k0,
                       l->name);
             snprintf(g, sizeof g, "self.%s_gamma", id);
         }
         if (center) {
-            key(l, j++, k1, sizeof k1);
+            sq_npz_key(l, j++, k1, sizeof k1);
             sb_printf(init, "        self.%s_beta = nn.Parameter(_w(\"%s\"))\n", id, k1);
             snprintf(b, sizeof b, "self.%s_beta", id);
         }
@@ -593,7 +594,7 @@ static int torch_layer2(const sq_layer *l, const char *id, int in_masked, helper
     } else if (!strcmp(cls, "ELU")) {
         sb_printf(fwd, "        x = F.elu(x, %.9g)\n", opt(l, "alpha")->f);
     } else if (!strcmp(cls, "PReLU")) {
-        key(l, 0, k0, sizeof k0);
+        sq_npz_key(l, 0, k0, sizeof k0);
         sb_printf(init, "        self.%s_alpha = nn.Parameter(_w(\"%s\"))  # %s\n", id, k0, l->name);
         sb_printf(fwd, "        x = F.relu(x) - self.%s_alpha * F.relu(-x)\n", id);
     } else if (!strcmp(cls, "ReLU")) {
@@ -609,7 +610,7 @@ static int torch_layer2(const sq_layer *l, const char *id, int in_masked, helper
     } else if (!strcmp(cls, "ThresholdedReLU")) {
         sb_printf(fwd, "        x = x * (x > %.9g)\n", opt(l, "theta")->f);
     } else if (!strcmp(cls, "Embedding")) {
-        key(l, 0, k0, sizeof k0);
+        sq_npz_key(l, 0, k0, sizeof k0);
         sb_printf(init, "        self.%s = nn.Embedding(%ld, %ld)  # %s\n", id, l->w[0].shape.d[0],
                   l->w[0].shape.d[1], l->name);
         sb_printf(init, "        self.%s.weight.data = _w(\"%s\")\n", id, k0);
@@ -650,8 +651,7 @@ static int torch_layer2(const sq_layer *l, const char *id, int in_masked, helper
             return -1;
         sb_printf(fwd, "        x = x.reshape(tuple(%s_bt) + tuple(x.shape[1:]))\n", id);
     } else {
-        return sq_fail(err, "layer %s (%s) cannot be expressed in PyTorch by this seqsh",
-                       l->name, cls);
+        return sq_torch_spatial(l, id, init, fwd, err);
     }
     return 0;
 }
@@ -711,179 +711,6 @@ static int pytorch(const sq_model *m, const char *path, const char *npz, sq_erro
     return rc;
 }
 
-/* ---- Keras ---------------------------------------------------------------- */
-
-static void keras_call(json_t *lc, sbuf *b);
-
-/* A JSON value as a Python literal; a layer config (a wrapper's "layer")
- * as the call that makes it. */
-static void py_value(json_t *v, sbuf *b)
-{
-    size_t i;
-    json_t *e;
-    if (json_is_null(v))
-        sb_printf(b, "None");
-    else if (json_is_true(v))
-        sb_printf(b, "True");
-    else if (json_is_false(v))
-        sb_printf(b, "False");
-    else if (json_is_integer(v))
-        sb_printf(b, "%lld", (long long)json_integer_value(v));
-    else if (json_is_real(v))
-        sb_printf(b, "%.17g", json_real_value(v));
-    else if (json_is_string(v))
-        sb_printf(b, "\"%s\"", json_string_value(v));
-    else if (json_is_array(v)) {
-        sb_printf(b, "(");
-        json_array_foreach(v, i, e) {
-            sb_printf(b, "%s", i ? ", " : "");
-            py_value(e, b);
-        }
-        sb_printf(b, json_array_size(v) == 1 ? ",)" : ")");
-    } else if (json_is_object(v) && json_object_get(v, "class_name")) {
-        keras_call(v, b);
-    }
-}
-
-/* layers.Conv2D(filters=4, ...) from a layer's Keras config. */
-static void keras_call(json_t *lc, sbuf *b)
-{
-    json_t *cfg = json_object_get(lc, "config"), *v;
-    const char *k;
-    int first = 1;
-    sb_printf(b, "layers.%s(", json_string_value(json_object_get(lc, "class_name")));
-    json_object_foreach(cfg, k, v) {
-        if (!strcmp(k, "dtype") || !strcmp(k, "trainable") || !strcmp(k, "name"))
-            continue;
-        sb_printf(b, "%s%s=", first ? "" : ", ", k);
-        py_value(v, b);
-        first = 0;
-    }
-    sb_printf(b, "%sname=\"%s\")", first ? "" : ", ",
-              json_string_value(json_object_get(cfg, "name")));
-}
-
-static int keras(const sq_model *m, const char *path, const char *npz, sq_error *err)
-{
-    json_t *mc = keras_model_config(m, KERAS_FMT_H5, err);
-    if (!mc)
-        return -1;
-    sbuf b = { 0 };
-    char shp[128];
-    sb_printf(&b, "\"\"\"The seqsh model %s as tf.keras code.\n\n"
-              "Input in Keras's layout: %s. Running this file (or runpy.run_path)\n"
-              "defines `model`, a keras.Sequential with the weights of %s.\n\"\"\"\n"
-              "import os\n\nimport numpy as np\nimport tensorflow as tf\n"
-              "from tensorflow import keras\nfrom tensorflow.keras import layers\n\n"
-              "_WEIGHTS = np.load(os.path.join(os.path.dirname(os.path.abspath(__file__)), \"%s\"))\n\n",
-              m->name, sq_shape_str(&m->input_shape, shp, sizeof shp), npz, npz);
-    json_t *list = json_object_get(json_object_get(mc, "config"), "layers"), *lc;
-    size_t i;
-    json_array_foreach(list, i, lc) {
-        const char *cls = json_string_value(json_object_get(lc, "class_name"));
-        json_t *cfg = json_object_get(lc, "config");
-        if (!strcmp(cls, "Sequential")) {
-            const char *gn = json_string_value(json_object_get(cfg, "name"));
-            sb_printf(&b, "%s = keras.Sequential(name=\"%s\")\n", gn, gn);
-            json_t *inner, *il;
-            size_t j;
-            inner = json_object_get(cfg, "layers");
-            json_array_foreach(inner, j, il) {
-                json_t *ic = json_object_get(il, "config");
-                if (!strcmp(json_string_value(json_object_get(il, "class_name")), "InputLayer")) {
-                    sb_printf(&b, "%s.add(keras.Input(shape=", gn);
-                    json_t *s = json_object_get(ic, "batch_input_shape");
-                    json_t *rest = json_array();
-                    for (size_t q = 1; q < json_array_size(s); q++)
-                        json_array_append(rest, json_array_get(s, q));
-                    py_value(rest, &b);
-                    json_decref(rest);
-                    sb_printf(&b, "))\n");
-                    continue;
-                }
-                sb_printf(&b, "%s.add(", gn);
-                keras_call(il, &b);
-                sb_printf(&b, ")\n");
-            }
-            sb_printf(&b, "model.add(%s)\n", gn);
-            continue;
-        }
-        if (i == 0)
-            sb_printf(&b, "model = keras.Sequential(name=\"%s\")\n", m->name);
-        if (!strcmp(cls, "InputLayer")) {
-            json_t *s = json_object_get(cfg, "batch_input_shape"), *rest = json_array();
-            for (size_t q = 1; q < json_array_size(s); q++)
-                json_array_append(rest, json_array_get(s, q));
-            sb_printf(&b, "model.add(keras.Input(shape=");
-            py_value(rest, &b);
-            json_decref(rest);
-            sb_printf(&b, "))\n");
-            continue;
-        }
-        sb_printf(&b, "model.add(");
-        keras_call(lc, &b);
-        sb_printf(&b, ")\n");
-    }
-    if (!json_array_size(list))
-        sb_printf(&b, "model = keras.Sequential(name=\"%s\")\n", m->name);
-    sb_printf(&b, "\n# the weights, layer by layer\n");
-    for (int q = 0; q < m->n; q++) {
-        const sq_layer *l = m->layers[q];
-        char k0[3 * SQ_NAME_MAX];
-        if (l->nweights) {
-            if (l->group)
-                sb_printf(&b, "model.get_layer(\"%s\").get_layer(\"%s\").set_weights([", l->group->name, l->name);
-            else
-                sb_printf(&b, "model.get_layer(\"%s\").set_weights([", l->name);
-            for (int j = 0; j < l->nweights; j++) {
-                key(l, j, k0, sizeof k0);
-                sb_printf(&b, "%s_WEIGHTS[\"%s\"]", j ? ", " : "", k0);
-            }
-            sb_printf(&b, "])\n");
-        }
-        if (!l->trainable && l->group)
-            sb_printf(&b, "model.get_layer(\"%s\").get_layer(\"%s\").trainable = False\n",
-                      l->group->name, l->name);
-        else if (!l->trainable)
-            sb_printf(&b, "model.get_layer(\"%s\").trainable = False\n", l->name);
-    }
-    if (m->compiled) {
-        json_t *tc = keras_training_config(m);
-        json_t *oc = json_object_get(tc, "optimizer_config");
-        if (oc) {
-            sb_printf(&b, "\nmodel.compile(optimizer=keras.optimizers.%s(",
-                      json_string_value(json_object_get(oc, "class_name")));
-            const char *k;
-            json_t *v;
-            int first = 1;
-            json_object_foreach(json_object_get(oc, "config"), k, v) {
-                if (!strcmp(k, "name"))
-                    continue;
-                sb_printf(&b, "%s%s=", first ? "" : ", ", k);
-                py_value(v, &b);
-                first = 0;
-            }
-            sb_printf(&b, "), loss=");
-            py_value(json_object_get(tc, "loss"), &b);
-            sb_printf(&b, ", metrics=[");
-            json_t *mt = json_object_get(tc, "metrics");
-            for (size_t q = 0; q < json_array_size(mt); q++) {
-                sb_printf(&b, "%s", q ? ", " : "");
-                py_value(json_array_get(mt, q), &b);
-            }
-            sb_printf(&b, "])\n");
-        }
-        json_decref(tc);
-    }
-    json_decref(mc);
-    char *text = sb_finish(&b, err);
-    if (!text)
-        return -1;
-    int rc = sq_write_file_atomic(path, text, strlen(text), err);
-    free(text);
-    return rc;
-}
-
 int sq_export_python(const sq_model *m, int torch, const char *path, sq_error *err)
 {
     char npz[4200];
@@ -906,5 +733,5 @@ int sq_export_python(const sq_model *m, int torch, const char *path, sq_error *e
     free(probe_f.s);
     if (write_weights(m, npz, err) < 0)
         return -1;
-    return torch ? pytorch(m, path, base, err) : keras(m, path, base, err);
+    return torch ? pytorch(m, path, base, err) : sq_export_keras_code(m, path, base, err);
 }

@@ -14,7 +14,9 @@
  * u64 length of the body, u64 the child's engine allocations (so that the
  * fault-injection sweep counts them as the parent's), the notes, the body
  * (the model's bytes or the error's text); little-endian. */
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -78,11 +80,48 @@ static void cap_memory(void)
     setrlimit(RLIMIT_AS, &rl);
 }
 
+/* The child keeps only its pipe and stderr: a script being read shares its
+ * file offset with the parent through an inherited descriptor, and any way
+ * out that syncs stdio's read buffers (exit() in a library, valgrind's end
+ * of the process) would move the parent back in its script. stdin and
+ * stdout become /dev/null. */
+static void isolate(int keep)
+{
+    int fds[4096], n = 0;
+    DIR *d = opendir("/proc/self/fd");
+    if (d) {
+        int self = dirfd(d);
+        for (struct dirent *e; (e = readdir(d)) && n < 4096;) {
+            char *end;
+            long v = strtol(e->d_name, &end, 10);
+            if (end != e->d_name && !*end && v != self)
+                fds[n++] = (int)v;
+        }
+        closedir(d);
+    } else {
+        for (int i = 0; i < 1024; i++)
+            fds[n++] = i;
+    }
+    for (int i = 0; i < n; i++)
+        if (fds[i] != keep && fds[i] != STDERR_FILENO)
+            close(fds[i]);
+    int null = open("/dev/null", O_RDWR);
+    if (null >= 0) {
+        if (null != STDIN_FILENO)
+            dup2(null, STDIN_FILENO);
+        if (null != STDOUT_FILENO)
+            dup2(null, STDOUT_FILENO);
+        if (null > STDOUT_FILENO && null != keep)
+            close(null);
+    }
+}
+
 /* The child: reads the file, writes the message, and ends with _exit (a
  * process of its own, never the caller's: no atexit handlers, no stdio
  * buffers of the parent flushed twice). */
 static void child(int fd, const char *path)
 {
+    isolate(fd);
     sbuf notes = { 0 };
     sq_error err = { .msg = "" };
     unsigned char *body = NULL, head[24];

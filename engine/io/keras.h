@@ -94,6 +94,9 @@ typedef struct {
                                  and in TF.js's configs, means false) */
     const char *renames;      /* "keras_key:option ..." other spellings read
                                  (Keras 3's LeakyReLU negative_slope) */
+    const char *margins;      /* OPT_STR options holding 2-D margins (an int,
+                                 (a, b) or ((t, b), (l, r))): written as
+                                 [[t, b], [l, r]], read in any of the forms */
     int no_tfjs;              /* TF.js Layers 4.22 has no such layer */
     /* A value the format cannot hold (TF.js's GRU has no reset_after=true):
      * -1 with err naming the layer; NULL = none. */

@@ -160,6 +160,35 @@ static int ints_text(json_t *v, char *buf, size_t n)
     return 0;
 }
 
+/* An int or lists of ints nested up to `depth` deep as Python's text of
+ * it: 1, (1,2), ((1,2),(0,3)). */
+static int nested_text(json_t *v, int depth, char *buf, size_t n)
+{
+    long long x;
+    if (!int_of(v, &x)) {
+        int k = snprintf(buf, n, "%lld", x);
+        return k < 0 || (size_t)k >= n ? -1 : 0;
+    }
+    if (!json_is_array(v) || depth == 0 || json_array_size(v) == 0 || json_array_size(v) > 8
+        || n < 3)
+        return -1;
+    size_t k = 1, i;
+    json_t *e;
+    buf[0] = '(';
+    json_array_foreach(v, i, e) {
+        if (i)
+            buf[k++] = ',';
+        if (k + 2 >= n || nested_text(e, depth - 1, buf + k, n - k - 1) < 0)
+            return -1;
+        k += strlen(buf + k);
+    }
+    if (k + 2 > n)
+        return -1;
+    buf[k++] = ')';
+    buf[k] = '\0';
+    return 0;
+}
+
 /* A shape list [null, 28, 28, 1] (batch first) as seqsh's input shape. */
 static int shape_from(json_t *v, sq_shape *sh, ctx *c, const char *lname)
 {
@@ -291,6 +320,8 @@ static int option_word(const sq_layer_kind *k, const keras_kind *kk, int i, cons
         else if (kk && keras_in_list(kk->tuples, key) && json_is_array(v)
                  && json_array_size(v) == 1 && !int_of(json_array_get(v, 0), &x))
             snprintf(buf, sizeof buf, "%lld", x);   /* [-1] is -1, the default */
+        else if (kk && keras_in_list(kk->margins, key) && !nested_text(v, 2, buf, sizeof buf))
+            ;   /* 1, [1, 2] or [[1, 2], [0, 3]] */
         else if (!(kk && keras_in_list(kk->tuples, key) && !ints_text(v, buf, sizeof buf)))
             goto bad;
         break;

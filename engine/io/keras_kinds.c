@@ -64,6 +64,48 @@ static int softmax_check(const sq_layer *l, keras_fmt fmt, sq_error *err)
     return 0;
 }
 
+/* TF.js 4.22's Conv2DTranspose computes its output size without
+ * output_padding and calls conv2dTranspose without dilation, its
+ * DepthwiseConv2D passes no dilation either, and its UpSampling2D resizes
+ * bilinearly without half-pixel centres (tf.image.resizeBilinear's
+ * default), where Keras 2.6 uses them: such a layer would load there and
+ * compute something else. */
+static int no_tfjs_dilation(const sq_layer *l, keras_fmt fmt, const char *why, sq_error *err)
+{
+    const long *d = optv(l, "dilation_rate")->i;
+    if (fmt == KERAS_FMT_TFJS && (d[0] != 1 || d[1] != 1))
+        return sq_fail(err, "layer %s (%s): dilation_rate=(%ld, %ld) cannot be expressed in %s "
+                       "(%s)", l->name, l->kind->class_name, d[0], d[1], keras_fmt_name(fmt),
+                       why);
+    return 0;
+}
+
+static int conv2d_transpose_check(const sq_layer *l, keras_fmt fmt, sq_error *err)
+{
+    const char *op = optv(l, "output_padding")->s;
+    if (fmt == KERAS_FMT_TFJS && strcasecmp(op, "None"))
+        return sq_fail(err, "layer %s (Conv2DTranspose): output_padding=%s cannot be expressed "
+                       "in %s (TensorFlow.js's Conv2DTranspose has no output_padding)", l->name,
+                       op, keras_fmt_name(fmt));
+    return no_tfjs_dilation(l, fmt, "TensorFlow.js's Conv2DTranspose ignores dilation_rate",
+                            err);
+}
+
+static int depthwise_check(const sq_layer *l, keras_fmt fmt, sq_error *err)
+{
+    return no_tfjs_dilation(l, fmt, "TensorFlow.js's DepthwiseConv2D ignores dilation_rate", err);
+}
+
+static int up_sampling2d_check(const sq_layer *l, keras_fmt fmt, sq_error *err)
+{
+    if (fmt == KERAS_FMT_TFJS && !strcmp(optv(l, "interpolation")->s, "bilinear"))
+        return sq_fail(err, "layer %s (UpSampling2D): interpolation=bilinear cannot be "
+                       "expressed in %s (TensorFlow.js's bilinear resize has no half-pixel "
+                       "centres, Keras 2.6's has: the outputs would differ)", l->name,
+                       keras_fmt_name(fmt));
+    return 0;
+}
+
 /* One line per kind whose config differs from its option table. `fixed`
  * values are JSON; a key absent or null in a file means Keras's default,
  * which is what seqsh computes. */
@@ -121,6 +163,17 @@ static const keras_kind kinds[] = {
       .dropped = RNN_DROPPED, .absent = "reset_after=false", .check = gru_check },
     { .kind = "Bidirectional", .nulls = "merge_mode" },
     { .kind = "TimeDistributed" },
+    { .kind = "Conv2DTranspose", .aliases = "Convolution2DTranspose",
+      .fixed = "data_format=\"channels_last\" groups=1", .nulls = "output_padding",
+      .tuples = "output_padding", .check = conv2d_transpose_check },
+    { .kind = "UpSampling2D", .fixed = "data_format=\"channels_last\"",
+      .check = up_sampling2d_check },
+    { .kind = "ZeroPadding2D", .fixed = "data_format=\"channels_last\"", .margins = "padding" },
+    { .kind = "Cropping2D", .fixed = "data_format=\"channels_last\"", .margins = "cropping" },
+    { .kind = "SeparableConv2D", .aliases = "SeparableConvolution2D",
+      .fixed = "data_format=\"channels_last\" groups=1" },
+    { .kind = "DepthwiseConv2D", .fixed = "data_format=\"channels_last\" groups=1",
+      .check = depthwise_check },
 };
 
 int keras_in_list(const char *list, const char *key)

@@ -7,6 +7,7 @@
 #include <strings.h>
 #include "io/keras.h"
 #include "compile.h"
+#include "layers/spatial2d.h"
 
 /* A shape with the batch as a JSON list, None as null. */
 static json_t *shape_json(const sq_shape *sh)
@@ -75,7 +76,7 @@ static json_t *layer_config(const sq_layer *l, keras_fmt fmt, sq_error *err)
         }
         int nulls = kk && keras_in_list(kk->nulls, d->name);
         if (nulls && ((d->type == OPT_INT && v->i[0] == 0)
-                      || (d->type == OPT_STR && !strcmp(v->s, "None")))) {
+                      || (d->type == OPT_STR && !strcasecmp(v->s, "None")))) {
             j = json_null();
         } else if (d->type == OPT_STR && kk && keras_in_list(kk->numbers, d->name)) {
             j = json_real(strtod(v->s, NULL));
@@ -102,6 +103,16 @@ static json_t *layer_config(const sq_layer *l, keras_fmt fmt, sq_error *err)
                 for (int q = 1; j && q < l->out_shape.rank; q++)
                     json_array_append_new(j, json_integer(l->out_shape.d[q]));
                 break;
+            }
+            if (kk && keras_in_list(kk->margins, d->name)) {
+                /* Keras's own form, whatever form was typed */
+                long mg[4];
+                sq_error e2;
+                if (sq_parse_margins(v->s, k->class_name, d->name, mg, NULL, 0, &e2) == 0) {
+                    j = json_pack("[[I,I],[I,I]]", (json_int_t)mg[0], (json_int_t)mg[1],
+                                  (json_int_t)mg[2], (json_int_t)mg[3]);
+                    break;
+                }
             }
             if (kk && keras_in_list(kk->tuples, d->name)) {
                 long t[SQ_MAX_RANK];
@@ -176,8 +187,65 @@ static json_t *layer_config(const sq_layer *l, keras_fmt fmt, sq_error *err)
     return out;
 }
 
+static int opt_on(const sq_layer *l, const char *name)
+{
+    int i = sq_opt_index(l->kind, name);
+    return i >= 0 && l->opt[i].i[0];
+}
+
+static int bidirectional(const sq_layer *l)
+{
+    return !strcmp(l->kind->class_name, "Bidirectional");
+}
+
+/* SimpleRNN, LSTM, GRU or Bidirectional. */
+static int recurrent(const sq_layer *l)
+{
+    return sq_opt_index(l->kind, "return_sequences") >= 0 || bidirectional(l);
+}
+
+/* TF.js 4.22's Bidirectional has no zero_output_for_mask: returning
+ * sequences on a masked input, it repeats the previous output at masked
+ * steps where Keras 2.6 gives 0. That is harmless when only a recurrent
+ * layer skipping those steps reads them (through per-step layers that keep
+ * the mask), but not when anything else or the model's output does, nor
+ * after a template that runs backwards (its outputs come in reversed order
+ * under the unreversed mask, so masked steps' outputs sit at steps the
+ * mask keeps). -1 with err naming the layer when m has such a layer. */
+static int tfjs_masked_bidirectional(const sq_model *m, sq_error *err)
+{
+    const sq_layer *pending = NULL, *reader = NULL;
+    int masked = 0, backwards = 0;
+    for (int i = 0; i < m->n && !reader; i++) {
+        const sq_layer *l = m->layers[i];
+        sq_mask_rule r = sq_layer_mask_rule(l, masked);
+        int skips = recurrent(l) && masked && !backwards;
+        if (pending && skips)
+            pending = NULL;
+        else if (pending && r != SQ_MASK_KEEP)
+            reader = l;
+        if (!reader && !pending && bidirectional(l) && masked
+            && opt_on(l->inner, "return_sequences")) {
+            pending = l;
+            backwards = opt_on(l->inner, "go_backwards");
+        }
+        masked = r == SQ_MASK_MAKE || (r == SQ_MASK_KEEP && masked);
+    }
+    if (!pending)
+        return 0;
+    char what[SQ_NAME_MAX + 16] = "the model's output";
+    if (reader)
+        snprintf(what, sizeof what, "layer %s", reader->name);
+    return sq_fail(err, "layer %s (Bidirectional): return_sequences=true on a masked input cannot "
+                   "be expressed in %s (TensorFlow.js's Bidirectional repeats the previous output "
+                   "at masked steps where Keras 2.6 gives 0, and %s reads them)", pending->name,
+                   keras_fmt_name(KERAS_FMT_TFJS), what);
+}
+
 json_t *keras_model_config(const sq_model *m, keras_fmt fmt, sq_error *err)
 {
+    if (fmt == KERAS_FMT_TFJS && tfjs_masked_bidirectional(m, err) < 0)
+        return NULL;
     keras_json_init();
     json_t *top = json_array(), *inner = NULL, *list = top;
     const sq_group *open = NULL;

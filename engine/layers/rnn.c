@@ -404,7 +404,7 @@ static void fwd_block(void *vctx, long b0, long b1, int tid)
                 memset(po, 0, (size_t)u * sizeof *po);
             }
             if (st->return_sequences) {
-                long idx = x->by_time ? t : s;
+                long idx = x->by_time ? T - 1 - s : s;
                 memcpy(x->out + ((size_t)b * T + idx) * x->ostride, po, (size_t)u * sizeof *po);
             }
         }
@@ -512,7 +512,8 @@ static void bwd_block(void *vctx, long b0, long b1, int tid)
         for (long b = b0; b < b1; b++) {
             float *car = g->dcar + b * u;
             if (st->return_sequences) {
-                const float *dy = x->dout + ((size_t)b * T + (x->by_time ? t : s)) * x->dstride;
+                const float *dy = x->dout + ((size_t)b * T + (x->by_time ? T - 1 - s : s))
+                                  * x->dstride;
                 for (long j = 0; j < u; j++)
                     car[j] += dy[j];
             }

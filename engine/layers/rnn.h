@@ -51,9 +51,11 @@ void rnn_auto_names(sq_layer *l, sq_namer *nm);
 
 /* Bidirectional's entry points: the output rows go to out with `ostride`
  * floats between them (units for a plain layer, 2 * units into a concat),
- * in processing order, or by time (a backward copy's outputs reversed back)
- * when by_time; the states of sample b at states + b * sstride. Backward
- * reads dout the same way and adds to din when din_add. */
+ * in processing order, or in the reverse of it when by_time (Keras's
+ * Bidirectional reverses the backward copy's outputs whichever way that
+ * copy ran: back in time order when it ran backwards, the usual case);
+ * the states of sample b at states + b * sstride. Backward reads dout the
+ * same way and adds to din when din_add. */
 void rnn_run_forward(const sq_layer *l, const sq_fwd *f, float *out, long ostride, int by_time,
                      float *states, long sstride);
 void rnn_run_backward(const sq_layer *l, const sq_bwd *b, const float *dout, long dstride,

@@ -9,6 +9,12 @@
 #   export keras          -> compiled by Python (TensorFlow itself is not packaged
 #                            in Debian and PyPI is not reachable: not run)
 # and TensorFlow.js's own output on seqsh's fixtures must load back into seqsh.
+# Every model runs with random weights (biases and moving statistics too). A
+# model seqsh refuses to save as model.json because TensorFlow.js would load
+# it and compute something else (bilinear UpSampling2D, Conv2DTranspose's
+# output_padding or dilation, DepthwiseConv2D's dilation, a Bidirectional's
+# masked steps) must indeed come out otherwise when TensorFlow.js runs its
+# .h5 config.
 # npm packages go to $INTEROP_NODE (default tests/interop/node in the build
 # folder), installed there once.
 set -u
@@ -166,6 +172,39 @@ add masking
 add gru 4 return_sequences=true reset_after=false
 add lstm 2
 SEQ
+# masks through Dense and TimeDistributed into every recurrent kind and
+# merge mode, a Bidirectional whose template runs backwards; the ids put
+# masked steps anywhere, a whole sequence masked, one with its last step only.
+# TF.js's Bidirectional gives no zeros at masked steps (Keras's
+# zero_output_for_mask), and here those steps' outputs reach the output
+cat >"$work/masked2.seq" <<'SEQ'
+seed 16
+input 7
+add embedding 10 4 mask_zero=true
+add dense 5 tanh
+add timedistributed dense 4
+add gru 3 return_sequences=true reset_after=false
+add bidirectional lstm 2 return_sequences=true merge_mode=concat
+add bidirectional simplernn 2 return_sequences=true merge_mode=mul go_backwards=true
+add bidirectional gru 2 return_sequences=true merge_mode=sum reset_after=false recurrent_activation=hard_sigmoid
+add lstm 3 return_sequences=true go_backwards=true activation=relu use_bias=false
+SEQ
+# activations ONNX's recurrent ops do not have (written out step by step)
+cat >"$work/rnnacts.seq" <<'SEQ'
+seed 17
+input 6 3
+add simplernn 4 return_sequences=true activation=selu
+add lstm 3 return_sequences=true activation=gelu recurrent_activation=hard_sigmoid
+add bidirectional gru 3 activation=relu6 merge_mode=ave reset_after=false
+SEQ
+# GRU's reset_after=true (which TF.js lacks) under a mask, both ways
+cat >"$work/maskedgru.seq" <<'SEQ'
+seed 18
+input 6 3
+add masking
+add gru 4 return_sequences=true
+add bidirectional gru 3 activation=elu
+SEQ
 # TimeDistributed around the first wave's kinds: a video-like model
 cat >"$work/frames.seq" <<'SEQ'
 seed 10
@@ -176,6 +215,51 @@ add timedistributed flatten
 add lstm 4
 add dense 2 softmax
 SEQ
+# the 2-D kinds: every one in TensorFlow.js's reach, TensorFlow's
+# placements of a transposed convolution (a crop at the start, one at the
+# end, cells past the full one's end), depthwise channel order
+cat >"$work/wave2d.seq" <<'SEQ'
+seed 11
+input 9 10 3
+add conv2dtranspose 4 (3,4) strides=2 padding=same relu
+add depthwiseconv2d 3 strides=2 padding=same depth_multiplier=2
+add separableconv2d 5 (3,2) dilation_rate=2 padding=same tanh
+add zeropadding2d ((1,2),(0,3))
+add conv2dtranspose 3 (2,3) strides=(3,2)
+add cropping2d ((2,1),(0,3))
+add upsampling2d (2,3)
+add depthwiseconv2d (3,2) use_bias=false
+add separableconv2d 4 3 strides=2 depth_multiplier=3
+add conv2dtranspose 2 2 strides=3 padding=same use_bias=false
+SEQ
+# what TensorFlow.js 4.22 computes otherwise than Keras 2.6, one model each:
+# seqsh refuses to save them as model.json, and TensorFlow.js, given the
+# .h5's config, must indeed differ
+cat >"$work/bilinear.seq" <<'SEQ'
+seed 12
+input 5 6 2
+add upsampling2d (2,3) interpolation=bilinear
+add conv2d 3 2 padding=same
+add upsampling2d 3 interpolation=bilinear
+SEQ
+cat >"$work/outpad.seq" <<'SEQ'
+seed 13
+input 5 6 2
+add conv2dtranspose 3 3 strides=2 padding=same output_padding=1
+add conv2dtranspose 2 (3,2) strides=(3,2) output_padding=(2,1) relu
+SEQ
+cat >"$work/tdilated.seq" <<'SEQ'
+seed 14
+input 5 6 2
+add conv2dtranspose 3 3 dilation_rate=2
+SEQ
+cat >"$work/dwdilated.seq" <<'SEQ'
+seed 15
+input 7 8 2
+add depthwiseconv2d 3 dilation_rate=2 depth_multiplier=2 padding=same
+SEQ
+differs="bilinear outpad tdilated dwdilated masked2"
+models="conv acts base wave2 wave2tf embed masking masked2 maskedgru rnnacts frames wave2d $differs"
 
 cd "$work"
 $PY -c "
@@ -192,8 +276,33 @@ x = r.uniform(-1, 1, (3, 6, 3)).astype(np.float32)
 x[0, 2] = 0; x[1, 0] = 0; x[1, 4:] = 0
 np.save('masking_x.npy', x)
 np.save('frames_x.npy', r.uniform(-1, 1, (2, 4, 6, 6, 2)).astype(np.float32))
+np.save('masked2_x.npy', np.array([[0, 3, 5, 0, 2, 9, 0], [4, 0, 0, 1, 7, 0, 0],
+                                   [1, 2, 3, 4, 5, 6, 7], [0, 0, 0, 0, 0, 0, 0],
+                                   [0, 0, 0, 0, 0, 0, 3]], np.float32))
+np.save('rnnacts_x.npy', r.uniform(-1, 1, (3, 6, 3)).astype(np.float32))
+x = r.uniform(-1, 1, (4, 6, 3)).astype(np.float32)
+x[0, 1:3] = 0; x[1, :] = 0; x[2, 5] = 0; x[3, 0] = 0
+np.save('maskedgru_x.npy', x)
+np.save('wave2d_x.npy', r.uniform(-1, 1, (2, 9, 10, 3)).astype(np.float32))
+for m in ('bilinear', 'outpad', 'tdilated'):
+    np.save(m + '_x.npy', r.uniform(-1, 1, (2, 5, 6, 2)).astype(np.float32))
+np.save('dwdilated_x.npy', r.uniform(-1, 1, (2, 7, 8, 2)).astype(np.float32))
 "
-for m in conv acts base wave2 wave2tf embed masking frames; do
+# random weights (biases, moving statistics and all), so that every weight's
+# layout counts; the models load them after building
+for m in $models; do
+    { cat "$m.seq"; echo "save_weights ${m}_w0.npz"; } >"${m}_w.seq"
+    "$SEQSH" -q "${m}_w.seq" >/dev/null 2>"$m.err" && $PY -c "
+import sys, zlib, numpy as np
+r = np.random.default_rng(zlib.crc32(sys.argv[1].encode()))
+w = np.load(sys.argv[1] + '_w0.npz')
+np.savez(sys.argv[1] + '_w.npz', **{k: (r.uniform(0.5, 1.5, v.shape) if k.endswith('moving_variance')
+                                        else r.uniform(-1, 1, v.shape)).astype(np.float32)
+                                     for k, v in w.items()})
+" "$m" 2>>"$m.err" || { bad "$m: random weights"; cat "$m.err"; }
+    echo "load_weights ${m}_w.npz" >>"$m.seq"
+done
+for m in $models; do
     { cat "$m.seq"; echo "call ${m}_x.npy save=${m}_ref.npy"; echo "save $m.h5"
       echo "export pytorch ${m}_torch.py"; echo "export keras ${m}_keras.py"; } >"${m}_all.seq"
     if ! "$SEQSH" -q "${m}_all.seq" >/dev/null 2>"$m.err"; then
@@ -214,7 +323,16 @@ for m in conv acts base wave2 wave2tf embed masking frames; do
     else bad "$m: save model.json"; cat "$m.err"; fi
     if $PY "$here/h5_to_tfjs.py" "$m.h5" "${m}_h5" 2>"$m.err" \
         && node "$here/tfjs_run.js" "${m}_h5/model.json" "${m}_x.npy" "${m}_h5.npy" 2>>"$m.err"; then
-        close "$m: .h5 as Keras reads it, in TensorFlow.js" "${m}_h5.npy" "${m}_ref.npy"
+        case " $differs " in
+        *" $m "*)
+            if $PY -c "
+import sys, numpy as np
+a, b = np.load(sys.argv[1]), np.load(sys.argv[2])
+sys.exit(0 if a.shape == b.shape and np.all(np.abs(a - b) <= 1e-5 + 1e-4 * np.abs(b)) else 1)
+" "${m}_h5.npy" "${m}_ref.npy"; then bad "$m: TensorFlow.js computes what seqsh refuses to save for it"
+            else ok "$m: .h5 in TensorFlow.js computes otherwise, as seqsh's model.json refusal says"; fi ;;
+        *) close "$m: .h5 as Keras reads it, in TensorFlow.js" "${m}_h5.npy" "${m}_ref.npy" ;;
+        esac
     elif grep -q "Unknown activation: \(exponential\|leakyRelu\)" "$m.err"; then
         ok "$m: .h5 holds an activation TensorFlow.js lacks ($(grep -o 'Unknown activation: [a-zA-Z]*' "$m.err")); not run there"
     elif grep -q "Unknown layer: \(UpSampling1D\|ZeroPadding1D\|Cropping1D\)\|reset_after parameter set to true\|Non-default alpha\|non-last dimension\|causal" "$m.err"; then
