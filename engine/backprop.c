@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "model.h"
+#include "kernels/threads.h"
 
 void sq_train_ws_free(sq_train_ws *ws)
 {
@@ -69,6 +70,7 @@ int sq_train_ws_init(sq_train_ws *ws, const sq_model *m, const sq_shape *in,
     ws->sh[0] = *in;
     size_t total = 0, maxact = sq_shape_count(in), scratch = 0;
     size_t *sz = sq_calloc((size_t)(3 * n + 1), sizeof *sz);
+    int relu = sq_activation_find("relu");
     if (!sz) {
         sq_train_ws_free(ws);
         return sq_fail(err, "out of memory");
@@ -88,7 +90,7 @@ int sq_train_ws_init(sq_train_ws *ws, const sq_model *m, const sq_shape *in,
             goto fail;
         }
         sz[3 * i] = c;
-        sz[3 * i + 1] = l->act ? c : 0;
+        sz[3 * i + 1] = l->act && l->act != relu ? c : 0;
         sz[3 * i + 2] = l->kind->cache ? l->kind->cache(l, &ws->sh[i]) : 0;
         total += sz[3 * i] + sz[3 * i + 1] + sz[3 * i + 2];
         if (c > maxact)
@@ -139,26 +141,34 @@ static void batch_shapes(sq_train_ws *ws, long b)
     }
 }
 
+/* A layer with relu keeps one buffer, z == y, holding relu's output: the
+ * layer may apply relu itself as it stores (a convolution does), else it
+ * is applied in place; relu's backward needs only the sign of its output.
+ * Other activations keep the values before (z) and after (y). */
 void sq_train_forward(sq_model *m, sq_train_ws *ws, const float *x, long b,
                       int training, sq_rng *rng)
 {
     batch_shapes(ws, b);
+    sq_pool_wake();
     const float *in = x;
     for (int i = 0; i < ws->n; i++) {
         const sq_layer *l = m->layers[i];
         float *w = m->params + l->param_off;
+        int fused = l->act && ws->y[i] == ws->z[i], act_done = 0;
         sq_fwd f = { .in = in, .out = ws->z[i], .in_shape = &ws->shb[i],
                      .out_shape = &ws->shb[i + 1], .w = w, .scratch = ws->scratch,
                      .training = training, .cache = ws->cache[i],
                      .w_train = training ? w : NULL, .rng = rng,
+                     .act_done = fused ? &act_done : NULL,
                      .sum = training ? ws->sum : NULL,
                      .mask = i ? ws->mask[i - 1] : NULL,
                      .mask_out = ws->rule[i] == SQ_MASK_MAKE ? ws->mask[i] : NULL,
                      .states = l->states };
         l->kind->forward(l, &f);
-        if (l->act) {
+        if (l->act && !act_done) {
             size_t c = sq_shape_count(&ws->shb[i + 1]);
-            memcpy(ws->y[i], ws->z[i], c * sizeof(float));
+            if (!fused)
+                memcpy(ws->y[i], ws->z[i], c * sizeof(float));
             sq_activation_apply(l->act, ws->y[i], c, ws->shb[i + 1].d[ws->shb[i + 1].rank - 1]);
         }
         in = ws->y[i];

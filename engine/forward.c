@@ -104,53 +104,47 @@ int sq_model_check_data(const sq_model *m, const sq_tensor *x, sq_error *err)
     return m->layers[0]->kind->check_data(m->layers[0], x->data, &x->shape, err);
 }
 
-int sq_forward(sq_model *m, const sq_tensor *x, sq_tensor *y,
-               volatile int *intr, sq_error *err)
+/* How a batch runs: its shapes (sh: n + 1 of them, sh[0] the input's), the
+ * samples per chunk and the working memory it holds. */
+typedef struct {
+    long nb;                     /* samples */
+    long cb, nchunks, whole;     /* per chunk; chunks; those the threads take whole */
+    size_t maxact, mrows;        /* floats per sample of the largest activation;
+                                    mask bytes per sample */
+    size_t region;               /* floats per thread */
+    size_t need;                 /* floats of working memory (at least 1) */
+    size_t outn;                 /* floats of output */
+} fwd_plan;
+
+/* Plans a run of m on input shape in with nt threads: the shapes (into
+ * sh), the chunks and the working memory. Fails only on a shape the model
+ * refuses. */
+static int plan_forward(sq_model *m, const sq_shape *in, const sq_mask_rule *rule, int nt,
+                        sq_shape *sh, fwd_plan *p, sq_error *err)
 {
     int n = m->n;
-    int nt = sq_pool_threads();
-    sq_shape *sh = sq_malloc((size_t)(n + 1) * (size_t)(nt + 1) * sizeof *sh
-                             + (size_t)(n + 1) * sizeof(sq_mask_rule));
-    if (!sh)
-        return sq_fail(err, "out of memory");
-    sq_mask_rule *rule = (sq_mask_rule *)(void *)(sh + (size_t)(n + 1) * (size_t)(nt + 1));
-    sq_model_mask_rules(m, rule);
-    if (sq_model_check_data(m, x, err) < 0)
-        goto fail;
-    sh[0] = x->shape;
-    long nb = x->shape.d[0];
-    size_t maxact = 0, mrows = 0;
+    memset(p, 0, sizeof *p);
+    sh[0] = *in;
+    long nb = p->nb = in->d[0];
     for (int i = 0; i < n; i++) {
         const sq_layer *l = m->layers[i];
         if (sq_layer_check_input(l, &sh[i], &sh[i + 1], err) < 0)
-            goto fail;
+            return -1;
         size_t c = sq_shape_count(&sh[i + 1]);
+        if (c == SIZE_MAX)
+            return sq_fail(err, "layer %s's output for this batch would be too large", l->name);
         long last = sh[i + 1].rank > 1 ? sh[i + 1].d[sh[i + 1].rank - 1] : 1;
-        if (rule[i] == SQ_MASK_MAKE && nb > 0 && last > 0 && c / (size_t)nb / (size_t)last > mrows)
-            mrows = c / (size_t)nb / (size_t)last;
-        char what[SQ_NAME_MAX + 32];
-        snprintf(what, sizeof what, "layer %s's output", l->name);
-        if (sq_check_memory((double)c * sizeof(float), what, err) < 0)
-            goto fail;
-        if (nb > 0 && c / (size_t)nb > maxact)
-            maxact = c / (size_t)nb;
+        if (rule[i] == SQ_MASK_MAKE && nb > 0 && last > 0 && c / (size_t)nb / (size_t)last > p->mrows)
+            p->mrows = c / (size_t)nb / (size_t)last;
+        if (nb > 0 && c / (size_t)nb > p->maxact)
+            p->maxact = c / (size_t)nb;
     }
-    size_t outn = sq_shape_count(&sh[n]);
-    y->data = NULL;
-    if (n == 0 || nb == 0) {
-        y->data = sq_malloc((outn ? outn : 1) * sizeof(float));
-        if (!y->data) {
-            sq_fail(err, "out of memory for the output");
-            goto fail;
-        }
-        if (outn)
-            memcpy(y->data, x->data, outn * sizeof(float));
-        y->shape = sh[n];
-        free(sh);
+    p->outn = sq_shape_count(&sh[n]);
+    p->need = 1;
+    if (n == 0 || nb == 0)
         return 0;
-    }
     /* samples per chunk, chunks, and the chunks the threads take whole */
-    long cb = maxact ? (long)(CHUNK_FLOATS / maxact) : nb;
+    long cb = p->maxact ? (long)(CHUNK_FLOATS / p->maxact) : nb;
     if (cb < 1)
         cb = 1;
     if (cb > nb)
@@ -161,7 +155,9 @@ int sq_forward(sq_model *m, const sq_tensor *x, sq_tensor *y,
         cb = nb / nt;
         nchunks = (nb + cb - 1) / cb;
     }
-    long whole = nt > 1 ? nchunks - nchunks % nt : 0;
+    p->cb = cb;
+    p->nchunks = nchunks;
+    p->whole = nt > 1 ? nchunks - nchunks % nt : 0;
     /* a chunk's shapes are the batch's with cb samples */
     size_t scratch = 0;
     for (int i = 0; i < n; i++) {
@@ -174,36 +170,102 @@ int sq_forward(sq_model *m, const sq_tensor *x, sq_tensor *y,
                 scratch = sc;
         }
     }
-    int regions = whole > 0 ? nt : 1;
+    int regions = p->whole > 0 ? nt : 1;
     /* the two mask buffers, in floats */
-    size_t mfloats = (2 * mrows * (size_t)cb + sizeof(float) - 1) / sizeof(float);
-    size_t region = 2 * maxact * (size_t)cb + scratch + mfloats;
+    size_t mfloats = (2 * p->mrows * (size_t)cb + sizeof(float) - 1) / sizeof(float);
+    p->region = 2 * p->maxact * (size_t)cb + scratch + mfloats;
     /* at least one float, so that layers never see a NULL buffer */
-    size_t need = region * (size_t)regions;
-    if (need == 0)
-        need = 1;
-    if (sq_check_memory(((double)need + (double)outn) * sizeof(float), "this call", err) < 0)
+    p->need = p->region * (size_t)regions;
+    if (p->need == 0)
+        p->need = 1;
+    return 0;
+}
+
+/* What a call holds while it runs: its input, its output and the working
+ * memory of its chunks (not every layer's output for the whole batch: a
+ * chunk's activations at a time). */
+static int check_call_memory(const sq_shape *in, const fwd_plan *p, sq_error *err)
+{
+    double floats = (double)sq_shape_count(in) + (double)p->outn + (double)p->need;
+    return sq_check_memory(floats * sizeof(float), "this call", err);
+}
+
+int sq_forward_check(sq_model *m, const sq_shape *in, sq_error *err)
+{
+    int n = m->n, nt = sq_pool_threads();
+    if (in->rank < 1 || in->rank > SQ_MAX_RANK)
+        return 0;
+    for (int i = 0; i < in->rank; i++)
+        if (in->d[i] <= 0)
+            return 0;
+    if (sq_shape_count(in) == SIZE_MAX)
+        return 0;
+    sq_shape *sh = sq_malloc((size_t)(n + 1) * sizeof *sh + (size_t)(n + 1) * sizeof(sq_mask_rule));
+    if (!sh)
+        return sq_fail(err, "out of memory");
+    sq_mask_rule *rule = (sq_mask_rule *)(void *)(sh + n + 1);
+    sq_model_mask_rules(m, rule);
+    fwd_plan p;
+    sq_error ignored;
+    /* a shape the model refuses is the call's to report */
+    int rc = plan_forward(m, in, rule, nt, sh, &p, &ignored) < 0 ? 0
+           : check_call_memory(in, &p, err);
+    free(sh);
+    return rc;
+}
+
+int sq_forward(sq_model *m, const sq_tensor *x, sq_tensor *y,
+               volatile int *intr, sq_error *err)
+{
+    int n = m->n;
+    int nt = sq_pool_threads();
+    sq_pool_wake();
+    sq_shape *sh = sq_malloc((size_t)(n + 1) * (size_t)(nt + 1) * sizeof *sh
+                             + (size_t)(n + 1) * sizeof(sq_mask_rule));
+    if (!sh)
+        return sq_fail(err, "out of memory");
+    sq_mask_rule *rule = (sq_mask_rule *)(void *)(sh + (size_t)(n + 1) * (size_t)(nt + 1));
+    sq_model_mask_rules(m, rule);
+    if (sq_model_check_data(m, x, err) < 0)
         goto fail;
-    if (need > m->work_cap) {
-        float *w = sq_realloc(m->work, need * sizeof(float));
+    fwd_plan p;
+    if (plan_forward(m, &x->shape, rule, nt, sh, &p, err) < 0)
+        goto fail;
+    if (check_call_memory(&x->shape, &p, err) < 0)
+        goto fail;
+    y->data = NULL;
+    if (n == 0 || p.nb == 0) {
+        y->data = sq_malloc((p.outn ? p.outn : 1) * sizeof(float));
+        if (!y->data) {
+            sq_fail(err, "out of memory for the output");
+            goto fail;
+        }
+        if (p.outn)
+            memcpy(y->data, x->data, p.outn * sizeof(float));
+        y->shape = sh[n];
+        free(sh);
+        return 0;
+    }
+    if (p.need > m->work_cap) {
+        float *w = sq_realloc(m->work, p.need * sizeof(float));
         if (!w) {
-            sq_fail(err, "out of memory for %zu MiB of working memory", need * sizeof(float) >> 20);
+            sq_fail(err, "out of memory for %zu MiB of working memory", p.need * sizeof(float) >> 20);
             goto fail;
         }
         m->work = w;
-        m->work_cap = need;
+        m->work_cap = p.need;
     }
-    y->data = sq_malloc((outn ? outn : 1) * sizeof(float));
+    y->data = sq_malloc((p.outn ? p.outn : 1) * sizeof(float));
     if (!y->data) {
         sq_fail(err, "out of memory for the output");
         goto fail;
     }
     y->shape = sh[n];
-    fwd_job job = { m, sh, rule, mrows, sh + n + 1, x->data, y->data, cb, region,
-                    maxact * (size_t)cb, intr, 0 };
-    if (whole > 0)
-        sq_parallel_for(whole, 1, run_chunks, &job);
-    for (long c = whole; c < nchunks && !job.stop; c++)
+    fwd_job job = { m, sh, rule, p.mrows, sh + n + 1, x->data, y->data, p.cb, p.region,
+                    p.maxact * (size_t)p.cb, intr, 0 };
+    if (p.whole > 0)
+        sq_parallel_for(p.whole, 1, run_chunks, &job);
+    for (long c = p.whole; c < p.nchunks && !job.stop; c++)
         run_chunks(&job, c, c + 1, 0);
     if (job.stop) {
         sq_tensor_free(y);

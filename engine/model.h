@@ -132,6 +132,11 @@ int sq_model_check_data(const sq_model *m, const sq_tensor *x, sq_error *err);
  * model's input) into a new tensor y. Uses m->work; polls *intr. */
 int sq_forward(sq_model *m, const sq_tensor *x, sq_tensor *y,
                volatile int *intr, sq_error *err);
+/* Whether a call of m on an input of shape `in` would pass the memory
+ * limit, counting what it would hold (the input, the output, the working
+ * memory of the chunked run), before the input is made. A shape the model
+ * refuses passes here: the call itself says what is wrong. */
+int sq_forward_check(sq_model *m, const sq_shape *in, sq_error *err);
 /* y = model(x): builds an unbuilt model from x's shape first (drawing its
  * weights from rng; undone if the run fails), checks x, runs it, and
  * relaxes a call-built model's input shape as Keras does. */
@@ -162,7 +167,9 @@ typedef struct {
     long cap;
     sq_shape *sh;              /* n + 1 shapes with batch = cap */
     sq_shape *shb;             /* the same for the current batch */
-    float **z, **y, **cache;   /* per layer; y[i] == z[i] when linear */
+    float **z, **y, **cache;   /* per layer; y[i] == z[i] when linear or relu
+                                  (relu's backward needs only the sign of its
+                                  output: z then holds the activated values) */
     uint8_t **mask;            /* per layer: its output's mask, or NULL */
     sq_mask_rule *rule;        /* per layer */
     uint8_t *mask_block;

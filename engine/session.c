@@ -221,6 +221,11 @@ int sq_call(sq_session *s, const sq_tensor *x, sq_tensor *y, sq_error *err)
     return sq_model_call(s->model, x, y, &s->rng, s->interrupt, err);
 }
 
+int sq_call_check(sq_session *s, const sq_shape *in, sq_error *err)
+{
+    return sq_forward_check(s->model, in, err);
+}
+
 /* ---- looking ------------------------------------------------------------- */
 
 const char *sq_model_name(const sq_session *s) { return s->model->name; }

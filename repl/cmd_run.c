@@ -14,8 +14,9 @@ static int is_generator(const char *w)
         || !strcmp(w, "range");
 }
 
-/* INPUT: ones|zeros|random|range D0 D1 ... or a file. */
-static int get_input(shell *sh, int argc, char **argv, sq_tensor *x)
+/* INPUT: ones|zeros|random|range D0 D1 ... or a file. With for_call, a
+ * generated input is made only when the call fits in the memory limit. */
+static int get_input_for(shell *sh, int argc, char **argv, sq_tensor *x, int for_call)
 {
     sq_error e;
     if (argc == 0)
@@ -26,6 +27,11 @@ static int get_input(shell *sh, int argc, char **argv, sq_tensor *x)
         int n;
         if (sh_parse_dims(sh, argc - 1, argv + 1, dims, &n) < 0)
             return -1;
+        sq_shape in = { .rank = n };
+        for (int i = 0; i < n && i < SQ_MAX_RANK; i++)
+            in.d[i] = dims[i];
+        if (for_call && n >= 1 && n <= SQ_MAX_RANK && sq_call_check(sh->s, &in, &e) < 0)
+            return sh_engine_fail(sh, &e);
         if (sq_tensor_generate(sh->s, g, n, dims, x, &e) < 0)
             return sh_engine_fail(sh, &e);
         return 0;
@@ -38,6 +44,11 @@ static int get_input(shell *sh, int argc, char **argv, sq_tensor *x)
     if (sq_tensor_load(path, x, &e) < 0)
         return sh_engine_fail(sh, &e);
     return 0;
+}
+
+static int get_input(shell *sh, int argc, char **argv, sq_tensor *x)
+{
+    return get_input_for(sh, argc, argv, x, 0);
 }
 
 static int is_number_word(const char *w)
@@ -207,7 +218,7 @@ static int input_and_save(shell *sh, const char *cmd, int argc, char **argv, sq_
     /* a bad extension is refused before anything runs */
     if (*save && sq_check_output_path(*save, nsave, &e) < 0)
         return sh_engine_fail(sh, &e);
-    return get_input(sh, np, plain, x);
+    return get_input_for(sh, np, plain, x, !strcmp(cmd, "call"));
 }
 
 int cmd_call(shell *sh, int argc, char **argv)

@@ -2,6 +2,7 @@
  * arguments and standard input (interactive when it is a terminal). */
 #include <errno.h>
 #include <getopt.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -60,9 +61,24 @@ static void fix_blas_kernel(char **argv)
     /* could not re-execute: carry on with the slow kernels */
 }
 
+/* Big buffers (data sets, inputs, outputs, activations) are kept by the
+ * heap when freed, for the next command: glibc would otherwise map each
+ * one afresh and unmap it when freed, so every command would fault its
+ * pages in again (on a virtual machine ~10 us per 4 KiB page, as long as
+ * the work itself). Up to 1 GiB stays with the process between commands;
+ * the engine asks huge pages for big blocks (base/alloc.c). */
+static void keep_big_buffers(void)
+{
+#ifdef M_MMAP_MAX
+    mallopt(M_MMAP_MAX, 0);
+    mallopt(M_TRIM_THRESHOLD, 1 << 30);
+#endif
+}
+
 int main(int argc, char **argv)
 {
     fix_blas_kernel(argv);
+    keep_big_buffers();
     if (sq_dist_init(&argc, &argv) < 0) {
         fprintf(stderr, "seqsh: MPI failed to start\n");
         return 1;

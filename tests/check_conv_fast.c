@@ -10,10 +10,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include "seqsh/engine.h"
 #include "model.h"
 #include "kernels/conv_kernels.h"
 #include "kernels/threads.h"
+#include "kernels/blas.h"
+#include "kernels/relu.h"
 
 #if (defined(__x86_64__) || defined(__i386__)) && defined(__SSE__)
 #include <xmmintrin.h>
@@ -858,6 +861,139 @@ START_TEST(test_pool_covers)
 }
 END_TEST
 
+/* Workers that went to sleep (1 ms idle, longer than they spin) are woken
+ * by sq_pool_wake, from inside a job too (where it does nothing), and
+ * every index of the jobs that follow runs exactly once: a wake-up before
+ * a job, between jobs and with no job at all never loses or repeats work. */
+static void wake_range(void *ctx, long b, long e, int tid)
+{
+    count_job *j = ctx;
+    (void)tid;
+    sq_pool_wake();
+    for (long i = b; i < e; i++)
+        __atomic_add_fetch(&j->hits[i], 1, __ATOMIC_RELAXED);
+}
+
+START_TEST(test_pool_wake)
+{
+    int *hits = malloc(1001 * sizeof *hits);
+    ck_assert_ptr_nonnull(hits);
+    for (int th = 1; th <= 3; th++) {
+        sq_pool_set_threads(th);
+        for (int round = 0; round < 6; round++) {
+            if (round % 2) {
+                struct timespec idle = { 0, 1000000 };
+                nanosleep(&idle, NULL);
+            }
+            if (round % 3 != 2)
+                sq_pool_wake();
+            memset(hits, 0, 1001 * sizeof *hits);
+            count_job j = { hits, 1, NULL, th, 1001, 1, 0 };
+            sq_parallel_for(1001, 1, wake_range, &j);
+            for (long i = 0; i < 1001; i++)
+                ck_assert_msg(hits[i] == 1, "threads %d round %d: index %ld hit %d times", th,
+                              round, i, hits[i]);
+        }
+        sq_pool_wake();   /* and nothing after it */
+    }
+    sq_pool_set_threads(1);
+    free(hits);
+}
+END_TEST
+
+/* sq_gemm cut into parts for two threads (one part each, several each for
+ * a big one, the last part short; rows or columns of C) against the sum
+ * written out here, for every transpose, alpha and beta. */
+START_TEST(test_gemm_parts)
+{
+    static const int shapes[][3] = { { 100, 37, 300 }, { 20, 300, 200 }, { 333, 257, 250 },
+                                     { 31, 33, 2000 } };
+    const int *sh = shapes[_i / 4];
+    int m = sh[0], n = sh[1], k = sh[2], ta = _i & 1, tb = (_i >> 1) & 1;
+    float *a = malloc((size_t)m * k * sizeof *a), *b = malloc((size_t)k * n * sizeof *b);
+    float *c = malloc((size_t)m * n * sizeof *c);
+    ck_assert(a && b && c);
+    srand(11 + (unsigned)_i);
+    for (long i = 0; i < (long)m * k; i++)
+        a[i] = (float)rand() / RAND_MAX - 0.5f;
+    for (long i = 0; i < (long)k * n; i++)
+        b[i] = (float)rand() / RAND_MAX - 0.5f;
+    for (long i = 0; i < (long)m * n; i++)
+        c[i] = (float)rand() / RAND_MAX - 0.5f;
+    double *want = malloc((size_t)m * n * sizeof *want), *mag = malloc((size_t)m * n * sizeof *mag);
+    ck_assert(want && mag);
+    for (int i = 0; i < m; i++)
+        for (int j = 0; j < n; j++) {
+            double acc = 0, sz = 0;
+            for (int p = 0; p < k; p++) {
+                double x = ta ? a[(size_t)p * m + i] : a[(size_t)i * k + p];
+                double y = tb ? b[(size_t)j * k + p] : b[(size_t)p * n + j];
+                acc += x * y;
+                sz += fabs(x * y);
+            }
+            want[(size_t)i * n + j] = 0.5 * acc + 0.25 * c[(size_t)i * n + j];
+            mag[(size_t)i * n + j] = sz;
+        }
+    sq_set_threads(2);
+    sq_gemm(ta, tb, m, n, k, 0.5f, a, ta ? m : k, b, tb ? k : n, 0.25f, c, n);
+    sq_set_threads(1);
+    for (long i = 0; i < (long)m * n; i++)
+        ck_assert_msg(fabs(c[i] - want[i]) <= 1e-5 * (1 + mag[i]),
+                      "%dx%dx%d ta %d tb %d: C[%ld] is %g, want %g", m, n, k, ta, tb, i,
+                      (double)c[i], want[i]);
+    free(a);
+    free(b);
+    free(c);
+    free(want);
+    free(mag);
+}
+END_TEST
+
+/* relu's gradient over a long array shared by two threads (the last block
+ * partial): dy[i] *= z[i] > 0 ? 1 : 0 for every i, with NaN, -0 and
+ * infinities in z and dy; every variant. */
+START_TEST(test_relu_grad_long)
+{
+    enum { NR = 100003 };
+    float *z = malloc(NR * sizeof *z), *dy = malloc(NR * sizeof *dy);
+    float *want = malloc(NR * sizeof *want);
+    ck_assert(z && dy && want);
+    srand(5);
+    for (long i = 0; i < NR; i++) {
+        z[i] = (float)rand() / RAND_MAX - 0.5f;
+        dy[i] = (float)rand() / RAND_MAX - 0.5f;
+    }
+    z[7] = NAN;
+    z[8] = -0.0f;
+    z[9] = INFINITY;
+    z[NR - 1] = -INFINITY;
+    dy[10] = INFINITY;
+    dy[NR - 2] = NAN;
+    sq_isa was = sq_isa_active();
+    for (int isa = SQ_ISA_C; isa <= SQ_ISA_AVX512; isa++) {
+        if (sq_isa_set_active((sq_isa)isa) != (sq_isa)isa)
+            continue;
+        float *g = malloc(NR * sizeof *g);
+        ck_assert_ptr_nonnull(g);
+        memcpy(g, dy, NR * sizeof *g);
+        for (long i = 0; i < NR; i++)
+            want[i] = dy[i] * (z[i] > 0 ? 1.0f : 0.0f);
+        sq_set_threads(2);
+        sq_relu_grad(z, g, NR);
+        sq_set_threads(1);
+        for (long i = 0; i < NR; i++)
+            ck_assert_msg(memcmp(&g[i], &want[i], sizeof g[i]) == 0 || (isnan(g[i]) && isnan(want[i])),
+                          "%s: dy[%ld] is %g, want %g", sq_isa_name((sq_isa)isa), i,
+                          (double)g[i], (double)want[i]);
+        free(g);
+    }
+    sq_isa_set_active(was);
+    free(z);
+    free(dy);
+    free(want);
+}
+END_TEST
+
 /* sq_set_threads reaches the pool and the backend line names the kernels. */
 START_TEST(test_threads_setting)
 {
@@ -894,6 +1030,9 @@ static Suite *conv_fast_suite(void)
     tc = tcase_create("pool");
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, test_pool_covers);
+    tcase_add_test(tc, test_pool_wake);
+    tcase_add_loop_test(tc, test_gemm_parts, 0, 16);
+    tcase_add_test(tc, test_relu_grad_long);
     tcase_add_test(tc, test_threads_setting);
     suite_add_tcase(su, tc);
     return su;

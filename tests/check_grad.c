@@ -681,6 +681,80 @@ START_TEST(test_conv2d)
 }
 END_TEST
 
+/* Conv2D with relu: training keeps only relu's output and the convolution
+ * applies relu as it stores it (the fused path; the C variant applies it
+ * after). Inputs are drawn until every pre-activation is further from
+ * relu's kink than one step of h = 1e-3 in any weight or input can move
+ * it (a kernel or bias step moves a pre-activation by at most h |x| <= h;
+ * an input step by h |w| < h; a step in the identity Dense's kernel by h
+ * times a window's sum of |w|, below 4h), so central differences are
+ * valid; some outputs are cut by relu, some not. */
+static const struct { long h, w, c; const char *args; } conv_relu[] = {
+    { 5, 4, 2, "4 3 relu" },
+    { 4, 4, 2, "4 3 relu padding=same" },
+    { 5, 5, 2, "4 3 relu strides=2 padding=same" },
+    { 3, 3, 2, "35 2 relu" },                          /* two panels of filters */
+};
+
+START_TEST(test_conv2d_relu)
+{
+    long d[] = { conv_relu[_i].h, conv_relu[_i].w, conv_relu[_i].c };
+    char what[160], linear[64], dense[16];
+    snprintf(linear, sizeof linear, "%s", conv_relu[_i].args);
+    char *r = strstr(linear, " relu");
+    memmove(r, r + 5, strlen(r + 5) + 1);
+    snprintf(dense, sizeof dense, "%ld", d[2]);
+    trng_seed(250 + (uint64_t)_i);
+    for (int pass = 0; pass < 2; pass++) {
+        double margin = pass ? 4e-3 : 1.5e-3;
+        sq_session *s = new_model(3, d), *t = new_model(3, d);
+        if (pass) {
+            add_ok(s, "dense", dense);
+            add_ok(t, "dense", dense);
+        }
+        /* the same convolution without relu (same seed: same weights)
+         * gives the pre-activations */
+        add_ok(s, "conv2d", conv_relu[_i].args);
+        add_ok(t, "conv2d", linear);
+        if (pass) {
+            set_identity(s, 0);
+            set_identity(t, 0);
+        }
+        gc g, h;
+        gc_init(&g, s, 1);
+        gc_init(&h, t, 1);
+        g.h = 1e-3;
+        int tries = 0, ok = 0, cut = 0;
+        for (; tries < 500 && !ok; tries++) {
+            fill_uniform(g.x, g.nx, -1, 1);
+            memcpy(h.x, g.x, g.nx * sizeof *g.x);
+            gc_loss(&h);
+            const float *z = h.ws.y[h.m->n - 1];
+            ok = 1;
+            cut = 0;
+            for (size_t i = 0; i < h.ny; i++) {
+                if (fabs(z[i]) < margin)
+                    ok = 0;
+                cut += z[i] < 0;
+            }
+        }
+        ck_assert_msg(ok, "no input with pre-activations away from 0 in %d tries", tries);
+        ck_assert_msg(cut > 0 && (size_t)cut < h.ny, "relu cuts %d of %zu", cut, h.ny);
+        snprintf(what, sizeof what, "%sconv2d %s", pass ? "dense, " : "", conv_relu[_i].args);
+        gc_run(&g, what);
+        /* the fused output is relu of the linear one */
+        gc_loss(&g);
+        const float *y = g.ws.y[g.m->n - 1], *z = h.ws.y[h.m->n - 1];
+        for (size_t i = 0; i < g.ny; i++)
+            ck_assert_msg(fabsf(y[i] - (z[i] > 0 ? z[i] : 0)) <= 1e-5f * (1 + fabsf(z[i])),
+                          "%s: output %zu is %g, relu(%g) wanted", what, i, (double)y[i],
+                          (double)z[i]);
+        gc_free(&h);
+        gc_free(&g);
+    }
+}
+END_TEST
+
 /* A deliberately wrong gradient must be rejected: one entry off by a small
  * absolute amount, and the largest entry off by 3 percent. */
 START_TEST(test_check_rejects_wrong_gradient)
@@ -963,6 +1037,8 @@ int main(void)
     tc = tcase_create("conv2d");
     tcase_set_timeout(tc, 120);
     tcase_add_loop_test(tc, test_conv2d, 0, NCONV);
+    tcase_add_loop_test(tc, test_conv2d_relu, 0,
+                        (int)(sizeof conv_relu / sizeof conv_relu[0]));
     suite_add_tcase(su, tc);
 
     tc = tcase_create("pooling");

@@ -247,6 +247,128 @@ static void ref_conv2d(const conv_case *k, const float *x, const float *kern,
                 }
 }
 
+static const conv_case bwd_cases[] = {
+    { 3, 200, 200, 3, 2, 5, 5, 1, 1, 1, 1, 0, 1, 0 },
+    { 3, 200, 200, 3, 2, 5, 5, 2, 2, 1, 1, 1, 1, 0 },
+    /* the direct kernel gradient (AVX-512, valid windows, unit strides):
+     * panels of 64, 40 (three vectors), 16 and 64 + 6 filters, blocks of
+     * rows that cross taps, dilation */
+    { 4, 12, 11, 32, 64, 3, 3, 1, 1, 1, 1, 0, 1, 0 },
+    { 3, 9, 10, 5, 40, 3, 3, 1, 1, 2, 2, 0, 1, 0 },
+    { 2, 7, 7, 3, 16, 2, 3, 1, 1, 1, 1, 0, 1, 0 },
+    { 2, 8, 8, 1, 70, 3, 3, 1, 1, 1, 1, 0, 1, 0 },
+    /* a first layer's few rows: the threads split the output rows, each
+     * into a kernel gradient of its own, added up */
+    { 3, 120, 120, 1, 32, 3, 3, 1, 1, 1, 1, 0, 1, 0 },
+};
+
+/* Conv2D's backward on two threads over groups of images: each thread
+ * copies its group's windows into one im2col matrix and makes its partial
+ * kernel gradient with one GEMM. Images of 200x200x3 with a 5x5 kernel fill
+ * a group with one image, so with a batch of 3 one thread adds two groups
+ * into its partials and the other one. Against the gradients written here
+ * as the definition: dK[ky,kx,c,f] = sum over images and output pixels of
+ * x[window cell] * dy, dbias[f] = sum of dy, and dx[cell] = sum over the
+ * outputs whose windows read it of K * dy (strides 2 and SAME padding: the
+ * input gradient by GEMM and col2im too). With AVX-512, valid windows and
+ * unit strides the kernel gradient comes from conv_dw.c instead, the
+ * threads sharing its rows: the other cases try its panels of filters. The
+ * workspace is planned for a batch of 8 and the step runs 3 or 4 images,
+ * as a fit's last batch does. */
+START_TEST(test_conv2d_backward_groups)
+{
+    const conv_case *k = &bwd_cases[_i];
+    int was = sq_get_threads();
+    sq_set_threads(2);
+    trng_seed(700 + (uint64_t)_i);
+    long in_dims[3] = { k->h, k->w, k->c };
+    sq_session *s = new_session(3, in_dims);
+    char args[128];
+    snprintf(args, sizeof args, "%ld (%ld,%ld) strides=(%ld,%ld) dilation_rate=(%ld,%ld) "
+             "padding=%s", k->f, k->kh, k->kw, k->sh, k->sw, k->dh, k->dw,
+             k->same ? "same" : "valid");
+    add_ok(s, "conv2d", args);
+    sq_model *m = s->model;
+    sq_train_ws ws;
+    sq_error err;
+    sq_shape in = { 4, { 8, k->h, k->w, k->c } };
+    ck_assert_msg(sq_train_ws_init(&ws, m, &in, &err) == 0, "%s", err.msg);
+    float *grads = malloc(m->nparams * sizeof *grads);
+    ck_assert_ptr_nonnull(grads);
+    float *saved_grads = m->grads;
+    size_t saved_cap = m->grads_cap;
+    m->grads = grads;
+    m->grads_cap = m->nparams;
+    size_t nin = (size_t)(k->b * k->h * k->w * k->c);
+    float *x = random_floats(nin, -1, 1), *dx = malloc(nin * sizeof *dx);
+    ck_assert_ptr_nonnull(dx);
+    sq_rng rng;
+    sq_rng_seed(&rng, 1);
+    sq_train_forward(m, &ws, x, k->b, 1, &rng);
+    const sq_shape *os = &ws.shb[1];
+    long oh = os->d[1], ow = os->d[2];
+    size_t nout = sq_shape_count(os);
+    float *dy = random_floats(nout, -1, 1);
+    sq_train_backward_input(m, &ws, x, dy, dx);
+    const float *kern = weight_ptr(s, 0, 0, NULL);
+    long pt = 0, pl = 0;
+    if (k->same) {
+        long ekh = (k->kh - 1) * k->dh + 1, ekw = (k->kw - 1) * k->dw + 1;
+        long ph = (oh - 1) * k->sh + ekh - k->h, pw = (ow - 1) * k->sw + ekw - k->w;
+        pt = ph > 0 ? ph / 2 : 0;
+        pl = pw > 0 ? pw / 2 : 0;
+    }
+    size_t nk = (size_t)(k->kh * k->kw * k->c * k->f);
+    double *dk = calloc(nk, sizeof *dk), *db = calloc((size_t)k->f, sizeof *db);
+    double *dxw = calloc(nin, sizeof *dxw), *mag = calloc(nk, sizeof *mag);
+    ck_assert(dk && db && dxw && mag);
+    for (long b = 0; b < k->b; b++)
+        for (long oy = 0; oy < oh; oy++)
+            for (long ox = 0; ox < ow; ox++)
+                for (long f = 0; f < k->f; f++) {
+                    double g = dy[((b * oh + oy) * ow + ox) * k->f + f];
+                    db[f] += g;
+                    for (long ky = 0; ky < k->kh; ky++)
+                        for (long kx = 0; kx < k->kw; kx++) {
+                            long iy = oy * k->sh - pt + ky * k->dh;
+                            long ix = ox * k->sw - pl + kx * k->dw;
+                            if (iy < 0 || iy >= k->h || ix < 0 || ix >= k->w)
+                                continue;
+                            for (long c = 0; c < k->c; c++) {
+                                size_t xi = (size_t)(((b * k->h + iy) * k->w + ix) * k->c + c);
+                                size_t ki = (size_t)(((ky * k->kw + kx) * k->c + c) * k->f + f);
+                                dk[ki] += x[xi] * g;
+                                mag[ki] += fabs(x[xi] * g);
+                                dxw[xi] += kern[ki] * g;
+                            }
+                        }
+                }
+    const float *gk = m->grads + m->layers[0]->param_off, *gb = gk + nk;
+    for (size_t i = 0; i < nk; i++)
+        ck_assert_msg(fabs(gk[i] - dk[i]) <= 1e-5 * (1 + mag[i]), "%s: dK[%zu] is %g, want %g",
+                      args, i, (double)gk[i], dk[i]);
+    for (long f = 0; f < k->f; f++)
+        ck_assert_msg(fabs(gb[f] - db[f]) <= 1e-5 * (double)nout, "%s: dbias[%ld] is %g, want %g",
+                      args, f, (double)gb[f], db[f]);
+    for (size_t i = 0; i < nin; i++)
+        ck_assert_msg(fabs(dx[i] - dxw[i]) <= 1e-5 * (1 + fabs(dxw[i])),
+                      "%s: dx[%zu] is %g, want %g", args, i, (double)dx[i], dxw[i]);
+    m->grads = saved_grads;
+    m->grads_cap = saved_cap;
+    free(grads);
+    free(dk);
+    free(db);
+    free(dxw);
+    free(mag);
+    free(dy);
+    free(dx);
+    free(x);
+    sq_train_ws_free(&ws);
+    sq_session_free(s);
+    sq_set_threads(was);
+}
+END_TEST
+
 START_TEST(test_conv2d_forward)
 {
     const conv_case *k = &conv_cases[_i];
@@ -466,6 +588,99 @@ START_TEST(test_pool2d_forward)
     free(want);
     free(x);
     sq_session_free(s);
+}
+END_TEST
+
+/* Max pooling while training: the forward saves where each maximum is and
+ * backward adds each output's gradient there. Against the routing written
+ * naively here (the first maximum in scan order, a later cell winning only
+ * when strictly greater: TensorFlow's MaxPoolGrad), on inputs with many
+ * ties (four distinct values) and a NaN, with the case's channels and with
+ * 19 (the vector kernels' tails). The forward's values must be the
+ * inference forward's. */
+START_TEST(test_maxpool2d_backward)
+{
+    if (!pool_cases[_i].max)
+        return;
+    for (int variant = 0; variant < 2; variant++) {
+        pool_case k = pool_cases[_i];
+        if (variant)
+            k.c = 19;
+        char args[256];
+        int n = snprintf(args, sizeof args, "(%ld,%ld) padding=%s", k.kh, k.kw,
+                         k.same ? "same" : "valid");
+        if (k.sh)
+            snprintf(args + n, sizeof args - (size_t)n, " strides=(%ld,%ld)", k.sh, k.sw);
+        trng_seed(600 + (uint64_t)_i * 2 + (uint64_t)variant);
+        long in_dims[3] = { k.h, k.w, k.c };
+        sq_session *s = new_session(3, in_dims);
+        add_ok(s, "maxpooling2d", args);
+        sq_model *m = s->model;
+        sq_train_ws ws;
+        sq_error err;
+        sq_shape in = { 4, { k.b, k.h, k.w, k.c } };
+        ck_assert_msg(sq_train_ws_init(&ws, m, &in, &err) == 0, "%s", err.msg);
+        size_t nin = (size_t)(k.b * k.h * k.w * k.c);
+        float *x = malloc(nin * sizeof *x), *dx = malloc(nin * sizeof *dx);
+        double *want = malloc(nin * sizeof *want);
+        ck_assert(x && dx && want);
+        for (size_t i = 0; i < nin; i++)
+            x[i] = (float)floor(frand(0, 4)) * 0.5f - 1.0f;
+        x[nin / 3] = NAN;
+        sq_rng rng;
+        sq_rng_seed(&rng, 1);
+        sq_train_forward(m, &ws, x, k.b, 1, &rng);
+        const sq_shape *os = &ws.shb[1];
+        long oh = os->d[1], ow = os->d[2];
+        size_t nout = sq_shape_count(os);
+        /* the forward: the inference forward's values */
+        sq_tensor yi;
+        long xd[4] = { k.b, k.h, k.w, k.c };
+        call_ok(s, 4, xd, x, &yi);
+        ck_assert_int_eq(sq_shape_count(&yi.shape), nout);
+        for (size_t i = 0; i < nout; i++)
+            ck_assert_msg(ws.y[0][i] == yi.data[i], "%s: output %zu is %g, inference %g", args,
+                          i, (double)ws.y[0][i], (double)yi.data[i]);
+        sq_tensor_free(&yi);
+        float *dy = random_floats(nout, -1, 1);
+        sq_train_backward_input(m, &ws, x, dy, dx);
+        /* the naive routing */
+        long sh = k.sh ? k.sh : k.kh, sw = k.sw ? k.sw : k.kw, pt = 0, pl = 0;
+        if (k.same) {
+            long ph = (oh - 1) * sh + k.kh - k.h, pw = (ow - 1) * sw + k.kw - k.w;
+            pt = ph > 0 ? ph / 2 : 0;
+            pl = pw > 0 ? pw / 2 : 0;
+        }
+        for (size_t i = 0; i < nin; i++)
+            want[i] = 0;
+        for (long b = 0; b < k.b; b++)
+            for (long oy = 0; oy < oh; oy++)
+                for (long ox = 0; ox < ow; ox++)
+                    for (long c = 0; c < k.c; c++) {
+                        long best = -1;
+                        for (long ky = 0; ky < k.kh; ky++)
+                            for (long kx = 0; kx < k.kw; kx++) {
+                                long iy = oy * sh - pt + ky, ix = ox * sw - pl + kx;
+                                if (iy < 0 || iy >= k.h || ix < 0 || ix >= k.w)
+                                    continue;
+                                long at = ((b * k.h + iy) * k.w + ix) * k.c + c;
+                                if (best < 0 || x[at] > x[best])
+                                    best = at;
+                            }
+                        ck_assert_int_ge(best, 0);
+                        want[best] += dy[((b * oh + oy) * ow + ox) * k.c + c];
+                    }
+        for (size_t i = 0; i < nin; i++)
+            ck_assert_msg(fabs(dx[i] - want[i]) <= 1e-6 * (1 + fabs(want[i])),
+                          "%s, %ld channels: dx[%zu] is %g, want %g", args, k.c, i,
+                          (double)dx[i], want[i]);
+        free(dy);
+        free(want);
+        free(dx);
+        free(x);
+        sq_train_ws_free(&ws);
+        sq_session_free(s);
+    }
 }
 END_TEST
 
@@ -1182,6 +1397,10 @@ static Suite *layers_suite(void)
     tcase_add_loop_test(tc, test_pool2d_forward, 0,
                         (int)(sizeof pool_cases / sizeof pool_cases[0]));
     tcase_add_test(tc, test_pool2d_positionals);
+    tcase_add_loop_test(tc, test_conv2d_backward_groups, 0,
+                        (int)(sizeof bwd_cases / sizeof bwd_cases[0]));
+    tcase_add_loop_test(tc, test_maxpool2d_backward, 0,
+                        (int)(sizeof pool_cases / sizeof pool_cases[0]));
     tcase_add_loop_test(tc, test_global_pool2d_forward, 0, 6);
     tcase_add_test(tc, test_pool2d_errors);
     suite_add_tcase(su, tc);

@@ -414,6 +414,44 @@ START_TEST(generated_inputs)
 }
 END_TEST
 
+/* The memory limit counts what a call holds: its input, its output and a
+ * chunk of samples' activations, not every layer's output for the whole
+ * batch; sq_call_check says so before the input is made. */
+START_TEST(memory_limit_counts_what_a_call_holds)
+{
+    size_t was = sq_get_memory_limit();
+    sq_set_threads(1);
+    input(3, 64, 64, 3);
+    ck_assert_int_eq(add("conv2d 32 3 relu"), 0);
+    ck_assert_int_eq(add("globalmaxpool2d"), 0);
+    /* batch 64: the conv's output is 62*62*32 floats (492 KB) a sample,
+     * 31.5 MB for the batch; the input 3.1 MB, the output 8 KB */
+    sq_set_memory_limit((size_t)8 << 20);
+    sq_shape in = { 4, { 64, 64, 64, 3 } };
+    ck_assert_msg(sq_call_check(s, &in, &err) == 0, "%s", err.msg);
+    sq_tensor x, y;
+    ck_assert_int_eq(sq_tensor_generate(s, "ones", 4, in.d, &x, &err), 0);
+    ck_assert_msg(sq_call(s, &x, &y, &err) == 0, "%s", err.msg);
+    ck_assert_int_eq(y.shape.rank, 2);
+    ck_assert_int_eq(y.shape.d[0], 64);
+    ck_assert_int_eq(y.shape.d[1], 32);
+    sq_tensor_free(&y);
+    /* under the input and the output alone (3,153,920 bytes): refused, by
+     * the check and by the call */
+    sq_set_memory_limit((size_t)3 << 20);
+    ck_assert_int_eq(sq_call_check(s, &in, &err), -1);
+    ck_assert_msg(!strncmp(err.msg, "this call would need ", 21), "%s", err.msg);
+    ck_assert_msg(strstr(err.msg, "more than the memory limit of 3.0 MiB") != NULL, "%s", err.msg);
+    ck_assert_int_eq(sq_call(s, &x, &y, &err), -1);
+    ck_assert_msg(!strncmp(err.msg, "this call would need ", 21), "%s", err.msg);
+    sq_tensor_free(&x);
+    /* a shape the model refuses is left to the call to report */
+    sq_shape bad = { 4, { 1, 64, 64, 4 } };
+    ck_assert_int_eq(sq_call_check(s, &bad, &err), 0);
+    sq_set_memory_limit(was);
+}
+END_TEST
+
 /* OpenBLAS's fallback kernels on a CPU it does not know get replaced. */
 START_TEST(blas_kernel_choice)
 {
@@ -427,6 +465,38 @@ START_TEST(blas_kernel_choice)
     ck_assert_ptr_null(sq_blas_better_coretype_for("SkylakeX"));
     ck_assert_ptr_null(sq_blas_better_coretype_for("Haswell"));
     ck_assert_ptr_null(sq_blas_better_coretype_for("Cooperlake"));
+}
+END_TEST
+
+/* A kernel narrower than the CPU (OPENBLAS_CORETYPE=Haswell on an AVX-512
+ * machine) is named as such in info. */
+START_TEST(blas_kernel_narrower_than_the_cpu)
+{
+    ck_assert_str_eq(sq_blas_kernel_isa("SkylakeX"), "AVX-512");
+    ck_assert_str_eq(sq_blas_kernel_isa("cooperlake"), "AVX-512");
+    ck_assert_str_eq(sq_blas_kernel_isa("Haswell"), "AVX2");
+    ck_assert_str_eq(sq_blas_kernel_isa("Zen"), "AVX2");
+    ck_assert_str_eq(sq_blas_kernel_isa("Sandybridge"), "AVX");
+    ck_assert_str_eq(sq_blas_kernel_isa("Prescott"), "SSE");
+    ck_assert_ptr_null(sq_blas_kernel_note("SkylakeX"));
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx512f")) {
+        ck_assert_str_eq(sq_blas_kernel_note("Haswell"), "an AVX2 kernel on this AVX-512 CPU");
+        ck_assert_str_eq(sq_blas_kernel_note("Prescott"), "an SSE kernel on this AVX-512 CPU");
+    } else {
+        ck_assert_ptr_null(sq_blas_kernel_note("Haswell"));
+    }
+    /* info says it for the kernel in use (make check runs with
+     * OPENBLAS_CORETYPE=Prescott too) */
+    const char *info = sq_backend_info(), *k = strstr(info, "; kernel ");
+    ck_assert_ptr_nonnull(k);
+    char core[64];
+    ck_assert_int_eq(sscanf(k + 9, "%63[A-Za-z0-9]", core), 1);
+    const char *note = sq_blas_kernel_note(core);
+    if (note)
+        ck_assert_msg(strstr(info, note) != NULL, "%s", info);
+    else
+        ck_assert_msg(strstr(info, "AVX-512 CPU") == NULL, "%s", info);
 }
 END_TEST
 
@@ -629,6 +699,8 @@ int main(void)
     tcase_add_test(tc, weights_files_round_trip);
     tcase_add_test(tc, generated_inputs);
     tcase_add_test(tc, blas_kernel_choice);
+    tcase_add_test(tc, blas_kernel_narrower_than_the_cpu);
+    tcase_add_test(tc, memory_limit_counts_what_a_call_holds);
     tcase_add_test(tc, shape_overflows_are_errors_naming_the_dimensions);
     tcase_add_test(tc, the_build_checks_what_any_kind_returns);
     tcase_add_test(tc, many_layers_are_linear);

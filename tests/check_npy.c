@@ -6,6 +6,7 @@
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -150,6 +151,56 @@ START_TEST(test_kinds)
     check_shape(&t, kinds[_i].rank, kinds[_i].d);
     check_values(t.data, kinds[_i].v, (size_t)kinds[_i].n);
     free(t.data);
+}
+END_TEST
+
+/* A file is read straight into the tensor a piece at a time: every dtype
+ * and order gives the same values whatever the piece size (a few values,
+ * pieces that split a Fortran walk, one piece for everything). */
+START_TEST(test_kinds_in_pieces)
+{
+    static const size_t pieces[] = { 16, 24, 40, 4096 };
+    for (size_t p = 0; p < sizeof pieces / sizeof pieces[0]; p++) {
+        sq_tensor t;
+        sq_error err = {""};
+        struct stat st;
+        int fd = open(fixture(kinds[_i].file), O_RDONLY);
+        ck_assert_int_ge(fd, 0);
+        ck_assert_int_eq(fstat(fd, &st), 0);
+        int rc = npy_read_fd(fd, (size_t)st.st_size, "x", pieces[p], &t, &err);
+        close(fd);
+        ck_assert_msg(rc == 0, "%s, pieces of %zu: %s", kinds[_i].file, pieces[p], err.msg);
+        check_shape(&t, kinds[_i].rank, kinds[_i].d);
+        check_values(t.data, kinds[_i].v, (size_t)kinds[_i].n);
+        free(t.data);
+    }
+}
+END_TEST
+
+/* A file that ends before the size it had when it was opened (another
+ * program cut it) is an error, nothing is returned. */
+START_TEST(test_file_shrinks)
+{
+    sq_tensor t = { .data = NULL };
+    sq_error err = {""};
+    char path[600];
+    tmp_path(path, sizeof path, "grown.npy");
+    FILE *f = fopen(path, "wb");
+    ck_assert(f != NULL);
+    /* 24 float32 values: the header says 96 bytes, the file has 80, and
+     * the reader is told the file had 16 more when it was opened */
+    size_t hl;
+    unsigned char *m = mk_npy("{'descr': '<f4', 'fortran_order': False, 'shape': (24,), }",
+                              80, &hl);
+    ck_assert_uint_eq(fwrite(m, 1, hl, f), hl);
+    fclose(f);
+    free(m);
+    int fd = open(path, O_RDONLY);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(npy_read_fd(fd, hl + 16, "'g'", 16, &t, &err), -1);
+    close(fd);
+    ck_assert_str_eq(err.msg, "'g' is truncated: it ended while being read");
+    ck_assert(t.data == NULL);
 }
 END_TEST
 
@@ -1087,6 +1138,8 @@ static Suite *npy_suite(void)
     TCase *tc = tcase_create("read");
     tcase_add_test(tc, test_f4_2x3);
     tcase_add_loop_test(tc, test_kinds, 0, sizeof kinds / sizeof kinds[0]);
+    tcase_add_loop_test(tc, test_kinds_in_pieces, 0, sizeof kinds / sizeof kinds[0]);
+    tcase_add_test(tc, test_file_shrinks);
     tcase_add_test(tc, test_zero_size);
     tcase_add_loop_test(tc, test_header_variants, 0,
                         sizeof good_headers / sizeof good_headers[0]);

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "seqsh/engine.h"
 #include "train/optim.h"
 
 #define N 5
@@ -269,6 +270,53 @@ static void run_vs_ref(const char *name, const char *opts, const refcfg *c)
     ck_assert_int_eq(sq_optim_iterations(o), STEPS);
     sq_optim_free(o);
 }
+
+/* A range long enough to be shared by two threads in blocks (100,005
+ * weights: the last block partial), its values repeating the reference's
+ * five: every weight must follow its reference element, step by step. */
+static void run_long_vs_ref(const char *name, const char *opts, const refcfg *c)
+{
+    enum { NL = 5 * 20001 };
+    sq_optim *o = mk(name, opts, NL);
+    ref r;
+    float *w = malloc(NL * sizeof *w), *gf = malloc(NL * sizeof *gf);
+    double wd[N], g[N];
+    ck_assert(w && gf);
+    ref_init(&r, c);
+    for (int i = 0; i < N; i++)
+        wd[i] = W0[i];
+    for (int i = 0; i < NL; i++)
+        w[i] = (float)W0[i % N];
+    sq_set_threads(2);
+    for (int s = 0; s < STEPS; s++) {
+        grad_at(s, g);
+        for (int i = 0; i < NL; i++)
+            gf[i] = (float)g[i % N];
+        sq_optim_begin_step(o);
+        sq_optim_update(o, w, gf, 0, NL);
+        ref_step(&r, wd, g, NULL);
+        for (int i = 0; i < NL; i++)
+            if (!close_enough(w[i], wd[i % N]))
+                ck_abort_msg("%s %s: step %d weight %d: got %.9g, want %.9g", name,
+                             opts ? opts : "", s + 1, i, (double)w[i], wd[i % N]);
+    }
+    sq_set_threads(1);
+    free(w);
+    free(gf);
+    sq_optim_free(o);
+}
+
+START_TEST(long_ranges_shared_by_threads)
+{
+    run_long_vs_ref("adam", NULL, &(refcfg){ .kind = R_ADAM, .lr = 0.001, .b1 = 0.9,
+                                             .b2 = 0.999, .eps = 1e-7 });
+    run_long_vs_ref("sgd", "learning_rate=0.1 momentum=0.9",
+                    &(refcfg){ .kind = R_SGD, .lr = 0.1, .mom = 0.9 });
+    run_long_vs_ref("rmsprop", "centered=true",
+                    &(refcfg){ .kind = R_RMSPROP, .lr = 0.001, .rho = 0.9, .eps = 1e-7,
+                               .centered = 1 });
+}
+END_TEST
 
 /* ---- every optimizer and option combination against the reference ------- */
 
@@ -884,6 +932,7 @@ static Suite *optim_suite(void)
     tcase_add_test(tc, ref_adamax);
     tcase_add_test(tc, ref_nadam);
     tcase_add_test(tc, ref_ftrl);
+    tcase_add_test(tc, long_ranges_shared_by_threads);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("literal");

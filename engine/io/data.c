@@ -11,6 +11,7 @@
  * Python's slice rules. */
 #define ZLIB_CONST
 #include <errno.h>
+#include <fcntl.h>
 #include <float.h>
 #include <limits.h>
 #include <math.h>
@@ -19,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 #include <zlib.h>
 #include "io/data.h"
 #include "io/npy.h"
@@ -148,6 +150,22 @@ static data_kind detect(const unsigned char *b, size_t n)
             return K_UNKNOWN;
     }
     return K_CSV;
+}
+
+/* A regular file that starts as a .npy file: read by npy_read_file straight
+ * into the tensor, without a copy of the whole file first. */
+static int is_npy_file(const char *path)
+{
+    unsigned char magic[6];
+    struct stat st;
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0)
+        return 0;
+    int yes = fstat(fd, &st) == 0 && S_ISREG(st.st_mode)
+           && pread(fd, magic, sizeof magic, 0) == (ssize_t)sizeof magic
+           && detect(magic, sizeof magic) == K_NPY;
+    close(fd);
+    return yes;
 }
 
 /* ---- gzip ----------------------------------------------------------------- */
@@ -484,18 +502,88 @@ static int select_rows(const row_sel *rs, const char *spec, sq_tensor *x, sq_ten
 
 /* ---- the entry points ----------------------------------------------------- */
 
+/* Reads the data in file path (named subj; key selects an .npz member)
+ * into *tx (and *ty for a CSV split by ls). */
+static int read_data(const char *path, const char *key, const char *subj, const label_spec *ls,
+                     sq_tensor *tx, sq_tensor *ty, sq_error *err)
+{
+    unsigned char *raw = NULL, *plain = NULL;
+    const unsigned char *buf;
+    size_t len;
+    int gz = 0, rc = -1;
+
+    if (!key && ls->kind == LABEL_NONE && is_npy_file(path))
+        return npy_read_file(path, tx, err);
+    if (sq_read_whole_file(path, &raw, &len, err) != 0)
+        return -1;
+    buf = raw;
+    data_kind kind = detect(buf, len);
+    if (kind == K_GZIP) {
+        if (gunzip(raw, len, subj, &plain, &len, err) != 0)
+            goto out;
+        free(raw);
+        raw = NULL;
+        buf = plain;
+        gz = 1;
+        kind = detect(buf, len);
+        if (kind == K_GZIP) {
+            sq_fail(err, "%s is gzip-compressed twice; decompress it once "
+                    "first", subj);
+            goto out;
+        }
+    }
+    if (len == 0) {
+        sq_fail(err, gz ? "%s is empty (after decompression)" : "%s is empty",
+                subj);
+        goto out;
+    }
+    if (kind == K_UNKNOWN) {
+        sq_fail(err, "%s is not a data file seqsh reads (expected .npy, .npz, "
+                "IDX or CSV, possibly gzip-compressed)", subj);
+        goto out;
+    }
+    if (key && kind != K_NPZ) {
+        sq_fail(err, "%s is %s%s; ':%s' selects an array only in an .npz "
+                "archive", subj, kind_name[kind],
+                gz ? " (gzip-compressed)" : "", key);
+        goto out;
+    }
+    if (ls->kind != LABEL_NONE && kind != K_CSV) {
+        sq_fail(err, "label= splits only CSV files, and %s is %s", subj,
+                kind_name[kind]);
+        goto out;
+    }
+
+    switch (kind) {
+    case K_NPY:
+        rc = npy_read_mem(buf, len, tx, err);
+        if (rc != 0)
+            name_source(err, subj);
+        break;
+    case K_NPZ:
+        rc = npz_pick(buf, len, path, subj, key, tx, err);
+        break;
+    case K_IDX:
+        rc = sq_idx_parse(buf, len, subj, tx, err);
+        break;
+    default:
+        rc = sq_csv_parse(buf, len, path, subj, ls, tx, ty, err);
+        break;
+    }
+out:
+    free(raw);
+    free(plain);
+    return rc;
+}
+
 int sq_data_load(const char *spec, const char *label, sq_tensor *x,
                  sq_tensor *y, sq_error *err)
 {
     label_spec ls;
     char *path = NULL;
     const char *key = NULL;
-    unsigned char *raw = NULL, *plain = NULL;
-    const unsigned char *buf;
-    size_t len;
     char subj[SUBJ_MAX];
     sq_tensor tx, ty;
-    int gz = 0;
     char *file = NULL;
     row_sel rs;
 
@@ -518,74 +606,13 @@ int sq_data_load(const char *spec, const char *label, sq_tensor *x,
         return -1;
     }
     snprintf(subj, sizeof subj, "'%.*s'", SUBJ_MAX - 3, path);
-
-    if (sq_read_whole_file(path, &raw, &len, err) != 0)
-        goto fail;
-    buf = raw;
-    data_kind kind = detect(buf, len);
-    if (kind == K_GZIP) {
-        if (gunzip(raw, len, subj, &plain, &len, err) != 0)
-            goto fail;
-        free(raw);
-        raw = NULL;
-        buf = plain;
-        gz = 1;
-        kind = detect(buf, len);
-        if (kind == K_GZIP) {
-            sq_fail(err, "%s is gzip-compressed twice; decompress it once "
-                    "first", subj);
-            goto fail;
-        }
-    }
-    if (len == 0) {
-        sq_fail(err, gz ? "%s is empty (after decompression)" : "%s is empty",
-                subj);
-        goto fail;
-    }
-    if (kind == K_UNKNOWN) {
-        sq_fail(err, "%s is not a data file seqsh reads (expected .npy, .npz, "
-                "IDX or CSV, possibly gzip-compressed)", subj);
-        goto fail;
-    }
-    if (key && kind != K_NPZ) {
-        sq_fail(err, "%s is %s%s; ':%s' selects an array only in an .npz "
-                "archive", subj, kind_name[kind],
-                gz ? " (gzip-compressed)" : "", key);
-        goto fail;
-    }
-    if (ls.kind != LABEL_NONE && kind != K_CSV) {
-        sq_fail(err, "label= splits only CSV files, and %s is %s", subj,
-                kind_name[kind]);
-        goto fail;
-    }
-
-    int rc;
-    switch (kind) {
-    case K_NPY:
-        rc = npy_read_mem(buf, len, &tx, err);
-        if (rc != 0)
-            name_source(err, subj);
-        break;
-    case K_NPZ:
-        rc = npz_pick(buf, len, path, subj, key, &tx, err);
-        break;
-    case K_IDX:
-        rc = sq_idx_parse(buf, len, subj, &tx, err);
-        break;
-    default:
-        rc = sq_csv_parse(buf, len, path, subj, &ls, &tx, &ty, err);
-        break;
-    }
-    if (rc != 0)
+    if (read_data(path, key, subj, &ls, &tx, &ty, err) != 0)
         goto fail;
     if (rs.set && select_rows(&rs, spec, &tx, ls.kind != LABEL_NONE ? &ty : NULL, err) < 0) {
         sq_tensor_free(&tx);
         sq_tensor_free(&ty);
         goto fail;
     }
-
-    free(raw);
-    free(plain);
     free(path);
     free(file);
     *x = tx;
@@ -594,8 +621,6 @@ int sq_data_load(const char *spec, const char *label, sq_tensor *x,
     return 0;
 
 fail:
-    free(raw);
-    free(plain);
     free(path);
     free(file);
     return -1;

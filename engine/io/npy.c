@@ -2,11 +2,14 @@
  * (every offset and length is checked against the real data before use)
  * and a writer that produces what numpy.save writes. */
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include "io/bytes.h"
 #include "io/fileio.h"
 #include "io/npy.h"
@@ -17,6 +20,8 @@
 #define NPY_GROWTH_DIGITS 21   /* numpy's GROWTH_AXIS_MAX_DIGITS */
 #define SUBJECT_MAX 600        /* "'path' member 'name'" in messages */
 #define POLL_EVERY ((size_t)1 << 20)   /* values converted between two polls */
+/* bytes read from a file between two polls (and the conversion buffer) */
+#define NPY_READ_PIECE ((size_t)4 << 20)
 
 /* ---- .npy reading --------------------------------------------------------- */
 
@@ -245,17 +250,24 @@ static float convert_one(const unsigned char *p, const npy_dtype *dt)
     }
 }
 
-/* Parses a .npy image. `subject` names it in messages ("'x.npy'"). On
- * failure *out is untouched. */
-int npy_parse(const unsigned char *buf, size_t len, const char *subject,
-                     sq_tensor *out, sq_error *err)
-{
-    char *text = NULL;
-    float *data = NULL;
+/* What a .npy header says, checked: where the data starts, the values'
+ * type and count, the shape (C order once read). */
+typedef struct {
     npy_header h;
     npy_dtype dt;
+    size_t pre, hlen;        /* the prefix (magic, version, length) and header */
+    size_t count, nbytes, outbytes;
+} npy_info;
 
-    if (len < NPY_MAGIC_LEN || memcmp(buf, NPY_MAGIC, NPY_MAGIC_LEN) != 0)
+/* The header of a .npy image of len bytes whose first `have` bytes are at
+ * buf. Returns 0, -1 with *err set, or 1 when the header is complete in
+ * the image but not in the first `have` bytes: *need then says how many
+ * to give. Checks everything npy_parse checks before allocating, the
+ * memory limit included. */
+static int read_info(const unsigned char *buf, size_t have, size_t len, const char *subject,
+                     npy_info *inf, size_t *need, sq_error *err)
+{
+    if (len < NPY_MAGIC_LEN || have < NPY_MAGIC_LEN || memcmp(buf, NPY_MAGIC, NPY_MAGIC_LEN) != 0)
         return sq_fail(err, "%s is not a .npy file (bad magic)", subject);
     if (len < NPY_MAGIC_LEN + 2)
         return sq_fail(err, "%s is truncated (incomplete header)", subject);
@@ -263,106 +275,157 @@ int npy_parse(const unsigned char *buf, size_t len, const char *subject,
     if (major < 1 || major > 3 || minor != 0)
         return sq_fail(err, "%s: unsupported .npy format version %d.%d",
                        subject, major, minor);
-    size_t pre = major == 1 ? 10 : 12, hlen;
-    if (len < pre)
+    inf->pre = major == 1 ? 10 : 12;
+    if (len < inf->pre)
         return sq_fail(err, "%s is truncated (incomplete header)", subject);
-    hlen = major == 1 ? rd16(buf + 8) : rd32(buf + 8);
-    if (hlen > len - pre)
-        return sq_fail(err, "%s is truncated (incomplete header)", subject);
-
-    text = sq_malloc(hlen + 1);
-    if (!text) {
-        sq_fail(err, "out of memory reading %s", subject);
-        goto fail;
+    if (have < inf->pre) {
+        *need = inf->pre;
+        return 1;
     }
-    memcpy(text, buf + pre, hlen);
-    text[hlen] = '\0';
-    if (strlen(text) != hlen) {
+    inf->hlen = major == 1 ? rd16(buf + 8) : rd32(buf + 8);
+    if (inf->hlen > len - inf->pre)
+        return sq_fail(err, "%s is truncated (incomplete header)", subject);
+    if (have < inf->pre + inf->hlen) {
+        *need = inf->pre + inf->hlen;
+        return 1;
+    }
+    char *text = sq_malloc(inf->hlen + 1);
+    if (!text)
+        return sq_fail(err, "out of memory reading %s", subject);
+    memcpy(text, buf + inf->pre, inf->hlen);
+    text[inf->hlen] = '\0';
+    int rc = -1;
+    if (strlen(text) != inf->hlen) {
         sq_fail(err, "%s: malformed .npy header (NUL byte)", subject);
-        goto fail;
+        goto out;
     }
-    if (parse_header(text, &h, subject, err) != 0)
-        goto fail;
-    if (!parse_dtype(h.descr, &dt)) {
-        sq_fail(err, "%s: unsupported dtype '%s'", subject, h.descr);
-        goto fail;
+    if (parse_header(text, &inf->h, subject, err) != 0)
+        goto out;
+    if (!parse_dtype(inf->h.descr, &inf->dt)) {
+        sq_fail(err, "%s: unsupported dtype '%s'", subject, inf->h.descr);
+        goto out;
     }
-
-    sq_tensor t;
-    memset(&t, 0, sizeof t);
-    t.shape.rank = h.rank;
-    for (int i = 0; i < h.rank; i++)
-        t.shape.d[i] = h.d[i];
-    size_t count, nbytes, outbytes;
-    if (!shape_count(&t.shape, &count) ||
-        !mul_size(count, (size_t)dt.size, &nbytes) ||
-        !mul_size(count, sizeof(float), &outbytes)) {
+    sq_shape sh = { .rank = inf->h.rank };
+    for (int i = 0; i < inf->h.rank; i++)
+        sh.d[i] = inf->h.d[i];
+    if (!shape_count(&sh, &inf->count) ||
+        !mul_size(inf->count, (size_t)inf->dt.size, &inf->nbytes) ||
+        !mul_size(inf->count, sizeof(float), &inf->outbytes)) {
         sq_fail(err, "%s: shape is too large", subject);
-        goto fail;
+        goto out;
     }
-    size_t avail = len - pre - hlen;
-    if (nbytes > avail) {
+    size_t avail = len - inf->pre - inf->hlen;
+    if (inf->nbytes > avail) {
         sq_fail(err, "%s is truncated: header says %zu bytes of data, "
-                "file has %zu", subject, nbytes, avail);
-        goto fail;
+                "file has %zu", subject, inf->nbytes, avail);
+        goto out;
     }
     long checked;
-    if (sq_dims_count(t.shape.d, t.shape.rank, subject, &checked, err) < 0)
-        goto fail;
+    if (sq_dims_count(sh.d, sh.rank, subject, &checked, err) < 0)
+        goto out;
     char what[SUBJECT_MAX + 16];
     snprintf(what, sizeof what, "reading %s", subject);
-    if (sq_check_memory((double)outbytes, what, err) < 0)
-        goto fail;
-    data = sq_malloc(outbytes ? outbytes : 1);
-    if (!data) {
-        sq_fail(err, "out of memory reading %s (%zu bytes)", subject, outbytes);
-        goto fail;
-    }
-
-    const unsigned char *src = buf + pre + hlen;
-    if (!h.fortran || h.rank < 2 || count == 0) {
-        int same = dt.kind == 'f' && dt.size == 4 && dt.big == host_is_big_endian();
-        for (size_t j = 0; j < count; j += POLL_EVERY) {
-            size_t k = count - j < POLL_EVERY ? count - j : POLL_EVERY;
-            if (sq_poll(err) < 0)
-                goto fail;
-            if (same)
-                memcpy(data + j, src + j * 4, k * 4);
-            else
-                for (size_t i = j; i < j + k; i++)
-                    data[i] = convert_one(src + i * (size_t)dt.size, &dt);
-        }
-    } else {
-        /* Walk the source in Fortran order (axis 0 fastest), keeping the
-         * matching C-order destination index up to date. */
-        size_t cstride[SQ_MAX_RANK], dst = 0;
-        long idx[SQ_MAX_RANK] = {0};
-        cstride[h.rank - 1] = 1;
-        for (int i = h.rank - 2; i >= 0; i--)
-            cstride[i] = cstride[i + 1] * (size_t)h.d[i + 1];
-        for (size_t j = 0; j < count; j++) {
-            if (j % POLL_EVERY == 0 && sq_poll(err) < 0)
-                goto fail;
-            data[dst] = convert_one(src + j * (size_t)dt.size, &dt);
-            for (int i = 0; i < h.rank; i++) {
-                idx[i]++;
-                dst += cstride[i];
-                if (idx[i] < h.d[i])
-                    break;
-                dst -= cstride[i] * (size_t)h.d[i];
-                idx[i] = 0;
-            }
-        }
-    }
+    if (sq_check_memory((double)inf->outbytes, what, err) < 0)
+        goto out;
+    rc = 0;
+out:
     free(text);
-    t.data = data;
-    *out = t;
+    return rc;
+}
+
+/* Where the next source value goes: the source is read in its own order
+ * (C, or Fortran: axis 0 fastest), a piece at a time. */
+typedef struct {
+    size_t next;                 /* source values converted so far */
+    size_t dst;                  /* Fortran order: the next one's C index */
+    long idx[SQ_MAX_RANK];
+    size_t cstride[SQ_MAX_RANK];
+} npy_walk;
+
+static void walk_init(npy_walk *w, const npy_info *inf)
+{
+    memset(w, 0, sizeof *w);
+    const npy_header *h = &inf->h;
+    if (h->fortran && h->rank >= 2) {
+        w->cstride[h->rank - 1] = 1;
+        for (int i = h->rank - 2; i >= 0; i--)
+            w->cstride[i] = w->cstride[i + 1] * (size_t)h->d[i + 1];
+    }
+}
+
+/* A float32 of this machine's byte order in C order: the bytes are the
+ * values. */
+static int npy_is_native(const npy_info *inf)
+{
+    return inf->dt.kind == 'f' && inf->dt.size == 4 && inf->dt.big == host_is_big_endian()
+        && (!inf->h.fortran || inf->h.rank < 2 || inf->count == 0);
+}
+
+/* Converts the next k source values at src into data. */
+static void convert_piece(const npy_info *inf, npy_walk *w, const unsigned char *src, size_t k,
+                          float *data)
+{
+    const npy_header *h = &inf->h;
+    size_t sz = (size_t)inf->dt.size;
+    if (!h->fortran || h->rank < 2) {
+        if (npy_is_native(inf))
+            memcpy(data + w->next, src, k * 4);
+        else
+            for (size_t i = 0; i < k; i++)
+                data[w->next + i] = convert_one(src + i * sz, &inf->dt);
+        w->next += k;
+        return;
+    }
+    /* Fortran order: keep the matching C-order index up to date */
+    for (size_t j = 0; j < k; j++) {
+        data[w->dst] = convert_one(src + j * sz, &inf->dt);
+        for (int i = 0; i < h->rank; i++) {
+            w->idx[i]++;
+            w->dst += w->cstride[i];
+            if (w->idx[i] < h->d[i])
+                break;
+            w->dst -= w->cstride[i] * (size_t)h->d[i];
+            w->idx[i] = 0;
+        }
+    }
+    w->next += k;
+}
+
+static void info_shape(const npy_info *inf, sq_tensor *t)
+{
+    memset(t, 0, sizeof *t);
+    t->shape.rank = inf->h.rank;
+    for (int i = 0; i < inf->h.rank; i++)
+        t->shape.d[i] = inf->h.d[i];
+}
+
+/* Parses a .npy image. `subject` names it in messages ("'x.npy'"). On
+ * failure *out is untouched. */
+int npy_parse(const unsigned char *buf, size_t len, const char *subject,
+              sq_tensor *out, sq_error *err)
+{
+    npy_info inf;
+    size_t need;
+    int rc = read_info(buf, len, len, subject, &inf, &need, err);
+    if (rc != 0)
+        return -1;   /* (never 1: the whole image is here) */
+    float *data = sq_malloc(inf.outbytes ? inf.outbytes : 1);
+    if (!data)
+        return sq_fail(err, "out of memory reading %s (%zu bytes)", subject, inf.outbytes);
+    const unsigned char *src = buf + inf.pre + inf.hlen;
+    npy_walk w;
+    walk_init(&w, &inf);
+    for (size_t j = 0; j < inf.count; j += POLL_EVERY) {
+        size_t k = inf.count - j < POLL_EVERY ? inf.count - j : POLL_EVERY;
+        if (sq_poll(err) < 0) {
+            free(data);
+            return -1;
+        }
+        convert_piece(&inf, &w, src + j * (size_t)inf.dt.size, k, data);
+    }
+    info_shape(&inf, out);
+    out->data = data;
     return 0;
-
-fail:
-    free(text);
-    free(data);
-    return -1;
 }
 
 int npy_read_mem(const unsigned char *buf, size_t len, sq_tensor *out,
@@ -373,14 +436,115 @@ int npy_read_mem(const unsigned char *buf, size_t len, sq_tensor *out,
     return npy_parse(buf, len, "input", out, err);
 }
 
+/* Reads exactly n bytes at offset off of fd into dst; -1 with *err set (a
+ * file that ended early is truncated). Polls between pieces. */
+static int read_at(int fd, unsigned char *dst, size_t n, off_t off, const char *subject,
+                   size_t piece, sq_error *err)
+{
+    size_t done = 0;
+    while (done < n) {
+        if (sq_poll(err) < 0)
+            return -1;
+        size_t want = n - done < piece ? n - done : piece;
+        ssize_t got = pread(fd, dst + done, want, off + (off_t)done);
+        if (got < 0) {
+            if (errno == EINTR)
+                continue;
+            return sq_fail(err, "cannot read %s: %s", subject, strerror(errno));
+        }
+        if (got == 0)
+            return sq_fail(err, "%s is truncated: it ended while being read", subject);
+        done += (size_t)got;
+    }
+    return 0;
+}
+
+int npy_read_fd(int fd, size_t len, const char *subject, size_t piece, sq_tensor *out,
+                sq_error *err)
+{
+    unsigned char head[4096], *big = NULL;
+    float *data = NULL;
+    unsigned char *bounce = NULL;
+    npy_info inf;
+    size_t have = len < sizeof head ? len : sizeof head, need;
+    if (piece < 16)
+        piece = 16;
+    if (read_at(fd, head, have, 0, subject, piece, err) < 0)
+        return -1;
+    int rc = read_info(head, have, len, subject, &inf, &need, err);
+    if (rc == 1) {
+        /* a long header (version 2 and 3 allow 4 GiB): read it whole */
+        if (!(big = sq_malloc(need))) {
+            sq_fail(err, "out of memory reading %s", subject);
+            goto fail;
+        }
+        if (read_at(fd, big, need, 0, subject, piece, err) < 0)
+            goto fail;
+        rc = read_info(big, need, len, subject, &inf, &need, err);
+    }
+    if (rc != 0)
+        goto fail;
+    free(big);
+    big = NULL;
+    data = sq_malloc(inf.outbytes ? inf.outbytes : 1);
+    if (!data) {
+        sq_fail(err, "out of memory reading %s (%zu bytes)", subject, inf.outbytes);
+        goto fail;
+    }
+    off_t off = (off_t)(inf.pre + inf.hlen);
+    if (npy_is_native(&inf)) {
+        /* the file's bytes are the values: straight into place */
+        if (read_at(fd, (unsigned char *)data, inf.nbytes, off, subject, piece, err) < 0)
+            goto fail;
+    } else if (inf.count > 0) {
+        /* through a small buffer, a whole number of values at a time */
+        size_t per = piece / (size_t)inf.dt.size;
+        if (per < 1)
+            per = 1;
+        if (!(bounce = sq_malloc(per * (size_t)inf.dt.size))) {
+            sq_fail(err, "out of memory reading %s", subject);
+            goto fail;
+        }
+        npy_walk w;
+        walk_init(&w, &inf);
+        while (w.next < inf.count) {
+            size_t k = inf.count - w.next < per ? inf.count - w.next : per;
+            if (read_at(fd, bounce, k * (size_t)inf.dt.size,
+                        off + (off_t)(w.next * (size_t)inf.dt.size), subject, piece, err) < 0)
+                goto fail;
+            convert_piece(&inf, &w, bounce, k, data);
+        }
+        free(bounce);
+    }
+    info_shape(&inf, out);
+    out->data = data;
+    return 0;
+fail:
+    free(big);
+    free(bounce);
+    free(data);
+    return -1;
+}
+
 int npy_read_file(const char *path, sq_tensor *out, sq_error *err)
 {
+    char subject[SUBJECT_MAX];
+    snprintf(subject, sizeof subject, "'%s'", path);
+    /* a regular file is read straight into the tensor; anything else
+     * (a FIFO) whole first, by the careful reader */
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    struct stat st;
+    if (fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) {
+        int rc = npy_read_fd(fd, (size_t)st.st_size, subject, NPY_READ_PIECE, out, err);
+        close(fd);
+        return rc;
+    }
+    if (fd >= 0)
+        close(fd);
     unsigned char *buf;
     size_t len;
-    char subject[SUBJECT_MAX];
     if (sq_read_whole_file(path, &buf, &len, err) != 0)
         return -1;
-    snprintf(subject, sizeof subject, "'%s'", path);
     int rc = npy_parse(buf, len, subject, out, err);
     free(buf);
     return rc;

@@ -24,8 +24,14 @@ typedef sq_named_tensor npz_entry;
 /* Parses one .npy image held in memory. */
 int npy_read_mem(const unsigned char *buf, size_t len, sq_tensor *out,
                  sq_error *err);
-/* Reads a .npy file. Errors name the file. */
+/* Reads a .npy file. Errors name the file. A regular file is read straight
+ * into the tensor's memory (float32 in this machine's byte order without a
+ * copy, other types through a small buffer): no second copy of the data. */
 int npy_read_file(const char *path, sq_tensor *out, sq_error *err);
+/* The same for the len bytes of the open regular file fd, read piece
+ * bytes at a time (a test may make them small), named subject. */
+int npy_read_fd(int fd, size_t len, const char *subject, size_t piece, sq_tensor *out,
+                sq_error *err);
 /* Writes t as a .npy file. */
 int npy_write_file(const char *path, const sq_tensor *t, sq_error *err);
 

@@ -12,7 +12,7 @@
  * engine's workers for the cores, so OpenBLAS is made single-threaded and
  * its workers are stopped as the program starts (blas_thread_shutdown_ is
  * its fork handler; a single-threaded OpenBLAS never restarts them, and a
- * build without it has no workers). Big GEMMs are cut into blocks of rows
+ * build without it has no workers). Big GEMMs are cut into parts of rows
  * (or columns) that the pool's threads multiply at the same time. */
 extern int blas_thread_shutdown_(void) __attribute__((weak));
 
@@ -40,14 +40,17 @@ typedef struct {
     const float *a, *b;
     float *c;
     int lda, ldb, ldc;
-    int by_rows;       /* blocks of rows of C, else of columns */
-    int block;
+    int by_rows;       /* parts of rows of C, else of columns */
+    int part;          /* rows (columns) per part */
 } gemm_job;
 
-#define GEMM_BLOCK 32
-/* below this many flops one thread does it all: waking a worker and
- * waiting for it costs about what ~1 MFLOP does */
-#define GEMM_PARALLEL_FLOPS 5e6
+/* Below this many flops one thread does it all: ~10 us of work, against a
+ * parallel region's ~1 us (the pool's workers spin between jobs). */
+#define GEMM_PARALLEL_FLOPS 1e6
+/* From this many, each thread takes several parts, so that a thread the
+ * system delays leaves some of its share to the others. */
+#define GEMM_MANY_FLOPS 4e7
+#define GEMM_ALIGN 16      /* parts are multiples of a vector of floats */
 
 static void gemm(int ta, int tb, int m, int n, int k, float alpha, const float *a, int lda,
                  const float *b, int ldb, float beta, float *c, int ldc)
@@ -61,7 +64,7 @@ static void gemm_range(void *ctx, long b, long e, int tid)
 {
     const gemm_job *j = ctx;
     (void)tid;
-    long lo = b * j->block, hi = e * j->block, dim = j->by_rows ? j->m : j->n;
+    long lo = b * j->part, hi = e * j->part, dim = j->by_rows ? j->m : j->n;
     if (hi > dim)
         hi = dim;
     if (j->by_rows)
@@ -74,6 +77,10 @@ static void gemm_range(void *ctx, long b, long e, int tid)
              j->c + lo, j->ldc);
 }
 
+/* A GEMM big enough to share is cut along the longer side of C into one
+ * part per thread (several for big ones), each a whole GEMM of its own for
+ * OpenBLAS: large parts keep its packing of the shared operand to one per
+ * part. */
 void sq_gemm(int ta, int tb, int m, int n, int k, float alpha,
              const float *a, int lda, const float *b, int ldb, float beta,
              float *c, int ldc)
@@ -81,15 +88,17 @@ void sq_gemm(int ta, int tb, int m, int n, int k, float alpha,
     if (m == 0 || n == 0)
         return;
     int nt = sq_pool_threads();
-    if (nt > 1 && 2.0 * m * n * k >= GEMM_PARALLEL_FLOPS) {
-        gemm_job j = { ta, tb, m, n, k, alpha, beta, a, b, c, lda, ldb, ldc, m >= n,
-                       GEMM_BLOCK };
-        long dim = j.by_rows ? m : n;
-        long blocks = (dim + GEMM_BLOCK - 1) / GEMM_BLOCK;
-        if (blocks > 1) {
-            /* about two chunks per thread */
-            long each = blocks / (2L * nt);
-            sq_parallel_for(blocks, each < 1 ? 1 : each, gemm_range, &j);
+    double flops = 2.0 * m * n * k;
+    if (nt > 1 && flops >= GEMM_PARALLEL_FLOPS) {
+        int by_rows = m >= n;
+        long dim = by_rows ? m : n;
+        long parts = flops >= GEMM_MANY_FLOPS ? 4L * nt : nt;
+        long part = (dim + parts - 1) / parts;
+        part = (part + GEMM_ALIGN - 1) / GEMM_ALIGN * GEMM_ALIGN;
+        if (part < dim) {
+            gemm_job j = { ta, tb, m, n, k, alpha, beta, a, b, c, lda, ldb, ldc, by_rows,
+                           (int)part };
+            sq_parallel_for((dim + part - 1) / part, 1, gemm_range, &j);
             return;
         }
     }
@@ -109,10 +118,16 @@ int sq_get_threads(void)
 
 const char *sq_backend_info(void)
 {
-    static char buf[320];
+    static char buf[512];
+    char note[160] = "";
     int n = sq_pool_threads();
-    snprintf(buf, sizeof buf, "%s; kernel %s; convolution kernels %s; %d thread%s",
-             openblas_get_config(), openblas_get_corename(), sq_isa_name(sq_isa_active()),
+    const char *core = openblas_get_corename();
+    const char *why = sq_blas_kernel_note(core), *forced = getenv("OPENBLAS_CORETYPE");
+    if (why)
+        snprintf(note, sizeof note, " (%s%s%s)", why, forced ? ", set by OPENBLAS_CORETYPE=" : "",
+                 forced ? forced : "");
+    snprintf(buf, sizeof buf, "%s; kernel %s%s; convolution kernels %s; %d thread%s",
+             openblas_get_config(), core, note, sq_isa_name(sq_isa_active()),
              n, n == 1 ? "" : "s");
     return buf;
 }

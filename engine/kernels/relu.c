@@ -3,6 +3,7 @@
  * compare-and-mask give the same values without them. */
 #include "kernels/relu.h"
 #include "kernels/conv_kernels.h"
+#include "kernels/threads.h"
 
 #if (defined(__x86_64__) || defined(__i386__)) && defined(__GNUC__)
 #define RELU_X86 1
@@ -80,7 +81,7 @@ void sq_relu(float *x, size_t n)
         x[i] = x[i] > 0 ? x[i] : 0;
 }
 
-void sq_relu_grad(const float *z, float *dy, size_t n)
+static void relu_grad_one(const float *z, float *dy, size_t n)
 {
 #ifdef RELU_X86
     sq_isa isa = sq_isa_active();
@@ -95,4 +96,35 @@ void sq_relu_grad(const float *z, float *dy, size_t n)
 #endif
     for (size_t i = 0; i < n; i++)
         dy[i] *= z[i] > 0 ? 1.0f : 0.0f;
+}
+
+/* Long arrays (a convolution's output for a batch) are shared by the
+ * thread pool in blocks; each value on its own, so the same values. */
+#define RELU_BLOCK 16384
+#define RELU_PARALLEL (4 * RELU_BLOCK)
+
+typedef struct {
+    const float *z;
+    float *dy;
+    size_t n;
+} grad_job;
+
+static void grad_blocks(void *ctx, long b, long e, int tid)
+{
+    (void)tid;
+    const grad_job *j = ctx;
+    size_t lo = (size_t)b * RELU_BLOCK, hi = (size_t)e * RELU_BLOCK;
+    if (hi > j->n)
+        hi = j->n;
+    relu_grad_one(j->z + lo, j->dy + lo, hi - lo);
+}
+
+void sq_relu_grad(const float *z, float *dy, size_t n)
+{
+    if (n < RELU_PARALLEL || sq_pool_threads() < 2) {
+        relu_grad_one(z, dy, n);
+        return;
+    }
+    grad_job j = { z, dy, n };
+    sq_parallel_for((long)((n + RELU_BLOCK - 1) / RELU_BLOCK), 2, grad_blocks, &j);
 }

@@ -1,14 +1,17 @@
 /* threads.c - the engine's one thread pool. Workers are started at the
- * first job that needs them (so start-up stays quick), sleep on a condition
- * variable between jobs, block every signal (the shell's handlers run on
- * the main thread) and keep flush-to-zero and denormals-are-zero set. A
- * job is one range handed out in chunks, first come first served, so a
- * thread the system delays leaves its work to the others; the caller takes
- * part as thread 0. */
+ * first job that needs them (so start-up stays quick), spin for a while
+ * after a job and then sleep on a condition variable, block every signal
+ * (the shell's handlers run on the main thread) and keep flush-to-zero and
+ * denormals-are-zero set. A job is one range handed out in chunks, first
+ * come first served, so a thread the system delays leaves its work to the
+ * others; the caller takes part as thread 0. A command about to run jobs
+ * wakes the sleeping workers first (sq_pool_wake), so they are spinning
+ * when its first job comes. */
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdint.h>
+#include <time.h>
 #include <unistd.h>
 #include "kernels/threads.h"
 
@@ -50,7 +53,16 @@ void sq_fp_restore(unsigned saved)
  * when it follows another closely. */
 #define IDX_BITS 40
 #define IDX_MASK ((1ULL << IDX_BITS) - 1)
-#define SPIN_ROUNDS 20000          /* ~50-100 us of pause instructions */
+/* How long an idle worker spins before it sleeps: by the clock, since a
+ * pause instruction takes 10 to 140 cycles depending on the CPU. Long
+ * enough to bridge the gaps between the layers of a call and between the
+ * calls of a script, short enough that an idle shell costs nothing. */
+#define SPIN_NS 500000L
+#define SPIN_CHECK 64              /* pauses between two looks at the clock */
+/* Looks at the clock between two sched_yield calls: a spinning worker that
+ * shares a core with the thread that will give it work (other programs
+ * busy on the other cores) lets that thread run. */
+#define SPIN_YIELD 8
 
 static pthread_mutex_t run_mu = PTHREAD_MUTEX_INITIALIZER;  /* one job at a time */
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;      /* sleeping and quitting */
@@ -60,8 +72,9 @@ static int nworkers;              /* running workers (ids 1..nworkers) */
 static pthread_t tids[SQ_MAX_THREADS];
 static uint64_t word;             /* generation << IDX_BITS | next index (atomic) */
 static long done_count;           /* indices finished in the current job (atomic) */
-static int sleepers;              /* workers waiting on `go` (under mu) */
+static int sleepers;              /* workers waiting on `go` (atomic; changed under mu) */
 static int quit;                  /* (atomic) */
+static unsigned wakes;            /* sq_pool_wake calls (atomic): sleepers go back to spinning */
 /* the current job; written only while no chunk of the last one is unclaimed */
 static sq_range_fn job_fn;
 static void *job_ctx;
@@ -102,6 +115,35 @@ static void run_share(uint64_t g, sq_range_fn fn, void *ctx, long n, long chunk,
     }
 }
 
+static long now_ns(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (long)t.tv_sec * 1000000000L + t.tv_nsec;
+}
+
+/* Spins until a generation other than seen is published (returns 1, the
+ * word in *w) or SPIN_NS pass (returns 0). */
+static int spin_for_job(uint64_t seen, uint64_t *w)
+{
+    long end = 0;
+    for (int i = 0;; i++) {
+        *w = __atomic_load_n(&word, __ATOMIC_ACQUIRE);
+        if (gen_of(*w) != seen || __atomic_load_n(&quit, __ATOMIC_ACQUIRE))
+            return 1;
+        if (i % SPIN_CHECK == 0) {
+            long t = now_ns();
+            if (!end)
+                end = t + SPIN_NS;
+            else if (t >= end)
+                return 0;
+            if (i % (SPIN_CHECK * SPIN_YIELD) == 0 && i)
+                sched_yield();
+        }
+        cpu_relax();
+    }
+}
+
 static void *worker(void *arg)
 {
     int id = (int)(intptr_t)arg;
@@ -109,28 +151,24 @@ static void *worker(void *arg)
     in_job = 1;
     uint64_t seen = gen_of(__atomic_load_n(&word, __ATOMIC_ACQUIRE));
     for (;;) {
-        /* wait for a new generation: spin, then sleep */
+        /* wait for a new generation: spin, then sleep until a job, a quit
+         * or a wake-up (which sends it back to spinning) */
         uint64_t w = 0;
-        int got = 0;
-        for (int i = 0; i < SPIN_ROUNDS; i++) {
-            w = __atomic_load_n(&word, __ATOMIC_ACQUIRE);
-            if (gen_of(w) != seen || __atomic_load_n(&quit, __ATOMIC_ACQUIRE)) {
-                got = 1;
-                break;
-            }
-            cpu_relax();
-        }
-        if (!got) {
+        if (!spin_for_job(seen, &w)) {
             pthread_mutex_lock(&mu);
-            sleepers++;
+            unsigned woken = __atomic_load_n(&wakes, __ATOMIC_ACQUIRE);
+            __atomic_add_fetch(&sleepers, 1, __ATOMIC_SEQ_CST);
             for (;;) {
                 w = __atomic_load_n(&word, __ATOMIC_ACQUIRE);
-                if (gen_of(w) != seen || __atomic_load_n(&quit, __ATOMIC_ACQUIRE))
+                if (gen_of(w) != seen || __atomic_load_n(&quit, __ATOMIC_ACQUIRE)
+                    || __atomic_load_n(&wakes, __ATOMIC_ACQUIRE) != woken)
                     break;
                 pthread_cond_wait(&go, &mu);
             }
-            sleepers--;
+            __atomic_sub_fetch(&sleepers, 1, __ATOMIC_ACQ_REL);
             pthread_mutex_unlock(&mu);
+            if (gen_of(w) == seen && !__atomic_load_n(&quit, __ATOMIC_ACQUIRE))
+                continue;   /* woken ahead of a job: spin for it */
         }
         if (__atomic_load_n(&quit, __ATOMIC_ACQUIRE))
             break;
@@ -153,6 +191,7 @@ static void after_fork_child(void)
     nworkers = 0;
     sleepers = 0;
     quit = 0;
+    wakes = 0;
 }
 
 static void stop_workers(void)
@@ -170,6 +209,12 @@ static void stop_workers(void)
 static void register_atfork(void)
 {
     pthread_atfork(NULL, NULL, after_fork_child);
+}
+
+static void register_atfork_once(void)
+{
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, register_atfork);
 }
 
 /* Starts workers until n run (fewer if the system refuses). Called with
@@ -227,6 +272,22 @@ int sq_pool_threads(void)
     return want;
 }
 
+void sq_pool_wake(void)
+{
+    if (sq_pool_threads() < 2 || in_job || pthread_mutex_trylock(&run_mu) != 0)
+        return;
+    register_atfork_once();
+    if (nworkers < want - 1)
+        start_workers(want - 1);
+    if (__atomic_load_n(&sleepers, __ATOMIC_ACQUIRE)) {
+        pthread_mutex_lock(&mu);
+        __atomic_add_fetch(&wakes, 1, __ATOMIC_ACQ_REL);
+        pthread_cond_broadcast(&go);
+        pthread_mutex_unlock(&mu);
+    }
+    pthread_mutex_unlock(&run_mu);
+}
+
 void sq_parallel_for(long n, long min_each, sq_range_fn fn, void *ctx)
 {
     sq_parallel_for_upto(n, min_each, SQ_MAX_THREADS, fn, ctx);
@@ -245,8 +306,7 @@ void sq_parallel_for_upto(long n, long min_each, int most_threads, sq_range_fn f
     if (most < parts)
         parts = most < 1 ? 1 : (int)most;
     if (parts > 1 && !in_job && pthread_mutex_trylock(&run_mu) == 0) {
-        static pthread_once_t once = PTHREAD_ONCE_INIT;
-        pthread_once(&once, register_atfork);
+        register_atfork_once();
         if (nworkers < want - 1)
             start_workers(want - 1);
         if (parts > nworkers + 1)
@@ -264,11 +324,15 @@ void sq_parallel_for_upto(long n, long min_each, int most_threads, sq_range_fn f
             __atomic_store_n(&done_count, 0, __ATOMIC_RELAXED);
             uint64_t g = (gen_of(__atomic_load_n(&word, __ATOMIC_RELAXED)) + 1)
                          & ((1ULL << (64 - IDX_BITS)) - 1);
-            __atomic_store_n(&word, g << IDX_BITS, __ATOMIC_RELEASE);
-            pthread_mutex_lock(&mu);
-            if (sleepers)
+            /* seq_cst store and load: a worker going to sleep either sees
+             * the new word or is counted here (it counts itself, then
+             * looks at the word) */
+            __atomic_store_n(&word, g << IDX_BITS, __ATOMIC_SEQ_CST);
+            if (__atomic_load_n(&sleepers, __ATOMIC_SEQ_CST)) {
+                pthread_mutex_lock(&mu);
                 pthread_cond_broadcast(&go);
-            pthread_mutex_unlock(&mu);
+                pthread_mutex_unlock(&mu);
+            }
             unsigned fp = sq_fp_fast();
             in_job = 1;
             run_share(g, fn, ctx, n, job_chunk, 0);

@@ -1,6 +1,6 @@
 /* threads.h - the engine's one thread pool (engine-internal): persistent
- * workers that sleep on a condition variable between jobs. The calling
- * thread takes the first share of every job. */
+ * workers that spin briefly after a job, then sleep on a condition
+ * variable. The calling thread takes the first share of every job. */
 #ifndef SEQSH_THREADS_H
 #define SEQSH_THREADS_H
 
@@ -29,6 +29,12 @@ typedef void (*sq_range_fn)(void *ctx, long begin, long end, int tid);
 void sq_parallel_for(long n, long min_each, sq_range_fn fn, void *ctx);
 /* The same with tids below most_threads (per-thread scratch for fewer). */
 void sq_parallel_for_upto(long n, long min_each, int most_threads, sq_range_fn fn, void *ctx);
+
+/* Starts the workers if they are not running and wakes the sleeping ones
+ * to spin for a job: a command calls it before the work that precedes its
+ * first parallel job, so that the wake-up (tens of microseconds on a
+ * virtual machine) overlaps that work. Cheap when they are awake. */
+void sq_pool_wake(void);
 
 /* Sets flush-to-zero and denormals-are-zero for the calling thread and
  * returns the previous state, for sq_fp_restore. */

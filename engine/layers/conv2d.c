@@ -24,7 +24,8 @@ typedef struct {
     int same;         /* padding="same" */
     int use_bias;
     int fwd_threads;  /* threads scratch made room for */
-    int bwd_threads;  /* threads scratch_bwd made room for: images */
+    int bwd_threads;  /* threads scratch_bwd made room for: groups of images */
+    long bwd_group;   /* ... of at most this many images each */
     int dx_threads;   /* ... and rows of the direct input gradient */
 } conv2d_state;
 
@@ -295,22 +296,40 @@ static void forward(const sq_layer *l, const sq_fwd *f)
     }
 }
 
-/* Backward works image by image, the images shared by the threads: each
- * thread has one image's im2col matrix and its own partial kernel and bias
- * gradients, added up at the end. With unit strides and a vector unit the
- * input gradient is itself a convolution (of dout, by the kernel flipped
- * and with C and F swapped), run by the direct kernels; otherwise it is
- * dout . K^T per image, scattered back by col2im. */
+/* Backward works on groups of consecutive images, the groups shared by the
+ * threads: a thread copies its group's windows into one im2col matrix and
+ * makes its partial kernel gradient with one GEMM over all of them (K =
+ * the group's output pixels), so a batch takes one GEMM per thread, not one
+ * per image; the partials and bias sums are added up at the end. With unit
+ * strides and a vector unit the input gradient is itself a convolution (of
+ * dout, by the kernel flipped and with C and F swapped), run by the direct
+ * kernels; otherwise it is dout . K^T for the group, scattered back by
+ * col2im. */
+#define BWD_GROUP_FLOATS ((size_t)1 << 22)   /* a group's im2col: at most 16 MiB */
+
 static int direct_dx(const conv2d_state *st)
 {
     return st->s[0] == 1 && st->s[1] == 1 && sq_isa_active() != SQ_ISA_C;
 }
 
-static size_t bwd_region(const sq_layer *l, const sq_shape *in)
+/* Images per group: a thread's share of nb, within BWD_GROUP_FLOATS. */
+static long group_for(const sq_layer *l, const sq_shape *in, long nb, int nt)
+{
+    size_t per = im2col_size(l, in);
+    long share = (nb + nt - 1) / (nt > 0 ? nt : 1);
+    long cap = per ? (long)(BWD_GROUP_FLOATS / per) : share;
+    long g = share < cap ? share : cap;
+    return g > 0 ? g : 1;
+}
+
+/* Per thread: an im2col matrix for a group, the partial kernel gradient
+ * and the partial bias gradient. */
+static size_t bwd_region(const sq_layer *l, const sq_shape *in, long group)
 {
     const conv2d_state *st = l->state;
     size_t kdim = (size_t)(st->k[0] * st->k[1] * in->d[3]);
-    return im2col_size(l, in) + kdim * (size_t)st->filters + (size_t)st->filters;
+    return (size_t)group * im2col_size(l, in) + kdim * (size_t)st->filters
+           + (size_t)st->filters;
 }
 
 /* The input gradient as a convolution of dout (oh x ow x F) into the
@@ -329,13 +348,32 @@ static sq_conv_desc describe_dx(const conv2d_state *st, const sq_shape *in, cons
 
 /* Per thread: an im2col matrix and partial gradients (bwd_region); with
  * direct din also the flipped kernel, its panel and per-thread row buffers. */
+/* The kernel gradient straight from the input and dout (conv_dw.c) where
+ * the windows need no padding and the input gradient needs no im2col
+ * either: no group regions then. */
+static int direct_dw(const conv2d_state *st, const sq_shape *in)
+{
+    sq_conv_desc d = describe(st, in, NULL);
+    return direct_dx(st) && sq_conv_dw_direct(sq_isa_active(), &d);
+}
+
+/* Floats of the partial kernel gradients backward_dw_direct may need. */
+static size_t dw_partials(const sq_layer *l, const sq_shape *in, int nt)
+{
+    const conv2d_state *st = l->state;
+    return (size_t)nt * (size_t)(st->k[0] * st->k[1] * in->d[3]) * (size_t)st->filters;
+}
+
 static size_t scratch_bwd(const sq_layer *l, const sq_shape *in)
 {
     conv2d_state *st = l->state;
     if (is_pointwise(st))
         return 0;
     st->bwd_threads = threads_for(in->d[0]);
-    size_t n = (size_t)st->bwd_threads * bwd_region(l, in);
+    st->bwd_group = group_for(l, in, in->d[0], st->bwd_threads);
+    /* the direct kernel gradient's partials, or the groups' regions */
+    size_t n = direct_dw(st, in) ? dw_partials(l, in, st->bwd_threads)
+             : (size_t)st->bwd_threads * bwd_region(l, in, st->bwd_group);
     if (direct_dx(st)) {
         sq_conv_desc d = describe_dx(st, in, NULL);
         st->dx_threads = threads_for(in->d[0] * d.oh);
@@ -372,17 +410,30 @@ static void col2im(const conv2d_state *st, const float *col, long h, long w, lon
     }
 }
 
-/* acc[j] += sum over rows of a[r * n + j] (the bias gradient) */
+/* acc[j] += sum over rows of a[r * n + j] (the bias gradient): row by row,
+ * up to 64 columns in registers, so the rows are read once in order. */
 #if (defined(__x86_64__) || defined(__i386__)) && defined(__GNUC__)
 __attribute__((target("avx512f")))
 static void colsum_add_z(const float *a, size_t rows, long n, float *acc)
 {
-    for (long j = 0; j < n; j += 16) {
-        __mmask16 m = n - j >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (n - j)) - 1);
-        __m512 s = _mm512_setzero_ps();
-        for (size_t r = 0; r < rows; r++)
-            s = _mm512_add_ps(s, _mm512_maskz_loadu_ps(m, a + r * (size_t)n + (size_t)j));
-        _mm512_mask_storeu_ps(acc + j, m, _mm512_add_ps(_mm512_maskz_loadu_ps(m, acc + j), s));
+    for (long j = 0; j < n; j += 64) {
+        __mmask16 m[4];
+        for (int v = 0; v < 4; v++) {
+            long left = n - j - 16 * v;
+            m[v] = left >= 16 ? (__mmask16)0xffff : left > 0 ? (__mmask16)((1u << left) - 1) : 0;
+        }
+        __m512 s0 = _mm512_setzero_ps(), s1 = s0, s2 = s0, s3 = s0;
+        const float *p = a + j;
+        for (size_t r = 0; r < rows; r++, p += n) {
+            s0 = _mm512_add_ps(s0, _mm512_maskz_loadu_ps(m[0], p));
+            s1 = _mm512_add_ps(s1, _mm512_maskz_loadu_ps(m[1], p + 16));
+            s2 = _mm512_add_ps(s2, _mm512_maskz_loadu_ps(m[2], p + 32));
+            s3 = _mm512_add_ps(s3, _mm512_maskz_loadu_ps(m[3], p + 48));
+        }
+        __m512 s[4] = { s0, s1, s2, s3 };
+        for (int v = 0; v < 4; v++)
+            _mm512_mask_storeu_ps(acc + j + 16 * v, m[v],
+                                  _mm512_add_ps(_mm512_maskz_loadu_ps(m[v], acc + j + 16 * v), s[v]));
     }
 }
 #define HAVE_COLSUM_Z 1
@@ -404,41 +455,116 @@ static void colsum_add(const float *a, size_t rows, long n, float *acc)
 typedef struct {
     const conv2d_state *st;
     const sq_bwd *b;
-    long h, w, c, oh, ow, pt, pl, kdim;
+    long nb, h, w, c, oh, ow, pt, pl, kdim;
+    long group;                  /* images per group */
+    long room;                   /* images a region's im2col has room for */
     int want_dx;                 /* this job also makes din */
     float *scratch;
     size_t region;
     int used[SQ_MAX_THREADS];    /* thread t's partials hold something */
 } bwd_job;
 
-static void bwd_images(void *ctx, long b0, long e0, int tid)
+/* Groups [g0, g1) of images, in thread tid's region. */
+static void bwd_groups(void *ctx, long g0, long g1, int tid)
 {
     bwd_job *j = ctx;
     const conv2d_state *st = j->st;
     const sq_bwd *b = j->b;
     long nf = st->filters, kdim = j->kdim;
     size_t npix = (size_t)(j->oh * j->ow), img = (size_t)(j->h * j->w * j->c);
+    size_t colimg = npix * (size_t)kdim;
     float *col = j->scratch + (size_t)tid * j->region;
-    float *pdw = col + npix * (size_t)kdim, *pdb = pdw + kdim * nf;
-    for (long n = b0; n < e0; n++) {
-        const float *dy = b->dout + (size_t)n * npix * (size_t)nf;
+    float *pdw = col + (size_t)j->room * colimg, *pdb = pdw + kdim * nf;
+    for (long g = g0; g < g1; g++) {
+        long n0 = g * j->group, cnt = j->nb - n0 < j->group ? j->nb - n0 : j->group;
+        size_t rows = (size_t)cnt * npix;
+        const float *dy = b->dout + (size_t)n0 * npix * (size_t)nf;
         if (b->dw) {
             if (!j->used[tid])
                 memset(pdb, 0, (size_t)nf * sizeof *pdb);
-            im2col(st, b->in + (size_t)n * img, j->h, j->w, j->c, j->oh, j->ow, j->pt, j->pl,
-                   col);
-            sq_gemm(1, 0, (int)kdim, (int)nf, (int)npix, 1.0f, col, (int)kdim, dy, (int)nf,
+            for (long i = 0; i < cnt; i++)
+                im2col(st, b->in + (size_t)(n0 + i) * img, j->h, j->w, j->c, j->oh, j->ow,
+                       j->pt, j->pl, col + (size_t)i * colimg);
+            sq_gemm(1, 0, (int)kdim, (int)nf, (int)rows, 1.0f, col, (int)kdim, dy, (int)nf,
                     j->used[tid] ? 1.0f : 0.0f, pdw, (int)nf);
-            colsum_add(dy, npix, nf, pdb);
+            colsum_add(dy, rows, nf, pdb);
             j->used[tid] = 1;
         }
         if (j->want_dx) {
-            float *dx = b->din + (size_t)n * img;
-            sq_gemm(0, 1, (int)npix, (int)kdim, (int)nf, 1.0f, dy, (int)nf, b->w, (int)nf,
+            sq_gemm(0, 1, (int)rows, (int)kdim, (int)nf, 1.0f, dy, (int)nf, b->w, (int)nf,
                     0.0f, col, (int)kdim);
-            memset(dx, 0, img * sizeof *dx);
-            col2im(st, col, j->h, j->w, j->c, j->oh, j->ow, j->pt, j->pl, dx);
+            for (long i = 0; i < cnt; i++) {
+                float *dx = b->din + (size_t)(n0 + i) * img;
+                memset(dx, 0, img * sizeof *dx);
+                col2im(st, col + (size_t)i * colimg, j->h, j->w, j->c, j->oh, j->ow, j->pt,
+                       j->pl, dx);
+            }
         }
+    }
+}
+
+typedef struct {
+    const sq_conv_desc *d;
+    const sq_bwd *b;
+    long block;                  /* rows of dK per block */
+    long orows;                  /* output rows of the batch */
+    float *partials;             /* by output rows: a dK per thread */
+    int used[SQ_MAX_THREADS];
+} dw_job;
+
+/* Blocks [b0, e0) of the kernel gradient's rows, over the whole batch. */
+static void dw_blocks(void *ctx, long b0, long e0, int tid)
+{
+    (void)tid;
+    const dw_job *j = ctx;
+    long rows = j->d->kh * j->d->kw * j->d->c;
+    long r1 = e0 * j->block < rows ? e0 * j->block : rows;
+    sq_conv_dw_rows(SQ_ISA_AVX512, j->d, j->b->in, j->b->dout, 0, j->orows, b0 * j->block, r1,
+                    j->b->dw);
+}
+
+/* Output rows [o0, o1) of the batch into thread tid's own dK. */
+static void dw_outrows(void *ctx, long o0, long o1, int tid)
+{
+    dw_job *j = ctx;
+    size_t nk = (size_t)(j->d->kh * j->d->kw * j->d->c * j->d->f);
+    float *mine = j->partials + (size_t)tid * nk;
+    if (!j->used[tid])
+        memset(mine, 0, nk * sizeof *mine);
+    j->used[tid] = 1;
+    sq_conv_dw_rows(SQ_ISA_AVX512, j->d, j->b->in, j->b->dout, o0, o1, 0,
+                    j->d->kh * j->d->kw * j->d->c, mine);
+}
+
+/* dK and dbias by conv_dw.c: the threads share dK's rows (no partials);
+ * a dK of too few rows for that (a first layer of 1 to 3 channels) is
+ * made by each thread over its share of the output rows, the partials
+ * (in scratch, nt of them) added up. */
+static void backward_dw_direct(const conv2d_state *st, const sq_bwd *b, float *scratch, int nt)
+{
+    const sq_shape *is = b->in_shape;
+    sq_conv_desc d = describe(st, is, NULL);
+    long kdim = d.kh * d.kw * d.c, nf = st->filters;
+    size_t nk = (size_t)(kdim * nf);
+    memset(b->dw, 0, nk * sizeof *b->dw);
+    dw_job j = { &d, b, sq_conv_dw_block(&d), is->d[0] * d.oh, scratch, { 0 } };
+    long blocks = (kdim + j.block - 1) / j.block;
+    if (blocks >= 2 * nt || nt < 2) {
+        /* shares of at least ~2 MFLOP */
+        double per = 2.0 * (double)j.block * (double)nf * (double)(j.orows * d.ow) + 1;
+        sq_parallel_for(blocks, (long)(2e6 / per) + 1, dw_blocks, &j);
+    } else {
+        double per = 2.0 * (double)nk * (double)d.ow + 1;
+        sq_parallel_for_upto(j.orows, (long)(2e6 / per) + 1, nt, dw_outrows, &j);
+        for (int t = 0; t < nt; t++)
+            if (j.used[t])
+                for (size_t i = 0; i < nk; i++)
+                    b->dw[i] += scratch[(size_t)t * nk + i];
+    }
+    if (st->use_bias) {
+        float *db = b->dw + kdim * nf;
+        memset(db, 0, (size_t)nf * sizeof *db);
+        colsum_add(b->dout, (size_t)(is->d[0] * d.oh * d.ow), nf, db);
     }
 }
 
@@ -492,17 +618,33 @@ static void backward(const sq_layer *l, const sq_bwd *b)
     long pt = sq_pad_before(h, oh, st->k[0] + (st->k[0] - 1) * (st->d[0] - 1), st->s[0], st->same);
     long pl = sq_pad_before(w, ow, st->k[1] + (st->k[1] - 1) * (st->d[1] - 1), st->s[1], st->same);
     int nt = st->bwd_threads > 0 ? st->bwd_threads : 1;
-    size_t region = bwd_region(l, is);
+    /* groups no bigger than scratch_bwd made room for (at the largest batch) */
+    long room = st->bwd_group > 0 ? st->bwd_group : 1;
+    long group = group_for(l, is, nb, nt);
+    if (group > room)
+        group = room;
+    int dw_direct = direct_dw(st, is);
+    size_t region = dw_direct ? 0 : bwd_region(l, is, room);
+    size_t before_dx = dw_direct ? dw_partials(l, is, nt) : (size_t)nt * region;
     int dx_direct = b->din && direct_dx(st) && nb > 0;
     if (dx_direct)
-        backward_dx_direct(st, b, b->scratch + (size_t)nt * region);
+        backward_dx_direct(st, b, b->scratch + before_dx);
+    if (dw_direct) {
+        if (b->dw)
+            backward_dw_direct(st, b, b->scratch, nt);
+        return;
+    }
     bwd_job *j = NULL, job;
     if (b->dw || (b->din && !dx_direct)) {
-        job = (bwd_job){ st, b, h, w, c, oh, ow, pt, pl, kdim, b->din && !dx_direct, b->scratch,
-                         region, { 0 } };
+        job = (bwd_job){ st, b, nb, h, w, c, oh, ow, pt, pl, kdim, group, room,
+                         b->din && !dx_direct, b->scratch, region, { 0 } };
         j = &job;
-        /* each thread's partials live in its own region: at most nt threads */
-        sq_parallel_for_upto(nb, 1, nt, bwd_images, j);
+        long ngroups = (nb + group - 1) / group;
+        if (ngroups == 1)
+            bwd_groups(j, 0, 1, 0);   /* outside a job: its GEMMs may use the pool */
+        else
+            /* each thread's partials live in its own region: at most nt threads */
+            sq_parallel_for_upto(ngroups, 1, nt, bwd_groups, j);
     }
     if (!b->dw)
         return;
@@ -513,7 +655,7 @@ static void backward(const sq_layer *l, const sq_bwd *b)
     for (int t = 0; t < nt; t++) {
         if (!j->used[t])
             continue;
-        const float *pdw = b->scratch + (size_t)t * region + npix * (size_t)kdim;
+        const float *pdw = b->scratch + (size_t)t * region + (size_t)room * npix * (size_t)kdim;
         const float *pdb = pdw + nw;
         if (first) {
             memcpy(b->dw, pdw, nw * sizeof *pdw);

@@ -1,9 +1,12 @@
 /* pool2d.c - MaxPooling2D and AveragePooling2D (channels_last): windows over
  * rows and cols, TensorFlow's SAME padding; padded cells never count.
  * Forward runs over output rows shared by the thread pool, vectorised
- * across channels with AVX-512 or AVX2 where the CPU has them. */
+ * across channels with AVX-512 or AVX2 where the CPU has them. While
+ * training, max pooling's forward also saves where each maximum was (its
+ * cache), and backward adds each output's gradient there. */
 #include <ctype.h>
 #include <float.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include "layers/layer.h"
@@ -110,7 +113,50 @@ typedef struct {
     float *out;
     sq_isa isa;
     volatile int *intr;          /* polled per output pixel: Ctrl-C inside a layer */
+    int32_t *arg;                /* max while training: where each maximum is, or NULL */
 } pool_job;
+
+/* Max pooling's saved positions: one int32 per output value, the index in
+ * its image (h*w*c floats, so images below 2^31 floats) of the cell that
+ * won the window: the first maximum in scan order (rows, then cols), a
+ * later cell winning only when strictly greater, as TensorFlow's
+ * MaxPoolGrad routes the gradient. */
+static int saves_positions(const pool_state *st, const sq_shape *in)
+{
+    return st->max && (double)in->d[1] * (double)in->d[2] * (double)in->d[3] < 2147483647.0;
+}
+
+/* One window's max over channels [j0, j1) into y, and where it is into arg. */
+static void window_arg_c(const float *x, long w, long c, long y0, long y1, long x0, long x1,
+                         long j0, long j1, float *y, int32_t *arg)
+{
+    for (long j = j0; j < j1; j++) {
+        float a = -FLT_MAX;
+        long best = (y0 * w + x0) * c + j;
+        float bv = x[best];
+        for (long iy = y0; iy < y1; iy++)
+            for (long ix = x0; ix < x1; ix++) {
+                long at = (iy * w + ix) * c + j;
+                float v = x[at];
+                a = v > a ? v : a;
+                if (v > bv) {
+                    bv = v;
+                    best = at;
+                }
+            }
+        y[j] = a;
+        arg[j] = (int32_t)best;
+    }
+}
+
+typedef void (*window_arg_fn)(const float *x, long w, long c, long y0, long y1, long x0,
+                              long x1, float *y, int32_t *arg);
+
+static void window_arg_all_c(const float *x, long w, long c, long y0, long y1, long x0, long x1,
+                             float *y, int32_t *arg)
+{
+    window_arg_c(x, w, c, y0, y1, x0, x1, 0, c, y, arg);
+}
 
 /* The window's max (or mean) over all c channels into y. x is the image;
  * the window is clipped to rows [y0, y1) and cols [x0, x1). */
@@ -194,6 +240,63 @@ static void window_y(const float *x, long w, long c, long y0, long y1, long x0, 
 }
 #endif
 
+#ifdef POOL_X86
+/* window_arg_c, 16 channels at a time; the max as window_z computes it. */
+__attribute__((target("avx512f")))
+static void window_arg_z(const float *x, long w, long c, long y0, long y1, long x0, long x1,
+                         float *y, int32_t *arg)
+{
+    const __m512i lane = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+    for (long j = 0; j < c; j += 16) {
+        int nl = c - j < 16 ? (int)(c - j) : 16;
+        __mmask16 m = (__mmask16)((1u << nl) - 1);
+        int first = (int)((y0 * w + x0) * c + j);
+        __m512 a = _mm512_set1_ps(-FLT_MAX);
+        __m512 bv = _mm512_maskz_loadu_ps(m, x + first);
+        __m512i bo = _mm512_set1_epi32(first);
+        for (long iy = y0; iy < y1; iy++)
+            for (long ix = x0; ix < x1; ix++) {
+                int off = (int)((iy * w + ix) * c + j);
+                __m512 v = _mm512_maskz_loadu_ps(m, x + off);
+                a = _mm512_max_ps(v, a);
+                __mmask16 gt = _mm512_mask_cmp_ps_mask(m, v, bv, _CMP_GT_OQ);
+                bv = _mm512_mask_mov_ps(bv, gt, v);
+                bo = _mm512_mask_mov_epi32(bo, gt, _mm512_set1_epi32(off));
+            }
+        _mm512_mask_storeu_ps(y + j, m, a);
+        _mm512_mask_storeu_epi32(arg + j, m, _mm512_add_epi32(bo, lane));
+    }
+}
+
+/* The same 8 channels at a time; the channels left over one by one. */
+__attribute__((target("avx2")))
+static void window_arg_y(const float *x, long w, long c, long y0, long y1, long x0, long x1,
+                         float *y, int32_t *arg)
+{
+    const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    long full = c / 8 * 8;
+    for (long j = 0; j < full; j += 8) {
+        int first = (int)((y0 * w + x0) * c + j);
+        __m256 a = _mm256_set1_ps(-FLT_MAX);
+        __m256 bv = _mm256_loadu_ps(x + first);
+        __m256 bo = _mm256_castsi256_ps(_mm256_set1_epi32(first));
+        for (long iy = y0; iy < y1; iy++)
+            for (long ix = x0; ix < x1; ix++) {
+                int off = (int)((iy * w + ix) * c + j);
+                __m256 v = _mm256_loadu_ps(x + off);
+                a = _mm256_max_ps(v, a);
+                __m256 gt = _mm256_cmp_ps(v, bv, _CMP_GT_OQ);
+                bv = _mm256_blendv_ps(bv, v, gt);
+                bo = _mm256_blendv_ps(bo, _mm256_castsi256_ps(_mm256_set1_epi32(off)), gt);
+            }
+        _mm256_storeu_ps(y + j, a);
+        _mm256_storeu_si256((__m256i *)(void *)(arg + j),
+                            _mm256_add_epi32(_mm256_castps_si256(bo), lane));
+    }
+    window_arg_c(x, w, c, y0, y1, x0, x1, full, c, y, arg);
+}
+#endif
+
 /* Output rows [b, e) of the batch, numbered image by image. */
 static void pool_range(void *ctx, long b, long e, int tid)
 {
@@ -203,11 +306,15 @@ static void pool_range(void *ctx, long b, long e, int tid)
     long h = j->h, w = j->w, c = j->c, oh = j->oh, ow = j->ow;
     int max = st->max;
     window_fn win = NULL;
+    window_arg_fn warg = window_arg_all_c;
 #ifdef POOL_X86
-    if (j->isa == SQ_ISA_AVX512)
+    if (j->isa == SQ_ISA_AVX512) {
         win = window_z;
-    else if (j->isa == SQ_ISA_AVX2)
+        warg = window_arg_z;
+    } else if (j->isa == SQ_ISA_AVX2) {
         win = window_y;
+        warg = window_arg_y;
+    }
 #endif
     for (long u = b; u < e; u++) {
         if (j->intr && *j->intr)
@@ -229,6 +336,10 @@ static void pool_range(void *ctx, long b, long e, int tid)
                 x0 = 0;
             if (x1 > w)
                 x1 = w;
+            if (j->arg) {
+                warg(x, w, c, y0, y1, x0, x1, y, j->arg + (y - j->out));
+                continue;
+            }
             if (win) {
                 win(x, w, c, y0, y1, x0, x1, max, y);
                 continue;
@@ -262,7 +373,8 @@ static void forward(const sq_layer *l, const sq_fwd *f)
     const pool_state *st = l->state;
     const sq_shape *is = f->in_shape, *os = f->out_shape;
     pool_job j = { st, is->d[1], is->d[2], is->d[3], os->d[1], os->d[2], 0, 0, f->in, f->out,
-                   sq_isa_active(), f->intr };
+                   sq_isa_active(), f->intr,
+                   f->cache && saves_positions(st, is) ? (int32_t *)(void *)f->cache : NULL };
     j.pt = sq_pad_before(j.h, j.oh, st->k[0], st->s[0], st->same);
     j.pl = sq_pad_before(j.w, j.ow, st->k[1], st->s[1], st->same);
     /* shares of at least ~256k window reads */
@@ -447,17 +559,97 @@ static void grad_range(void *ctx, long b, long e, int tid)
     }
 }
 
+#ifdef POOL_X86
+/* One image's gradient when the windows tile it without overlap (strides
+ * = pool size, every window inside): each cell of each window gets its output's
+ * gradient if it is the saved position, else 0, so dx is written once;
+ * the rows and cols no window covers get 0. */
+__attribute__((target("avx512f")))
+static void tiles_z(const grad_job *j, const float *dy, const int32_t *at, float *dx)
+{
+    const pool_state *st = j->st;
+    long w = j->w, c = j->c, kh = st->k[0], kw = st->k[1];
+    const __m512i lane = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+    for (long oy = 0; oy < j->oh; oy++) {
+        for (long ox = 0; ox < j->ow; ox++, dy += c, at += c) {
+            for (long ky = 0; ky < kh; ky++)
+                for (long kx = 0; kx < kw; kx++) {
+                    long cell = ((oy * kh + ky) * w + ox * kw + kx) * c;
+                    for (long q = 0; q < c; q += 16) {
+                        __mmask16 m = c - q >= 16 ? (__mmask16)0xffff
+                                                  : (__mmask16)((1u << (c - q)) - 1);
+                        __m512i pos = _mm512_maskz_loadu_epi32(m, at + q);
+                        __mmask16 win = _mm512_mask_cmpeq_epi32_mask(
+                            m, pos, _mm512_add_epi32(_mm512_set1_epi32((int)(cell + q)), lane));
+                        _mm512_mask_storeu_ps(dx + cell + q, m,
+                                              _mm512_maskz_loadu_ps(win, dy + q));
+                    }
+                }
+            long right = j->ow * kw;
+            if (ox == j->ow - 1 && right < w)
+                for (long ky = 0; ky < kh; ky++)
+                    memset(dx + ((oy * kh + ky) * w + right) * c, 0,
+                           (size_t)((w - right) * c) * sizeof *dx);
+        }
+    }
+    long below = j->oh * kh;
+    if (below < j->h)
+        memset(dx + below * w * c, 0, (size_t)((j->h - below) * w * c) * sizeof *dx);
+}
+#endif
+
+/* Images [b, e) of max pooling's gradient through the saved positions. */
+static void scatter_range(void *ctx, long b, long e, int tid)
+{
+    (void)tid;
+    const grad_job *j = ctx;
+    const pool_state *st = j->st;
+    size_t img = (size_t)(j->h * j->w * j->c), per = (size_t)(j->oh * j->ow * j->c);
+    const int32_t *arg = (const int32_t *)(const void *)j->b->cache;
+#ifdef POOL_X86
+    int tiles = sq_isa_active() == SQ_ISA_AVX512 && st->s[0] == st->k[0]
+                && st->s[1] == st->k[1] && j->pt == 0 && j->pl == 0
+                && j->oh * st->k[0] <= j->h && j->ow * st->k[1] <= j->w;
+#endif
+    for (long bi = b; bi < e; bi++) {
+        float *dx = j->b->din + (size_t)bi * img;
+        const float *dy = j->b->dout + (size_t)bi * per;
+        const int32_t *at = arg + (size_t)bi * per;
+#ifdef POOL_X86
+        if (tiles) {
+            tiles_z(j, dy, at, dx);
+            continue;
+        }
+#else
+        (void)st;
+#endif
+        memset(dx, 0, img * sizeof *dx);
+        for (size_t k = 0; k < per; k++)
+            dx[at[k]] += dy[k];
+    }
+}
+
 /* Max: each output's gradient goes to the cell that won its window, the
  * first maximum in scan order (rows, then cols), as TensorFlow's MaxPoolGrad
  * routes it; padded cells are outside the clipped window and never win.
- * Average: each output's gradient is shared equally by the real cells of its
- * window. Overlapping windows add up. */
+ * While training the forward saved those cells; without them (an image of
+ * 2^31 floats or more) the windows are searched again. Average: each
+ * output's gradient is shared equally by the real cells of its window.
+ * Overlapping windows add up. */
 static void backward(const sq_layer *l, const sq_bwd *b)
 {
     const pool_state *st = l->state;
     if (!b->din)
         return;
     const sq_shape *is = b->in_shape, *os = b->out_shape;
+    if (b->cache && saves_positions(st, is)) {
+        grad_job j = { st, b, is->d[1], is->d[2], is->d[3], os->d[1], os->d[2], 0, 0, NULL };
+        j.pt = sq_pad_before(j.h, j.oh, st->k[0], st->s[0], st->same);
+        j.pl = sq_pad_before(j.w, j.ow, st->k[1], st->s[1], st->same);
+        long per = j.h * j.w * j.c + 1;
+        sq_parallel_for(is->d[0], (1L << 16) / per + 1, scatter_range, &j);
+        return;
+    }
     grad_job j = { st, b, is->d[1], is->d[2], is->d[3], os->d[1], os->d[2], 0, 0, grad_c };
     j.pt = sq_pad_before(j.h, j.oh, st->k[0], st->s[0], st->same);
     j.pl = sq_pad_before(j.w, j.ow, st->k[1], st->s[1], st->same);
@@ -472,6 +664,16 @@ static void backward(const sq_layer *l, const sq_bwd *b)
 #endif
     long per = j.h * j.w * j.c + 1;
     sq_parallel_for(is->d[0], (1L << 16) / per + 1, grad_range, &j);
+}
+
+/* Max pooling keeps one int32 position per output value (saves_positions). */
+static size_t cache_max(const sq_layer *l, const sq_shape *in)
+{
+    sq_shape out;
+    sq_error ignored;
+    if (output_shape(l, in, &out, &ignored) < 0)
+        return 0;
+    return saves_positions(l->state, in) ? sq_shape_count(&out) : 0;
 }
 
 /* Windows over rows and cols; each channel pooled on its own. */
@@ -503,6 +705,7 @@ const sq_layer_kind sq_kind_max_pooling2d = {
     .configure = configure_max,
     .output_shape = output_shape,
     .forward = forward,
+    .cache = cache_max,
     .backward = backward,
     .shape_rule = "(B, H, W, C) -> (B, H', W', C); valid: H' = floor((H - k)/s) + 1, same: H' = ceil(H/s)",
     .example = "input 8 8 3; add maxpooling2d 2",

@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include "base/base.h"
 #include "train/optim_impl.h"
+#include "kernels/threads.h"
 
 
 /* The update loops are the hot path of small models (W2 spends most of its
@@ -261,10 +262,10 @@ void sq_optim_update(sq_optim *o, float *params, const float *grads,
         sq_optim_apply(o, params, grads + off, off, len);
 }
 
-void sq_optim_apply(sq_optim *o, float *params, const float *g, size_t off, size_t len)
+/* Updates [off, off + len) of the weights with gradient g (g[0] is
+ * off's). */
+static void apply_range(sq_optim *o, float *params, const float *g, size_t off, size_t len)
 {
-    if (o->t == 0 || len == 0 || off > o->n || len > o->n - off)
-        return;
     float *w = params + off;
     float *s0 = o->slots ? o->slots + off : NULL;
     float *s1 = o->nslots > 1 ? s0 + o->n : NULL;
@@ -303,6 +304,41 @@ void sq_optim_apply(sq_optim *o, float *params, const float *g, size_t off, size
     case K_NADAM: upd_nadam(w, g, s0, s1, len, c); break;
     case K_FTRL: upd_ftrl(w, g, s0, s1, len, c); break;
     }
+}
+
+/* A long range is shared by the thread pool in blocks: every update is
+ * element by element, so the blocks are independent (the same values as
+ * one loop). */
+#define APPLY_BLOCK 8192           /* weights per block */
+#define APPLY_PARALLEL 32768       /* fewer run on one thread: ~10 us */
+
+typedef struct {
+    sq_optim *o;
+    float *params;
+    const float *g;
+    size_t off, len;
+} apply_job;
+
+static void apply_blocks(void *ctx, long b, long e, int tid)
+{
+    (void)tid;
+    const apply_job *j = ctx;
+    size_t lo = (size_t)b * APPLY_BLOCK, hi = (size_t)e * APPLY_BLOCK;
+    if (hi > j->len)
+        hi = j->len;
+    apply_range(j->o, j->params, j->g + lo, j->off + lo, hi - lo);
+}
+
+void sq_optim_apply(sq_optim *o, float *params, const float *g, size_t off, size_t len)
+{
+    if (o->t == 0 || len == 0 || off > o->n || len > o->n - off)
+        return;
+    if (len < APPLY_PARALLEL || sq_pool_threads() < 2) {
+        apply_range(o, params, g, off, len);
+        return;
+    }
+    apply_job j = { o, params, g, off, len };
+    sq_parallel_for((long)((len + APPLY_BLOCK - 1) / APPLY_BLOCK), 2, apply_blocks, &j);
 }
 
 

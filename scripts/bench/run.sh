@@ -1,36 +1,43 @@
 #!/bin/sh
-# seqsh's benchmark (`make bench`): W1-W3 of issue 6 and W4, W5 of issue 12 in seqsh and, where
-# Debian's python3-torch is installed, in PyTorch in the same run; prints one
-# Markdown table.  See scripts/bench/README.md.
+# seqsh's benchmark (`make bench`): W1-W5 timed as a user runs them, in
+# seqsh and, in the same interleaved rounds, in PyTorch (tuned and untuned)
+# and onnxruntime; prints Markdown tables.  See scripts/bench/README.md.
 #
 #   SEQSH=./seqsh scripts/bench/run.sh
 #
-# Environment (all optional):
-#   SEQSH               the seqsh to measure (default ./seqsh)
-#   CC                  C compiler for the helpers (default cc)
-#   BENCH_THREADS       thread counts (default "1 2"; "1" on a 1-CPU machine)
-#   BENCH_REPS_W1       timed forward calls per W1 and W5 configuration (default 7)
-#   BENCH_REPS_TRAIN    timed epochs per W2/W3/W4 configuration (default 3)
-#   BENCH_WORKLOADS     subset of "w1 w2 w3 w4 w5" (default all five)
-#   BENCH_TORCH         auto (default: if /usr/bin/python3 can import torch),
-#                       0 (never), 1 (required: fail without it)
-#   BENCH_INSTALL_TORCH 1: apt-get install python3-torch first if missing
-#   BENCH_TIMEOUT       seconds one process may take (default 300)
-#   BENCH_DEADLINE      seconds for the whole run (default 900); what is
-#                       left when it passes is reported as skipped
-#   TMPDIR              where the helpers and the data (~220 MB) go
+# Environment (all optional; the README has the table):
+#   SEQSH                the seqsh to measure (default ./seqsh)
+#   CC                   C compiler for the helpers (default cc)
+#   BENCH_WORKLOADS      subset of "w1 w2 w3 w4 w5" (default all five)
+#   BENCH_THREADS        thread counts (default "1 2"; "1" on a 1-CPU machine)
+#   BENCH_ROUNDS         interleaved rounds per configuration (default 3)
+#   BENCH_REPS           timed forward calls per W1/W5 process (default 5)
+#   BENCH_TORCH          auto (default), 0 (never), 1 (required)
+#   BENCH_TORCH_UNTUNED  rounds of untuned PyTorch (default 1; 0: none)
+#   BENCH_ORT            auto (default), 0 (never), 1 (required)
+#   BENCH_ORT_DIR        folder whose node_modules holds onnxruntime-node
+#   BENCH_INSTALL_ORT    1: npm install onnxruntime-node into BENCH_ORT_DIR
+#   BENCH_INSTALL_TORCH  1: apt-get install python3-torch first if missing
+#   BENCH_TIMEOUT        seconds one process may take (default 300)
+#   BENCH_DEADLINE       seconds for the whole run (default 2400)
+#   TMPDIR               where the helpers and the data (~220 MB) go
 set -u
 
 here=$(cd "$(dirname "$0")" && pwd) || exit 2
+top=$(cd "$here/../.." && pwd) || exit 2
 SEQSH=${SEQSH:-./seqsh}
 CC=${CC:-cc}
 PY=/usr/bin/python3
-REPS_W1=${BENCH_REPS_W1:-7}
-REPS_TRAIN=${BENCH_REPS_TRAIN:-3}
+ORT_VERSION=1.30.0
 WORKLOADS=${BENCH_WORKLOADS:-w1 w2 w3 w4 w5}
+ROUNDS=${BENCH_ROUNDS:-3}
+REPS=${BENCH_REPS:-5}
 TORCH_MODE=${BENCH_TORCH:-auto}
+UNTUNED_ROUNDS=${BENCH_TORCH_UNTUNED:-1}
+ORT_MODE=${BENCH_ORT:-auto}
+ORT_DIR=${BENCH_ORT_DIR:-$(pwd)/scripts/bench/node}
 TIMEOUT=${BENCH_TIMEOUT:-300}
-DEADLINE=${BENCH_DEADLINE:-900}
+DEADLINE=${BENCH_DEADLINE:-2400}
 ncpu=$(getconf _NPROCESSORS_ONLN 2>/dev/null || echo 1)
 if [ "$ncpu" -ge 2 ]; then THREADS=${BENCH_THREADS:-1 2}; else THREADS=${BENCH_THREADS:-1}; fi
 
@@ -50,9 +57,11 @@ for w in $WORKLOADS; do
     case $w in w1|w2|w3|w4|w5) [ -f "$here/$w.seq" ] || die "missing $here/$w.seq" ;;
     *) die "unknown workload '$w' in BENCH_WORKLOADS" ;; esac
 done
-for v in "$REPS_W1" "$REPS_TRAIN" "$TIMEOUT" "$DEADLINE"; do
-    case $v in ''|*[!0-9]*|0) die "repetitions, BENCH_TIMEOUT and BENCH_DEADLINE must be positive integers" ;; esac
+for v in "$ROUNDS" "$REPS" "$TIMEOUT" "$DEADLINE"; do
+    case $v in ''|*[!0-9]*|0) die "BENCH_ROUNDS, BENCH_REPS, BENCH_TIMEOUT and BENCH_DEADLINE must be positive integers" ;; esac
 done
+case $UNTUNED_ROUNDS in ''|*[!0-9]*) die "BENCH_TORCH_UNTUNED must be a number of rounds" ;; esac
+[ "$UNTUNED_ROUNDS" -gt "$ROUNDS" ] && UNTUNED_ROUNDS=$ROUNDS
 
 # seqsh and OpenBLAS decide their threads from --threads; torch from
 # set_num_threads plus the two variables, set per run below.
@@ -78,6 +87,17 @@ $CC -O2 -o "$work/runstat" "$here/runstat.c" || die "cannot compile runstat.c"
 $CC -O2 -o "$work/gendata" "$here/gendata.c" || die "cannot compile gendata.c"
 # shellcheck disable=SC2086
 $CC -O2 -pthread -o "$work/membw" "$here/membw.c" || die "cannot compile membw.c"
+# the pool probe is built from the engine's own thread pool
+poolcost=
+if [ -f "$top/engine/kernels/threads.c" ]; then
+    # shellcheck disable=SC2086
+    $CC -O2 -pthread -I"$top/engine" -o "$work/poolcost" "$here/poolcost.c" \
+        "$top/engine/kernels/threads.c" && poolcost=$work/poolcost
+fi
+# OpenBLAS alone on W2's training GEMMs, for the AVX2-versus-AVX-512 table
+gemmshapes=
+# shellcheck disable=SC2086
+$CC -O2 -o "$work/gemmshapes" "$here/gemmshapes.c" -lopenblas 2>/dev/null && gemmshapes=$work/gemmshapes
 flags=$(grep -m1 '^flags' /proc/cpuinfo 2>/dev/null)
 peak_isa=
 for isa in avx512 avx2 scalar; do
@@ -99,32 +119,39 @@ done
 bounded() { "$work/runstat" "$work/misc.stat" "$@" </dev/null; }
 bounded 30 "$SEQSH" -q -c quit || die "$seqsh_path -c quit fails"
 
-# run_bounded NAME CMD...: run CMD with stdout in $work/NAME.out, stderr in
-# $work/NAME.err, wall time and max RSS appended to $work/NAME.stat; at most
-# BENCH_TIMEOUT seconds and never past the deadline.  Returns CMD's status,
-# 124 on a timeout, 125 when the deadline had already passed.
+# run_bounded NAME CMD...: run CMD with stdout appended to $work/NAME.out,
+# stderr to $work/NAME.err, "wall_ms rss_kb faults" appended to
+# $work/NAME.stat; at most BENCH_TIMEOUT seconds and never past the
+# deadline.  Returns CMD's status, 124 on a timeout, 125 when the deadline
+# had already passed.
+# (POSIX sh has no local variables: each function's own start with its
+# initials)
 run_bounded() {
-    name=$1; shift
-    left=$((DEADLINE - ($(date +%s) - started)))
-    if [ "$left" -le 0 ]; then
-        say "deadline of ${DEADLINE}s reached: skipping $name"
+    rb_name=$1; shift
+    rb_left=$((DEADLINE - ($(date +%s) - started)))
+    if [ "$rb_left" -le 0 ]; then
+        say "deadline of ${DEADLINE}s reached: skipping $rb_name"
         return 125
     fi
-    lim=$TIMEOUT; [ "$left" -lt "$lim" ] && lim=$left
-    "$work/runstat" "$work/$name.stat" "$lim" "$@" \
-        <"/dev/null" >"$work/$name.out" 2>"$work/$name.err"
+    rb_lim=$TIMEOUT; [ "$rb_left" -lt "$rb_lim" ] && rb_lim=$rb_left
+    "$work/runstat" "$work/$rb_name.stat" "$rb_lim" "$@" \
+        <"/dev/null" >>"$work/$rb_name.out" 2>>"$work/$rb_name.err"
 }
 
 median() { sort -n | awk '{a[NR]=$1} END {
     if (NR == 0) { print "NA"; exit }
     if (NR % 2) print a[(NR+1)/2]; else printf "%.3f\n", (a[NR/2]+a[NR/2+1])/2 }'; }
+minimum() { sort -n | head -n 1 | awk '{print} END {if (!NR) print "NA"}'; }
 range() { sort -n | awk 'NR==1{lo=$1} {hi=$1} END {if (NR) printf "%s-%s", lo, hi; else printf "NA"}'; }
+loadavg() { cut -d' ' -f1 /proc/loadavg 2>/dev/null || echo '?'; }
 
-# seqsh's "Time: X ms" lines, dropping the first SKIP of them
-seq_times() { grep '^Time: ' "$work/$1.out" | sed 's/^Time: \([0-9.]*\) ms$/\1/' | tail -n "+$(($2 + 1))"; }
-torch_times() { sed -n 's/^ms //p' "$work/$1.out"; }
-rss_mb() { awk '{ if ($2 > m) m = $2 } END { if (NR) printf "%.0f MB", m/1024; else printf "NA" }' "$work/$1.stat" 2>/dev/null || printf NA; }
+# seqsh's "Time: X ms" lines
+seq_times() { sed -n 's/^Time: \([0-9.]*\) ms$/\1/p' "$work/$1.out"; }
+peer_times() { [ -f "$work/$1.out" ] && sed -n "s/^${2:-ms} //p" "$work/$1.out"; }
+rss_mb() { awk '{ if ($2 > m) m = $2 } END { if (NR) printf "%.0f MB", m/1024; else printf "-" }' "$work/$1.stat" 2>/dev/null || printf -; }
+faults() { awk '{ print $3 }' "$work/$1.stat" 2>/dev/null | median; }
 
+# shellcheck disable=SC2034  # cell is read back through eval
 show_fail() { # NAME STATUS -> sets cell, the table's text for it
     failed=1
     case $2 in
@@ -136,7 +163,7 @@ show_fail() { # NAME STATUS -> sets cell, the table's text for it
 
 # ---- the machine ---------------------------------------------------------
 cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo 2>/dev/null | head -n 1)
-load=$(cut -d' ' -f1 /proc/loadavg 2>/dev/null || echo '?')
+load_start=$(loadavg)
 say "measuring the FMA peak ($peak_isa)"
 peak_of() { # THREADS -> "cpu wall": best of 3 runs of 0.4 s, GFLOP/s
     for _ in 1 2 3; do "$work/fmapeak" "$1" 0.4 || return 1; done |
@@ -157,8 +184,47 @@ case " $WORKLOADS " in *" w5 "*)
         eval "membw_$t=\$bw"
     done ;;
 esac
+# what one parallel region of the pool costs (poolcost.c), at the start
+pool_lines=
+if [ -n "$poolcost" ]; then
+    say "measuring the thread pool's region cost (poolcost.c)"
+    for t in $THREADS; do
+        [ "$t" -gt 1 ] || continue
+        pool_lines="$pool_lines$(bounded 120 "$poolcost" "$t" 2>&1) (load $(loadavg))
+"
+    done
+fi
 
-# ---- PyTorch? ------------------------------------------------------------
+# OpenBLAS's kernel on W2's GEMMs: the one it picks and, on an AVX-512
+# CPU, the AVX2 one (Haswell) that OPENBLAS_CORETYPE can force; three
+# interleaved rounds, the best of each
+gemm_rows=
+if [ -n "$gemmshapes" ]; then
+    say "measuring OpenBLAS on W2's GEMM shapes (gemmshapes.c)"
+    cores=default
+    case " $flags " in *" avx512f "*) cores="default Haswell" ;; esac
+    for _ in 1 2 3; do
+        for core in $cores; do
+            if [ "$core" = default ]; then bounded 120 "$gemmshapes" 0.2
+            else OPENBLAS_CORETYPE=$core bounded 120 "$gemmshapes" 0.2; fi
+        done
+    done >"$work/gemm.out" 2>/dev/null
+    gemm_rows=$(awk '
+        { n = NF; key = $3; for (i = 4; i < n; i++) key = key " " $i
+          if (!(key in seen)) { seen[key] = 1; order[++k] = key }
+          core[$2] = 1; if ($n > best[$2, key]) best[$2, key] = $n }
+        END {
+            for (c in core) if (c != "Haswell") d = c
+            for (i = 1; i <= k; i++) {
+                a = best[d, order[i]]; h = best["Haswell", order[i]]
+                printf "| %s | %s | %s | %s |\n", order[i], a, (h ? h : "-"),
+                    (h && a ? sprintf("%.2f", h / a) : "-")
+            }
+            printf "kernels: %s and Haswell\n", d > "/dev/stderr"
+        }' "$work/gemm.out" 2>"$work/gemm.kernels")
+fi
+
+# ---- the peers -------------------------------------------------------------
 torch_ok=0
 if [ "$TORCH_MODE" != 0 ]; then
     if ! bounded 120 "$PY" -c 'import torch' >/dev/null 2>&1 && [ "${BENCH_INSTALL_TORCH:-0}" = 1 ]; then
@@ -172,6 +238,34 @@ if [ "$TORCH_MODE" != 0 ]; then
     elif [ "$TORCH_MODE" = 1 ]; then
         die "BENCH_TORCH=1 but $PY cannot import torch and numpy (apt-get install python3-torch)"
     fi
+fi
+# PyTorch tuned as a careful user would: OpenMP threads that sleep when
+# idle, and glibc's malloc keeping freed memory (no mmap per big tensor, no
+# trimming) in transparent huge pages, so big tensors are not re-faulted
+TORCH_TUNED_ENV="OMP_WAIT_POLICY=PASSIVE GLIBC_TUNABLES=glibc.malloc.mmap_max=0:glibc.malloc.trim_threshold=68719476736:glibc.malloc.hugetlb=1"
+
+ort_ok=0
+if [ "$ORT_MODE" != 0 ] && command -v node >/dev/null 2>&1; then
+    if [ ! -d "$ORT_DIR/node_modules/onnxruntime-node" ] && [ "${BENCH_INSTALL_ORT:-0}" = 1 ]; then
+        say "installing onnxruntime-node@$ORT_VERSION into $ORT_DIR (BENCH_INSTALL_ORT=1)"
+        mkdir -p "$ORT_DIR" || die "cannot make $ORT_DIR"
+        # onnxruntime-node ships its CPU binaries; only CUDA ones are downloaded
+        if ! ONNXRUNTIME_NODE_INSTALL=skip npm install --prefix "$ORT_DIR" --no-audit --no-fund \
+                --no-save "onnxruntime-node@$ORT_VERSION" >"$work/npm.log" 2>&1; then
+            cat "$work/npm.log" >&2; die "npm install onnxruntime-node failed"
+        fi
+    fi
+    for d in "$ORT_DIR" "$(pwd)/tests/interop/node"; do
+        if [ -d "$d/node_modules/onnxruntime-node" ] &&
+           NODE_PATH="$d/node_modules" bounded 60 node -e 'require("onnxruntime-node")' >/dev/null 2>&1; then
+            ort_ok=1; ORT_NODE_PATH=$d/node_modules
+            ort_ver=$(sed -n 's/^ *"version": *"\([^"]*\)".*/\1/p' "$d/node_modules/onnxruntime-node/package.json" | head -n 1)
+            break
+        fi
+    done
+fi
+if [ "$ort_ok" = 0 ] && [ "$ORT_MODE" = 1 ]; then
+    die "BENCH_ORT=1 but onnxruntime-node is not in $ORT_DIR (make bench BENCH_INSTALL_ORT=1 installs it)"
 fi
 
 # ---- FLOP per sample, from seqsh's own summary ---------------------------
@@ -191,7 +285,6 @@ flops() { # WORKLOAD -> "forward_flop training_flop" per sample
 
 # ---- start-up ------------------------------------------------------------
 say "start-up: seqsh -c quit, 20 times"
-: >"$work/startup.stat"
 i=0
 while [ "$i" -lt 20 ]; do
     run_bounded startup "$SEQSH" -c quit || { show_fail startup $?; break; }
@@ -200,98 +293,148 @@ done
 startup_ms=$(awk '{print $1}' "$work/startup.stat" | median)
 seqsh_info=$(bounded 30 "$SEQSH" -q -c info 2>&1 | tr '\n' ' ')
 
-# ---- one table row -------------------------------------------------------
+# ---- one configuration ---------------------------------------------------
+# Each configuration runs ROUNDS interleaved rounds; a round runs seqsh,
+# then tuned PyTorch, untuned PyTorch (its first UNTUNED_ROUNDS rounds) and
+# onnxruntime (forward workloads), each as its own process doing a warm-up
+# and its timed repetitions.  The table gives min and median over all the
+# repetitions of all rounds; the load average is read before each round.
 rows=
 details=
-# row WORKLOAD CONFIG THREADS FLOP SEQSH_MS SEQSH_RSS TORCH_MS TORCH_RSS
+# stats NAME KIND -> "min median" of the times in NAME.out
+stats() {
+    if [ -f "$work/$1.times" ]; then cat "$work/$1.times"
+    elif [ "$2" = seq ]; then seq_times "$1"; else peer_times "$1"; fi >"$work/$1.t"
+    [ -s "$work/$1.t" ] || { echo "- -"; return; }
+    echo "$(minimum <"$work/$1.t") $(median <"$work/$1.t")"
+}
+
+# row WORKLOAD CONFIG THREADS FLOP NAME: the table row of configuration NAME
 row() {
-    r=$(awk -v w="$1" -v c="$2" -v flop="$4" -v sm="$5" -v srss="$6" \
-            -v tm="$7" -v trss="$8" -v peak="$(eval echo "\${peak_$3:-0}")" '
+    rw_wl=$1; rw_cfg=$2; rw_t=$3; rw_flop=$4; nm=$5
+    # shellcheck disable=SC2046  # two words
+    set -- $(stats "$nm" seq); smin=$1; smed=$2
+    if [ -n "$(eval echo "\${fail_$nm:-}")" ]; then smin=$(eval echo "\$fail_$nm"); smed=$smin; fi
+    # shellcheck disable=SC2046
+    set -- $(stats "torch_$nm" peer); tmin=$1; tmed=$2
+    # shellcheck disable=SC2046
+    set -- $(stats "torchu_$nm" peer); umed=$2
+    # shellcheck disable=SC2046
+    set -- $(stats "ort_$nm" peer); omin=$1; omed=$2
+    loads=$(tr ' ' '\n' <"$work/$nm.load" 2>/dev/null | range)
+    rw_line=$(awk -v w="$rw_wl" -v c="$rw_cfg" -v flop="$rw_flop" -v smin="$smin" -v smed="$smed" \
+            -v tmin="$tmin" -v tmed="$tmed" -v umed="$umed" -v omin="$omin" -v omed="$omed" \
+            -v rss="$(rss_mb "$nm")" -v flt="$(faults "$nm")" -v ld="$loads" \
+            -v peak="$(eval echo "\${peak_$rw_t:-0}")" '
         function num(x) { return x ~ /^[0-9.]+$/ }
+        function ms(x) { return num(x) ? sprintf(x < 10 ? "%.2f" : "%.1f", x) : x }
+        function pair(a, b) { return num(b) ? ms(a) " / " ms(b) : (b == "-" ? "-" : b) }
+        function ratio(a, b) { return (num(a) && num(b) && b > 0) ? sprintf("%.2fx", a / b) : "-" }
         BEGIN {
-            g = num(sm) ? flop / (sm / 1e3) / 1e9 : -1
-            tg = num(tm) ? flop / (tm / 1e3) / 1e9 : -1
-            printf "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", w, c,
-                (num(sm) ? sprintf("%.1f", sm) : sm),
+            g = num(smed) ? flop / (smed / 1e3) / 1e9 : -1
+            printf "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", w, c,
+                pair(smin, smed),
                 (g >= 0 ? sprintf("%.1f", g) : "-"),
                 ((g >= 0 && peak > 0) ? sprintf("%.0f%%", 100 * g / peak) : "-"),
-                srss,
-                (num(tm) ? sprintf("%.1f", tm) : tm),
-                ((tg >= 0 && peak > 0) ? sprintf("%.0f%%", 100 * tg / peak) : "-"),
-                trss,
-                ((num(sm) && num(tm)) ? sprintf("%.2f", sm / tm) : "-"),
-                ((num(sm) && num(tm)) ? sprintf("%.2fx", tm / sm) : "-")
+                rss, (num(flt) ? sprintf("%.0f", flt) : "-"),
+                pair(tmin, tmed), ms(umed), pair(omin, omed),
+                ratio(tmed, smed), ratio(omed, smed), ld
         }')
-    rows="$rows$r
+    rows="$rows$rw_line
+"
+    details="$details  $nm: seqsh ms $(range <"$work/$nm.t")"
+    [ -s "$work/torch_$nm.t" ] && details="$details; torch tuned ($(sed -n 's/^variant //p' "$work/torch_$nm.out" | sort -u | tr '\n' ' ' | sed 's/ $//')) $(range <"$work/torch_$nm.t")"
+    [ -s "$work/torchu_$nm.t" ] && details="$details; torch untuned $(range <"$work/torchu_$nm.t")"
+    [ -s "$work/ort_$nm.t" ] && details="$details; onnxruntime $(range <"$work/ort_$nm.t")"
+    details="$details
 "
 }
 
-torch_run() { # NAME THREADS ARGS... -> sets tms, trss
-    tname=$1; tt=$2; shift 2
-    tms=-; trss=-
+# peers NAME ROUND THREADS WORKLOAD ARGS...: PyTorch (tuned; untuned in the
+# first rounds) for one round of configuration NAME
+peers() {
+    pn=$1; pr=$2; pt=$3; shift 3
     [ "$torch_ok" = 1 ] || return 0
-    if run_bounded "$tname" env OMP_NUM_THREADS="$tt" OPENBLAS_NUM_THREADS="$tt" \
-            "$PY" "$here/torch_bench.py" "$@"; then
-        tms=$(torch_times "$tname" | median)
-        trss=$(sed -n 's/^rss_kb //p' "$work/$tname.out" | awk '{printf "%.0f MB", $1/1024}')
-        details="$details  $tname: torch ms $(torch_times "$tname" | range)
-"
-    else
-        show_fail "$tname" $?; tms=$cell
+    pw=$1; shift
+    # shellcheck disable=SC2086
+    run_bounded "torch_$pn" env $TORCH_TUNED_ENV OMP_NUM_THREADS="$pt" OPENBLAS_NUM_THREADS="$pt" \
+        "$PY" "$here/torch_bench.py" "$pw" tuned "$pt" "$@" || show_fail "torch_$pn" $?
+    if [ "$pr" -le "$UNTUNED_ROUNDS" ]; then
+        run_bounded "torchu_$pn" env OMP_NUM_THREADS="$pt" OPENBLAS_NUM_THREADS="$pt" \
+            "$PY" "$here/torch_bench.py" "$pw" untuned "$pt" "$@" || show_fail "torchu_$pn" $?
     fi
 }
 
-# ---- W1: forward ---------------------------------------------------------
-w1() {
-    # shellcheck disable=SC2046
-    set -- $(flops w1)
-    fl=${1:-0}
-    [ "$fl" -gt 0 ] 2>/dev/null || { say "w1: cannot read the model's shapes"; failed=1; return; }
-    w1_gflop=$(awk -v f="$fl" 'BEGIN { printf "%.4f", f / 1e9 }')
-    say "W1: $w1_gflop GFLOP per image (2*MACs from seqsh's summary)"
-    # What `time call ones B 250 250 3` costs besides the network: making
-    # the input (B x 750 KB, fresh pages) and printing the result; measured
-    # with a one-layer model (GlobalMaxPooling2D, one read of the input).
-    set -- -q --threads 1 -c "model probe; input 250 250 3; add globalmaxpool2d"
+# ---- W1 and W5: forward ----------------------------------------------------
+# `time call ones B H W 3` in one seqsh process: one warm-up call, then REPS
+# timed calls; the time includes making the input and printing the (B, ...)
+# result, which the driver measures on a one-layer model that does next to
+# nothing (W1: a Cropping2D to one pixel; W5: a strided 1x1 Conv2D making
+# W5's output shape) and prints below the table without subtracting it.
+overhead() { # WORKLOAD "PROBE COMMANDS" H W -> "X ms at batch 1, Y ms at batch 32"
+    oname=$1_overhead; probe=$2; oh=$3; ow=$4
+    set -- -q --threads 1 -c "model probe; $probe"
     for b in 1 32; do
+        set -- "$@" -c "call ones $b $oh $ow 3"
         i=0
-        while [ "$i" -le "$REPS_W1" ]; do set -- "$@" -c "time call ones $b 250 250 3"; i=$((i + 1)); done
+        while [ "$i" -lt "$REPS" ]; do set -- "$@" -c "time call ones $b $oh $ow 3"; i=$((i + 1)); done
     done
-    w1_overhead=
-    if run_bounded w1_overhead "$SEQSH" "$@"; then
-        w1_overhead=$(for b in 1 32; do
-            k=$(( (b == 1 ? 0 : 1) * (REPS_W1 + 1) ))
-            seq_times w1_overhead "$k" | head -n "$((REPS_W1 + 1))" | tail -n "$REPS_W1" | median
-        done | tr '\n' ' ' | awk '{ printf "%.2f ms at batch 1, %.1f ms at batch 32", $1, $2 }')
+    if run_bounded "$oname" "$SEQSH" "$@"; then
+        for b in 1 32; do
+            k=$(( b == 1 ? 1 : REPS + 1 ))
+            seq_times "$oname" | sed -n "${k},$((k + REPS - 1))p" | median
+        done | tr '\n' ' ' | awk '{ printf "%.2f ms at batch 1, %.1f ms at batch 32", $1, $2 }'
     else
-        show_fail w1_overhead $?
+        show_fail "$oname" $?
+    fi
+}
+
+forward() { # WORKLOAD H W "OUTPUT TEXT" PROBE
+    wl=$1; H=$2; W=$3
+    # shellcheck disable=SC2046
+    set -- $(flops "$wl")
+    fl=${1:-0}
+    [ "$fl" -gt 0 ] 2>/dev/null || { say "$wl: cannot read the model's shapes"; failed=1; return; }
+    eval "${wl}_gflop=\$(awk -v f=\"\$fl\" 'BEGIN { printf \"%.4f\", f / 1e9 }')"
+    WL=$(echo "$wl" | tr 'w' 'W')
+    onnx=
+    if [ "$ort_ok" = 1 ]; then
+        if bounded 60 "$SEQSH" -q -c "source '$here/$wl.seq'" -c "export onnx '$work/$wl.onnx'" \
+            >/dev/null 2>"$work/${wl}_onnx.err"; then
+            onnx=$work/$wl.onnx
+        else
+            say "$WL: seqsh cannot export it to ONNX ($(head -n 1 "$work/${wl}_onnx.err")): no onnxruntime figures"
+            eval "${wl}_noonnx=\$(head -n 1 \"\$work/\${wl}_onnx.err\" | sed 's/^-c:[0-9]*: error: //')"
+        fi
     fi
     for b in 1 32; do
         for t in $THREADS; do
-            name=w1_b${b}_t$t
-            say "W1 batch $b, $t thread(s)"
-            set -- -q --seed 1 --threads "$t" -c "source '$here/w1.seq'" -c "call ones $b 250 250 3"
+            name=${wl}_b${b}_t$t
+            say "$WL batch $b, $t thread(s): $ROUNDS rounds (load $(loadavg))"
+            set -- -q --seed 1 --threads "$t" -c "source '$here/$wl.seq'" -c "call ones $b $H $W 3"
             i=0
-            while [ "$i" -lt "$REPS_W1" ]; do set -- "$@" -c "time call ones $b 250 250 3"; i=$((i + 1)); done
-            if run_bounded "$name" "$SEQSH" "$@"; then
-                sms=$(seq_times "$name" 0 | median); srss=$(rss_mb "$name")
-                details="$details  $name: seqsh ms $(seq_times "$name" 0 | range)
-"
-            else
-                show_fail "$name" $?; sms=$cell; srss=-
-            fi
-            torch_run "torch_$name" "$t" w1 "$t" "$b" "$REPS_W1"
-            row W1 "batch $b, $t thr" "$t" "$(awk -v f="$fl" -v b="$b" 'BEGIN { printf "%.0f", f * b }')" \
-                "$sms" "$srss" "$tms" "$trss"
+            while [ "$i" -lt "$REPS" ]; do set -- "$@" -c "time call ones $b $H $W 3"; i=$((i + 1)); done
+            r=1
+            while [ "$r" -le "$ROUNDS" ]; do
+                printf '%s ' "$(loadavg)" >>"$work/$name.load"
+                run_bounded "$name" "$SEQSH" "$@" || { show_fail "$name" $?; eval "fail_$name=\$cell"; }
+                peers "$name" "$r" "$t" "$wl" "$b" "$REPS"
+                if [ -n "$onnx" ]; then
+                    run_bounded "ort_$name" env NODE_PATH="$ORT_NODE_PATH" node "$here/ort_bench.js" \
+                        "$onnx" "$t" "$REPS" "$b" "$H" "$W" 3 || show_fail "ort_$name" $?
+                fi
+                r=$((r + 1))
+            done
+            row "$WL" "batch $b, $t thr" "$t" "$(awk -v f="$fl" -v b="$b" 'BEGIN { printf "%.0f", f * b }')" "$name"
+            [ "$wl" = w5 ] && w5_traffic_row "$b" "$t" "$name"
         done
     done
 }
 
-# ---- W5: a MobileNet-style stack, forward --------------------------------
-# As W1, with `call ones B 224 224 3`.  Besides GFLOP/s, the bytes a layer
-# must at least move (its input, its output and its weights, 4 bytes each,
-# from seqsh's summary) per second, against the machine's memory bandwidth
-# (membw.c): depthwise convolution does little arithmetic per byte.
+# W5's bytes: what a layer must at least move (its input, its output and its
+# weights, 4 bytes each, from seqsh's summary) per second, against the
+# machine's memory bandwidth (membw.c): depthwise convolution does little
+# arithmetic per byte.
 traffic() { # WORKLOAD INPUT_ELEMENTS -> "model_bytes depthwise_bytes" per sample
     bounded 60 "$SEQSH" -q -c "source '$here/$1.seq'" -c summary 2>/dev/null | awk -v prev="$2" '
         /\(None(, [0-9]+)+\)/ && $NF ~ /^[0-9]+$/ {
@@ -304,77 +447,28 @@ traffic() { # WORKLOAD INPUT_ELEMENTS -> "model_bytes depthwise_bytes" per sampl
         }
         END { if (tot) printf "%.0f %.0f\n", tot, dw }'
 }
-
 w5rows=
-w5() {
+w5_traffic_row() { # BATCH THREADS NAME
     # shellcheck disable=SC2046
-    set -- $(flops w5)
-    fl=${1:-0}
-    [ "$fl" -gt 0 ] 2>/dev/null || { say "w5: cannot read the model's shapes"; failed=1; return; }
-    # shellcheck disable=SC2046
-    set -- $(traffic w5 $((224 * 224 * 3)))
-    w5_bytes=${1:-0}; w5_dwbytes=${2:-0}
-    w5_gflop=$(awk -v f="$fl" 'BEGIN { printf "%.4f", f / 1e9 }')
-    say "W5: $w5_gflop GFLOP and $(awk -v b="$w5_bytes" 'BEGIN { printf "%.1f", b / 1e6 }') MB moved per image"
-    # what `time call ones B 224 224 3` costs besides the network: making the
-    # input and printing a (B, 28, 28, 256) result, measured with a 1x1
-    # Conv2D of stride 8 that makes that shape from the input
-    set -- -q --threads 1 -c "model probe; input 224 224 3; add conv2d 256 1 strides=8"
-    for b in 1 32; do
-        i=0
-        while [ "$i" -le "$REPS_W1" ]; do set -- "$@" -c "time call ones $b 224 224 3"; i=$((i + 1)); done
-    done
-    w5_overhead=
-    if run_bounded w5_overhead "$SEQSH" "$@"; then
-        w5_overhead=$(for b in 1 32; do
-            k=$(( (b == 1 ? 0 : 1) * (REPS_W1 + 1) ))
-            seq_times w5_overhead "$k" | head -n "$((REPS_W1 + 1))" | tail -n "$REPS_W1" | median
-        done | tr '\n' ' ' | awk '{ printf "%.2f ms at batch 1, %.1f ms at batch 32", $1, $2 }')
-    else
-        show_fail w5_overhead $?
-    fi
-    for b in 1 32; do
-        for t in $THREADS; do
-            name=w5_b${b}_t$t
-            say "W5 batch $b, $t thread(s)"
-            set -- -q --seed 1 --threads "$t" -c "source '$here/w5.seq'" -c "call ones $b 224 224 3"
-            i=0
-            while [ "$i" -lt "$REPS_W1" ]; do set -- "$@" -c "time call ones $b 224 224 3"; i=$((i + 1)); done
-            if run_bounded "$name" "$SEQSH" "$@"; then
-                sms=$(seq_times "$name" 0 | median); srss=$(rss_mb "$name")
-                details="$details  $name: seqsh ms $(seq_times "$name" 0 | range)
+    set -- "$1" "$2" "$3" $(stats "$3" seq) $(stats "torch_$3" peer)
+    wt_line=$(awk -v by="$w5_bytes" -v b="$1" -v sm="$5" -v tm="$7" \
+            -v bw="$(eval echo "\${membw_$2:-0}")" -v c="batch $1, $2 thr" '
+        function num(x) { return x ~ /^[0-9.]+$/ }
+        BEGIN {
+            s = num(sm) ? by * b / (sm / 1e3) / 1e9 : -1
+            u = num(tm) ? by * b / (tm / 1e3) / 1e9 : -1
+            printf "| W5 | %s | %.1f MB | %s | %s | %s | %s | %s |\n", c, by * b / 1e6,
+                (s >= 0 ? sprintf("%.1f", s) : "-"),
+                ((s >= 0 && bw > 0) ? sprintf("%.0f%%", 100 * s / bw) : "-"),
+                (u >= 0 ? sprintf("%.1f", u) : "-"),
+                ((u >= 0 && bw > 0) ? sprintf("%.0f%%", 100 * u / bw) : "-"),
+                (bw > 0 ? sprintf("%.1f", bw) : "-")
+        }')
+    w5rows="$w5rows$wt_line
 "
-            else
-                show_fail "$name" $?; sms=$cell; srss=-
-            fi
-            torch_run "torch_$name" "$t" w5 "$t" "$b" "$REPS_W1"
-            # (run_bounded has set name to torch_run's; tname is it)
-            if [ "$torch_ok" = 1 ] && [ -f "$work/$tname.out" ]; then
-                details="$details  $tname: timed $(sed -n 's/^variant //p' "$work/$tname.out")
-"
-            fi
-            row W5 "batch $b, $t thr" "$t" "$(awk -v f="$fl" -v b="$b" 'BEGIN { printf "%.0f", f * b }')" \
-                "$sms" "$srss" "$tms" "$trss"
-            r=$(awk -v by="$w5_bytes" -v dw="$w5_dwbytes" -v b="$b" -v sm="$sms" -v tm="$tms" \
-                    -v bw="$(eval echo "\${membw_$t:-0}")" -v c="batch $b, $t thr" '
-                function num(x) { return x ~ /^[0-9.]+$/ }
-                BEGIN {
-                    s = num(sm) ? by * b / (sm / 1e3) / 1e9 : -1
-                    u = num(tm) ? by * b / (tm / 1e3) / 1e9 : -1
-                    printf "| W5 | %s | %.1f MB | %s | %s | %s | %s | %s |\n", c, by * b / 1e6,
-                        (s >= 0 ? sprintf("%.1f", s) : "-"),
-                        ((s >= 0 && bw > 0) ? sprintf("%.0f%%", 100 * s / bw) : "-"),
-                        (u >= 0 ? sprintf("%.1f", u) : "-"),
-                        ((u >= 0 && bw > 0) ? sprintf("%.0f%%", 100 * u / bw) : "-"),
-                        (bw > 0 ? sprintf("%.1f", bw) : "-")
-                }')
-            w5rows="$w5rows$r
-"
-        done
-    done
 }
 
-# ---- W2, W3: one training epoch ------------------------------------------
+# ---- W2, W3, W4: one training epoch ----------------------------------------
 # W4's FLOP per training sample: the LSTM's 4*units*(d + units) MACs per
 # step over 80 steps (T=80, d=64, units=64) and the Dense's 64, 2*MACs
 # forward, three times for a training step (forward, weight gradients, input
@@ -382,15 +476,15 @@ w5() {
 # and scatter are not counted.
 w4_flops() { awk 'BEGIN { printf "%.0f\n", 3 * 2 * (80 * 4 * 64 * (64 + 64) + 64) }'; }
 
-# ---- W2, W3, W4: one training epoch --------------------------------------
-# seqsh's `time fit X.npy Y.npy epochs=1 ...` also reads X.npy (Y is small).
-# PyTorch's loop starts from arrays already in memory, so the read is timed
-# on its own right before each fit, in the same process, as `time call
-# X.npy` on a layer-less model (it reads and holds X as the fit does, so it
-# does not raise the peak RSS), and subtracted from that fit: epoch_i =
-# fit_i - read_i; the table shows the median epoch.  Each rep rebuilds the
-# model from the .seq (fresh weights, fresh Adam state).  Warm-up on both
-# sides: one pass over a 2048-sample set with the same batch size.
+# What a user runs: `time fit X.npy Y.npy epochs=1 batch_size=B verbose=0`
+# after sourcing the model (fresh weights, fresh Adam state), which reads
+# the data and trains one epoch; PyTorch's repetition likewise loads X.npy
+# and Y.npy (np.load) and trains one epoch.  Both warm up first: a fit on
+# a 2048-sample set with the same batch size, and a read of X.npy (seqsh:
+# `time call X.npy` on a layer-less model, which reads X as the fit does;
+# PyTorch: np.load), so that both processes have the memory for the data
+# already (a fresh process's first touch of 188 MB costs ~0.3 s on a
+# virtual machine).  seqsh's read is shown in the ranges.
 train() { # WORKLOAD N "BATCHES" "GENDATA_FLAGS" SHAPE...
     wl=$1; n=$2; batches=$3; genflags=$4; shift 4
     shape=$*
@@ -413,31 +507,27 @@ train() { # WORKLOAD N "BATCHES" "GENDATA_FLAGS" SHAPE...
     for b in $batches; do
         for t in $THREADS; do
             name=${wl}_b${b}_t$t
-            say "$WL batch $b, $t thread(s)"
-            set -- -q --seed 1 --threads "$t" -c "source '$here/$wl.seq'" \
-                -c "fit '$xw' '$yw' epochs=1 batch_size=$b verbose=0"
-            i=0
-            while [ "$i" -lt "$REPS_TRAIN" ]; do
-                set -- "$@" -c "model probe; input $shape" -c "time call '$x'" \
+            say "$WL batch $b, $t thread(s): $ROUNDS rounds (load $(loadavg))"
+            r=1
+            while [ "$r" -le "$ROUNDS" ]; do
+                printf '%s ' "$(loadavg)" >>"$work/$name.load"
+                run_bounded "$name" "$SEQSH" -q --seed 1 --threads "$t" -c "source '$here/$wl.seq'" \
+                    -c "fit '$xw' '$yw' epochs=1 batch_size=$b verbose=0" \
+                    -c "model probe; input $shape" -c "time call '$x'" \
                     -c "source '$here/$wl.seq'" \
-                    -c "time fit '$x' '$y' epochs=1 batch_size=$b verbose=0"
-                i=$((i + 1))
+                    -c "time fit '$x' '$y' epochs=1 batch_size=$b verbose=0" ||
+                    { show_fail "$name" $?; eval "fail_$name=\$cell"; }
+                peers "$name" "$r" "$t" "$wl" "$b" 1 "$x" "$y"
+                r=$((r + 1))
             done
-            if run_bounded "$name" "$SEQSH" "$@"; then
-                seq_times "$name" 0 | awk 'NR % 2 { r = $1; next } { print $1, r, $1 - r }' >"$work/$name.ep"
-                sms=$(awk '{ print $3 }' "$work/$name.ep" | median); srss=$(rss_mb "$name")
-                details="$details  $name: seqsh epoch ms $(awk '{ print $3 }' "$work/$name.ep" | range) = fit $(awk '{ print $1 }' "$work/$name.ep" | range) - read X $(awk '{ print $2 }' "$work/$name.ep" | range)
+            # each process printed the read's Time, then the fit's
+            seq_times "$name" | awk 'NR % 2 == 0' >"$work/$name.times"
+            seq_times "$name" | awk 'NR % 2' >"$work/$name.reads"
+            row "$WL" "batch $b, $t thr" "$t" "$(awk -v f="$fl" -v n="$n" 'BEGIN { printf "%.0f", f * n }')" "$name"
+            details="$details    (seqsh's read of X alone, the process's first: $(range <"$work/$name.reads") ms"
+            [ -f "$work/torch_$name.out" ] && details="$details; torch tuned's epoch alone: $(peer_times "torch_$name" epoch_ms | range) ms"
+            details="$details)
 "
-                if awk '$3 <= 0 { bad = 1 } END { exit !bad }' "$work/$name.ep"; then
-                    say "$name: reading X took longer than the whole fit: is the machine busy?"
-                    failed=1
-                fi
-            else
-                show_fail "$name" $?; sms=$cell; srss=-
-            fi
-            torch_run "torch_$name" "$t" "$wl" "$t" "$b" "$REPS_TRAIN" "$x" "$y"
-            row "$WL" "batch $b, $t thr" "$t" "$(awk -v f="$fl" -v n="$n" 'BEGIN { printf "%.0f", f * n }')" \
-                "$sms" "$srss" "$tms" "$trss"
         done
     done
     rm -f "$x" "$y" "$xw" "$yw"
@@ -445,64 +535,92 @@ train() { # WORKLOAD N "BATCHES" "GENDATA_FLAGS" SHAPE...
 
 for w in $WORKLOADS; do
     case $w in
-    w1) w1 ;;
+    w1) forward w1 250 250 ;;
     w2) train w2 60000 "32 128" "" 784 ;;
     w3) train w3 10000 "32 128" "" 28 28 1 ;;
     w4) train w4 8192 64 "-ids 10000 -classes 2" 80 ;;
-    w5) w5 ;;
+    w5) # shellcheck disable=SC2046
+        set -- $(traffic w5 $((224 * 224 * 3)))
+        w5_bytes=${1:-0}; w5_dwbytes=${2:-0}
+        forward w5 224 224 ;;
     esac
 done
+case " $WORKLOADS " in *" w1 "*) w1_overhead=$(overhead w1 "input 250 250 3; add cropping2d ((124,125),(124,125))" 250 250) ;; esac
+case " $WORKLOADS " in *" w5 "*) w5_overhead=$(overhead w5 "input 224 224 3; add conv2d 256 1 strides=8" 224 224) ;; esac
+load_end=$(loadavg)
 
 # ---- report --------------------------------------------------------------
 elapsed=$(($(date +%s) - started))
-echo "seqsh benchmark, $(date -u '+%Y-%m-%d %H:%M UTC'), $(uname -m) '$cpu', $ncpu CPUs, load average at start $load"
+echo "seqsh benchmark, $(date -u '+%Y-%m-%d %H:%M UTC'), $(uname -m) '$cpu', $ncpu CPUs, load average $load_start at the start, $load_end at the end"
 echo "command: make bench (SEQSH=$seqsh_path sh scripts/bench/run.sh)"
 echo "seqsh: $seqsh_info"
-if [ "$torch_ok" = 1 ]; then echo "PyTorch: $torch_ver ($PY, scripts/bench/torch_bench.py)"
+case $seqsh_info in *"AVX2 kernel on this AVX-512"*)
+XX
+esac
+[ -n "${OPENBLAS_CORETYPE:-}" ] && echo "OPENBLAS_CORETYPE=$OPENBLAS_CORETYPE (set for the whole run, seqsh and PyTorch)"
+if [ "$torch_ok" = 1 ]; then
+    echo "PyTorch: $torch_ver ($PY, scripts/bench/torch_bench.py); tuned: $TORCH_TUNED_ENV, channels-last, torch.jit where faster; untuned: defaults, $UNTUNED_ROUNDS round(s)"
 else echo "PyTorch: not measured (needs Debian's python3-torch; BENCH_INSTALL_TORCH=1 installs it)"; fi
+if [ "$ort_ok" = 1 ]; then echo "onnxruntime: onnxruntime-node $ort_ver ($ORT_NODE_PATH), the model from seqsh's \`export onnx\`"
+else echo "onnxruntime: not measured (make bench BENCH_INSTALL_ORT=1 installs onnxruntime-node@$ORT_VERSION from npm into $ORT_DIR)"; fi
 for t in $THREADS; do
     printf 'FMA peak, %s thread(s): %s GFLOP/s per CPU-second (%s wall-clock; %s, fmapeak.c, best of 3)\n' \
         "$t" "$(eval echo "\$peak_$t")" "$(eval echo "\$peakwall_$t")" "$peak_isa"
 done
-echo "start-up, seqsh -c quit: $startup_ms ms (median of 20, wall time)"
 for t in $THREADS; do
     bw=$(eval echo "\${membw_$t:-}")
     [ -n "$bw" ] && printf 'memory bandwidth, %s thread(s): %s GB/s (membw.c: STREAM copy of 128 MB arrays, best of 5)\n' "$t" "$bw"
 done
-if awk -v l="$load" -v n="$ncpu" 'BEGIN { exit !(l + 0 > 0.25 * n) }'; then
-    echo "WARNING: the machine was busy (load average $load on $ncpu CPUs): other processes share the cores and"
-    echo "the numbers, 2-thread ones above all, are not reliable.  Run again on an idle machine."
+[ -n "$pool_lines" ] && printf 'thread pool, cost of one parallel region in us (poolcost.c, min and median):\n%s' "$pool_lines"
+echo "start-up, seqsh -c quit: $startup_ms ms (median of 20, wall time)"
+if awk -v l="$load_start" -v e="$load_end" -v n="$ncpu" 'BEGIN { exit !(l + 0 > 0.25 * n || e + 0 > 0.25 * n) }'; then
+    echo "WARNING: the machine was busy (load average $load_start at the start, $load_end at the end, on $ncpu CPUs):"
+    echo "other processes shared the cores; the figures, 2-thread ones above all, are not reliable.  See each row's load."
 fi
 echo
-echo "| workload | config | seqsh ms | GFLOP/s | % peak | seqsh RSS | torch ms | torch % peak | torch RSS | seqsh/torch | speedup |"
-echo "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+echo "| workload | config | seqsh ms min / median | GFLOP/s | % peak | seqsh RSS | seqsh faults | torch tuned ms min / median | torch untuned ms | onnxruntime ms min / median | vs torch tuned | vs onnxruntime | load |"
+echo "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
 printf '%s' "$rows"
 echo
-echo "ms: median; W1 and W5 of $REPS_W1 forward calls after one warm-up call (\`time call ones B 250 250 3\`, W5 224 224 3),"
-[ -n "${w1_overhead:-}" ] && echo "  which includes making the input and printing the output: W1 $w1_overhead (not subtracted),"
-[ -n "${w5_overhead:-}" ] && echo "  W5 $w5_overhead (not subtracted),"
-echo "W2/W3/W4 of $REPS_TRAIN one-epoch fits (W2 60,000 samples, W3 10,000, W4 8,192 sequences of 80 ids)"
-echo "after a warm-up pass over 2048 samples;"
-echo "seqsh's \`time fit X.npy Y.npy\` includes reading X.npy, timed just before each fit (\`time call X.npy\`"
-echo "on a layer-less model) and subtracted (the ranges below show both)."
-echo "GFLOP/s: 2*MACs of Conv2D/DepthwiseConv2D/Dense from the shapes${w1_gflop:+ (W1: $w1_gflop GFLOP per image)}${w5_gflop:+ (W5: $w5_gflop)}; training counts forward, weight and"
-echo "input gradients (3x forward, minus the first layer's input gradient); pooling, loss and optimizer not counted."
-echo "W4: the LSTM's 4*units*(d+units) MACs per step (and the Dense's), 3x forward for training (the Embedding"
-echo "below the LSTM needs its input gradient); the Embedding's lookup and scatter not counted."
-echo "% peak: of the FMA peak for that many threads.  RSS: the process's max resident set (wait4 rusage, as"
-echo "/usr/bin/time -f %M); torch's includes the Python interpreter and libtorch.  seqsh/torch: time ratio"
-echo "(below 1: seqsh faster); speedup: torch ms / seqsh ms.  Threads: seqsh --threads N; torch"
-echo "set_num_threads(N) with OMP_NUM_THREADS=OPENBLAS_NUM_THREADS=N.  Nothing pinned.  Whole run: ${elapsed}s."
+echo "Each configuration: $ROUNDS interleaved rounds, a round running seqsh, tuned PyTorch, untuned PyTorch (first"
+echo "$UNTUNED_ROUNDS round(s)) and onnxruntime (W1/W5) one after the other, each its own process; min and median"
+echo "over every timed repetition.  W1/W5: $REPS forward calls per process after a warm-up call (seqsh's"
+echo "\`time call ones B 250 250 3\`, W5 224 224 3), seqsh's including making the input and printing the output:"
+[ -n "${w1_overhead:-}" ] && echo "  W1 $w1_overhead (not subtracted),"
+[ -n "${w5_overhead:-}" ] && echo "  W5 $w5_overhead (not subtracted)."
+[ -n "${w5_noonnx:-}" ] && echo "  W5 in onnxruntime: not measured, seqsh cannot export it ($w5_noonnx)."
+echo "W2/W3/W4: one epoch per process after a 2048-sample warm-up (W2 60,000 samples, W3 10,000, W4 8,192"
+echo "sequences of 80 ids), timed as a user runs it: seqsh's \`time fit X.npy Y.npy epochs=1\` and PyTorch's"
+echo "np.load of both files plus the epoch (both include reading the data, from the page cache)."
+echo "GFLOP/s (of seqsh's median): 2*MACs of Conv2D/DepthwiseConv2D/Dense from the shapes${w1_gflop:+ (W1: $w1_gflop GFLOP per image)}${w5_gflop:+ (W5: $w5_gflop)};"
+echo "training counts forward, weight and input gradients (3x forward, minus the first layer's input gradient);"
+echo "pooling, loss and optimizer not counted.  W4: the LSTM's 4*units*(d+units) MACs per step (and the"
+echo "Dense's), 3x forward for training; the Embedding's lookup and scatter not counted.  % peak: of the FMA"
+echo "peak for that many threads.  RSS: seqsh's peak resident set (wait4 rusage), faults: its page faults"
+echo "(minor + major) per process, median.  vs torch tuned / vs onnxruntime: their median over seqsh's"
+echo "(above 1: seqsh faster).  Threads: seqsh --threads N; torch set_num_threads(N) with"
+echo "OMP_NUM_THREADS=OPENBLAS_NUM_THREADS=N; onnxruntime intraOpNumThreads N.  Nothing pinned.  load: the"
+echo "1-minute load average before each round (min-max).  Whole run: ${elapsed}s."
+if [ -n "$gemm_rows" ]; then
+    echo
+    echo "OpenBLAS alone on W2's training GEMMs, single-threaded as seqsh runs it, GFLOP/s (best of 3 rounds,"
+    echo "gemmshapes.c; $(cat "$work/gemm.kernels" 2>/dev/null); the shapes: M N K, batch 32 then 128):"
+    echo
+    echo "| GEMM (M N K) | kernel OpenBLAS picks | AVX2 kernel (Haswell) | AVX2 / picked |"
+    echo "|---|---:|---:|---:|"
+    printf '%s\n' "$gemm_rows"
+fi
 if [ -n "$w5rows" ]; then
     echo
     echo "W5's memory traffic: what its layers must at least read and write (input, output and weights of"
     echo "each layer, 4 bytes a value; the depthwise layers' share: $(awk -v b="${w5_dwbytes:-0}" -v a="${w5_bytes:-1}" 'BEGIN { printf "%.1f MB of %.1f MB", b / 1e6, a / 1e6 }') per image)"
-    echo "per second of the time above, against the machine's memory bandwidth (STREAM copy, same threads):"
+    echo "per second of the median time above, against the machine's memory bandwidth (STREAM copy, same threads):"
     echo
     echo "| workload | config | moved | seqsh GB/s | % of bandwidth | torch GB/s | torch % | bandwidth GB/s |"
     echo "|---|---|---:|---:|---:|---:|---:|---:|"
     printf '%s' "$w5rows"
 fi
+echo
 echo "ranges (min-max, ms):"
 printf '%s' "$details"
 if [ $failed != 0 ]; then

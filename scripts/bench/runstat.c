@@ -1,11 +1,13 @@
-/* runstat: run a command with a time limit, then append its wall time and
- * peak memory to a file.
+/* runstat: run a command with a time limit, then append its wall time, peak
+ * memory and page faults to a file.
  *
  *   runstat OUTFILE SECONDS COMMAND [ARG...]
  *
- * Appends "WALL_MS MAXRSS_KB" to OUTFILE.  Wall time is CLOCK_MONOTONIC
- * around fork/exec/wait; peak memory is ru_maxrss from wait4() for the
- * child (the number /usr/bin/time -f %M prints), in KiB.  After SECONDS
+ * Appends "WALL_MS MAXRSS_KB FAULTS" to OUTFILE.  Wall time is
+ * CLOCK_MONOTONIC around fork/exec/wait; peak memory is ru_maxrss from
+ * wait4() for the child (the number /usr/bin/time -f %M prints), in KiB;
+ * faults are its minor and major page faults (ru_minflt + ru_majflt, what
+ * /usr/bin/time -f '%R + %F' prints).  After SECONDS
  * the child gets SIGTERM, 5 s later SIGKILL, and runstat exits 124 (as
  * timeout(1) does).  Otherwise the exit status is the child's (128+N if it
  * was killed by signal N).  stdin, stdout and stderr are the child's. */
@@ -79,7 +81,7 @@ int main(int argc, char **argv)
         perror(argv[1]);
         return 127;
     }
-    fprintf(f, "%.3f %ld\n", ms, (long)ru.ru_maxrss);
+    fprintf(f, "%.3f %ld %ld\n", ms, (long)ru.ru_maxrss, (long)(ru.ru_minflt + ru.ru_majflt));
     fclose(f);
     if (timed_out) return 124;
     if (WIFEXITED(status)) return WEXITSTATUS(status);

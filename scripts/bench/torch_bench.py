@@ -2,31 +2,35 @@
 """PyTorch's side of seqsh's benchmark (scripts/bench/run.sh): the same
 workloads, one configuration per process.
 
-    torch_bench.py w1|w5 THREADS BATCH REPS
-    torch_bench.py w2|w3|w4 THREADS BATCH REPS X.npy Y.npy
+    torch_bench.py w1|w5 tuned|untuned THREADS BATCH REPS
+    torch_bench.py w2|w3|w4 tuned|untuned THREADS BATCH REPS X.npy Y.npy
 
-Prints one line per timed repetition, "ms VALUE", then "rss_kb VALUE"
-(this process's peak resident set, from getrusage).
+Prints one line per timed repetition, "ms VALUE" (for W2-W4 also "epoch_ms
+VALUE", the epoch alone), a line "variant TEXT" naming what ran, then
+"rss_kb VALUE" (this process's peak resident set, from getrusage).
 
-W1: forward only, eval mode under torch.no_grad(), model and input in
-    torch.channels_last; input ones(B, 3, 250, 250); one warm-up call.
-W5: forward only, as W1, on ones(B, 3, 224, 224); tuned as a careful user
-    would: channels_last under no_grad in eager mode, and the same model
-    through torch.jit.optimize_for_inference (oneDNN with conv+relu fused);
-    after a warm-up of each, the faster one is timed and named on a line
-    "variant NAME".  TensorFlow's 'same' padding of the stride-2 layers
-    (0 before, 1 after on even sizes) is torch's padding=1: the same shapes
-    and work, the windows shifted by one pixel.
-W2, W3: one epoch per repetition over the arrays in X.npy / Y.npy (loaded
-    before any timing), shuffled with a fresh permutation each epoch as
-    Keras does, the last batch partial; Adam with Keras's defaults
-    (lr 1e-3, betas 0.9/0.999, eps 1e-7); cross-entropy on logits (seqsh's
-    softmax + sparse categorical cross-entropy computes the same thing);
-    a warm-up pass over the first 2048 samples (seqsh: a fit on 2048).
+untuned: what a plain PyTorch user writes: eval mode and torch.no_grad()
+    for inference, the default (NCHW) layout, Adam's default update.
+tuned: what a careful user adds.  Here: channels_last model and input; for
+    the forward workloads the same model also through
+    torch.jit.optimize_for_inference (oneDNN, conv+relu fused), each warmed
+    up, and the faster one timed; Adam's multi-tensor update (foreach=True).
+    run.sh sets the process's environment for it too: OMP_WAIT_POLICY=PASSIVE
+    and glibc's malloc tunables (see run.sh).
+
+W1: forward on ones(B, 3, 250, 250); one warm-up call (three when tuned).
+W5: the same on ones(B, 3, 224, 224).  TensorFlow's 'same' padding of the
+    stride-2 layers (0 before, 1 after on even sizes) is torch's padding=1:
+    the same shapes and work, the windows shifted by one pixel.
+W2, W3: one repetition is what a user's script does: np.load of X.npy and
+    Y.npy, then one epoch over them, shuffled with a fresh permutation as
+    Keras does, the last batch partial; Adam with Keras's defaults (lr 1e-3,
+    betas 0.9/0.999, eps 1e-7); cross-entropy on logits (seqsh's softmax +
+    sparse categorical cross-entropy computes the same thing).  Warm-up: a
+    pass over the first 2048 samples (seqsh: a fit on 2048).
 W4: the same loop for Embedding(10000, 64) -> nn.LSTM(64, batch_first) ->
     Linear(64, 1) on the LSTM's last output, BCEWithLogitsLoss (seqsh's
-    sigmoid + binary cross-entropy computes the same thing), Adam as above
-    with foreach=True (its multi-tensor update, faster on CPU here).
+    sigmoid + binary cross-entropy computes the same thing).
 """
 import resource
 import sys
@@ -95,50 +99,66 @@ class W4(nn.Module):
         return self.out(h[-1]).squeeze(1)
 
 
-def bench_w1(batch, reps):
-    model = w1_model().eval().to(memory_format=torch.channels_last)
-    x = torch.ones(batch, 3, 250, 250).to(memory_format=torch.channels_last)
+def timed_runs(m, x, reps):
     times = []
-    with torch.no_grad():
-        model(x)                                  # warm-up
-        for _ in range(reps):
-            t0 = time.perf_counter()
-            y = model(x)
-            times.append((time.perf_counter() - t0) * 1e3)
-    assert tuple(y.shape) == (batch, 10)
-    return times
+    for _ in range(reps):
+        t0 = time.perf_counter()
+        y = m(x)
+        times.append((time.perf_counter() - t0) * 1e3)
+    return times, y
 
 
-def bench_w5(batch, reps):
-    model = w5_model().eval().to(memory_format=torch.channels_last)
-    x = torch.ones(batch, 3, 224, 224).to(memory_format=torch.channels_last)
+def bench_forward(model, shape, want, tuned, reps):
+    """Inference on ones(shape); returns (variant name, times)."""
+    model = model.eval()
+    x = torch.ones(*shape)
     with torch.no_grad():
+        if not tuned:
+            model(x)                              # warm-up
+            times, y = timed_runs(model, x, reps)
+            assert tuple(y.shape) == want
+            return 'eager NCHW', times
+        model = model.to(memory_format=torch.channels_last)
+        x = x.to(memory_format=torch.channels_last)
         variants = {'eager channels_last': model,
-                    'jit optimize_for_inference':
+                    'jit optimize_for_inference channels_last':
                         torch.jit.optimize_for_inference(torch.jit.trace(model, x))}
         best = None
         for name, m in variants.items():
             for _ in range(3):                    # warm-up (and the JIT's passes)
-                y = m(x)
-            assert tuple(y.shape) == (batch, 256, 28, 28)
-            times = []
-            for _ in range(reps):
-                t0 = time.perf_counter()
                 m(x)
-                times.append((time.perf_counter() - t0) * 1e3)
+            times, y = timed_runs(m, x, reps)
+            assert tuple(y.shape) == want
             if best is None or sorted(times)[len(times) // 2] < sorted(best[1])[len(best[1]) // 2]:
                 best = (name, times)
-    print('variant %s' % best[0])
-    return best[1]
+        return best
 
 
-def bench_train(model, x, y, batch, reps, loss_fn=None, foreach=None):
+def load_xy(work, xpath, ypath, tuned):
+    x = np.load(xpath)
+    y = np.load(ypath)
+    if work == 'w4':
+        return torch.from_numpy(x).long(), torch.from_numpy(y.astype(np.float32))
+    x = torch.from_numpy(x.astype(np.float32, copy=False))
+    y = torch.from_numpy(y.astype(np.int64))
+    if work == 'w3':
+        # the data is (N, 28, 28, 1) channels-last: NCHW is a permuted view
+        # (channels_last strides); the plain user makes it contiguous NCHW
+        x = x.permute(0, 3, 1, 2)
+        x = x.contiguous(memory_format=torch.channels_last if tuned else torch.contiguous_format)
+    return x, y
+
+
+def bench_train(work, tuned, batch, reps, xpath, ypath):
+    """Times reps of (load X and Y, one epoch); returns (variant, times, epoch times)."""
+    model = {'w2': w2_model, 'w3': w3_model, 'w4': W4}[work]()
+    if work == 'w3' and tuned:
+        model = model.to(memory_format=torch.channels_last)
     opt = torch.optim.Adam(model.parameters(), lr=1e-3, betas=(0.9, 0.999),
-                           eps=1e-7, foreach=foreach)
-    loss_fn = loss_fn or nn.CrossEntropyLoss()
-    n = x.shape[0]
+                           eps=1e-7, foreach=True if tuned else None)
+    loss_fn = nn.BCEWithLogitsLoss() if work == 'w4' else nn.CrossEntropyLoss()
 
-    def epoch(n=n):
+    def epoch(x, y, n):
         model.train()
         perm = torch.randperm(n)
         for i in range(0, n, batch):
@@ -149,43 +169,46 @@ def bench_train(model, x, y, batch, reps, loss_fn=None, foreach=None):
             loss.backward()
             opt.step()
 
-    epoch(min(n, 2048))                           # warm-up: 2048 samples
-    times = []
+    x, y = load_xy(work, xpath, ypath, tuned)
+    epoch(x, y, min(x.shape[0], 2048))            # warm-up: 2048 samples
+    del x, y
+    times, epochs = [], []
     for _ in range(reps):
         t0 = time.perf_counter()
-        epoch()
-        times.append((time.perf_counter() - t0) * 1e3)
-    return times
+        x, y = load_xy(work, xpath, ypath, tuned)
+        t1 = time.perf_counter()
+        epoch(x, y, x.shape[0])
+        t2 = time.perf_counter()
+        del x, y
+        times.append((t2 - t0) * 1e3)
+        epochs.append((t2 - t1) * 1e3)
+    variant = ('channels_last, ' if work == 'w3' and tuned else '') + \
+              ('Adam foreach' if tuned else 'Adam default')
+    return variant, times, epochs
 
 
 def main(argv):
-    if len(argv) < 5:
+    if len(argv) < 6 or argv[2] not in ('tuned', 'untuned'):
         sys.exit(__doc__)
-    work, threads, batch, reps = argv[1], int(argv[2]), int(argv[3]), int(argv[4])
+    work, tuned = argv[1], argv[2] == 'tuned'
+    threads, batch, reps = int(argv[3]), int(argv[4]), int(argv[5])
     torch.set_num_threads(threads)
     torch.manual_seed(1)
+    epochs = []
     if work == 'w1':
-        times = bench_w1(batch, reps)
-    elif work == 'w4':
-        x = torch.from_numpy(np.load(argv[5])).long()   # token ids
-        y = torch.from_numpy(np.load(argv[6]).astype(np.float32))
-        times = bench_train(W4(), x, y, batch, reps, nn.BCEWithLogitsLoss(), foreach=True)
+        variant, times = bench_forward(w1_model(), (batch, 3, 250, 250), (batch, 10), tuned, reps)
     elif work == 'w5':
-        times = bench_w5(batch, reps)
-    elif work in ('w2', 'w3'):
-        x = torch.from_numpy(np.load(argv[5]).astype(np.float32, copy=False))
-        y = torch.from_numpy(np.load(argv[6]).astype(np.int64))
-        if work == 'w2':
-            model = w2_model()
-        else:
-            # the data is (N, 28, 28, 1) channels-last; torch wants NCHW
-            x = x.permute(0, 3, 1, 2).contiguous()
-            model = w3_model()
-        times = bench_train(model, x, y, batch, reps)
+        variant, times = bench_forward(w5_model(), (batch, 3, 224, 224), (batch, 256, 28, 28),
+                                       tuned, reps)
+    elif work in ('w2', 'w3', 'w4'):
+        variant, times, epochs = bench_train(work, tuned, batch, reps, argv[6], argv[7])
     else:
         sys.exit('unknown workload ' + work)
     for t in times:
         print('ms %.3f' % t)
+    for t in epochs:
+        print('epoch_ms %.3f' % t)
+    print('variant %s' % variant)
     print('rss_kb %d' % resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
     print('threads %d' % torch.get_num_threads())
 

@@ -117,6 +117,13 @@ void sq_set_memory_limit(size_t bytes);
 const char *sq_blas_better_coretype(void);
 /* The same decision for a given OpenBLAS core name (for tests). */
 const char *sq_blas_better_coretype_for(const char *corename);
+/* The widest vectors an OpenBLAS core's kernels use: "AVX-512", "AVX2",
+ * "AVX" or "SSE". */
+const char *sq_blas_kernel_isa(const char *corename);
+/* When that core's kernels are narrower than this CPU's AVX-512 (the
+ * environment forced them: OPENBLAS_CORETYPE=Haswell), a note saying so
+ * ("an AVX2 kernel on this AVX-512 CPU"); NULL otherwise. info shows it. */
+const char *sq_blas_kernel_note(const char *corename);
 
 /* Threads for the maths (OpenBLAS); n >= 1. */
 void sq_set_threads(int n);
@@ -248,6 +255,12 @@ char *sq_weights_text(const sq_session *s, const char *layer, sq_error *err);
 /* y = model(x). Builds an unbuilt model on the first call; *y is filled with
  * a new tensor the caller frees with sq_tensor_free. */
 int sq_call(sq_session *s, const sq_tensor *x, sq_tensor *y, sq_error *err);
+/* Before making an input of this shape for sq_call: -1 (the memory
+ * limit's message) when the call would pass the memory limit, counting
+ * what it holds while it runs (the input, the output, the working memory of
+ * its chunks of samples). 0 otherwise, a shape the model refuses included:
+ * sq_call says what is wrong with it. */
+int sq_call_check(sq_session *s, const sq_shape *in, sq_error *err);
 
 /* ---- tensors ------------------------------------------------------------ */
 
