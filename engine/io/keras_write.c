@@ -163,6 +163,10 @@ static json_t *layer_config(const sq_layer *l, keras_fmt fmt, sq_error *err)
         }
         json_object_set_new(cfg, "activation", json_string(an));
     }
+    if (keras_wopts_write(l, kk, fmt, cfg, err) < 0) {
+        json_decref(cfg);
+        return NULL;
+    }
     for (const char *p = kk ? kk->fixed : NULL; p && *p;) {
         while (*p == ' ')
             p++;

@@ -70,7 +70,10 @@ typedef struct {
  * both 0 is no penalty. */
 typedef struct {
     double l1, l2;           /* float32 values, as Keras casts them */
+    int form;                /* the name it was given: SQ_REG_L1, _L2 or _L1L2
+                                (Keras's class L1, L2, L1L2) */
 } sq_regularizer;
+enum { SQ_REG_L1, SQ_REG_L2, SQ_REG_L1L2 };
 
 /* One generic weight option of a layer: kernel_initializer=,
  * bias_regularizer=, activity_regularizer=, ... (weight_options.c). */
@@ -353,11 +356,21 @@ const char *sq_init_name(int kind);
 const char *sq_initializer_name_at(int i, const char **aliases);
 /* help text for an initializer name, or NULL (malloc'd). */
 char *sq_initializer_help(const char *name);
+/* The text sq_initializer_parse reads back as ini (an INIT_ value that can
+ * be named): "he_normal", "random_normal(stddev=0.02)", "constant(value=0.5)";
+ * only the arguments that differ from Keras's defaults, and seed= when
+ * given. Cut to fit buf (n >= 64 holds every one). */
+void sq_initializer_text(const sq_initializer *ini, char *buf, size_t n);
+/* Whether two initializers draw the same way (kind, arguments, seed). */
+int sq_initializer_same(const sq_initializer *a, const sq_initializer *b);
 
 /* ---- regularizers (regularizers.c) -------------------------------------- */
 /* Parses "l2", "l2(0.001)", "l1_l2(l1=0.01, l2=0.01)"; Keras's errors. */
 int sq_regularizer_parse(const char *text, sq_regularizer *out, sq_error *err);
 const char *sq_regularizer_name_at(int i, const char **aliases);
+/* The text sq_regularizer_parse reads back as r: "l2(0.01)", "l1(0.001)",
+ * "l1_l2(l1=0.01,l2=0.02)" (r's form, factors as float32's shortest). */
+void sq_regularizer_text(const sq_regularizer *r, char *buf, size_t n);
 char *sq_regularizer_help(const char *name);
 /* The penalty of n values, sum l1 |w| + l2 w^2 (in double). */
 double sq_regularizer_value(const sq_regularizer *r, const float *w, size_t n);
@@ -391,6 +404,18 @@ const sq_regularizer *sq_wopt_regularizer(const sq_layer *l, const sq_weight_spe
  * default. */
 int sq_layer_init_weight(const sq_layer *l, const sq_weight_spec *w, float *dst, sq_rng *rng,
                          sq_error *err);
+/* One weight option stem of a layer. */
+typedef struct {
+    char stem[SQ_WOPT_NAME];   /* "kernel", "recurrent", "moving_mean" */
+    int init;                  /* the kind's default initializer (an INIT_ value) */
+    int trainable;             /* a trained weight: takes a regularizer too */
+} sq_wslot;
+#define SQ_MAX_WSLOTS (SQ_MAX_WEIGHTS + 3)
+/* The weight option stems of configured layer l (built or not): its
+ * weights' and those a boolean option switched off (Dense(use_bias=False)
+ * still takes bias_initializer=, as in Keras), each once, in the order of
+ * its weights; returns how many (at most SQ_MAX_WSLOTS). */
+int sq_layer_weight_slots(const sq_layer *l, sq_wslot *out);
 /* The weight options kind k offers, for help and completion: option names
  * into names and the default each starts with into defaults (static:
  * "glorot_uniform", "none"); returns how many (at most max). Read from a
