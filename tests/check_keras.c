@@ -904,8 +904,9 @@ static const char *const wo_inits[] = {
 static const char *const wo_regs[] = { "l2(0.001)", "l1(0.002)", "l1_l2(l1=0.003,l2=0.004)" };
 
 /* The kind's example with every weight option of its (last) layer of kind
- * k set: into buf; 0 when that layer has no weights. */
-static int example_with_options(const sq_layer_kind *k, char *buf, size_t n)
+ * k set (activity_regularizer too when activity): into buf; 0 when that
+ * layer has no weights. */
+static int example_with_options(const sq_layer_kind *k, int activity, char *buf, size_t n)
 {
     sq_session *s = model_of(k->example);
     sq_layer *l = NULL;
@@ -924,8 +925,9 @@ static int example_with_options(const sq_layer_kind *k, char *buf, size_t n)
                      pass ? "regularizer" : "initializer",
                      pass ? wo_regs[q % 3] : wo_inits[q % 8]);
         }
-    snprintf(opts + strlen(opts), sizeof opts - strlen(opts),
-             " activity_regularizer=l1_l2(l1=0.01,l2=0.02)");
+    if (activity)
+        snprintf(opts + strlen(opts), sizeof opts - strlen(opts),
+                 " activity_regularizer=l1_l2(l1=0.01,l2=0.02)");
     sq_session_free(s);
     if (ns == 0)
         return 0;
@@ -968,14 +970,18 @@ START_TEST(every_kind_keeps_weight_options)
     for (int i = 0; i < sq_kind_count(); i++) {
         const sq_layer_kind *k = sq_kinds[i];
         char line[2048];
-        if (!example_with_options(k, line, sizeof line))
+        if (!example_with_options(k, 1, line, sizeof line))
             continue;
         sq_session *a = model_of(line), *b = sq_session_new();
         ck_assert_msg(sq_save(a, tpath("w.h5"), &err) == 0, "%s: %s", k->class_name, err.msg);
         ck_assert_msg(sq_load(b, tpath("w.h5"), &err) == 0, "%s: %s", k->class_name, err.msg);
         same_options(a, b, k->class_name);
-        /* TF.js refuses some examples for what they are (GRU's
-         * reset_after=true, causal Conv1D); never for these options */
+        /* TF.js builds no model with an activity regularizer; it refuses
+         * some examples for what they are (GRU's reset_after=true, causal
+         * Conv1D), never for the other options */
+        sq_session_free(a);
+        example_with_options(k, 0, line, sizeof line);
+        a = model_of(line);
         if (sq_save(a, tpath("w/model.json"), &err) == 0) {
             ck_assert_msg(sq_load(b, tpath("w/model.json"), &err) == 0, "%s: %s",
                           k->class_name, err.msg);
@@ -1032,23 +1038,37 @@ START_TEST(weight_options_as_keras_writes_them)
         ck_assert_msg(file_has(tpath("k.h5"), h5[i]), "the .h5 lacks %s", h5[i]);
     /* BatchNormalization writes no activity_regularizer, as Keras's */
     ck_assert(!file_has(tpath("k.h5"), "\"beta_constraint\":null,\"activity_regularizer\""));
-    /* TF.js's own forms: VarianceScaling, L1L2 */
-    ck_assert_int_eq(sq_save(s, tpath("k/model.json"), &err), 0);
-    static const char *const tfjs[] = {
-        "\"kernel_initializer\":{\"class_name\":\"VarianceScaling\",\"config\":{\"scale\":2.0,"
-        "\"mode\":\"fan_in\",\"distribution\":\"normal\",\"seed\":null}}",
-        "\"kernel_regularizer\":{\"class_name\":\"L1L2\",\"config\":{\"l1\":0.0,\"l2\":0.01}}",
-        "\"activity_regularizer\":{\"class_name\":\"L1L2\",\"config\":{\"l1\":0.01,\"l2\":0.0}}",
-        "{\"class_name\":\"VarianceScaling\",\"config\":{\"scale\":1.0,\"mode\":\"fan_avg\","
-        "\"distribution\":\"uniform\",\"seed\":4}}",
-    };
-    for (size_t i = 0; i < sizeof tfjs / sizeof tfjs[0]; i++)
-        ck_assert_msg(file_has(tpath("k/model.json"), tfjs[i]), "model.json lacks %s", tfjs[i]);
     /* the Keras export passes them as objects */
     ck_assert_int_eq(sq_export(s, "keras", tpath("k.py"), &err), 0);
     ck_assert(file_has(tpath("k.py"), "kernel_initializer=keras.initializers.HeNormal(seed=None)"));
     ck_assert(file_has(tpath("k.py"), "bias_regularizer=keras.regularizers.L1L2("
                                       "l1=0.019999999552965164, l2=0.0)"));
+    /* TF.js's own forms: VarianceScaling, L1L2 (and no activity
+     * regularizer: TF.js builds no model with one) */
+    sq_session_free(s);
+    s = model_of("input 3; add dense 2 kernel_initializer=he_normal "
+                 "bias_initializer=constant(0.5) kernel_regularizer=l2(0.01) "
+                 "bias_regularizer=l1_l2(l1=0.02,l2=0) activity_regularizer=l1; "
+                 "add batchnormalization gamma_regularizer=l2(0.001); "
+                 "add dense 1 kernel_initializer=glorot_uniform(seed=4)");
+    ck_assert_int_eq(sq_save(s, tpath("k/model.json"), &err), -1);
+    ck_assert_str_eq(err.msg, "layer dense (Dense): activity_regularizer=l1 cannot be "
+                     "expressed in the TF.js Layers format (TensorFlow.js 4.22 builds no model "
+                     "with an activity regularizer)");
+    sq_session_free(s);
+    s = model_of("input 3; add dense 2 kernel_initializer=he_normal "
+                 "bias_initializer=constant(0.5) kernel_regularizer=l2(0.01); "
+                 "add dense 1 kernel_initializer=glorot_uniform(seed=4)");
+    ck_assert_int_eq(sq_save(s, tpath("k/model.json"), &err), 0);
+    static const char *const tfjs[] = {
+        "\"kernel_initializer\":{\"class_name\":\"VarianceScaling\",\"config\":{\"scale\":2.0,"
+        "\"mode\":\"fan_in\",\"distribution\":\"normal\",\"seed\":null}}",
+        "\"kernel_regularizer\":{\"class_name\":\"L1L2\",\"config\":{\"l1\":0.0,\"l2\":0.01}}",
+        "{\"class_name\":\"VarianceScaling\",\"config\":{\"scale\":1.0,\"mode\":\"fan_avg\","
+        "\"distribution\":\"uniform\",\"seed\":4}}",
+    };
+    for (size_t i = 0; i < sizeof tfjs / sizeof tfjs[0]; i++)
+        ck_assert_msg(file_has(tpath("k/model.json"), tfjs[i]), "model.json lacks %s", tfjs[i]);
     sq_session_free(s);
     /* what TF.js cannot construct is refused by name, nothing written */
     struct { const char *opt, *want; } bad[] = {
@@ -1059,6 +1079,9 @@ START_TEST(weight_options_as_keras_writes_them)
           "(Dense): bias_initializer=variance_scaling(distribution=untruncated_normal) cannot "
           "be expressed in the TF.js Layers format (TensorFlow.js's VarianceScaling has no "
           "untruncated_normal)" },
+        { "kernel_initializer=identity(gain=2.0)", "layer d (Dense): kernel_initializer="
+          "identity(gain=2.0) cannot be expressed in the TF.js Layers format (TensorFlow.js's "
+          "Identity builds square matrices only)" },
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         char line[256];
@@ -1117,7 +1140,7 @@ START_TEST(reads_weight_options_keras_wrote)
     d = describe_all(s);
     ck_assert_str_eq(d, "add dense units=4 kernel_initializer=he_normal "
                      "kernel_regularizer=l2(0.01) activation=relu name=dense_Dense1\n"
-                     "add dense units=2 activity_regularizer=l1_l2(l1=0.001,l2=0.002) "
+                     "add dense units=2 bias_regularizer=l1_l2(l1=0.001,l2=0.002) "
                      "name=dense_Dense2\n");
     free(d);
     /* bad values of a known class are errors that change nothing */

@@ -10,7 +10,9 @@
  * none), activity_regularizer. TF.js 4.22 registers fewer classes, and
  * its model.json gets what TF.js itself writes: the VarianceScaling family
  * (glorot, he, lecun) as VarianceScaling, "normal" for a truncated normal,
- * every regularizer as L1L2.
+ * every regularizer as L1L2; what it cannot construct (an activity
+ * regularizer: "Layer invocation in the presence of activity
+ * regularizer(s) is not supported yet") is refused naming the layer.
  *
  * Read from every form: Keras 2.x and 3 objects, TF.js's, and names
  * ("he_normal", "l2"). What equals the weight's default is left unset, as
@@ -56,6 +58,22 @@ static json_t *seed_json(const sq_initializer *ini)
 
 /* ---- writing ---------------------------------------------------------------- */
 
+/* Whether built layer l has a weight of option stem `stem` that is not a
+ * square matrix. */
+static int not_square(const sq_layer *l, const char *stem)
+{
+    for (int j = 0; l->built && j < l->nweights; j++) {
+        const char *slash = strrchr(l->w[j].name, '/');
+        const char *w = slash ? slash + 1 : l->w[j].name;
+        size_t n = strlen(stem);
+        const sq_shape *sh = &l->w[j].shape;
+        if (!strncmp(w, stem, n) && (!w[n] || w[n] == '_')
+            && (sh->rank != 2 || sh->d[0] != sh->d[1]))
+            return 1;
+    }
+    return 0;
+}
+
 /* ini as a serialized initializer for fmt; NULL with err (naming the
  * layer and key) when fmt cannot hold it, or out of memory. */
 static json_t *initializer_json(const sq_initializer *ini, keras_fmt fmt, const sq_layer *l,
@@ -84,6 +102,12 @@ static json_t *initializer_json(const sq_initializer *ini, keras_fmt fmt, const 
         why = "TensorFlow.js's Orthogonal takes no seed";
     if (fmt == KERAS_FMT_TFJS && ini->kind == INIT_VARIANCE_SCALING && dist == 1)
         why = "TensorFlow.js's VarianceScaling has no untruncated_normal";
+    if (fmt == KERAS_FMT_TFJS && ini->kind == INIT_IDENTITY) {
+        char stem[SQ_WOPT_NAME];
+        snprintf(stem, sizeof stem, "%.*s", (int)(strlen(key) - strlen("_initializer")), key);
+        if (not_square(l, stem))
+            why = "TensorFlow.js's Identity builds square matrices only";
+    }
     if (why) {
         sq_initializer_text(ini, text, sizeof text);
         sq_fail(err, "layer %s (%s): %s=%s cannot be expressed in %s (%s)", l->name,
@@ -220,6 +244,10 @@ int keras_wopts_write(const sq_layer *l, const keras_kind *kk, keras_fmt fmt, js
     /* Keras's normalization layers and PReLU write no activity_regularizer
      * (their Layer.__init__ still takes one) */
     const sq_wopt *a = find_wopt(l, "activity_regularizer");
+    if (a && fmt == KERAS_FMT_TFJS)
+        return sq_fail(err, "layer %s (%s): activity_regularizer=%s cannot be expressed in %s "
+                       "(TensorFlow.js 4.22 builds no model with an activity regularizer)",
+                       l->name, l->kind->class_name, a->text, keras_fmt_name(fmt));
     if (a)
         return set(cfg, "activity_regularizer", regularizer_json(&a->reg, fmt), err);
     if (trained && !(kk && kk->no_activity))
