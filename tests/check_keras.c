@@ -935,7 +935,7 @@ static int example_with_options(const sq_layer_kind *k, int activity, char *buf,
     const char *at = NULL;
     for (const char *p = k->example; (p = strstr(p, "add ")); p++) {
         char word[64];
-        if (sscanf(p + 4, "%63s", word) == 1 && sq_kind_find(word) == k)
+        if (sscanf(p + 4, "%63[^; ]", word) == 1 && sq_kind_find(word) == k)
             at = p;
     }
     ck_assert_ptr_nonnull(at);

@@ -193,16 +193,20 @@ int sq_layer_init_weight(const sq_layer *l, const sq_weight_spec *w, float *dst,
 
 /* ---- for help and completion --------------------------------------------------- */
 
-/* The words of the kind's example's last `add` (parentheses kept whole):
- * a layer made from them, or NULL. */
+/* The words of the example's last `add` of kind k (parentheses kept
+ * whole; Embedding's example adds an LSTM after it): a layer made from
+ * them, or NULL. */
 static sq_layer *example_layer(const sq_layer_kind *k)
 {
     if (!k->example)
         return NULL;
     const char *add = NULL;
-    for (const char *p = k->example; (p = strstr(p, "add ")); p++)
-        if (p == k->example || p[-1] == ' ' || p[-1] == ';')
+    for (const char *p = k->example; (p = strstr(p, "add ")); p++) {
+        char word[64];
+        if ((p == k->example || p[-1] == ' ' || p[-1] == ';')
+            && sscanf(p + 4, "%63[^; ]", word) == 1 && sq_kind_find(word) == k)
             add = p;
+    }
     if (!add)
         return NULL;
     char buf[512];
