@@ -850,12 +850,29 @@ START_TEST(masked_recurrent_layers)
                       err.msg);
         sq_session_free(s);
     }
-    sq_session *s = model_of("input 4 3 2; add masking; add timedistributed flatten; "
-                             "add lstm 2 name=l");
+    sq_session *s = model_of("input 4 3 2; add masking; add timedistributed "
+                             "globalaveragepooling1d name=t; add lstm 2 name=l");
     ck_assert_int_eq(sq_export(s, "onnx", tpath("u.onnx"), &err), -1);
-    ck_assert_str_eq(err.msg, "layer l (LSTM): its input's Keras mask comes through layers whose "
-                     "mask this seqsh cannot follow into ONNX");
+    ck_assert_str_eq(err.msg, "layer t (TimeDistributed): its input's Keras mask reaches the "
+                     "GlobalAveragePooling1D it wraps, which this seqsh cannot follow into ONNX");
     ck_assert_int_eq(access(tpath("u.onnx"), F_OK), -1);
+    ck_assert_int_eq(sq_export(s, "pytorch", tpath("u.py"), &err), -1);
+    ck_assert_str_eq(err.msg, "layer t (TimeDistributed): its input's Keras mask reaches the "
+                     "GlobalAveragePooling1D it wraps, which cannot be expressed in PyTorch by "
+                     "this seqsh");
+    sq_session_free(s);
+    /* a masked GlobalAveragePooling1D: ONNX and PyTorch follow the mask
+     * (their outputs: make check-interop); TF.js averages every step */
+    s = model_of("input 6; add embedding 9 3 mask_zero=true; add globalaveragepooling1d name=g; "
+                 "add dense 2");
+    ck_assert_msg(sq_export(s, "onnx", tpath("g.onnx"), &err) == 0, "%s", err.msg);
+    ck_assert_msg(sq_export(s, "pytorch", tpath("g.py"), &err) == 0, "%s", err.msg);
+    ck_assert_int_eq(sq_save(s, tpath("g/model.json"), &err), -1);
+    ck_assert_str_eq(err.msg, "layer g (GlobalAveragePooling1D): a masked input cannot be "
+                     "expressed in the TF.js Layers format (TensorFlow.js's "
+                     "GlobalAveragePooling1D averages every step, Keras 2.6's only the unmasked "
+                     "ones)");
+    ck_assert_msg(sq_save(s, tpath("g.h5"), &err) == 0, "%s", err.msg);
     sq_session_free(s);
     /* TF.js: a Bidirectional returning sequences on a masked input gives
      * no zeros at masked steps; fine while a masked recurrent layer reads

@@ -423,6 +423,10 @@ static const struct { const char *input, *lines; int ids; } grad_cases[] = {
     { "6", "embedding 9 3 mask_zero=true; bidirectional gru 2 go_backwards=true return_sequences=true merge_mode=ave", 1 },
     { "6", "embedding 9 3; lstm 2", 1 },
     { "6 3", "dense 3 use_bias=false; masking; lstm 3 return_sequences=true; simplernn 2", 2 },
+    /* GlobalAveragePooling1D's mean over the unmasked steps (whole rows of
+     * zeros are masked; no sample is all masked: Keras's 0 / 0 there) */
+    { "6 3", "dense 3 use_bias=false; masking; globalaveragepooling1d keepdims=true; dense 2", 2 },
+    { "6 3", "dense 3 use_bias=false; masking; layernormalization; leakyrelu 0.2; globalaveragepooling1d", 2 },
     /* stateful: every pass starts from the same stored states */
     { "5 3", "dense 3; lstm 3 stateful=true return_sequences=true; gru 2 stateful=true", 0 },
 };
@@ -1016,6 +1020,176 @@ START_TEST(test_faults)
 }
 END_TEST
 
+/* ---- masks through the layers Keras passes them through -------------- */
+
+/* Keras 2.6's advanced activations and LayerNormalization support masking
+ * (the mask passes unchanged): an LSTM after them skips the padding, so a
+ * padded sequence gives what its unpadded part alone gives. */
+START_TEST(test_mask_passes_through)
+{
+    static const char *const kinds[] = {
+        "layernormalization", "leakyrelu 0.2", "prelu shared_axes=1", "elu alpha=0.5",
+        "relu 6 negative_slope=0.1 threshold=0.05", "thresholdedrelu 0.1",
+        "dense 4 tanh", "dropout 0.5", "activation relu", "batchnormalization",
+    };
+    for (size_t k = 0; k < sizeof kinds / sizeof kinds[0]; k++) {
+        sq_error err;
+        sq_session *s = sq_session_new();
+        sq_seed(s, 5);
+        char lines[256];
+        snprintf(lines, sizeof lines, "embedding 9 4 mask_zero=true; dense 4; %s; lstm 3",
+                 kinds[k]);
+        add_lines(s, lines);
+        /* a random PReLU alpha, BatchNormalization statistics: not the identity */
+        for (size_t i = 0; i < s->model->nparams; i++)
+            if (s->model->params[i] == 0.0f)
+                s->model->params[i] = 0.1f + 0.01f * (float)(i % 7);
+        sq_mask_rule rule[4];
+        ck_assert_int_eq(sq_model_mask_rules(s->model, rule), 0);  /* the LSTM ends it */
+        ck_assert_msg(rule[2] == SQ_MASK_KEEP, "%s does not pass the mask", kinds[k]);
+        float ids[3][6] = { { 3, 5, 2, 0, 0, 0 }, { 0, 0, 7, 1, 4, 8 }, { 6, 0, 2, 0, 3, 1 } };
+        float kept[3][6] = { { 3, 5, 2 }, { 7, 1, 4, 8 }, { 6, 2, 3, 1 } };
+        long nkept[3] = { 3, 4, 4 };
+        sq_tensor x = { { 2, { 3, 6 } }, &ids[0][0] }, y;
+        ck_assert_msg(sq_call(s, &x, &y, &err) == 0, "%s: %s", kinds[k], err.msg);
+        for (int b = 0; b < 3; b++) {
+            sq_tensor xb = { { 2, { 1, nkept[b] } }, kept[b] }, yb;
+            ck_assert_msg(sq_call(s, &xb, &yb, &err) == 0, "%s: %s", kinds[k], err.msg);
+            for (int j = 0; j < 3; j++)
+                ck_assert_msg(near(y.data[b * 3 + j], yb.data[j]), "%s: sample %d: %g with "
+                              "the padding, %g without", kinds[k], b, y.data[b * 3 + j],
+                              yb.data[j]);
+            sq_tensor_free(&yb);
+        }
+        sq_tensor_free(&y);
+        sq_session_free(s);
+    }
+}
+END_TEST
+
+/* GlobalAveragePooling1D takes the mean of the unmasked steps (Keras 2.6's
+ * sum(x * mask) / sum(mask), NaN when every step is masked), against a
+ * naive loop over the embeddings it loaded; its output has no mask. */
+START_TEST(test_global_average_masked)
+{
+    for (int keep = 0; keep < 2; keep++) {
+        sq_error err;
+        sq_session *s = sq_session_new();
+        sq_seed(s, 3);
+        add_lines(s, keep ? "embedding 9 4 mask_zero=true; globalaveragepooling1d keepdims=true"
+                          : "embedding 9 4 mask_zero=true; globalaveragepooling1d");
+        sq_mask_rule rule[2];
+        ck_assert_int_eq(sq_model_mask_rules(s->model, rule), 0);
+        float ids[4][5] = { { 3, 0, 5, 0, 8 }, { 1, 2, 3, 4, 5 }, { 0, 0, 0, 0, 7 },
+                            { 0, 0, 0, 0, 0 } };
+        sq_tensor x = { { 2, { 4, 5 } }, &ids[0][0] }, y;
+        ck_assert_msg(sq_call(s, &x, &y, &err) == 0, "%s", err.msg);
+        ck_assert_int_eq(y.shape.rank, keep ? 3 : 2);
+        const float *e = s->model->params;   /* (9, 4) */
+        for (int b = 0; b < 4; b++)
+            for (int c = 0; c < 4; c++) {
+                double sum = 0;
+                int n = 0;
+                for (int t = 0; t < 5; t++)
+                    if (ids[b][t] != 0) {
+                        sum += e[(int)ids[b][t] * 4 + c];
+                        n++;
+                    }
+                float got = y.data[b * 4 + c];
+                if (n == 0)
+                    ck_assert_msg(isnan(got), "an all-masked sample gives %g, Keras NaN", got);
+                else
+                    ck_assert_msg(near(got, (float)(sum / n)), "[%d][%d]: %g, naive %g", b, c,
+                                  got, sum / n);
+            }
+        sq_tensor_free(&y);
+        sq_session_free(s);
+    }
+    /* Masking's mask too, and GlobalMaxPooling1D ignores masks (Keras 2.6
+     * gives it none) */
+    sq_error err;
+    sq_session *s = sq_session_new();
+    long d[2] = { 4, 2 };
+    ck_assert_int_eq(sq_input(s, 2, d, &err), 0);
+    add_lines(s, "masking 0.5; globalaveragepooling1d");
+    float x[2][4][2] = { { { 1, 2 }, { 0.5f, 0.5f }, { 3, -4 }, { 0.5f, 1 } },
+                         { { 0.5f, 0.5f }, { -1, 6 }, { 0.5f, 0.5f }, { 0.5f, 0.5f } } };
+    float want[2][2] = { { 1.5f, -1.0f / 3 }, { -1, 6 } };
+    sq_tensor tx = { { 3, { 2, 4, 2 } }, &x[0][0][0] }, y;
+    ck_assert_int_eq(sq_call(s, &tx, &y, &err), 0);
+    for (int i = 0; i < 4; i++)
+        ck_assert_msg(near(y.data[i], (&want[0][0])[i]), "masking: %g, naive %g", y.data[i],
+                      (&want[0][0])[i]);
+    sq_tensor_free(&y);
+    ck_assert_int_eq(sq_model_new(s, NULL, &err), 0);
+    ck_assert_int_eq(sq_input(s, 2, d, &err), 0);
+    add_lines(s, "masking 0.5; globalmaxpooling1d");
+    ck_assert_int_eq(sq_call(s, &tx, &y, &err), 0);
+    /* Masking zeroes the masked steps */
+    ck_assert(near(y.data[0], 3) && near(y.data[1], 2) && near(y.data[2], 0)
+              && near(y.data[3], 6));
+    sq_tensor_free(&y);
+    sq_session_free(s);
+}
+END_TEST
+
+/* Keras 2.6 drops a mask silently at a layer without mask support (Flatten,
+ * Conv1D, GlobalMaxPooling1D: base_layer._set_mask_metadata returns at
+ * once), but TimeDistributed asks the layer it wraps for the mask of each
+ * step, and base_layer's compute_mask raises there. */
+START_TEST(test_mask_errors)
+{
+    sq_error err;
+    sq_session *s = sq_session_new();
+    add_lines(s, "embedding 9 4 mask_zero=true input_length=6; flatten; dense 2");
+    ck_assert_int_eq(sq_model_new(s, NULL, &err), 0);
+    add_lines(s, "embedding 9 4 mask_zero=true input_length=6; conv1d 3 2; lstm 2");
+    ck_assert_int_eq(sq_model_new(s, NULL, &err), 0);
+    long d[3] = { 5, 4, 3 };
+    ck_assert_int_eq(sq_input(s, 3, d, &err), 0);
+    add_lines(s, "masking; timedistributed dense 2");
+    char *before = sq_summary(s, &err);
+    /* (flatten and conv1d were named in the models before) */
+    add_fails(s, "timedistributed flatten", "Layer flatten_1 does not support masking, but was "
+              "passed an input_mask: Tensor(shape=(None, 4), dtype=bool)");
+    add_fails(s, "timedistributed conv1d 2 2", "Layer conv1d_1 does not support masking");
+    char *after = sq_summary(s, &err);
+    ck_assert_str_eq(before, after);
+    free(before);
+    free(after);
+    /* Keras 2.6's Softmax layer adds its input's mask to the input, aligned
+     * at the last axis: TensorFlow's error where the shapes differ */
+    ck_assert_int_eq(sq_model_new(s, NULL, &err), 0);
+    add_lines(s, "embedding 10 4 mask_zero=true input_length=7; dense 5");
+    add_fails(s, "softmax", "Dimensions must be equal, but are 5 and 7 (layer softmax: Keras "
+              "2.6's Softmax adds its input's mask, of shape (None, 7), to its input, of shape "
+              "(None, 7, 5), aligned at the last axis; use the activation softmax instead, "
+              "which takes no mask)");
+    add_lines(s, "dense 7");
+    add_fails(s, "softmax", "which puts the mask of one row on others");
+    add_lines(s, "activation softmax; lstm 2; softmax");
+    ck_assert_int_eq(sq_model_new(s, NULL, &err), 0);
+    ck_assert_int_eq(sq_input(s, 3, d, &err), 0);
+    add_lines(s, "masking; timedistributed dense 2");
+    /* a wrapped layer that supports masking is fine */
+    add_ok(s, "timedistributed globalaveragepooling1d");
+    sq_mask_rule rule[3];
+    ck_assert_int_eq(sq_model_mask_rules(s->model, rule), 1);
+    ck_assert_int_eq(rule[2], SQ_MASK_MAKE);   /* any() of each step's mask */
+    /* a model built by its first call has that call's batch, which Keras's
+     * TimeDistributed.compute_mask then returns the mask for unasked */
+    ck_assert_int_eq(sq_model_new(s, NULL, &err), 0);
+    add_lines(s, "masking; timedistributed flatten");
+    sq_tensor x, y;
+    long xd[4] = { 2, 5, 4, 3 };
+    ck_assert_int_eq(sq_tensor_generate(s, "ones", 4, xd, &x, &err), 0);
+    ck_assert_msg(sq_call(s, &x, &y, &err) == 0, "%s", err.msg);
+    sq_tensor_free(&x);
+    sq_tensor_free(&y);
+    sq_session_free(s);
+}
+END_TEST
+
 static Suite *rnn_suite(void)
 {
     Suite *su = suite_create("rnn");
@@ -1039,6 +1213,9 @@ static Suite *rnn_suite(void)
     tcase_add_test(tc, test_save_load_round_trip);
     tcase_add_test(tc, test_nested_wrappers);
     tcase_add_test(tc, test_fit_masked);
+    tcase_add_test(tc, test_mask_passes_through);
+    tcase_add_test(tc, test_global_average_masked);
+    tcase_add_test(tc, test_mask_errors);
     tcase_add_test(tc, test_faults);
     suite_add_tcase(su, tc);
     return su;

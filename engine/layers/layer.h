@@ -246,6 +246,14 @@ typedef struct sq_layer_kind {
      * creates the wrapped layer (l->inner) from every word but the
      * wrapper's own options, name=, trainable= and the input shape. */
     int wraps;
+    /* Keras's error when l, on an input of shape in that carries a mask,
+     * cannot take it; NULL = every mask is fine (Keras 2.6 drops a mask
+     * at a layer without mask support, silently, except where a layer
+     * asks another for its mask: TimeDistributed asks the layer it wraps). */
+    int (*mask_check)(const sq_layer *l, const sq_shape *in, sq_error *err);
+    /* forward computes with its input's mask (a recurrent layer,
+     * GlobalAveragePooling1D), not only passes it on */
+    int reads_mask;
     /* Releases what configure allocated in the state (a wrapper's copies). */
     void (*deinit)(sq_layer *l);
     /* With deinit: makes dst's state (a byte copy of src's) its own, deep
@@ -293,6 +301,11 @@ extern const sq_layer_kind *const sq_kinds[];
 sq_mask_rule sq_mask_keep(const sq_layer *l, int in_masked);
 /* l's rule for an input with or without a mask. */
 sq_mask_rule sq_layer_mask_rule(const sq_layer *l, int in_masked);
+/* Whether l, or a layer it wraps, computes with its input's mask. */
+int sq_layer_reads_mask(const sq_layer *l);
+/* Keras's error when l cannot take the mask its input (of shape in) has
+ * (in_masked); 0 otherwise. */
+int sq_layer_mask_check(const sq_layer *l, const sq_shape *in, int in_masked, sq_error *err);
 
 /* ---- activations (activation.c) ----------------------------------------- */
 int sq_activation_find(const char *name);  /* index or -1 */

@@ -94,6 +94,16 @@ sq_mask_rule sq_layer_mask_rule(const sq_layer *l, int in_masked)
     return r == SQ_MASK_KEEP && !in_masked ? SQ_MASK_DROP : r;
 }
 
+int sq_layer_reads_mask(const sq_layer *l)
+{
+    return l->kind->reads_mask || (l->inner && sq_layer_reads_mask(l->inner));
+}
+
+int sq_layer_mask_check(const sq_layer *l, const sq_shape *in, int in_masked, sq_error *err)
+{
+    return in_masked && l->kind->mask_check ? l->kind->mask_check(l, in, err) : 0;
+}
+
 int sq_fail_min_ndim(sq_error *err, const sq_layer *l, int min, const sq_shape *in)
 {
     char s[128];

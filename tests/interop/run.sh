@@ -273,8 +273,31 @@ add batchnormalization moving_variance_initializer=random_uniform(minval=0.5,max
 add prelu alpha_initializer=constant(0.25) alpha_regularizer=l2(0.01)
 add dense 3 kernel_initializer=identity(gain=0.5)
 SEQ
-differs="bilinear outpad tdilated dwdilated masked2"
-models="conv acts base wave2 wave2tf embed masking masked2 maskedgru rnnacts frames wave2d wopts $differs"
+# masks through the layers Keras 2.6 passes them through, into an LSTM
+cat >"$work/maskkeep.seq" <<'SEQ'
+seed 20
+input 7
+add embedding 10 4 mask_zero=true
+add dense 5
+add layernormalization
+add leakyrelu 0.2
+add prelu shared_axes=1
+add elu
+add relu 6
+add thresholdedrelu 0.05
+add lstm 3
+SEQ
+# GlobalAveragePooling1D's mean of the unmasked steps; TF.js averages all
+cat >"$work/maskgap.seq" <<'SEQ'
+seed 21
+input 7
+add embedding 10 4 mask_zero=true
+add dense 5 tanh
+add globalaveragepooling1d
+add dense 2
+SEQ
+differs="bilinear outpad tdilated dwdilated masked2 maskgap"
+models="conv acts base wave2 wave2tf embed masking masked2 maskedgru rnnacts frames wave2d wopts maskkeep $differs"
 
 cd "$work"
 $PY -c "
@@ -303,6 +326,9 @@ for m in ('bilinear', 'outpad', 'tdilated'):
     np.save(m + '_x.npy', r.uniform(-1, 1, (2, 5, 6, 2)).astype(np.float32))
 np.save('dwdilated_x.npy', r.uniform(-1, 1, (2, 7, 8, 2)).astype(np.float32))
 np.save('wopts_x.npy', r.uniform(-1, 1, (3, 6, 3)).astype(np.float32))
+for m in ('maskkeep', 'maskgap'):
+    np.save(m + '_x.npy', np.array([[0, 3, 5, 0, 2, 9, 0], [4, 0, 0, 1, 7, 0, 0],
+                                    [1, 2, 3, 4, 5, 6, 7]], np.float32))
 "
 # random weights (biases, moving statistics and all), so that every weight's
 # layout counts; the models load them after building
