@@ -1190,6 +1190,101 @@ START_TEST(test_mask_errors)
 }
 END_TEST
 
+/* The loss and metrics of a model whose output carries a mask, as Keras
+ * 2.6 takes them (compile_utils.apply_mask: the mask is the sample weight,
+ * or multiplies it; losses_utils.reduce_weighted_loss divides by every
+ * step, masked or not; metrics are the masked steps' weighted means),
+ * against naive sums over the predictions: evaluate, the loss fit reports
+ * for its one full batch, val_loss, the step SGD makes on the last bias,
+ * and targets at masked steps that change nothing. */
+START_TEST(test_masked_loss)
+{
+    for (int weighted = 0; weighted < 2; weighted++) {
+        sq_error err;
+        sq_session *s = sq_session_new();
+        sq_seed(s, 8);
+        add_lines(s, "embedding 6 3 mask_zero=true input_length=5; lstm 4 return_sequences=true; "
+                     "timedistributed dense 2");
+        const char *k[1] = { "learning_rate" }, *v[1] = { "0.1" };
+        ck_assert(sq_compile(s, "sgd", "mse", "mae", 1, k, v, &err) == 0);
+        enum { B = 4, T = 5, D = 2 };
+        float ids[B][T] = { { 1, 2, 0, 0, 0 }, { 0, 3, 4, 5, 1 }, { 2, 0, 2, 0, 2 },
+                            { 5, 4, 3, 2, 1 } };
+        float y[B][T][D], sw[B] = { 1, 2, 0.5f, 3 };
+        for (int b = 0; b < B; b++)
+            for (int t = 0; t < T; t++)
+                for (int j = 0; j < D; j++)
+                    y[b][t][j] = (float)((b * 7 + t * 3 + j * 5) % 11) / 5.0f - 1;
+        sq_tensor x = { { 2, { B, T } }, &ids[0][0] }, ty = { { 3, { B, T, D } }, &y[0][0][0] };
+        sq_tensor pred;
+        ck_assert_int_eq(sq_predict(s, &x, B, &pred, &err), 0);
+        /* the naive masked loss, mae and the bias gradient */
+        double loss = 0, mae = 0, wsum = 0, gb[D] = { 0 };
+        for (int b = 0; b < B; b++)
+            for (int t = 0; t < T; t++) {
+                double w = ids[b][t] != 0 ? (weighted ? sw[b] : 1) : 0, se = 0, ae = 0;
+                for (int j = 0; j < D; j++) {
+                    double e = pred.data[(b * T + t) * D + j] - y[b][t][j];
+                    se += e * e / D;
+                    ae += fabs(e) / D;
+                    gb[j] += w * 2 * e / D / (B * T);
+                }
+                loss += w * se / (B * T);
+                mae += w * ae;
+                wsum += w;
+            }
+        mae /= wsum;
+        /* targets at masked steps change nothing */
+        for (int j = 0; j < D; j++)
+            y[0][3][j] = y[2][1][j] = 100;
+        double vals[2];
+        const char *names[2];
+        int n;
+        if (!weighted) {
+            ck_assert_msg(sq_evaluate(s, &x, &ty, B, 0, NULL, NULL, vals, names, 2, &n, &err) == 0,
+                          "%s", err.msg);
+            ck_assert_msg(fabs(vals[0] - loss) <= 1e-6 + 1e-5 * loss, "evaluate: loss %.9g, "
+                          "naive %.9g", vals[0], loss);
+            ck_assert_msg(fabs(vals[1] - mae) <= 1e-6 + 1e-5 * mae, "evaluate: mae %.9g, naive "
+                          "%.9g", vals[1], mae);
+        }
+        /* one step on the whole batch; sample weights multiply the mask */
+        float bias[D];
+        const sq_layer *td = s->model->layers[2];
+        memcpy(bias, s->model->params + td->param_off + 4 * D, sizeof bias);
+        sq_tensor tsw = { { 1, { B } }, sw };
+        sq_fit_opts o = { .epochs = 1, .batch_size = B, .shuffle = 0, .verbose = 0,
+                          .val_x = weighted ? NULL : &x, .val_y = weighted ? NULL : &ty,
+                          .sample_weights = weighted ? &tsw : NULL };
+        ck_assert_msg(sq_fit(s, &x, &ty, &o, NULL, NULL, &err) == 0, "%s", err.msg);
+        double h[1];
+        ck_assert_int_eq(sq_history_values(s, "loss", h, 1), 1);
+        ck_assert_msg(fabs(h[0] - loss) <= 1e-6 + 1e-5 * loss, "fit: loss %.9g, naive %.9g",
+                      h[0], loss);
+        ck_assert_int_eq(sq_history_values(s, "mae", h, 1), 1);
+        ck_assert_msg(fabs(h[0] - mae) <= 1e-6 + 1e-5 * mae, "fit: mae %.9g, naive %.9g", h[0],
+                      mae);
+        if (!weighted) {
+            /* validation on the same data after the step: evaluate's */
+            double vl[1];
+            ck_assert_int_eq(sq_history_values(s, "val_loss", vl, 1), 1);
+            ck_assert_msg(sq_evaluate(s, &x, &ty, B, 0, NULL, NULL, vals, names, 2, &n, &err)
+                          == 0, "%s", err.msg);
+            ck_assert_msg(fabs(vl[0] - vals[0]) <= 1e-6 + 1e-5 * vals[0], "val_loss %.9g, "
+                          "evaluate %.9g", vl[0], vals[0]);
+        }
+        for (int j = 0; j < D; j++) {
+            double want = bias[j] - 0.1 * gb[j];
+            float got = s->model->params[td->param_off + 4 * D + j];
+            ck_assert_msg(fabs(got - want) <= 1e-6 + 1e-5 * fabs(want), "bias[%d] %.9g after "
+                          "the step, naive %.9g", j, got, want);
+        }
+        sq_tensor_free(&pred);
+        sq_session_free(s);
+    }
+}
+END_TEST
+
 static Suite *rnn_suite(void)
 {
     Suite *su = suite_create("rnn");
@@ -1216,6 +1311,7 @@ static Suite *rnn_suite(void)
     tcase_add_test(tc, test_mask_passes_through);
     tcase_add_test(tc, test_global_average_masked);
     tcase_add_test(tc, test_mask_errors);
+    tcase_add_test(tc, test_masked_loss);
     tcase_add_test(tc, test_faults);
     suite_add_tcase(su, tc);
     return su;

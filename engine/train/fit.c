@@ -363,14 +363,24 @@ static const float *loss_targets(const struct sq_compiled *c, const plan *p, loo
     return lm->tbuf;
 }
 
-/* Row weights from per-sample weights bw (NULL: none). */
-static const float *row_weights(const plan *p, loop_mem *lm, const float *bw, long b)
+/* The row weights of the loss and the metrics, once the forward pass has
+ * run on b samples: per-sample weights bw (NULL: none) times the mask of
+ * the model's output when it has one, as Keras 2.6's compile_utils
+ * apply_mask makes the mask the sample weight (or multiplies them); NULL
+ * when neither. The loss stays Keras's SUM_OVER_BATCH_SIZE, divided by all
+ * the rows, masked or not (losses_utils.reduce_weighted_loss's
+ * _num_elements); the metrics are the weighted means of the rows. */
+static const float *row_weights(const sq_model *m, const plan *p, loop_mem *lm,
+                                const float *bw, long b)
 {
-    if (!bw)
+    const uint8_t *mask = m->n ? lm->ws.mask[m->n - 1] : NULL;
+    if (!bw && !mask)
         return NULL;
     for (long i = 0; i < b; i++)
-        for (long r = 0; r < p->rows; r++)
-            lm->rw[i * p->rows + r] = bw[i];
+        for (long r = 0; r < p->rows; r++) {
+            size_t k = (size_t)(i * p->rows + r);
+            lm->rw[k] = (bw ? bw[i] : 1.0f) * (mask && !mask[k] ? 0.0f : 1.0f);
+        }
     return lm->rw;
 }
 
@@ -438,7 +448,7 @@ static int eval_range(sq_model *m, loop_mem *lm, const plan *p, const sq_tensor 
             int L = m->n - 1;
             const float *t = y->data + (size_t)(b0 + f) * p->sy;
             long rows = bl * p->rows;
-            const float *rw = row_weights(p, lm, sw ? sw + b0 + f : NULL, bl);
+            const float *rw = row_weights(m, p, lm, sw ? sw + b0 + f : NULL, bl);
             double loss = sq_loss_eval(&c->loss, p->loss_logits,
                                        p->read_z ? lm->ws.z[L] : lm->ws.y[L],
                                        loss_targets(c, p, lm, t, rows), rows, p->last, rw, NULL);
@@ -512,15 +522,18 @@ static int training_room(sq_model *m, int epochs, size_t extra, sq_error *err)
     return 0;
 }
 
-/* One training step on the b samples gathered in lm; the batch's loss
- * (penalties included). */
-static double train_step(sq_session *s, loop_mem *lm, const plan *p, long b, const float *rw)
+/* One training step on the b samples gathered in lm (per-sample weights bw
+ * or NULL); the batch's loss (penalties included). *rwp gets the row
+ * weights the loss took, for the metrics. */
+static double train_step(sq_session *s, loop_mem *lm, const plan *p, long b, const float *bw,
+                         const float **rwp)
 {
     sq_model *m = s->model;
     struct sq_compiled *c = m->compiled;
     int L = m->n - 1;
     long rows = b * p->rows;
     sq_train_forward(m, &lm->ws, lm->bx, b, 1, &s->rng);
+    const float *rw = *rwp = row_weights(m, p, lm, bw, b);
     double loss = sq_loss_eval(&c->loss, p->loss_logits, p->read_z ? lm->ws.z[L] : lm->ws.y[L],
                                loss_targets(c, p, lm, lm->by, rows), rows, p->last, rw,
                                lm->dout);
@@ -540,7 +553,7 @@ static double train_step(sq_session *s, loop_mem *lm, const plan *p, long b, con
  * batch's loss in *loss; -1 on every process, after the update, when one
  * failed or was interrupted. */
 static int split_train_step(sq_session *s, loop_mem *lm, const plan *p, long b, long bl,
-                            const float *rw, uint64_t step, double *loss, sq_error *err)
+                            const float *bw, uint64_t step, double *loss, sq_error *err)
 {
     sq_model *m = s->model;
     struct sq_compiled *c = m->compiled;
@@ -554,6 +567,7 @@ static int split_train_step(sq_session *s, loop_mem *lm, const plan *p, long b, 
     lm->ws.batch_all = b;
     lm->ws.sum = sq_dist_sum_double;
     sq_train_forward(m, &lm->ws, lm->bx, bl, 1, &rng);
+    const float *rw = row_weights(m, p, lm, bw, bl);
     double part = 0;
     int failed = 0;
     if (bl > 0) {
@@ -717,14 +731,14 @@ int sq_fit(sq_session *s, const sq_tensor *x, const sq_tensor *y,
             if (in.sw)
                 for (long i = 0; i < bl; i++)
                     lm.bw[i] = in.sw[lm.perm[b0 + f + i]];
-            const float *rw = row_weights(&p, &lm, in.sw ? lm.bw : NULL, bl);
+            const float *bw = in.sw ? lm.bw : NULL, *rw;
             double loss;
             if (lm.split) {
-                rc = split_train_step(s, &lm, &p, b, bl, rw,
+                rc = split_train_step(s, &lm, &p, b, bl, bw,
                                       (uint64_t)(ep - o->initial_epoch) * (uint64_t)steps
                                       + (uint64_t)st, &loss, err);
             } else {
-                loss = train_step(s, &lm, &p, b, rw);
+                loss = train_step(s, &lm, &p, b, bw, &rw);
                 int L = m->n - 1;
                 for (int i = 0; i < c->nmetrics && rc == 0; i++)
                     rc = sq_metric_update(&p.metric[i], &lm.acc[i], lm.ws.y[L], lm.by,
