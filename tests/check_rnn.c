@@ -1285,6 +1285,43 @@ START_TEST(test_masked_loss)
 }
 END_TEST
 
+/* Ids out of Embedding's range: TensorFlow's error in fit (training x or
+ * validation data) and evaluate, before any step changes a weight (Keras
+ * fails at the batch that holds one, after the steps before it). */
+START_TEST(test_embedding_ids_checked)
+{
+    sq_error err;
+    sq_session *s = sq_session_new();
+    add_lines(s, "embedding 5 2 input_length=3; flatten; dense 1");
+    ck_assert(sq_compile(s, "sgd", "mse", NULL, 0, NULL, NULL, &err) == 0);
+    float good[4][3] = { { 0, 1, 2 }, { 3, 4, 0 }, { 1, 1, 1 }, { 2, 3, 4 } };
+    float bad[4][3] = { { 0, 1, 2 }, { 3, 4, 0 }, { 1, 5, 1 }, { 2, 3, 4 } };
+    float y[4] = { 1, 0, 1, 0 };
+    sq_tensor xg = { { 2, { 4, 3 } }, &good[0][0] }, xb = { { 2, { 4, 3 } }, &bad[0][0] };
+    sq_tensor ty = { { 2, { 4, 1 } }, y };
+    size_t np = s->model->nparams;
+    float *before = malloc(np * sizeof *before);
+    memcpy(before, s->model->params, np * sizeof *before);
+    sq_fit_opts o = { .epochs = 2, .batch_size = 1, .shuffle = 0, .verbose = 0 };
+    ck_assert_int_eq(sq_fit(s, &xb, &ty, &o, NULL, NULL, &err), -1);
+    ck_assert_str_eq(err.msg, "indices[2,1] = 5 is not in [0, 5) (layer embedding: ids must be "
+                     "whole numbers from 0 to input_dim - 1)");
+    o.val_x = &xb;
+    o.val_y = &ty;
+    ck_assert_int_eq(sq_fit(s, &xg, &ty, &o, NULL, NULL, &err), -1);
+    ck_assert_msg(strstr(err.msg, "indices[2,1] = 5 is not in [0, 5)"), "%s", err.msg);
+    ck_assert(!memcmp(before, s->model->params, np * sizeof *before));
+    ck_assert_int_eq(sq_history_epochs(s), 0);
+    double v[2];
+    const char *names[2];
+    int n;
+    ck_assert_int_eq(sq_evaluate(s, &xb, &ty, 2, 0, NULL, NULL, v, names, 2, &n, &err), -1);
+    ck_assert_msg(strstr(err.msg, "indices[2,1] = 5 is not in [0, 5)"), "%s", err.msg);
+    free(before);
+    sq_session_free(s);
+}
+END_TEST
+
 static Suite *rnn_suite(void)
 {
     Suite *su = suite_create("rnn");
@@ -1312,6 +1349,7 @@ static Suite *rnn_suite(void)
     tcase_add_test(tc, test_global_average_masked);
     tcase_add_test(tc, test_mask_errors);
     tcase_add_test(tc, test_masked_loss);
+    tcase_add_test(tc, test_embedding_ids_checked);
     tcase_add_test(tc, test_faults);
     suite_add_tcase(su, tc);
     return su;

@@ -150,6 +150,9 @@ static int prepare(sq_session *s, const sq_tensor *x, const sq_tensor *y, plan *
     } else if (sq_model_check_input(m, &x->shape, err) < 0) {
         return -1;
     }
+    /* Embedding's ids: TensorFlow's error, here before any step */
+    if (sq_model_check_data(m, x, err) < 0)
+        return -1;
     sq_shape out = m->layers[m->n - 1]->out_shape;
     p->last = out.d[out.rank - 1];
     size_t osample = 1;
@@ -646,7 +649,7 @@ int sq_fit(sq_session *s, const sq_tensor *x, const sq_tensor *y,
                     sq_shape_str(&vx->shape, a, sizeof a));
             goto fail_inputs;
         }
-        if (sq_model_check_input(m, &vx->shape, err) < 0)
+        if (sq_model_check_input(m, &vx->shape, err) < 0 || sq_model_check_data(m, vx, err) < 0)
             goto fail_inputs;
         int same = vx->shape.rank == x->shape.rank;
         for (int i = 1; same && i < x->shape.rank; i++)
