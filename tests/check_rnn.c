@@ -1322,6 +1322,84 @@ START_TEST(test_embedding_ids_checked)
 }
 END_TEST
 
+/* A model with a fixed batch (a stateful one): fit, evaluate and predict
+ * take any number of samples that is a multiple of it, in batches of it;
+ * fit over 6 samples in order is three fits of 2 after one another (the
+ * states carry on between batches); any other size is Keras's input error
+ * for the first batch of another size, before anything changes. */
+START_TEST(test_fixed_batch_multiples)
+{
+    sq_error err;
+    sq_session *a = sq_session_new(), *b = sq_session_new();
+    const char *k[1] = { "learning_rate" }, *v[1] = { "0.1" };
+    for (int i = 0; i < 2; i++) {
+        sq_session *s = i ? b : a;
+        sq_seed(s, 6);
+        add_lines(s, "lstm 3 stateful=true batch_input_shape=(2,3,2); dense 1");
+        ck_assert(sq_compile(s, "sgd", "mse", NULL, 1, k, v, &err) == 0);
+    }
+    float x[7][3][2], y[7];
+    for (int i = 0; i < 7; i++) {
+        y[i] = (float)drand(-1, 1);
+        for (int t = 0; t < 3; t++)
+            for (int j = 0; j < 2; j++)
+                x[i][t][j] = (float)drand(-1, 1);
+    }
+    sq_tensor x6 = { { 3, { 6, 3, 2 } }, &x[0][0][0] }, y6 = { { 2, { 6, 1 } }, y };
+    sq_fit_opts o = { .epochs = 1, .batch_size = 2, .shuffle = 0, .verbose = 0 };
+    ck_assert_msg(sq_fit(a, &x6, &y6, &o, NULL, NULL, &err) == 0, "%s", err.msg);
+    for (int i = 0; i < 3; i++) {
+        sq_tensor xi = { { 3, { 2, 3, 2 } }, &x[2 * i][0][0] }, yi = { { 2, { 2, 1 } }, y + 2 * i };
+        ck_assert_msg(sq_fit(b, &xi, &yi, &o, NULL, NULL, &err) == 0, "%s", err.msg);
+    }
+    ck_assert_uint_eq(a->model->nparams, b->model->nparams);
+    for (size_t i = 0; i < a->model->nparams; i++)
+        ck_assert_msg(near(a->model->params[i], b->model->params[i]), "weight %zu: %g, %g", i,
+                      a->model->params[i], b->model->params[i]);
+    for (size_t i = 0; i < 6; i++)
+        ck_assert(near(a->model->layers[0]->states[i], b->model->layers[0]->states[i]));
+    double vals[1];
+    const char *names[1];
+    int n;
+    ck_assert_msg(sq_evaluate(a, &x6, &y6, 2, 0, NULL, NULL, vals, names, 1, &n, &err) == 0,
+                  "%s", err.msg);
+    sq_tensor p;
+    ck_assert_msg(sq_predict(a, &x6, 2, &p, &err) == 0, "%s", err.msg);
+    ck_assert_int_eq(p.shape.d[0], 6);
+    sq_tensor_free(&p);
+    /* 7 samples, or batches of 3 or 32: the first batch of another size */
+    size_t np = a->model->nparams;
+    float *w = malloc(np * sizeof *w), st[6];
+    memcpy(w, a->model->params, np * sizeof *w);
+    memcpy(st, a->model->layers[0]->states, sizeof st);
+    sq_tensor x7 = { { 3, { 7, 3, 2 } }, &x[0][0][0] }, y7 = { { 2, { 7, 1 } }, y };
+    ck_assert_int_eq(sq_fit(a, &x7, &y7, &o, NULL, NULL, &err), -1);
+    ck_assert_str_eq(err.msg, "Input 0 of layer sequential is incompatible with the layer: "
+                     "expected shape=(2, 3, 2), found shape=(1, 3, 2)");
+    o.batch_size = 3;
+    ck_assert_int_eq(sq_fit(a, &x6, &y6, &o, NULL, NULL, &err), -1);
+    ck_assert_msg(strstr(err.msg, "found shape=(3, 3, 2)"), "%s", err.msg);
+    o.batch_size = 2;
+    o.val_x = &x7;
+    o.val_y = &y7;
+    ck_assert_int_eq(sq_fit(a, &x6, &y6, &o, NULL, NULL, &err), -1);
+    ck_assert_msg(strstr(err.msg, "found shape=(1, 3, 2)"), "%s", err.msg);
+    o.val_x = o.val_y = NULL;
+    o.validation_split = 0.5;   /* 3 and 3 */
+    ck_assert_int_eq(sq_fit(a, &x6, &y6, &o, NULL, NULL, &err), -1);
+    ck_assert_msg(strstr(err.msg, "found shape=(1, 3, 2)"), "%s", err.msg);
+    ck_assert_int_eq(sq_evaluate(a, &x6, &y6, 32, 0, NULL, NULL, vals, names, 1, &n, &err), -1);
+    ck_assert_msg(strstr(err.msg, "found shape=(6, 3, 2)"), "%s", err.msg);
+    ck_assert_int_eq(sq_predict(a, &x7, 2, &p, &err), -1);
+    ck_assert_msg(strstr(err.msg, "found shape=(1, 3, 2)"), "%s", err.msg);
+    ck_assert(!memcmp(w, a->model->params, np * sizeof *w));
+    ck_assert(!memcmp(st, a->model->layers[0]->states, sizeof st));
+    free(w);
+    sq_session_free(a);
+    sq_session_free(b);
+}
+END_TEST
+
 static Suite *rnn_suite(void)
 {
     Suite *su = suite_create("rnn");
@@ -1350,6 +1428,7 @@ static Suite *rnn_suite(void)
     tcase_add_test(tc, test_mask_errors);
     tcase_add_test(tc, test_masked_loss);
     tcase_add_test(tc, test_embedding_ids_checked);
+    tcase_add_test(tc, test_fixed_batch_multiples);
     tcase_add_test(tc, test_faults);
     suite_add_tcase(su, tc);
     return su;

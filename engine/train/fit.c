@@ -111,10 +111,34 @@ static int plan_targets(const struct sq_compiled *c, plan *p, const sq_tensor *y
     return 0;
 }
 
+/* Keras's input check, batch by batch, of samples [0, n) of data shaped
+ * like x taken `batch` at a time: a model with a fixed batch
+ * (batch_input_shape=, as a stateful one has) takes batches of that size
+ * only, so n must be a multiple of it; Keras 2.6 finds out at the first
+ * batch of another size, here it is found before any. */
+static int check_batches(const sq_model *m, const sq_shape *x, long n, long batch,
+                         sq_error *err)
+{
+    if (!m->explicit_input || m->input_shape.d[0] <= 0)
+        return sq_model_check_input(m, x, err);
+    sq_shape b = *x;
+    if (n <= 0) {
+        /* no batches (fit says why): the rest of the shape only */
+        b.d[0] = m->input_shape.d[0];
+        return sq_model_check_input(m, &b, err);
+    }
+    b.d[0] = batch < n ? batch : n;
+    if (sq_model_check_input(m, &b, err) < 0)
+        return -1;
+    b.d[0] = n % b.d[0];
+    return b.d[0] ? sq_model_check_input(m, &b, err) : 0;
+}
+
 /* Keras's "Data cardinality is ambiguous" and friends, for x and y; builds
- * an unbuilt model from x's shape. */
+ * an unbuilt model from x's shape. The first ntrain samples go in batches
+ * of `batch` (0: no check of the batches; the caller checks the rest). */
 static int prepare(sq_session *s, const sq_tensor *x, const sq_tensor *y, plan *p,
-                   int *built_here, sq_error *err)
+                   long ntrain, long batch, int *built_here, sq_error *err)
 {
     sq_model *m = s->model;
     struct sq_compiled *c = m->compiled;
@@ -147,7 +171,7 @@ static int prepare(sq_session *s, const sq_tensor *x, const sq_tensor *y, plan *
             return -1;
         m->explicit_input = 1;
         *built_here = 1;
-    } else if (sq_model_check_input(m, &x->shape, err) < 0) {
+    } else if (check_batches(m, &x->shape, ntrain, batch, err) < 0) {
         return -1;
     }
     /* Embedding's ids: TensorFlow's error, here before any step */
@@ -616,13 +640,13 @@ int sq_fit(sq_session *s, const sq_tensor *x, const sq_tensor *y,
     memset(&in, 0, sizeof in);
     if (sq_fit_opts_check(o, err) < 0)
         return -1;
-    if (prepare(s, x, y, &p, &built_here, err) < 0)
-        goto fail_unbuild;
-    struct sq_compiled *c = m->compiled;
-    long n = p.nsamples;
+    long n = x->shape.rank >= 1 ? x->shape.d[0] : 0;
     int given_val = o->validation_data || (o->val_x && o->val_y);
     long ntrain = o->validation_split > 0 && !given_val
                 ? (long)floor((double)n * (1 - o->validation_split)) : n;
+    if (prepare(s, x, y, &p, ntrain, o->batch_size, &built_here, err) < 0)
+        goto fail_unbuild;
+    struct sq_compiled *c = m->compiled;
     if ((ntrain == 0 || ntrain == n) && o->validation_split > 0 && !given_val) {
         sq_fail(err, "Training data contains %ld samples, which is not sufficient to split "
                 "it into a validation and training set as specified by `validation_split="
@@ -632,6 +656,10 @@ int sq_fit(sq_session *s, const sq_tensor *x, const sq_tensor *y,
     }
     if (sq_fit_inputs_load(s, y, ntrain, o, &in, err) < 0)
         goto fail_unbuild;
+    /* validation_split's tail goes in batches of its own */
+    if (ntrain < n && !in.has_val && check_batches(m, &x->shape, n - ntrain, o->batch_size,
+                                                   err) < 0)
+        goto fail_inputs;
     /* the validation data: given, or the tail of x and y */
     const sq_tensor *vx = x, *vy = y;
     const float *vsw = in.sw;
@@ -649,7 +677,8 @@ int sq_fit(sq_session *s, const sq_tensor *x, const sq_tensor *y,
                     sq_shape_str(&vx->shape, a, sizeof a));
             goto fail_inputs;
         }
-        if (sq_model_check_input(m, &vx->shape, err) < 0 || sq_model_check_data(m, vx, err) < 0)
+        if (check_batches(m, &vx->shape, vto, o->batch_size, err) < 0
+            || sq_model_check_data(m, vx, err) < 0)
             goto fail_inputs;
         int same = vx->shape.rank == x->shape.rank;
         for (int i = 1; same && i < x->shape.rank; i++)
@@ -815,7 +844,8 @@ int sq_evaluate(sq_session *s, const sq_tensor *x, const sq_tensor *y,
     sq_rng saved = s->rng;
     if (sq_check_long_range("evaluate", "batch_size", batch_size, 1, LONG_MAX, err) < 0)
         return -1;
-    if (prepare(s, x, y, &p, &built_here, err) < 0)
+    if (prepare(s, x, y, &p, x->shape.rank >= 1 ? x->shape.d[0] : 0, batch_size, &built_here,
+                err) < 0)
         goto fail;
     struct sq_compiled *c = m->compiled;
     long batch = batch_size < p.nsamples ? batch_size : p.nsamples;
@@ -860,6 +890,10 @@ int sq_predict(sq_session *s, const sq_tensor *x, long batch_size, sq_tensor *y,
         return -1;
     if (x->shape.rank < 2 || x->shape.d[0] < 1)
         return sq_fail(err, "predict needs a batch of samples");
+    /* a fixed batch: every batch checked before the first changes a
+     * stateful layer's states */
+    if (s->model->built && check_batches(s->model, &x->shape, x->shape.d[0], batch_size, err) < 0)
+        return -1;
     /* under mpirun each process predicts its share of the samples (at
      * least one each), then all of them gather every share */
     long n = x->shape.d[0], from = 0, to = n;
