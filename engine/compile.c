@@ -150,17 +150,7 @@ static int loss_option(struct sq_compiled *c, const char *key, const char *val, 
 static int parse_metrics(struct sq_compiled *c, const char *metrics, sq_error *err)
 {
     const char *p = metrics;
-    size_t len = strlen(p);
-    while (len && (*p == ' ' || *p == '\t')) {
-        p++;
-        len--;
-    }
-    while (len && (p[len - 1] == ' ' || p[len - 1] == '\t'))
-        len--;
-    if (len >= 2 && p[0] == '[' && p[len - 1] == ']') {
-        p++;
-        len -= 2;
-    }
+    size_t len = sq_unwrap(&p, "[]", NULL);
     const char *start[SQ_ARGS_MAX];
     size_t sz[SQ_ARGS_MAX];
     int k;

@@ -1521,18 +1521,19 @@ START_TEST(test_errors_shapes)
     sq_session_free(s);
 
     s = new_image_session(2, 5, 3);
-    add_fails(s, "depthwiseconv2d", "3", "Negative dimension size caused by subtracting 3 from 2 "
-              "for '{{node depthwise_conv2d/depthwise}} = DepthwiseConv2dNative[T=DT_FLOAT, "
-              "data_format=\"NHWC\", dilations=[1, 1, 1, 1], explicit_paddings=[], "
-              "padding=\"VALID\", strides=[1, 1, 1, 1]](Placeholder, "
-              "depthwise_conv2d/depthwise/ReadVariableOp)' with input shapes: [?,2,5,3], "
-              "[3,3,3,1].");
-    add_fails_prefix(s, "depthwiseconv2d", "(1,3) dilation_rate=3",
-                     "Negative dimension size caused by subtracting 7 from 5 for '{{node "
-                     "depthwise_conv2d/depthwise}}");
+    /* TensorFlow's leading sentence, then this model's numbers; never
+     * TensorFlow's graph node */
+    add_fails(s, "depthwiseconv2d", "3", "Negative dimension size caused by subtracting 3 from 2: "
+              "the 3x3 depthwise kernel of depthwise_conv2d (DepthwiseConv2D) does not fit in "
+              "its input (None, 2, 5, 3); use a smaller kernel_size, or padding=same");
+    add_fails(s, "depthwiseconv2d", "(1,3) dilation_rate=3",
+              "Negative dimension size caused by subtracting 7 from 5: the 1x3 depthwise kernel "
+              "of depthwise_conv2d (DepthwiseConv2D), with dilation_rate=(3, 3), spans 7, "
+              "more than its input (None, 2, 5, 3) has; use a smaller kernel_size or "
+              "dilation_rate, or padding=same");
     add_fails_prefix(s, "separableconv2d", "4 3", "Negative dimension size caused by "
-                     "subtracting 3 from 2 for '{{node separable_conv2d/separable_conv2d/"
-                     "depthwise}}");
+                     "subtracting 3 from 2: the 3x3 depthwise kernel of separable_conv2d "
+                     "(SeparableConv2D) does not fit");
     /* same padding never runs out */
     add_ok(s, "depthwiseconv2d", "5 padding=same");
     sq_session_free(s);

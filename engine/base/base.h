@@ -132,6 +132,10 @@ int sq_call_bind(sq_callform *c, const char *what, const char *const *params, sq
  * when there are more than max. */
 int sq_split_items(const char *text, size_t len, const char **start, size_t *n, int max,
                    int *count);
+/* text without its surrounding blanks and, when wrapped in one of the
+ * bracket pairs in pairs ("[]()"), without that pair: moves *text, returns
+ * the length left; *wrapped (may be NULL) says whether a pair came off. */
+size_t sq_unwrap(const char **text, const char *pairs, int *wrapped);
 /* A list of numbers: "[10,20]", "(1, 2)", "0.5", "1,2". */
 int sq_check_doubles(const char *what, const char *key, const char *text, double *out,
                      int max, int *n, sq_error *err);

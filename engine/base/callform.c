@@ -219,10 +219,9 @@ int sq_call_bind(sq_callform *c, const char *what, const char *const *params, sq
     return 0;
 }
 
-int sq_check_doubles(const char *what, const char *key, const char *text, double *out,
-                     int max, int *n, sq_error *err)
+size_t sq_unwrap(const char **text, const char *pairs, int *wrapped)
 {
-    const char *p = text;
+    const char *p = *text;
     size_t len = strlen(p);
     while (len && isspace((unsigned char)*p)) {
         p++;
@@ -230,10 +229,24 @@ int sq_check_doubles(const char *what, const char *key, const char *text, double
     }
     while (len && isspace((unsigned char)p[len - 1]))
         len--;
-    if (len >= 2 && ((p[0] == '[' && p[len - 1] == ']') || (p[0] == '(' && p[len - 1] == ')'))) {
-        p++;
-        len -= 2;
-    }
+    int off = 0;
+    for (const char *q = pairs; !off && q[0] && q[1]; q += 2)
+        if (len >= 2 && p[0] == q[0] && p[len - 1] == q[1]) {
+            p++;
+            len -= 2;
+            off = 1;
+        }
+    if (wrapped)
+        *wrapped = off;
+    *text = p;
+    return len;
+}
+
+int sq_check_doubles(const char *what, const char *key, const char *text, double *out,
+                     int max, int *n, sq_error *err)
+{
+    const char *p = text;
+    size_t len = sq_unwrap(&p, "[]()", NULL);
     const char *start[SQ_ARGS_MAX];
     size_t sz[SQ_ARGS_MAX];
     int k;

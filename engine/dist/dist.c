@@ -96,16 +96,28 @@ int sq_dist_available(void)
 #endif
 }
 
+#ifdef HAVE_MPI
+/* n values of elem bytes summed over the ranks (or, bcast, rank 0's sent
+ * to all), in place; in pieces, since MPI counts are ints. */
+static void collective(void *v, size_t n, MPI_Datatype type, size_t elem, int bcast)
+{
+    char *p = v;
+    while (started && size > 1 && n > 0) {
+        int k = n > (size_t)1 << 30 ? 1 << 30 : (int)n;
+        if (bcast)
+            MPI_Bcast(p, k, type, 0, MPI_COMM_WORLD);
+        else
+            MPI_Allreduce(MPI_IN_PLACE, p, k, type, MPI_SUM, MPI_COMM_WORLD);
+        p += (size_t)k * elem;
+        n -= (size_t)k;
+    }
+}
+#endif
+
 void sq_dist_sum_float(float *v, size_t n)
 {
 #ifdef HAVE_MPI
-    /* in pieces: MPI counts are ints */
-    while (started && size > 1 && n > 0) {
-        int k = n > (size_t)1 << 30 ? 1 << 30 : (int)n;
-        MPI_Allreduce(MPI_IN_PLACE, v, k, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD);
-        v += k;
-        n -= (size_t)k;
-    }
+    collective(v, n, MPI_FLOAT, sizeof *v, 0);
 #else
     (void)v;
     (void)n;
@@ -115,12 +127,7 @@ void sq_dist_sum_float(float *v, size_t n)
 void sq_dist_sum_double(double *v, size_t n)
 {
 #ifdef HAVE_MPI
-    while (started && size > 1 && n > 0) {
-        int k = n > (size_t)1 << 30 ? 1 << 30 : (int)n;
-        MPI_Allreduce(MPI_IN_PLACE, v, k, MPI_DOUBLE, MPI_SUM, MPI_COMM_WORLD);
-        v += k;
-        n -= (size_t)k;
-    }
+    collective(v, n, MPI_DOUBLE, sizeof *v, 0);
 #else
     (void)v;
     (void)n;
@@ -148,12 +155,7 @@ const char *sq_dist_library(void)
 void sq_dist_bcast_double(double *v, size_t n)
 {
 #ifdef HAVE_MPI
-    while (started && size > 1 && n > 0) {
-        int k = n > (size_t)1 << 30 ? 1 << 30 : (int)n;
-        MPI_Bcast(v, k, MPI_DOUBLE, 0, MPI_COMM_WORLD);
-        v += k;
-        n -= (size_t)k;
-    }
+    collective(v, n, MPI_DOUBLE, sizeof *v, 1);
 #else
     (void)v;
     (void)n;

@@ -37,7 +37,8 @@ static sq_layer *copy_rnn(const sq_layer *src, int backwards, sq_error *err)
     sq_layer *c = sq_calloc(1, sizeof *c);
     if (c)
         c->kind = k;
-    if (!c || !(c->opt = sq_malloc((size_t)n * sizeof *c->opt))
+    /* n options and the end slot, as every layer's options array has */
+    if (!c || !(c->opt = sq_calloc((size_t)n + 1, sizeof *c->opt))
         || !(c->state = sq_calloc(1, k->state_size))) {
         sq_layer_free(c);
         sq_fail(err, "out of memory");

@@ -74,10 +74,7 @@ static int output_shape(const sq_layer *l, const sq_shape *in, sq_shape *out,
     for (int a = 0; a < 2; a++) {
         long n = in->d[1 + a], dk = st->k[a] + (st->k[a] - 1) * (st->d[a] - 1);
         if (n >= 0 && !st->same && n < dk) {
-            char node[SQ_NAME_MAX + 32];
-            long kshape[4] = { st->k[0], st->k[1], in->d[3], st->dm };
-            snprintf(node, sizeof node, "%s/separable_conv2d/depthwise", l->name);
-            return sq_fail_depthwise_negative(err, node, dk, n, in, kshape, st->s, st->d);
+            return sq_fail_depthwise_negative(err, l, "SeparableConv2D", dk, n, in, st->k, st->d);
         }
         out->d[1 + a] = sq_conv_len(n, st->k[a], st->same, st->s[a], st->d[a]);
     }

@@ -60,20 +60,22 @@ int sq_check_equal_strides(const long *s, sq_error *err)
     return 0;
 }
 
-int sq_fail_depthwise_negative(sq_error *err, const char *node, long dk, long n,
-                               const sq_shape *in, const long *kernel, const long *s,
-                               const long *d)
+int sq_fail_depthwise_negative(sq_error *err, const sq_layer *l, const char *cls, long dk,
+                               long n, const sq_shape *in, const long *k, const long *d)
 {
-    char d0[24], d1[24], d2[24], d3[24];
-    return sq_fail(err, "Negative dimension size caused by subtracting %ld from %ld for "
-                   "'{{node %s}} = DepthwiseConv2dNative[T=DT_FLOAT, data_format=\"NHWC\", "
-                   "dilations=[1, %ld, %ld, 1], explicit_paddings=[], padding=\"VALID\", "
-                   "strides=[1, %ld, %ld, 1]](Placeholder, %s/ReadVariableOp)' with input "
-                   "shapes: [%s,%s,%s,%s], [%ld,%ld,%ld,%ld].",
-                   dk, n, node, d[0], d[1], s[0], s[1], node,
-                   sq_tf_dim(in->d[0], d0, sizeof d0), sq_tf_dim(in->d[1], d1, sizeof d1),
-                   sq_tf_dim(in->d[2], d2, sizeof d2), sq_tf_dim(in->d[3], d3, sizeof d3),
-                   kernel[0], kernel[1], kernel[2], kernel[3]);
+    char s[128];
+    sq_shape_str(in, s, sizeof s);
+    /* TensorFlow's leading sentence, then what it means in this model
+     * instead of the graph node TensorFlow prints */
+    if (d[0] > 1 || d[1] > 1)
+        return sq_fail(err, "Negative dimension size caused by subtracting %ld from %ld: the "
+                       "%ldx%ld depthwise kernel of %s (%s), with dilation_rate=(%ld, %ld), "
+                       "spans %ld, more than its input %s has; use a smaller kernel_size or "
+                       "dilation_rate, or padding=same", dk, n, k[0], k[1], l->name, cls, d[0],
+                       d[1], dk, s);
+    return sq_fail(err, "Negative dimension size caused by subtracting %ld from %ld: the "
+                   "%ldx%ld depthwise kernel of %s (%s) does not fit in its input %s; use a "
+                   "smaller kernel_size, or padding=same", dk, n, k[0], k[1], l->name, cls, s);
 }
 
 /* ---- margins: int | (a, b) | ((t, b), (l, r)) ----------------------------- */

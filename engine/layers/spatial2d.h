@@ -26,13 +26,12 @@ int sq_conv_validate(long filters, const long *k, const long *s, const long *d,
  * convolution, which SeparableConv2D and DepthwiseConv2D run on). */
 int sq_check_equal_strides(const long *s, sq_error *err);
 
-/* TensorFlow's shape-inference error for a window of dk cells on an axis
- * of n cells ("Negative dimension size caused by subtracting 3 from 2 for
- * '{{node NODE}} = DepthwiseConv2dNative[...]' ..."); node is the op's
- * name, kernel the depthwise kernel's shape (kh, kw, C, dm). */
-int sq_fail_depthwise_negative(sq_error *err, const char *node, long dk, long n,
-                               const sq_shape *in, const long *kernel, const long *s,
-                               const long *d);
+/* A depthwise kernel of dk cells (dilated) on an axis of n cells of layer
+ * l (class cls): TensorFlow's leading sentence ("Negative dimension size
+ * caused by subtracting 3 from 2"), then what it means in this model,
+ * never TensorFlow's graph node; k and d the kernel size and dilation. */
+int sq_fail_depthwise_negative(sq_error *err, const sq_layer *l, const char *cls, long dk,
+                               long n, const sq_shape *in, const long *k, const long *d);
 
 /* The margins of ZeroPadding2D (what = "padding") and Cropping2D ("cropping"),
  * as Keras reads them: an int p (p on every side), (a, b) (a rows at top and

@@ -241,17 +241,7 @@ int sq_callbacks_parse(const char *text, sq_callbacks **out, sq_error *err)
 {
     *out = NULL;
     const char *p = text;
-    size_t len = strlen(p);
-    while (len && (*p == ' ' || *p == '\t')) {
-        p++;
-        len--;
-    }
-    while (len && (p[len - 1] == ' ' || p[len - 1] == '\t'))
-        len--;
-    if (len >= 2 && p[0] == '[' && p[len - 1] == ']') {
-        p++;
-        len -= 2;
-    }
+    size_t len = sq_unwrap(&p, "[]", NULL);
     const char *start[SQ_ARGS_MAX];
     size_t n[SQ_ARGS_MAX];
     int k;

@@ -92,20 +92,15 @@ static void dict_repr(const long *k, const char *const *vt, const double *v, int
 int sq_class_weight_parse(const char *text, double *w, int max, int *n, sq_error *err)
 {
     const char *p = text;
-    size_t len = strlen(p);
-    while (len && isspace((unsigned char)*p)) {
-        p++;
-        len--;
-    }
-    while (len && isspace((unsigned char)p[len - 1]))
-        len--;
-    if (len < 2 || p[0] != '{' || p[len - 1] != '}')
+    int dict;
+    size_t len = sq_unwrap(&p, "{}", &dict);
+    if (!dict)
         return sq_fail(err, "fit: `class_weight` must be a dict such as {0:1,1:5}, got '%s'",
                        text);
     const char *start[SQ_ARGS_MAX];
     size_t sz[SQ_ARGS_MAX];
     int k;
-    int rc = sq_split_items(p + 1, len - 2, start, sz, SQ_ARGS_MAX, &k);
+    int rc = sq_split_items(p, len, start, sz, SQ_ARGS_MAX, &k);
     if (rc == -2)
         return sq_fail(err, "fit: `class_weight` has more than %d classes", SQ_ARGS_MAX);
     if (rc < 0)
@@ -267,17 +262,7 @@ static int load_validation(sq_session *s, const char *text, const char *label, f
                            sq_error *err)
 {
     const char *p = text;
-    size_t len = strlen(p);
-    while (len && isspace((unsigned char)*p)) {
-        p++;
-        len--;
-    }
-    while (len && isspace((unsigned char)p[len - 1]))
-        len--;
-    if (len >= 2 && p[0] == '(' && p[len - 1] == ')') {
-        p++;
-        len -= 2;
-    }
+    size_t len = sq_unwrap(&p, "()", NULL);
     const char *start[4];
     size_t sz[4];
     int k;
