@@ -195,6 +195,18 @@ char *sq_kind_help(const char *name)
     return sb_finish(&b, NULL);
 }
 
+int sq_kind_wraps(const char *wrapper, const char *inner)
+{
+    const sq_layer_kind *w = sq_kind_find(wrapper);
+    const sq_layer_kind *k = inner ? sq_kind_find(inner) : NULL;
+    if (!w || (inner && !k))
+        return -1;
+    if (!w->wraps || !inner)
+        return w->wraps;
+    /* Bidirectional: a recurrent layer, as its configure asks */
+    return w->states ? k->states && !k->wraps : 1;
+}
+
 int sq_kind_options(const char *name, const char **out, int max)
 {
     const sq_layer_kind *k = sq_kind_find(name);
