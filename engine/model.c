@@ -263,11 +263,14 @@ int sq_model_build_from(sq_model *m, sq_layer **layers, int n, const sq_shape *i
         return sq_fail(err, "out of memory");
     size_t total = 0;
     sq_shape cur = *in;
+    int masked = 0;
     for (int i = 0; i < n; i++) {
         /* a long build (a model file of thousands of layers) stops here */
         if (sq_poll(err) < 0 || plan_layer(layers[i], &cur, &p[i], &total, err) < 0
+            || sq_layer_mask_check(layers[i], &cur, masked, err) < 0
             || plan_states(layers[i], &p[i], err) < 0)
             goto fail;
+        masked = sq_layer_mask_rule(layers[i], masked) != SQ_MASK_DROP;
         cur = p[i].out;
     }
     float *params = sq_malloc((total ? total : 1) * sizeof *params);
@@ -479,7 +482,11 @@ int sq_model_append(sq_model *m, sq_layer *l, const sq_shape *ishape, sq_rng *rn
         layer_plan p;
         size_t total = m->nparams;
         const sq_shape *in = m->n ? &m->layers[m->n - 1]->out_shape : &m->input_shape;
-        if (plan_layer(l, in, &p, &total, err) < 0 || plan_states(l, &p, err) < 0)
+        int masked = 0;
+        for (int i = 0; l->kind->mask_check && i < m->n; i++)   /* adding stays O(1) */
+            masked = sq_layer_mask_rule(m->layers[i], masked) != SQ_MASK_DROP;
+        if (plan_layer(l, in, &p, &total, err) < 0 || sq_layer_mask_check(l, in, masked, err) < 0
+            || plan_states(l, &p, err) < 0)
             return -1;
         if (total > m->params_cap || !m->params) {
             /* room to grow by a quarter (at most 4 MiB more), so that many

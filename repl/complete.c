@@ -216,6 +216,26 @@ int sh_complete_words(shell *sh, const char *line, int start, const char *word,
                 emit_if("trainable=false", word, emit, ctx);
                 emit_if("name=", word, emit, ctx);
                 files = 1;
+            } else if (sq_kind_wraps(w[1], NULL) == 1) {
+                /* add WRAPPER KIND ARGS...: the kinds it wraps, then the
+                 * wrapped kind's words and the wrapper's own */
+                if (n == 2) {
+                    for (int i = 0; i < sq_kind_count(); i++)
+                        if (sq_kind_wraps(w[1], sq_kind_base(i)) == 1) {
+                            char k[64];
+                            squash(sq_kind_class(i), k, sizeof k);
+                            emit_if(k, word, emit, ctx);
+                        }
+                } else {
+                    complete_kind_options(w[2], word, emit, ctx);
+                    const char *opts[16];
+                    int k = sq_kind_options(w[1], opts, 16);
+                    for (int i = 0; i < k; i++) {
+                        char o[80];
+                        snprintf(o, sizeof o, "%s=", opts[i]);
+                        emit_if(o, word, emit, ctx);
+                    }
+                }
             } else {
                 complete_kind_options(w[1], word, emit, ctx);
             }

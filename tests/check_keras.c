@@ -7,6 +7,7 @@
  * torch); files built here
  * for every way a stranger's model can be broken, each of which must leave
  * the current model as it was. */
+#define _GNU_SOURCE   /* memmem */
 #include <check.h>
 #include <math.h>
 #include <stdio.h>
@@ -849,12 +850,29 @@ START_TEST(masked_recurrent_layers)
                       err.msg);
         sq_session_free(s);
     }
-    sq_session *s = model_of("input 4 3 2; add masking; add timedistributed flatten; "
-                             "add lstm 2 name=l");
+    sq_session *s = model_of("input 4 3 2; add masking; add timedistributed "
+                             "globalaveragepooling1d name=t; add lstm 2 name=l");
     ck_assert_int_eq(sq_export(s, "onnx", tpath("u.onnx"), &err), -1);
-    ck_assert_str_eq(err.msg, "layer l (LSTM): its input's Keras mask comes through layers whose "
-                     "mask this seqsh cannot follow into ONNX");
+    ck_assert_str_eq(err.msg, "layer t (TimeDistributed): its input's Keras mask reaches the "
+                     "GlobalAveragePooling1D it wraps, which this seqsh cannot follow into ONNX");
     ck_assert_int_eq(access(tpath("u.onnx"), F_OK), -1);
+    ck_assert_int_eq(sq_export(s, "pytorch", tpath("u.py"), &err), -1);
+    ck_assert_str_eq(err.msg, "layer t (TimeDistributed): its input's Keras mask reaches the "
+                     "GlobalAveragePooling1D it wraps, which cannot be expressed in PyTorch by "
+                     "this seqsh");
+    sq_session_free(s);
+    /* a masked GlobalAveragePooling1D: ONNX and PyTorch follow the mask
+     * (their outputs: make check-interop); TF.js averages every step */
+    s = model_of("input 6; add embedding 9 3 mask_zero=true; add globalaveragepooling1d name=g; "
+                 "add dense 2");
+    ck_assert_msg(sq_export(s, "onnx", tpath("g.onnx"), &err) == 0, "%s", err.msg);
+    ck_assert_msg(sq_export(s, "pytorch", tpath("g.py"), &err) == 0, "%s", err.msg);
+    ck_assert_int_eq(sq_save(s, tpath("g/model.json"), &err), -1);
+    ck_assert_str_eq(err.msg, "layer g (GlobalAveragePooling1D): a masked input cannot be "
+                     "expressed in the TF.js Layers format (TensorFlow.js's "
+                     "GlobalAveragePooling1D averages every step, Keras 2.6's only the unmasked "
+                     "ones)");
+    ck_assert_msg(sq_save(s, tpath("g.h5"), &err) == 0, "%s", err.msg);
     sq_session_free(s);
     /* TF.js: a Bidirectional returning sequences on a masked input gives
      * no zeros at masked steps; fine while a masked recurrent layer reads
@@ -887,6 +905,345 @@ START_TEST(masked_recurrent_layers)
         }
         sq_session_free(s);
     }
+}
+END_TEST
+
+/* ---- weight options: initializers and regularizers -------------------- */
+
+/* Values no kind has as a weight's default, each in the text seqsh writes
+ * back (so describe lines compare whole), cycled over a layer's options. */
+static const char *const wo_inits[] = {
+    "he_uniform(seed=5)", "random_normal(mean=0.5,stddev=0.25)", "constant(value=0.375)",
+    "truncated_normal(stddev=0.125,seed=3)", "random_uniform(minval=-0.5,maxval=0.25)",
+    "lecun_normal", "glorot_normal(seed=1)",
+    "variance_scaling(scale=3.0,mode=fan_avg,distribution=uniform)",
+};
+static const char *const wo_regs[] = { "l2(0.001)", "l1(0.002)", "l1_l2(l1=0.003,l2=0.004)" };
+
+/* The kind's example with every weight option of its (last) layer of kind
+ * k set (activity_regularizer too when activity): into buf; 0 when that
+ * layer has no weights. */
+static int example_with_options(const sq_layer_kind *k, int activity, char *buf, size_t n)
+{
+    sq_session *s = model_of(k->example);
+    sq_layer *l = NULL;
+    for (int i = 0; i < s->model->n; i++)
+        if (s->model->layers[i]->kind == k)
+            l = s->model->layers[i];
+    ck_assert_msg(l != NULL, "%s: its example adds no such layer", k->class_name);
+    sq_wslot sl[SQ_MAX_WSLOTS];
+    int ns = sq_layer_weight_slots(l, sl), q = 0;
+    char opts[1024] = "";
+    for (int pass = 0; pass < 2; pass++)
+        for (int i = 0; i < ns; i++, q++) {
+            if (pass && !sl[i].trainable)
+                continue;
+            snprintf(opts + strlen(opts), sizeof opts - strlen(opts), " %s_%s=%s", sl[i].stem,
+                     pass ? "regularizer" : "initializer",
+                     pass ? wo_regs[q % 3] : wo_inits[q % 8]);
+        }
+    if (activity)
+        snprintf(opts + strlen(opts), sizeof opts - strlen(opts),
+                 " activity_regularizer=l1_l2(l1=0.01,l2=0.02)");
+    sq_session_free(s);
+    if (ns == 0)
+        return 0;
+    /* the options go on the kind's last `add` */
+    const char *at = NULL;
+    for (const char *p = k->example; (p = strstr(p, "add ")); p++) {
+        char word[64];
+        if (sscanf(p + 4, "%63[^; ]", word) == 1 && sq_kind_find(word) == k)
+            at = p;
+    }
+    ck_assert_ptr_nonnull(at);
+    size_t end = (size_t)(at - k->example) + strcspn(at, ";");
+    snprintf(buf, n, "%.*s%s%s", (int)end, k->example, opts, k->example + end);
+    return 1;
+}
+
+/* a and b have the same weight options on every layer (and wrapped
+ * layer), in the same order, and the same weights. */
+static void same_options(sq_session *a, sq_session *b, const char *what)
+{
+    ck_assert_int_eq(a->model->n, b->model->n);
+    for (int i = 0; i < a->model->n; i++)
+        for (const sq_layer *x = a->model->layers[i], *y = b->model->layers[i]; x;
+             x = x->inner, y = y->inner) {
+            ck_assert_ptr_nonnull(y);
+            ck_assert_msg(x->nwopt == y->nwopt, "%s: layer %s has %d weight options, %d after",
+                          what, x->name, x->nwopt, y->nwopt);
+            for (int j = 0; j < x->nwopt; j++) {
+                ck_assert_str_eq(x->wopt[j].key, y->wopt[j].key);
+                ck_assert_str_eq(x->wopt[j].text, y->wopt[j].text);
+            }
+        }
+    ck_assert_uint_eq(a->model->nparams, b->model->nparams);
+    ck_assert(!memcmp(a->model->params, b->model->params, a->model->nparams * sizeof(float)));
+}
+
+START_TEST(every_kind_keeps_weight_options)
+{
+    int tested = 0;
+    for (int i = 0; i < sq_kind_count(); i++) {
+        const sq_layer_kind *k = sq_kinds[i];
+        char line[2048];
+        if (!example_with_options(k, 1, line, sizeof line))
+            continue;
+        sq_session *a = model_of(line), *b = sq_session_new();
+        ck_assert_msg(sq_save(a, tpath("w.h5"), &err) == 0, "%s: %s", k->class_name, err.msg);
+        ck_assert_msg(sq_load(b, tpath("w.h5"), &err) == 0, "%s: %s", k->class_name, err.msg);
+        same_options(a, b, k->class_name);
+        /* TF.js builds no model with an activity regularizer; it refuses
+         * some examples for what they are (GRU's reset_after=true, causal
+         * Conv1D), never for the other options */
+        sq_session_free(a);
+        example_with_options(k, 0, line, sizeof line);
+        a = model_of(line);
+        if (sq_save(a, tpath("w/model.json"), &err) == 0) {
+            ck_assert_msg(sq_load(b, tpath("w/model.json"), &err) == 0, "%s: %s",
+                          k->class_name, err.msg);
+            same_options(a, b, k->class_name);
+        } else {
+            ck_assert_msg(!strstr(err.msg, "_initializer") && !strstr(err.msg, "_regularizer"),
+                          "%s: %s", k->class_name, err.msg);
+        }
+        sq_session_free(a);
+        sq_session_free(b);
+        tested++;
+    }
+    ck_assert_int_ge(tested, 16);   /* every kind with weights */
+}
+END_TEST
+
+/* Whether the bytes of file path (an .h5 holds its config as text) hold
+ * text. */
+static int file_has(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "rb");
+    ck_assert_ptr_nonnull(f);
+    static char buf[1 << 18];
+    size_t n = fread(buf, 1, sizeof buf, f);
+    fclose(f);
+    return memmem(buf, n, text, strlen(text)) != NULL;
+}
+
+START_TEST(weight_options_as_keras_writes_them)
+{
+    sq_session *s = model_of("input 3; add dense 2 kernel_initializer=he_normal "
+                             "bias_initializer=constant(0.5) kernel_regularizer=l2(0.01) "
+                             "bias_regularizer=l1_l2(l1=0.02,l2=0) activity_regularizer=l1; "
+                             "add batchnormalization gamma_regularizer=l2(0.001); "
+                             "add dense 1 kernel_initializer=glorot_uniform(seed=4)");
+    ck_assert_int_eq(sq_save(s, tpath("k.h5"), &err), 0);
+    /* Keras 2.6's classes and float32 factors, defaults written out, null
+     * for none */
+    static const char *const h5[] = {
+        "\"kernel_initializer\":{\"class_name\":\"HeNormal\",\"config\":{\"seed\":null}}",
+        "\"bias_initializer\":{\"class_name\":\"Constant\",\"config\":{\"value\":0.5}}",
+        "\"kernel_regularizer\":{\"class_name\":\"L2\",\"config\":{\"l2\":0.0099999997764825",
+        "\"bias_regularizer\":{\"class_name\":\"L1L2\",\"config\":{\"l1\":0.019999999552965",
+        "\"activity_regularizer\":{\"class_name\":\"L1\",\"config\":{\"l1\":0.0099999997764825",
+        "\"kernel_constraint\":null,\"bias_constraint\":null",
+        "\"gamma_initializer\":{\"class_name\":\"Ones\",\"config\":{}}",
+        "\"moving_variance_initializer\":{\"class_name\":\"Ones\",\"config\":{}}",
+        "\"gamma_regularizer\":{\"class_name\":\"L2\"", "\"beta_regularizer\":null",
+        "{\"class_name\":\"GlorotUniform\",\"config\":{\"seed\":4}}",
+        "\"bias_initializer\":{\"class_name\":\"Zeros\",\"config\":{}},\"kernel_regularizer\":null",
+        "\"activity_regularizer\":null",
+    };
+    for (size_t i = 0; i < sizeof h5 / sizeof h5[0]; i++)
+        ck_assert_msg(file_has(tpath("k.h5"), h5[i]), "the .h5 lacks %s", h5[i]);
+    /* BatchNormalization writes no activity_regularizer, as Keras's */
+    ck_assert(!file_has(tpath("k.h5"), "\"beta_constraint\":null,\"activity_regularizer\""));
+    /* the Keras export passes them as objects */
+    ck_assert_int_eq(sq_export(s, "keras", tpath("k.py"), &err), 0);
+    ck_assert(file_has(tpath("k.py"), "kernel_initializer=keras.initializers.HeNormal(seed=None)"));
+    ck_assert(file_has(tpath("k.py"), "bias_regularizer=keras.regularizers.L1L2("
+                                      "l1=0.019999999552965164, l2=0.0)"));
+    /* TF.js's own forms: VarianceScaling, L1L2 (and no activity
+     * regularizer: TF.js builds no model with one) */
+    sq_session_free(s);
+    s = model_of("input 3; add dense 2 kernel_initializer=he_normal "
+                 "bias_initializer=constant(0.5) kernel_regularizer=l2(0.01) "
+                 "bias_regularizer=l1_l2(l1=0.02,l2=0) activity_regularizer=l1; "
+                 "add batchnormalization gamma_regularizer=l2(0.001); "
+                 "add dense 1 kernel_initializer=glorot_uniform(seed=4)");
+    ck_assert_int_eq(sq_save(s, tpath("k/model.json"), &err), -1);
+    ck_assert_str_eq(err.msg, "layer dense (Dense): activity_regularizer=l1 cannot be "
+                     "expressed in the TF.js Layers format (TensorFlow.js 4.22 builds no model "
+                     "with an activity regularizer)");
+    sq_session_free(s);
+    s = model_of("input 3; add dense 2 kernel_initializer=he_normal "
+                 "bias_initializer=constant(0.5) kernel_regularizer=l2(0.01); "
+                 "add dense 1 kernel_initializer=glorot_uniform(seed=4)");
+    ck_assert_int_eq(sq_save(s, tpath("k/model.json"), &err), 0);
+    static const char *const tfjs[] = {
+        "\"kernel_initializer\":{\"class_name\":\"VarianceScaling\",\"config\":{\"scale\":2.0,"
+        "\"mode\":\"fan_in\",\"distribution\":\"normal\",\"seed\":null}}",
+        "\"kernel_regularizer\":{\"class_name\":\"L1L2\",\"config\":{\"l1\":0.0,\"l2\":0.01}}",
+        "{\"class_name\":\"VarianceScaling\",\"config\":{\"scale\":1.0,\"mode\":\"fan_avg\","
+        "\"distribution\":\"uniform\",\"seed\":4}}",
+    };
+    for (size_t i = 0; i < sizeof tfjs / sizeof tfjs[0]; i++)
+        ck_assert_msg(file_has(tpath("k/model.json"), tfjs[i]), "model.json lacks %s", tfjs[i]);
+    sq_session_free(s);
+    /* what TF.js cannot construct is refused by name, nothing written */
+    struct { const char *opt, *want; } bad[] = {
+        { "kernel_initializer=orthogonal(seed=2)", "layer d (Dense): kernel_initializer="
+          "orthogonal(seed=2) cannot be expressed in the TF.js Layers format (TensorFlow.js's "
+          "Orthogonal takes no seed)" },
+        { "bias_initializer=variance_scaling(distribution=untruncated_normal)", "layer d "
+          "(Dense): bias_initializer=variance_scaling(distribution=untruncated_normal) cannot "
+          "be expressed in the TF.js Layers format (TensorFlow.js's VarianceScaling has no "
+          "untruncated_normal)" },
+        { "kernel_initializer=identity(gain=2.0)", "layer d (Dense): kernel_initializer="
+          "identity(gain=2.0) cannot be expressed in the TF.js Layers format (TensorFlow.js's "
+          "Identity builds square matrices only)" },
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char line[256];
+        snprintf(line, sizeof line, "input 3; add dense 2 name=d %s", bad[i].opt);
+        s = model_of(line);
+        ck_assert_int_eq(sq_save(s, tpath("b/model.json"), &err), -1);
+        ck_assert_str_eq(err.msg, bad[i].want);
+        ck_assert_int_eq(access(tpath("b"), F_OK), -1);
+        ck_assert_msg(sq_save(s, tpath("b.h5"), &err) == 0, "%s", err.msg);
+        sq_session *b = sq_session_new();
+        ck_assert_msg(sq_load(b, tpath("b.h5"), &err) == 0, "%s", err.msg);
+        same_models(s, b);
+        sq_session_free(b);
+        sq_session_free(s);
+    }
+}
+END_TEST
+
+static char *describe_all(sq_session *s)
+{
+    sbuf b = { 0 };
+    for (int i = 0; i < s->model->n; i++) {
+        sq_layer_describe(s->model->layers[i], &b);
+        sb_printf(&b, "\n");
+    }
+    return sb_finish(&b, NULL);
+}
+
+START_TEST(reads_weight_options_keras_wrote)
+{
+    sq_session *s = sq_session_new();
+    char notes[2048];
+    ck_assert_msg(sq_load_noted(s, fixture("wopts_keras26.h5"), notes, sizeof notes, &err) == 0,
+                  "%s", err.msg);
+    char *d = describe_all(s);
+    ck_assert_str_eq(d, "add dense units=2 kernel_initializer=he_normal "
+                     "bias_initializer=constant(value=0.5) kernel_regularizer=l2(0.01) "
+                     "bias_regularizer=l1(0.02) name=dense\n");
+    free(d);
+    /* Keras's defaults come back unset; what seqsh lacks is said */
+    ck_assert_msg(sq_load_noted(s, fixture("wopts_defaults_keras26.h5"), notes, sizeof notes,
+                                &err) == 0, "%s", err.msg);
+    d = describe_all(s);
+    ck_assert_str_eq(d, "add embedding input_dim=5 output_dim=3 input_length=4 "
+                     "embeddings_regularizer=l2(0.0001) name=embedding\n"
+                     "add lstm units=2 name=lstm\n"
+                     "add batch_normalization axis=1 gamma_regularizer=l1_l2(l1=0.001,l2=0.002) "
+                     "name=batch_normalization\n"
+                     "add dense units=1 activity_regularizer=l2(0.01) name=dense\n");
+    free(d);
+    ck_assert_msg(strstr(notes, "layer dense's kernel_constraint is not carried over")
+                  && strstr(notes, "layer dense's bias_initializer MyBiasInit is not one seqsh "
+                            "has; left out"), "%s", notes);
+    /* TF.js's forms */
+    ck_assert_msg(sq_load(s, fixture("wopts_tfjs/model.json"), &err) == 0, "%s", err.msg);
+    d = describe_all(s);
+    ck_assert_str_eq(d, "add dense units=4 kernel_initializer=he_normal "
+                     "kernel_regularizer=l2(0.01) activation=relu name=dense_Dense1\n"
+                     "add dense units=2 bias_regularizer=l1_l2(l1=0.001,l2=0.002) "
+                     "name=dense_Dense2\n");
+    free(d);
+    /* bad values of a known class are errors that change nothing */
+    const char *j = "{\"modelTopology\": {\"class_name\": \"Sequential\", \"config\": ["
+        "{\"class_name\": \"Dense\", \"config\": {\"name\": \"d\", \"units\": 1, "
+        "\"batch_input_shape\": [null, 2], \"kernel_regularizer\": %s}}]}}";
+    struct { const char *v, *want; } bad[] = {
+        { "{\"class_name\": \"L2\", \"config\": {\"l2\": \"x\"}}", "'%s': layer d: "
+          "kernel_regularizer: Value: x is not a valid regularization penalty number, "
+          "expected an int or float value" },
+        { "7", "'%s': layer d: `kernel_regularizer` is not an regularizer seqsh understands" },
+    };
+    mkdir(tpath("j"), 0777);
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char buf[1024], want[512];
+        snprintf(buf, sizeof buf, j, bad[i].v);
+        write_file(tpath("j/model.json"), buf, strlen(buf));
+        snprintf(want, sizeof want, bad[i].want, tpath("j/model.json"));
+        ck_assert_int_eq(sq_load(s, tpath("j/model.json"), &err), -1);
+        ck_assert_str_eq(err.msg, want);
+        ck_assert_str_eq(s->model->layers[0]->name, "dense_Dense1");
+    }
+    sq_session_free(s);
+}
+END_TEST
+
+/* A loaded Keras model with kernel_regularizer=L2 and bias_regularizer=L1
+ * evaluates and trains with the penalties: against naive loops on the
+ * weights it loaded (loss = mean((xW + b - y)^2) + l2 sum W^2 + l1 sum |b|,
+ * SGD(0.1) from the file's training_config). */
+START_TEST(loaded_regularizers_train)
+{
+    sq_session *s = sq_session_new();
+    ck_assert_int_eq(sq_load(s, fixture("wopts_keras26.h5"), &err), 0);
+    float x[4][3] = { { 0.5f, -1, 2 }, { 1, 0.25f, -0.5f }, { -2, 1, 0 }, { 0.75f, 0.5f, 1 } };
+    float t[4][2] = { { 1, 0 }, { -1, 0.5f }, { 0, 2 }, { 0.25f, -0.75f } };
+    double w[3][2], b[2], g[3][2] = { { 0 } }, gb[2] = { 0 }, loss = 0;
+    const float *p = s->model->params;
+    for (int i = 0; i < 3; i++)
+        for (int o = 0; o < 2; o++)
+            w[i][o] = p[i * 2 + o];
+    b[0] = p[6];
+    b[1] = p[7];
+    for (int r = 0; r < 4; r++)
+        for (int o = 0; o < 2; o++) {
+            double y = b[o];
+            for (int i = 0; i < 3; i++)
+                y += x[r][i] * w[i][o];
+            double e = y - t[r][o];
+            loss += e * e / 8;
+            for (int i = 0; i < 3; i++)
+                g[i][o] += 2 * e * x[r][i] / 8;
+            gb[o] += 2 * e / 8;
+        }
+    const double l2 = 0.01f, l1 = 0.02f;
+    for (int i = 0; i < 3; i++)
+        for (int o = 0; o < 2; o++) {
+            loss += l2 * w[i][o] * w[i][o];
+            g[i][o] += 2 * l2 * w[i][o];
+        }
+    for (int o = 0; o < 2; o++) {
+        loss += l1 * fabs(b[o]);
+        gb[o] += l1 * (b[o] > 0 ? 1 : -1);
+    }
+    sq_tensor tx = { { 2, { 4, 3 } }, &x[0][0] }, ty = { { 2, { 4, 2 } }, &t[0][0] };
+    double v[4];
+    const char *names[4];
+    int n;
+    ck_assert_msg(sq_evaluate(s, &tx, &ty, 4, 0, NULL, NULL, v, names, 4, &n, &err) == 0, "%s",
+                  err.msg);
+    ck_assert_msg(fabs(v[0] - loss) <= 1e-5 * fabs(loss), "evaluate: %g, naive %g", v[0], loss);
+    sq_fit_opts o = { .epochs = 1, .batch_size = 4, .shuffle = 0, .verbose = 0 };
+    ck_assert_msg(sq_fit(s, &tx, &ty, &o, NULL, NULL, &err) == 0, "%s", err.msg);
+    p = s->model->params;
+    for (int i = 0; i < 3; i++)
+        for (int q = 0; q < 2; q++) {
+            double want = w[i][q] - 0.1 * g[i][q];
+            ck_assert_msg(fabs(p[i * 2 + q] - want) <= 1e-6 + 1e-5 * fabs(want),
+                          "kernel[%d][%d] is %g after a step, naive %g", i, q, p[i * 2 + q], want);
+        }
+    for (int q = 0; q < 2; q++) {
+        double want = b[q] - 0.1 * gb[q];
+        ck_assert_msg(fabs(p[6 + q] - want) <= 1e-6 + 1e-5 * fabs(want), "bias[%d] is %g, "
+                      "naive %g", q, p[6 + q], want);
+    }
+    sq_session_free(s);
 }
 END_TEST
 
@@ -925,6 +1282,10 @@ int main(void)
     tcase_add_test(tc, margins_in_every_form);
     tcase_add_test(tc, every_2d_kind_round_trips);
     tcase_add_test(tc, masked_recurrent_layers);
+    tcase_add_test(tc, every_kind_keeps_weight_options);
+    tcase_add_test(tc, weight_options_as_keras_writes_them);
+    tcase_add_test(tc, reads_weight_options_keras_wrote);
+    tcase_add_test(tc, loaded_regularizers_train);
     suite_add_tcase(su, tc);
     return run_suite(su);
 }

@@ -407,11 +407,32 @@ START_TEST(kind_help_and_names)
     strcat(name, "\n");
     ck_assert_msg(strstr(cands, name) != NULL, "%s: Tab after 'add ' does not offer it",
                   k->class_name);
-    /* and Tab after `add KIND ` offers its options */
+    /* and Tab after `add KIND ` offers its options; after a wrapper, the
+     * kinds it wraps, then after `add WRAPPER lstm ` its options and the
+     * wrapped kind's */
     char line[160];
-    snprintf(line, sizeof line, "add %s ", k->base_name);
+    const char *inner = !strcmp(k->base_name, "bidirectional") ? "lstm" : "dense";
+    if (k->wraps) {
+        snprintf(line, sizeof line, "add %s ", k->base_name);
+        cands[0] = '\0';
+        sh_complete_words(&sh, line, (int)strlen(line), "", collect, cands);
+        ck_assert_msg(strstr(cands, "lstm\n") && strstr(cands, "gru\n"), "%s: %s", line, cands);
+        ck_assert_msg(!strstr(cands, "=\n"), "%s offers options before the kind: %s", line, cands);
+        ck_assert_msg(!strstr(cands, "dense\n") == (k->states != NULL),
+                      "%s: dense offered or not: %s", line, cands);
+    }
+    snprintf(line, sizeof line, "add %s %s", k->base_name, k->wraps ? inner : "");
+    strcat(line, k->wraps ? " " : "");
     cands[0] = '\0';
     sh_complete_words(&sh, line, (int)strlen(line), "", collect, cands);
+    if (k->wraps) {
+        const sq_layer_kind *ik = sq_kind_find(inner);
+        for (int j = 0; ik->opts[j].name; j++) {
+            snprintf(want, sizeof want, "%s=\n", ik->opts[j].name);
+            ck_assert_msg(ik->opts[j].hidden || strstr(cands, want) != NULL,
+                          "%s: Tab does not offer %s's %s=", line, inner, ik->opts[j].name);
+        }
+    }
     for (int j = 0; k->opts && k->opts[j].name; j++) {
         if (k->opts[j].hidden)
             continue;   /* names the session hands out, not for users */
@@ -436,7 +457,9 @@ START_TEST(kind_weight_options)
     shell sh;
     ck_assert_int_eq(sh_init(&sh), 0);
     char *cands = calloc(1, 65536), opt[64], line[512];
-    snprintf(line, sizeof line, "add %s ", k->base_name);
+    /* a wrapper's come after the kind it wraps */
+    snprintf(line, sizeof line, "add %s %s", k->base_name,
+             !k->wraps ? "" : !strcmp(k->base_name, "bidirectional") ? "lstm " : "dense ");
     sh_complete_words(&sh, line, (int)strlen(line), "", collect, cands);
     int n = 0;
     for (; sq_kind_weight_option(k->class_name, n, opt, sizeof opt, NULL) == 0; n++) {
@@ -452,13 +475,26 @@ START_TEST(kind_weight_options)
     for (int i = 0; i < n; i++) {
         sq_kind_weight_option(k->class_name, i, opt, sizeof opt, NULL);
         int init = strstr(opt, "_initializer") != NULL;
-        snprintf(line, sizeof line, "%s %s=%s", k->example, opt, init ? "constant(0.375)" : "l1_l2(l1=0.25)");
+        /* on the example's last `add` of this kind (Embedding's is not its last) */
+        const char *at = NULL;
+        for (const char *p = k->example; (p = strstr(p, "add ")); p++) {
+            char word[64];
+            if (sscanf(p + 4, "%63[^; ]", word) == 1 && sq_kind_find(word) == k)
+                at = p;
+        }
+        ck_assert_msg(at != NULL, "%s: the example adds no such layer", k->class_name);
+        size_t end = (size_t)(at - k->example) + strcspn(at, ";");
+        snprintf(line, sizeof line, "%.*s %s=%s%s", (int)end, k->example, opt,
+                 init ? "constant(0.375)" : "l1_l2(l1=0.25)", k->example + end);
         ck_assert_int_eq(sh_init(&sh), 0);
         sh.reported = 1;
         ck_assert_msg(sh_run_line(&sh, line, NULL, 0) == 0, "%s: '%s' fails: %s", k->class_name,
                       line, sh.err);
         sq_model *m = sh.s->model;
-        sq_layer *l = m->layers[m->n - 1];
+        sq_layer *l = NULL;
+        for (int j = 0; j < m->n; j++)
+            if (m->layers[j]->kind == k)
+                l = m->layers[j];
         if (init) {
             /* some weight of the layer is all 0.375 (a switched-off one: none) */
             int hit = 0;
@@ -492,7 +528,10 @@ START_TEST(kind_weight_options)
         ck_assert_msg(sq_save(sh.s, path, &e) == 0, "%s: %s", k->class_name, e.msg);
         ck_assert_msg(sq_load(sh.s, path, &e) == 0, "%s: %s", k->class_name, e.msg);
         m = sh.s->model;
-        sq_layer_describe(m->layers[m->n - 1], &b2);
+        for (int j = 0; j < m->n; j++)
+            if (m->layers[j]->kind == k)
+                l = m->layers[j];
+        sq_layer_describe(l, &b2);
         char *d2 = sb_finish(&b2, NULL);
         ck_assert_str_eq(d1, d2);
         free(d1);

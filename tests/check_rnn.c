@@ -423,6 +423,10 @@ static const struct { const char *input, *lines; int ids; } grad_cases[] = {
     { "6", "embedding 9 3 mask_zero=true; bidirectional gru 2 go_backwards=true return_sequences=true merge_mode=ave", 1 },
     { "6", "embedding 9 3; lstm 2", 1 },
     { "6 3", "dense 3 use_bias=false; masking; lstm 3 return_sequences=true; simplernn 2", 2 },
+    /* GlobalAveragePooling1D's mean over the unmasked steps (whole rows of
+     * zeros are masked; no sample is all masked: Keras's 0 / 0 there) */
+    { "6 3", "dense 3 use_bias=false; masking; globalaveragepooling1d keepdims=true; dense 2", 2 },
+    { "6 3", "dense 3 use_bias=false; masking; layernormalization; leakyrelu 0.2; globalaveragepooling1d", 2 },
     /* stateful: every pass starts from the same stored states */
     { "5 3", "dense 3; lstm 3 stateful=true return_sequences=true; gru 2 stateful=true", 0 },
 };
@@ -1016,6 +1020,386 @@ START_TEST(test_faults)
 }
 END_TEST
 
+/* ---- masks through the layers Keras passes them through -------------- */
+
+/* Keras 2.6's advanced activations and LayerNormalization support masking
+ * (the mask passes unchanged): an LSTM after them skips the padding, so a
+ * padded sequence gives what its unpadded part alone gives. */
+START_TEST(test_mask_passes_through)
+{
+    static const char *const kinds[] = {
+        "layernormalization", "leakyrelu 0.2", "prelu shared_axes=1", "elu alpha=0.5",
+        "relu 6 negative_slope=0.1 threshold=0.05", "thresholdedrelu 0.1",
+        "dense 4 tanh", "dropout 0.5", "activation relu", "batchnormalization",
+    };
+    for (size_t k = 0; k < sizeof kinds / sizeof kinds[0]; k++) {
+        sq_error err;
+        sq_session *s = sq_session_new();
+        sq_seed(s, 5);
+        char lines[256];
+        snprintf(lines, sizeof lines, "embedding 9 4 mask_zero=true; dense 4; %s; lstm 3",
+                 kinds[k]);
+        add_lines(s, lines);
+        /* a random PReLU alpha, BatchNormalization statistics: not the identity */
+        for (size_t i = 0; i < s->model->nparams; i++)
+            if (s->model->params[i] == 0.0f)
+                s->model->params[i] = 0.1f + 0.01f * (float)(i % 7);
+        sq_mask_rule rule[4];
+        ck_assert_int_eq(sq_model_mask_rules(s->model, rule), 0);  /* the LSTM ends it */
+        ck_assert_msg(rule[2] == SQ_MASK_KEEP, "%s does not pass the mask", kinds[k]);
+        float ids[3][6] = { { 3, 5, 2, 0, 0, 0 }, { 0, 0, 7, 1, 4, 8 }, { 6, 0, 2, 0, 3, 1 } };
+        float kept[3][6] = { { 3, 5, 2 }, { 7, 1, 4, 8 }, { 6, 2, 3, 1 } };
+        long nkept[3] = { 3, 4, 4 };
+        sq_tensor x = { { 2, { 3, 6 } }, &ids[0][0] }, y;
+        ck_assert_msg(sq_call(s, &x, &y, &err) == 0, "%s: %s", kinds[k], err.msg);
+        for (int b = 0; b < 3; b++) {
+            sq_tensor xb = { { 2, { 1, nkept[b] } }, kept[b] }, yb;
+            ck_assert_msg(sq_call(s, &xb, &yb, &err) == 0, "%s: %s", kinds[k], err.msg);
+            for (int j = 0; j < 3; j++)
+                ck_assert_msg(near(y.data[b * 3 + j], yb.data[j]), "%s: sample %d: %g with "
+                              "the padding, %g without", kinds[k], b, y.data[b * 3 + j],
+                              yb.data[j]);
+            sq_tensor_free(&yb);
+        }
+        sq_tensor_free(&y);
+        sq_session_free(s);
+    }
+}
+END_TEST
+
+/* GlobalAveragePooling1D takes the mean of the unmasked steps (Keras 2.6's
+ * sum(x * mask) / sum(mask), NaN when every step is masked), against a
+ * naive loop over the embeddings it loaded; its output has no mask. */
+START_TEST(test_global_average_masked)
+{
+    for (int keep = 0; keep < 2; keep++) {
+        sq_error err;
+        sq_session *s = sq_session_new();
+        sq_seed(s, 3);
+        add_lines(s, keep ? "embedding 9 4 mask_zero=true; globalaveragepooling1d keepdims=true"
+                          : "embedding 9 4 mask_zero=true; globalaveragepooling1d");
+        sq_mask_rule rule[2];
+        ck_assert_int_eq(sq_model_mask_rules(s->model, rule), 0);
+        float ids[4][5] = { { 3, 0, 5, 0, 8 }, { 1, 2, 3, 4, 5 }, { 0, 0, 0, 0, 7 },
+                            { 0, 0, 0, 0, 0 } };
+        sq_tensor x = { { 2, { 4, 5 } }, &ids[0][0] }, y;
+        ck_assert_msg(sq_call(s, &x, &y, &err) == 0, "%s", err.msg);
+        ck_assert_int_eq(y.shape.rank, keep ? 3 : 2);
+        const float *e = s->model->params;   /* (9, 4) */
+        for (int b = 0; b < 4; b++)
+            for (int c = 0; c < 4; c++) {
+                double sum = 0;
+                int n = 0;
+                for (int t = 0; t < 5; t++)
+                    if (ids[b][t] != 0) {
+                        sum += e[(int)ids[b][t] * 4 + c];
+                        n++;
+                    }
+                float got = y.data[b * 4 + c];
+                if (n == 0)
+                    ck_assert_msg(isnan(got), "an all-masked sample gives %g, Keras NaN", got);
+                else
+                    ck_assert_msg(near(got, (float)(sum / n)), "[%d][%d]: %g, naive %g", b, c,
+                                  got, sum / n);
+            }
+        sq_tensor_free(&y);
+        sq_session_free(s);
+    }
+    /* Masking's mask too, and GlobalMaxPooling1D ignores masks (Keras 2.6
+     * gives it none) */
+    sq_error err;
+    sq_session *s = sq_session_new();
+    long d[2] = { 4, 2 };
+    ck_assert_int_eq(sq_input(s, 2, d, &err), 0);
+    add_lines(s, "masking 0.5; globalaveragepooling1d");
+    float x[2][4][2] = { { { 1, 2 }, { 0.5f, 0.5f }, { 3, -4 }, { 0.5f, 1 } },
+                         { { 0.5f, 0.5f }, { -1, 6 }, { 0.5f, 0.5f }, { 0.5f, 0.5f } } };
+    float want[2][2] = { { 1.5f, -1.0f / 3 }, { -1, 6 } };
+    sq_tensor tx = { { 3, { 2, 4, 2 } }, &x[0][0][0] }, y;
+    ck_assert_int_eq(sq_call(s, &tx, &y, &err), 0);
+    for (int i = 0; i < 4; i++)
+        ck_assert_msg(near(y.data[i], (&want[0][0])[i]), "masking: %g, naive %g", y.data[i],
+                      (&want[0][0])[i]);
+    sq_tensor_free(&y);
+    ck_assert_int_eq(sq_model_new(s, NULL, &err), 0);
+    ck_assert_int_eq(sq_input(s, 2, d, &err), 0);
+    add_lines(s, "masking 0.5; globalmaxpooling1d");
+    ck_assert_int_eq(sq_call(s, &tx, &y, &err), 0);
+    /* Masking zeroes the masked steps */
+    ck_assert(near(y.data[0], 3) && near(y.data[1], 2) && near(y.data[2], 0)
+              && near(y.data[3], 6));
+    sq_tensor_free(&y);
+    sq_session_free(s);
+}
+END_TEST
+
+/* Keras 2.6 drops a mask silently at a layer without mask support (Flatten,
+ * Conv1D, GlobalMaxPooling1D: base_layer._set_mask_metadata returns at
+ * once), but TimeDistributed asks the layer it wraps for the mask of each
+ * step, and base_layer's compute_mask raises there. */
+START_TEST(test_mask_errors)
+{
+    sq_error err;
+    sq_session *s = sq_session_new();
+    add_lines(s, "embedding 9 4 mask_zero=true input_length=6; flatten; dense 2");
+    ck_assert_int_eq(sq_model_new(s, NULL, &err), 0);
+    add_lines(s, "embedding 9 4 mask_zero=true input_length=6; conv1d 3 2; lstm 2");
+    ck_assert_int_eq(sq_model_new(s, NULL, &err), 0);
+    long d[3] = { 5, 4, 3 };
+    ck_assert_int_eq(sq_input(s, 3, d, &err), 0);
+    add_lines(s, "masking; timedistributed dense 2");
+    char *before = sq_summary(s, &err);
+    /* (flatten and conv1d were named in the models before) */
+    add_fails(s, "timedistributed flatten", "Layer flatten_1 does not support masking, but was "
+              "passed an input_mask: Tensor(shape=(None, 4), dtype=bool)");
+    add_fails(s, "timedistributed conv1d 2 2", "Layer conv1d_1 does not support masking");
+    char *after = sq_summary(s, &err);
+    ck_assert_str_eq(before, after);
+    free(before);
+    free(after);
+    /* Keras 2.6's Softmax layer adds its input's mask to the input, aligned
+     * at the last axis: TensorFlow's error where the shapes differ */
+    ck_assert_int_eq(sq_model_new(s, NULL, &err), 0);
+    add_lines(s, "embedding 10 4 mask_zero=true input_length=7; dense 5");
+    add_fails(s, "softmax", "Dimensions must be equal, but are 5 and 7 (layer softmax: Keras "
+              "2.6's Softmax adds its input's mask, of shape (None, 7), to its input, of shape "
+              "(None, 7, 5), aligned at the last axis; use the activation softmax instead, "
+              "which takes no mask)");
+    add_lines(s, "dense 7");
+    add_fails(s, "softmax", "which puts the mask of one row on others");
+    add_lines(s, "activation softmax; lstm 2; softmax");
+    ck_assert_int_eq(sq_model_new(s, NULL, &err), 0);
+    ck_assert_int_eq(sq_input(s, 3, d, &err), 0);
+    add_lines(s, "masking; timedistributed dense 2");
+    /* a wrapped layer that supports masking is fine */
+    add_ok(s, "timedistributed globalaveragepooling1d");
+    sq_mask_rule rule[3];
+    ck_assert_int_eq(sq_model_mask_rules(s->model, rule), 1);
+    ck_assert_int_eq(rule[2], SQ_MASK_MAKE);   /* any() of each step's mask */
+    /* a model built by its first call has that call's batch, which Keras's
+     * TimeDistributed.compute_mask then returns the mask for unasked */
+    ck_assert_int_eq(sq_model_new(s, NULL, &err), 0);
+    add_lines(s, "masking; timedistributed flatten");
+    sq_tensor x, y;
+    long xd[4] = { 2, 5, 4, 3 };
+    ck_assert_int_eq(sq_tensor_generate(s, "ones", 4, xd, &x, &err), 0);
+    ck_assert_msg(sq_call(s, &x, &y, &err) == 0, "%s", err.msg);
+    sq_tensor_free(&x);
+    sq_tensor_free(&y);
+    sq_session_free(s);
+}
+END_TEST
+
+/* The loss and metrics of a model whose output carries a mask, as Keras
+ * 2.6 takes them (compile_utils.apply_mask: the mask is the sample weight,
+ * or multiplies it; losses_utils.reduce_weighted_loss divides by every
+ * step, masked or not; metrics are the masked steps' weighted means),
+ * against naive sums over the predictions: evaluate, the loss fit reports
+ * for its one full batch, val_loss, the step SGD makes on the last bias,
+ * and targets at masked steps that change nothing. */
+START_TEST(test_masked_loss)
+{
+    for (int weighted = 0; weighted < 2; weighted++) {
+        sq_error err;
+        sq_session *s = sq_session_new();
+        sq_seed(s, 8);
+        add_lines(s, "embedding 6 3 mask_zero=true input_length=5; lstm 4 return_sequences=true; "
+                     "timedistributed dense 2");
+        const char *k[1] = { "learning_rate" }, *v[1] = { "0.1" };
+        ck_assert(sq_compile(s, "sgd", "mse", "mae", 1, k, v, &err) == 0);
+        enum { B = 4, T = 5, D = 2 };
+        float ids[B][T] = { { 1, 2, 0, 0, 0 }, { 0, 3, 4, 5, 1 }, { 2, 0, 2, 0, 2 },
+                            { 5, 4, 3, 2, 1 } };
+        float y[B][T][D], sw[B] = { 1, 2, 0.5f, 3 };
+        for (int b = 0; b < B; b++)
+            for (int t = 0; t < T; t++)
+                for (int j = 0; j < D; j++)
+                    y[b][t][j] = (float)((b * 7 + t * 3 + j * 5) % 11) / 5.0f - 1;
+        sq_tensor x = { { 2, { B, T } }, &ids[0][0] }, ty = { { 3, { B, T, D } }, &y[0][0][0] };
+        sq_tensor pred;
+        ck_assert_int_eq(sq_predict(s, &x, B, &pred, &err), 0);
+        /* the naive masked loss, mae and the bias gradient */
+        double loss = 0, mae = 0, wsum = 0, gb[D] = { 0 };
+        for (int b = 0; b < B; b++)
+            for (int t = 0; t < T; t++) {
+                double w = ids[b][t] != 0 ? (weighted ? sw[b] : 1) : 0, se = 0, ae = 0;
+                for (int j = 0; j < D; j++) {
+                    double e = pred.data[(b * T + t) * D + j] - y[b][t][j];
+                    se += e * e / D;
+                    ae += fabs(e) / D;
+                    gb[j] += w * 2 * e / D / (B * T);
+                }
+                loss += w * se / (B * T);
+                mae += w * ae;
+                wsum += w;
+            }
+        mae /= wsum;
+        /* targets at masked steps change nothing */
+        for (int j = 0; j < D; j++)
+            y[0][3][j] = y[2][1][j] = 100;
+        double vals[2];
+        const char *names[2];
+        int n;
+        if (!weighted) {
+            ck_assert_msg(sq_evaluate(s, &x, &ty, B, 0, NULL, NULL, vals, names, 2, &n, &err) == 0,
+                          "%s", err.msg);
+            ck_assert_msg(fabs(vals[0] - loss) <= 1e-6 + 1e-5 * loss, "evaluate: loss %.9g, "
+                          "naive %.9g", vals[0], loss);
+            ck_assert_msg(fabs(vals[1] - mae) <= 1e-6 + 1e-5 * mae, "evaluate: mae %.9g, naive "
+                          "%.9g", vals[1], mae);
+        }
+        /* one step on the whole batch; sample weights multiply the mask */
+        float bias[D];
+        const sq_layer *td = s->model->layers[2];
+        memcpy(bias, s->model->params + td->param_off + 4 * D, sizeof bias);
+        sq_tensor tsw = { { 1, { B } }, sw };
+        sq_fit_opts o = { .epochs = 1, .batch_size = B, .shuffle = 0, .verbose = 0,
+                          .val_x = weighted ? NULL : &x, .val_y = weighted ? NULL : &ty,
+                          .sample_weights = weighted ? &tsw : NULL };
+        ck_assert_msg(sq_fit(s, &x, &ty, &o, NULL, NULL, &err) == 0, "%s", err.msg);
+        double h[1];
+        ck_assert_int_eq(sq_history_values(s, "loss", h, 1), 1);
+        ck_assert_msg(fabs(h[0] - loss) <= 1e-6 + 1e-5 * loss, "fit: loss %.9g, naive %.9g",
+                      h[0], loss);
+        ck_assert_int_eq(sq_history_values(s, "mae", h, 1), 1);
+        ck_assert_msg(fabs(h[0] - mae) <= 1e-6 + 1e-5 * mae, "fit: mae %.9g, naive %.9g", h[0],
+                      mae);
+        if (!weighted) {
+            /* validation on the same data after the step: evaluate's */
+            double vl[1];
+            ck_assert_int_eq(sq_history_values(s, "val_loss", vl, 1), 1);
+            ck_assert_msg(sq_evaluate(s, &x, &ty, B, 0, NULL, NULL, vals, names, 2, &n, &err)
+                          == 0, "%s", err.msg);
+            ck_assert_msg(fabs(vl[0] - vals[0]) <= 1e-6 + 1e-5 * vals[0], "val_loss %.9g, "
+                          "evaluate %.9g", vl[0], vals[0]);
+        }
+        for (int j = 0; j < D; j++) {
+            double want = bias[j] - 0.1 * gb[j];
+            float got = s->model->params[td->param_off + 4 * D + j];
+            ck_assert_msg(fabs(got - want) <= 1e-6 + 1e-5 * fabs(want), "bias[%d] %.9g after "
+                          "the step, naive %.9g", j, got, want);
+        }
+        sq_tensor_free(&pred);
+        sq_session_free(s);
+    }
+}
+END_TEST
+
+/* Ids out of Embedding's range: TensorFlow's error in fit (training x or
+ * validation data) and evaluate, before any step changes a weight (Keras
+ * fails at the batch that holds one, after the steps before it). */
+START_TEST(test_embedding_ids_checked)
+{
+    sq_error err;
+    sq_session *s = sq_session_new();
+    add_lines(s, "embedding 5 2 input_length=3; flatten; dense 1");
+    ck_assert(sq_compile(s, "sgd", "mse", NULL, 0, NULL, NULL, &err) == 0);
+    float good[4][3] = { { 0, 1, 2 }, { 3, 4, 0 }, { 1, 1, 1 }, { 2, 3, 4 } };
+    float bad[4][3] = { { 0, 1, 2 }, { 3, 4, 0 }, { 1, 5, 1 }, { 2, 3, 4 } };
+    float y[4] = { 1, 0, 1, 0 };
+    sq_tensor xg = { { 2, { 4, 3 } }, &good[0][0] }, xb = { { 2, { 4, 3 } }, &bad[0][0] };
+    sq_tensor ty = { { 2, { 4, 1 } }, y };
+    size_t np = s->model->nparams;
+    float *before = malloc(np * sizeof *before);
+    memcpy(before, s->model->params, np * sizeof *before);
+    sq_fit_opts o = { .epochs = 2, .batch_size = 1, .shuffle = 0, .verbose = 0 };
+    ck_assert_int_eq(sq_fit(s, &xb, &ty, &o, NULL, NULL, &err), -1);
+    ck_assert_str_eq(err.msg, "indices[2,1] = 5 is not in [0, 5) (layer embedding: ids must be "
+                     "whole numbers from 0 to input_dim - 1)");
+    o.val_x = &xb;
+    o.val_y = &ty;
+    ck_assert_int_eq(sq_fit(s, &xg, &ty, &o, NULL, NULL, &err), -1);
+    ck_assert_msg(strstr(err.msg, "indices[2,1] = 5 is not in [0, 5)"), "%s", err.msg);
+    ck_assert(!memcmp(before, s->model->params, np * sizeof *before));
+    ck_assert_int_eq(sq_history_epochs(s), 0);
+    double v[2];
+    const char *names[2];
+    int n;
+    ck_assert_int_eq(sq_evaluate(s, &xb, &ty, 2, 0, NULL, NULL, v, names, 2, &n, &err), -1);
+    ck_assert_msg(strstr(err.msg, "indices[2,1] = 5 is not in [0, 5)"), "%s", err.msg);
+    free(before);
+    sq_session_free(s);
+}
+END_TEST
+
+/* A model with a fixed batch (a stateful one): fit, evaluate and predict
+ * take any number of samples that is a multiple of it, in batches of it;
+ * fit over 6 samples in order is three fits of 2 after one another (the
+ * states carry on between batches); any other size is Keras's input error
+ * for the first batch of another size, before anything changes. */
+START_TEST(test_fixed_batch_multiples)
+{
+    sq_error err;
+    sq_session *a = sq_session_new(), *b = sq_session_new();
+    const char *k[1] = { "learning_rate" }, *v[1] = { "0.1" };
+    for (int i = 0; i < 2; i++) {
+        sq_session *s = i ? b : a;
+        sq_seed(s, 6);
+        add_lines(s, "lstm 3 stateful=true batch_input_shape=(2,3,2); dense 1");
+        ck_assert(sq_compile(s, "sgd", "mse", NULL, 1, k, v, &err) == 0);
+    }
+    float x[7][3][2], y[7];
+    for (int i = 0; i < 7; i++) {
+        y[i] = (float)drand(-1, 1);
+        for (int t = 0; t < 3; t++)
+            for (int j = 0; j < 2; j++)
+                x[i][t][j] = (float)drand(-1, 1);
+    }
+    sq_tensor x6 = { { 3, { 6, 3, 2 } }, &x[0][0][0] }, y6 = { { 2, { 6, 1 } }, y };
+    sq_fit_opts o = { .epochs = 1, .batch_size = 2, .shuffle = 0, .verbose = 0 };
+    ck_assert_msg(sq_fit(a, &x6, &y6, &o, NULL, NULL, &err) == 0, "%s", err.msg);
+    for (int i = 0; i < 3; i++) {
+        sq_tensor xi = { { 3, { 2, 3, 2 } }, &x[2 * i][0][0] }, yi = { { 2, { 2, 1 } }, y + 2 * i };
+        ck_assert_msg(sq_fit(b, &xi, &yi, &o, NULL, NULL, &err) == 0, "%s", err.msg);
+    }
+    ck_assert_uint_eq(a->model->nparams, b->model->nparams);
+    for (size_t i = 0; i < a->model->nparams; i++)
+        ck_assert_msg(near(a->model->params[i], b->model->params[i]), "weight %zu: %g, %g", i,
+                      a->model->params[i], b->model->params[i]);
+    for (size_t i = 0; i < 6; i++)
+        ck_assert(near(a->model->layers[0]->states[i], b->model->layers[0]->states[i]));
+    double vals[1];
+    const char *names[1];
+    int n;
+    ck_assert_msg(sq_evaluate(a, &x6, &y6, 2, 0, NULL, NULL, vals, names, 1, &n, &err) == 0,
+                  "%s", err.msg);
+    sq_tensor p;
+    ck_assert_msg(sq_predict(a, &x6, 2, &p, &err) == 0, "%s", err.msg);
+    ck_assert_int_eq(p.shape.d[0], 6);
+    sq_tensor_free(&p);
+    /* 7 samples, or batches of 3 or 32: the first batch of another size */
+    size_t np = a->model->nparams;
+    float *w = malloc(np * sizeof *w), st[6];
+    memcpy(w, a->model->params, np * sizeof *w);
+    memcpy(st, a->model->layers[0]->states, sizeof st);
+    sq_tensor x7 = { { 3, { 7, 3, 2 } }, &x[0][0][0] }, y7 = { { 2, { 7, 1 } }, y };
+    ck_assert_int_eq(sq_fit(a, &x7, &y7, &o, NULL, NULL, &err), -1);
+    ck_assert_str_eq(err.msg, "Input 0 of layer sequential is incompatible with the layer: "
+                     "expected shape=(2, 3, 2), found shape=(1, 3, 2)");
+    o.batch_size = 3;
+    ck_assert_int_eq(sq_fit(a, &x6, &y6, &o, NULL, NULL, &err), -1);
+    ck_assert_msg(strstr(err.msg, "found shape=(3, 3, 2)"), "%s", err.msg);
+    o.batch_size = 2;
+    o.val_x = &x7;
+    o.val_y = &y7;
+    ck_assert_int_eq(sq_fit(a, &x6, &y6, &o, NULL, NULL, &err), -1);
+    ck_assert_msg(strstr(err.msg, "found shape=(1, 3, 2)"), "%s", err.msg);
+    o.val_x = o.val_y = NULL;
+    o.validation_split = 0.5;   /* 3 and 3 */
+    ck_assert_int_eq(sq_fit(a, &x6, &y6, &o, NULL, NULL, &err), -1);
+    ck_assert_msg(strstr(err.msg, "found shape=(1, 3, 2)"), "%s", err.msg);
+    ck_assert_int_eq(sq_evaluate(a, &x6, &y6, 32, 0, NULL, NULL, vals, names, 1, &n, &err), -1);
+    ck_assert_msg(strstr(err.msg, "found shape=(6, 3, 2)"), "%s", err.msg);
+    ck_assert_int_eq(sq_predict(a, &x7, 2, &p, &err), -1);
+    ck_assert_msg(strstr(err.msg, "found shape=(1, 3, 2)"), "%s", err.msg);
+    ck_assert(!memcmp(w, a->model->params, np * sizeof *w));
+    ck_assert(!memcmp(st, a->model->layers[0]->states, sizeof st));
+    free(w);
+    sq_session_free(a);
+    sq_session_free(b);
+}
+END_TEST
+
 static Suite *rnn_suite(void)
 {
     Suite *su = suite_create("rnn");
@@ -1039,6 +1423,12 @@ static Suite *rnn_suite(void)
     tcase_add_test(tc, test_save_load_round_trip);
     tcase_add_test(tc, test_nested_wrappers);
     tcase_add_test(tc, test_fit_masked);
+    tcase_add_test(tc, test_mask_passes_through);
+    tcase_add_test(tc, test_global_average_masked);
+    tcase_add_test(tc, test_mask_errors);
+    tcase_add_test(tc, test_masked_loss);
+    tcase_add_test(tc, test_embedding_ids_checked);
+    tcase_add_test(tc, test_fixed_batch_multiples);
     tcase_add_test(tc, test_faults);
     suite_add_tcase(su, tc);
     return su;

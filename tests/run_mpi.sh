@@ -97,6 +97,43 @@ ok "under mpirun -np 1 and without mpirun: the same bits" '
   t="s# - [0-9]+s [0-9]+(s|ms|us)/step# - T#; s# - [0-9]+s - # - T - #"
   sed -E "$t" one >a && sed -E "$t" out.1 >b && cmp a b'
 
+# A model whose output carries a mask (Embedding mask_zero through a
+# recurrent layer returning sequences): the mask weighs each step of the
+# loss and the metrics, times the sample weights; 7 samples in batches of
+# 3, the last of one
+cat >ids.csv <<'EOF'
+1,2,0,0,0
+0,3,4,5,1
+2,0,2,0,2
+5,4,3,2,1
+0,0,0,0,0
+3,3,0,1,0
+4,0,0,0,2
+EOF
+cat >cls.csv <<'EOF'
+0,1,2,2,2
+1,0,1,2,0
+2,2,0,1,1
+0,0,1,1,2
+1,1,1,1,1
+2,1,0,0,1
+0,2,1,2,0
+EOF
+printf "1\n2\n0.5\n3\n1\n1.5\n2\n" >sw.csv
+cat >masked.seq <<'EOF'
+seed 9
+input 5
+add embedding 6 4 mask_zero=true
+add lstm 6 return_sequences=true
+add timedistributed dense 3 softmax
+compile optimizer=adam loss=sparse_categorical_crossentropy metrics=accuracy
+fit ids.csv cls.csv epochs=3 batch_size=3 verbose=2 validation_data=ids.csv,cls.csv sample_weight=sw.csv
+evaluate ids.csv cls.csv batch_size=2 verbose=0
+weights
+EOF
+ok "a masked output's loss and metrics: the same numbers" '
+  sh same.sh masked.seq'
+
 cat >files.seq <<'EOF'
 seed 2
 input 4

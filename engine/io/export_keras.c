@@ -25,8 +25,10 @@ static void py_value(json_t *v, sbuf *b)
         sb_printf(b, "False");
     else if (json_is_integer(v))
         sb_printf(b, "%lld", (long long)json_integer_value(v));
-    else if (json_is_real(v))
-        sb_printf(b, "%.17g", json_real_value(v));
+    else if (json_is_real(v)) {
+        char t[48];
+        sb_printf(b, "%s", sq_py_float(json_real_value(v), t, sizeof t));
+    }
     else if (json_is_string(v))
         sb_printf(b, "\"%s\"", json_string_value(v));
     else if (json_is_array(v)) {
@@ -41,6 +43,28 @@ static void py_value(json_t *v, sbuf *b)
     }
 }
 
+/* keras.initializers.HeNormal(seed=None) from a serialized object under
+ * module (initializers, regularizers). */
+static void object_call(const char *module, json_t *v, sbuf *b)
+{
+    json_t *a;
+    const char *k;
+    int first = 1;
+    sb_printf(b, "keras.%s.%s(", module, json_string_value(json_object_get(v, "class_name")));
+    json_object_foreach(json_object_get(v, "config"), k, a) {
+        sb_printf(b, "%s%s=", first ? "" : ", ", k);
+        py_value(a, b);
+        first = 0;
+    }
+    sb_printf(b, ")");
+}
+
+static int ends_with(const char *s, const char *suffix)
+{
+    size_t a = strlen(s), n = strlen(suffix);
+    return a >= n && !strcmp(s + a - n, suffix);
+}
+
 /* layers.Conv2D(filters=4, ...) from a layer's Keras config. */
 static void keras_call(json_t *lc, sbuf *b)
 {
@@ -52,7 +76,12 @@ static void keras_call(json_t *lc, sbuf *b)
         if (!strcmp(k, "dtype") || !strcmp(k, "trainable") || !strcmp(k, "name"))
             continue;
         sb_printf(b, "%s%s=", first ? "" : ", ", k);
-        py_value(v, b);
+        if (json_is_object(v) && ends_with(k, "_initializer"))
+            object_call("initializers", v, b);
+        else if (json_is_object(v) && ends_with(k, "_regularizer"))
+            object_call("regularizers", v, b);
+        else
+            py_value(v, b);
         first = 0;
     }
     sb_printf(b, "%sname=\"%s\")", first ? "" : ", ",

@@ -521,6 +521,11 @@ static int torch_layer2(const sq_layer *l, const char *id, int in_masked, helper
         else
             sb_printf(fwd, "        x = F.avg_pool1d(x, %ld, %ld)\n", k, s);
         sb_printf(fwd, "        x = x.transpose(1, 2)\n");
+    } else if (!strcmp(cls, "GlobalAveragePooling1D") && in_masked) {
+        const char *k = opt(l, "keepdims")->i[0] ? "True" : "False";
+        sb_printf(fwd, "        m = mask.unsqueeze(-1).to(x.dtype)\n"
+                  "        x = (x * m).sum(dim=1, keepdim=%s) / m.sum(dim=1, keepdim=%s)"
+                  "  # Keras: the mean of the unmasked steps\n", k, k);
     } else if (!strcmp(cls, "GlobalMaxPooling1D") || !strcmp(cls, "GlobalAveragePooling1D")) {
         sb_printf(fwd, "        x = x.%s(dim=1, keepdim=%s)\n", cls[6] == 'M' ? "amax" : "mean",
                   opt(l, "keepdims")->i[0] ? "True" : "False");
@@ -629,6 +634,10 @@ static int torch_layer2(const sq_layer *l, const char *id, int in_masked, helper
         return torch_rnn(l, l->inner, id, in_masked, h, init, fwd, err);
     } else if (!strcmp(cls, "TimeDistributed")) {
         /* the wrapped layer on (B*T, ...), its weights under the wrapper's name */
+        if (in_masked && in->rank > 3 && sq_layer_reads_mask(l->inner))
+            return sq_fail(err, "layer %s (TimeDistributed): its input's Keras mask reaches the "
+                           "%s it wraps, which cannot be expressed in PyTorch by this seqsh",
+                           l->name, l->inner->kind->class_name);
         sq_layer t = *l->inner;
         snprintf(t.name, sizeof t.name, "%s", l->name);
         t.group = l->group;

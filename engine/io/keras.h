@@ -98,6 +98,7 @@ typedef struct {
                                  (a, b) or ((t, b), (l, r))): written as
                                  [[t, b], [l, r]], read in any of the forms */
     int no_tfjs;              /* TF.js Layers 4.22 has no such layer */
+    int no_activity;          /* Keras's config has no activity_regularizer key */
     /* A value the format cannot hold (TF.js's GRU has no reset_after=true):
      * -1 with err naming the layer; NULL = none. */
     int (*check)(const sq_layer *l, keras_fmt fmt, sq_error *err);
@@ -120,5 +121,23 @@ const char *keras_fmt_name(keras_fmt fmt);
 /* For a Keras layer class seqsh lacks: a sentence naming the nearest kind
  * seqsh has ("the nearest seqsh kind is Conv2D"). */
 void keras_nearest_kind(const char *keras_class, char *buf, size_t n);
+
+/* ---- weight options (keras_wopts.c) -------------------------------------- */
+
+/* Adds layer l's weight options to its config cfg as Keras 2.6 writes them
+ * (TF.js 4.22 for KERAS_FMT_TFJS): every weight's STEM_initializer (the
+ * option's, or the kind's default), a trained weight's STEM_regularizer
+ * and STEM_constraint (null when none), activity_regularizer; nothing for
+ * a wrapper (its wrapped layer's config holds them). -1 with err naming
+ * the layer when the format cannot hold one. kk may be NULL. */
+int keras_wopts_write(const sq_layer *l, const keras_kind *kk, keras_fmt fmt, json_t *cfg,
+                      sq_error *err);
+/* Sets on l, just created from config cfg (named lname, in file path), the
+ * weight options cfg's *_initializer and *_regularizer keys hold in any
+ * Keras or TF.js form, except those equal to l's defaults; one seqsh
+ * lacks (a class, a weight) is left out with a line in notes. -1 with err
+ * for a value that is not an initializer or regularizer. */
+int keras_wopts_read(sq_layer *l, json_t *cfg, const char *lname, const char *path,
+                     sbuf *notes, sq_error *err);
 
 #endif

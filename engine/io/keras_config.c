@@ -247,7 +247,7 @@ static int generic_dropped(const char *key)
 {
     static const char *const keys =
         "build_config module registered_name sparse ragged autocast input_dtype";
-    return keras_in_list(keys, key) || ends_with(key, "_initializer");
+    return keras_in_list(keys, key);
 }
 
 /* Whether option text `t` means the option's default (so that a model
@@ -480,10 +480,12 @@ static int config_words(json_t *cfg, const sq_layer_kind *k, const keras_kind *k
                 return -1;
         } else if ((kk && keras_in_list(kk->dropped, key)) || generic_dropped(key)) {
             continue;
-        } else if (ends_with(key, "_regularizer") || ends_with(key, "_constraint")) {
+        } else if (ends_with(key, "_initializer") || ends_with(key, "_regularizer")) {
+            continue;   /* weight options: set once the layer exists */
+        } else if (ends_with(key, "_constraint")) {
             if (!json_is_null(v) && !c->noted_reg) {
                 sb_printf(c->notes, "note: layer %s's %s is not carried over (seqsh has no "
-                          "regularizers or constraints); fit will not apply it\n", lname, key);
+                          "weight constraints); fit will not apply it\n", lname, key);
                 c->noted_reg = 1;
             }
         } else if (!neutral(v)) {
@@ -622,8 +624,17 @@ static sq_layer *layer_from(json_t *conf, ctx *c, sq_shape *shape)
     sq_shape ishape;
     sq_error e2;
     l = sq_layer_create(k, ws.n, ws.w, &ishape, &e2);
-    if (!l)
+    if (!l) {
         sq_fail(c->err, "'%s': layer %s (%s): %s", c->path, lname, cls, e2.msg);
+    } else if (!act) {
+        json_t *icfg = json_object_get(json_object_get(cfg, "layer"), "config");
+        if ((l->inner && keras_wopts_read(l->inner, icfg, json_string_value(json_object_get(
+                 icfg, "name")), c->path, c->notes, c->err) < 0)
+            || keras_wopts_read(l, cfg, lname, c->path, c->notes, c->err) < 0) {
+            sq_layer_free(l);
+            l = NULL;
+        }
+    }
 fail:
     words_free(&ws);
     return l;

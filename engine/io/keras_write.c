@@ -163,6 +163,10 @@ static json_t *layer_config(const sq_layer *l, keras_fmt fmt, sq_error *err)
         }
         json_object_set_new(cfg, "activation", json_string(an));
     }
+    if (keras_wopts_write(l, kk, fmt, cfg, err) < 0) {
+        json_decref(cfg);
+        return NULL;
+    }
     for (const char *p = kk ? kk->fixed : NULL; p && *p;) {
         while (*p == ' ')
             p++;
@@ -242,9 +246,28 @@ static int tfjs_masked_bidirectional(const sq_model *m, sq_error *err)
                    keras_fmt_name(KERAS_FMT_TFJS), what);
 }
 
+/* TF.js 4.22's GlobalAveragePooling1D takes no mask: it averages every
+ * step where Keras 2.6 averages the unmasked ones. -1 with err naming the
+ * first such layer on a masked input. */
+static int tfjs_masked_average(const sq_model *m, sq_error *err)
+{
+    int masked = 0;
+    for (int i = 0; i < m->n; i++) {
+        const sq_layer *l = m->layers[i];
+        if (masked && !strcmp(l->kind->class_name, "GlobalAveragePooling1D"))
+            return sq_fail(err, "layer %s (GlobalAveragePooling1D): a masked input cannot be "
+                           "expressed in %s (TensorFlow.js's GlobalAveragePooling1D averages "
+                           "every step, Keras 2.6's only the unmasked ones)", l->name,
+                           keras_fmt_name(KERAS_FMT_TFJS));
+        masked = sq_layer_mask_rule(l, masked) != SQ_MASK_DROP;
+    }
+    return 0;
+}
+
 json_t *keras_model_config(const sq_model *m, keras_fmt fmt, sq_error *err)
 {
-    if (fmt == KERAS_FMT_TFJS && tfjs_masked_bidirectional(m, err) < 0)
+    if (fmt == KERAS_FMT_TFJS
+        && (tfjs_masked_bidirectional(m, err) < 0 || tfjs_masked_average(m, err) < 0))
         return NULL;
     keras_json_init();
     json_t *top = json_array(), *inner = NULL, *list = top;

@@ -140,10 +140,31 @@ static const char *layer2(onnx_graph *g, const sq_layer *l, const float *w, cons
     }
     if (!strcmp(cls, "GlobalMaxPooling1D") || !strcmp(cls, "GlobalAveragePooling1D")) {
         static const int64_t axes[1] = { 1 };
+        int keep = (int)opt(l, "keepdims")->i[0];
+        if (cls[6] == 'A' && mask->on) {
+            /* Keras: sum(x * mask) / sum(mask) over the steps, as a ratio of means */
+            if (!mask->name)
+                return sq_fail(err, "layer %s (%s): its input's Keras mask comes through layers "
+                               "whose mask this seqsh cannot follow into ONNX", l->name, cls),
+                       NULL;
+            char *mf = onnx_fresh(g, l->name), *xm = onnx_fresh(g, l->name);
+            char *num = onnx_fresh(g, l->name), *den = onnx_fresh(g, l->name);
+            onnx_attr_i(g, onnx_node(g, "Cast", mask->name, NULL, NULL, mf), "to",
+                        ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT);
+            onnx_node(g, "Mul", x, mf, NULL, xm);
+            Onnx__NodeProto *n = onnx_node(g, "ReduceMean", xm, NULL, NULL, num);
+            onnx_attr_is(g, n, "axes", axes, 1);
+            onnx_attr_i(g, n, "keepdims", keep);
+            n = onnx_node(g, "ReduceMean", mf, NULL, NULL, den);
+            onnx_attr_is(g, n, "axes", axes, 1);
+            onnx_attr_i(g, n, "keepdims", keep);
+            onnx_node(g, "Div", num, den, NULL, o);
+            return o;
+        }
         Onnx__NodeProto *n = onnx_node(g, cls[6] == 'M' ? "ReduceMax" : "ReduceMean", x, NULL,
                                        NULL, o);
         onnx_attr_is(g, n, "axes", axes, 1);
-        onnx_attr_i(g, n, "keepdims", opt(l, "keepdims")->i[0]);
+        onnx_attr_i(g, n, "keepdims", keep);
         return o;
     }
     if (!strcmp(cls, "UpSampling1D")) {
@@ -323,6 +344,10 @@ static const char *layer2(onnx_graph *g, const sq_layer *l, const float *w, cons
         return onnx_recurrent(g, l, l->inner, w, x, mask, err);
     if (!strcmp(cls, "TimeDistributed")) {
         /* the wrapped layer on (B*T, ...), then back to (B, T, ...) */
+        if (mask->on && in->rank > 3 && sq_layer_reads_mask(l->inner))
+            return sq_fail(err, "layer %s (TimeDistributed): its input's Keras mask reaches the "
+                           "%s it wraps, which this seqsh cannot follow into ONNX", l->name,
+                           l->inner->kind->class_name), NULL;
         sq_layer t = *l->inner;
         t.built = 1;
         t.act = 0;                      /* the wrapper's (the same) comes after */

@@ -391,6 +391,7 @@ const sq_layer_kind sq_kind_leaky_re_lu = {
     .shape_rule = "unchanged; no params",
     .example = "input 8; add dense 8; add leakyrelu 0.1",
     .explain = leaky_explain,
+    .mask = sq_mask_keep,          /* Keras: supports_masking */
 };
 
 const sq_layer_kind sq_kind_elu = {
@@ -407,6 +408,7 @@ const sq_layer_kind sq_kind_elu = {
     .shape_rule = "unchanged; no params",
     .example = "input 8; add dense 8; add elu alpha=0.5",
     .explain = elu_explain,
+    .mask = sq_mask_keep,          /* Keras: supports_masking */
 };
 
 const sq_layer_kind sq_kind_re_lu = {
@@ -423,6 +425,7 @@ const sq_layer_kind sq_kind_re_lu = {
     .shape_rule = "unchanged; no params",
     .example = "input 8; add dense 8; add relu 6 negative_slope=0.1",
     .explain = relu_explain,
+    .mask = sq_mask_keep,          /* Keras: supports_masking */
 };
 
 const sq_layer_kind sq_kind_thresholded_re_lu = {
@@ -439,7 +442,35 @@ const sq_layer_kind sq_kind_thresholded_re_lu = {
     .shape_rule = "unchanged; no params",
     .example = "input 8; add dense 8; add thresholdedrelu 0.5",
     .explain = thresholded_explain,
+    .mask = sq_mask_keep,          /* Keras: supports_masking */
 };
+
+/* Keras 2.6's Softmax.call takes its input's mask and adds -1e9 where it is
+ * 0 (for attention scores, whose mask has the scores' shape): a layer
+ * mask, one value per row of (B, ..., d), meets the input right-aligned,
+ * its last axis against d. TensorFlow refuses the shapes unless they
+ * broadcast ("Dimensions must be equal"), and where they do the rows'
+ * mask lands on other samples and steps; seqsh computes neither. */
+static int softmax_mask_check(const sq_layer *l, const sq_shape *in, sq_error *err)
+{
+    char a[128], b[128];
+    sq_shape m = *in;
+    m.rank--;
+    sq_shape_str(in, a, sizeof a);
+    sq_shape_str(&m, b, sizeof b);
+    for (int i = in->rank - 1, j = m.rank - 1; j >= 0; i--, j--) {
+        long x = in->d[i], y = m.d[j];
+        if (x > 0 && y > 0 && x != y && x != 1 && y != 1)
+            return sq_fail(err, "Dimensions must be equal, but are %ld and %ld (layer %s: "
+                           "Keras 2.6's Softmax adds its input's mask, of shape %s, to its "
+                           "input, of shape %s, aligned at the last axis; use the activation "
+                           "softmax instead, which takes no mask)", x, y, l->name, b, a);
+    }
+    return sq_fail(err, "layer %s: Keras 2.6's Softmax adds its input's mask, of shape %s, to "
+                   "its input, of shape %s, aligned at the last axis, which puts the mask of "
+                   "one row on others; seqsh does not compute that: use the activation softmax "
+                   "instead, which takes no mask", l->name, b, a);
+}
 
 const sq_layer_kind sq_kind_softmax = {
     .class_name = "Softmax",
@@ -455,4 +486,6 @@ const sq_layer_kind sq_kind_softmax = {
     .shape_rule = "unchanged; no params",
     .example = "input 5 3; add softmax axis=1",
     .explain = softmax_explain,
+    .mask = sq_mask_keep,          /* Keras: supports_masking */
+    .mask_check = softmax_mask_check,
 };

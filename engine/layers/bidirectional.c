@@ -321,6 +321,7 @@ const sq_layer_kind sq_kind_bidirectional = {
     .scratch_bwd = scratch_bwd,
     .backward = backward,
     .mask = mask_rule,
+    .reads_mask = 1,
     .states = states,
     .auto_names = auto_names,
     .wraps = 1,

@@ -1,5 +1,9 @@
 /* global_pool1d.c - GlobalMaxPooling1D and GlobalAveragePooling1D: one
- * value per channel over all steps of (batch, steps, channels). */
+ * value per channel over all steps of (batch, steps, channels). As in
+ * Keras 2.6, GlobalAveragePooling1D takes its input's mask (the mean over
+ * the unmasked steps: sum(x * mask) / sum(mask), NaN for a sample whose
+ * every step is masked) and its output has none; GlobalMaxPooling1D does
+ * not support masking (a mask ends there). */
 #include <float.h>
 #include <string.h>
 #include "layers/layer.h"
@@ -51,11 +55,23 @@ static int output_shape(const sq_layer *l, const sq_shape *in, sq_shape *out,
     return 0;
 }
 
+/* The steps of sample b that count: all, or the unmasked ones. */
+static long counted(const uint8_t *mask, long b, long t)
+{
+    if (!mask)
+        return t;
+    long n = 0;
+    for (long i = 0; i < t; i++)
+        n += mask[b * t + i] != 0;
+    return n;
+}
+
 static void forward(const sq_layer *l, const sq_fwd *f)
 {
     const gpool1d_state *st = l->state;
     const sq_shape *is = f->in_shape;
     long nb = is->d[0], t = is->d[1], c = is->d[2];
+    const uint8_t *mask = st->max ? NULL : f->mask;
     for (long b = 0; b < nb; b++) {
         const float *x = f->in + (size_t)b * (size_t)(t * c);
         float *y = f->out + (size_t)b * (size_t)c;
@@ -65,13 +81,15 @@ static void forward(const sq_layer *l, const sq_fwd *f)
             if (st->max) {
                 for (long j = 0; j < c; j++)
                     y[j] = x[j] > y[j] ? x[j] : y[j];
-            } else {
+            } else if (!mask || mask[b * t + i]) {
                 for (long j = 0; j < c; j++)
                     y[j] += x[j];
             }
         }
-        if (!st->max && t > 0) {
-            float inv = 1.0f / (float)t;
+        long n = counted(mask, b, t);
+        if (!st->max && (t > 0 || mask)) {
+            /* Keras divides by the mask's sum: NaN (0 / 0) when all are masked */
+            float inv = 1.0f / (float)n;
             for (long j = 0; j < c; j++)
                 y[j] *= inv;
         }
@@ -92,10 +110,14 @@ static void backward(const sq_layer *l, const sq_bwd *b)
         float *dx = b->din + (size_t)n * (size_t)(t * c);
         const float *dy = b->dout + (size_t)n * (size_t)c;
         if (!st->max) {
-            float inv = t > 0 ? 1.0f / (float)t : 0.0f;
-            for (long i = 0; i < t; i++)
+            /* a masked step gets none: sum(x * mask) / sum(mask) */
+            long cnt = counted(b->mask, n, t);
+            float inv = t > 0 || b->mask ? 1.0f / (float)cnt : 0.0f;
+            for (long i = 0; i < t; i++) {
+                float m = !b->mask || b->mask[n * t + i] ? 1.0f : 0.0f;
                 for (long j = 0; j < c; j++)
-                    dx[i * c + j] = dy[j] * inv;
+                    dx[i * c + j] = dy[j] * inv * m;
+            }
             continue;
         }
         memset(dx, 0, (size_t)(t * c) * sizeof *dx);
@@ -107,6 +129,14 @@ static void backward(const sq_layer *l, const sq_bwd *b)
             dx[best * c + j] = dy[j];
         }
     }
+}
+
+/* Keras: supports_masking, and compute_mask returns None. */
+static sq_mask_rule mask_rule(const sq_layer *l, int in_masked)
+{
+    (void)l;
+    (void)in_masked;
+    return SQ_MASK_DROP;
 }
 
 /* One value per channel from all steps. */
@@ -153,4 +183,6 @@ const sq_layer_kind sq_kind_global_average_pooling1d = {
     .shape_rule = "(B, T, C) -> (B, C), or (B, 1, C) with keepdims=true; no params",
     .example = "input 10 4; add globalaveragepooling1d keepdims=true",
     .explain = explain,
+    .mask = mask_rule,
+    .reads_mask = 1,
 };

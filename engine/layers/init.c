@@ -249,6 +249,87 @@ int sq_initializer_parse(const char *text, sq_initializer *out, sq_error *err)
     return 0;
 }
 
+/* ---- writing ----------------------------------------------------------------- */
+
+/* Appends ",key=value" (or "(key=value" for the first) to buf. */
+static void arg_text(char *buf, size_t n, int *first, const char *key, const char *val)
+{
+    size_t k = strlen(buf);
+    if (k < n)
+        snprintf(buf + k, n - k, "%s%s=%s", *first ? "(" : ",", key, val);
+    *first = 0;
+}
+
+static void num_arg(char *buf, size_t n, int *first, const char *key, double v, double def)
+{
+    char t[48];
+    if (v != def)
+        arg_text(buf, n, first, key, sq_py_float(v, t, sizeof t));
+}
+
+void sq_initializer_text(const sq_initializer *ini, char *buf, size_t n)
+{
+    static const char *const modes[] = { "fan_in", "fan_out", "fan_avg" };
+    static const char *const dists[] = { "truncated_normal", "untruncated_normal", "uniform" };
+    int first = 1;
+    snprintf(buf, n, "%s", sq_init_name(ini->kind));
+    switch (ini->kind) {
+    case INIT_ORTHOGONAL:
+    case INIT_IDENTITY:
+        num_arg(buf, n, &first, "gain", ini->a, 1.0);
+        break;
+    case INIT_CONSTANT:
+        num_arg(buf, n, &first, "value", ini->a, 0.0);
+        break;
+    case INIT_RANDOM_NORMAL:
+    case INIT_TRUNCATED_NORMAL:
+        num_arg(buf, n, &first, "mean", ini->a, 0.0);
+        num_arg(buf, n, &first, "stddev", ini->b, 0.05);
+        break;
+    case INIT_RANDOM_UNIFORM:
+        num_arg(buf, n, &first, "minval", ini->a, -0.05);
+        num_arg(buf, n, &first, "maxval", ini->b, 0.05);
+        break;
+    case INIT_VARIANCE_SCALING:
+        num_arg(buf, n, &first, "scale", ini->a, 1.0);
+        if (ini->mode > 0 && ini->mode < 3)
+            arg_text(buf, n, &first, "mode", modes[ini->mode]);
+        if (ini->dist > 0 && ini->dist < 3)
+            arg_text(buf, n, &first, "distribution", dists[ini->dist]);
+        break;
+    default:
+        break;
+    }
+    if (ini->seeded) {
+        char t[32];
+        snprintf(t, sizeof t, "%llu", ini->seed);
+        arg_text(buf, n, &first, "seed", t);
+    }
+    size_t k = strlen(buf);
+    if (!first && k + 1 < n)
+        snprintf(buf + k, n - k, ")");
+}
+
+int sq_initializer_same(const sq_initializer *a, const sq_initializer *b)
+{
+    if (a->kind != b->kind || a->seeded != b->seeded || (a->seeded && a->seed != b->seed))
+        return 0;
+    switch (a->kind) {
+    case INIT_ORTHOGONAL:
+    case INIT_IDENTITY:
+    case INIT_CONSTANT:
+        return a->a == b->a;
+    case INIT_RANDOM_NORMAL:
+    case INIT_TRUNCATED_NORMAL:
+    case INIT_RANDOM_UNIFORM:
+        return a->a == b->a && a->b == b->b;
+    case INIT_VARIANCE_SCALING:
+        return a->a == b->a && a->mode == b->mode && a->dist == b->dist;
+    default:
+        return 1;
+    }
+}
+
 /* ---- drawing ------------------------------------------------------------------ */
 
 /* Uniform in (0, 1) with 53 bits. */

@@ -70,7 +70,10 @@ typedef struct {
  * both 0 is no penalty. */
 typedef struct {
     double l1, l2;           /* float32 values, as Keras casts them */
+    int form;                /* the name it was given: SQ_REG_L1, _L2 or _L1L2
+                                (Keras's class L1, L2, L1L2) */
 } sq_regularizer;
+enum { SQ_REG_L1, SQ_REG_L2, SQ_REG_L1L2 };
 
 /* One generic weight option of a layer: kernel_initializer=,
  * bias_regularizer=, activity_regularizer=, ... (weight_options.c). */
@@ -243,6 +246,14 @@ typedef struct sq_layer_kind {
      * creates the wrapped layer (l->inner) from every word but the
      * wrapper's own options, name=, trainable= and the input shape. */
     int wraps;
+    /* Keras's error when l, on an input of shape in that carries a mask,
+     * cannot take it; NULL = every mask is fine (Keras 2.6 drops a mask
+     * at a layer without mask support, silently, except where a layer
+     * asks another for its mask: TimeDistributed asks the layer it wraps). */
+    int (*mask_check)(const sq_layer *l, const sq_shape *in, sq_error *err);
+    /* forward computes with its input's mask (a recurrent layer,
+     * GlobalAveragePooling1D), not only passes it on */
+    int reads_mask;
     /* Releases what configure allocated in the state (a wrapper's copies). */
     void (*deinit)(sq_layer *l);
     /* With deinit: makes dst's state (a byte copy of src's) its own, deep
@@ -290,6 +301,11 @@ extern const sq_layer_kind *const sq_kinds[];
 sq_mask_rule sq_mask_keep(const sq_layer *l, int in_masked);
 /* l's rule for an input with or without a mask. */
 sq_mask_rule sq_layer_mask_rule(const sq_layer *l, int in_masked);
+/* Whether l, or a layer it wraps, computes with its input's mask. */
+int sq_layer_reads_mask(const sq_layer *l);
+/* Keras's error when l cannot take the mask its input (of shape in) has
+ * (in_masked); 0 otherwise. */
+int sq_layer_mask_check(const sq_layer *l, const sq_shape *in, int in_masked, sq_error *err);
 
 /* ---- activations (activation.c) ----------------------------------------- */
 int sq_activation_find(const char *name);  /* index or -1 */
@@ -353,11 +369,21 @@ const char *sq_init_name(int kind);
 const char *sq_initializer_name_at(int i, const char **aliases);
 /* help text for an initializer name, or NULL (malloc'd). */
 char *sq_initializer_help(const char *name);
+/* The text sq_initializer_parse reads back as ini (an INIT_ value that can
+ * be named): "he_normal", "random_normal(stddev=0.02)", "constant(value=0.5)";
+ * only the arguments that differ from Keras's defaults, and seed= when
+ * given. Cut to fit buf (n >= 64 holds every one). */
+void sq_initializer_text(const sq_initializer *ini, char *buf, size_t n);
+/* Whether two initializers draw the same way (kind, arguments, seed). */
+int sq_initializer_same(const sq_initializer *a, const sq_initializer *b);
 
 /* ---- regularizers (regularizers.c) -------------------------------------- */
 /* Parses "l2", "l2(0.001)", "l1_l2(l1=0.01, l2=0.01)"; Keras's errors. */
 int sq_regularizer_parse(const char *text, sq_regularizer *out, sq_error *err);
 const char *sq_regularizer_name_at(int i, const char **aliases);
+/* The text sq_regularizer_parse reads back as r: "l2(0.01)", "l1(0.001)",
+ * "l1_l2(l1=0.01,l2=0.02)" (r's form, factors as float32's shortest). */
+void sq_regularizer_text(const sq_regularizer *r, char *buf, size_t n);
 char *sq_regularizer_help(const char *name);
 /* The penalty of n values, sum l1 |w| + l2 w^2 (in double). */
 double sq_regularizer_value(const sq_regularizer *r, const float *w, size_t n);
@@ -391,6 +417,18 @@ const sq_regularizer *sq_wopt_regularizer(const sq_layer *l, const sq_weight_spe
  * default. */
 int sq_layer_init_weight(const sq_layer *l, const sq_weight_spec *w, float *dst, sq_rng *rng,
                          sq_error *err);
+/* One weight option stem of a layer. */
+typedef struct {
+    char stem[SQ_WOPT_NAME];   /* "kernel", "recurrent", "moving_mean" */
+    int init;                  /* the kind's default initializer (an INIT_ value) */
+    int trainable;             /* a trained weight: takes a regularizer too */
+} sq_wslot;
+#define SQ_MAX_WSLOTS (SQ_MAX_WEIGHTS + 3)
+/* The weight option stems of configured layer l (built or not): its
+ * weights' and those a boolean option switched off (Dense(use_bias=False)
+ * still takes bias_initializer=, as in Keras), each once, in the order of
+ * its weights; returns how many (at most SQ_MAX_WSLOTS). */
+int sq_layer_weight_slots(const sq_layer *l, sq_wslot *out);
 /* The weight options kind k offers, for help and completion: option names
  * into names and the default each starts with into defaults (static:
  * "glorot_uniform", "none"); returns how many (at most max). Read from a

@@ -280,4 +280,5 @@ const sq_layer_kind sq_kind_layer_normalization = {
     .example = "input 10 16; add layernormalization",
     .explain = explain,
     .macs = macs,
+    .mask = sq_mask_keep,          /* Keras: supports_masking */
 };

@@ -160,4 +160,5 @@ const sq_layer_kind sq_kind_p_re_lu = {
     .example = "input 6 4; add conv1d 4 3; add prelu shared_axes=1",
     .explain = explain,
     .macs = macs,
+    .mask = sq_mask_keep,          /* Keras: supports_masking */
 };

@@ -94,6 +94,16 @@ sq_mask_rule sq_layer_mask_rule(const sq_layer *l, int in_masked)
     return r == SQ_MASK_KEEP && !in_masked ? SQ_MASK_DROP : r;
 }
 
+int sq_layer_reads_mask(const sq_layer *l)
+{
+    return l->kind->reads_mask || (l->inner && sq_layer_reads_mask(l->inner));
+}
+
+int sq_layer_mask_check(const sq_layer *l, const sq_shape *in, int in_masked, sq_error *err)
+{
+    return in_masked && l->kind->mask_check ? l->kind->mask_check(l, in, err) : 0;
+}
+
 int sq_fail_min_ndim(sq_error *err, const sq_layer *l, int min, const sq_shape *in)
 {
     char s[128];
@@ -183,6 +193,18 @@ char *sq_kind_help(const char *name)
     if (k->example)
         sb_printf(&b, "example: %s\n", k->example);
     return sb_finish(&b, NULL);
+}
+
+int sq_kind_wraps(const char *wrapper, const char *inner)
+{
+    const sq_layer_kind *w = sq_kind_find(wrapper);
+    const sq_layer_kind *k = inner ? sq_kind_find(inner) : NULL;
+    if (!w || (inner && !k))
+        return -1;
+    if (!w->wraps || !inner)
+        return w->wraps;
+    /* Bidirectional: a recurrent layer, as its configure asks */
+    return w->states ? k->states && !k->wraps : 1;
 }
 
 int sq_kind_options(const char *name, const char **out, int max)

@@ -10,19 +10,17 @@
 #include <string.h>
 #include "layers/layer.h"
 
-enum { R_L1, R_L2, R_L1L2 };
-
 static const struct {
     int kind;
     const char *names[3];
     const char *params[3];
     const char *help;
 } regs[] = {
-    { R_L1, { "l1", "L1" }, { "l1" },
+    { SQ_REG_L1, { "l1", "L1" }, { "l1" },
       "l1 * sum(|w|), l1 default 0.01: pushes weights to exactly 0" },
-    { R_L2, { "l2", "L2" }, { "l2" },
+    { SQ_REG_L2, { "l2", "L2" }, { "l2" },
       "l2 * sum(w^2), l2 default 0.01 (weight decay; no factor 1/2)" },
-    { R_L1L2, { "l1_l2", "L1L2" }, { "l1", "l2" },
+    { SQ_REG_L1L2, { "l1_l2", "L1L2" }, { "l1", "l2" },
       "l1 * sum(|w|) + l2 * sum(w^2); both default 0.01, as the function "
       "keras.regularizers.l1_l2 (the class L1L2 defaults to 0, but the names are one "
       "name here)" },
@@ -106,20 +104,46 @@ int sq_regularizer_parse(const char *text, sq_regularizer *out, sq_error *err)
                        c.name);
     if (sq_call_bind(&c, regs[i].names[1], regs[i].params, err) < 0)
         return -1;
-    sq_regularizer r = { 0, 0 };
+    sq_regularizer r = { 0, 0, regs[i].kind };
     double l1 = (double)0.01f, l2 = (double)0.01f;
-    if (regs[i].kind != R_L2 && factor(&c.a, "l1", &l1, err) < 0)
+    if (regs[i].kind != SQ_REG_L2 && factor(&c.a, "l1", &l1, err) < 0)
         return -1;
-    if (regs[i].kind != R_L1 && factor(&c.a, "l2", &l2, err) < 0)
+    if (regs[i].kind != SQ_REG_L1 && factor(&c.a, "l2", &l2, err) < 0)
         return -1;
     if (sq_args_finish(&c.a, err) < 0)
         return -1;
-    if (regs[i].kind != R_L2)
+    if (regs[i].kind != SQ_REG_L2)
         r.l1 = l1;
-    if (regs[i].kind != R_L1)
+    if (regs[i].kind != SQ_REG_L1)
         r.l2 = l2;
     *out = r;
     return 0;
+}
+
+/* The shortest decimal that is float32 v, as Python writes the number:
+ * "0.01", "0.0001", "1e-05". */
+static const char *f32_text(float v, char *buf, size_t n)
+{
+    char t[32];
+    for (int p = 1; p <= 9; p++) {
+        snprintf(t, sizeof t, "%.*g", p, (double)v);
+        if ((float)strtod(t, NULL) == v)
+            break;
+    }
+    return sq_py_float(strtod(t, NULL), buf, n);
+}
+
+void sq_regularizer_text(const sq_regularizer *r, char *buf, size_t n)
+{
+    char a[48], b[48];
+    f32_text((float)r->l1, a, sizeof a);
+    f32_text((float)r->l2, b, sizeof b);
+    if (r->form == SQ_REG_L1)
+        snprintf(buf, n, "l1(%s)", a);
+    else if (r->form == SQ_REG_L2)
+        snprintf(buf, n, "l2(%s)", b);
+    else
+        snprintf(buf, n, "l1_l2(l1=%s,l2=%s)", a, b);
 }
 
 double sq_regularizer_value(const sq_regularizer *r, const float *w, size_t n)

@@ -5,7 +5,8 @@
  * wrapped layer inside the wrapper's name scope), and so is its
  * activation (the core applies it). Masks: the wrapped layer's own rule,
  * and where it drops an input mask, Keras's any() of the mask over each
- * time step. */
+ * time step; a wrapped layer without mask support on a masked input is
+ * Keras's error. */
 #include <stdio.h>
 #include <string.h>
 #include "layers/layer.h"
@@ -110,6 +111,29 @@ static sq_mask_rule mask_rule(const sq_layer *l, int in_masked)
     return r == SQ_MASK_DROP && in_masked ? SQ_MASK_MAKE : r;
 }
 
+/* Keras 2.6's TimeDistributed.compute_mask asks the wrapped layer for the
+ * mask of the (B*T, ...) steps (when the batch is not fixed), and a layer
+ * without mask support raises base_layer's TypeError. */
+static int mask_check(const sq_layer *l, const sq_shape *in, sq_error *err)
+{
+    if (in->d[0] > 0)
+        return 0;
+    if (l->inner->kind->mask) {
+        /* the wrapped layer gets the steps' mask with its input */
+        sq_shape is = inner_shape(in);
+        return sq_layer_mask_check(l->inner, &is, 1, err);
+    }
+    char shape[128] = "(None,";
+    for (int i = 2; i < in->rank - 1; i++)
+        snprintf(shape + strlen(shape), sizeof shape - strlen(shape), "%s%ld",
+                 i > 2 ? ", " : " ", in->d[i]);
+    snprintf(shape + strlen(shape), sizeof shape - strlen(shape), ")");
+    return sq_fail(err, "Layer %s does not support masking, but was passed an input_mask: "
+                   "Tensor(shape=%s, dtype=bool) (TimeDistributed asks the layer it wraps for "
+                   "the mask of every step of its masked input; put the masking after it, or "
+                   "wrap a layer that takes masks)", l->inner->name, shape);
+}
+
 static int check_data(const sq_layer *l, const float *in, const sq_shape *in_shape,
                       sq_error *err)
 {
@@ -177,6 +201,7 @@ const sq_layer_kind sq_kind_time_distributed = {
     .scratch_bwd = scratch_bwd,
     .backward = backward,
     .mask = mask_rule,
+    .mask_check = mask_check,
     .check_data = check_data,
     .auto_names = auto_names,
     .wraps = 1,

@@ -46,17 +46,27 @@ static const char *stem_of(const char *weight)
     return w;
 }
 
-/* The weights l would create, from a stand-in input shape (the first rank
- * from 4 down to 2 and then 5 that the kind accepts, every dimension 1024):
- * how many, with their specs in w. */
+/* The weights l would create, from a stand-in input shape (the one the
+ * layer declares itself, as Embedding(input_length=4) does, else the first
+ * rank from 4 down to 2 and then 5 that the kind accepts, every dimension
+ * 1024): how many, with their specs in w. */
 static int probe(const sq_layer *l, sq_weight_spec *w)
 {
     static const int ranks[] = { 4, 3, 2, 5 };
     if (!l->kind->weights)
         return 0;
+    sq_shape own, out;
+    sq_error ignored;
+    if (l->kind->default_input && l->kind->default_input(l, &own) == 0
+        && own.rank < SQ_MAX_RANK) {
+        sq_shape in = { own.rank + 1, { -1 } };
+        for (int i = 0; i < own.rank; i++)
+            in.d[i + 1] = own.d[i] < 0 ? 1024 : own.d[i];
+        if (l->kind->output_shape(l, &in, &out, &ignored) == 0)
+            return l->kind->weights(l, &in, w);
+    }
     for (int r = 0; r < NELEMS(ranks); r++) {
-        sq_shape in = { ranks[r], { -1, 1024, 1024, 1024, 1024 } }, out;
-        sq_error ignored;
+        sq_shape in = { ranks[r], { -1, 1024, 1024, 1024, 1024 } };
         if (l->kind->output_shape(l, &in, &out, &ignored) == 0)
             return l->kind->weights(l, &in, w);
     }
@@ -183,16 +193,20 @@ int sq_layer_init_weight(const sq_layer *l, const sq_weight_spec *w, float *dst,
 
 /* ---- for help and completion --------------------------------------------------- */
 
-/* The words of the kind's example's last `add` (parentheses kept whole):
- * a layer made from them, or NULL. */
+/* The words of the example's last `add` of kind k (parentheses kept
+ * whole; Embedding's example adds an LSTM after it): a layer made from
+ * them, or NULL. */
 static sq_layer *example_layer(const sq_layer_kind *k)
 {
     if (!k->example)
         return NULL;
     const char *add = NULL;
-    for (const char *p = k->example; (p = strstr(p, "add ")); p++)
-        if (p == k->example || p[-1] == ' ' || p[-1] == ';')
+    for (const char *p = k->example; (p = strstr(p, "add ")); p++) {
+        char word[64];
+        if ((p == k->example || p[-1] == ' ' || p[-1] == ';')
+            && sscanf(p + 4, "%63[^; ]", word) == 1 && sq_kind_find(word) == k)
             add = p;
+    }
     if (!add)
         return NULL;
     char buf[512];
@@ -219,35 +233,54 @@ static sq_layer *example_layer(const sq_layer_kind *k)
     return sq_layer_create(k, n - 2, words + 2, &ish, &ignored);
 }
 
+int sq_layer_weight_slots(const sq_layer *l, sq_wslot *out)
+{
+    sq_weight_spec probed[SQ_MAX_WEIGHTS];
+    const sq_weight_spec *w = l->built ? l->w : probed;
+    int nw = l->built ? l->nweights : probe(l, probed), n = 0;
+    for (int j = 0; j < nw; j++) {
+        const char *stem = stem_of(w[j].name);
+        int dup = 0;
+        for (int i = 0; i < n; i++)
+            dup |= !strcmp(out[i].stem, stem);
+        if (dup || n == SQ_MAX_WSLOTS)
+            continue;
+        snprintf(out[n].stem, sizeof out[n].stem, "%s", stem);
+        out[n].init = w[j].init;
+        out[n++].trainable = w[j].trainable;
+    }
+    /* the switchable weights switched off */
+    for (int i = 0; i < NELEMS(switchable) && n < SQ_MAX_WSLOTS; i++) {
+        if (sq_opt_index(l->kind, switchable[i].option) < 0)
+            continue;
+        int have = 0;
+        for (int j = 0; j < n; j++)
+            have |= !strcmp(out[j].stem, switchable[i].weight);
+        if (!have) {
+            snprintf(out[n].stem, sizeof out[n].stem, "%s", switchable[i].weight);
+            out[n].init = switchable[i].init;
+            out[n++].trainable = 1;
+        }
+    }
+    return n;
+}
+
 int sq_kind_weight_options(const sq_layer_kind *k, char (*names)[SQ_WOPT_NAME],
                            const char **defaults, int max)
 {
     sq_layer *l = example_layer(k);
     int n = 0;
     if (l) {
-        sq_weight_spec w[SQ_MAX_WEIGHTS];
-        int nw = probe(l, w);
-        /* the switchable weights the example switched off */
-        for (int i = 0; i < NELEMS(switchable); i++) {
-            if (sq_opt_index(k, switchable[i].option) < 0)
-                continue;
-            int have = 0;
-            for (int j = 0; j < nw; j++)
-                have |= !strcmp(stem_of(w[j].name), switchable[i].weight);
-            if (!have && nw < SQ_MAX_WEIGHTS)
-                w[nw++] = (sq_weight_spec){ switchable[i].weight, { 0 }, switchable[i].init, 1 };
-        }
+        sq_wslot s[SQ_MAX_WSLOTS];
+        int ns = sq_layer_weight_slots(l, s);
         for (int pass = 0; pass < 2; pass++)
-            for (int j = 0; j < nw && n < max; j++) {
-                const char *stem = stem_of(w[j].name);
-                int dup = 0;
-                for (int i = 0; i < j; i++)
-                    dup |= !strcmp(stem_of(w[i].name), stem);
-                if (dup || (pass == 1 && !w[j].trainable))
+            for (int j = 0; j < ns && n < max; j++) {
+                if (pass == 1 && !s[j].trainable)
                     continue;
-                snprintf(names[n], SQ_WOPT_NAME, "%s%s", stem,
+                /* stems are short Keras words ("moving_variance") */
+                snprintf(names[n], SQ_WOPT_NAME, "%.33s%s", s[j].stem,
                          pass ? "_regularizer" : "_initializer");
-                defaults[n++] = pass ? "none" : sq_init_name(w[j].init);
+                defaults[n++] = pass ? "none" : sq_init_name(s[j].init);
             }
         sq_layer_free(l);
     }

@@ -111,10 +111,34 @@ static int plan_targets(const struct sq_compiled *c, plan *p, const sq_tensor *y
     return 0;
 }
 
+/* Keras's input check, batch by batch, of samples [0, n) of data shaped
+ * like x taken `batch` at a time: a model with a fixed batch
+ * (batch_input_shape=, as a stateful one has) takes batches of that size
+ * only, so n must be a multiple of it; Keras 2.6 finds out at the first
+ * batch of another size, here it is found before any. */
+static int check_batches(const sq_model *m, const sq_shape *x, long n, long batch,
+                         sq_error *err)
+{
+    if (!m->explicit_input || m->input_shape.d[0] <= 0)
+        return sq_model_check_input(m, x, err);
+    sq_shape b = *x;
+    if (n <= 0) {
+        /* no batches (fit says why): the rest of the shape only */
+        b.d[0] = m->input_shape.d[0];
+        return sq_model_check_input(m, &b, err);
+    }
+    b.d[0] = batch < n ? batch : n;
+    if (sq_model_check_input(m, &b, err) < 0)
+        return -1;
+    b.d[0] = n % b.d[0];
+    return b.d[0] ? sq_model_check_input(m, &b, err) : 0;
+}
+
 /* Keras's "Data cardinality is ambiguous" and friends, for x and y; builds
- * an unbuilt model from x's shape. */
+ * an unbuilt model from x's shape. The first ntrain samples go in batches
+ * of `batch` (0: no check of the batches; the caller checks the rest). */
 static int prepare(sq_session *s, const sq_tensor *x, const sq_tensor *y, plan *p,
-                   int *built_here, sq_error *err)
+                   long ntrain, long batch, int *built_here, sq_error *err)
 {
     sq_model *m = s->model;
     struct sq_compiled *c = m->compiled;
@@ -147,9 +171,12 @@ static int prepare(sq_session *s, const sq_tensor *x, const sq_tensor *y, plan *
             return -1;
         m->explicit_input = 1;
         *built_here = 1;
-    } else if (sq_model_check_input(m, &x->shape, err) < 0) {
+    } else if (check_batches(m, &x->shape, ntrain, batch, err) < 0) {
         return -1;
     }
+    /* Embedding's ids: TensorFlow's error, here before any step */
+    if (sq_model_check_data(m, x, err) < 0)
+        return -1;
     sq_shape out = m->layers[m->n - 1]->out_shape;
     p->last = out.d[out.rank - 1];
     size_t osample = 1;
@@ -363,14 +390,24 @@ static const float *loss_targets(const struct sq_compiled *c, const plan *p, loo
     return lm->tbuf;
 }
 
-/* Row weights from per-sample weights bw (NULL: none). */
-static const float *row_weights(const plan *p, loop_mem *lm, const float *bw, long b)
+/* The row weights of the loss and the metrics, once the forward pass has
+ * run on b samples: per-sample weights bw (NULL: none) times the mask of
+ * the model's output when it has one, as Keras 2.6's compile_utils
+ * apply_mask makes the mask the sample weight (or multiplies them); NULL
+ * when neither. The loss stays Keras's SUM_OVER_BATCH_SIZE, divided by all
+ * the rows, masked or not (losses_utils.reduce_weighted_loss's
+ * _num_elements); the metrics are the weighted means of the rows. */
+static const float *row_weights(const sq_model *m, const plan *p, loop_mem *lm,
+                                const float *bw, long b)
 {
-    if (!bw)
+    const uint8_t *mask = m->n ? lm->ws.mask[m->n - 1] : NULL;
+    if (!bw && !mask)
         return NULL;
     for (long i = 0; i < b; i++)
-        for (long r = 0; r < p->rows; r++)
-            lm->rw[i * p->rows + r] = bw[i];
+        for (long r = 0; r < p->rows; r++) {
+            size_t k = (size_t)(i * p->rows + r);
+            lm->rw[k] = (bw ? bw[i] : 1.0f) * (mask && !mask[k] ? 0.0f : 1.0f);
+        }
     return lm->rw;
 }
 
@@ -438,7 +475,7 @@ static int eval_range(sq_model *m, loop_mem *lm, const plan *p, const sq_tensor 
             int L = m->n - 1;
             const float *t = y->data + (size_t)(b0 + f) * p->sy;
             long rows = bl * p->rows;
-            const float *rw = row_weights(p, lm, sw ? sw + b0 + f : NULL, bl);
+            const float *rw = row_weights(m, p, lm, sw ? sw + b0 + f : NULL, bl);
             double loss = sq_loss_eval(&c->loss, p->loss_logits,
                                        p->read_z ? lm->ws.z[L] : lm->ws.y[L],
                                        loss_targets(c, p, lm, t, rows), rows, p->last, rw, NULL);
@@ -512,15 +549,18 @@ static int training_room(sq_model *m, int epochs, size_t extra, sq_error *err)
     return 0;
 }
 
-/* One training step on the b samples gathered in lm; the batch's loss
- * (penalties included). */
-static double train_step(sq_session *s, loop_mem *lm, const plan *p, long b, const float *rw)
+/* One training step on the b samples gathered in lm (per-sample weights bw
+ * or NULL); the batch's loss (penalties included). *rwp gets the row
+ * weights the loss took, for the metrics. */
+static double train_step(sq_session *s, loop_mem *lm, const plan *p, long b, const float *bw,
+                         const float **rwp)
 {
     sq_model *m = s->model;
     struct sq_compiled *c = m->compiled;
     int L = m->n - 1;
     long rows = b * p->rows;
     sq_train_forward(m, &lm->ws, lm->bx, b, 1, &s->rng);
+    const float *rw = *rwp = row_weights(m, p, lm, bw, b);
     double loss = sq_loss_eval(&c->loss, p->loss_logits, p->read_z ? lm->ws.z[L] : lm->ws.y[L],
                                loss_targets(c, p, lm, lm->by, rows), rows, p->last, rw,
                                lm->dout);
@@ -540,7 +580,7 @@ static double train_step(sq_session *s, loop_mem *lm, const plan *p, long b, con
  * batch's loss in *loss; -1 on every process, after the update, when one
  * failed or was interrupted. */
 static int split_train_step(sq_session *s, loop_mem *lm, const plan *p, long b, long bl,
-                            const float *rw, uint64_t step, double *loss, sq_error *err)
+                            const float *bw, uint64_t step, double *loss, sq_error *err)
 {
     sq_model *m = s->model;
     struct sq_compiled *c = m->compiled;
@@ -554,6 +594,7 @@ static int split_train_step(sq_session *s, loop_mem *lm, const plan *p, long b, 
     lm->ws.batch_all = b;
     lm->ws.sum = sq_dist_sum_double;
     sq_train_forward(m, &lm->ws, lm->bx, bl, 1, &rng);
+    const float *rw = row_weights(m, p, lm, bw, bl);
     double part = 0;
     int failed = 0;
     if (bl > 0) {
@@ -599,13 +640,13 @@ int sq_fit(sq_session *s, const sq_tensor *x, const sq_tensor *y,
     memset(&in, 0, sizeof in);
     if (sq_fit_opts_check(o, err) < 0)
         return -1;
-    if (prepare(s, x, y, &p, &built_here, err) < 0)
-        goto fail_unbuild;
-    struct sq_compiled *c = m->compiled;
-    long n = p.nsamples;
+    long n = x->shape.rank >= 1 ? x->shape.d[0] : 0;
     int given_val = o->validation_data || (o->val_x && o->val_y);
     long ntrain = o->validation_split > 0 && !given_val
                 ? (long)floor((double)n * (1 - o->validation_split)) : n;
+    if (prepare(s, x, y, &p, ntrain, o->batch_size, &built_here, err) < 0)
+        goto fail_unbuild;
+    struct sq_compiled *c = m->compiled;
     if ((ntrain == 0 || ntrain == n) && o->validation_split > 0 && !given_val) {
         sq_fail(err, "Training data contains %ld samples, which is not sufficient to split "
                 "it into a validation and training set as specified by `validation_split="
@@ -615,6 +656,10 @@ int sq_fit(sq_session *s, const sq_tensor *x, const sq_tensor *y,
     }
     if (sq_fit_inputs_load(s, y, ntrain, o, &in, err) < 0)
         goto fail_unbuild;
+    /* validation_split's tail goes in batches of its own */
+    if (ntrain < n && !in.has_val && check_batches(m, &x->shape, n - ntrain, o->batch_size,
+                                                   err) < 0)
+        goto fail_inputs;
     /* the validation data: given, or the tail of x and y */
     const sq_tensor *vx = x, *vy = y;
     const float *vsw = in.sw;
@@ -632,7 +677,8 @@ int sq_fit(sq_session *s, const sq_tensor *x, const sq_tensor *y,
                     sq_shape_str(&vx->shape, a, sizeof a));
             goto fail_inputs;
         }
-        if (sq_model_check_input(m, &vx->shape, err) < 0)
+        if (check_batches(m, &vx->shape, vto, o->batch_size, err) < 0
+            || sq_model_check_data(m, vx, err) < 0)
             goto fail_inputs;
         int same = vx->shape.rank == x->shape.rank;
         for (int i = 1; same && i < x->shape.rank; i++)
@@ -717,14 +763,14 @@ int sq_fit(sq_session *s, const sq_tensor *x, const sq_tensor *y,
             if (in.sw)
                 for (long i = 0; i < bl; i++)
                     lm.bw[i] = in.sw[lm.perm[b0 + f + i]];
-            const float *rw = row_weights(&p, &lm, in.sw ? lm.bw : NULL, bl);
+            const float *bw = in.sw ? lm.bw : NULL, *rw;
             double loss;
             if (lm.split) {
-                rc = split_train_step(s, &lm, &p, b, bl, rw,
+                rc = split_train_step(s, &lm, &p, b, bl, bw,
                                       (uint64_t)(ep - o->initial_epoch) * (uint64_t)steps
                                       + (uint64_t)st, &loss, err);
             } else {
-                loss = train_step(s, &lm, &p, b, rw);
+                loss = train_step(s, &lm, &p, b, bw, &rw);
                 int L = m->n - 1;
                 for (int i = 0; i < c->nmetrics && rc == 0; i++)
                     rc = sq_metric_update(&p.metric[i], &lm.acc[i], lm.ws.y[L], lm.by,
@@ -798,7 +844,8 @@ int sq_evaluate(sq_session *s, const sq_tensor *x, const sq_tensor *y,
     sq_rng saved = s->rng;
     if (sq_check_long_range("evaluate", "batch_size", batch_size, 1, LONG_MAX, err) < 0)
         return -1;
-    if (prepare(s, x, y, &p, &built_here, err) < 0)
+    if (prepare(s, x, y, &p, x->shape.rank >= 1 ? x->shape.d[0] : 0, batch_size, &built_here,
+                err) < 0)
         goto fail;
     struct sq_compiled *c = m->compiled;
     long batch = batch_size < p.nsamples ? batch_size : p.nsamples;
@@ -843,6 +890,10 @@ int sq_predict(sq_session *s, const sq_tensor *x, long batch_size, sq_tensor *y,
         return -1;
     if (x->shape.rank < 2 || x->shape.d[0] < 1)
         return sq_fail(err, "predict needs a batch of samples");
+    /* a fixed batch: every batch checked before the first changes a
+     * stateful layer's states */
+    if (s->model->built && check_batches(s->model, &x->shape, x->shape.d[0], batch_size, err) < 0)
+        return -1;
     /* under mpirun each process predicts its share of the samples (at
      * least one each), then all of them gather every share */
     long n = x->shape.d[0], from = 0, to = n;

@@ -258,8 +258,46 @@ seed 15
 input 7 8 2
 add depthwiseconv2d 3 dilation_rate=2 depth_multiplier=2 padding=same
 SEQ
-differs="bilinear outpad tdilated dwdilated masked2"
-models="conv acts base wave2 wave2tf embed masking masked2 maskedgru rnnacts frames wave2d $differs"
+# initializers and regularizers of every kind of weight: TensorFlow.js
+# constructs each initializer it reads while it builds the model
+cat >"$work/wopts.seq" <<'SEQ'
+seed 19
+input 6 3
+add conv1d 4 3 kernel_initializer=he_normal bias_initializer=constant(0.1) kernel_regularizer=l2(0.001) bias_regularizer=l1_l2(l1=0.001,l2=0.002)
+add lstm 3 return_sequences=true recurrent_initializer=orthogonal(gain=0.5) bias_regularizer=l1(0.01)
+add layernormalization gamma_initializer=random_normal(mean=1.0,stddev=0.1) beta_regularizer=l2
+add bidirectional gru 2 return_sequences=true reset_after=false kernel_initializer=lecun_uniform recurrent_regularizer=l1_l2(l1=0.01,l2=0.02)
+add timedistributed dense 3 kernel_initializer=variance_scaling(scale=2.0,mode=fan_out,distribution=uniform) bias_initializer=truncated_normal(stddev=0.02)
+add globalaveragepooling1d
+add batchnormalization moving_variance_initializer=random_uniform(minval=0.5,maxval=1.5) gamma_regularizer=l1
+add prelu alpha_initializer=constant(0.25) alpha_regularizer=l2(0.01)
+add dense 3 kernel_initializer=identity(gain=0.5)
+SEQ
+# masks through the layers Keras 2.6 passes them through, into an LSTM
+cat >"$work/maskkeep.seq" <<'SEQ'
+seed 20
+input 7
+add embedding 10 4 mask_zero=true
+add dense 5
+add layernormalization
+add leakyrelu 0.2
+add prelu shared_axes=1
+add elu
+add relu 6
+add thresholdedrelu 0.05
+add lstm 3
+SEQ
+# GlobalAveragePooling1D's mean of the unmasked steps; TF.js averages all
+cat >"$work/maskgap.seq" <<'SEQ'
+seed 21
+input 7
+add embedding 10 4 mask_zero=true
+add dense 5 tanh
+add globalaveragepooling1d
+add dense 2
+SEQ
+differs="bilinear outpad tdilated dwdilated masked2 maskgap"
+models="conv acts base wave2 wave2tf embed masking masked2 maskedgru rnnacts frames wave2d wopts maskkeep $differs"
 
 cd "$work"
 $PY -c "
@@ -287,6 +325,10 @@ np.save('wave2d_x.npy', r.uniform(-1, 1, (2, 9, 10, 3)).astype(np.float32))
 for m in ('bilinear', 'outpad', 'tdilated'):
     np.save(m + '_x.npy', r.uniform(-1, 1, (2, 5, 6, 2)).astype(np.float32))
 np.save('dwdilated_x.npy', r.uniform(-1, 1, (2, 7, 8, 2)).astype(np.float32))
+np.save('wopts_x.npy', r.uniform(-1, 1, (3, 6, 3)).astype(np.float32))
+for m in ('maskkeep', 'maskgap'):
+    np.save(m + '_x.npy', np.array([[0, 3, 5, 0, 2, 9, 0], [4, 0, 0, 1, 7, 0, 0],
+                                    [1, 2, 3, 4, 5, 6, 7]], np.float32))
 "
 # random weights (biases, moving statistics and all), so that every weight's
 # layout counts; the models load them after building
@@ -335,8 +377,8 @@ sys.exit(0 if a.shape == b.shape and np.all(np.abs(a - b) <= 1e-5 + 1e-4 * np.ab
         esac
     elif grep -q "Unknown activation: \(exponential\|leakyRelu\)" "$m.err"; then
         ok "$m: .h5 holds an activation TensorFlow.js lacks ($(grep -o 'Unknown activation: [a-zA-Z]*' "$m.err")); not run there"
-    elif grep -q "Unknown layer: \(UpSampling1D\|ZeroPadding1D\|Cropping1D\)\|reset_after parameter set to true\|Non-default alpha\|non-last dimension\|causal" "$m.err"; then
-        ok "$m: .h5 holds what TensorFlow.js lacks ($(grep -o 'Unknown layer: [a-zA-Z0-9]*\|reset_after parameter set to true\|Non-default alpha\|non-last dimension\|causal' "$m.err" | head -1)); not run there"
+    elif grep -q "Unknown layer: \(UpSampling1D\|ZeroPadding1D\|Cropping1D\)\|reset_after parameter set to true\|Non-default alpha\|non-last dimension\|causal\|Unknown regularizer: L[12]\b" "$m.err"; then
+        ok "$m: .h5 holds what TensorFlow.js lacks ($(grep -o 'Unknown layer: [a-zA-Z0-9]*\|reset_after parameter set to true\|Non-default alpha\|non-last dimension\|causal\|Unknown regularizer: L[12]' "$m.err" | head -1)); not run there"
     else bad "$m: .h5 via TensorFlow.js"; cat "$m.err"; fi
     { cat "$m.seq"; echo "export onnx $m.onnx"; } >"${m}_onnx.seq"
     if ! "$SEQSH" -q "${m}_onnx.seq" >/dev/null 2>"$m.err"; then
@@ -428,6 +470,13 @@ async function main() {
   b.add(tf.layers.repeatVector({n: 2}));
   b.add(tf.layers.flatten());
   await save('tfjs_conv1d', b, tf.randomUniform([2, 10, 3], -1, 1, 'float32', 9));
+  const c = tf.sequential();
+  c.add(tf.layers.dense({inputShape: [3], units: 4, activation: 'relu', kernelInitializer: 'heNormal',
+                         biasInitializer: tf.initializers.constant({value: 0.1}),
+                         kernelRegularizer: tf.regularizers.l2({l2: 0.01})}));
+  c.add(tf.layers.dense({units: 2, kernelInitializer: 'leCunUniform',
+                         biasRegularizer: tf.regularizers.l1l2({l1: 0.001, l2: 0.002})}));
+  await save('tfjs_wopts', c, tf.randomUniform([2, 3], -1, 1, 'float32', 11));
 }
 main().catch(e => { console.error(String(e && e.stack || e)); process.exit(1); });
 JS
@@ -437,12 +486,20 @@ np.save('tfjs_rnn_x.npy', np.fromfile('tfjs_rnn_x.bin', '<f4').reshape(2, 7))
 np.save('tfjs_rnn_y.npy', np.fromfile('tfjs_rnn_y.bin', '<f4').reshape(2, 3))
 np.save('tfjs_conv1d_x.npy', np.fromfile('tfjs_conv1d_x.bin', '<f4').reshape(2, 10, 3))
 np.save('tfjs_conv1d_y.npy', np.fromfile('tfjs_conv1d_y.bin', '<f4').reshape(2, 10))
+np.save('tfjs_wopts_x.npy', np.fromfile('tfjs_wopts_x.bin', '<f4').reshape(2, 3))
+np.save('tfjs_wopts_y.npy', np.fromfile('tfjs_wopts_y.bin', '<f4').reshape(2, 2))
 " 2>>tfjs.err; then
-    for n in tfjs_rnn tfjs_conv1d; do
+    for n in tfjs_rnn tfjs_conv1d tfjs_wopts; do
         if "$SEQSH" -q -c "load $n/model.json" -c "call ${n}_x.npy save=${n}_seqsh.npy" >/dev/null 2>"$n.err"; then
             close "TensorFlow.js's own $n in seqsh" "${n}_seqsh.npy" "${n}_y.npy"
         else bad "TensorFlow.js's own $n in seqsh"; cat "$n.err"; fi
     done
+    # its initializers and regularizers become the layers' options
+    if "$SEQSH" -q -c "load tfjs_wopts/model.json" -c "save tfjs_wopts.seqm" >/dev/null 2>tfjs.err \
+        && grep -aq "kernel_initializer=he_normal bias_initializer=constant(value=0.1) kernel_regularizer=l2(0.01)" tfjs_wopts.seqm \
+        && grep -aq "kernel_initializer=lecun_uniform bias_regularizer=l1_l2(l1=0.001,l2=0.002)" tfjs_wopts.seqm; then
+        ok "TensorFlow.js's initializers and regularizers in seqsh"
+    else bad "TensorFlow.js's initializers and regularizers in seqsh"; cat tfjs.err; grep -a "^add" tfjs_wopts.seqm; fi
 else bad "TensorFlow.js saves its recurrent and 1-D models"; cat tfjs.err; fi
 
 echo "$passed passed, $failed failed"

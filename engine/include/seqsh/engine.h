@@ -545,6 +545,11 @@ char *sq_kind_help(const char *name);
  * (name, input_shape, trainable, activation where accepted). Returns how
  * many were stored in out (at most max); -1 if the kind is unknown. */
 int sq_kind_options(const char *name, const char **out, int max);
+/* Whether kind `wrapper` wraps another layer (Bidirectional,
+ * TimeDistributed): with inner NULL, 1 if it does; with inner a kind's
+ * name, 1 if it can wrap that kind (Bidirectional a recurrent one). 0 if
+ * not; -1 if either kind is unknown. */
+int sq_kind_wraps(const char *wrapper, const char *inner);
 /* "Did you mean": the candidate nearest to word (edit distance, ignoring
  * case, within a bound that grows with the word's length), or NULL. */
 const char *sq_nearest(const char *word, const char *const *cands, int n);
