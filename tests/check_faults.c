@@ -291,7 +291,7 @@ static int op_snapshot(sq_session *s)
  * fails, the added layer stays */
 static void prep_undoable(sq_session *s)
 {
-    sq_fit_opts o = { 1, 4, 0, 1, 0 };
+    sq_fit_opts o = { .epochs = 1, .batch_size = 4, .shuffle = 1 };
     ck_assert_int_eq(sq_fit(s, &x_img, &y_lab, &o, NULL, NULL, &err), 0);
     sq_snapshot *p = sq_snapshot_take(s, &err);
     ck_assert_ptr_nonnull(p);
