@@ -322,7 +322,7 @@ int cmd_evaluate(shell *sh, int argc, char **argv)
     sq_error e;
     if (args_of(sh, &a, "evaluate", argc - 1, argv + 1, plain, &np, 0) < 0)
         return -1;
-    const char *label = sq_arg(&a, "label");
+    const char *label = sq_arg(&a, "label"), *sw = sq_arg(&a, "sample_weight");
     if (sq_batch_opts_read(&a, &batch, &verbose, &e) < 0 || sq_args_finish(&a, &e) < 0)
         return sh_engine_fail(sh, &e);
     sq_tensor x = { 0 }, y = { 0 };
@@ -332,8 +332,8 @@ int cmd_evaluate(shell *sh, int argc, char **argv)
     double vals[16];
     const char *names[16];
     int n;
-    int rc = sq_evaluate(sh->s, &x, &y, batch, verbose, progress, &tty, vals, names, 16, &n,
-                         &e);
+    int rc = sq_evaluate_weighted(sh->s, &x, &y, sw, NULL, batch, verbose, progress, &tty, vals,
+                                  names, 16, &n, &e);
     sq_tensor_free(&x);
     sq_tensor_free(&y);
     if (rc < 0)

@@ -107,10 +107,13 @@ const sh_command sh_commands[] = {
       "example: fit x.npy y.npy epochs=100 validation_data=xv.npy,yv.npy "
       "callbacks=early_stopping(patience=3,restore_best_weights=true),csv_logger(log.csv)",
       cmd_fit, 1, -1, C_FIT, U_CHANGES },
-    { "evaluate", "evaluate X Y [batch_size=32] [verbose=1]", "loss and metrics on data",
+    { "evaluate", "evaluate X Y [batch_size=32] [verbose=1] [sample_weight=W]",
+      "loss and metrics on data",
       "Prints Keras's one-line result: loss and each compiled metric. verbose=0\n"
-      "prints it without the progress bar.\n\n"
-      "example: evaluate test.csv label=last", cmd_evaluate, 1, -1, C_FILE, U_BUILDS },
+      "prints it without the progress bar. sample_weight= names an input of one\n"
+      "weight per sample, as fit's: each batch's loss is the sum of the weighted\n"
+      "losses over the batch's size, the metrics are weighted means.\n\n"
+      "example: evaluate test.csv label=last", cmd_evaluate, 1, -1, C_EVALUATE, U_BUILDS },
     { "predict", "predict X [batch_size=32] [classes=true] [save=FILE.npy|.npz|.csv]",
       "run the model on data in batches",
       "Like call, in batches. classes=true gives each row's class instead (Keras's\n"

@@ -311,6 +311,14 @@ int sh_complete_words(shell *sh, const char *line, int start, const char *word,
         case C_FILE:
             files = 1;
             break;
+        case C_EVALUATE: {
+            static const char *const keys[] = { "batch_size=", "verbose=", "sample_weight=",
+                                                "label=" };
+            for (size_t i = 0; i < sizeof keys / sizeof *keys; i++)
+                emit_if(keys[i], word, emit, ctx);
+            files = 1;
+            break;
+        }
         case C_SUMMARY:
             emit_if("macs", word, emit, ctx);
             emit_if("memory", word, emit, ctx);

@@ -47,7 +47,7 @@ void sh_deinit(shell *sh);
 typedef int (*sh_fn)(shell *sh, int argc, char **argv);
 
 /* What the words after a command complete to, for Tab. */
-typedef enum { C_NONE, C_FILE, C_LAYER, C_KIND, C_TOPIC, C_INPUT, C_COMMAND, C_COMPILE,
+typedef enum { C_NONE, C_FILE, C_EVALUATE, C_LAYER, C_KIND, C_TOPIC, C_INPUT, C_COMMAND, C_COMPILE,
                C_SETTING,
                C_SUMMARY,   /* summary's columns: macs, memory */
                C_PLOT,      /* plot: history, then file names */

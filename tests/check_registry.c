@@ -595,6 +595,13 @@ START_TEST(training_names_complete)
     sh_complete_words(&sh, "fit x.npy y.npy ", 16, "", collect, cands);
     for (size_t i = 0; i < sizeof fit_keys / sizeof *fit_keys; i++)
         ck_assert_msg(strstr(cands, fit_keys[i]) != NULL, "Tab after fit lacks %s", fit_keys[i]);
+    static const char *const eval_keys[] = { "batch_size=", "verbose=", "sample_weight=",
+                                             "label=" };
+    cands[0] = '\0';
+    sh_complete_words(&sh, "evaluate x.npy y.npy ", 21, "", collect, cands);
+    for (size_t i = 0; i < sizeof eval_keys / sizeof *eval_keys; i++)
+        ck_assert_msg(strstr(cands, eval_keys[i]) != NULL, "Tab after evaluate lacks %s",
+                      eval_keys[i]);
     static const char *const compile_keys[] = { "from_logits=", "label_smoothing=", "delta=",
                                                 "clipvalue=", "clipnorm=", "global_clipnorm=" };
     cands[0] = '\0';

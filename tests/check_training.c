@@ -511,6 +511,60 @@ START_TEST(class_and_sample_weights)
 }
 END_TEST
 
+/* evaluate's sample_weight, as model.evaluate takes it: each batch's loss
+ * is its weighted losses summed over the batch's size, the accuracy a
+ * weighted mean; from a tensor or a file, in any batch size; a wrong
+ * number of weights is Keras's error and nothing is printed. */
+START_TEST(evaluate_sample_weights)
+{
+    long d[1] = { 2 };
+    ck_assert_int_eq(sq_input(s, 1, d, &err), 0);
+    add("dense 3 softmax");
+    compile("optimizer=sgd loss=sparse_categorical_crossentropy metrics=accuracy");
+    enum { N = 7 };
+    float xv[N * 2], yv[N] = { 0, 1, 2, 1, 0, 2, 1 }, swv[N] = { 1, 2, 0.5f, 0, 3, 1, 0.25f };
+    for (int i = 0; i < N * 2; i++)
+        xv[i] = (float)urand(-2, 2);
+    long dx[2] = { N, 2 }, dy[1] = { N }, d6[1] = { N - 1 };
+    sq_tensor x = tensor(2, dx, xv), y = tensor(1, dy, yv), sw = tensor(1, dy, swv);
+    sq_tensor sw6 = tensor(1, d6, swv);
+    double p[N * 3], loss = 0, acc = 0, wsum = 0;
+    softmax_rows(s->model->params, xv, N, p);
+    for (int i = 0; i < N; i++) {
+        loss += swv[i] * -log(p[i * 3 + (int)yv[i]]);
+        int am = 0;
+        for (int j = 1; j < 3; j++)
+            if (p[i * 3 + j] > p[i * 3 + am])
+                am = j;
+        acc += swv[i] * (am == (int)yv[i]);
+        wsum += swv[i];
+    }
+    char wpath[128];
+    snprintf(wpath, sizeof wpath, "%s/ew.npy", dir);
+    ck_assert_int_eq(sq_tensor_save(wpath, &sw, &err), 0);
+    double v[4];
+    const char *names[4];
+    int n;
+    for (long batch = 1; batch <= N + 1; batch++)
+        for (int file = 0; file < 2; file++) {
+            ck_assert_msg(sq_evaluate_weighted(s, &x, &y, file ? wpath : NULL, file ? NULL : &sw,
+                                               batch, 0, NULL, NULL, v, names, 4, &n, &err) == 0,
+                          "%s", err.msg);
+            ck_assert_int_eq(n, 2);
+            close_to(v[0], loss / N, 1e-5, "evaluate's weighted loss");
+            close_to(v[1], acc / wsum, 1e-6, "evaluate's weighted accuracy");
+        }
+    ck_assert_int_eq(sq_evaluate_weighted(s, &x, &y, NULL, &sw6, 4, 0, NULL, NULL, v, names, 4,
+                                          &n, &err), -1);
+    ck_assert_str_eq(err.msg, "Data cardinality is ambiguous: x sizes: 7, sample_weight sizes: 6. "
+                     "Make sure all arrays contain the same number of samples.");
+    sq_tensor_free(&x);
+    sq_tensor_free(&y);
+    sq_tensor_free(&sw);
+    sq_tensor_free(&sw6);
+}
+END_TEST
+
 /* ---- confusion metrics and top-k ------------------------------------------------------- */
 
 /* AUC as Keras defines it, written out: thresholds -e, i/(n-1), 1+e in
@@ -1423,6 +1477,7 @@ int main(void)
     tcase_add_test(tc, gradient_clipping);
     tcase_add_test(tc, schedules_step_per_batch_across_fits);
     tcase_add_test(tc, class_and_sample_weights);
+    tcase_add_test(tc, evaluate_sample_weights);
     tcase_add_test(tc, auc_precision_recall_topk);
     tcase_add_test(tc, validation_data_is_evaluated);
     tcase_add_test(tc, early_stopping_epoch_and_best_weights);

@@ -129,6 +129,7 @@ add timedistributed dense 3 softmax
 compile optimizer=adam loss=sparse_categorical_crossentropy metrics=accuracy
 fit ids.csv cls.csv epochs=3 batch_size=3 verbose=2 validation_data=ids.csv,cls.csv sample_weight=sw.csv
 evaluate ids.csv cls.csv batch_size=2 verbose=0
+evaluate ids.csv cls.csv batch_size=2 verbose=0 sample_weight=sw.csv
 weights
 EOF
 ok "a masked output's loss and metrics: the same numbers" '

@@ -838,6 +838,16 @@ int sq_evaluate(sq_session *s, const sq_tensor *x, const sq_tensor *y,
                 double *values, const char **names, int max, int *n,
                 sq_error *err)
 {
+    return sq_evaluate_weighted(s, x, y, NULL, NULL, batch_size, verbose, cb, ctx, values,
+                                names, max, n, err);
+}
+
+int sq_evaluate_weighted(sq_session *s, const sq_tensor *x, const sq_tensor *y,
+                         const char *sample_weight, const sq_tensor *sample_weights,
+                         long batch_size, int verbose, sq_progress_fn cb, void *ctx,
+                         double *values, const char **names, int max, int *n,
+                         sq_error *err)
+{
     sq_model *m = s->model;
     plan p;
     int built_here;
@@ -849,9 +859,18 @@ int sq_evaluate(sq_session *s, const sq_tensor *x, const sq_tensor *y,
         goto fail;
     struct sq_compiled *c = m->compiled;
     long batch = batch_size < p.nsamples ? batch_size : p.nsamples;
-    loop_mem lm;
-    if (loop_init(&lm, m, x, &p, batch, 0, err) < 0)
+    /* sample weights, checked as fit checks them, before any batch */
+    fit_inputs in;
+    sq_fit_opts wo = { .sample_weight = sample_weight, .sample_weights = sample_weights };
+    memset(&in, 0, sizeof in);
+    if ((sample_weight || sample_weights)
+        && sq_fit_inputs_load(s, y, p.nsamples, &wo, &in, err) < 0)
         goto fail;
+    loop_mem lm;
+    if (loop_init(&lm, m, x, &p, batch, 0, err) < 0) {
+        sq_fit_inputs_free(&in);
+        goto fail;
+    }
     warn_logits(c, &p, cb, ctx);
     const char *nm[MAX_METRICS + 1];
     double v[MAX_METRICS + 1];
@@ -860,12 +879,12 @@ int sq_evaluate(sq_session *s, const sq_tensor *x, const sq_tensor *y,
         nm[i + 1] = c->metric_name[i];
     sq_progbar bar;
     sq_progbar_start(&bar, (p.nsamples + batch_size - 1) / batch_size, verbose, cb, ctx);
-    if (eval_range(m, &lm, &p, x, y, NULL, 0, p.nsamples, batch_size, &bar, nm, v,
-                   s->interrupt, err) < 0) {
-        loop_free(&lm);
-        goto fail;
-    }
+    int rc = eval_range(m, &lm, &p, x, y, in.sw, 0, p.nsamples, batch_size, &bar, nm, v,
+                        s->interrupt, err);
     loop_free(&lm);
+    sq_fit_inputs_free(&in);
+    if (rc < 0)
+        goto fail;
     *n = 0;
     for (int i = 0; i <= c->nmetrics && i < max; i++) {
         values[i] = v[i];

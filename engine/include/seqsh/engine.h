@@ -358,6 +358,15 @@ int sq_evaluate(sq_session *s, const sq_tensor *x, const sq_tensor *y,
                 long batch_size, int verbose, sq_progress_fn cb, void *ctx,
                 double *values, const char **names, int max, int *n,
                 sq_error *err);
+/* The same with model.evaluate's sample_weight: sample_weight an INPUT
+ * (a file) or sample_weights a tensor (borrowed) of one weight per sample,
+ * or both NULL. Each batch's loss is the sum of the weighted losses over
+ * the batch's size, as in fit, and the metrics are weighted too. */
+int sq_evaluate_weighted(sq_session *s, const sq_tensor *x, const sq_tensor *y,
+                         const char *sample_weight, const sq_tensor *sample_weights,
+                         long batch_size, int verbose, sq_progress_fn cb, void *ctx,
+                         double *values, const char **names, int max, int *n,
+                         sq_error *err);
 /* model.predict(x) in batches; *y is a new tensor. */
 int sq_predict(sq_session *s, const sq_tensor *x, long batch_size, sq_tensor *y,
                sq_error *err);
