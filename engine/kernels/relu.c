@@ -106,25 +106,16 @@ static void relu_grad_one(const float *z, float *dy, size_t n)
 typedef struct {
     const float *z;
     float *dy;
-    size_t n;
 } grad_job;
 
-static void grad_blocks(void *ctx, long b, long e, int tid)
+static void grad_blocks(void *ctx, size_t lo, size_t hi)
 {
-    (void)tid;
     const grad_job *j = ctx;
-    size_t lo = (size_t)b * RELU_BLOCK, hi = (size_t)e * RELU_BLOCK;
-    if (hi > j->n)
-        hi = j->n;
     relu_grad_one(j->z + lo, j->dy + lo, hi - lo);
 }
 
 void sq_relu_grad(const float *z, float *dy, size_t n)
 {
-    if (n < RELU_PARALLEL || sq_pool_threads() < 2) {
-        relu_grad_one(z, dy, n);
-        return;
-    }
-    grad_job j = { z, dy, n };
-    sq_parallel_for((long)((n + RELU_BLOCK - 1) / RELU_BLOCK), 2, grad_blocks, &j);
+    grad_job j = { z, dy };
+    sq_parallel_blocks(n, RELU_BLOCK, RELU_PARALLEL, grad_blocks, &j);
 }

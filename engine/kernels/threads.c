@@ -293,6 +293,30 @@ void sq_parallel_for(long n, long min_each, sq_range_fn fn, void *ctx)
     sq_parallel_for_upto(n, min_each, SQ_MAX_THREADS, fn, ctx);
 }
 
+typedef struct {
+    sq_block_fn fn;
+    void *ctx;
+    size_t n, block;
+} blocks_job;
+
+static void run_blocks(void *ctx, long b, long e, int tid)
+{
+    (void)tid;
+    const blocks_job *j = ctx;
+    size_t lo = (size_t)b * j->block, hi = (size_t)e * j->block;
+    j->fn(j->ctx, lo, hi < j->n ? hi : j->n);
+}
+
+void sq_parallel_blocks(size_t n, size_t block, size_t at_least, sq_block_fn fn, void *ctx)
+{
+    if (n < at_least || sq_pool_threads() < 2) {
+        fn(ctx, 0, n);
+        return;
+    }
+    blocks_job j = { fn, ctx, n, block };
+    sq_parallel_for((long)((n + block - 1) / block), 2, run_blocks, &j);
+}
+
 void sq_parallel_for_upto(long n, long min_each, int most_threads, sq_range_fn fn, void *ctx)
 {
     if (n <= 0)

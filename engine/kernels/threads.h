@@ -29,6 +29,12 @@ typedef void (*sq_range_fn)(void *ctx, long begin, long end, int tid);
 void sq_parallel_for(long n, long min_each, sq_range_fn fn, void *ctx);
 /* The same with tids below most_threads (per-thread scratch for fewer). */
 void sq_parallel_for_upto(long n, long min_each, int most_threads, sq_range_fn fn, void *ctx);
+/* An element-wise pass over [0, n): fn(ctx, lo, hi) on blocks of `block`
+ * elements shared by the pool, two blocks at least per chunk; one call
+ * fn(ctx, 0, n) on this thread when n < at_least or the pool has one
+ * thread. Each element on its own, so the same values either way. */
+typedef void (*sq_block_fn)(void *ctx, size_t lo, size_t hi);
+void sq_parallel_blocks(size_t n, size_t block, size_t at_least, sq_block_fn fn, void *ctx);
 
 /* Starts the workers if they are not running and wakes the sleeping ones
  * to spin for a job: a command calls it before the work that precedes its

@@ -316,16 +316,12 @@ typedef struct {
     sq_optim *o;
     float *params;
     const float *g;
-    size_t off, len;
+    size_t off;
 } apply_job;
 
-static void apply_blocks(void *ctx, long b, long e, int tid)
+static void apply_blocks(void *ctx, size_t lo, size_t hi)
 {
-    (void)tid;
     const apply_job *j = ctx;
-    size_t lo = (size_t)b * APPLY_BLOCK, hi = (size_t)e * APPLY_BLOCK;
-    if (hi > j->len)
-        hi = j->len;
     apply_range(j->o, j->params, j->g + lo, j->off + lo, hi - lo);
 }
 
@@ -333,12 +329,8 @@ void sq_optim_apply(sq_optim *o, float *params, const float *g, size_t off, size
 {
     if (o->t == 0 || len == 0 || off > o->n || len > o->n - off)
         return;
-    if (len < APPLY_PARALLEL || sq_pool_threads() < 2) {
-        apply_range(o, params, g, off, len);
-        return;
-    }
-    apply_job j = { o, params, g, off, len };
-    sq_parallel_for((long)((len + APPLY_BLOCK - 1) / APPLY_BLOCK), 2, apply_blocks, &j);
+    apply_job j = { o, params, g, off };
+    sq_parallel_blocks(len, APPLY_BLOCK, APPLY_PARALLEL, apply_blocks, &j);
 }
 
 
