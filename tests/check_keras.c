@@ -1180,6 +1180,32 @@ START_TEST(reads_weight_options_keras_wrote)
         ck_assert_str_eq(err.msg, want);
         ck_assert_str_eq(s->model->layers[0]->name, "dense_Dense1");
     }
+    /* an initializer's "dtype" (older Keras wrote it) is dropped, as Keras
+     * 2.6's Initializer.from_config drops it; a regularizer's is not */
+    const char *dt = "{\"modelTopology\": {\"class_name\": \"Sequential\", \"config\": ["
+        "{\"class_name\": \"Dense\", \"config\": {\"name\": \"d\", \"units\": 1, "
+        "\"batch_input_shape\": [null, 2], \"kernel_initializer\": {\"class_name\": "
+        "\"RandomNormal\", \"config\": {\"mean\": 0.0, \"stddev\": 0.5, \"seed\": null, "
+        "\"dtype\": \"float32\"}}, \"bias_regularizer\": %s}}]}, \"weightsManifest\": "
+        "[{\"paths\": [\"w.bin\"], \"weights\": [{\"name\": \"d/kernel\", \"shape\": [2, 1], "
+        "\"dtype\": \"float32\"}, {\"name\": \"d/bias\", \"shape\": [1], "
+        "\"dtype\": \"float32\"}]}]}";
+    const float w3[3] = { 1, 2, 3 };
+    write_file(tpath("j/w.bin"), (const char *)w3, sizeof w3);
+    char buf[1024];
+    snprintf(buf, sizeof buf, dt, "null");
+    write_file(tpath("j/model.json"), buf, strlen(buf));
+    ck_assert_msg(sq_load(s, tpath("j/model.json"), &err) == 0, "%s", err.msg);
+    d = describe_all(s);
+    ck_assert_str_eq(d, "add dense units=1 kernel_initializer=random_normal(stddev=0.5) "
+                     "name=d\n");
+    free(d);
+    snprintf(buf, sizeof buf, dt, "{\"class_name\": \"L2\", \"config\": {\"l2\": 0.01, "
+             "\"dtype\": \"float32\"}}");
+    write_file(tpath("j/model.json"), buf, strlen(buf));
+    ck_assert_int_eq(sq_load(s, tpath("j/model.json"), &err), -1);
+    ck_assert_msg(strstr(err.msg, "got an unexpected keyword argument 'dtype'"), "%s", err.msg);
+    ck_assert_str_eq(s->model->layers[0]->name, "d");
     sq_session_free(s);
 }
 END_TEST

@@ -265,8 +265,10 @@ static int ends_with(const char *s, const char *suffix)
 
 /* A serialized object as a call seqsh's parsers read: "Class(k=v,...)",
  * null arguments left out (seed=None); for L1L2 the factor a config lacks
- * is 0, as the class defaults it. -1 when it is not such an object. */
-static int call_text(json_t *v, char *buf, size_t n)
+ * is 0, as the class defaults it; an initializer's "dtype" (older Keras
+ * wrote one) left out, as Keras 2.6's Initializer.from_config pops it. -1
+ * when it is not such an object. */
+static int call_text(json_t *v, int is_reg, char *buf, size_t n)
 {
     const char *cls = json_string_value(json_object_get(v, "class_name"));
     json_t *cfg = json_object_get(v, "config"), *a;
@@ -277,7 +279,7 @@ static int call_text(json_t *v, char *buf, size_t n)
     int first = 1;
     json_object_foreach(cfg, k, a) {
         char t[64];
-        if (json_is_null(a))
+        if (json_is_null(a) || (!is_reg && !strcmp(k, "dtype")))
             continue;
         if (json_is_integer(a))
             snprintf(t, sizeof t, "%lld", (long long)json_integer_value(a));
@@ -353,7 +355,7 @@ static int option_text(sq_layer *l, const char *key, json_t *v, const sq_wslot *
     text[0] = '\0';
     if (json_is_string(v))
         snprintf(given, sizeof given, "%s", json_string_value(v));
-    else if (!json_is_object(v) || call_text(v, given, sizeof given) < 0)
+    else if (!json_is_object(v) || call_text(v, is_reg, given, sizeof given) < 0)
         return sq_fail(err, "'%s': layer %s: `%s` is not an %s seqsh understands", path, lname,
                        key, is_reg ? "regularizer" : "initializer");
     if (!known(given, is_reg)) {
