@@ -10,6 +10,7 @@
 #include <string.h>
 #include "seqsh/engine.h"
 #include "train/optim.h"
+#include "train/optim_impl.h"
 
 #define N 5
 #define STEPS 5
@@ -305,6 +306,70 @@ static void run_long_vs_ref(const char *name, const char *opts, const refcfg *c)
     free(gf);
     sq_optim_free(o);
 }
+
+/* clipnorm's scale, (t * c) / norm as TensorFlow divides: the loops
+ * compute it from the reciprocal with a correction, which must give the
+ * division's float bit for bit: every value against the division written
+ * here, over magnitudes from 2^-40 to 2^40, zeros of both signs, an
+ * infinity and a NaN, and norms in the fast range and outside it. */
+static unsigned rng_u = 12345u;
+static unsigned next_u(void)
+{
+    rng_u ^= rng_u << 13;
+    rng_u ^= rng_u >> 17;
+    rng_u ^= rng_u << 5;
+    return rng_u;
+}
+
+START_TEST(clip_scale_is_the_division)
+{
+    enum { NC = 20011 };
+    float *g = malloc(NC * sizeof *g), *w = malloc(NC * sizeof *w);
+    float *got = malloc(NC * sizeof *got), *pen = malloc(NC * sizeof *pen);
+    ck_assert(g && w && got && pen);
+    for (int i = 0; i < NC; i++) {
+        float m = (float)(next_u() % 1000000) / 1000000.0f + 1.0f;
+        int e = (int)(next_u() % 81) - 40;
+        g[i] = ldexpf(next_u() & 1 ? -m : m, e);
+        w[i] = ldexpf((float)(next_u() % 1000) / 1000.0f - 0.5f, (int)(next_u() % 9) - 4);
+    }
+    g[0] = 0.0f;
+    g[1] = -0.0f;
+    g[2] = INFINITY;
+    g[3] = NAN;
+    g[4] = -INFINITY;
+    static const float norms[] = { 1.0f, 0.3f, 1.7f, 3.14159f, 1234.567f, 0x1.fffffep+59f,
+                                   7.1e-17f, 1e-30f, 1e30f, INFINITY };
+    static const float cs[] = { 1.0f, 0.3f, 2.5f };
+    for (size_t k = 0; k < sizeof norms / sizeof *norms; k++)
+        for (size_t q = 0; q < sizeof cs / sizeof *cs; q++) {
+            float norm = norms[k], c = cs[q];
+            memcpy(got, g, NC * sizeof *g);
+            sq_clip_scale(got, NC, c, norm);
+            double s1 = 0, s2 = 0;
+            sq_pen_scale(w, g, pen, NC, 0.01f, 0.002f, c, norm, &s1, &s2);
+            for (int i = 0; i < NC; i++) {
+                volatile float prod = g[i] * c;
+                volatile float want = prod / norm;
+                ck_assert_msg(!memcmp(&got[i], (const void *)&want, sizeof want),
+                              "clip: g %a c %a norm %a: got %a, want %a", (double)g[i],
+                              (double)c, (double)norm, (double)got[i], (double)want);
+                float x = w[i], sg = (float)(x > 0) - (float)(x < 0);
+                volatile float t = g[i] + (0.01f * sg + 0.002f * x);
+                volatile float tp = t * c;
+                volatile float want2 = tp / norm;
+                ck_assert_msg(!memcmp(&pen[i], (const void *)&want2, sizeof want2),
+                              "penalty and clip: t %a c %a norm %a: got %a, want %a",
+                              (double)t, (double)c, (double)norm, (double)pen[i],
+                              (double)want2);
+            }
+        }
+    free(g);
+    free(w);
+    free(got);
+    free(pen);
+}
+END_TEST
 
 START_TEST(long_ranges_shared_by_threads)
 {
@@ -960,6 +1025,7 @@ static Suite *optim_suite(void)
     tc = tcase_create("state");
     tcase_add_test(tc, state_roundtrip);
     tcase_add_test(tc, state_sizes);
+    tcase_add_test(tc, clip_scale_is_the_division);
     suite_add_tcase(s, tc);
     return s;
 }
