@@ -157,6 +157,14 @@ static int op_evaluate(sq_session *s)
     int n;
     return sq_evaluate(s, &x_img, &y_lab, 4, 0, NULL, NULL, v, names, 4, &n, &err);
 }
+static int op_evaluate_weighted(sq_session *s)
+{
+    double v[4];
+    const char *names[4];
+    int n;
+    return sq_evaluate_weighted(s, &x_img, &y_lab, NULL, &w_lab, 4, 0, NULL, NULL, v, names, 4,
+                                &n, &err);
+}
 static int op_predict(sq_session *s)
 {
     sq_tensor y;
@@ -449,6 +457,11 @@ START_TEST(fit_fails_cleanly) { sweep("fit", NULL, op_fit); }
 END_TEST
 START_TEST(evaluate_fails_cleanly) { sweep("evaluate", NULL, op_evaluate); }
 END_TEST
+START_TEST(evaluate_weighted_fails_cleanly)
+{
+    sweep("evaluate sample_weight", NULL, op_evaluate_weighted);
+}
+END_TEST
 START_TEST(training_controls_fail_cleanly)
 {
     sweep("fit with the training controls", prep_controls, op_fit_controls);
@@ -543,6 +556,7 @@ int main(void)
     tcase_add_test(tc, deferred_call_fails_cleanly);
     tcase_add_test(tc, fit_fails_cleanly);
     tcase_add_test(tc, evaluate_fails_cleanly);
+    tcase_add_test(tc, evaluate_weighted_fails_cleanly);
     tcase_add_test(tc, training_controls_fail_cleanly);
     tcase_add_test(tc, predict_fails_cleanly);
     tcase_add_test(tc, extract_fails_cleanly);
