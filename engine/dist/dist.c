@@ -215,14 +215,25 @@ int sq_dist_gather_rows(const float *mine, long rows, size_t per_row, float *all
             return -1;
         int *displs = counts + size;
         long total = 0;
-        int my = (int)((size_t)rows * per_row);
+        /* counted in rows of per_row floats (MPI's counts are ints): every
+         * rank has the same per_row, and the caller keeps the rows and
+         * per_row within INT_MAX */
+        MPI_Datatype row;
+        if (per_row > INT_MAX || rows > INT_MAX
+            || MPI_Type_contiguous((int)per_row, MPI_FLOAT, &row) != MPI_SUCCESS) {
+            free(counts);
+            return -1;
+        }
+        MPI_Type_commit(&row);
+        int my = (int)rows;
         MPI_Allgather(&my, 1, MPI_INT, counts, 1, MPI_INT, MPI_COMM_WORLD);
         for (int r = 0; r < size; r++) {
             displs[r] = (int)total;
             total += counts[r];
         }
-        int rc = MPI_Allgatherv(mine, my, MPI_FLOAT, all, counts, displs, MPI_FLOAT,
-                                MPI_COMM_WORLD);
+        int rc = total > INT_MAX ? MPI_ERR_COUNT
+               : MPI_Allgatherv(mine, my, row, all, counts, displs, row, MPI_COMM_WORLD);
+        MPI_Type_free(&row);
         free(counts);
         return rc == MPI_SUCCESS ? 0 : -1;
     }

@@ -931,7 +931,11 @@ int sq_predict(sq_session *s, const sq_tensor *x, long batch_size, sq_tensor *y,
         size_t per_out = sq_shape_count(&y->shape) / (size_t)(to - from);
         size_t nall = (size_t)n * per_out;
         float *all = NULL;
-        int bad = sq_check_memory((double)nall * sizeof(float), "the predictions", err) < 0;
+        /* MPI counts the rows in ints: the same test on every rank */
+        int bad = n > INT_MAX || per_out > INT_MAX
+                ? sq_fail(err, "predict under mpirun gathers at most %d samples of at most %d "
+                          "values each", INT_MAX, INT_MAX) < 0
+                : sq_check_memory((double)nall * sizeof(float), "the predictions", err) < 0;
         if (!bad && !(all = sq_malloc((nall ? nall : 1) * sizeof(float))))
             bad = sq_fail(err, "out of memory for the predictions") < 0;
         if (sq_dist_error(bad, err) < 0
