@@ -347,6 +347,9 @@ START_TEST(clip_scale_is_the_division)
             memcpy(got, g, NC * sizeof *g);
             sq_clip_scale(got, NC, c, norm);
             double s1 = 0, s2 = 0;
+            /* without a penalty: the plain scale into another buffer */
+            sq_pen_scale(w, g, pen, NC, 0, 0, c, norm, &s1, &s2);
+            ck_assert(!memcmp(pen, got, NC * sizeof *pen));
             sq_pen_scale(w, g, pen, NC, 0.01f, 0.002f, c, norm, &s1, &s2);
             for (int i = 0; i < NC; i++) {
                 volatile float prod = g[i] * c;

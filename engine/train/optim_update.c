@@ -406,17 +406,23 @@ double sq_sumsq(const float *g, size_t n)
     return t;
 }
 
-/* g = g * c / norm: t * clip_norm / max(l2norm, clip_norm) with the
- * product rounded first, as tf.clip_by_norm does */
-FMA_CLONES void sq_clip_scale(float *restrict g, size_t n, float c, float norm)
+/* out = g * c / norm: t * clip_norm / max(l2norm, clip_norm) with the
+ * product rounded first, as tf.clip_by_norm does (out may be g) */
+static inline __attribute__((always_inline)) void
+clip_scale_body(const float *g, float *out, size_t n, float c, float norm)
 {
     float r = 1.0f / norm;
     if (norm_fast(norm))
         for (size_t i = 0; i < n; i++)
-            g[i] = clip_div(g[i] * c, norm, r, 1);
+            out[i] = clip_div(g[i] * c, norm, r, 1);
     else
         for (size_t i = 0; i < n; i++)
-            g[i] = clip_div(g[i] * c, norm, r, 0);
+            out[i] = clip_div(g[i] * c, norm, r, 0);
+}
+
+FMA_CLONES void sq_clip_scale(float *restrict g, size_t n, float c, float norm)
+{
+    clip_scale_body(g, g, n, c, norm);
 }
 
 VECTOR_CLONES void sq_clip_value(float *restrict g, size_t n, float v)
@@ -523,13 +529,7 @@ VECTOR_CLONES static void pen_sumsq_block(const float *restrict w, const float *
 FMA_CLONES static void scale_into(const float *restrict g, float *restrict out, size_t n,
                                   float c, float norm)
 {
-    float r = 1.0f / norm;
-    if (norm_fast(norm))
-        for (size_t i = 0; i < n; i++)
-            out[i] = clip_div(g[i] * c, norm, r, 1);
-    else
-        for (size_t i = 0; i < n; i++)
-            out[i] = clip_div(g[i] * c, norm, r, 0);
+    clip_scale_body(g, out, n, c, norm);
 }
 
 double sq_pen_sumsq(const float *w, const float *g, size_t n, float a, float b, double *s1,
