@@ -34,6 +34,12 @@ size_t sq_dw_rowbuf(const sq_dw_desc *d);
  * that is 0). Reentrant: threads may run disjoint rows. */
 void sq_dw_rows(sq_isa isa, const sq_dw_desc *d, const float *x, float *y, long oy0,
                 long oy1, float *rowbuf);
+/* The forward of a batch of nb images, x to y, its output rows shared by
+ * up to `threads` threads (shares of ~0.5 MFLOP at least), each with its
+ * row buffer in rowbufs (sq_dw_rowbuf(d) floats per thread); row by row,
+ * stopping early, when *intr (intr may be NULL) may be set. */
+void sq_dw_forward(const sq_dw_desc *d, long nb, const float *x, float *y, float *rowbufs,
+                   int threads, volatile int *intr);
 
 /* Floats of scratch sq_dw_backward needs when shared by up to nt threads. */
 size_t sq_dw_bwd_scratch(const sq_dw_desc *d, int nt);

@@ -288,6 +288,14 @@ void sq_pool_wake(void)
     pthread_mutex_unlock(&run_mu);
 }
 
+int sq_pool_threads_for(long n)
+{
+    int nt = sq_pool_threads();
+    if (n >= 0 && nt > n)
+        nt = n > 0 ? (int)n : 1;
+    return nt;
+}
+
 void sq_parallel_for(long n, long min_each, sq_range_fn fn, void *ctx)
 {
     sq_parallel_for_upto(n, min_each, SQ_MAX_THREADS, fn, ctx);

@@ -36,6 +36,10 @@ void sq_parallel_for_upto(long n, long min_each, int most_threads, sq_range_fn f
 typedef void (*sq_block_fn)(void *ctx, size_t lo, size_t hi);
 void sq_parallel_blocks(size_t n, size_t block, size_t at_least, sq_block_fn fn, void *ctx);
 
+/* Threads that may share a job of n units: the pool's, at most n (at
+ * least 1); what a layer sizes its per-thread scratch for. */
+int sq_pool_threads_for(long n);
+
 /* Starts the workers if they are not running and wakes the sleeping ones
  * to spin for a job: a command calls it before the work that precedes its
  * first parallel job, so that the wake-up (tens of microseconds on a

@@ -180,15 +180,6 @@ static long piece_len(const sq_conv_desc *d)
     return n < d->ow ? n : (d->ow > 0 ? d->ow : 1);
 }
 
-/* Threads that may share a job of n units, as many as scratch is made for. */
-static int threads_for(long n)
-{
-    int nt = sq_pool_threads();
-    if (n >= 0 && nt > n)
-        nt = n > 0 ? (int)n : 1;
-    return nt;
-}
-
 static long pieces(const sq_conv_desc *d, long nb)
 {
     long per = piece_len(d);
@@ -210,7 +201,7 @@ static size_t scratch(const sq_layer *l, const sq_shape *in)
     if (sq_isa_active() == SQ_ISA_C)
         return im2col_size(st, out_len(st, t), c);
     sq_conv_desc d = describe(st, t, c, NULL);
-    st->fwd_threads = threads_for(pieces(&d, in->d[0]));
+    st->fwd_threads = sq_pool_threads_for(pieces(&d, in->d[0]));
     return sq_conv_scratch(1, st->k, c) + (size_t)st->fwd_threads * sq_conv_rowbuf(&d);
 }
 
@@ -364,7 +355,7 @@ static size_t scratch_bwd(const sq_layer *l, const sq_shape *in)
     conv1d_state *st = l->state;
     if (is_pointwise(st))
         return 0;
-    st->bwd_threads = threads_for(in->d[0]);
+    st->bwd_threads = sq_pool_threads_for(in->d[0]);
     return (size_t)st->bwd_threads * bwd_region(st, out_len(st, in->d[1]), in->d[2]);
 }
 

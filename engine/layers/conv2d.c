@@ -143,15 +143,6 @@ static sq_conv_desc describe(const conv2d_state *st, const sq_shape *in, const f
     return d;
 }
 
-/* Threads that may share a job of n units, as many as scratch is made for. */
-static int threads_for(long n)
-{
-    int nt = sq_pool_threads();
-    if (n >= 0 && nt > n)
-        nt = n > 0 ? (int)n : 1;
-    return nt;
-}
-
 /* The direct kernels need room for one repacked panel of filters and a row
  * buffer per thread; the fallback, an im2col matrix. */
 static size_t scratch(const sq_layer *l, const sq_shape *in)
@@ -160,7 +151,7 @@ static size_t scratch(const sq_layer *l, const sq_shape *in)
     if (sq_isa_active() == SQ_ISA_C)
         return im2col_size(l, in);
     sq_conv_desc d = describe(st, in, NULL);
-    st->fwd_threads = threads_for(in->d[0] * d.oh);
+    st->fwd_threads = sq_pool_threads_for(in->d[0] * d.oh);
     return sq_conv_scratch(d.kh, d.kw, d.c) + (size_t)st->fwd_threads * sq_conv_rowbuf(&d);
 }
 
@@ -369,14 +360,14 @@ static size_t scratch_bwd(const sq_layer *l, const sq_shape *in)
     conv2d_state *st = l->state;
     if (is_pointwise(st))
         return 0;
-    st->bwd_threads = threads_for(in->d[0]);
+    st->bwd_threads = sq_pool_threads_for(in->d[0]);
     st->bwd_group = group_for(l, in, in->d[0], st->bwd_threads);
     /* the direct kernel gradient's partials, or the groups' regions */
     size_t n = direct_dw(st, in) ? dw_partials(l, in, st->bwd_threads)
              : (size_t)st->bwd_threads * bwd_region(l, in, st->bwd_group);
     if (direct_dx(st)) {
         sq_conv_desc d = describe_dx(st, in, NULL);
-        st->dx_threads = threads_for(in->d[0] * d.oh);
+        st->dx_threads = sq_pool_threads_for(in->d[0] * d.oh);
         n += (size_t)(d.kh * d.kw * d.c * d.f) + sq_conv_scratch(d.kh, d.kw, d.c)
              + (size_t)st->dx_threads * sq_conv_rowbuf(&d);
     }

@@ -104,52 +104,12 @@ static sq_dw_desc describe(const dw_state *st, const sq_shape *in, const float *
     return d;
 }
 
-/* Threads that may share a job of n units, as many as scratch is made for. */
-static int threads_for(long n)
-{
-    int nt = sq_pool_threads();
-    if (n >= 0 && nt > n)
-        nt = n > 0 ? (int)n : 1;
-    return nt;
-}
-
 static size_t scratch(const sq_layer *l, const sq_shape *in)
 {
     dw_state *st = l->state;
     sq_dw_desc d = describe(st, in, NULL);
-    st->fwd_threads = threads_for(in->d[0] * d.oh);
+    st->fwd_threads = sq_pool_threads_for(in->d[0] * d.oh);
     return (size_t)st->fwd_threads * sq_dw_rowbuf(&d);
-}
-
-typedef struct {
-    sq_isa isa;
-    const sq_dw_desc *d;
-    const float *in;
-    float *out;
-    volatile int *intr;
-    float *rowbufs;              /* one per thread, rowbuf floats each */
-    size_t rowbuf;
-} dw_job;
-
-/* Output rows [b, e) of the batch, numbered image by image; row by row
- * when someone may ask to stop. */
-static void dw_range(void *ctx, long b, long e, int tid)
-{
-    const dw_job *j = ctx;
-    const sq_dw_desc *d = j->d;
-    size_t in_img = (size_t)(d->h * d->w * d->c), out_img = (size_t)(d->oh * d->ow * d->c * d->dm);
-    float *rowbuf = j->rowbuf ? j->rowbufs + (size_t)tid * j->rowbuf : NULL;
-    while (b < e) {
-        if (j->intr && *j->intr)
-            return;
-        long img = b / d->oh, oy = b % d->oh;
-        long stop = (img + 1) * d->oh < e ? (img + 1) * d->oh : e;
-        if (j->intr)
-            stop = b + 1;
-        sq_dw_rows(j->isa, d, j->in + (size_t)img * in_img, j->out + (size_t)img * out_img, oy,
-                   oy + (stop - b), rowbuf);
-        b = stop;
-    }
 }
 
 static void forward(const sq_layer *l, const sq_fwd *f)
@@ -165,18 +125,13 @@ static void forward(const sq_layer *l, const sq_fwd *f)
     }
     if (nb * d.oh * d.ow * d.c * d.dm == 0)
         return;
-    dw_job job = { sq_isa_active(), &d, f->in, f->out, f->intr, f->scratch, sq_dw_rowbuf(&d) };
-    /* shares of at least ~0.5 MFLOP, so waking a thread pays */
-    double row_flops = 2.0 * (double)(d.ow * d.c * d.dm) * (double)(d.kh * d.kw) + 1.0;
-    long min_rows = (long)(5e5 / row_flops) + 1;
-    int nt = st->fwd_threads > 0 ? st->fwd_threads : 1;
-    sq_parallel_for_upto(nb * d.oh, min_rows, nt, dw_range, &job);
+    sq_dw_forward(&d, nb, f->in, f->out, f->scratch, st->fwd_threads, f->intr);
 }
 
 static size_t scratch_bwd(const sq_layer *l, const sq_shape *in)
 {
     dw_state *st = l->state;
-    st->bwd_threads = threads_for(in->d[0]);
+    st->bwd_threads = sq_pool_threads_for(in->d[0]);
     sq_dw_desc d = describe(st, in, NULL);
     return sq_dw_bwd_scratch(&d, st->bwd_threads);
 }

@@ -118,21 +118,13 @@ static size_t mid_size(const sq_dw_desc *d, long nb)
     return (size_t)nb * (size_t)(d->oh * d->ow) * (size_t)(d->c * d->dm);
 }
 
-static int threads_for(long n)
-{
-    int nt = sq_pool_threads();
-    if (n >= 0 && nt > n)
-        nt = n > 0 ? (int)n : 1;
-    return nt;
-}
-
 /* The depthwise step's output (when no training cache holds it) and a row
  * buffer per thread. */
 static size_t scratch(const sq_layer *l, const sq_shape *in)
 {
     sep_state *st = l->state;
     sq_dw_desc d = describe(st, in, NULL);
-    st->fwd_threads = threads_for(in->d[0] * d.oh);
+    st->fwd_threads = sq_pool_threads_for(in->d[0] * d.oh);
     return mid_size(&d, in->d[0]) + (size_t)st->fwd_threads * sq_dw_rowbuf(&d);
 }
 
@@ -141,35 +133,6 @@ static size_t cache(const sq_layer *l, const sq_shape *in)
 {
     sq_dw_desc d = describe(l->state, in, NULL);
     return mid_size(&d, in->d[0]);
-}
-
-typedef struct {
-    sq_isa isa;
-    const sq_dw_desc *d;
-    const float *in;
-    float *out;
-    volatile int *intr;
-    float *rowbufs;
-    size_t rowbuf;
-} dw_job;
-
-static void dw_range(void *ctx, long b, long e, int tid)
-{
-    const dw_job *j = ctx;
-    const sq_dw_desc *d = j->d;
-    size_t in_img = (size_t)(d->h * d->w * d->c), out_img = (size_t)(d->oh * d->ow * d->c * d->dm);
-    float *rowbuf = j->rowbuf ? j->rowbufs + (size_t)tid * j->rowbuf : NULL;
-    while (b < e) {
-        if (j->intr && *j->intr)
-            return;
-        long img = b / d->oh, oy = b % d->oh;
-        long stop = (img + 1) * d->oh < e ? (img + 1) * d->oh : e;
-        if (j->intr)
-            stop = b + 1;
-        sq_dw_rows(j->isa, d, j->in + (size_t)img * in_img, j->out + (size_t)img * out_img, oy,
-                   oy + (stop - b), rowbuf);
-        b = stop;
-    }
 }
 
 static void forward(const sq_layer *l, const sq_fwd *f)
@@ -187,10 +150,7 @@ static void forward(const sq_layer *l, const sq_fwd *f)
         return;
     const float *pw = f->w + d.kh * d.kw * k, *bias = pw + k * nf;
     if (k > 0) {
-        dw_job job = { sq_isa_active(), &d, f->in, mid, f->intr, rowbufs, sq_dw_rowbuf(&d) };
-        double row_flops = 2.0 * (double)(d.ow * k) * (double)(d.kh * d.kw) + 1.0;
-        sq_parallel_for_upto(nb * d.oh, (long)(5e5 / row_flops) + 1,
-                             st->fwd_threads > 0 ? st->fwd_threads : 1, dw_range, &job);
+        sq_dw_forward(&d, nb, f->in, mid, rowbufs, st->fwd_threads, f->intr);
         if (f->intr && *f->intr)
             return;
     }
@@ -209,7 +169,7 @@ static size_t scratch_bwd(const sq_layer *l, const sq_shape *in)
 {
     sep_state *st = l->state;
     sq_dw_desc d = describe(st, in, NULL);
-    st->bwd_threads = threads_for(in->d[0]);
+    st->bwd_threads = sq_pool_threads_for(in->d[0]);
     return mid_size(&d, in->d[0]) + sq_dw_bwd_scratch(&d, st->bwd_threads);
 }
 
