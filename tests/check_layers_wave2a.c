@@ -14,28 +14,13 @@
 #include <string.h>
 #include <unistd.h>
 #include "seqsh/engine.h"
+#include "test_util.h"
 #include "model.h"
 #include "kernels/conv_kernels.h"
 
 /* ---- deterministic test data --------------------------------------------- */
 
-static uint64_t trng_state = 0x9e3779b97f4a7c15ULL;
-
-static void trng_seed(uint64_t s)
-{
-    trng_state = s * 0x9e3779b97f4a7c15ULL + 1;
-}
-
-/* xorshift64*, uniform in [lo, hi) */
-static double drand(double lo, double hi)
-{
-    trng_state ^= trng_state >> 12;
-    trng_state ^= trng_state << 25;
-    trng_state ^= trng_state >> 27;
-    uint64_t r = trng_state * 0x2545f4914f6cdd1dULL;
-    double u = (double)(r >> 11) / 9007199254740992.0;
-    return lo + (hi - lo) * u;
-}
+/* trng_seed and drand: test_util.h */
 
 static void fill_uniform(float *x, size_t n, double lo, double hi)
 {

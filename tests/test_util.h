@@ -2,9 +2,34 @@
 #ifndef SEQSH_TEST_UTIL_H
 #define SEQSH_TEST_UTIL_H
 
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include "seqsh/engine.h"
+
+/* Deterministic test data: xorshift64*, one stream per test program. */
+static inline uint64_t *trng_state_at(void)
+{
+    static uint64_t state = 0x9e3779b97f4a7c15ULL;
+    return &state;
+}
+
+static inline void trng_seed(uint64_t s)
+{
+    *trng_state_at() = s * 0x9e3779b97f4a7c15ULL + 1;
+}
+
+/* uniform in [lo, hi) */
+static inline double drand(double lo, double hi)
+{
+    uint64_t *st = trng_state_at();
+    *st ^= *st >> 12;
+    *st ^= *st << 25;
+    *st ^= *st >> 27;
+    uint64_t r = *st * 0x2545f4914f6cdd1dULL;
+    double u = (double)(r >> 11) / 9007199254740992.0;
+    return lo + (hi - lo) * u;
+}
 
 /* `add` from one line of words: "conv2d 8 3 strides=2 relu". */
 static inline int add_line(sq_session *s, const char *line, sq_error *err)
