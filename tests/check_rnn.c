@@ -168,15 +168,7 @@ END_TEST
 
 /* ---- gradients by finite differences ---------------------------------------- */
 
-static uint64_t trng = 0x9e3779b97f4a7c15ULL;
-
-static double drand(double lo, double hi)
-{
-    trng ^= trng >> 12;
-    trng ^= trng << 25;
-    trng ^= trng >> 27;
-    return lo + (hi - lo) * (double)((trng * 0x2545f4914f6cdd1dULL) >> 11) / 9007199254740992.0;
-}
+/* drand: test_util.h */
 
 typedef struct {
     sq_session *s;
@@ -434,7 +426,7 @@ static const struct { const char *input, *lines; int ids; } grad_cases[] = {
 
 START_TEST(test_gradients)
 {
-    trng = 0x9e3779b97f4a7c15ULL + (uint64_t)_i;
+    *trng_state_at() = 0x9e3779b97f4a7c15ULL + (uint64_t)_i;
     const char *lines = grad_cases[_i].lines;
     char buf[600];
     sq_session *s;
@@ -470,7 +462,7 @@ END_TEST
 /* The check itself catches a wrong gradient: one weight's gradient off. */
 START_TEST(test_gradient_check_bites)
 {
-    trng = 42;
+    *trng_state_at() = 42;
     sq_session *s = grad_model("5 3", "lstm 3");
     gc g;
     gc_init(&g, s, 2, 0);
