@@ -11,6 +11,9 @@
 #include "seqsh/engine.h"
 #include "train/optim.h"
 #include "train/optim_impl.h"
+#if (defined(__x86_64__) || defined(__i386__)) && defined(__SSE__)
+#include <xmmintrin.h>
+#endif
 
 #define N 5
 #define STEPS 5
@@ -387,6 +390,56 @@ START_TEST(long_ranges_shared_by_threads)
 END_TEST
 
 /* ---- every optimizer and option combination against the reference ------- */
+
+/* A step runs as TensorFlow's threads do, with flush-to-zero and
+ * denormals-are-zero (x86), on one thread as on two. Adam's first moment
+ * of a weight whose gradient is 0 moves by (0 - m) * (1 - beta_1): from
+ * m = 1.2e-38 that is -1.2e-39, below 2^-126, so it is flushed and m stays
+ * 1.2e-38 (without the flush m would become the subnormal 1.08e-38); a
+ * subnormal moment already there (1e-40) is read as 0 and written as 0
+ * (else 9e-41). The weights' change, m * alpha, is flushed too: w stays.
+ * The caller's floating-point mode is as it was. */
+START_TEST(step_flushes_subnormals)
+{
+#if (defined(__x86_64__) || defined(__i386__)) && defined(__SSE__)
+    enum { NL = 100005 };
+    /* valgrind emulates MXCSR without the two bits: nothing to check there */
+    unsigned old = _mm_getcsr();
+    _mm_setcsr(old | 0x8040u);
+    int stick = (_mm_getcsr() & 0x8040u) == 0x8040u;
+    _mm_setcsr(old);
+    if (!stick)
+        return;
+    for (int threads = 1; threads <= 2; threads++) {
+        sq_set_threads(threads);
+        sq_optim *o = mk("adam", NULL, NL);
+        float *w = malloc(NL * sizeof *w), *g = calloc(NL, sizeof *g);
+        ck_assert(w && g);
+        float *m = sq_optim_slots(o), *v = m + NL;
+        for (int i = 0; i < NL; i++) {
+            w[i] = 0.5f;
+            m[i] = i % 2 ? 1e-40f : 1.2e-38f;
+            v[i] = 1.0f;
+        }
+        const sq_range r = { 0, NL };
+        const sq_regularizer *pen = NULL;
+        unsigned before = _mm_getcsr();
+        sq_optim_step(o, w, g, &r, &pen, 1, NULL);
+        ck_assert_uint_eq(_mm_getcsr() & ~0x3fu, before & ~0x3fu);   /* modes, not flags */
+        for (int i = 0; i < NL; i++) {
+            float want = i % 2 ? 0.0f : 1.2e-38f;
+            if (m[i] != want || w[i] != 0.5f)
+                ck_abort_msg("%d thread(s): weight %d: m = %g, w = %.9g; want m = %g, w = 0.5",
+                             threads, i, (double)m[i], (double)w[i], (double)want);
+        }
+        free(w);
+        free(g);
+        sq_optim_free(o);
+    }
+    sq_set_threads(1);
+#endif
+}
+END_TEST
 
 START_TEST(ref_sgd)
 {
@@ -1001,6 +1054,7 @@ static Suite *optim_suite(void)
     tcase_add_test(tc, ref_nadam);
     tcase_add_test(tc, ref_ftrl);
     tcase_add_test(tc, long_ranges_shared_by_threads);
+    tcase_add_test(tc, step_flushes_subnormals);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("literal");

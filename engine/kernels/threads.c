@@ -318,7 +318,10 @@ static void run_blocks(void *ctx, long b, long e, int tid)
 void sq_parallel_blocks(size_t n, size_t block, size_t at_least, sq_block_fn fn, void *ctx)
 {
     if (n < at_least || sq_pool_threads() < 2) {
+        /* in the caller's thread, in the mode the workers keep */
+        unsigned fp = sq_fp_fast();
         fn(ctx, 0, n);
+        sq_fp_restore(fp);
         return;
     }
     blocks_job j = { fn, ctx, n, block };
