@@ -14,7 +14,11 @@ untuned: what a plain PyTorch user writes: eval mode and torch.no_grad()
 tuned: what a careful user adds.  Here: channels_last model and input; for
     the forward workloads the same model also through
     torch.jit.optimize_for_inference (oneDNN, conv+relu fused), each warmed
-    up, and the faster one timed; Adam's multi-tensor update (foreach=True).
+    up, and the faster one timed; Adam's multi-tensor update (foreach=True);
+    subnormal floats flushed to zero (torch.set_flush_denormal(True)), the
+    mode TensorFlow's and seqsh's training run in: Adam's moments of weights
+    whose gradient stays 0 decay into the subnormal range, where each
+    operation on them costs the CPU a microcode assist.
     run.sh sets the process's environment for it too: OMP_WAIT_POLICY=PASSIVE
     and glibc's malloc tunables (see run.sh).
 
@@ -32,6 +36,7 @@ W4: the same loop for Embedding(10000, 64) -> nn.LSTM(64, batch_first) ->
     Linear(64, 1) on the LSTM's last output, BCEWithLogitsLoss (seqsh's
     sigmoid + binary cross-entropy computes the same thing).
 """
+import os
 import resource
 import sys
 import time
@@ -194,6 +199,8 @@ def main(argv):
     threads, batch, reps = int(argv[3]), int(argv[4]), int(argv[5])
     torch.set_num_threads(threads)
     torch.manual_seed(1)
+    flushed = tuned and os.environ.get('BENCH_TORCH_NO_FLUSH') is None \
+        and torch.set_flush_denormal(True)
     epochs = []
     if work == 'w1':
         variant, times = bench_forward(w1_model(), (batch, 3, 250, 250), (batch, 10), tuned, reps)
@@ -204,6 +211,8 @@ def main(argv):
         variant, times, epochs = bench_train(work, tuned, batch, reps, argv[6], argv[7])
     else:
         sys.exit('unknown workload ' + work)
+    if flushed:
+        variant += ', subnormals flushed'
     for t in times:
         print('ms %.3f' % t)
     for t in epochs:
