@@ -536,7 +536,8 @@ double sq_pen_sumsq(const float *w, const float *g, size_t n, float a, float b, 
                     double *s2)
 {
     float s[LANES], q1[LANES] = { 0 }, q2[LANES];
-    double t = 0;
+    /* the sums in registers (through s1 and s2 each add waited on a store) */
+    double t = 0, x1 = *s1, x2 = *s2;
     for (size_t at = 0; at < n; at += BLOCK) {
         size_t m = n - at < BLOCK ? n - at : BLOCK;
         if (a == 0 && b == 0) {
@@ -551,10 +552,12 @@ double sq_pen_sumsq(const float *w, const float *g, size_t n, float a, float b, 
             pen_sumsq_block(w + at, g + at, m, a, b, s, q1, q2);
         for (int k = 0; k < LANES; k++) {
             t += s[k];
-            *s1 += q1[k];
-            *s2 += q2[k];
+            x1 += q1[k];
+            x2 += q2[k];
         }
     }
+    *s1 = x1;
+    *s2 = x2;
     return t;
 }
 
@@ -683,14 +686,19 @@ int sq_optim_apply_pen(sq_optim *o, float *params, const float *g, size_t off, s
     int sums = s1 != NULL;
     float *w = params + off, *m = o->slots + off, *v = o->slots + o->n + off;
     float l1[LANES], l2[LANES];
+    double x1 = sums ? *s1 : 0, x2 = sums ? *s2 : 0;
     for (size_t at = 0; at < len; at += BLOCK) {
         size_t k = len - at < BLOCK ? len - at : BLOCK;
         kernel[sums][pen][scaled](w + at, g + at, m + at, v + at, k, &o->c, a, b, c, norm, l1,
                                   l2);
         for (int q = 0; q < LANES && pen && sums; q++) {
-            *s1 += l1[q];
-            *s2 += l2[q];
+            x1 += l1[q];
+            x2 += l2[q];
         }
+    }
+    if (sums) {
+        *s1 = x1;
+        *s2 = x2;
     }
     return 0;
 }
