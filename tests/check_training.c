@@ -324,6 +324,94 @@ START_TEST(gradient_clipping)
 }
 END_TEST
 
+/* Adam with penalties and clipnorm over 24 steps of one fit: each step's
+ * gradient is the loss's plus the penalties', clipped tensor by tensor to
+ * norm 0.6, as written out here in double (Keras's Adam: alpha =
+ * lr sqrt(1 - b2^t) / (1 - b1^t), w -= alpha m / (sqrt(v) + eps)). The
+ * clip binds on some steps and not on others (checked), so both ways the
+ * engine settles a step's norm are taken: the read of w and g, and the
+ * bound from g and the sums the last update left. The epochs' losses
+ * include the penalties of the weights each batch saw. */
+START_TEST(adam_penalties_clipnorm_steps)
+{
+    long d[1] = { 3 };
+    ck_assert_int_eq(sq_input(s, 1, d, &err), 0);
+    add("dense 2 kernel_regularizer=l2(0.05) bias_regularizer=l1_l2(l1=0.01,l2=0.02)");
+    compile("optimizer=adam loss=mse learning_rate=0.05 clipnorm=0.6");
+    float *w = s->model->params;
+    double wd[8];
+    for (int i = 0; i < 8; i++)
+        wd[i] = w[i] = (float)urand(-1, 1);
+    enum { N = 16, B = 2, EPOCHS = 3 };
+    float xv[N * 3], yv[N * 2];
+    for (int i = 0; i < N * 3; i++)
+        xv[i] = (float)urand(-2, 2) * (i < 12 ? 3.0f : 0.3f);   /* big gradients first */
+    for (int i = 0; i < N * 2; i++)
+        yv[i] = (float)urand(-1, 1);
+    long dx[2] = { N, 3 }, dy[2] = { N, 2 };
+    sq_tensor x = tensor(2, dx, xv), y = tensor(2, dy, yv);
+    double m[8] = { 0 }, v[8] = { 0 }, want_loss[EPOCHS] = { 0 };
+    int clipped = 0, free_steps = 0;
+    for (int t = 1; t <= EPOCHS * N / B; t++) {
+        int b0 = ((t - 1) % (N / B)) * B;
+        double g[8] = { 0 }, loss = 0;
+        for (int i = b0; i < b0 + B; i++)
+            for (int j = 0; j < 2; j++) {
+                double o = wd[6 + j];
+                for (int k = 0; k < 3; k++)
+                    o += (double)xv[i * 3 + k] * wd[k * 2 + j];
+                double e = o - yv[i * 2 + j];
+                loss += e * e / (2.0 * B);
+                double dd = 2 * e / (2.0 * B);
+                g[6 + j] += dd;
+                for (int k = 0; k < 3; k++)
+                    g[k * 2 + j] += dd * xv[i * 3 + k];
+            }
+        for (int k = 0; k < 6; k++) {
+            loss += 0.05 * wd[k] * wd[k];
+            g[k] += 2 * 0.05 * wd[k];
+        }
+        for (int k = 6; k < 8; k++) {
+            loss += 0.01 * fabs(wd[k]) + 0.02 * wd[k] * wd[k];
+            g[k] += 0.01 * (wd[k] > 0 ? 1 : wd[k] < 0 ? -1 : 0) + 2 * 0.02 * wd[k];
+        }
+        want_loss[(t - 1) / (N / B)] += loss / (N / B);
+        const int lo[2] = { 0, 6 }, hi[2] = { 6, 8 };
+        for (int r = 0; r < 2; r++) {
+            double nn = 0;
+            for (int k = lo[r]; k < hi[r]; k++)
+                nn += g[k] * g[k];
+            nn = sqrt(nn);
+            if (nn > 0.6) {
+                clipped++;
+                for (int k = lo[r]; k < hi[r]; k++)
+                    g[k] = g[k] * 0.6 / nn;
+            } else {
+                free_steps++;
+            }
+        }
+        double alpha = 0.05 * sqrt(1 - pow(0.999, t)) / (1 - pow(0.9, t));
+        for (int k = 0; k < 8; k++) {
+            m[k] += (g[k] - m[k]) * 0.1;
+            v[k] += (g[k] * g[k] - v[k]) * 0.001;
+            wd[k] -= alpha * m[k] / (sqrt(v[k]) + 1e-7);
+        }
+    }
+    ck_assert_msg(clipped >= 4 && free_steps >= 4, "the test's data: %d clipped, %d not",
+                  clipped, free_steps);
+    sq_fit_opts o = fit_opts(EPOCHS, B);
+    fit(&x, &y, &o);
+    for (int k = 0; k < 8; k++)
+        ck_assert_msg(fabs(w[k] - wd[k]) < 2e-5, "w[%d]: %.7f, want %.7f", k, w[k], wd[k]);
+    double h[EPOCHS];
+    ck_assert_int_eq(sq_history_values(s, "loss", h, EPOCHS), EPOCHS);
+    for (int e = 0; e < EPOCHS; e++)
+        close_to(h[e], want_loss[e], 1e-5, "epoch loss");
+    sq_tensor_free(&x);
+    sq_tensor_free(&y);
+}
+END_TEST
+
 /* ---- schedules --------------------------------------------------------------------- */
 
 /* The rates by the formulas of learning_rate_schedule.py, written out. */
@@ -1475,6 +1563,7 @@ int main(void)
     tcase_add_test(tc, regularized_loss_is_keras);
     tcase_add_test(tc, one_sgd_step_with_penalties);
     tcase_add_test(tc, gradient_clipping);
+    tcase_add_test(tc, adam_penalties_clipnorm_steps);
     tcase_add_test(tc, schedules_step_per_batch_across_fits);
     tcase_add_test(tc, class_and_sample_weights);
     tcase_add_test(tc, evaluate_sample_weights);

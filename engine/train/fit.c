@@ -231,6 +231,7 @@ typedef struct {
     int npen;
     sq_range *tr;              /* the trained weights */
     const sq_regularizer **trpen;   /* and their penalties (NULL: none) */
+    sq_wsums *wsums;           /* and their weights' sums, kept from step to step */
     int ntr;
     double frozen_pen;         /* the penalties of weights no step changes */
     float *chunk;              /* SQ_OPTIM_CHUNK floats for the optimizer */
@@ -257,6 +258,7 @@ static void loop_free(loop_mem *lm)
     free(lm->pen);
     free(lm->tr);
     free(lm->trpen);
+    free(lm->wsums);
     for (int i = 0; i < MAX_METRICS; i++) {
         sq_metric_acc_free(&lm->acc[i]);
         sq_metric_acc_free(&lm->sacc[i]);
@@ -311,7 +313,8 @@ static int loop_init(loop_mem *lm, const sq_model *m, const sq_tensor *x, const 
     lm->pen = sq_malloc((size_t)(nw ? nw : 1) * sizeof *lm->pen);
     lm->tr = sq_malloc((size_t)(nw ? nw : 1) * sizeof *lm->tr);
     lm->trpen = sq_malloc((size_t)(nw ? nw : 1) * sizeof *lm->trpen);
-    if (!lm->block || !lm->perm || !lm->pen || !lm->tr || !lm->trpen) {
+    lm->wsums = sq_calloc((size_t)(nw ? nw : 1), sizeof *lm->wsums);
+    if (!lm->block || !lm->perm || !lm->pen || !lm->tr || !lm->trpen || !lm->wsums) {
         loop_free(lm);
         return sq_fail(err, "out of memory");
     }
@@ -569,7 +572,7 @@ static double train_step(sq_session *s, loop_mem *lm, const plan *p, long b, con
     sq_train_backward(m, &lm->ws, lm->bx, b, lm->dout, p->read_z);
     /* the penalties' gradients and the clipping happen inside the update */
     loss += lm->frozen_pen + sq_optim_step(c->opt, m->params, m->grads, lm->tr, lm->trpen,
-                                           lm->ntr, lm->chunk);
+                                           lm->ntr, lm->chunk, lm->wsums);
     return loss;
 }
 
@@ -622,7 +625,7 @@ static int split_train_step(sq_session *s, loop_mem *lm, const plan *p, long b, 
     stats_put(lm, p, c->nmetrics, v, interrupted(s), failed, part);
     sq_dist_sum_float(m->grads, m->nparams + lm->nstats);
     double pen = sq_optim_step(c->opt, m->params, m->grads, lm->tr, lm->trpen, lm->ntr,
-                               lm->chunk);
+                               lm->chunk, lm->wsums);
     if (stats_take(lm, p, c->nmetrics, v, failed, &part, err) < 0)
         return -1;
     *loss = part / (double)b + lm->frozen_pen + pen;

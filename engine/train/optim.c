@@ -625,13 +625,21 @@ static double range_sumsq(const sq_optim *o, const float *params, const float *g
     return ss;
 }
 
+/* A penalty's value from the sums of |w| and w^2. */
+static double pen_value(const sq_regularizer *pen, double s1, double s2)
+{
+    return (pen->l1 != 0 ? pen->l1 * s1 : 0) + (pen->l2 != 0 ? pen->l2 * s2 : 0);
+}
+
 /* Updates range k with its gradient transformed chunk by chunk in `chunk`
  * (L1-sized), scaled by c / norm (clipnorm, when norm > 0) or by scale;
  * returns the penalty of the weights before the update (`known` when it
- * is >= 0: the norm pass found it). */
+ * is >= 0: the norm pass or the sums found it). Adam's fused loop leaves
+ * the sums of the updated weights in *ws (when given); any other update
+ * marks them unknown. */
 static double range_update(sq_optim *o, float *params, const float *grads, const sq_range *r,
                            const sq_regularizer *pen, float *chunk, float c, float norm,
-                           float scale, double known)
+                           float scale, double known, sq_wsums *ws)
 {
     double value = 0, s1 = 0, s2 = 0;
     /* without clipvalue, the penalty and the scale are one loop */
@@ -642,9 +650,20 @@ static double range_update(sq_optim *o, float *params, const float *grads, const
         norm = 1;
     }
     /* Adam takes the transform in its own loop: one pass */
-    if (isnan(o->clip[0]) && sq_optim_apply_pen(o, params, grads + r->off, r->off, r->len, a, b,
-                                                c, norm, known >= 0 ? NULL : &s1, &s2) == 0)
-        return known >= 0 ? known : pen ? pen->l1 * s1 + pen->l2 * s2 : 0;
+    if (isnan(o->clip[0]) && sq_optim_fuses_pen(o, c, norm)) {
+        if (pen && known < 0) {
+            sq_weight_sums(params + r->off, r->len, &s1, &s2);
+            known = pen_value(pen, s1, s2);
+        }
+        if (sq_optim_apply_pen(o, params, grads + r->off, r->off, r->len, a, b, c, norm, &s1,
+                               &s2) == 0) {
+            if (ws)
+                *ws = (sq_wsums){ s1, s2, pen != NULL };
+            return pen ? known : 0;
+        }
+    }
+    if (ws)
+        ws->valid = 0;
     for (size_t at = 0; at < r->len; at += SQ_OPTIM_CHUNK) {
         size_t m = r->len - at < SQ_OPTIM_CHUNK ? r->len - at : SQ_OPTIM_CHUNK;
         const float *w = params + r->off + at, *g = grads + r->off + at;
@@ -667,6 +686,22 @@ static double range_update(sq_optim *o, float *params, const float *grads, const
     return value;
 }
 
+/* Whether clipnorm c certainly leaves range k's gradient as it is, found
+ * from a read of g alone: |g + a sign(w) + b w| <= |g| + a sqrt(len) +
+ * |b| |w|, with |w| from the sums the last update left. A tenth of a
+ * percent to spare covers the rounding of the sums (float lanes of at most
+ * 256 terms: under 2e-5). Where the clip may bind, or g holds a NaN or an
+ * infinity, the caller reads w and g for the norm itself. With a small
+ * penalty the bound is close to the norm: it settles every step whose
+ * norm is below c by more than b |w|. */
+static int clip_cannot_bind(const float *g, size_t len, const sq_regularizer *pen,
+                            const sq_wsums *ws, float c)
+{
+    double bound = sqrt(sq_sumsq(g, len)) + pen->l1 * sqrt((double)len)
+                 + 2.0 * pen->l2 * sqrt(ws->s2);
+    return bound * 1.001 < c;
+}
+
 /* The step runs with flush-to-zero and denormals-are-zero, as
  * TensorFlow's threads do (port::ScopedFlushDenormal) and the engine's
  * workers do: the same results on one thread as on several, and an Adam
@@ -674,19 +709,19 @@ static double range_update(sq_optim *o, float *params, const float *grads, const
  * MNIST's border pixels' do) costs no microcode assist; W2's update ran
  * at half speed on one thread with half its moments subnormal. */
 static double step_body(sq_optim *o, float *params, const float *grads, const sq_range *r,
-                        const sq_regularizer *const *pen, int n, float *chunk);
+                        const sq_regularizer *const *pen, int n, float *chunk, sq_wsums *ws);
 
 double sq_optim_step(sq_optim *o, float *params, const float *grads, const sq_range *r,
-                     const sq_regularizer *const *pen, int n, float *chunk)
+                     const sq_regularizer *const *pen, int n, float *chunk, sq_wsums *ws)
 {
     unsigned fp = sq_fp_fast();
-    double v = step_body(o, params, grads, r, pen, n, chunk);
+    double v = step_body(o, params, grads, r, pen, n, chunk, ws);
     sq_fp_restore(fp);
     return v;
 }
 
 static double step_body(sq_optim *o, float *params, const float *grads, const sq_range *r,
-                        const sq_regularizer *const *pen, int n, float *chunk)
+                        const sq_regularizer *const *pen, int n, float *chunk, sq_wsums *ws)
 {
     sq_optim_begin_step(o);
     int cv = !isnan(o->clip[0]), cn = !isnan(o->clip[1]), gn = !isnan(o->clip[2]);
@@ -708,15 +743,24 @@ static double step_body(sq_optim *o, float *params, const float *grads, const sq
             continue;
         }
         float c = 0, norm = 0;
-        known = -1;
+        sq_wsums *wk = ws ? &ws[k] : NULL;
+        /* the sums the last update left: this step's penalty without a read of w */
+        int have = wk && wk->valid && pen[k];
+        known = have ? pen_value(pen[k], wk->s1, wk->s2) : -1;
         if (cn) {
-            double ss = range_sumsq(o, params, grads, &r[k], pen[k], chunk, &known);
             c = (float)o->clip[1];
-            norm = (float)sqrt(ss);
-            if (!(ss > 0 && norm > c))
-                norm = 0;
+            if (!(have && !cv && clip_cannot_bind(grads + r[k].off, r[k].len, pen[k], wk, c))) {
+                double found;
+                double ss = range_sumsq(o, params, grads, &r[k], pen[k], chunk, &found);
+                if (found >= 0)
+                    known = found;
+                norm = (float)sqrt(ss);
+                if (!(ss > 0 && norm > c))
+                    norm = 0;
+            }
         }
-        value += range_update(o, params, grads, &r[k], pen[k], chunk, c, norm, scale, known);
+        value += range_update(o, params, grads, &r[k], pen[k], chunk, c, norm, scale, known,
+                              wk);
     }
     return value;
 }

@@ -83,14 +83,26 @@ typedef struct {
  * already offset), using the slots at off. */
 void sq_optim_apply(sq_optim *o, float *params, const float *g, size_t off, size_t len);
 
+/* What a run of steps keeps of each trained tensor with a penalty: the
+ * sums of |w| and w^2 of its weights as the last step left them (valid 0
+ * until a step has). They spare the next step a read of w: its penalty's
+ * value, and with clipnorm a bound that settles most steps from a read of
+ * the gradient alone. Valid only while nothing else changes the weights:
+ * a caller keeps them for one fit, zeroed at its start. */
+typedef struct {
+    double s1, s2;
+    int valid;
+} sq_wsums;
+
 /* One whole step, as Keras's apply_gradients does it: begins the step,
  * then updates the n trained tensors r with their gradients plus the
  * gradients of their penalties pen[k] (NULL: none), clipped as the
  * optimizer says, each transformed in chunks of SQ_OPTIM_CHUNK floats in
  * `chunk` so that the gradients are read once more at most. grads is left
- * as it was. Returns the penalties of the weights before the update. */
+ * as it was. ws: n sums (see sq_wsums), or NULL. Returns the penalties of
+ * the weights before the update. */
 #define SQ_OPTIM_CHUNK 1024
 double sq_optim_step(sq_optim *o, float *params, const float *grads, const sq_range *r,
-                     const sq_regularizer *const *pen, int n, float *chunk);
+                     const sq_regularizer *const *pen, int n, float *chunk, sq_wsums *ws);
 
 #endif

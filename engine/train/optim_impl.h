@@ -54,10 +54,14 @@ void sq_clip_scale(float *g, size_t n, float c, float norm);
 void sq_clip_value(float *g, size_t n, float v);
 void sq_scale(float *g, size_t n, float s);
 /* Adam's update with the gradient (g + a sign(w) + b w) * c / norm in
- * its loop, the penalty's sums added to *s1, *s2 (s1 NULL: not wanted);
- * -1 (nothing done) for another optimizer. */
+ * its loop; *s1, *s2 get the sums of |w| and w^2 of the updated weights
+ * (0 without a penalty). -1 (nothing done) where sq_optim_fuses_pen says
+ * no: another optimizer, AMSGrad, or a norm only the division takes. */
 int sq_optim_apply_pen(sq_optim *o, float *params, const float *g, size_t off, size_t len,
                        float a, float b, float c, float norm, double *s1, double *s2);
+int sq_optim_fuses_pen(const sq_optim *o, float c, float norm);
+/* The sums of |w| and w^2 in the order Adam's loop adds them. */
+void sq_weight_sums(const float *w, size_t n, double *s1, double *s2);
 /* sum over n of (g + a sign(w) + b w)^2 (a = b = 0: of g^2); with a
  * penalty, its sums of |w| and w^2 are added to *s1, *s2 */
 double sq_pen_sumsq(const float *w, const float *g, size_t n, float a, float b, double *s1,
