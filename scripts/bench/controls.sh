@@ -4,20 +4,23 @@
 # on every weight, an activity penalty, clipnorm, a learning-rate schedule
 # and class weights, alternately in one process so that a busy machine
 # slows both alike; prints the fastest and the median epochs (a fit of
-# 3 epochs minus a fit of 1, so that reading X.npy cancels out) and the
-# overheads. On a busy machine the fastest of several runs is the steadier
-# figure.
+# BENCH_CONTROLS_EPOCHS + 1 epochs minus a fit of 1, divided by
+# BENCH_CONTROLS_EPOCHS: reading X.npy cancels out, and the noise of the
+# two fits' wall times is spread over several epochs) and the overheads.
 #
 #   SEQSH=./seqsh sh scripts/bench/controls.sh        (make bench-controls)
 #
 # Environment: SEQSH (default ./seqsh), CC (default cc), BENCH_REPS_TRAIN
-# (timed epochs of each kind, default 5), BENCH_THREADS (default 1), TMPDIR.
+# (timed pairs of fits of each kind, default 5), BENCH_CONTROLS_EPOCHS
+# (default 4), BENCH_THREADS (default 1), TMPDIR.
 set -u
 here=$(cd "$(dirname "$0")" && pwd) || exit 2
 SEQSH=${SEQSH:-./seqsh}
 CC=${CC:-cc}
 REPS=${BENCH_REPS_TRAIN:-5}
 THREADS=${BENCH_THREADS:-1}
+EPOCHS=${BENCH_CONTROLS_EPOCHS:-4}
+case $EPOCHS in ''|*[!0-9]*|0) echo "controls: BENCH_CONTROLS_EPOCHS must be a positive integer" >&2; exit 2 ;; esac
 case $SEQSH in */*) ;; *) SEQSH=./$SEQSH ;; esac
 [ -x "$SEQSH" ] || { echo "controls: no seqsh at '$SEQSH'" >&2; exit 2; }
 work=$(mktemp -d "${TMPDIR:-/tmp}/seqsh-controls.XXXXXX") || exit 2
@@ -42,8 +45,8 @@ for wl in w2 w3; do
         set -- -q --seed 1 --threads "$THREADS" -c "source '$here/$wl.seq'" \
             -c "fit '$work/x.npy' '$work/y.npy' epochs=1 batch_size=$b verbose=0"
         i=0
-        # a fit of 3 epochs minus a fit of 1: two epochs, without reading X
-        # (which both fits do once)
+        # a fit of EPOCHS + 1 epochs minus a fit of 1: EPOCHS epochs,
+        # without reading X (which both fits do once)
         while [ "$i" -lt "$REPS" ]; do
             for m in "$here/$wl.seq" "$work/${wl}c.seq"; do
                 extra=
@@ -51,12 +54,12 @@ for wl in w2 w3; do
                 set -- "$@" -c "source '$m'" \
                     -c "time fit '$work/x.npy' '$work/y.npy' epochs=1 batch_size=$b verbose=0 $extra" \
                     -c "source '$m'" \
-                    -c "time fit '$work/x.npy' '$work/y.npy' epochs=3 batch_size=$b verbose=0 $extra"
+                    -c "time fit '$work/x.npy' '$work/y.npy' epochs=$((EPOCHS + 1)) batch_size=$b verbose=0 $extra"
             done
             i=$((i + 1))
         done
         "$SEQSH" "$@" >"$work/out" || { echo "controls: seqsh failed" >&2; exit 1; }
-        sed -n 's/^Time: \([0-9.]*\) ms$/\1/p' "$work/out" | awk 'NR % 2 { r = $1; next } { print ($1 - r) / 2 }' |
+        sed -n 's/^Time: \([0-9.]*\) ms$/\1/p' "$work/out" | awk -v e="$EPOCHS" 'NR % 2 { r = $1; next } { print ($1 - r) / e }' |
             awk -v wl="$wl" -v b="$b" '
             NR % 2 { p[++np] = $1; next } { c[++nc] = $1 }
             function median(a, n,   i, j, t) {
