@@ -6,7 +6,8 @@
 # slows both alike; prints the fastest and the median epochs (a fit of
 # BENCH_CONTROLS_EPOCHS + 1 epochs minus a fit of 1, divided by
 # BENCH_CONTROLS_EPOCHS: reading X.npy cancels out, and the noise of the
-# two fits' wall times is spread over several epochs) and the overheads.
+# two fits' wall times is spread over several epochs; the fastest from the
+# fastest fit of each length) and the overheads.
 #
 #   SEQSH=./seqsh sh scripts/bench/controls.sh        (make bench-controls)
 #
@@ -59,14 +60,21 @@ for wl in w2 w3; do
             i=$((i + 1))
         done
         "$SEQSH" "$@" >"$work/out" || { echo "controls: seqsh failed" >&2; exit 1; }
-        sed -n 's/^Time: \([0-9.]*\) ms$/\1/p' "$work/out" | awk -v e="$EPOCHS" 'NR % 2 { r = $1; next } { print ($1 - r) / e }' |
-            awk -v wl="$wl" -v b="$b" '
-            NR % 2 { p[++np] = $1; next } { c[++nc] = $1 }
+        # the times come as plain short, plain long, controls short, controls
+        # long, rep after rep. An epoch: (long - short) / EPOCHS; the median
+        # of the reps' epochs, and the fastest from the fastest fit of each
+        # length (the least of the reps' differences would pick the noise)
+        sed -n 's/^Time: \([0-9.]*\) ms$/\1/p' "$work/out" |
+            awk -v wl="$wl" -v b="$b" -v e="$EPOCHS" '
+            { t[NR % 4] = $1 }
+            NR % 4 == 0 {
+                n++; p[n] = (t[2] - t[1]) / e; c[n] = (t[0] - t[3]) / e
+                if (n == 1 || t[1] < ps) ps = t[1]; if (n == 1 || t[2] < pl) pl = t[2]
+                if (n == 1 || t[3] < cs) cs = t[3]; if (n == 1 || t[0] < cl) cl = t[0] }
             function median(a, n,   i, j, t) {
                 for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (a[j] < a[i]) { t = a[i]; a[i] = a[j]; a[j] = t }
                 return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2 }
-            function least(a, n,   i, m) { m = a[1]; for (i = 2; i <= n; i++) if (a[i] < m) m = a[i]; return m }
-            END { lp = least(p, np); lc = least(c, nc); mp = median(p, np); mc = median(c, nc)
+            END { lp = (pl - ps) / e; lc = (cl - cs) / e; mp = median(p, n); mc = median(c, n)
                   printf "| %s | %d | %.1f | %.1f | %+.1f%% | %.1f | %.1f | %+.1f%% |\n", toupper(wl), b,
                          lp, lc, 100 * (lc - lp) / lp, mp, mc, 100 * (mc - mp) / mp }'
     done
