@@ -490,7 +490,8 @@ FMA_CLONES static void pen_scale_block(const float *restrict w, const float *res
 }
 
 /* The norm pass with a penalty also takes the penalty's sums of |w| (q1)
- * and w^2 (q2): the update then need not. */
+ * and w^2 (q2) of the weights before the update: the step's penalty when
+ * no sums were kept from the last step. */
 VECTOR_CLONES static void l2_sumsq_block(const float *restrict w, const float *restrict g,
                                          size_t n, float b, float *restrict s,
                                          float *restrict q2)
