@@ -77,6 +77,29 @@ START_TEST(macs_by_hand)
         { "input 10 16; add layernormalization", 10UL * 16 },
         { "input 10 16; add layernormalization scale=false", 0 },
         { "input 6 5; add prelu", 6UL * 5 },
+        /* recurrent: each of T steps, gates * units dot products over d + units */
+        { "input 10 8; add simplernn 16", 10UL * 16 * (8 + 16) },
+        { "input 10 8; add lstm 16 return_sequences=true", 10UL * 4 * 16 * (8 + 16) },
+        { "input 12 5; add gru 7", 12UL * 3 * 7 * (5 + 7) },
+        { "input 12 5; add gru 7 reset_after=false", 12UL * 3 * 7 * (5 + 7) },
+        /* two copies of the wrapped layer */
+        { "input 6 3; add bidirectional lstm 4 merge_mode=sum", 2UL * 6 * 4 * 4 * (3 + 4) },
+        { "input 6 3; add bidirectional simplernn 5 return_sequences=true",
+          2UL * 6 * 5 * (3 + 5) },
+        /* the wrapped layer on each step */
+        { "input 7 4 4 2; add timedistributed conv2d 3 3", 7UL * (2 * 2 * 3) * (3 * 3 * 2) },
+        { "input 9 6; add timedistributed dense 4", 9UL * 4 * 6 },
+        /* one channel's window per output value; out 14x14x(3*2) */
+        { "input 16 16 3; add depthwiseconv2d 3 depth_multiplier=2", 14UL * 14 * 6 * 9 },
+        { "input 16 16 3; add depthwiseconv2d 5 strides=2 padding=same", 8UL * 8 * 3 * 25 },
+        /* depthwise 12x12x(6*2) windows, then 12x12x8 dot products of 12 */
+        { "input 14 14 6; add separableconv2d 8 3 depth_multiplier=2",
+          12UL * 12 * 12 * 9 + 12UL * 12 * 8 * 12 },
+        /* every input value times every tap for every filter */
+        { "input 12 12 8; add conv2dtranspose 4 3 strides=2", 12UL * 12 * 8 * 9 * 4 },
+        { "input 5 5 2; add conv2dtranspose 3 2 padding=same", 5UL * 5 * 2 * 4 * 3 },
+        /* a lookup multiplies nothing */
+        { "input 10; add embedding 100 8", 0 },
         /* weightless layers count nothing */
         { "input 8 8 3; add maxpooling2d 2", 0 },
         { "input 9 9 2; add averagepooling2d 3 strides=2", 0 },

@@ -302,6 +302,18 @@ static void backward(const sq_layer *l, const sq_bwd *b)
     rnn_run_backward(bs->bwd, &bb, db, u, 1, 1);
 }
 
+/* The two copies' multiply-adds (merging them by mul or ave multiplies
+ * values by values, not by weights: not counted). */
+static size_t macs(const sq_layer *l, const sq_shape *in, const sq_shape *out, sbuf *why)
+{
+    const bidi_state *st = l->state;
+    size_t f = rnn_macs(st->fwd, in, out, NULL), b = rnn_macs(st->bwd, in, out, NULL);
+    if (why)
+        sb_printf(why, "%zu = %zu + %zu  (the forward copy's and the backward copy's, each as "
+                  "the wrapped %s's)", f + b, f, b, st->fwd->kind->class_name);
+    return f + b;
+}
+
 const sq_layer_kind sq_kind_bidirectional = {
     .class_name = "Bidirectional",
     .base_name = "bidirectional",
@@ -315,6 +327,7 @@ const sq_layer_kind sq_kind_bidirectional = {
     .configure = configure,
     .output_shape = output_shape,
     .weights = weights,
+    .macs = macs,
     .scratch = scratch,
     .forward = forward,
     .cache = cache,

@@ -291,6 +291,26 @@ static void backward(const sq_layer *l, const sq_bwd *b)
 
 static const char *const aliases[] = { "Convolution2DTranspose", NULL };
 
+/* Every input value times every tap of the kernel for every filter (the
+ * products spread over the output, some cropped away by the padding). */
+static size_t macs(const sq_layer *l, const sq_shape *in, const sq_shape *out, sbuf *why)
+{
+    (void)out;
+    const tconv_state *st = l->state;
+    if (in->d[1] <= 0 || in->d[2] <= 0) {
+        if (why)
+            sb_printf(why, "0  (the input's size is not known)");
+        return 0;
+    }
+    size_t total = (size_t)in->d[1] * (size_t)in->d[2] * (size_t)in->d[3] * (size_t)st->k[0]
+                 * (size_t)st->k[1] * (size_t)st->filters;
+    if (why)
+        sb_printf(why, "%zu = %ld*%ld*%ld * %ld*%ld*%ld  (each input value times each of the "
+                  "kernel's %ldx%ld taps for each of the %ld filters)", total, in->d[1], in->d[2],
+                  in->d[3], st->k[0], st->k[1], st->filters, st->k[0], st->k[1], st->filters);
+    return total;
+}
+
 const sq_layer_kind sq_kind_conv2d_transpose = {
     .class_name = "Conv2DTranspose",
     .base_name = "conv2d_transpose",
@@ -304,6 +324,7 @@ const sq_layer_kind sq_kind_conv2d_transpose = {
     .configure = configure,
     .output_shape = output_shape,
     .weights = weights,
+    .macs = macs,
     .scratch = cols_size,
     .forward = forward,
     .scratch_bwd = cols_size,

@@ -149,6 +149,16 @@ static void backward(const sq_layer *l, const sq_bwd *b)
                    st->bwd_threads > 0 ? st->bwd_threads : 1);
 }
 
+/* Each output value: one channel's window, kernel rows * cols products. */
+static size_t macs(const sq_layer *l, const sq_shape *in, const sq_shape *out, sbuf *why)
+{
+    (void)in;
+    const dw_state *st = l->state;
+    char t[64];
+    snprintf(t, sizeof t, "%ld*%ld", st->k[0], st->k[1]);
+    return sq_macs_dot(out, (size_t)(st->k[0] * st->k[1]), t, why);
+}
+
 const sq_layer_kind sq_kind_depthwise_conv2d = {
     .class_name = "DepthwiseConv2D",
     .base_name = "depthwise_conv2d",
@@ -161,6 +171,7 @@ const sq_layer_kind sq_kind_depthwise_conv2d = {
     .configure = configure,
     .output_shape = output_shape,
     .weights = weights,
+    .macs = macs,
     .scratch = scratch,
     .forward = forward,
     .scratch_bwd = scratch_bwd,

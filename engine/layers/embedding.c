@@ -163,6 +163,18 @@ static void sample_input(const sq_layer *l, float *x, size_t n, sq_rng *rng)
         x[i] = (float)(sq_rng_next(rng) % (uint64_t)st->input_dim);
 }
 
+/* A lookup: each id selects a row of the table, nothing is multiplied. */
+static size_t macs(const sq_layer *l, const sq_shape *in, const sq_shape *out, sbuf *why)
+{
+    (void)l;
+    (void)in;
+    (void)out;
+    if (why)
+        sb_printf(why, "0  (a lookup: each id picks a row of the embeddings, nothing is "
+                  "multiplied)");
+    return 0;
+}
+
 const sq_layer_kind sq_kind_embedding = {
     .class_name = "Embedding",
     .base_name = "embedding",
@@ -175,6 +187,7 @@ const sq_layer_kind sq_kind_embedding = {
     .configure = configure,
     .output_shape = output_shape,
     .weights = weights,
+    .macs = macs,
     .forward = forward,
     .backward = backward,
     .mask = mask_rule,

@@ -43,6 +43,7 @@ const sq_layer_kind sq_kind_lstm = {
     .scratch_bwd = rnn_scratch_bwd,
     .backward = rnn_backward,
     .mask = rnn_mask,
+    .macs = rnn_macs,
     .reads_mask = 1,
     .states = rnn_states,
     .auto_names = rnn_auto_names,

@@ -133,6 +133,31 @@ static long gates(const rnn_state *st)
     return st->cell == RNN_LSTM ? 4 : st->cell == RNN_GRU ? 3 : 1;
 }
 
+size_t rnn_macs(const sq_layer *l, const sq_shape *in, const sq_shape *out, sbuf *why)
+{
+    (void)out;
+    const rnn_state *st = l->state;
+    long t = in->rank == 3 ? in->d[1] : -1, d = in->rank == 3 ? in->d[2] : -1, u = st->units;
+    long g = gates(st);
+    if (t <= 0 || d <= 0) {
+        if (why)
+            sb_printf(why, "0  (the number of steps is not known)");
+        return 0;
+    }
+    size_t total = (size_t)t * (size_t)g * (size_t)u * (size_t)(d + u);
+    if (why) {
+        if (g == 1)
+            sb_printf(why, "%zu = %ld * %ld*(%ld+%ld)  (each of the %ld steps: every unit's dot "
+                      "product with the %ld inputs and the %ld state values)", total, t, u, d, u,
+                      t, d, u);
+        else
+            sb_printf(why, "%zu = %ld * %ld*%ld*(%ld+%ld)  (each of the %ld steps: the %ld gates' "
+                      "dot products with the %ld inputs and the %ld state values)", total, t, g, u,
+                      d, u, t, g, d, u);
+    }
+    return total;
+}
+
 int rnn_output_shape(const sq_layer *l, const sq_shape *in, sq_shape *out, sq_error *err)
 {
     const rnn_state *st = l->state;

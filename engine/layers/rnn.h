@@ -46,6 +46,9 @@ size_t rnn_scratch_bwd(const sq_layer *l, const sq_shape *in);
 void rnn_forward(const sq_layer *l, const sq_fwd *f);
 void rnn_backward(const sq_layer *l, const sq_bwd *b);
 sq_mask_rule rnn_mask(const sq_layer *l, int in_masked);
+/* Multiply-adds of one sample (explain's count): each step, every gate's
+ * dot products of the weights with the input and with the state. */
+size_t rnn_macs(const sq_layer *l, const sq_shape *in, const sq_shape *out, sbuf *why);
 size_t rnn_states(const sq_layer *l);
 void rnn_auto_names(sq_layer *l, sq_namer *nm);
 

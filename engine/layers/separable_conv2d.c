@@ -209,6 +209,28 @@ static void backward(const sq_layer *l, const sq_bwd *b)
 
 static const char *const aliases[] = { "SeparableConvolution2D", NULL };
 
+/* The depthwise step (one channel's window per intermediate value) and
+ * the pointwise one (a dot product over the C * depth_multiplier
+ * intermediate channels per output value). */
+static size_t macs(const sq_layer *l, const sq_shape *in, const sq_shape *out, sbuf *why)
+{
+    const sep_state *st = l->state;
+    long pix = out->d[1] * out->d[2], mid = in->d[3] * st->dm, k = st->k[0] * st->k[1];
+    if (out->d[1] <= 0 || out->d[2] <= 0) {
+        if (why)
+            sb_printf(why, "0  (the output's size is not known)");
+        return 0;
+    }
+    size_t dw = (size_t)pix * (size_t)mid * (size_t)k,
+           pw = (size_t)pix * (size_t)st->filters * (size_t)mid;
+    if (why)
+        sb_printf(why, "%zu = %ld*%ld*%ld * %ld*%ld + %ld*%ld*%ld * %ld  (depthwise: each of the "
+                  "%ld intermediate channels a %ldx%ld window; pointwise: each output value a "
+                  "dot product of %ld numbers)", dw + pw, out->d[1], out->d[2], mid, st->k[0],
+                  st->k[1], out->d[1], out->d[2], st->filters, mid, mid, st->k[0], st->k[1], mid);
+    return dw + pw;
+}
+
 const sq_layer_kind sq_kind_separable_conv2d = {
     .class_name = "SeparableConv2D",
     .base_name = "separable_conv2d",
@@ -222,6 +244,7 @@ const sq_layer_kind sq_kind_separable_conv2d = {
     .configure = configure,
     .output_shape = output_shape,
     .weights = weights,
+    .macs = macs,
     .scratch = scratch,
     .forward = forward,
     .cache = cache,
