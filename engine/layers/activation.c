@@ -43,16 +43,22 @@ static void softmax_rows(float *x, size_t n, long last, int logp)
         for (long j = 1; j < last; j++)
             if (v[j] > mx)
                 mx = v[j];
-        double sum = 0;
-        for (long j = 0; j < last; j++)
-            sum += exp((double)v[j] - mx);
+        /* each exponential once (kept for rows of up to 64 values) */
+        double sum = 0, e[64];
+        int keep = !logp && last <= 64;
+        for (long j = 0; j < last; j++) {
+            double t = exp((double)v[j] - mx);
+            if (keep)
+                e[j] = t;
+            sum += t;
+        }
         if (logp) {
             float lse = mx + (float)log(sum);
             for (long j = 0; j < last; j++)
                 v[j] -= lse;
         } else {
             for (long j = 0; j < last; j++)
-                v[j] = (float)(exp((double)v[j] - mx) / sum);
+                v[j] = (float)((keep ? e[j] : exp((double)v[j] - mx)) / sum);
         }
     }
 }
