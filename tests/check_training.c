@@ -62,6 +62,14 @@ static void compile(const char *line)
     ck_assert_msg(compile_line(s, line) == 0, "compile %s: %s", line, err.msg);
 }
 
+/* compile refuses line with a message holding want */
+static void compile_fails(const char *line, const char *want)
+{
+    ck_assert_msg(compile_line(s, line) < 0, "compile %s: accepted", line);
+    ck_assert_msg(strstr(err.msg, want) != NULL, "compile %s: '%s', want '%s'", line, err.msg,
+                  want);
+}
+
 /* A tensor of the given shape holding v (copied). */
 static sq_tensor tensor(int rank, const long *d, const float *v)
 {
@@ -679,6 +687,126 @@ static double naive_auc(const float *p, const float *y, int n, int nt)
     }
     return area;
 }
+
+/* The same with a weight per value (label_weights on the flattened counts). */
+static double naive_auc_w(const float *p, const float *y, const double *w, int n, int nt)
+{
+    double area = 0, px = 0, py = 0;
+    for (int i = 0; i < nt; i++) {
+        float t = i == 0 ? (float)(0.0 - 1e-7) : i == nt - 1 ? (float)(1.0 + 1e-7)
+                : (float)((double)i * 1.0 / (double)(nt - 1));
+        double tp = 0, fp = 0, fn = 0, tn = 0;
+        for (int k = 0; k < n; k++) {
+            int pos = p[k] > t, lab = y[k] != 0;
+            tp += w[k] * (pos && lab);
+            fp += w[k] * (pos && !lab);
+            fn += w[k] * (!pos && lab);
+            tn += w[k] * (!pos && !lab);
+        }
+        double x = fp + tn > 0 ? fp / (fp + tn) : 0, yy = tp + fn > 0 ? tp / (tp + fn) : 0;
+        if (i > 0)
+            area += (px - x) * (py + yy) / 2;
+        px = x;
+        py = yy;
+    }
+    return area;
+}
+
+/* AUC(multi_label=True): one AUC per output column, their mean, or their
+ * mean weighted by label_weights; without multi_label, label_weights weigh
+ * each column's counts. Keras's errors for the rest. */
+START_TEST(auc_multi_label)
+{
+    long d[1] = { 3 };
+    ck_assert_int_eq(sq_input(s, 1, d, &err), 0);
+    add("dense 4 sigmoid kernel_initializer=random_normal(stddev=2)");
+    compile("optimizer=sgd loss=binary_crossentropy metrics=auc(multi_label=true),"
+            "auc(multi_label=true,num_labels=4,label_weights=[1,2,0,3],name=aucw),"
+            "auc(label_weights=[1,2,0,3],name=aucf),"
+            "auc(multi_label=true,num_thresholds=9,name=auc9)");
+    enum { N = 60 };
+    long dx[2] = { N, 3 }, dy[2] = { N, 4 };
+    sq_tensor x = tensor(2, dx, NULL), y = tensor(2, dy, NULL), p;
+    for (int i = 0; i < N * 3; i++)
+        x.data[i] = (float)urand(-1, 1);
+    for (int i = 0; i < N * 4; i++)
+        y.data[i] = (float)(urand(0, 1) < 0.2 + 0.15 * (i % 4));
+    ck_assert_int_eq(sq_predict(s, &x, 32, &p, &err), 0);
+    double v[8];
+    const char *names[8];
+    int n;
+    ck_assert_msg(sq_evaluate(s, &x, &y, 7, 0, NULL, NULL, v, names, 8, &n, &err) == 0, "%s",
+                  err.msg);
+    ck_assert_int_eq(n, 5);
+    float pc[N], yc[N];
+    double by[4], by9[4], wflat[N * 4];
+    const double lw[4] = { 1, 2, 0, 3 };
+    for (int j = 0; j < 4; j++) {
+        for (int i = 0; i < N; i++) {
+            pc[i] = p.data[i * 4 + j];
+            yc[i] = y.data[i * 4 + j];
+        }
+        by[j] = naive_auc(pc, yc, N, 200);
+        by9[j] = naive_auc(pc, yc, N, 9);
+    }
+    for (int k = 0; k < N * 4; k++)
+        wflat[k] = lw[k % 4];
+    close_to(v[1], (by[0] + by[1] + by[2] + by[3]) / 4, 1e-9, "multi_label");
+    close_to(v[2], (by[0] + 2 * by[1] + 3 * by[3]) / 6, 1e-9, "multi_label, label_weights");
+    close_to(v[3], naive_auc_w(p.data, y.data, wflat, N * 4, 200), 1e-9, "label_weights");
+    close_to(v[4], (by9[0] + by9[1] + by9[2] + by9[3]) / 4, 1e-9, "multi_label, 9 thresholds");
+    /* training reports the same counts */
+    sq_fit_opts o = fit_opts(1, N);
+    fit(&x, &y, &o);
+    sq_tensor_free(&p);
+    sq_tensor_free(&x);
+    sq_tensor_free(&y);
+    /* errors: at compile, or where the model's output decides */
+    compile_fails("optimizer=sgd loss=mse metrics=auc(label_weights=[1,-1])",
+                  "All values of `label_weights` must be non-negative.");
+    compile_fails("optimizer=sgd loss=mse metrics=auc(num_labels=3,label_weights=[1,2])",
+                  "AUC: label_weights has 2 values for num_labels=3");
+    compile_fails("optimizer=sgd loss=mse metrics=auc(multi_label=maybe)", "multi_label");
+    const char *bad[][2] = {
+        { "metrics=auc(multi_label=true,num_labels=3)",
+          "AUC: num_labels=3, but the model's output has 4 labels" },
+        { "metrics=auc(label_weights=[1,2])",
+          "AUC: label_weights has 2 values, but the model's output has 4 labels" },
+    };
+    long dz[2] = { 5, 3 }, dw[2] = { 5, 4 };
+    sq_tensor xs = tensor(2, dz, NULL), ys = tensor(2, dw, NULL);
+    for (int i = 0; i < 15; i++)
+        xs.data[i] = (float)urand(-1, 1);
+    for (int i = 0; i < 20; i++)
+        ys.data[i] = (float)(i % 3 == 0);
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char line[200];
+        snprintf(line, sizeof line, "optimizer=sgd loss=binary_crossentropy %s", bad[i][0]);
+        compile(line);
+        ck_assert_int_eq(sq_evaluate(s, &xs, &ys, 5, 0, NULL, NULL, v, names, 8, &n, &err), -1);
+        ck_assert_msg(strstr(err.msg, bad[i][1]) != NULL, "%s: %s", bad[i][0], err.msg);
+    }
+    sq_tensor_free(&xs);
+    sq_tensor_free(&ys);
+    /* an output of rank 3: Keras's AUC._build refuses multi_label */
+    sq_session_free(s);
+    s = sq_session_new();
+    long d3[2] = { 5, 3 };
+    ck_assert_int_eq(sq_input(s, 2, d3, &err), 0);
+    add("dense 2 sigmoid");
+    compile("optimizer=sgd loss=binary_crossentropy metrics=auc(multi_label=true)");
+    long dx3[3] = { 4, 5, 3 }, dy3[3] = { 4, 5, 2 };
+    sq_tensor x3 = tensor(3, dx3, NULL), y3 = tensor(3, dy3, NULL);
+    for (int i = 0; i < 60; i++)
+        x3.data[i] = (float)urand(-1, 1);
+    for (int i = 0; i < 40; i++)
+        y3.data[i] = (float)(i % 2);
+    ck_assert_int_eq(sq_evaluate(s, &x3, &y3, 4, 0, NULL, NULL, v, names, 8, &n, &err), -1);
+    ck_assert_str_eq(err.msg, "`y_true` must have rank=2 when `multi_label` is True. Found rank 3.");
+    sq_tensor_free(&x3);
+    sq_tensor_free(&y3);
+}
+END_TEST
 
 START_TEST(auc_precision_recall_topk)
 {
@@ -1568,6 +1696,7 @@ int main(void)
     tcase_add_test(tc, class_and_sample_weights);
     tcase_add_test(tc, evaluate_sample_weights);
     tcase_add_test(tc, auc_precision_recall_topk);
+    tcase_add_test(tc, auc_multi_label);
     tcase_add_test(tc, validation_data_is_evaluated);
     tcase_add_test(tc, early_stopping_epoch_and_best_weights);
     tcase_add_test(tc, reduce_lr_on_plateau_rates);

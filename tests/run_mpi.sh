@@ -97,6 +97,22 @@ ok "under mpirun -np 1 and without mpirun: the same bits" '
   t="s# - [0-9]+s [0-9]+(s|ms|us)/step# - T#; s# - [0-9]+s - # - T - #"
   sed -E "$t" one >a && sed -E "$t" out.1 >b && cmp a b'
 
+# AUC with multi_label: a block of counts per label, summed across the
+# ranks like the single block (label_weights weigh the labels' areas); and
+# label_weights without it (they weigh each column's counts)
+printf '1,0,1\n0,1,1\n1,1,0\n0,0,1\n1,0,0\n0,1,0\n1,1,1\n0,0,0\n1,0,1\n' >ml_y.csv
+printf '0.1,0.5,-0.3,0.9,0.2\n-0.4,0.3,0.8,-0.1,0.6\n0.7,-0.2,0.1,0.4,-0.5\n0.2,0.9,-0.7,0.3,0.1\n-0.6,0.4,0.5,-0.2,0.8\n0.3,-0.8,0.2,0.6,-0.1\n0.9,0.1,-0.4,-0.3,0.5\n-0.2,-0.5,0.6,0.8,-0.7\n0.5,0.6,0.3,-0.9,0.2\n' >ml_x.csv
+cat >mlab.seq <<'EOF'
+seed 3
+input 5
+add dense 3 sigmoid
+compile optimizer=adam loss=binary_crossentropy metrics=auc(multi_label=true,label_weights=[1,2,3]),auc(label_weights=[3,1,1],name=aucf)
+fit ml_x.csv ml_y.csv epochs=2 batch_size=4 verbose=2
+evaluate ml_x.csv ml_y.csv batch_size=3
+EOF
+ok "multi_label AUC: each label's counts summed across the ranks" '
+  sh same.sh mlab.seq && grep -q "auc: " out.2'
+
 # A model whose output carries a mask (Embedding mask_zero through a
 # recurrent layer returning sequences): the mask weighs each step of the
 # loss and the metrics, times the sample weights; 7 samples in batches of

@@ -320,13 +320,14 @@ static int loop_init(loop_mem *lm, const sq_model *m, const sq_tensor *x, const 
     }
     lm->split = splits(m);
     lm->nstats = ST_METRICS;
+    const sq_shape *out = &m->layers[m->n - 1]->out_shape;
     for (int i = 0; i < c->nmetrics; i++) {
-        if (sq_metric_acc_init(&c->metric[i], &lm->acc[i], err) < 0
-            || (lm->split && sq_metric_acc_init(&c->metric[i], &lm->sacc[i], err) < 0)) {
+        if (sq_metric_acc_init(&c->metric[i], out, &lm->acc[i], err) < 0
+            || (lm->split && sq_metric_acc_init(&c->metric[i], out, &lm->sacc[i], err) < 0)) {
             loop_free(lm);
             return -1;
         }
-        lm->nstats += sq_metric_acc_size(&c->metric[i]);
+        lm->nstats += sq_metric_acc_size(&c->metric[i], &lm->acc[i]);
     }
     if (lm->split && !(lm->stats = sq_malloc(lm->nstats * sizeof *lm->stats))) {
         loop_free(lm);
@@ -425,7 +426,7 @@ static void stats_put(const loop_mem *lm, const plan *p, int nmetrics, float *v,
     float *q = v + ST_METRICS;
     for (int i = 0; i < nmetrics; i++) {
         sq_metric_acc_put(&p->metric[i], &lm->sacc[i], q);
-        q += sq_metric_acc_size(&p->metric[i]);
+        q += sq_metric_acc_size(&p->metric[i], &lm->sacc[i]);
     }
 }
 
@@ -443,7 +444,7 @@ static int stats_take(loop_mem *lm, const plan *p, int nmetrics, const float *v,
     const float *q = v + ST_METRICS;
     for (int i = 0; i < nmetrics; i++) {
         sq_metric_acc_add(&p->metric[i], &lm->acc[i], q);
-        q += sq_metric_acc_size(&p->metric[i]);
+        q += sq_metric_acc_size(&p->metric[i], &lm->acc[i]);
     }
     return 0;
 }

@@ -59,12 +59,19 @@ typedef struct {
     int curve_pr;              /* AUC: curve='PR' */
     int summation;             /* AUC: 0 interpolation, 1 minoring, 2 majoring */
     int from_logits;           /* AUC */
+    int multi_label;           /* AUC: an AUC per label (output column), averaged */
+    int num_labels;            /* AUC: given (0: the output's last axis) */
+    int nlw;                   /* AUC: label_weights given, their count (0: none) */
+    double *lw;                /* owned; nlw weights, one per label */
 } sq_metric_cfg;
 
 /* A metric's running state over an epoch or an evaluation. */
 typedef struct {
     double total, count;       /* weighted sum and weights of mean metrics */
     double *tp, *fp, *tn, *fn; /* confusion metrics, nthr each, one block */
+    long labels;               /* the output's labels (its last axis) */
+    long blocks;               /* confusion metrics: blocks of counts (one per
+                                  label with multi_label, else 1) */
 } sq_metric_acc;
 
 /* Parses "accuracy", "auc(num_thresholds=100)", "top_k_categorical_accuracy(k=3)"
@@ -80,12 +87,16 @@ char *sq_metric_help(const char *name);
 /* Whether the metric counts a confusion matrix (auc, precision, recall). */
 int sq_metric_is_confusion(int kind);
 
-int sq_metric_acc_init(const sq_metric_cfg *c, sq_metric_acc *a, sq_error *err);
+/* For a model whose output has shape out (its last axis the labels):
+ * Keras's errors for multi_label AUC on another rank, and for num_labels
+ * or label_weights that do not fit it. */
+int sq_metric_acc_init(const sq_metric_cfg *c, const sq_shape *out, sq_metric_acc *a,
+                       sq_error *err);
 void sq_metric_acc_reset(const sq_metric_cfg *c, sq_metric_acc *a);
 void sq_metric_acc_free(sq_metric_acc *a);
-/* The accumulator as sq_metric_acc_size(c) floats (one step's counts, to
- * be summed across processes), and those floats added to another. */
-size_t sq_metric_acc_size(const sq_metric_cfg *c);
+/* The accumulator as sq_metric_acc_size(c, a) floats (one step's counts,
+ * to be summed across processes), and those floats added to another. */
+size_t sq_metric_acc_size(const sq_metric_cfg *c, const sq_metric_acc *a);
 void sq_metric_acc_put(const sq_metric_cfg *c, const sq_metric_acc *a, float *v);
 void sq_metric_acc_add(const sq_metric_cfg *c, sq_metric_acc *a, const float *v);
 /* Adds a batch of rows: out rows x last, t rows x last (or one value per

@@ -41,7 +41,9 @@ static const struct {
       "num_thresholds=200 thresholds (-e, i/(n-1), 1+e), summed with the trapezoid rule "
       "(summation_method='interpolation'; or 'minoring', 'majoring'); thresholds=[...] "
       "gives them; labels are read as bool, predictions must be in [0, 1] (from_logits=true "
-      "applies a sigmoid first)" },
+      "applies a sigmoid first); multi_label=true: one AUC per output column, averaged "
+      "(weighted by label_weights=[...] when given; without multi_label those weigh each "
+      "column's counts)" },
     { M_PRECISION, { "precision", "Precision" },
       { "thresholds", "top_k", "class_id", "name", "dtype" },
       "true positives / predicted positives, a prediction being positive when > "
@@ -121,17 +123,27 @@ char *sq_metric_help(const char *name)
 void sq_metric_cfg_free(sq_metric_cfg *c)
 {
     free(c->thr);
+    free(c->lw);
     c->thr = NULL;
+    c->lw = NULL;
 }
 
 int sq_metric_cfg_copy(sq_metric_cfg *dst, const sq_metric_cfg *src, sq_error *err)
 {
     *dst = *src;
     dst->thr = NULL;
+    dst->lw = NULL;
     if (src->nthr) {
         if (!(dst->thr = sq_malloc((size_t)src->nthr * sizeof *dst->thr)))
             return sq_fail(err, "out of memory");
         memcpy(dst->thr, src->thr, (size_t)src->nthr * sizeof *dst->thr);
+    }
+    if (src->nlw) {
+        if (!(dst->lw = sq_malloc((size_t)src->nlw * sizeof *dst->lw))) {
+            sq_metric_cfg_free(dst);
+            return sq_fail(err, "out of memory");
+        }
+        memcpy(dst->lw, src->lw, (size_t)src->nlw * sizeof *dst->lw);
     }
     return 0;
 }
@@ -162,7 +174,17 @@ static int cmp_double(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
+static int parse_body(const char *text, sq_metric_cfg *c, char *name, size_t n, sq_error *err);
+
 int sq_metric_parse(const char *text, sq_metric_cfg *c, char *name, size_t n, sq_error *err)
+{
+    if (parse_body(text, c, name, n, err) == 0)
+        return 0;
+    sq_metric_cfg_free(c);   /* what a refused one had allocated */
+    return -1;
+}
+
+static int parse_body(const char *text, sq_metric_cfg *c, char *name, size_t n, sq_error *err)
 {
     sq_callform cf;
     memset(c, 0, sizeof *c);
@@ -232,16 +254,32 @@ int sq_metric_parse(const char *text, sq_metric_cfg *c, char *name, size_t n, sq
             return sq_fail(err, "Invalid AUC curve value \"%s\".", curve);
         if (sum && (c->summation = choice(sum, sums)) < 0)
             return sq_fail(err, "Invalid AUC summation method value \"%s\".", sum);
-        int ml = 0;
-        if (sq_arg_bool(&cf.a, "multi_label", &ml, err) < 0 || sq_arg_bool(&cf.a, "from_logits",
-                                                                             &c->from_logits,
-                                                                             err) < 0)
+        if (sq_arg_bool(&cf.a, "multi_label", &c->multi_label, err) < 0
+            || sq_arg_bool(&cf.a, "from_logits", &c->from_logits, err) < 0)
             return -1;
-        if (ml)
-            return sq_fail(err, "AUC: `multi_label=True` is not supported by seqsh");
-        if (sq_arg(&cf.a, "num_labels") || sq_arg(&cf.a, "label_weights"))
-            return sq_fail(err, "AUC: `num_labels` and `label_weights` go with multi_label, "
-                           "which seqsh does not support");
+        const char *nl = sq_arg(&cf.a, "num_labels"), *lw = sq_arg(&cf.a, "label_weights");
+        if (nl && strcmp(nl, "None")) {
+            long v;
+            if (sq_check_long(cls, "num_labels", nl, 1, 1000000, &v, err) < 0)
+                return -1;
+            c->num_labels = (int)v;
+        }
+        if (lw && strcmp(lw, "None")) {
+            double w[SQ_ARGS_MAX];
+            int nw;
+            if (sq_check_doubles(cls, "label_weights", lw, w, SQ_ARGS_MAX, &nw, err) < 0)
+                return -1;
+            for (int i = 0; i < nw; i++)
+                if (!(w[i] >= 0))
+                    return sq_fail(err, "All values of `label_weights` must be non-negative.");
+            if (c->num_labels && nw != c->num_labels)
+                return sq_fail(err, "AUC: label_weights has %d values for num_labels=%d", nw,
+                               c->num_labels);
+            if (!(c->lw = sq_malloc((size_t)nw * sizeof *c->lw)))
+                return sq_fail(err, "out of memory");
+            memcpy(c->lw, w, (size_t)nw * sizeof *c->lw);
+            c->nlw = nw;
+        }
         const char *t = sq_arg(&cf.a, "thresholds");
         if (t && strcmp(t, "None")) {
             if (sq_check_doubles(cls, "thresholds", t, thr, SQ_ARGS_MAX - 2, &nthr, err) < 0
@@ -288,23 +326,45 @@ int sq_metric_parse(const char *text, sq_metric_cfg *c, char *name, size_t n, sq
 /* Confusion metrics keep, for each k = 0..nthr, the weight of positives
  * (tp block) and negatives (fp block) whose prediction exceeds exactly the
  * first k thresholds; the counts at each threshold are sums of these. */
-int sq_metric_acc_init(const sq_metric_cfg *c, sq_metric_acc *a, sq_error *err)
+int sq_metric_acc_init(const sq_metric_cfg *c, const sq_shape *out, sq_metric_acc *a,
+                       sq_error *err)
 {
     memset(a, 0, sizeof *a);
+    a->labels = out->rank >= 1 ? out->d[out->rank - 1] : 1;
+    a->blocks = 1;
     if (!sq_metric_is_confusion(c->kind))
         return 0;
+    if (c->kind == M_AUC && c->multi_label) {
+        /* AUC._build */
+        if (out->rank != 2)
+            return sq_fail(err, "`y_true` must have rank=2 when `multi_label` is True. Found "
+                           "rank %d.", out->rank);
+        a->blocks = a->labels;
+    }
+    if (c->kind == M_AUC && c->num_labels && c->multi_label && c->num_labels != a->labels)
+        return sq_fail(err, "AUC: num_labels=%d, but the model's output has %ld labels",
+                       c->num_labels, a->labels);
+    if (c->kind == M_AUC && c->nlw && c->nlw != a->labels)
+        return sq_fail(err, "AUC: label_weights has %d values, but the model's output has %ld "
+                       "labels", c->nlw, a->labels);
     size_t n = (size_t)c->nthr + 1;
-    if (!(a->tp = sq_calloc(2 * n, sizeof *a->tp)))
+    if (!(a->tp = sq_calloc(2 * n * (size_t)a->blocks, sizeof *a->tp)))
         return sq_fail(err, "out of memory");
     a->fp = a->tp + n;
     return 0;
+}
+
+/* Label j's block: its tp counts, then its fp counts. */
+static double *block_of(const sq_metric_cfg *c, const sq_metric_acc *a, long j)
+{
+    return a->tp + (size_t)(a->blocks > 1 ? j : 0) * 2 * ((size_t)c->nthr + 1);
 }
 
 void sq_metric_acc_reset(const sq_metric_cfg *c, sq_metric_acc *a)
 {
     a->total = a->count = 0;
     if (a->tp)
-        memset(a->tp, 0, 2 * ((size_t)c->nthr + 1) * sizeof *a->tp);
+        memset(a->tp, 0, sq_metric_acc_size(c, a) * sizeof *a->tp);
 }
 
 void sq_metric_acc_free(sq_metric_acc *a)
@@ -313,9 +373,9 @@ void sq_metric_acc_free(sq_metric_acc *a)
     memset(a, 0, sizeof *a);
 }
 
-size_t sq_metric_acc_size(const sq_metric_cfg *c)
+size_t sq_metric_acc_size(const sq_metric_cfg *c, const sq_metric_acc *a)
 {
-    return sq_metric_is_confusion(c->kind) ? 2 * ((size_t)c->nthr + 1) : 2;
+    return sq_metric_is_confusion(c->kind) ? 2 * ((size_t)c->nthr + 1) * (size_t)a->blocks : 2;
 }
 
 void sq_metric_acc_put(const sq_metric_cfg *c, const sq_metric_acc *a, float *v)
@@ -325,7 +385,7 @@ void sq_metric_acc_put(const sq_metric_cfg *c, const sq_metric_acc *a, float *v)
         v[1] = (float)a->count;
         return;
     }
-    for (size_t i = 0; i < 2 * ((size_t)c->nthr + 1); i++)
+    for (size_t i = 0; i < sq_metric_acc_size(c, a); i++)
         v[i] = (float)a->tp[i];
 }
 
@@ -336,7 +396,7 @@ void sq_metric_acc_add(const sq_metric_cfg *c, sq_metric_acc *a, const float *v)
         a->count += v[1];
         return;
     }
-    for (size_t i = 0; i < 2 * ((size_t)c->nthr + 1); i++)
+    for (size_t i = 0; i < sq_metric_acc_size(c, a); i++)
         a->tp[i] += v[i];
 }
 
@@ -448,10 +508,14 @@ int sq_metric_update(const sq_metric_cfg *c, sq_metric_acc *a, const float *out,
                                : c->kind == M_PRECISION ? "precision" : "recall", p);
             int label = per_row ? label_of(t[r]) == j : t[r * last + j] != 0;
             int k = below(c->thr, c->nthr, p);
+            /* label_weights weigh each column's counts without multi_label
+             * (update_confusion_matrix_variables), not with it */
+            double wj = c->nlw && !c->multi_label && j < c->nlw ? w * c->lw[j] : w;
+            double *blk = block_of(c, a, j);
             if (label)
-                a->tp[k] += w;
+                blk[k] += wj;
             else
-                a->fp[k] += w;
+                blk[c->nthr + 1 + k] += wj;
         }
     }
     return 0;
@@ -462,27 +526,49 @@ static double div_no_nan(double a, double b)
     return b == 0 ? 0 : a / b;
 }
 
+/* The area under one block's curve (tp[0..n], then fp[0..n]). */
+static double block_auc(const sq_metric_cfg *c, const double *tpk);
+
 double sq_metric_result(const sq_metric_cfg *c, const sq_metric_acc *a)
 {
     if (!sq_metric_is_confusion(c->kind))
         return div_no_nan(a->total, a->count);
+    if (c->kind == M_AUC && a->blocks > 1) {
+        /* the labels' areas averaged, or weighted by label_weights (AUC.result) */
+        double sum = 0, wsum = 0;
+        for (long j = 0; j < a->blocks; j++) {
+            double wj = c->nlw ? c->lw[j] : 1.0;
+            sum += wj * block_auc(c, block_of(c, a, j));
+            wsum += wj;
+        }
+        return div_no_nan(sum, wsum);
+    }
+    if (c->kind == M_AUC)
+        return block_auc(c, a->tp);
     int n = c->nthr;
+    double pos = 0;
+    for (int k = 0; k <= n; k++)
+        pos += a->tp[k];
+    /* one threshold: positive predictions are those above it (k = 1) */
+    double tp = a->tp[1], fp = a->fp[1], fn = pos - tp;
+    return c->kind == M_PRECISION ? div_no_nan(tp, tp + fp) : div_no_nan(tp, tp + fn);
+}
+
+static double block_auc(const sq_metric_cfg *c, const double *tpk)
+{
+    int n = c->nthr;
+    const double *fpk = tpk + n + 1;
     double pos = 0, neg = 0;
     for (int k = 0; k <= n; k++) {
-        pos += a->tp[k];
-        neg += a->fp[k];
-    }
-    if (c->kind != M_AUC) {
-        /* one threshold: positive predictions are those above it (k = 1) */
-        double tp = a->tp[1], fp = a->fp[1], fn = pos - tp;
-        return c->kind == M_PRECISION ? div_no_nan(tp, tp + fp) : div_no_nan(tp, tp + fn);
+        pos += tpk[k];
+        neg += fpk[k];
     }
     /* walk the thresholds from the top: tp(i) = positives above threshold i */
     double tp = 0, fp = 0, area = 0;
     double ptp = 0, pfp = 0;     /* at threshold i + 1 */
     for (int i = n - 1; i >= 0; i--) {
-        tp += a->tp[i + 1];
-        fp += a->fp[i + 1];
+        tp += tpk[i + 1];
+        fp += fpk[i + 1];
         if (i < n - 1) {
             double fn = pos - tp, tn = neg - fp, pfn = pos - ptp;
             double x0, x1, y0, y1;
