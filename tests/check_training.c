@@ -664,8 +664,9 @@ END_TEST
 /* ---- confusion metrics and top-k ------------------------------------------------------- */
 
 /* AUC as Keras defines it, written out: thresholds -e, i/(n-1), 1+e in
- * float32; positives are pred > t; the ROC area by trapezoids. */
-static double naive_auc(const float *p, const float *y, int n, int nt)
+ * float32; positives are pred > t; the ROC area by trapezoids. w: a
+ * weight per value (label_weights on the flattened counts), or NULL. */
+static double naive_auc_w(const float *p, const float *y, const double *w, int n, int nt)
 {
     double area = 0, px = 0, py = 0;
     for (int i = 0; i < nt; i++) {
@@ -674,10 +675,11 @@ static double naive_auc(const float *p, const float *y, int n, int nt)
         double tp = 0, fp = 0, fn = 0, tn = 0;
         for (int k = 0; k < n; k++) {
             int pos = p[k] > t, lab = y[k] != 0;
-            tp += pos && lab;
-            fp += pos && !lab;
-            fn += !pos && lab;
-            tn += !pos && !lab;
+            double wk = w ? w[k] : 1;
+            tp += wk * (pos && lab);
+            fp += wk * (pos && !lab);
+            fn += wk * (!pos && lab);
+            tn += wk * (!pos && !lab);
         }
         double x = fp + tn > 0 ? fp / (fp + tn) : 0, yy = tp + fn > 0 ? tp / (tp + fn) : 0;
         if (i > 0)
@@ -688,28 +690,9 @@ static double naive_auc(const float *p, const float *y, int n, int nt)
     return area;
 }
 
-/* The same with a weight per value (label_weights on the flattened counts). */
-static double naive_auc_w(const float *p, const float *y, const double *w, int n, int nt)
+static double naive_auc(const float *p, const float *y, int n, int nt)
 {
-    double area = 0, px = 0, py = 0;
-    for (int i = 0; i < nt; i++) {
-        float t = i == 0 ? (float)(0.0 - 1e-7) : i == nt - 1 ? (float)(1.0 + 1e-7)
-                : (float)((double)i * 1.0 / (double)(nt - 1));
-        double tp = 0, fp = 0, fn = 0, tn = 0;
-        for (int k = 0; k < n; k++) {
-            int pos = p[k] > t, lab = y[k] != 0;
-            tp += w[k] * (pos && lab);
-            fp += w[k] * (pos && !lab);
-            fn += w[k] * (!pos && lab);
-            tn += w[k] * (!pos && !lab);
-        }
-        double x = fp + tn > 0 ? fp / (fp + tn) : 0, yy = tp + fn > 0 ? tp / (tp + fn) : 0;
-        if (i > 0)
-            area += (px - x) * (py + yy) / 2;
-        px = x;
-        py = yy;
-    }
-    return area;
+    return naive_auc_w(p, y, NULL, n, nt);
 }
 
 /* AUC(multi_label=True): one AUC per output column, their mean, or their
