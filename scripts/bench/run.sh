@@ -169,9 +169,27 @@ peak_of() { # THREADS -> "cpu wall": best of 3 runs of 0.4 s, GFLOP/s
     for _ in 1 2 3; do "$work/fmapeak" "$1" 0.4 || return 1; done |
         awk '$3 > c { c = $3 } $4 > w { w = $4 } END { if (c) print c, w }'
 }
+peak_note=
 for t in $THREADS; do
     p=$(peak_of "$t")
     [ -n "$p" ] || die "fmapeak failed"
+    # t threads must reach near t times one thread's peak: when they do
+    # not, a core was taken (another process, the hypervisor); measure
+    # again, and in the end take t times the one-thread peak, saying so
+    if [ "$t" -gt 1 ] && [ -n "${peak_1:-}" ]; then
+        tries=0
+        while [ "$tries" -lt 3 ] && awk -v p="${p% *}" -v o="$peak_1" -v t="$t" 'BEGIN { exit !(p < 0.8 * t * o) }'; do
+            sleep 2
+            p=$(peak_of "$t") || p=
+            [ -n "$p" ] || die "fmapeak failed"
+            tries=$((tries + 1))
+        done
+        if awk -v p="${p% *}" -v o="$peak_1" -v t="$t" 'BEGIN { exit !(p < 0.8 * t * o) }'; then
+            peak_note="$peak_note
+NOTE: the FMA peak on $t threads measured ${p% *} GFLOP/s, under 0.8 x $t x the one-thread peak, four times: a core was busy; % peak for $t threads uses $t x the one-thread peak."
+            p="$(awk -v o="$peak_1" -v t="$t" 'BEGIN { printf "%.1f", o * t }') ${p#* }"
+        fi
+    fi
     # shellcheck disable=SC2034  # read back through eval
     eval "peak_$t=\${p% *} peakwall_$t=\${p#* }"
 done
@@ -567,6 +585,7 @@ for t in $THREADS; do
     printf 'FMA peak, %s thread(s): %s GFLOP/s per CPU-second (%s wall-clock; %s, fmapeak.c, best of 3)\n' \
         "$t" "$(eval echo "\$peak_$t")" "$(eval echo "\$peakwall_$t")" "$peak_isa"
 done
+[ -n "$peak_note" ] && echo "${peak_note#?}"
 for t in $THREADS; do
     bw=$(eval echo "\${membw_$t:-}")
     [ -n "$bw" ] && printf 'memory bandwidth, %s thread(s): %s GB/s (membw.c: STREAM copy of 128 MB arrays, best of 5)\n' "$t" "$bw"
