@@ -812,10 +812,135 @@ static void snake_name(const char *s, char *out, size_t n)
     out[k] = '\0';
 }
 
+/* Appends a number list "[a,b]" to b; 0 when it is not one. */
+static int num_list(json_t *a, sbuf *b)
+{
+    size_t i;
+    json_t *v;
+    if (!json_is_array(a))
+        return 0;
+    sb_printf(b, "[");
+    json_array_foreach(a, i, v) {
+        if (!json_is_number(v))
+            return 0;
+        sb_printf(b, "%s%.9g", i ? "," : "", json_number_value(v));
+    }
+    sb_printf(b, "]");
+    return 1;
+}
+
+/* Whether th are AUC's default thresholds for n, written out by older
+ * Keras versions: i / (n - 1), i = 1 .. n - 2. */
+static int default_thresholds(json_t *th, long n)
+{
+    if ((long)json_array_size(th) != n - 2)
+        return 0;
+    for (size_t i = 0; i < json_array_size(th); i++)
+        if (fabs(json_number_value(json_array_get(th, i)) - (double)(i + 1) / (double)(n - 1))
+            >= 1e-6)
+            return 0;
+    return 1;
+}
+
+/* A class metric Keras saved ({"class_name": "AUC", "config": {...}}) in
+ * seqsh's call form: "auc(num_thresholds=50,multi_label=true)", only the
+ * arguments that differ from the defaults (AUC's default thresholds, which
+ * older Keras versions write out, are left to num_thresholds). NULL when
+ * the class is not one of these, or its arguments are not seqsh's. */
+static char *class_metric_text(json_t *e)
+{
+    const char *cls = json_string_value(json_object_get(e, "class_name"));
+    json_t *cfg = json_object_get(e, "config");
+    const char *base = !cls ? NULL : !strcmp(cls, "AUC") ? "auc"
+                     : !strcmp(cls, "Precision") ? "precision" : !strcmp(cls, "Recall") ? "recall"
+                     : NULL;
+    if (!base || !json_is_object(cfg))
+        return NULL;
+    sbuf b = { 0 };
+    int nargs = 0, ok = 1;
+#define ARG() sb_printf(&b, "%s", nargs++ ? "," : "(")
+    json_t *v;
+    if (!strcmp(base, "auc")) {
+        long n = 200;
+        json_t *th = json_object_get(cfg, "thresholds");
+        if (json_is_integer(v = json_object_get(cfg, "num_thresholds"))) {
+            n = (long)json_integer_value(v);
+            /* given thresholds decide their number */
+            if (n != 200 && !(json_is_array(th) && (long)json_array_size(th) == n - 2
+                              && n - 2 != 0 && !default_thresholds(th, n))) {
+                ARG();
+                sb_printf(&b, "num_thresholds=%ld", n);
+            }
+        }
+        const char *s;
+        if ((s = json_string_value(json_object_get(cfg, "curve"))) && strcasecmp(s, "ROC")) {
+            ARG();
+            sb_printf(&b, "curve=%s", s);
+        }
+        if ((s = json_string_value(json_object_get(cfg, "summation_method")))
+            && strcasecmp(s, "interpolation")) {
+            ARG();
+            sb_printf(&b, "summation_method=%s", s);
+        }
+        if (json_is_true(json_object_get(cfg, "multi_label"))) {
+            ARG();
+            sb_printf(&b, "multi_label=true");
+        }
+        if (json_is_true(json_object_get(cfg, "from_logits"))) {
+            ARG();
+            sb_printf(&b, "from_logits=true");
+        }
+        if (json_is_array(v = json_object_get(cfg, "label_weights"))) {
+            ARG();
+            sb_printf(&b, "label_weights=");
+            ok &= num_list(v, &b);
+        }
+        if (json_is_array(th) && !default_thresholds(th, n)) {
+            ARG();
+            sb_printf(&b, "thresholds=");
+            ok &= num_list(th, &b);
+        }
+    } else {
+        v = json_object_get(cfg, "thresholds");
+        if (json_is_array(v) && json_array_size(v) == 1)
+            v = json_array_get(v, 0);
+        if (json_is_number(v)) {
+            ARG();
+            sb_printf(&b, "thresholds=%.9g", json_number_value(v));
+        } else if (v && !json_is_null(v)) {
+            ok = 0;
+        }
+        if (json_is_integer(v = json_object_get(cfg, "class_id"))) {
+            ARG();
+            sb_printf(&b, "class_id=%ld", (long)json_integer_value(v));
+        }
+        ok &= json_is_null(json_object_get(cfg, "top_k")) || !json_object_get(cfg, "top_k");
+    }
+    const char *name = json_string_value(json_object_get(cfg, "name"));
+    if (name && strcmp(name, base)) {
+        ARG();
+        sb_printf(&b, "name=%s", name);
+    }
+#undef ARG
+    if (nargs)
+        sb_printf(&b, ")");
+    sq_error e2;
+    char *body = sb_finish(&b, &e2);
+    if (!body || !ok) {
+        free(body);
+        return NULL;
+    }
+    char *text = sq_malloc(strlen(base) + strlen(body) + 1);
+    if (text)
+        sprintf(text, "%s%s", base, body);
+    free(body);
+    return text;
+}
+
 /* training_config -> compile settings, where seqsh supports them. */
 static void compile_from(sq_model *m, json_t *tc, ctx *c)
 {
-    char loss[64] = "", metrics[256] = "", opt[32] = "rmsprop";
+    char loss[64] = "", metrics[2048] = "", opt[32] = "rmsprop";
     char keys[MAX_OPT_OPTS][32], vals[MAX_OPT_OPTS][64];
     const char *kp[MAX_OPT_OPTS], *vp[MAX_OPT_OPTS];
     int nk = 0;
@@ -848,6 +973,22 @@ static void compile_from(sq_model *m, json_t *tc, ctx *c)
     json_t *e;
     json_array_foreach(jm, i, e) {
         const char *name = json_string_value(e);
+        char *call = json_is_object(e) ? class_metric_text(e) : NULL;
+        if (call) {
+            sq_metric_cfg mc;
+            char shown[48];
+            if (sq_metric_parse(call, &mc, shown, sizeof shown, &e2) == 0
+                && strlen(metrics) + strlen(call) + 2 < sizeof metrics) {
+                sq_metric_cfg_free(&mc);
+                snprintf(metrics + strlen(metrics), sizeof metrics - strlen(metrics), "%s%s",
+                         *metrics ? "," : "", call);
+            } else {
+                sb_printf(c->notes, "note: metric %s is not one seqsh can take; left out\n",
+                          call);
+            }
+            free(call);
+            continue;
+        }
         if (json_is_object(e)) {
             json_t *cfg = json_object_get(e, "config");
             name = json_string_value(json_object_get(cfg, "fn"));

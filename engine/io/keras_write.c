@@ -320,6 +320,57 @@ oom_nofree:
     return NULL;
 }
 
+/* A metric as Keras 2.6 saves it: the class metrics (AUC, Precision,
+ * Recall) as {"class_name", "config"} with their arguments (Keras's
+ * metrics.get knows 'AUC' but not 'auc', and no arguments in a name); the
+ * function metrics by name. */
+static json_t *metric_json(const sq_metric_cfg *mc, const char *name)
+{
+    static const char *const sums[] = { "interpolation", "minoring", "majoring" };
+    json_t *cfg;
+    const char *cls;
+    switch (mc->kind) {
+    case M_AUC: {
+        cls = "AUC";
+        json_t *lw = json_null(), *th = NULL;
+        if (mc->nlw) {
+            lw = json_array();
+            for (int i = 0; lw && i < mc->nlw; i++)
+                json_array_append_new(lw, json_real(mc->lw[i]));
+        }
+        cfg = json_pack("{s:s,s:s,s:i,s:s,s:s,s:b,s:o}", "name", name, "dtype", "float32",
+                        "num_thresholds", mc->nthr, "curve", mc->curve_pr ? "PR" : "ROC",
+                        "summation_method", sums[mc->summation], "multi_label", mc->multi_label,
+                        "label_weights", lw);
+        if (cfg && mc->thr_given) {
+            th = json_array();
+            for (int k = 1; th && k < mc->nthr - 1; k++)
+                json_array_append_new(th, json_real(mc->thr[k]));
+            if (!th || json_object_set_new(cfg, "thresholds", th) < 0) {
+                json_decref(cfg);
+                return NULL;
+            }
+        }
+        if (cfg && mc->from_logits && json_object_set_new(cfg, "from_logits", json_true()) < 0) {
+            json_decref(cfg);
+            return NULL;
+        }
+        break;
+    }
+    case M_PRECISION:
+    case M_RECALL:
+        cls = mc->kind == M_PRECISION ? "Precision" : "Recall";
+        cfg = json_pack("{s:s,s:s,s:o,s:n,s:o}", "name", name, "dtype", "float32",
+                        "thresholds", mc->thr_given ? json_real(mc->thr[0]) : json_null(),
+                        "top_k", "class_id",
+                        mc->class_id >= 0 ? json_integer(mc->class_id) : json_null());
+        break;
+    default:
+        return json_string(name);
+    }
+    return cfg ? json_pack("{s:s,s:o}", "class_name", cls, "config", cfg) : NULL;
+}
+
 json_t *keras_training_config(const sq_model *m)
 {
     static const char *const classes[][2] = {
@@ -344,8 +395,13 @@ json_t *keras_training_config(const sq_model *m)
             : !strcasecmp(c->values[i], "false") ? json_false() : json_string(c->values[i]);
         json_object_set_new(ocfg, c->keys[i], v);
     }
-    for (int i = 0; metrics && i < c->nmetrics; i++)
-        json_array_append_new(metrics, json_string(c->metric_name[i]));
+    for (int i = 0; metrics && i < c->nmetrics; i++) {
+        json_t *mj = metric_json(&c->metric[i], c->metric_name[i]);
+        if (!mj || json_array_append_new(metrics, mj) < 0) {
+            json_decref(metrics);
+            metrics = NULL;
+        }
+    }
     if (!ocfg || !metrics) {
         json_decref(ocfg);
         json_decref(metrics);

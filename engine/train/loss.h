@@ -59,6 +59,7 @@ typedef struct {
     int curve_pr;              /* AUC: curve='PR' */
     int summation;             /* AUC: 0 interpolation, 1 minoring, 2 majoring */
     int from_logits;           /* AUC */
+    int thr_given;             /* thresholds= was given (not the defaults) */
     int multi_label;           /* AUC: an AUC per label (output column), averaged */
     int num_labels;            /* AUC: given (0: the output's last axis) */
     int nlw;                   /* AUC: label_weights given, their count (0: none) */

@@ -233,6 +233,7 @@ static int parse_body(const char *text, sq_metric_cfg *c, char *name, size_t n, 
             if (nthr != 1)
                 return sq_fail(err, "%s: seqsh takes one threshold (Keras would report one "
                                "value per threshold)", cls);
+            c->thr_given = 1;
         }
         const char *cid = sq_arg(&cf.a, "class_id");
         if (cid && strcmp(cid, "None")) {
@@ -287,6 +288,7 @@ static int parse_body(const char *text, sq_metric_cfg *c, char *name, size_t n, 
                 return -1;
             qsort(thr, (size_t)nthr, sizeof *thr, cmp_double);
             nt = nthr + 2;
+            c->thr_given = 1;
         } else {
             if (nt <= 1)
                 return sq_fail(err, "`num_thresholds` must be > 1.");
