@@ -125,15 +125,17 @@ END_TEST
 START_TEST(class_metrics_round_trip)
 {
     static const char *const metrics =
-        "accuracy,auc(num_thresholds=50,multi_label=true,label_weights=[1,2,3]),"
+        "auc(num_thresholds=50,multi_label=true,label_weights=[1,2,3]),"
         "auc(curve=PR,summation_method=minoring,name=prauc),auc(thresholds=[0.25,0.75]),"
-        "precision(thresholds=0.3,class_id=1),recall,auc";
+        "precision(thresholds=0.3,class_id=1),recall,top_k_categorical_accuracy(k=2),"
+        "sparse_top_k_categorical_accuracy,top_k_categorical_accuracy(name=top5)";
     static const char *const want =
-        "compile optimizer=adam loss=binary_crossentropy metrics=accuracy,"
+        "compile optimizer=adam loss=binary_crossentropy metrics="
         "auc(num_thresholds=50,multi_label=true,label_weights=[1,2,3]),"
         "auc(curve=PR,summation_method=minoring,name=prauc),"
         "auc(thresholds=[0.25,0.75],name=auc_1),precision(thresholds=0.300000012,class_id=1),"
-        "recall,auc(name=auc_2)";
+        "recall,top_k_categorical_accuracy(k=2),sparse_top_k_categorical_accuracy,"
+        "top_k_categorical_accuracy(name=top5)";
     const char *files[] = { "cm_m.h5", "cm/model.json" };
     for (int f = 0; f < 2; f++) {
         sq_session *a = sq_session_new(), *b = sq_session_new();
@@ -165,7 +167,9 @@ START_TEST(class_metrics_round_trip)
         "{\"class_name\": \"Precision\", \"config\": {\"name\": \"precision\", \"dtype\": "
         "\"float32\", \"thresholds\": [0.4], \"top_k\": null, \"class_id\": null}},"
         "{\"class_name\": \"Precision\", \"config\": {\"name\": \"p5\", \"dtype\": \"float32\", "
-        "\"thresholds\": null, \"top_k\": 5, \"class_id\": null}}]", 0, &je);
+        "\"thresholds\": null, \"top_k\": 5, \"class_id\": null}},"
+        "{\"class_name\": \"TopKCategoricalAccuracy\", \"config\": {\"name\": "
+        "\"top_k_categorical_accuracy\", \"dtype\": \"float32\", \"k\": 3}}]", 0, &je);
     ck_assert_ptr_nonnull(ms);
     ck_assert_int_eq(json_object_set_new(tc, "metrics", ms), 0);
     ck_assert_int_eq(json_dump_file(root, tpath("cm/model.json"), 0), 0);
@@ -175,7 +179,7 @@ START_TEST(class_metrics_round_trip)
     char *t = compiled_text(c);
     ck_assert_str_eq(t, "compile optimizer=adam loss=binary_crossentropy metrics="
                      "auc(num_thresholds=5,curve=PR,multi_label=true),binary_accuracy,"
-                     "precision(thresholds=0.4)");
+                     "precision(thresholds=0.4),top_k_categorical_accuracy(k=3)");
     free(t);
     sq_session_free(c);
 }

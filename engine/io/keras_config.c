@@ -842,8 +842,9 @@ static int default_thresholds(json_t *th, long n)
     return 1;
 }
 
-/* A class metric Keras saved ({"class_name": "AUC", "config": {...}}) in
- * seqsh's call form: "auc(num_thresholds=50,multi_label=true)", only the
+/* A class metric Keras saved ({"class_name": "AUC", "config": {...}}; also
+ * Precision, Recall and the top-k ones) in seqsh's call form:
+ * "auc(num_thresholds=50,multi_label=true)", only the
  * arguments that differ from the defaults (AUC's default thresholds, which
  * older Keras versions write out, are left to num_thresholds). NULL when
  * the class is not one of these, or its arguments are not seqsh's. */
@@ -853,7 +854,9 @@ static char *class_metric_text(json_t *e)
     json_t *cfg = json_object_get(e, "config");
     const char *base = !cls ? NULL : !strcmp(cls, "AUC") ? "auc"
                      : !strcmp(cls, "Precision") ? "precision" : !strcmp(cls, "Recall") ? "recall"
-                     : NULL;
+                     : !strcmp(cls, "TopKCategoricalAccuracy") ? "top_k_categorical_accuracy"
+                     : !strcmp(cls, "SparseTopKCategoricalAccuracy")
+                     ? "sparse_top_k_categorical_accuracy" : NULL;
     if (!base || !json_is_object(cfg))
         return NULL;
     sbuf b = { 0 };
@@ -899,6 +902,11 @@ static char *class_metric_text(json_t *e)
             ARG();
             sb_printf(&b, "thresholds=");
             ok &= num_list(th, &b);
+        }
+    } else if (strstr(base, "top_k")) {
+        if (json_is_integer(v = json_object_get(cfg, "k")) && json_integer_value(v) != 5) {
+            ARG();
+            sb_printf(&b, "k=%ld", (long)json_integer_value(v));
         }
     } else {
         v = json_object_get(cfg, "thresholds");

@@ -321,9 +321,9 @@ oom_nofree:
 }
 
 /* A metric as Keras 2.6 saves it: the class metrics (AUC, Precision,
- * Recall) as {"class_name", "config"} with their arguments (Keras's
- * metrics.get knows 'AUC' but not 'auc', and no arguments in a name); the
- * function metrics by name. */
+ * Recall, and top-k with another k or name) as {"class_name", "config"}
+ * with their arguments (Keras's metrics.get knows 'AUC' but not 'auc', and
+ * no arguments in a name); the function metrics by name. */
 static json_t *metric_json(const sq_metric_cfg *mc, const char *name)
 {
     static const char *const sums[] = { "interpolation", "minoring", "majoring" };
@@ -365,6 +365,16 @@ static json_t *metric_json(const sq_metric_cfg *mc, const char *name)
                         "top_k", "class_id",
                         mc->class_id >= 0 ? json_integer(mc->class_id) : json_null());
         break;
+    case M_TOP_K:
+    case M_SPARSE_TOP_K: {
+        const char *fn = mc->kind == M_TOP_K ? "top_k_categorical_accuracy"
+                                             : "sparse_top_k_categorical_accuracy";
+        if (mc->k == 5 && !strcmp(name, fn))
+            return json_string(name);
+        cls = mc->kind == M_TOP_K ? "TopKCategoricalAccuracy" : "SparseTopKCategoricalAccuracy";
+        cfg = json_pack("{s:s,s:s,s:i}", "name", name, "dtype", "float32", "k", mc->k);
+        break;
+    }
     default:
         return json_string(name);
     }
