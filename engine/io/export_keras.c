@@ -194,8 +194,12 @@ int sq_export_keras_code(const sq_model *m, const char *path, const char *npz,
             sb_printf(&b, ", metrics=[");
             json_t *mt = json_object_get(tc, "metrics");
             for (size_t q = 0; q < json_array_size(mt); q++) {
+                json_t *one = json_array_get(mt, q);
                 sb_printf(&b, "%s", q ? ", " : "");
-                py_value(json_array_get(mt, q), &b);
+                if (json_is_object(one))   /* keras.metrics.AUC(...) */
+                    object_call("metrics", one, &b);
+                else
+                    py_value(one, &b);
             }
             sb_printf(&b, "])\n");
         }
