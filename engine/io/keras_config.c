@@ -833,7 +833,7 @@ static int num_list(json_t *a, sbuf *b)
  * Keras versions: i / (n - 1), i = 1 .. n - 2. */
 static int default_thresholds(json_t *th, long n)
 {
-    if ((long)json_array_size(th) != n - 2)
+    if (n < 3 || n > 100000000 || (long)json_array_size(th) != n - 2)
         return 0;
     for (size_t i = 0; i < json_array_size(th); i++)
         if (fabs(json_number_value(json_array_get(th, i)) - (double)(i + 1) / (double)(n - 1))
@@ -869,8 +869,9 @@ static char *class_metric_text(json_t *e)
         if (json_is_integer(v = json_object_get(cfg, "num_thresholds"))) {
             n = (long)json_integer_value(v);
             /* given thresholds decide their number */
-            if (n != 200 && !(json_is_array(th) && (long)json_array_size(th) == n - 2
-                              && n - 2 != 0 && !default_thresholds(th, n))) {
+            int given = json_is_array(th) && json_array_size(th) > 0
+                     && (long)json_array_size(th) + 2 == n && !default_thresholds(th, n);
+            if (n != 200 && !given) {
                 ARG();
                 sb_printf(&b, "num_thresholds=%ld", n);
             }

@@ -20,8 +20,8 @@ mkdir -p "$out/obj"
 
 BLAS_CFLAGS=$(pkg-config --cflags openblas 2>/dev/null || echo -I/usr/include/x86_64-linux-gnu/openblas-pthread)
 BLAS_LIBS=$(pkg-config --libs openblas 2>/dev/null || echo -lopenblas)
-FMT_CFLAGS=$(pkg-config --cflags jansson hdf5 libprotobuf-c 2>/dev/null)
-FMT_LIBS=$(pkg-config --libs jansson hdf5 libprotobuf-c 2>/dev/null)
+FMT_CFLAGS=$(pkg-config --cflags jansson hdf5 libprotobuf-c ompi-c libgvc cairo 2>/dev/null)
+FMT_LIBS=$(pkg-config --libs jansson hdf5 libprotobuf-c ompi-c libgvc cairo 2>/dev/null)
 CFLAGS="-std=c11 -g -O1 -fno-omit-frame-pointer -fno-sanitize-recover=undefined \
  -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -fno-math-errno \
  -I$top -I$top/engine -I$top/engine/include -I$top/repl $BLAS_CFLAGS $FMT_CFLAGS \
