@@ -374,40 +374,27 @@ typedef struct {
     const sq_dw_desc *d;
     const float *in;
     float *out;
-    volatile int *intr;
     float *rowbufs;              /* one per thread, rowbuf floats each */
     size_t rowbuf;
 } dw_job;
 
-/* Output rows [b, e) of the batch, numbered image by image; row by row
- * when someone may ask to stop. */
-static void dw_range(void *ctx, long b, long e, int tid)
+static void dw_rows_of(void *ctx, long img, long oy0, long oy1, int tid)
 {
     const dw_job *j = ctx;
     const sq_dw_desc *d = j->d;
     size_t in_img = (size_t)(d->h * d->w * d->c), out_img = (size_t)(d->oh * d->ow * d->c * d->dm);
-    float *rowbuf = j->rowbuf ? j->rowbufs + (size_t)tid * j->rowbuf : NULL;
-    while (b < e) {
-        if (j->intr && *j->intr)
-            return;
-        long img = b / d->oh, oy = b % d->oh;
-        long stop = (img + 1) * d->oh < e ? (img + 1) * d->oh : e;
-        if (j->intr)
-            stop = b + 1;
-        sq_dw_rows(j->isa, d, j->in + (size_t)img * in_img, j->out + (size_t)img * out_img, oy,
-                   oy + (stop - b), rowbuf);
-        b = stop;
-    }
+    sq_dw_rows(j->isa, d, j->in + (size_t)img * in_img, j->out + (size_t)img * out_img, oy0,
+               oy1, j->rowbuf ? j->rowbufs + (size_t)tid * j->rowbuf : NULL);
 }
 
 void sq_dw_forward(const sq_dw_desc *d, long nb, const float *x, float *y, float *rowbufs,
                    int threads, volatile int *intr)
 {
-    dw_job job = { sq_isa_active(), d, x, y, intr, rowbufs, sq_dw_rowbuf(d) };
+    dw_job job = { sq_isa_active(), d, x, y, rowbufs, sq_dw_rowbuf(d) };
     /* shares of at least ~0.5 MFLOP, so waking a thread pays */
     double row_flops = 2.0 * (double)(d->ow * d->c * d->dm) * (double)(d->kh * d->kw) + 1.0;
-    sq_parallel_for_upto(nb * d->oh, (long)(5e5 / row_flops) + 1, threads > 0 ? threads : 1,
-                         dw_range, &job);
+    sq_parallel_image_rows(nb, d->oh, (long)(5e5 / row_flops) + 1, threads, intr, dw_rows_of,
+                           &job);
 }
 
 size_t sq_dw_bwd_scratch(const sq_dw_desc *d, int nt)

@@ -328,6 +328,35 @@ void sq_parallel_blocks(size_t n, size_t block, size_t at_least, sq_block_fn fn,
     sq_parallel_for((long)((n + block - 1) / block), 2, run_blocks, &j);
 }
 
+typedef struct {
+    sq_rows_fn fn;
+    void *ctx;
+    long oh;
+    volatile int *intr;
+} rows_job;
+
+static void run_rows(void *ctx, long b, long e, int tid)
+{
+    const rows_job *j = ctx;
+    while (b < e) {
+        if (j->intr && *j->intr)
+            return;
+        long img = b / j->oh, oy = b % j->oh;
+        long stop = (img + 1) * j->oh < e ? (img + 1) * j->oh : e;
+        if (j->intr)
+            stop = b + 1;
+        j->fn(j->ctx, img, oy, oy + (stop - b), tid);
+        b = stop;
+    }
+}
+
+void sq_parallel_image_rows(long nb, long oh, long min_rows, int most_threads,
+                            volatile int *intr, sq_rows_fn fn, void *ctx)
+{
+    rows_job j = { fn, ctx, oh, intr };
+    sq_parallel_for_upto(nb * oh, min_rows, most_threads > 0 ? most_threads : 1, run_rows, &j);
+}
+
 void sq_parallel_for_upto(long n, long min_each, int most_threads, sq_range_fn fn, void *ctx)
 {
     if (n <= 0)

@@ -31,10 +31,20 @@ void sq_parallel_for(long n, long min_each, sq_range_fn fn, void *ctx);
 void sq_parallel_for_upto(long n, long min_each, int most_threads, sq_range_fn fn, void *ctx);
 /* An element-wise pass over [0, n): fn(ctx, lo, hi) on blocks of `block`
  * elements shared by the pool, two blocks at least per chunk; one call
- * fn(ctx, 0, n) on this thread when n < at_least or the pool has one
- * thread. Each element on its own, so the same values either way. */
+ * fn(ctx, 0, n) on this thread, in the workers' floating-point mode, when
+ * n < at_least or the pool has one thread. Each element on its own, so the
+ * same values either way. */
 typedef void (*sq_block_fn)(void *ctx, size_t lo, size_t hi);
 void sq_parallel_blocks(size_t n, size_t block, size_t at_least, sq_block_fn fn, void *ctx);
+
+/* Output rows of nb images of oh rows each, numbered image by image and
+ * shared by at most most_threads threads, min_rows at least per share:
+ * fn(ctx, img, oy0, oy1, tid) on runs of rows [oy0, oy1) of one image; a
+ * row at a time when intr is given, so that a request to stop is seen
+ * between rows (no more rows start once *intr is set). */
+typedef void (*sq_rows_fn)(void *ctx, long img, long oy0, long oy1, int tid);
+void sq_parallel_image_rows(long nb, long oh, long min_rows, int most_threads,
+                            volatile int *intr, sq_rows_fn fn, void *ctx);
 
 /* Threads that may share a job of n units: the pool's, at most n (at
  * least 1); what a layer sizes its per-thread scratch for. */

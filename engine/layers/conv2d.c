@@ -193,30 +193,17 @@ typedef struct {
     const sq_conv_desc *d;
     const float *in;
     float *out;
-    volatile int *intr;
     float *rowbufs;              /* one per thread, rowbuf floats each */
     size_t rowbuf;
 } conv_job;
 
-/* Output rows [b, e) of the batch, numbered image by image; row by row
- * when someone may ask to stop. */
-static void conv_range(void *ctx, long b, long e, int tid)
+static void conv_rows_of(void *ctx, long img, long oy0, long oy1, int tid)
 {
     const conv_job *j = ctx;
     const sq_conv_desc *d = j->d;
     size_t in_img = (size_t)(d->h * d->w * d->c), out_img = (size_t)(d->oh * d->ow * d->f);
-    float *rowbuf = j->rowbuf ? j->rowbufs + (size_t)tid * j->rowbuf : NULL;
-    while (b < e) {
-        if (j->intr && *j->intr)
-            return;
-        long img = b / d->oh, oy = b % d->oh;
-        long stop = (img + 1) * d->oh < e ? (img + 1) * d->oh : e;
-        if (j->intr)
-            stop = b + 1;
-        sq_conv_rows(j->isa, d, j->in + (size_t)img * in_img, j->out + (size_t)img * out_img,
-                     oy, oy + (stop - b), rowbuf);
-        b = stop;
-    }
+    sq_conv_rows(j->isa, d, j->in + (size_t)img * in_img, j->out + (size_t)img * out_img, oy0,
+                 oy1, j->rowbuf ? j->rowbufs + (size_t)tid * j->rowbuf : NULL);
 }
 
 /* Runs prepared d over nb images, sharing rows among at most nt threads
@@ -224,11 +211,10 @@ static void conv_range(void *ctx, long b, long e, int tid)
 static void run_conv(sq_isa isa, const sq_conv_desc *d, long nb, const float *in, float *out,
                      volatile int *intr, float *rowbufs, int nt)
 {
-    conv_job job = { isa, d, in, out, intr, rowbufs, sq_conv_rowbuf(d) };
+    conv_job job = { isa, d, in, out, rowbufs, sq_conv_rowbuf(d) };
     /* shares of at least ~2 MFLOP, so waking a thread pays */
     double row_flops = 2.0 * (double)(d->ow * d->f) * (double)(d->kh * d->kw * d->c) + 1.0;
-    long min_rows = (long)(2e6 / row_flops) + 1;
-    sq_parallel_for_upto(nb * d->oh, min_rows, nt > 0 ? nt : 1, conv_range, &job);
+    sq_parallel_image_rows(nb, d->oh, (long)(2e6 / row_flops) + 1, nt, intr, conv_rows_of, &job);
 }
 
 static void forward_direct(const sq_layer *l, const sq_fwd *f, sq_isa isa)
