@@ -11,6 +11,7 @@
 #include "seqsh/engine.h"
 #include "train/optim.h"
 #include "train/optim_impl.h"
+#include "test_util.h"
 #if (defined(__x86_64__) || defined(__i386__)) && defined(__SSE__)
 #include <xmmintrin.h>
 #endif
@@ -315,13 +316,9 @@ static void run_long_vs_ref(const char *name, const char *opts, const refcfg *c)
  * division's float bit for bit: every value against the division written
  * here, over magnitudes from 2^-40 to 2^40, zeros of both signs, an
  * infinity and a NaN, and norms in the fast range and outside it. */
-static unsigned rng_u = 12345u;
 static unsigned next_u(void)
 {
-    rng_u ^= rng_u << 13;
-    rng_u ^= rng_u >> 17;
-    rng_u ^= rng_u << 5;
-    return rng_u;
+    return (unsigned)(trng_u64() >> 32);
 }
 
 START_TEST(clip_scale_is_the_division)

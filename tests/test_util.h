@@ -19,15 +19,20 @@ static inline void trng_seed(uint64_t s)
     *trng_state_at() = s * 0x9e3779b97f4a7c15ULL + 1;
 }
 
-/* uniform in [lo, hi) */
-static inline double drand(double lo, double hi)
+/* the next 64 random bits */
+static inline uint64_t trng_u64(void)
 {
     uint64_t *st = trng_state_at();
     *st ^= *st >> 12;
     *st ^= *st << 25;
     *st ^= *st >> 27;
-    uint64_t r = *st * 0x2545f4914f6cdd1dULL;
-    double u = (double)(r >> 11) / 9007199254740992.0;
+    return *st * 0x2545f4914f6cdd1dULL;
+}
+
+/* uniform in [lo, hi) */
+static inline double drand(double lo, double hi)
+{
+    double u = (double)(trng_u64() >> 11) / 9007199254740992.0;
     return lo + (hi - lo) * u;
 }
 
