@@ -69,10 +69,11 @@ typedef struct {
 /* A metric's running state over an epoch or an evaluation. */
 typedef struct {
     double total, count;       /* weighted sum and weights of mean metrics */
-    double *tp, *fp, *tn, *fn; /* confusion metrics, nthr each, one block */
-    long labels;               /* the output's labels (its last axis) */
-    long blocks;               /* confusion metrics: blocks of counts (one per
-                                  label with multi_label, else 1) */
+    double *tp, *fp;           /* confusion metrics: per block, nthr + 1 weights of
+                                  positives, then as many of negatives (fp is
+                                  the first block's) */
+    long blocks;               /* blocks of counts: one per label (the output's
+                                  last axis) with multi_label, else 1 */
 } sq_metric_acc;
 
 /* Parses "accuracy", "auc(num_thresholds=100)", "top_k_categorical_accuracy(k=3)"

@@ -332,7 +332,7 @@ int sq_metric_acc_init(const sq_metric_cfg *c, const sq_shape *out, sq_metric_ac
                        sq_error *err)
 {
     memset(a, 0, sizeof *a);
-    a->labels = out->rank >= 1 ? out->d[out->rank - 1] : 1;
+    long labels = out->rank >= 1 ? out->d[out->rank - 1] : 1;
     a->blocks = 1;
     if (!sq_metric_is_confusion(c->kind))
         return 0;
@@ -341,14 +341,14 @@ int sq_metric_acc_init(const sq_metric_cfg *c, const sq_shape *out, sq_metric_ac
         if (out->rank != 2)
             return sq_fail(err, "`y_true` must have rank=2 when `multi_label` is True. Found "
                            "rank %d.", out->rank);
-        a->blocks = a->labels;
+        a->blocks = labels;
     }
-    if (c->kind == M_AUC && c->num_labels && c->multi_label && c->num_labels != a->labels)
+    if (c->kind == M_AUC && c->num_labels && c->multi_label && c->num_labels != labels)
         return sq_fail(err, "AUC: num_labels=%d, but the model's output has %ld labels",
-                       c->num_labels, a->labels);
-    if (c->kind == M_AUC && c->nlw && c->nlw != a->labels)
+                       c->num_labels, labels);
+    if (c->kind == M_AUC && c->nlw && c->nlw != labels)
         return sq_fail(err, "AUC: label_weights has %d values, but the model's output has %ld "
-                       "labels", c->nlw, a->labels);
+                       "labels", c->nlw, labels);
     size_t n = (size_t)c->nthr + 1;
     if (!(a->tp = sq_calloc(2 * n * (size_t)a->blocks, sizeof *a->tp)))
         return sq_fail(err, "out of memory");
@@ -512,7 +512,7 @@ int sq_metric_update(const sq_metric_cfg *c, sq_metric_acc *a, const float *out,
             int k = below(c->thr, c->nthr, p);
             /* label_weights weigh each column's counts without multi_label
              * (update_confusion_matrix_variables), not with it */
-            double wj = c->nlw && !c->multi_label && j < c->nlw ? w * c->lw[j] : w;
+            double wj = c->nlw && !c->multi_label ? w * c->lw[j] : w;
             double *blk = block_of(c, a, j);
             if (label)
                 blk[k] += wj;

@@ -599,6 +599,12 @@ static const float *chunk_grad(const sq_optim *o, const float *w, const float *g
     return src;
 }
 
+/* A penalty's value from the sums of |w| and w^2. */
+static double pen_value(const sq_regularizer *pen, double s1, double s2)
+{
+    return (pen->l1 != 0 ? pen->l1 * s1 : 0) + (pen->l2 != 0 ? pen->l2 * s2 : 0);
+}
+
 /* The squared norm of range k's gradient with its penalty's (and
  * clipvalue's) change: one read of w and g, which also gives the
  * penalty's value (*value, or -1 when it does not: with clipvalue), or
@@ -614,7 +620,7 @@ static double range_sumsq(const sq_optim *o, const float *params, const float *g
             return sq_sumsq(g, r->len);
         double s1 = 0, s2 = 0;
         double ss = sq_pen_sumsq(w, g, r->len, (float)pen->l1, 2.0f * (float)pen->l2, &s1, &s2);
-        *value = pen->l1 * s1 + pen->l2 * s2;
+        *value = pen_value(pen, s1, s2);
         return ss;
     }
     double ss = 0, ignored = 0;
@@ -623,12 +629,6 @@ static double range_sumsq(const sq_optim *o, const float *params, const float *g
         ss += sq_sumsq(chunk_grad(o, w + at, g + at, pen, chunk, m, &ignored), m);
     }
     return ss;
-}
-
-/* A penalty's value from the sums of |w| and w^2. */
-static double pen_value(const sq_regularizer *pen, double s1, double s2)
-{
-    return (pen->l1 != 0 ? pen->l1 * s1 : 0) + (pen->l2 != 0 ? pen->l2 * s2 : 0);
 }
 
 /* Updates range k with its gradient transformed chunk by chunk in `chunk`
@@ -682,7 +682,7 @@ static double range_update(sq_optim *o, float *params, const float *grads, const
         sq_optim_apply(o, params, g, r->off + at, m);
     }
     if (pen && fused)
-        value = pen->l1 * s1 + pen->l2 * s2;
+        value = pen_value(pen, s1, s2);
     return value;
 }
 
