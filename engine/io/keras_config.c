@@ -852,18 +852,17 @@ static char *class_metric_text(json_t *e)
 {
     const char *cls = json_string_value(json_object_get(e, "class_name"));
     json_t *cfg = json_object_get(e, "config");
-    const char *base = !cls ? NULL : !strcmp(cls, "AUC") ? "auc"
-                     : !strcmp(cls, "Precision") ? "precision" : !strcmp(cls, "Recall") ? "recall"
-                     : !strcmp(cls, "TopKCategoricalAccuracy") ? "top_k_categorical_accuracy"
-                     : !strcmp(cls, "SparseTopKCategoricalAccuracy")
-                     ? "sparse_top_k_categorical_accuracy" : NULL;
-    if (!base || !json_is_object(cfg))
+    sq_error e2;
+    int kind = cls ? sq_metric_find(cls, &e2) : -1;
+    if (!(kind == M_AUC || kind == M_PRECISION || kind == M_RECALL || kind == M_TOP_K
+          || kind == M_SPARSE_TOP_K) || !json_is_object(cfg))
         return NULL;
+    const char *base = sq_metric_kind_name(kind, NULL);
     sbuf b = { 0 };
     int nargs = 0, ok = 1;
 #define ARG() sb_printf(&b, "%s", nargs++ ? "," : "(")
     json_t *v;
-    if (!strcmp(base, "auc")) {
+    if (kind == M_AUC) {
         long n = 200;
         json_t *th = json_object_get(cfg, "thresholds");
         if (json_is_integer(v = json_object_get(cfg, "num_thresholds"))) {
@@ -904,7 +903,7 @@ static char *class_metric_text(json_t *e)
             sb_printf(&b, "thresholds=");
             ok &= num_list(th, &b);
         }
-    } else if (strstr(base, "top_k")) {
+    } else if (kind == M_TOP_K || kind == M_SPARSE_TOP_K) {
         if (json_is_integer(v = json_object_get(cfg, "k")) && json_integer_value(v) != 5) {
             ARG();
             sb_printf(&b, "k=%ld", (long)json_integer_value(v));
@@ -933,7 +932,6 @@ static char *class_metric_text(json_t *e)
 #undef ARG
     if (nargs)
         sb_printf(&b, ")");
-    sq_error e2;
     char *body = sb_finish(&b, &e2);
     if (!body || !ok) {
         free(body);

@@ -327,11 +327,10 @@ oom_nofree:
 static json_t *metric_json(const sq_metric_cfg *mc, const char *name)
 {
     static const char *const sums[] = { "interpolation", "minoring", "majoring" };
+    const char *cls, *fn = sq_metric_kind_name(mc->kind, &cls);
     json_t *cfg;
-    const char *cls;
     switch (mc->kind) {
     case M_AUC: {
-        cls = "AUC";
         json_t *lw = json_null(), *th = NULL;
         if (mc->nlw) {
             lw = json_array();
@@ -359,22 +358,17 @@ static json_t *metric_json(const sq_metric_cfg *mc, const char *name)
     }
     case M_PRECISION:
     case M_RECALL:
-        cls = mc->kind == M_PRECISION ? "Precision" : "Recall";
         cfg = json_pack("{s:s,s:s,s:o,s:n,s:o}", "name", name, "dtype", "float32",
                         "thresholds", mc->thr_given ? json_real(mc->thr[0]) : json_null(),
                         "top_k", "class_id",
                         mc->class_id >= 0 ? json_integer(mc->class_id) : json_null());
         break;
     case M_TOP_K:
-    case M_SPARSE_TOP_K: {
-        const char *fn = mc->kind == M_TOP_K ? "top_k_categorical_accuracy"
-                                             : "sparse_top_k_categorical_accuracy";
+    case M_SPARSE_TOP_K:
         if (mc->k == 5 && !strcmp(name, fn))
             return json_string(name);
-        cls = mc->kind == M_TOP_K ? "TopKCategoricalAccuracy" : "SparseTopKCategoricalAccuracy";
         cfg = json_pack("{s:s,s:s,s:i}", "name", name, "dtype", "float32", "k", mc->k);
         break;
-    }
     default:
         return json_string(name);
     }

@@ -85,6 +85,9 @@ void sq_metric_cfg_free(sq_metric_cfg *c);
 int sq_metric_cfg_copy(sq_metric_cfg *dst, const sq_metric_cfg *src, sq_error *err);
 /* The metric for a name (accuracy is resolved later by shapes), or -1. */
 int sq_metric_find(const char *name, sq_error *err);
+/* A kind's function name ("auc") and, in *cls when not NULL, its Keras
+ * class name ("AUC", NULL when it has none). */
+const char *sq_metric_kind_name(int kind, const char **cls);
 char *sq_metric_help(const char *name);
 /* Whether the metric counts a confusion matrix (auc, precision, recall). */
 int sq_metric_is_confusion(int kind);

@@ -92,6 +92,17 @@ static int fail_unknown(const char *name, sq_error *err)
                    "save_and_serialize#registering_the_custom_object for details.", name);
 }
 
+const char *sq_metric_kind_name(int kind, const char **cls)
+{
+    for (int i = 0; i < NMETRICS; i++)
+        if (metrics[i].kind == kind) {
+            if (cls)
+                *cls = metrics[i].names[1];
+            return metrics[i].names[0];
+        }
+    return NULL;
+}
+
 int sq_metric_find(const char *name, sq_error *err)
 {
     int i = find(name);
