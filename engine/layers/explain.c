@@ -152,11 +152,14 @@ size_t sq_macs_generic(const sq_layer *l, const sq_shape *in, const sq_shape *ou
     return 0;
 }
 
+size_t sq_macs_on(const sq_layer *l, const sq_shape *in, const sq_shape *out, sbuf *why)
+{
+    return l->kind->macs ? l->kind->macs(l, in, out, why) : sq_macs_generic(l, in, out, why);
+}
+
 size_t sq_layer_macs(const sq_layer *l, sbuf *why)
 {
-    if (l->kind->macs)
-        return l->kind->macs(l, &l->in_shape, &l->out_shape, why);
-    return sq_macs_generic(l, &l->in_shape, &l->out_shape, why);
+    return sq_macs_on(l, &l->in_shape, &l->out_shape, why);
 }
 
 void sq_layer_explain(const sq_layer *l, sbuf *b)

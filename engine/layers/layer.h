@@ -454,6 +454,8 @@ void sq_layer_explain(const sq_layer *l, sbuf *b);
 /* Multiply-accumulates of one sample (the kind's count or the generic
  * one); why as for the kind's macs. */
 size_t sq_layer_macs(const sq_layer *l, sbuf *why);
+/* The same for l on input in, output out (a wrapper's inner layer). */
+size_t sq_macs_on(const sq_layer *l, const sq_shape *in, const sq_shape *out, sbuf *why);
 /* What a kind without explain says: the shape rule (or that the shape is
  * the input's) and every weight's shape with its product. True for any
  * kind. */

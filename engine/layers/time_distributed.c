@@ -187,15 +187,14 @@ static void backward(const sq_layer *l, const sq_bwd *b)
 /* The wrapped layer's multiply-adds on one step, times the steps. */
 static size_t macs(const sq_layer *l, const sq_shape *in, const sq_shape *out, sbuf *why)
 {
-    sq_shape is = inner_shape(in), os = inner_shape(out);
-    const sq_layer *w = l->inner;
-    size_t one = w->kind->macs ? w->kind->macs(w, &is, &os, NULL)
-                               : sq_macs_generic(w, &is, &os, NULL);
     if (in->d[1] <= 0) {
         if (why)
             sb_printf(why, "0  (the number of steps is not known)");
         return 0;
     }
+    sq_shape is = inner_shape(in), os = inner_shape(out);
+    const sq_layer *w = l->inner;
+    size_t one = sq_macs_on(w, &is, &os, NULL);
     size_t total = (size_t)in->d[1] * one;
     if (why)
         sb_printf(why, "%zu = %ld * %zu  (the wrapped %s's on each of the %ld steps)", total,
