@@ -189,11 +189,32 @@ START_TEST(class_metrics_round_trip)
     ck_assert_int_eq(json_dump_file(root, tpath("cm/model.json"), 0), 0);
     json_decref(root);
     sq_session *c = sq_session_new();
-    ck_assert_msg(sq_load(c, tpath("cm/model.json"), &err) == 0, "%s", err.msg);
+    char notes[512];
+    ck_assert_msg(sq_load_noted(c, tpath("cm/model.json"), notes, sizeof notes, &err) == 0,
+                  "%s", err.msg);
+    ck_assert_str_eq(notes, "note: metric precision(top_k=5,name=p5) is not one seqsh can take "
+                     "(Precision: `top_k` is not supported by seqsh); left out\n");
     char *t = compiled_text(c);
     ck_assert_str_eq(t, "compile optimizer=adam loss=binary_crossentropy metrics="
                      "auc(num_thresholds=5,curve=PR,multi_label=true),binary_accuracy,"
                      "precision(thresholds=0.4),top_k_categorical_accuracy(k=3)");
+    free(t);
+    /* more metrics than compile takes: the first eight */
+    root = json_load_file(tpath("cm/model.json"), 0, &je);
+    ck_assert_ptr_nonnull(root);
+    tc = json_object_get(json_object_get(root, "modelTopology"), "training_config");
+    ck_assert_int_eq(json_object_set_new(tc, "metrics", json_loads(
+        "[\"mse\", \"mae\", \"mse\", \"mae\", \"mse\", \"mae\", \"mse\", \"mae\", "
+        "\"binary_accuracy\"]", 0, &je)), 0);
+    ck_assert_int_eq(json_dump_file(root, tpath("cm/model.json"), 0), 0);
+    json_decref(root);
+    ck_assert_msg(sq_load_noted(c, tpath("cm/model.json"), notes, sizeof notes, &err) == 0,
+                  "%s", err.msg);
+    ck_assert_str_eq(notes, "note: metric binary_accuracy left out: seqsh compiles at most 8 "
+                     "metrics\n");
+    t = compiled_text(c);
+    ck_assert_str_eq(t, "compile optimizer=adam loss=binary_crossentropy "
+                     "metrics=mse,mae,mse,mae,mse,mae,mse,mae");
     free(t);
     sq_session_free(c);
 }

@@ -915,14 +915,20 @@ static char *class_metric_text(json_t *e)
         if (json_is_number(v)) {
             ARG();
             sb_printf(&b, "thresholds=%.9g", json_number_value(v));
-        } else if (v && !json_is_null(v)) {
-            ok = 0;
+        } else if (json_is_array(v)) {
+            /* several: written out, for compile's message */
+            ARG();
+            sb_printf(&b, "thresholds=");
+            ok &= num_list(v, &b);
         }
         if (json_is_integer(v = json_object_get(cfg, "class_id"))) {
             ARG();
             sb_printf(&b, "class_id=%ld", (long)json_integer_value(v));
         }
-        ok &= json_is_null(json_object_get(cfg, "top_k")) || !json_object_get(cfg, "top_k");
+        if (json_is_integer(v = json_object_get(cfg, "top_k"))) {
+            ARG();
+            sb_printf(&b, "top_k=%ld", (long)json_integer_value(v));
+        }
     }
     const char *name = json_string_value(json_object_get(cfg, "name"));
     if (name && strcmp(name, base)) {
@@ -947,7 +953,8 @@ static char *class_metric_text(json_t *e)
 /* training_config -> compile settings, where seqsh supports them. */
 static void compile_from(sq_model *m, json_t *tc, ctx *c)
 {
-    char loss[64] = "", metrics[2048] = "", opt[32] = "rmsprop";
+    /* room for MAX_METRICS metrics in call form, the longest seqsh takes */
+    char loss[64] = "", metrics[12288] = "", opt[32] = "rmsprop";
     char keys[MAX_OPT_OPTS][32], vals[MAX_OPT_OPTS][64];
     const char *kp[MAX_OPT_OPTS], *vp[MAX_OPT_OPTS];
     int nk = 0;
@@ -978,36 +985,37 @@ static void compile_from(sq_model *m, json_t *tc, ctx *c)
         jm = json_array_get(jm, 0);
     size_t i;
     json_t *e;
+    int kept = 0;
     json_array_foreach(jm, i, e) {
-        const char *name = json_string_value(e);
+        /* a class metric in call form, or a function metric by name */
         char *call = json_is_object(e) ? class_metric_text(e) : NULL;
-        if (call) {
-            sq_metric_cfg mc;
-            char shown[48];
-            if (sq_metric_parse(call, &mc, shown, sizeof shown, &e2) == 0
-                && strlen(metrics) + strlen(call) + 2 < sizeof metrics) {
-                sq_metric_cfg_free(&mc);
-                snprintf(metrics + strlen(metrics), sizeof metrics - strlen(metrics), "%s%s",
-                         *metrics ? "," : "", call);
-            } else {
-                sb_printf(c->notes, "note: metric %s is not one seqsh can take; left out\n",
-                          call);
-            }
-            free(call);
-            continue;
-        }
-        if (json_is_object(e)) {
+        const char *text = call ? call : json_string_value(e);
+        if (!call && json_is_object(e)) {
             json_t *cfg = json_object_get(e, "config");
-            name = json_string_value(json_object_get(cfg, "fn"));
-            if (!name || sq_metric_find(name, &e2) < 0)
-                name = json_string_value(json_object_get(cfg, "name"));
+            text = json_string_value(json_object_get(cfg, "fn"));
+            if (!text || sq_metric_find(text, &e2) < 0)
+                text = json_string_value(json_object_get(cfg, "name"));
         }
-        if (name && sq_metric_find(name, &e2) >= 0 && strlen(metrics) + strlen(name) + 2 < sizeof metrics)
-            snprintf(metrics + strlen(metrics), sizeof metrics - strlen(metrics), "%s%s",
-                     *metrics ? "," : "", name);
-        else
+        sq_metric_cfg mc;
+        char shown[48];
+        int refused = call && sq_metric_parse(call, &mc, shown, sizeof shown, &e2) < 0;
+        if (call && !refused)
+            sq_metric_cfg_free(&mc);
+        if (refused)
+            sb_printf(c->notes, "note: metric %s is not one seqsh can take (%s); left out\n",
+                      call, e2.msg);
+        else if (!call && (!text || sq_metric_find(text, &e2) < 0))
             sb_printf(c->notes, "note: metric %s is not one seqsh has; left out\n",
-                      name ? name : "(an object)");
+                      text ? text : "(an object)");
+        else if (kept == MAX_METRICS || strlen(metrics) + strlen(text) + 2 >= sizeof metrics)
+            sb_printf(c->notes, "note: metric %s left out: seqsh compiles at most %d metrics\n",
+                      text, MAX_METRICS);
+        else {
+            snprintf(metrics + strlen(metrics), sizeof metrics - strlen(metrics), "%s%s",
+                     *metrics ? "," : "", text);
+            kept++;
+        }
+        free(call);
     }
     json_t *oc = json_object_get(tc, "optimizer_config");
     const char *ocls = json_string_value(json_object_get(oc, "class_name"));
