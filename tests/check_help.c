@@ -152,6 +152,26 @@ START_TEST(test_help_completion)
 }
 END_TEST
 
+/* Tab in evaluate's arguments offers its options (files beside them). */
+START_TEST(test_evaluate_completion)
+{
+    shell sh;
+    ck_assert_int_eq(sh_init(&sh), 0);
+    static const struct { const char *word, *want; } cases[] = {
+        { "sample_w", "sample_weight= " },
+        { "batch", "batch_size= " },
+        { "verb", "verbose= " },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        char line[96], got[1024] = "";
+        snprintf(line, sizeof line, "evaluate x.csv y.csv %s", cases[i].word);
+        sh_complete_words(&sh, line, 20, cases[i].word, collect, got);
+        ck_assert_str_eq(got, cases[i].want);
+    }
+    sh_deinit(&sh);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("help");
@@ -160,6 +180,7 @@ int main(void)
     tcase_add_test(tc, test_shared_names);
     tcase_add_test(tc, test_layers_both_ways);
     tcase_add_test(tc, test_help_completion);
+    tcase_add_test(tc, test_evaluate_completion);
     tcase_set_timeout(tc, 60);
     suite_add_tcase(s, tc);
     return run_suite(s);
