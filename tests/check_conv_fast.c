@@ -149,6 +149,13 @@ static const conv_case cases[] = {
     { 1, 3, 26, 4, 64, 3, 3, 1, 1, 1, 1, 1 },      /* two full panels */
     { 2, 21, 21, 3, 32, 5, 5, 2, 2, 1, 1, 0 },     /* W1's first layer, smaller */
     { 1, 14, 14, 32, 32, 3, 3, 1, 1, 1, 1, 0 },    /* W1's later layers */
+    /* 3x3, unit strides, 16 or more channels and filters: Winograd on AVX-512 */
+    { 2, 13, 13, 32, 64, 3, 3, 1, 1, 1, 1, 0 },    /* W3's second layer */
+    { 2, 11, 11, 64, 32, 3, 3, 1, 1, 1, 1, 1 },    /* ... and its input gradient's shape */
+    { 1, 7, 10, 17, 33, 3, 3, 1, 1, 1, 1, 1 },     /* odd channels, a partial filter vector */
+    { 3, 1, 1, 16, 16, 3, 3, 1, 1, 1, 1, 1 },      /* 1x1 map: one tile, all but one tap padded */
+    { 1, 4, 3, 20, 50, 3, 3, 1, 1, 1, 1, 0 },      /* one output col: half tiles */
+    { 1, 9, 40, 16, 80, 3, 3, 1, 1, 1, 1, 0 },     /* five filter vectors */
     { 7, 6, 6, 33, 17, 1, 1, 1, 1, 1, 1, 0 },      /* pointwise */
     { 1, 7, 9, 3, 5, 1, 1, 2, 2, 1, 1, 1 },
 };

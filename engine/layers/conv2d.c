@@ -1,6 +1,8 @@
 /* conv2d.c - Conv2D (channels_last), TensorFlow's SAME padding. Forward
  * runs the direct kernels of conv_kernels.c (bias and relu fused) over
- * output rows shared by the thread pool; without a vector unit it falls
+ * output rows shared by the thread pool, or for 3x3 kernels with unit
+ * strides and enough channels Winograd's F(2x2, 3x3) (winograd.c) over
+ * rows of 2x2 tiles, as does the input gradient; without a vector unit it falls
  * back to im2col of each image into scratch and one GEMM against the
  * (kh*kw*C) x F kernel, which backward uses too. */
 #include <ctype.h>
@@ -11,6 +13,7 @@
 #include "kernels/blas.h"
 #include "kernels/conv_kernels.h"
 #include "kernels/threads.h"
+#include "kernels/winograd.h"
 
 #if (defined(__x86_64__) || defined(__i386__)) && defined(__GNUC__)
 #include <immintrin.h>
@@ -143,8 +146,18 @@ static sq_conv_desc describe(const conv2d_state *st, const sq_shape *in, const f
     return d;
 }
 
+/* Floats run_conv needs for d on nt threads: Winograd's transformed
+ * kernel and work space per thread, or the direct kernels' repacked panel
+ * of filters and row buffer per thread. */
+static size_t conv_scratch(const sq_conv_desc *d, int nt)
+{
+    if (sq_wino_fits(sq_isa_active(), d))
+        return sq_wino_scratch(d) + (size_t)nt * sq_wino_work(d);
+    return sq_conv_scratch(d->kh, d->kw, d->c) + (size_t)nt * sq_conv_rowbuf(d);
+}
+
 /* The direct kernels need room for one repacked panel of filters and a row
- * buffer per thread; the fallback, an im2col matrix. */
+ * buffer per thread (or Winograd's room); the fallback, an im2col matrix. */
 static size_t scratch(const sq_layer *l, const sq_shape *in)
 {
     conv2d_state *st = l->state;
@@ -152,7 +165,7 @@ static size_t scratch(const sq_layer *l, const sq_shape *in)
         return im2col_size(l, in);
     sq_conv_desc d = describe(st, in, NULL);
     st->fwd_threads = sq_pool_threads_for(in->d[0] * d.oh);
-    return sq_conv_scratch(d.kh, d.kw, d.c) + (size_t)st->fwd_threads * sq_conv_rowbuf(&d);
+    return conv_scratch(&d, st->fwd_threads);
 }
 
 static void im2col(const conv2d_state *st, const float *x, long h, long w, long c,
@@ -206,15 +219,43 @@ static void conv_rows_of(void *ctx, long img, long oy0, long oy1, int tid)
                  oy1, j->rowbuf ? j->rowbufs + (size_t)tid * j->rowbuf : NULL);
 }
 
-/* Runs prepared d over nb images, sharing rows among at most nt threads
- * (row buffers for them at rowbufs). */
-static void run_conv(sq_isa isa, const sq_conv_desc *d, long nb, const float *in, float *out,
-                     volatile int *intr, float *rowbufs, int nt)
+typedef struct {
+    const sq_conv_desc *d;
+    const float *u;              /* the transformed kernel */
+    const float *in;
+    float *out;
+    float *works;                /* one per thread, work floats each */
+    size_t work;
+} wino_job;
+
+static void wino_rows_of(void *ctx, long img, long t0, long t1, int tid)
 {
-    conv_job job = { isa, d, in, out, rowbufs, sq_conv_rowbuf(d) };
+    const wino_job *j = ctx;
+    const sq_conv_desc *d = j->d;
+    size_t in_img = (size_t)(d->h * d->w * d->c), out_img = (size_t)(d->oh * d->ow * d->f);
+    sq_wino_rows(d, j->u, j->in + (size_t)img * in_img, j->out + (size_t)img * out_img, t0, t1,
+                 j->works + (size_t)tid * j->work);
+}
+
+/* Runs d over nb images, sharing rows (Winograd's rows of tiles) among at
+ * most nt threads, in scratch (conv_scratch(d, nt) floats). */
+static void run_conv(sq_isa isa, sq_conv_desc *d, long nb, const float *in, float *out,
+                     volatile int *intr, float *scratch, int nt)
+{
     /* shares of at least ~2 MFLOP, so waking a thread pays */
     double row_flops = 2.0 * (double)(d->ow * d->f) * (double)(d->kh * d->kw * d->c) + 1.0;
-    sq_parallel_image_rows(nb, d->oh, (long)(2e6 / row_flops) + 1, nt, intr, conv_rows_of, &job);
+    long min_rows = (long)(2e6 / row_flops) + 1;
+    if (sq_wino_fits(isa, d)) {
+        sq_wino_prepare(d, scratch);
+        wino_job job = { d, scratch, in, out, scratch + sq_wino_scratch(d), sq_wino_work(d) };
+        sq_parallel_image_rows(nb, sq_wino_tile_rows(d), (min_rows + 1) / 2, nt, intr,
+                               wino_rows_of, &job);
+        return;
+    }
+    sq_conv_prepare(isa, d, scratch);
+    conv_job job = { isa, d, in, out, scratch + sq_conv_scratch(d->kh, d->kw, d->c),
+                     sq_conv_rowbuf(d) };
+    sq_parallel_image_rows(nb, d->oh, min_rows, nt, intr, conv_rows_of, &job);
 }
 
 static void forward_direct(const sq_layer *l, const sq_fwd *f, sq_isa isa)
@@ -228,9 +269,7 @@ static void forward_direct(const sq_layer *l, const sq_fwd *f, sq_isa isa)
     }
     if (nb * d.oh * d.ow == 0)
         return;
-    sq_conv_prepare(isa, &d, f->scratch);
-    run_conv(isa, &d, nb, f->in, f->out, f->intr,
-             f->scratch + sq_conv_scratch(d.kh, d.kw, d.c), st->fwd_threads);
+    run_conv(isa, &d, nb, f->in, f->out, f->intr, f->scratch, st->fwd_threads);
 }
 
 static void forward(const sq_layer *l, const sq_fwd *f)
@@ -354,8 +393,7 @@ static size_t scratch_bwd(const sq_layer *l, const sq_shape *in)
     if (direct_dx(st)) {
         sq_conv_desc d = describe_dx(st, in, NULL);
         st->dx_threads = sq_pool_threads_for(in->d[0] * d.oh);
-        n += (size_t)(d.kh * d.kw * d.c * d.f) + sq_conv_scratch(d.kh, d.kw, d.c)
-             + (size_t)st->dx_threads * sq_conv_rowbuf(&d);
+        n += (size_t)(d.kh * d.kw * d.c * d.f) + conv_scratch(&d, st->dx_threads);
     }
     return n;
 }
@@ -560,12 +598,9 @@ static void backward_dx_direct(const conv2d_state *st, const sq_bwd *b, float *s
                 for (long f = 0; f < nf; f++)
                     dst[f * c + ci] = src[ci * nf + f];
         }
-    sq_isa isa = sq_isa_active();
     sq_conv_desc d = describe_dx(st, is, wt);
-    float *panel = wt + kh * kw * c * nf;
-    sq_conv_prepare(isa, &d, panel);
-    run_conv(isa, &d, is->d[0], b->dout, b->din, NULL,
-             panel + sq_conv_scratch(d.kh, d.kw, d.c), st->dx_threads);
+    run_conv(sq_isa_active(), &d, is->d[0], b->dout, b->din, NULL, wt + kh * kw * c * nf,
+             st->dx_threads);
 }
 
 static void backward(const sq_layer *l, const sq_bwd *b)

@@ -1,0 +1,356 @@
+/* winograd.c - 3x3 convolutions with unit strides by Winograd's F(2x2, 3x3)
+ * (Lavin and Gray, "Fast Algorithms for Convolutional Neural Networks",
+ * 2016). For each 2x2 block of outputs (a tile) and its 4x4 input patch d,
+ * and each 3x3 kernel g,
+ *     Y = A^T [ (G g G^T) (.) (B^T d B) ] A
+ * with (.) the product position by position, summed over the channels:
+ *     B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1]
+ *     G   = [1 0 0; 1/2 1/2 1/2; 1/2 -1/2 1/2; 0 0 1]
+ *     A^T = [1 1 1 0; 0 1 -1 -1].
+ * Tiles are done in chunks: the patches of a chunk are transformed into
+ * V[16][tiles][C] (channels-last, each patch value a vector of channels),
+ * then for each of the 16 positions M = V . U (tiles x C times C x F) by a
+ * register-blocked kernel, then M transformed back with bias and relu
+ * fused into the store. The kernel's transform U[16][C][F'] (F' = F
+ * rounded up to 16, zero filters) is made once per forward. */
+#include <string.h>
+#include "kernels/winograd.h"
+
+#if (defined(__x86_64__) || defined(__i386__)) && defined(__GNUC__)
+#define WG_X86 1
+#include <immintrin.h>
+#endif
+
+/* Below these, the transforms cost more than the products they save. */
+#define WG_MIN_C 16
+#define WG_MIN_F 16
+
+static long fpad(long f)
+{
+    return (f + 15) & ~15L;
+}
+
+int sq_wino_fits(sq_isa isa, const sq_conv_desc *d)
+{
+#ifdef WG_X86
+    return isa == SQ_ISA_AVX512 && d->kh == 3 && d->kw == 3 && d->sh == 1 && d->sw == 1
+           && d->dh == 1 && d->dw == 1 && d->c >= WG_MIN_C && d->f >= WG_MIN_F;
+#else
+    (void)isa;
+    (void)d;
+    return 0;
+#endif
+}
+
+size_t sq_wino_scratch(const sq_conv_desc *d)
+{
+    return (size_t)(16 * d->c + 1) * (size_t)fpad(d->f);
+}
+
+/* Tiles per chunk: V and M of a chunk in about 256 KB (L2), at least two
+ * blocks of the product kernel. */
+static long chunk_tiles(const sq_conv_desc *d)
+{
+    long t = 4096 / (d->c + fpad(d->f));
+    return t < 12 ? 12 : t;
+}
+
+size_t sq_wino_work(const sq_conv_desc *d)
+{
+    /* V and M of a chunk, a strip of four padded input rows */
+    return (size_t)(16 * chunk_tiles(d)) * (size_t)(d->c + fpad(d->f))
+           + (size_t)(4 * ((d->ow + 1) / 2 * 2 + 2) * d->c);
+}
+
+long sq_wino_tile_rows(const sq_conv_desc *d)
+{
+    return (d->oh + 1) / 2;
+}
+
+#ifdef WG_X86
+
+#define TGT512 __attribute__((target("avx512f")))
+
+static TGT512 __mmask16 lanes(long n)
+{
+    return n >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << n) - 1);
+}
+
+/* U = G g G^T for each channel and vector of filters (zeros past f),
+ * then the bias padded to f'. */
+static TGT512 void prepare_z(const sq_conv_desc *d, float *u)
+{
+    long c = d->c, f = d->f, fp = fpad(f);
+    __m512 half = _mm512_set1_ps(0.5f);
+    for (long ci = 0; ci < c; ci++)
+        for (long q = 0; q < fp; q += 16) {
+            __mmask16 m = lanes(f - q);
+            __m512 g[3][3], t[4][3];
+#pragma GCC unroll 3
+            for (int ky = 0; ky < 3; ky++)
+#pragma GCC unroll 3
+                for (int kx = 0; kx < 3; kx++)
+                    g[ky][kx] = _mm512_maskz_loadu_ps(m, d->kernel + ((ky * 3 + kx) * c + ci) * f + q);
+#pragma GCC unroll 3
+            for (int kx = 0; kx < 3; kx++) {
+                __m512 outer = _mm512_add_ps(g[0][kx], g[2][kx]);
+                t[0][kx] = g[0][kx];
+                t[1][kx] = _mm512_mul_ps(half, _mm512_add_ps(outer, g[1][kx]));
+                t[2][kx] = _mm512_mul_ps(half, _mm512_sub_ps(outer, g[1][kx]));
+                t[3][kx] = g[2][kx];
+            }
+#pragma GCC unroll 4
+            for (int i = 0; i < 4; i++) {
+                __m512 outer = _mm512_add_ps(t[i][0], t[i][2]);
+                float *o = u + ((4 * i) * c + ci) * fp + q;
+                size_t pos = (size_t)(c * fp);
+                _mm512_storeu_ps(o, t[i][0]);
+                _mm512_storeu_ps(o + pos, _mm512_mul_ps(half, _mm512_add_ps(outer, t[i][1])));
+                _mm512_storeu_ps(o + 2 * pos, _mm512_mul_ps(half, _mm512_sub_ps(outer, t[i][1])));
+                _mm512_storeu_ps(o + 3 * pos, t[i][2]);
+            }
+        }
+    float *b = u + 16 * c * fp;
+    for (long q = 0; q < fp; q += 16)
+        _mm512_storeu_ps(b + q, d->bias ? _mm512_maskz_loadu_ps(lanes(f - q), d->bias + q)
+                                        : _mm512_setzero_ps());
+}
+
+/* Tile row ty's four input rows, with the padding: a pointer to where its
+ * first tile's patch starts and the floats between rows. Straight into x
+ * when the patches of the row lie inside it, else a copy in strip (4 rows
+ * of 2 tx + 2 pixels) with zeros for the padding. */
+static const float *patch_rows(const sq_conv_desc *d, const float *x, long ty, float *strip,
+                               long *ld)
+{
+    long c = d->c, h = d->h, w = d->w, tx = (d->ow + 1) / 2, wp = 2 * tx + 2;
+    long iy0 = 2 * ty - d->pt;
+    if (iy0 >= 0 && iy0 + 4 <= h && d->pl == 0 && wp <= w) {
+        *ld = w * c;
+        return x + iy0 * w * c;
+    }
+    long lo = d->pl < wp ? d->pl : wp;                       /* padded cols before x */
+    long in = w < wp - lo ? w : wp - lo;                     /* cols of x copied */
+    for (long i = 0; i < 4; i++) {
+        float *row = strip + i * wp * c;
+        long iy = iy0 + i;
+        if (iy < 0 || iy >= h) {
+            memset(row, 0, (size_t)(wp * c) * sizeof *row);
+            continue;
+        }
+        memset(row, 0, (size_t)(lo * c) * sizeof *row);
+        memcpy(row + lo * c, x + iy * w * c, (size_t)(in * c) * sizeof *row);
+        memset(row + (lo + in) * c, 0, (size_t)((wp - lo - in) * c) * sizeof *row);
+    }
+    *ld = wp * c;
+    return strip;
+}
+
+/* Tiles [tc0, tc1) of the tile row whose patches start at p (ld floats
+ * between rows) into V[16][n][c] from tile column 0 of v. */
+static TGT512 void input_z(const sq_conv_desc *d, const float *p, long ld, long tc0, long tc1,
+                           long n, float *v)
+{
+    long c = d->c;
+    size_t pos = (size_t)(n * c);    /* V floats between positions */
+    for (long tc = tc0; tc < tc1; tc++) {
+        const float *patch = p + 2 * tc * c;
+        float *out = v + (tc - tc0) * c;
+        for (long q = 0; q < c; q += 16) {
+            __mmask16 m = lanes(c - q);
+            __m512 s[4][4];
+#pragma GCC unroll 4
+            for (int i = 0; i < 4; i++)
+#pragma GCC unroll 4
+                for (int j = 0; j < 4; j++)
+                    s[i][j] = _mm512_maskz_loadu_ps(m, patch + i * ld + j * c + q);
+            /* B^T d: rows */
+            __m512 r[4][4];
+#pragma GCC unroll 4
+            for (int j = 0; j < 4; j++) {
+                r[0][j] = _mm512_sub_ps(s[0][j], s[2][j]);
+                r[1][j] = _mm512_add_ps(s[1][j], s[2][j]);
+                r[2][j] = _mm512_sub_ps(s[2][j], s[1][j]);
+                r[3][j] = _mm512_sub_ps(s[1][j], s[3][j]);
+            }
+            /* (B^T d) B: cols */
+#pragma GCC unroll 4
+            for (int i = 0; i < 4; i++) {
+                float *o = out + (size_t)(4 * i) * pos + q;
+                _mm512_mask_storeu_ps(o, m, _mm512_sub_ps(r[i][0], r[i][2]));
+                _mm512_mask_storeu_ps(o + pos, m, _mm512_add_ps(r[i][1], r[i][2]));
+                _mm512_mask_storeu_ps(o + 2 * pos, m, _mm512_sub_ps(r[i][2], r[i][1]));
+                _mm512_mask_storeu_ps(o + 3 * pos, m, _mm512_sub_ps(r[i][1], r[i][3]));
+            }
+        }
+    }
+}
+
+/* M[16][n][fp] back into tiles [a, a + n) of y, with bias and relu. */
+static TGT512 void output_z(const sq_conv_desc *d, const float *mm, const float *bias, long a,
+                            long n, float *y)
+{
+    long f = d->f, fp = fpad(f), tx = (d->ow + 1) / 2;
+    size_t pos = (size_t)(n * fp);
+    __m512 zero = _mm512_setzero_ps();
+    for (long t = 0; t < n; t++) {
+        long ty = (a + t) / tx, tc = (a + t) % tx;
+        long oy = 2 * ty, ox = 2 * tc;
+        int rows = oy + 1 < d->oh ? 2 : 1, cols = ox + 1 < d->ow ? 2 : 1;
+        const float *p = mm + t * fp;
+        float *out = y + (oy * d->ow + ox) * f;
+        for (long q = 0; q < fp; q += 16) {
+            __mmask16 m = lanes(f - q);
+            __m512 s[4][4];
+#pragma GCC unroll 4
+            for (int i = 0; i < 4; i++)
+#pragma GCC unroll 4
+                for (int j = 0; j < 4; j++)
+                    s[i][j] = _mm512_loadu_ps(p + (size_t)(4 * i + j) * pos + q);
+            /* A^T M: rows */
+            __m512 r[2][4];
+#pragma GCC unroll 4
+            for (int j = 0; j < 4; j++) {
+                r[0][j] = _mm512_add_ps(_mm512_add_ps(s[0][j], s[1][j]), s[2][j]);
+                r[1][j] = _mm512_sub_ps(_mm512_sub_ps(s[1][j], s[2][j]), s[3][j]);
+            }
+            __m512 b = _mm512_loadu_ps(bias + q);
+#pragma GCC unroll 4
+            for (int i = 0; i < rows; i++) {
+                __m512 y0 = _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(r[i][0], r[i][1]), r[i][2]), b);
+                __m512 y1 = _mm512_add_ps(_mm512_sub_ps(_mm512_sub_ps(r[i][1], r[i][2]), r[i][3]), b);
+                if (d->relu) {
+                    y0 = _mm512_max_ps(y0, zero);
+                    y1 = _mm512_max_ps(y1, zero);
+                }
+                float *o = out + i * d->ow * f + q;
+                _mm512_mask_storeu_ps(o, m, y0);
+                if (cols == 2)
+                    _mm512_mask_storeu_ps(o + f, m, y1);
+            }
+        }
+    }
+}
+
+/* m[nt][16 nv] = v[nt][k] . u[k][16 nv] (leading dimensions ldv, ldu, ldm):
+ * nt x nv vectors of sums in registers over the whole reduction. */
+static inline __attribute__((always_inline)) TGT512
+void mm_z(const float *v, long ldv, const float *u, long ldu, float *m, long ldm, long k,
+          const int nt, const int nv)
+{
+    __m512 acc[12][4];
+#pragma GCC unroll 12
+    for (int p = 0; p < nt; p++)
+#pragma GCC unroll 4
+        for (int q = 0; q < nv; q++)
+            acc[p][q] = _mm512_setzero_ps();
+    for (long c = 0; c < k; c++, u += ldu) {
+        __m512 w[4];
+#pragma GCC unroll 4
+        for (int q = 0; q < nv; q++)
+            w[q] = _mm512_loadu_ps(u + 16 * q);
+#pragma GCC unroll 12
+        for (int p = 0; p < nt; p++) {
+            __m512 xv = _mm512_set1_ps(v[p * ldv + c]);
+#pragma GCC unroll 4
+        for (int q = 0; q < nv; q++)
+                acc[p][q] = _mm512_fmadd_ps(xv, w[q], acc[p][q]);
+        }
+    }
+#pragma GCC unroll 12
+    for (int p = 0; p < nt; p++)
+#pragma GCC unroll 4
+        for (int q = 0; q < nv; q++)
+            _mm512_storeu_ps(m + p * ldm + 16 * q, acc[p][q]);
+}
+
+typedef void (*mm_fn)(const float *v, long ldv, const float *u, long ldu, float *m, long ldm,
+                      long k);
+
+#define MM(nv, nt) \
+    static TGT512 void mm_z##nv##_##nt(const float *v, long ldv, const float *u, long ldu, \
+                                        float *m, long ldm, long k) \
+    { mm_z(v, ldv, u, ldu, m, ldm, k, nt, nv); }
+/* tiles per block by vectors per panel: 24 (or 12) sums in registers */
+#define NT1 12
+#define NT2 12
+#define NT3 8
+#define NT4 6
+MM(1, 1) MM(1, 2) MM(1, 3) MM(1, 4) MM(1, 5) MM(1, 6)
+MM(1, 7) MM(1, 8) MM(1, 9) MM(1, 10) MM(1, 11) MM(1, 12)
+MM(2, 1) MM(2, 2) MM(2, 3) MM(2, 4) MM(2, 5) MM(2, 6)
+MM(2, 7) MM(2, 8) MM(2, 9) MM(2, 10) MM(2, 11) MM(2, 12)
+MM(3, 1) MM(3, 2) MM(3, 3) MM(3, 4) MM(3, 5) MM(3, 6) MM(3, 7) MM(3, 8)
+MM(4, 1) MM(4, 2) MM(4, 3) MM(4, 4) MM(4, 5) MM(4, 6)
+static const mm_fn mm1[NT1] = { mm_z1_1, mm_z1_2, mm_z1_3, mm_z1_4, mm_z1_5, mm_z1_6,
+                                mm_z1_7, mm_z1_8, mm_z1_9, mm_z1_10, mm_z1_11, mm_z1_12 };
+static const mm_fn mm2[NT2] = { mm_z2_1, mm_z2_2, mm_z2_3, mm_z2_4, mm_z2_5, mm_z2_6,
+                                mm_z2_7, mm_z2_8, mm_z2_9, mm_z2_10, mm_z2_11, mm_z2_12 };
+static const mm_fn mm3[NT3] = { mm_z3_1, mm_z3_2, mm_z3_3, mm_z3_4, mm_z3_5, mm_z3_6,
+                                mm_z3_7, mm_z3_8 };
+static const mm_fn mm4[NT4] = { mm_z4_1, mm_z4_2, mm_z4_3, mm_z4_4, mm_z4_5, mm_z4_6 };
+static const mm_fn *const mm_fns[4] = { mm1, mm2, mm3, mm4 };
+static const int mm_nt[4] = { NT1, NT2, NT3, NT4 };
+
+/* M[pos] = V[pos] . U[pos] for the 16 positions, n tiles. */
+static void products_z(const sq_conv_desc *d, const float *v, const float *u, long n, float *m)
+{
+    long c = d->c, fp = fpad(d->f);
+    for (int s = 0; s < 16; s++) {
+        const float *vs = v + (size_t)s * (size_t)(n * c);
+        const float *us = u + (size_t)s * (size_t)(c * fp);
+        float *ms = m + (size_t)s * (size_t)(n * fp);
+        for (long q = 0; q < fp; q += 64) {
+            int nv = (int)((fp - q) / 16 < 4 ? (fp - q) / 16 : 4);
+            const mm_fn *fns = mm_fns[nv - 1];
+            int nt = mm_nt[nv - 1];
+            for (long t = 0; t < n; t += nt) {
+                long left = n - t < nt ? n - t : nt;
+                fns[left - 1](vs + t * c, c, us + q, fp, ms + t * fp + q, fp, c);
+            }
+        }
+    }
+}
+
+#endif /* WG_X86 */
+
+void sq_wino_prepare(const sq_conv_desc *d, float *u)
+{
+#ifdef WG_X86
+    prepare_z(d, u);
+#else
+    (void)d;
+    (void)u;
+#endif
+}
+
+void sq_wino_rows(const sq_conv_desc *d, const float *u, const float *x, float *y, long t0,
+                  long t1, float *work)
+{
+#ifdef WG_X86
+    long tx = (d->ow + 1) / 2, chunk = chunk_tiles(d);
+    float *v = work, *m = v + (size_t)(16 * chunk * d->c);
+    float *strip = m + (size_t)(16 * chunk * fpad(d->f));
+    const float *bias = u + 16 * d->c * fpad(d->f);
+    for (long a = t0 * tx, end = t1 * tx; a < end; a += chunk) {
+        long n = end - a < chunk ? end - a : chunk;
+        for (long t = a; t < a + n;) {
+            long ty = t / tx, tc0 = t % tx;
+            long tc1 = tx < tc0 + (a + n - t) ? tx : tc0 + (a + n - t), ld;
+            const float *p = patch_rows(d, x, ty, strip, &ld);
+            input_z(d, p, ld, tc0, tc1, n, v + (t - a) * d->c);
+            t += tc1 - tc0;
+        }
+        products_z(d, v, u, n, m);
+        output_z(d, m, bias, a, n, y);
+    }
+#else
+    (void)d;
+    (void)u;
+    (void)x;
+    (void)y;
+    (void)t0;
+    (void)t1;
+    (void)work;
+#endif
+}
