@@ -200,11 +200,12 @@ static void backward(sq_model *m, sq_train_ws *ws, const float *x, const float *
     float *g = ws->g[0];
     size_t c = sq_shape_count(&ws->shb[n]);
     memcpy(g, dlast, c * sizeof(float));
-    int cur = 0;
+    int cur = 0, relu_applied = 0;
+    int relu = sq_activation_find("relu");
     for (int i = n - 1; i >= lowest; i--) {
         const sq_layer *l = m->layers[i];
         const sq_shape *os = &ws->shb[i + 1];
-        int skip_act = logits && i == n - 1;
+        int skip_act = (logits && i == n - 1) || relu_applied;
         if (l->activity.l1 != 0 || l->activity.l2 != 0) {
             /* the activity penalty's gradient, with respect to the output
              * after the activation; through it when the loss's gradient is
@@ -235,6 +236,12 @@ static void backward(sq_model *m, sq_train_ws *ws, const float *x, const float *
                       .mask = i ? ws->mask[i - 1] : NULL,
                       .mask_out = ws->rule[i] == SQ_MASK_MAKE ? ws->mask[i] : NULL,
                       .sum = ws->sum };
+        /* a max pooling above a layer with relu (and no activity penalty,
+         * whose gradient relu's backward would have to see) applies it */
+        const sq_layer *below = i > lowest ? m->layers[i - 1] : NULL;
+        bw.relu_din = l->kind->relu_below && below && relu > 0 && below->act == relu
+                      && below->activity.l1 == 0 && below->activity.l2 == 0;
+        relu_applied = bw.relu_din;
         l->kind->backward(l, &bw);
         cur = 1 - cur;
     }

@@ -826,6 +826,39 @@ START_TEST(test_pool2d)
 }
 END_TEST
 
+/* Max pooling above a layer with relu: the pooling applies relu's
+ * backward as it routes the gradient (sq_bwd.relu_din) and the layer below
+ * skips it. Windows whose inputs are all cut by relu (maximum 0) must send
+ * nothing back; the values stay 0.005 or more away from relu's kink. */
+START_TEST(test_pool2d_after_relu)
+{
+    const char *pa = pool_args[_i];
+    long d[] = { 7, 6, 3 };
+    char what[160];
+    gc g;
+    trng_seed(340 + (uint64_t)_i);
+    sq_session *s = new_model(3, d);
+    add_ok(s, "dense", "3 relu");
+    add_ok(s, "maxpooling2d", pa);
+    set_identity(s, 0);
+    gc_init(&g, s, 2);
+    g.h = 2e-3;
+    /* fewer positive values until some windows have none (big windows) */
+    size_t cut = 0;
+    for (double lo = -1.755; lo > -2.5 && (cut == 0 || cut == g.ny); lo -= 0.2) {
+        fill_distinct(g.x, g.nx, lo, 0.01);
+        gc_loss(&g);
+        cut = 0;
+        for (size_t i = 0; i < g.ny; i++)
+            cut += g.ws.y[1][i] == 0;
+    }
+    ck_assert_msg(cut > 0 && cut < g.ny, "%s: %zu of %zu maxima are 0", pa, cut, g.ny);
+    snprintf(what, sizeof what, "dense relu, maxpooling2d %s", pa);
+    gc_run(&g, what);
+    gc_free(&g);
+}
+END_TEST
+
 START_TEST(test_global_pool2d)
 {
     int max = _i & 1, keep = (_i >> 1) & 1;
@@ -1029,6 +1062,7 @@ int main(void)
     tc = tcase_create("pooling");
     tcase_set_timeout(tc, 120);
     tcase_add_loop_test(tc, test_pool2d, 0, 2 * NPOOL);
+    tcase_add_loop_test(tc, test_pool2d_after_relu, 0, NPOOL);
     tcase_add_loop_test(tc, test_global_pool2d, 0, 4);
     suite_add_tcase(su, tc);
 

@@ -149,6 +149,10 @@ typedef struct {
     const uint8_t *mask;         /* the input's mask, as forward saw it */
     const uint8_t *mask_out;     /* the mask forward wrote (SQ_MASK_MAKE) */
     void (*sum)(double *v, size_t n);   /* as in sq_fwd */
+    /* Set only for a kind with relu_below: in is the output of relu, and
+     * din is to be relu's backward of it already (0 wherever in is not
+     * positive), so that the layer below skips that pass. */
+    int relu_din;
 } sq_bwd;
 
 /* Masks, as Keras's _keras_mask: one byte per row of a tensor (a row is
@@ -254,6 +258,10 @@ typedef struct sq_layer_kind {
     /* forward computes with its input's mask (a recurrent layer,
      * GlobalAveragePooling1D), not only passes it on */
     int reads_mask;
+    /* backward can apply the relu of the layer below to din as it writes
+     * it (sq_bwd.relu_din): MaxPooling2D, whose din is 0 but where a
+     * window's maximum was, and that maximum is its output. */
+    int relu_below;
     /* Releases what configure allocated in the state (a wrapper's copies). */
     void (*deinit)(sq_layer *l);
     /* With deinit: makes dst's state (a byte copy of src's) its own, deep

@@ -556,6 +556,10 @@ static void grad_range(void *ctx, long b, long e, int tid)
                 j->grad(x, dx, dy, w, c, y0, y1, x0, x1, st->max, disjoint);
             }
         }
+        if (j->b->relu_din)
+            for (size_t k = 0; k < img; k++)
+                if (!(x[k] > 0))
+                    dx[k] = 0;
     }
 }
 
@@ -565,13 +569,14 @@ static void grad_range(void *ctx, long b, long e, int tid)
  * gradient if it is the saved position, else 0, so dx is written once;
  * the rows and cols no window covers get 0. */
 __attribute__((target("avx512f")))
-static void tiles_z(const grad_job *j, const float *dy, const int32_t *at, float *dx)
+static void tiles_z(const grad_job *j, const float *dy, const int32_t *at, const float *y,
+                    float *dx)
 {
     const pool_state *st = j->st;
     long w = j->w, c = j->c, kh = st->k[0], kw = st->k[1];
     const __m512i lane = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
     for (long oy = 0; oy < j->oh; oy++) {
-        for (long ox = 0; ox < j->ow; ox++, dy += c, at += c) {
+        for (long ox = 0; ox < j->ow; ox++, dy += c, at += c, y = y ? y + c : NULL) {
             for (long ky = 0; ky < kh; ky++)
                 for (long kx = 0; kx < kw; kx++) {
                     long cell = ((oy * kh + ky) * w + ox * kw + kx) * c;
@@ -581,6 +586,9 @@ static void tiles_z(const grad_job *j, const float *dy, const int32_t *at, float
                         __m512i pos = _mm512_maskz_loadu_epi32(m, at + q);
                         __mmask16 win = _mm512_mask_cmpeq_epi32_mask(
                             m, pos, _mm512_add_epi32(_mm512_set1_epi32((int)(cell + q)), lane));
+                        if (y)
+                            win = _mm512_mask_cmp_ps_mask(win, _mm512_maskz_loadu_ps(m, y + q),
+                                                          _mm512_setzero_ps(), _CMP_GT_OQ);
                         _mm512_mask_storeu_ps(dx + cell + q, m,
                                               _mm512_maskz_loadu_ps(win, dy + q));
                     }
@@ -615,9 +623,11 @@ static void scatter_range(void *ctx, long b, long e, int tid)
         float *dx = j->b->din + (size_t)bi * img;
         const float *dy = j->b->dout + (size_t)bi * per;
         const int32_t *at = arg + (size_t)bi * per;
+        /* with relu below: the gradient only where the maximum is positive */
+        const float *y = j->b->relu_din ? j->b->out + (size_t)bi * per : NULL;
 #ifdef POOL_X86
         if (tiles) {
-            tiles_z(j, dy, at, dx);
+            tiles_z(j, dy, at, y, dx);
             continue;
         }
 #else
@@ -625,7 +635,8 @@ static void scatter_range(void *ctx, long b, long e, int tid)
 #endif
         memset(dx, 0, img * sizeof *dx);
         for (size_t k = 0; k < per; k++)
-            dx[at[k]] += dy[k];
+            if (!y || y[k] > 0)
+                dx[at[k]] += dy[k];
     }
 }
 
@@ -710,6 +721,7 @@ const sq_layer_kind sq_kind_max_pooling2d = {
     .shape_rule = "(B, H, W, C) -> (B, H', W', C); valid: H' = floor((H - k)/s) + 1, same: H' = ceil(H/s)",
     .example = "input 8 8 3; add maxpooling2d 2",
     .explain = explain,
+    .relu_below = 1,
 };
 
 const sq_layer_kind sq_kind_average_pooling2d = {
