@@ -186,6 +186,21 @@ static TGT512 void input_z(const sq_conv_desc *d, const float *p, long ld, long 
     }
 }
 
+/* Tiles [a, a + n) of the image into V[16][n][c], a row of tiles at a time
+ * (strip: room for patch_rows). */
+static TGT512 void inputs_z(const sq_conv_desc *d, const float *x, long a, long n, float *v,
+                            float *strip)
+{
+    long tx = (d->ow + 1) / 2;
+    for (long t = a; t < a + n;) {
+        long ty = t / tx, tc0 = t % tx;
+        long tc1 = tx < tc0 + (a + n - t) ? tx : tc0 + (a + n - t), ld;
+        const float *p = patch_rows(d, x, ty, strip, &ld);
+        input_z(d, p, ld, tc0, tc1, n, v + (t - a) * d->c);
+        t += tc1 - tc0;
+    }
+}
+
 /* M[16][n][fp] back into tiles [a, a + n) of y, with bias and relu. */
 static TGT512 void output_z(const sq_conv_desc *d, const float *mm, const float *bias, long a,
                             long n, float *y)
@@ -232,18 +247,20 @@ static TGT512 void output_z(const sq_conv_desc *d, const float *mm, const float 
     }
 }
 
-/* m[nt][16 nv] = v[nt][k] . u[k][16 nv] (leading dimensions ldv, ldu, ldm):
- * nt x nv vectors of sums in registers over the whole reduction. */
+/* m[nt][16 nv] = v[nt][k] . u[k][16 nv] (leading dimensions ldv, ldu, ldm),
+ * or with tr m[nt][16 nv] += v[k][nt]^T . u[k][16 nv] (v read by columns,
+ * the sums added to m): nt x nv vectors of sums in registers over the whole
+ * reduction. */
 static inline __attribute__((always_inline)) TGT512
 void mm_z(const float *v, long ldv, const float *u, long ldu, float *m, long ldm, long k,
-          const int nt, const int nv)
+          const int nt, const int nv, const int tr)
 {
     __m512 acc[12][4];
 #pragma GCC unroll 12
     for (int p = 0; p < nt; p++)
 #pragma GCC unroll 4
         for (int q = 0; q < nv; q++)
-            acc[p][q] = _mm512_setzero_ps();
+            acc[p][q] = tr ? _mm512_loadu_ps(m + p * ldm + 16 * q) : _mm512_setzero_ps();
     for (long c = 0; c < k; c++, u += ldu) {
         __m512 w[4];
 #pragma GCC unroll 4
@@ -251,9 +268,9 @@ void mm_z(const float *v, long ldv, const float *u, long ldu, float *m, long ldm
             w[q] = _mm512_loadu_ps(u + 16 * q);
 #pragma GCC unroll 12
         for (int p = 0; p < nt; p++) {
-            __m512 xv = _mm512_set1_ps(v[p * ldv + c]);
+            __m512 xv = _mm512_set1_ps(tr ? v[c * ldv + p] : v[p * ldv + c]);
 #pragma GCC unroll 4
-        for (int q = 0; q < nv; q++)
+            for (int q = 0; q < nv; q++)
                 acc[p][q] = _mm512_fmadd_ps(xv, w[q], acc[p][q]);
         }
     }
@@ -270,8 +287,11 @@ typedef void (*mm_fn)(const float *v, long ldv, const float *u, long ldu, float 
 #define MM(nv, nt) \
     static TGT512 void mm_z##nv##_##nt(const float *v, long ldv, const float *u, long ldu, \
                                         float *m, long ldm, long k) \
-    { mm_z(v, ldv, u, ldu, m, ldm, k, nt, nv); }
-/* tiles per block by vectors per panel: 24 (or 12) sums in registers */
+    { mm_z(v, ldv, u, ldu, m, ldm, k, nt, nv, 0); } \
+    static TGT512 void mmt_z##nv##_##nt(const float *v, long ldv, const float *u, long ldu, \
+                                         float *m, long ldm, long k) \
+    { mm_z(v, ldv, u, ldu, m, ldm, k, nt, nv, 1); }
+/* rows per block by vectors per panel: 24 (or 12) sums in registers */
 #define NT1 12
 #define NT2 12
 #define NT3 8
@@ -282,34 +302,126 @@ MM(2, 1) MM(2, 2) MM(2, 3) MM(2, 4) MM(2, 5) MM(2, 6)
 MM(2, 7) MM(2, 8) MM(2, 9) MM(2, 10) MM(2, 11) MM(2, 12)
 MM(3, 1) MM(3, 2) MM(3, 3) MM(3, 4) MM(3, 5) MM(3, 6) MM(3, 7) MM(3, 8)
 MM(4, 1) MM(4, 2) MM(4, 3) MM(4, 4) MM(4, 5) MM(4, 6)
-static const mm_fn mm1[NT1] = { mm_z1_1, mm_z1_2, mm_z1_3, mm_z1_4, mm_z1_5, mm_z1_6,
-                                mm_z1_7, mm_z1_8, mm_z1_9, mm_z1_10, mm_z1_11, mm_z1_12 };
-static const mm_fn mm2[NT2] = { mm_z2_1, mm_z2_2, mm_z2_3, mm_z2_4, mm_z2_5, mm_z2_6,
-                                mm_z2_7, mm_z2_8, mm_z2_9, mm_z2_10, mm_z2_11, mm_z2_12 };
-static const mm_fn mm3[NT3] = { mm_z3_1, mm_z3_2, mm_z3_3, mm_z3_4, mm_z3_5, mm_z3_6,
-                                mm_z3_7, mm_z3_8 };
-static const mm_fn mm4[NT4] = { mm_z4_1, mm_z4_2, mm_z4_3, mm_z4_4, mm_z4_5, mm_z4_6 };
-static const mm_fn *const mm_fns[4] = { mm1, mm2, mm3, mm4 };
+#define TABLE(pre, nv) { pre##nv##_1, pre##nv##_2, pre##nv##_3, pre##nv##_4, pre##nv##_5, \
+                         pre##nv##_6 }
+#define TABLE8(pre, nv) { pre##nv##_1, pre##nv##_2, pre##nv##_3, pre##nv##_4, pre##nv##_5, \
+                          pre##nv##_6, pre##nv##_7, pre##nv##_8 }
+#define TABLE12(pre, nv) { pre##nv##_1, pre##nv##_2, pre##nv##_3, pre##nv##_4, pre##nv##_5, \
+                           pre##nv##_6, pre##nv##_7, pre##nv##_8, pre##nv##_9, pre##nv##_10, \
+                           pre##nv##_11, pre##nv##_12 }
+static const mm_fn mm1[NT1] = TABLE12(mm_z, 1), mmt1[NT1] = TABLE12(mmt_z, 1);
+static const mm_fn mm2[NT2] = TABLE12(mm_z, 2), mmt2[NT2] = TABLE12(mmt_z, 2);
+static const mm_fn mm3[NT3] = TABLE8(mm_z, 3), mmt3[NT3] = TABLE8(mmt_z, 3);
+static const mm_fn mm4[NT4] = TABLE(mm_z, 4), mmt4[NT4] = TABLE(mmt_z, 4);
+static const mm_fn *const mm_fns[2][4] = { { mm1, mm2, mm3, mm4 }, { mmt1, mmt2, mmt3, mmt4 } };
 static const int mm_nt[4] = { NT1, NT2, NT3, NT4 };
 
-/* M[pos] = V[pos] . U[pos] for the 16 positions, n tiles. */
-static void products_z(const sq_conv_desc *d, const float *v, const float *u, long n, float *m)
+/* For the 16 positions s: with tr 0, m[s] (rows x fp) = v[s] (rows x k) .
+ * u[s] (k x fp); with tr 1, m[s] (rows x fp) += v[s]^T (v[s] is k x rows)
+ * . u[s] (k x fp). */
+static void products_z(const float *v, const float *u, float *m, long rows, long k, long fp,
+                       int tr)
 {
-    long c = d->c, fp = fpad(d->f);
     for (int s = 0; s < 16; s++) {
-        const float *vs = v + (size_t)s * (size_t)(n * c);
-        const float *us = u + (size_t)s * (size_t)(c * fp);
-        float *ms = m + (size_t)s * (size_t)(n * fp);
+        const float *vs = v + (size_t)s * (size_t)(rows * k);
+        const float *us = u + (size_t)s * (size_t)(k * fp);
+        float *ms = m + (size_t)s * (size_t)(rows * fp);
         for (long q = 0; q < fp; q += 64) {
             int nv = (int)((fp - q) / 16 < 4 ? (fp - q) / 16 : 4);
-            const mm_fn *fns = mm_fns[nv - 1];
+            const mm_fn *fns = mm_fns[tr][nv - 1];
             int nt = mm_nt[nv - 1];
-            for (long t = 0; t < n; t += nt) {
-                long left = n - t < nt ? n - t : nt;
-                fns[left - 1](vs + t * c, c, us + q, fp, ms + t * fp + q, fp, c);
+            for (long t = 0; t < rows; t += nt) {
+                long left = rows - t < nt ? rows - t : nt;
+                if (tr)
+                    fns[left - 1](vs + t, rows, us + q, fp, ms + t * fp + q, fp, k);
+                else
+                    fns[left - 1](vs + t * k, k, us + q, fp, ms + t * fp + q, fp, k);
             }
         }
     }
+}
+
+/* The kernel gradient: tiles [a, a + n) of dy (2x2 each, zeros past the
+ * output) transformed, G dy G^T with G = [1 0; 1/2 1/2; 1/2 -1/2; 0 1],
+ * into W[16][n][fp]; their sums added to bias[fp]. */
+static TGT512 void dy_z(const sq_conv_desc *d, const float *dy, long a, long n, float *wt,
+                        float *bias)
+{
+    long f = d->f, fp = fpad(f), tx = (d->ow + 1) / 2;
+    size_t pos = (size_t)(n * fp);
+    __m512 half = _mm512_set1_ps(0.5f), zero = _mm512_setzero_ps();
+    for (long t = 0; t < n; t++) {
+        long ty = (a + t) / tx, tc = (a + t) % tx;
+        long oy = 2 * ty, ox = 2 * tc;
+        int rows = oy + 1 < d->oh ? 2 : 1, cols = ox + 1 < d->ow ? 2 : 1;
+        const float *p = dy + (oy * d->ow + ox) * f;
+        float *out = wt + t * fp;
+        for (long q = 0; q < fp; q += 16) {
+            __mmask16 m = lanes(f - q);
+            __m512 g[2][2];
+#pragma GCC unroll 2
+            for (int i = 0; i < 2; i++)
+#pragma GCC unroll 2
+                for (int j = 0; j < 2; j++)
+                    g[i][j] = i < rows && j < cols ? _mm512_maskz_loadu_ps(m, p + (i * d->ow + j) * f + q)
+                                                   : zero;
+            __m512 sum = _mm512_add_ps(_mm512_add_ps(g[0][0], g[0][1]),
+                                       _mm512_add_ps(g[1][0], g[1][1]));
+            _mm512_storeu_ps(bias + q, _mm512_add_ps(_mm512_loadu_ps(bias + q), sum));
+            __m512 r[4][2];
+#pragma GCC unroll 2
+            for (int j = 0; j < 2; j++) {
+                r[0][j] = g[0][j];
+                r[1][j] = _mm512_mul_ps(half, _mm512_add_ps(g[0][j], g[1][j]));
+                r[2][j] = _mm512_mul_ps(half, _mm512_sub_ps(g[0][j], g[1][j]));
+                r[3][j] = g[1][j];
+            }
+#pragma GCC unroll 4
+            for (int i = 0; i < 4; i++) {
+                float *o = out + (size_t)(4 * i) * pos + q;
+                _mm512_storeu_ps(o, r[i][0]);
+                _mm512_storeu_ps(o + pos, _mm512_mul_ps(half, _mm512_add_ps(r[i][0], r[i][1])));
+                _mm512_storeu_ps(o + 2 * pos, _mm512_mul_ps(half, _mm512_sub_ps(r[i][0], r[i][1])));
+                _mm512_storeu_ps(o + 3 * pos, r[i][1]);
+            }
+        }
+    }
+}
+
+/* dw (3, 3, c, f) from the summed products M[16][c][fp]: A^T M A with
+ * A^T = [1 1 1 0; 0 1 -1 0; 0 1 1 -1] (F(3, 2), its last row's sign
+ * matching the input transform's). */
+static TGT512 void dw_out_z(const sq_conv_desc *d, const float *mm, float *dw)
+{
+    long c = d->c, f = d->f, fp = fpad(f);
+    size_t pos = (size_t)(c * fp);
+    for (long ci = 0; ci < c; ci++)
+        for (long q = 0; q < fp; q += 16) {
+            __mmask16 m = lanes(f - q);
+            __m512 s[4][4], r[3][4];
+#pragma GCC unroll 4
+            for (int i = 0; i < 4; i++)
+#pragma GCC unroll 4
+                for (int j = 0; j < 4; j++)
+                    s[i][j] = _mm512_loadu_ps(mm + (size_t)(4 * i + j) * pos + ci * fp + q);
+#pragma GCC unroll 4
+            for (int j = 0; j < 4; j++) {
+                r[0][j] = _mm512_add_ps(_mm512_add_ps(s[0][j], s[1][j]), s[2][j]);
+                r[1][j] = _mm512_sub_ps(s[1][j], s[2][j]);
+                r[2][j] = _mm512_sub_ps(_mm512_add_ps(s[1][j], s[2][j]), s[3][j]);
+            }
+#pragma GCC unroll 3
+            for (int k = 0; k < 3; k++) {
+                __m512 v[3] = {
+                    _mm512_add_ps(_mm512_add_ps(r[k][0], r[k][1]), r[k][2]),
+                    _mm512_sub_ps(r[k][1], r[k][2]),
+                    _mm512_sub_ps(_mm512_add_ps(r[k][1], r[k][2]), r[k][3]),
+                };
+#pragma GCC unroll 3
+                for (int l = 0; l < 3; l++)
+                    _mm512_mask_storeu_ps(dw + ((k * 3 + l) * c + ci) * f + q, m, v[l]);
+            }
+        }
 }
 
 #endif /* WG_X86 */
@@ -334,14 +446,8 @@ void sq_wino_rows(const sq_conv_desc *d, const float *u, const float *x, float *
     const float *bias = u + 16 * d->c * fpad(d->f);
     for (long a = t0 * tx, end = t1 * tx; a < end; a += chunk) {
         long n = end - a < chunk ? end - a : chunk;
-        for (long t = a; t < a + n;) {
-            long ty = t / tx, tc0 = t % tx;
-            long tc1 = tx < tc0 + (a + n - t) ? tx : tc0 + (a + n - t), ld;
-            const float *p = patch_rows(d, x, ty, strip, &ld);
-            input_z(d, p, ld, tc0, tc1, n, v + (t - a) * d->c);
-            t += tc1 - tc0;
-        }
-        products_z(d, v, u, n, m);
+        inputs_z(d, x, a, n, v, strip);
+        products_z(v, u, m, n, d->c, fpad(d->f), 0);
         output_z(d, m, bias, a, n, y);
     }
 #else
@@ -352,5 +458,50 @@ void sq_wino_rows(const sq_conv_desc *d, const float *u, const float *x, float *
     (void)t0;
     (void)t1;
     (void)work;
+#endif
+}
+
+size_t sq_wino_dw_partial(const sq_conv_desc *d)
+{
+    return (size_t)(16 * d->c + 1) * (size_t)fpad(d->f);
+}
+
+void sq_wino_dw_images(const sq_conv_desc *d, const float *x, const float *dy, long b0, long b1,
+                       float *part, float *work)
+{
+#ifdef WG_X86
+    long tiles = sq_wino_tile_rows(d) * ((d->ow + 1) / 2), chunk = chunk_tiles(d);
+    long c = d->c, fp = fpad(d->f);
+    size_t in_img = (size_t)(d->h * d->w * c), out_img = (size_t)(d->oh * d->ow * d->f);
+    float *v = work, *wt = v + (size_t)(16 * chunk * c), *strip = wt + (size_t)(16 * chunk * fp);
+    for (long b = b0; b < b1; b++)
+        for (long a = 0; a < tiles; a += chunk) {
+            long n = tiles - a < chunk ? tiles - a : chunk;
+            inputs_z(d, x + (size_t)b * in_img, a, n, v, strip);
+            dy_z(d, dy + (size_t)b * out_img, a, n, wt, part + 16 * c * fp);
+            products_z(v, wt, part, c, n, fp, 1);
+        }
+#else
+    (void)d;
+    (void)x;
+    (void)dy;
+    (void)b0;
+    (void)b1;
+    (void)part;
+    (void)work;
+#endif
+}
+
+void sq_wino_dw_finish(const sq_conv_desc *d, const float *part, float *dw, float *db)
+{
+#ifdef WG_X86
+    dw_out_z(d, part, dw);
+    if (db)
+        memcpy(db, part + 16 * d->c * fpad(d->f), (size_t)d->f * sizeof *db);
+#else
+    (void)d;
+    (void)part;
+    (void)dw;
+    (void)db;
 #endif
 }

@@ -28,4 +28,18 @@ void sq_wino_prepare(const sq_conv_desc *d, float *u);
 void sq_wino_rows(const sq_conv_desc *d, const float *u, const float *x, float *y, long t0,
                   long t1, float *work);
 
+/* The kernel gradient by F(3x3, 2x2), for a d that sq_wino_fits: each 2x2
+ * tile of dy and its 4x4 input patch give the tile's 3x3 contribution from
+ * 16 products per channel and filter (36 direct). Partial sums: floats of
+ * them (the transformed kernel gradient and the bias gradient). */
+size_t sq_wino_dw_partial(const sq_conv_desc *d);
+/* Adds images [b0, b1) of a batch (x: h*w*c per image, dy: oh*ow*f) to the
+ * partial sums part (zeroed before the first), with work sq_wino_work(d)
+ * floats of the calling thread's own. Reentrant for distinct part. */
+void sq_wino_dw_images(const sq_conv_desc *d, const float *x, const float *dy, long b0, long b1,
+                       float *part, float *work);
+/* dw ((3, 3, c, f), Keras's layout) and, unless db is NULL, the bias
+ * gradient (f) from the partial sums (the threads' added up). */
+void sq_wino_dw_finish(const sq_conv_desc *d, const float *part, float *dw, float *db);
+
 #endif

@@ -373,6 +373,21 @@ static int direct_dw(const conv2d_state *st, const sq_shape *in)
     return direct_dx(st) && sq_conv_dw_direct(sq_isa_active(), &d);
 }
 
+/* The kernel gradient by Winograd's F(3x3, 2x2) where the forward runs
+ * F(2x2, 3x3): threads share the images, each adding into its own partial
+ * sums (in scratch, with its work space after them). */
+static int wino_dw(const conv2d_state *st, const sq_shape *in)
+{
+    sq_conv_desc d = describe(st, in, NULL);
+    return sq_wino_fits(sq_isa_active(), &d);
+}
+
+static size_t wino_dw_region(const conv2d_state *st, const sq_shape *in)
+{
+    sq_conv_desc d = describe(st, in, NULL);
+    return sq_wino_dw_partial(&d) + sq_wino_work(&d);
+}
+
 /* Floats of the partial kernel gradients backward_dw_direct may need. */
 static size_t dw_partials(const sq_layer *l, const sq_shape *in, int nt)
 {
@@ -387,8 +402,9 @@ static size_t scratch_bwd(const sq_layer *l, const sq_shape *in)
         return 0;
     st->bwd_threads = sq_pool_threads_for(in->d[0]);
     st->bwd_group = group_for(l, in, in->d[0], st->bwd_threads);
-    /* the direct kernel gradient's partials, or the groups' regions */
-    size_t n = direct_dw(st, in) ? dw_partials(l, in, st->bwd_threads)
+    /* Winograd's or the direct kernel gradient's partials, or the groups' regions */
+    size_t n = wino_dw(st, in) ? (size_t)st->bwd_threads * wino_dw_region(st, in)
+             : direct_dw(st, in) ? dw_partials(l, in, st->bwd_threads)
              : (size_t)st->bwd_threads * bwd_region(l, in, st->bwd_group);
     if (direct_dx(st)) {
         sq_conv_desc d = describe_dx(st, in, NULL);
@@ -583,6 +599,57 @@ static void backward_dw_direct(const conv2d_state *st, const sq_bwd *b, float *s
     }
 }
 
+typedef struct {
+    const sq_conv_desc *d;
+    const sq_bwd *b;
+    float *scratch;              /* a region per thread: partial sums, work */
+    size_t region;
+    int used[SQ_MAX_THREADS];
+} wino_dw_job;
+
+static void wino_dw_images(void *ctx, long b0, long b1, int tid)
+{
+    wino_dw_job *j = ctx;
+    float *part = j->scratch + (size_t)tid * j->region;
+    size_t np = sq_wino_dw_partial(j->d);
+    if (!j->used[tid])
+        memset(part, 0, np * sizeof *part);
+    j->used[tid] = 1;
+    sq_wino_dw_images(j->d, j->b->in, j->b->dout, b0, b1, part, part + np);
+}
+
+/* dK and dbias by Winograd: the images shared by at most nt threads, their
+ * partial sums added up, then transformed back. */
+static void backward_dw_wino(const conv2d_state *st, const sq_bwd *b, float *scratch, int nt)
+{
+    const sq_shape *is = b->in_shape;
+    sq_conv_desc d = describe(st, is, NULL);
+    long nb = is->d[0];
+    size_t np = sq_wino_dw_partial(&d);
+    wino_dw_job j = { &d, b, scratch, wino_dw_region(st, is), { 0 } };
+    /* shares of at least ~2 MFLOP */
+    double per = 32.0 * (double)(sq_wino_tile_rows(&d) * ((d.ow + 1) / 2)) * (double)(d.c * d.f) + 1;
+    sq_parallel_for_upto(nb, (long)(2e6 / per) + 1, nt, wino_dw_images, &j);
+    float *sum = NULL;
+    for (int t = 0; t < nt; t++) {
+        if (!j.used[t])
+            continue;
+        float *part = scratch + (size_t)t * j.region;
+        if (!sum) {
+            sum = part;
+            continue;
+        }
+        for (size_t i = 0; i < np; i++)
+            sum[i] += part[i];
+    }
+    if (!sum) {
+        /* an empty batch */
+        sum = scratch;
+        memset(sum, 0, np * sizeof *sum);
+    }
+    sq_wino_dw_finish(&d, sum, b->dw, st->use_bias ? b->dw + 9 * d.c * d.f : NULL);
+}
+
 /* din by the direct kernels. */
 static void backward_dx_direct(const conv2d_state *st, const sq_bwd *b, float *scratch)
 {
@@ -635,12 +702,19 @@ static void backward(const sq_layer *l, const sq_bwd *b)
     long group = group_for(l, is, nb, nt);
     if (group > room)
         group = room;
-    int dw_direct = direct_dw(st, is);
-    size_t region = dw_direct ? 0 : bwd_region(l, is, room);
-    size_t before_dx = dw_direct ? dw_partials(l, is, nt) : (size_t)nt * region;
+    int dw_wino = wino_dw(st, is);
+    int dw_direct = !dw_wino && direct_dw(st, is);
+    size_t region = dw_wino || dw_direct ? 0 : bwd_region(l, is, room);
+    size_t before_dx = dw_wino ? (size_t)nt * wino_dw_region(st, is)
+                     : dw_direct ? dw_partials(l, is, nt) : (size_t)nt * region;
     int dx_direct = b->din && direct_dx(st) && nb > 0;
     if (dx_direct)
         backward_dx_direct(st, b, b->scratch + before_dx);
+    if (dw_wino) {
+        if (b->dw)
+            backward_dw_wino(st, b, b->scratch, nt);
+        return;
+    }
     if (dw_direct) {
         if (b->dw)
             backward_dw_direct(st, b, b->scratch, nt);
