@@ -388,11 +388,12 @@ static size_t wino_dw_region(const conv2d_state *st, const sq_shape *in)
     return sq_wino_dw_partial(&d) + sq_wino_work(&d);
 }
 
-/* Floats of the partial kernel gradients backward_dw_direct may need. */
+/* Floats of the partial kernel and bias gradients backward_dw_direct may
+ * need. */
 static size_t dw_partials(const sq_layer *l, const sq_shape *in, int nt)
 {
     const conv2d_state *st = l->state;
-    return (size_t)nt * (size_t)(st->k[0] * st->k[1] * in->d[3]) * (size_t)st->filters;
+    return (size_t)nt * (size_t)(st->k[0] * st->k[1] * in->d[3] + 1) * (size_t)st->filters;
 }
 
 static size_t scratch_bwd(const sq_layer *l, const sq_shape *in)
@@ -554,49 +555,50 @@ static void dw_blocks(void *ctx, long b0, long e0, int tid)
                     j->b->dw);
 }
 
-/* Output rows [o0, o1) of the batch into thread tid's own dK. */
+/* Output rows [o0, o1) of the batch into thread tid's own dK and dbias
+ * (the rows' dout summed while it is still in cache). */
 static void dw_outrows(void *ctx, long o0, long o1, int tid)
 {
     dw_job *j = ctx;
-    size_t nk = (size_t)(j->d->kh * j->d->kw * j->d->c * j->d->f);
-    float *mine = j->partials + (size_t)tid * nk;
+    const sq_conv_desc *d = j->d;
+    size_t nk = (size_t)(d->kh * d->kw * d->c * d->f);
+    float *mine = j->partials + (size_t)tid * (nk + (size_t)d->f);
     if (!j->used[tid])
-        memset(mine, 0, nk * sizeof *mine);
+        memset(mine, 0, (nk + (size_t)d->f) * sizeof *mine);
     j->used[tid] = 1;
-    sq_conv_dw_rows(SQ_ISA_AVX512, j->d, j->b->in, j->b->dout, o0, o1, 0,
-                    j->d->kh * j->d->kw * j->d->c, mine);
+    sq_conv_dw_rows(SQ_ISA_AVX512, d, j->b->in, j->b->dout, o0, o1, 0, d->kh * d->kw * d->c,
+                    mine);
+    colsum_add(j->b->dout + (size_t)o0 * (size_t)(d->ow * d->f), (size_t)((o1 - o0) * d->ow),
+               d->f, mine + nk);
 }
 
 /* dK and dbias by conv_dw.c: the threads share dK's rows (no partials);
  * a dK of too few rows for that (a first layer of 1 to 3 channels) is
- * made by each thread over its share of the output rows, the partials
- * (in scratch, nt of them) added up. */
+ * made by each thread over its share of the output rows, with its share
+ * of dbias, the partials (in scratch, nt of them) added up. */
 static void backward_dw_direct(const conv2d_state *st, const sq_bwd *b, float *scratch, int nt)
 {
     const sq_shape *is = b->in_shape;
     sq_conv_desc d = describe(st, is, NULL);
     long kdim = d.kh * d.kw * d.c, nf = st->filters;
-    size_t nk = (size_t)(kdim * nf);
-    memset(b->dw, 0, nk * sizeof *b->dw);
+    size_t nk = (size_t)(kdim * nf), nw = nk + (st->use_bias ? (size_t)nf : 0);
+    memset(b->dw, 0, nw * sizeof *b->dw);
     dw_job j = { &d, b, sq_conv_dw_block(&d), is->d[0] * d.oh, scratch, { 0 } };
     long blocks = (kdim + j.block - 1) / j.block;
     if (blocks >= 2 * nt || nt < 2) {
         /* shares of at least ~2 MFLOP */
         double per = 2.0 * (double)j.block * (double)nf * (double)(j.orows * d.ow) + 1;
         sq_parallel_for(blocks, (long)(2e6 / per) + 1, dw_blocks, &j);
-    } else {
-        double per = 2.0 * (double)nk * (double)d.ow + 1;
-        sq_parallel_for_upto(j.orows, (long)(2e6 / per) + 1, nt, dw_outrows, &j);
-        for (int t = 0; t < nt; t++)
-            if (j.used[t])
-                for (size_t i = 0; i < nk; i++)
-                    b->dw[i] += scratch[(size_t)t * nk + i];
+        if (st->use_bias)
+            colsum_add(b->dout, (size_t)(is->d[0] * d.oh * d.ow), nf, b->dw + nk);
+        return;
     }
-    if (st->use_bias) {
-        float *db = b->dw + kdim * nf;
-        memset(db, 0, (size_t)nf * sizeof *db);
-        colsum_add(b->dout, (size_t)(is->d[0] * d.oh * d.ow), nf, db);
-    }
+    double per = 2.0 * (double)nk * (double)d.ow + 1;
+    sq_parallel_for_upto(j.orows, (long)(2e6 / per) + 1, nt, dw_outrows, &j);
+    for (int t = 0; t < nt; t++)
+        if (j.used[t])
+            for (size_t i = 0; i < nw; i++)
+                b->dw[i] += scratch[(size_t)t * (nk + (size_t)nf) + i];
 }
 
 typedef struct {
