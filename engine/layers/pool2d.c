@@ -577,22 +577,25 @@ static void tiles_z(const grad_job *j, const float *dy, const int32_t *at, const
     const __m512i lane = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
     for (long oy = 0; oy < j->oh; oy++) {
         for (long ox = 0; ox < j->ow; ox++, dy += c, at += c, y = y ? y + c : NULL) {
-            for (long ky = 0; ky < kh; ky++)
-                for (long kx = 0; kx < kw; kx++) {
-                    long cell = ((oy * kh + ky) * w + ox * kw + kx) * c;
-                    for (long q = 0; q < c; q += 16) {
-                        __mmask16 m = c - q >= 16 ? (__mmask16)0xffff
-                                                  : (__mmask16)((1u << (c - q)) - 1);
-                        __m512i pos = _mm512_maskz_loadu_epi32(m, at + q);
-                        __mmask16 win = _mm512_mask_cmpeq_epi32_mask(
-                            m, pos, _mm512_add_epi32(_mm512_set1_epi32((int)(cell + q)), lane));
-                        if (y)
-                            win = _mm512_mask_cmp_ps_mask(win, _mm512_maskz_loadu_ps(m, y + q),
-                                                          _mm512_setzero_ps(), _CMP_GT_OQ);
-                        _mm512_mask_storeu_ps(dx + cell + q, m,
-                                              _mm512_maskz_loadu_ps(win, dy + q));
+            long corner = ((oy * kh) * w + ox * kw) * c;
+            for (long q = 0; q < c; q += 16) {
+                __mmask16 m = c - q >= 16 ? (__mmask16)0xffff
+                                          : (__mmask16)((1u << (c - q)) - 1);
+                /* the saved positions, relative to this window's corner */
+                __m512i pos = _mm512_sub_epi32(_mm512_maskz_loadu_epi32(m, at + q),
+                                               _mm512_set1_epi32((int)(corner + q)));
+                __m512 g = _mm512_maskz_loadu_ps(m, dy + q);
+                if (y)
+                    g = _mm512_maskz_mov_ps(_mm512_mask_cmp_ps_mask(m, _mm512_maskz_loadu_ps(m, y + q),
+                                                                    _mm512_setzero_ps(), _CMP_GT_OQ), g);
+                for (long ky = 0; ky < kh; ky++)
+                    for (long kx = 0; kx < kw; kx++) {
+                        long cell = (ky * w + kx) * c;
+                        __mmask16 win = _mm512_cmpeq_epi32_mask(
+                            pos, _mm512_add_epi32(_mm512_set1_epi32((int)cell), lane));
+                        _mm512_mask_storeu_ps(dx + corner + cell + q, m, _mm512_maskz_mov_ps(win, g));
                     }
-                }
+            }
             long right = j->ow * kw;
             if (ox == j->ow - 1 && right < w)
                 for (long ky = 0; ky < kh; ky++)
