@@ -911,13 +911,20 @@ END_TEST
 /* sq_gemm cut into parts for two threads (one part each, several each for
  * a big one, the last part short; rows or columns of C) against the sum
  * written out here, for every transpose, alpha and beta. */
+/* sq_gemm against the sums written out: shapes cut into parts for two
+ * threads, with row and column tails, long reductions (several K blocks)
+ * and none; every transpose; alpha 0.5, beta 0.25 (OpenBLAS) and alpha 1
+ * with beta 1 or 0, which take the engine's own AVX-512 product when B is
+ * as stored (on a CPU with AVX-512; the others compare OpenBLAS again). */
 START_TEST(test_gemm_parts)
 {
     static const int shapes[][3] = { { 100, 37, 300 }, { 20, 300, 200 }, { 333, 257, 250 },
-                                     { 31, 33, 2000 } };
-    const int *sh = shapes[_i / 4];
+                                     { 31, 33, 2000 }, { 7, 40, 0 } };
+    static const float modes[][2] = { { 0.5f, 0.25f }, { 1.0f, 1.0f }, { 1.0f, 0.0f } };
+    const int *sh = shapes[_i / 12];
+    const float alpha = modes[(_i / 4) % 3][0], beta = modes[(_i / 4) % 3][1];
     int m = sh[0], n = sh[1], k = sh[2], ta = _i & 1, tb = (_i >> 1) & 1;
-    float *a = malloc((size_t)m * k * sizeof *a), *b = malloc((size_t)k * n * sizeof *b);
+    float *a = malloc((size_t)m * k * sizeof *a + 1), *b = malloc((size_t)k * n * sizeof *b + 1);
     float *c = malloc((size_t)m * n * sizeof *c);
     ck_assert(a && b && c);
     srand(11 + (unsigned)_i);
@@ -938,15 +945,16 @@ START_TEST(test_gemm_parts)
                 acc += x * y;
                 sz += fabs(x * y);
             }
-            want[(size_t)i * n + j] = 0.5 * acc + 0.25 * c[(size_t)i * n + j];
-            mag[(size_t)i * n + j] = sz;
+            want[(size_t)i * n + j] = alpha * acc + beta * c[(size_t)i * n + j];
+            mag[(size_t)i * n + j] = sz + fabs(c[(size_t)i * n + j]);
         }
     sq_set_threads(2);
-    sq_gemm(ta, tb, m, n, k, 0.5f, a, ta ? m : k, b, tb ? k : n, 0.25f, c, n);
+    sq_gemm(ta, tb, m, n, k, alpha, a, ta ? m : k, b, tb ? k : n, beta, c, n);
     sq_set_threads(1);
     for (long i = 0; i < (long)m * n; i++)
         ck_assert_msg(fabs(c[i] - want[i]) <= 1e-5 * (1 + mag[i]),
-                      "%dx%dx%d ta %d tb %d: C[%ld] is %g, want %g", m, n, k, ta, tb, i,
+                      "%dx%dx%d ta %d tb %d alpha %g beta %g (%s): C[%ld] is %g, want %g", m, n,
+                      k, ta, tb, (double)alpha, (double)beta, sq_isa_name(sq_isa_active()), i,
                       (double)c[i], want[i]);
     free(a);
     free(b);
@@ -1038,7 +1046,7 @@ static Suite *conv_fast_suite(void)
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, test_pool_covers);
     tcase_add_test(tc, test_pool_wake);
-    tcase_add_loop_test(tc, test_gemm_parts, 0, 16);
+    tcase_add_loop_test(tc, test_gemm_parts, 0, 60);
     tcase_add_test(tc, test_relu_grad_long);
     tcase_add_test(tc, test_threads_setting);
     suite_add_tcase(su, tc);

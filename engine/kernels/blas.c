@@ -5,6 +5,7 @@
 #include "base/base.h"
 #include "kernels/blas.h"
 #include "kernels/conv_kernels.h"
+#include "kernels/gemm_z.h"
 #include "kernels/threads.h"
 
 /* The engine has one thread pool (threads.c). OpenBLAS's own workers spin
@@ -52,9 +53,24 @@ typedef struct {
 #define GEMM_MANY_FLOPS 4e7
 #define GEMM_ALIGN 16      /* parts are multiples of a vector of floats */
 
+/* GEMMs with B as stored (and alpha 1, beta 0 or 1) run on the engine's
+ * own AVX-512 product (gemm_z.c) when the layers use AVX-512: on the Zen 5
+ * machine of docs/speed.md it runs W2's training GEMMs at 1.5-2.4x
+ * OpenBLAS 0.3.21's AVX2 (Haswell) kernel and 1.1-1.8x its AVX-512
+ * (Cooperlake) one, and 1024^3 at 1.2x; SEQSH_ISA=avx2 or c leaves them
+ * all to OpenBLAS. */
+static int own_kernel(void)
+{
+    return sq_isa_active() == SQ_ISA_AVX512;
+}
+
 static void gemm(int ta, int tb, int m, int n, int k, float alpha, const float *a, int lda,
                  const float *b, int ldb, float beta, float *c, int ldc)
 {
+    if (!tb && alpha == 1.0f && (beta == 0.0f || beta == 1.0f) && own_kernel()) {
+        sq_gemm_z(ta, beta != 0.0f, m, n, k, a, lda, b, ldb, c, ldc);
+        return;
+    }
     cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans,
                 tb ? CblasTrans : CblasNoTrans, m, n, k, alpha, a, lda, b,
                 ldb, beta, c, ldc);

@@ -14,6 +14,7 @@
  * fused into the store. The kernel's transform U[16][C][F'] (F' = F
  * rounded up to 16, zero filters) is made once per forward. */
 #include <string.h>
+#include "kernels/gemm_z.h"
 #include "kernels/winograd.h"
 
 #if (defined(__x86_64__) || defined(__i386__)) && defined(__GNUC__)
@@ -247,98 +248,15 @@ static TGT512 void output_z(const sq_conv_desc *d, const float *mm, const float 
     }
 }
 
-/* m[nt][16 nv] = v[nt][k] . u[k][16 nv] (leading dimensions ldv, ldu, ldm),
- * or with tr m[nt][16 nv] += v[k][nt]^T . u[k][16 nv] (v read by columns,
- * the sums added to m): nt x nv vectors of sums in registers over the whole
- * reduction. */
-static inline __attribute__((always_inline)) TGT512
-void mm_z(const float *v, long ldv, const float *u, long ldu, float *m, long ldm, long k,
-          const int nt, const int nv, const int tr)
-{
-    __m512 acc[12][4];
-#pragma GCC unroll 12
-    for (int p = 0; p < nt; p++)
-#pragma GCC unroll 4
-        for (int q = 0; q < nv; q++)
-            acc[p][q] = tr ? _mm512_loadu_ps(m + p * ldm + 16 * q) : _mm512_setzero_ps();
-    for (long c = 0; c < k; c++, u += ldu) {
-        __m512 w[4];
-#pragma GCC unroll 4
-        for (int q = 0; q < nv; q++)
-            w[q] = _mm512_loadu_ps(u + 16 * q);
-#pragma GCC unroll 12
-        for (int p = 0; p < nt; p++) {
-            __m512 xv = _mm512_set1_ps(tr ? v[c * ldv + p] : v[p * ldv + c]);
-#pragma GCC unroll 4
-            for (int q = 0; q < nv; q++)
-                acc[p][q] = _mm512_fmadd_ps(xv, w[q], acc[p][q]);
-        }
-    }
-#pragma GCC unroll 12
-    for (int p = 0; p < nt; p++)
-#pragma GCC unroll 4
-        for (int q = 0; q < nv; q++)
-            _mm512_storeu_ps(m + p * ldm + 16 * q, acc[p][q]);
-}
-
-typedef void (*mm_fn)(const float *v, long ldv, const float *u, long ldu, float *m, long ldm,
-                      long k);
-
-#define MM(nv, nt) \
-    static TGT512 void mm_z##nv##_##nt(const float *v, long ldv, const float *u, long ldu, \
-                                        float *m, long ldm, long k) \
-    { mm_z(v, ldv, u, ldu, m, ldm, k, nt, nv, 0); } \
-    static TGT512 void mmt_z##nv##_##nt(const float *v, long ldv, const float *u, long ldu, \
-                                         float *m, long ldm, long k) \
-    { mm_z(v, ldv, u, ldu, m, ldm, k, nt, nv, 1); }
-/* rows per block by vectors per panel: 24 (or 12) sums in registers */
-#define NT1 12
-#define NT2 12
-#define NT3 8
-#define NT4 6
-MM(1, 1) MM(1, 2) MM(1, 3) MM(1, 4) MM(1, 5) MM(1, 6)
-MM(1, 7) MM(1, 8) MM(1, 9) MM(1, 10) MM(1, 11) MM(1, 12)
-MM(2, 1) MM(2, 2) MM(2, 3) MM(2, 4) MM(2, 5) MM(2, 6)
-MM(2, 7) MM(2, 8) MM(2, 9) MM(2, 10) MM(2, 11) MM(2, 12)
-MM(3, 1) MM(3, 2) MM(3, 3) MM(3, 4) MM(3, 5) MM(3, 6) MM(3, 7) MM(3, 8)
-MM(4, 1) MM(4, 2) MM(4, 3) MM(4, 4) MM(4, 5) MM(4, 6)
-#define TABLE(pre, nv) { pre##nv##_1, pre##nv##_2, pre##nv##_3, pre##nv##_4, pre##nv##_5, \
-                         pre##nv##_6 }
-#define TABLE8(pre, nv) { pre##nv##_1, pre##nv##_2, pre##nv##_3, pre##nv##_4, pre##nv##_5, \
-                          pre##nv##_6, pre##nv##_7, pre##nv##_8 }
-#define TABLE12(pre, nv) { pre##nv##_1, pre##nv##_2, pre##nv##_3, pre##nv##_4, pre##nv##_5, \
-                           pre##nv##_6, pre##nv##_7, pre##nv##_8, pre##nv##_9, pre##nv##_10, \
-                           pre##nv##_11, pre##nv##_12 }
-static const mm_fn mm1[NT1] = TABLE12(mm_z, 1), mmt1[NT1] = TABLE12(mmt_z, 1);
-static const mm_fn mm2[NT2] = TABLE12(mm_z, 2), mmt2[NT2] = TABLE12(mmt_z, 2);
-static const mm_fn mm3[NT3] = TABLE8(mm_z, 3), mmt3[NT3] = TABLE8(mmt_z, 3);
-static const mm_fn mm4[NT4] = TABLE(mm_z, 4), mmt4[NT4] = TABLE(mmt_z, 4);
-static const mm_fn *const mm_fns[2][4] = { { mm1, mm2, mm3, mm4 }, { mmt1, mmt2, mmt3, mmt4 } };
-static const int mm_nt[4] = { NT1, NT2, NT3, NT4 };
-
 /* For the 16 positions s: with tr 0, m[s] (rows x fp) = v[s] (rows x k) .
  * u[s] (k x fp); with tr 1, m[s] (rows x fp) += v[s]^T (v[s] is k x rows)
  * . u[s] (k x fp). */
 static void products_z(const float *v, const float *u, float *m, long rows, long k, long fp,
                        int tr)
 {
-    for (int s = 0; s < 16; s++) {
-        const float *vs = v + (size_t)s * (size_t)(rows * k);
-        const float *us = u + (size_t)s * (size_t)(k * fp);
-        float *ms = m + (size_t)s * (size_t)(rows * fp);
-        for (long q = 0; q < fp; q += 64) {
-            int nv = (int)((fp - q) / 16 < 4 ? (fp - q) / 16 : 4);
-            const mm_fn *fns = mm_fns[tr][nv - 1];
-            int nt = mm_nt[nv - 1];
-            for (long t = 0; t < rows; t += nt) {
-                long left = rows - t < nt ? rows - t : nt;
-                if (tr)
-                    fns[left - 1](vs + t, rows, us + q, fp, ms + t * fp + q, fp, k);
-                else
-                    fns[left - 1](vs + t * k, k, us + q, fp, ms + t * fp + q, fp, k);
-            }
-        }
-    }
+    for (int s = 0; s < 16; s++)
+        sq_gemm_z(tr, tr, rows, fp, k, v + (size_t)s * (size_t)(rows * k), tr ? rows : k,
+                  u + (size_t)s * (size_t)(k * fp), fp, m + (size_t)s * (size_t)(rows * fp), fp);
 }
 
 /* The kernel gradient: tiles [a, a + n) of dy (2x2 each, zeros past the
