@@ -15,6 +15,7 @@
  * rounded up to 16, zero filters) is made once per forward. */
 #include <string.h>
 #include "kernels/gemm_z.h"
+#include "kernels/threads.h"
 #include "kernels/winograd.h"
 
 #if (defined(__x86_64__) || defined(__i386__)) && defined(__GNUC__)
@@ -77,13 +78,13 @@ static TGT512 __mmask16 lanes(long n)
     return n >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << n) - 1);
 }
 
-/* U = G g G^T for each channel and vector of filters (zeros past f),
- * then the bias padded to f'. */
-static TGT512 void prepare_z(const sq_conv_desc *d, float *u)
+/* U = G g G^T for channels [c0, c1) and each vector of filters (zeros
+ * past f). */
+static TGT512 void prepare_z(const sq_conv_desc *d, float *u, long c0, long c1)
 {
     long c = d->c, f = d->f, fp = fpad(f);
     __m512 half = _mm512_set1_ps(0.5f);
-    for (long ci = 0; ci < c; ci++)
+    for (long ci = c0; ci < c1; ci++)
         for (long q = 0; q < fp; q += 16) {
             __mmask16 m = lanes(f - q);
             __m512 g[3][3], t[4][3];
@@ -111,10 +112,18 @@ static TGT512 void prepare_z(const sq_conv_desc *d, float *u)
                 _mm512_storeu_ps(o + 3 * pos, t[i][2]);
             }
         }
-    float *b = u + 16 * c * fp;
-    for (long q = 0; q < fp; q += 16)
-        _mm512_storeu_ps(b + q, d->bias ? _mm512_maskz_loadu_ps(lanes(f - q), d->bias + q)
-                                        : _mm512_setzero_ps());
+}
+
+typedef struct {
+    const sq_conv_desc *d;
+    float *u;
+} prepare_job;
+
+static void prepare_range(void *ctx, long c0, long c1, int tid)
+{
+    (void)tid;
+    const prepare_job *j = ctx;
+    prepare_z(j->d, j->u, c0, c1);
 }
 
 /* Tile row ty's four input rows, with the padding: a pointer to where its
@@ -347,7 +356,13 @@ static TGT512 void dw_out_z(const sq_conv_desc *d, const float *mm, float *dw)
 void sq_wino_prepare(const sq_conv_desc *d, float *u)
 {
 #ifdef WG_X86
-    prepare_z(d, u);
+    /* the threads share the channels: shares of ~16k filter transforms */
+    prepare_job j = { d, u };
+    sq_parallel_for(d->c, 16384 / fpad(d->f) + 1, prepare_range, &j);
+    long fp = fpad(d->f);
+    float *b = u + 16 * d->c * fp;
+    for (long q = 0; q < fp; q++)
+        b[q] = d->bias && q < d->f ? d->bias[q] : 0.0f;
 #else
     (void)d;
     (void)u;
