@@ -1,19 +1,27 @@
-/* gemmshapes: OpenBLAS's single-thread speed on the GEMMs seqsh's training
- * runs for W2 (the MLP 784 -> 128 -> 10) at batches 32 and 128, in the
- * kernel OpenBLAS chose, or the one OPENBLAS_CORETYPE forces.
+/* gemmshapes: single-thread speed on the GEMMs seqsh's training runs for W2
+ * (the MLP 784 -> 128 -> 10) at batches 32 and 128: OpenBLAS in the kernel
+ * it chose, or the one OPENBLAS_CORETYPE forces, or (argument "seqsh")
+ * seqsh's own AVX-512 product where seqsh uses it (B as stored; the input
+ * gradient dz.W^T stays with OpenBLAS).
  *
- *   cc -O2 gemmshapes.c -lopenblas; [OPENBLAS_CORETYPE=Haswell] ./a.out [SECONDS]
+ *   cc -O2 -I ../../engine gemmshapes.c ../../engine/kernels/gemm_z.c -lopenblas
+ *   [OPENBLAS_CORETYPE=Haswell] ./a.out [SECONDS [seqsh]]
  *
  * Each shape is timed for about SECONDS (default 0.3) after a warm-up, as
- * row-major cblas_sgemm calls with seqsh's transposes (forward x.W, the
- * weight gradient x^T.dz, the input gradient dz.W^T), single-threaded as
- * seqsh runs OpenBLAS.  Prints "gemm CORE NAME M N K GFLOP/s" per shape and
- * "gemm CORE w2-step B GFLOP/s" for one batch's GEMMs together. */
+ * row-major calls with seqsh's transposes (forward x.W, the weight gradient
+ * x^T.dz, the input gradient dz.W^T), single-threaded as seqsh runs
+ * OpenBLAS.  Prints "gemm CORE NAME M N K GFLOP/s" per shape and "gemm CORE
+ * w2-step B GFLOP/s" for one batch's GEMMs together (CORE: OpenBLAS's
+ * kernel, or "seqsh"). */
 #define _POSIX_C_SOURCE 200809L
 #include <cblas.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
+#include "kernels/gemm_z.h"
+
+static int own;   /* seqsh's product where seqsh uses it */
 
 static double now(void)
 {
@@ -39,6 +47,10 @@ static float *buf(size_t n)
 
 static void run(const shape *s, float *a, float *b, float *c)
 {
+    if (own && !s->tb) {
+        sq_gemm_z(s->ta, 0, s->m, s->n, s->k, a, s->ta ? s->m : s->k, b, s->n, c, s->n);
+        return;
+    }
     cblas_sgemm(CblasRowMajor, s->ta ? CblasTrans : CblasNoTrans,
                 s->tb ? CblasTrans : CblasNoTrans, s->m, s->n, s->k, 1.0f, a,
                 s->ta ? s->m : s->k, b, s->tb ? s->k : s->n, 0.0f, c, s->n);
@@ -48,7 +60,8 @@ int main(int argc, char **argv)
 {
     double seconds = argc > 1 ? atof(argv[1]) : 0.3;
     openblas_set_num_threads(1);
-    const char *core = openblas_get_corename();
+    own = argc > 2 && !strcmp(argv[2], "seqsh");
+    const char *core = own ? "seqsh" : openblas_get_corename();
     float *a = buf(784 * 128), *b = buf(784 * 128), *c = buf(784 * 128);
     for (int bi = 0; bi < 2; bi++) {
         int B = bi ? 128 : 32;

@@ -97,7 +97,8 @@ fi
 # OpenBLAS alone on W2's training GEMMs, for the AVX2-versus-AVX-512 table
 gemmshapes=
 # shellcheck disable=SC2086
-$CC -O2 -o "$work/gemmshapes" "$here/gemmshapes.c" -lopenblas 2>/dev/null && gemmshapes=$work/gemmshapes
+$CC -O2 -I "$here/../../engine" -o "$work/gemmshapes" "$here/gemmshapes.c" \
+    "$here/../../engine/kernels/gemm_z.c" -lopenblas 2>/dev/null && gemmshapes=$work/gemmshapes
 flags=$(grep -m1 '^flags' /proc/cpuinfo 2>/dev/null)
 peak_isa=
 for isa in avx512 avx2 scalar; do
@@ -213,18 +214,22 @@ if [ -n "$poolcost" ]; then
     done
 fi
 
-# OpenBLAS's kernel on W2's GEMMs: the one it picks and, on an AVX-512
-# CPU, the AVX2 one (Haswell) that OPENBLAS_CORETYPE can force; three
-# interleaved rounds, the best of each
+# W2's GEMMs: OpenBLAS in the kernel it picks itself (OPENBLAS_CORETYPE
+# unset) and, on an AVX-512 CPU, in the AVX2 one (Haswell) that
+# OPENBLAS_CORETYPE can force, and seqsh's own AVX-512 product, which seqsh
+# runs them on there; three interleaved rounds, the best of each
 gemm_rows=
 if [ -n "$gemmshapes" ]; then
-    say "measuring OpenBLAS on W2's GEMM shapes (gemmshapes.c)"
+    say "measuring W2's GEMM shapes (gemmshapes.c)"
     cores=default
-    case " $flags " in *" avx512f "*) cores="default Haswell" ;; esac
+    case " $flags " in *" avx512f "*) cores="default Haswell seqsh" ;; esac
     for _ in 1 2 3; do
         for core in $cores; do
-            if [ "$core" = default ]; then bounded 120 "$gemmshapes" 0.2
-            else OPENBLAS_CORETYPE=$core bounded 120 "$gemmshapes" 0.2; fi
+            case $core in
+            default) bounded 120 env -u OPENBLAS_CORETYPE "$gemmshapes" 0.2 ;;
+            seqsh) bounded 120 "$gemmshapes" 0.2 seqsh ;;
+            *) OPENBLAS_CORETYPE=$core bounded 120 "$gemmshapes" 0.2 ;;
+            esac
         done
     done >"$work/gemm.out" 2>/dev/null
     gemm_rows=$(awk '
@@ -232,13 +237,14 @@ if [ -n "$gemmshapes" ]; then
           if (!(key in seen)) { seen[key] = 1; order[++k] = key }
           core[$2] = 1; if ($n > best[$2, key]) best[$2, key] = $n }
         END {
-            for (c in core) if (c != "Haswell") d = c
+            for (c in core) if (c != "Haswell" && c != "seqsh") d = c
             for (i = 1; i <= k; i++) {
-                a = best[d, order[i]]; h = best["Haswell", order[i]]
-                printf "| %s | %s | %s | %s |\n", order[i], a, (h ? h : "-"),
-                    (h && a ? sprintf("%.2f", h / a) : "-")
+                a = best[d, order[i]]; h = best["Haswell", order[i]]; q = best["seqsh", order[i]]
+                printf "| %s | %s | %s | %s | %s | %s |\n", order[i], a, (h ? h : "-"),
+                    (h && a ? sprintf("%.2f", h / a) : "-"), (q ? q : "-"),
+                    (q && a ? sprintf("%.2f", q / a) : "-")
             }
-            printf "kernels: %s and Haswell\n", d > "/dev/stderr"
+            printf "kernels: %s (OpenBLAS'"'"'s own choice), Haswell and seqsh'"'"'s product\n", d > "/dev/stderr"
         }' "$work/gemm.out" 2>"$work/gemm.kernels")
 fi
 
@@ -622,11 +628,12 @@ echo "OMP_NUM_THREADS=OPENBLAS_NUM_THREADS=N; onnxruntime intraOpNumThreads N.  
 echo "1-minute load average before each round (min-max).  Whole run: ${elapsed}s."
 if [ -n "$gemm_rows" ]; then
     echo
-    echo "OpenBLAS alone on W2's training GEMMs, single-threaded as seqsh runs it, GFLOP/s (best of 3 rounds,"
-    echo "gemmshapes.c; $(cat "$work/gemm.kernels" 2>/dev/null); the shapes: M N K, batch 32 then 128):"
+    echo "W2's training GEMMs alone, single-threaded, GFLOP/s (best of 3 rounds, gemmshapes.c;"
+    echo "$(cat "$work/gemm.kernels" 2>/dev/null); the shapes: M N K, batch 32 then 128; seqsh's product"
+    echo "takes B as stored: its dz.W^T, and that part of its step, are OpenBLAS in the environment's kernel):"
     echo
-    echo "| GEMM (M N K) | kernel OpenBLAS picks | AVX2 kernel (Haswell) | AVX2 / picked |"
-    echo "|---|---:|---:|---:|"
+    echo "| GEMM (M N K) | OpenBLAS's own pick | AVX2 kernel (Haswell) | AVX2 / pick | seqsh's AVX-512 product | seqsh / pick |"
+    echo "|---|---:|---:|---:|---:|---:|"
     printf '%s\n' "$gemm_rows"
 fi
 if [ -n "$w5rows" ]; then
