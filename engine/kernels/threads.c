@@ -2,9 +2,13 @@
  * first job that needs them (so start-up stays quick), spin for a while
  * after a job and then sleep on a condition variable, block every signal
  * (the shell's handlers run on the main thread) and keep flush-to-zero and
- * denormals-are-zero set. A job is one range handed out in chunks, first
- * come first served, so a thread the system delays leaves its work to the
- * others; the caller takes part as thread 0. A command about to run jobs
+ * denormals-are-zero set. A job is one range cut into one share per thread
+ * taking part (the caller is thread 0), each share handed out in chunks:
+ * thread p first claims the chunks of share p, so consecutive jobs over the
+ * same data (a layer's output, then the next layer; an optimizer's weights
+ * step after step) give each thread the same part of it, still in its own
+ * core's cache; then it takes unclaimed chunks of the others' shares, so a
+ * thread the system delays leaves its work to the others. A command about to run jobs
  * wakes the sleeping workers first (sq_pool_wake), so they are spinning
  * when its first job comes. */
 #include <pthread.h>
@@ -42,10 +46,11 @@ void sq_fp_restore(unsigned saved)
 #endif
 }
 
-/* A job is published as one 64-bit word: its generation in the high bits
- * and the next unclaimed index in the low ones. A thread claims a chunk
- * with a compare-and-swap that also checks the generation, so a thread that
- * woke late for a finished job can never run a chunk of the next one. The
+/* A job is published as one 64-bit word: its generation in the high bits.
+ * Each share has a word of the same form, its next unclaimed index in the
+ * low bits. A thread claims a chunk with a compare-and-swap on a share's
+ * word that also checks the generation, so a thread that woke late for a
+ * finished job can never run a chunk of the next one. The
  * caller counts finished indices and returns as soon as every chunk is done,
  * without waiting for threads that found nothing to do. Idle workers spin
  * for a while (jobs come in bursts: one per layer, per GEMM block) and only
@@ -70,7 +75,12 @@ static pthread_cond_t go = PTHREAD_COND_INITIALIZER;        /* a job or quit */
 static int want;                  /* threads asked for; 0 = the default */
 static int nworkers;              /* running workers (ids 1..nworkers) */
 static pthread_t tids[SQ_MAX_THREADS];
-static uint64_t word;             /* generation << IDX_BITS | next index (atomic) */
+static uint64_t word;             /* generation << IDX_BITS (atomic) */
+/* share p's generation << IDX_BITS | next index (atomic), a cache line each */
+static struct {
+    uint64_t w;
+    char pad[56];
+} __attribute__((aligned(64))) share_word[SQ_MAX_THREADS];
 static long done_count;           /* indices finished in the current job (atomic) */
 static int sleepers;              /* workers waiting on `go` (atomic; changed under mu) */
 static int quit;                  /* (atomic) */
@@ -95,23 +105,37 @@ static inline uint64_t gen_of(uint64_t w)
     return w >> IDX_BITS;
 }
 
-/* Claims and runs chunks of generation g until none are left. */
-static void run_share(uint64_t g, sq_range_fn fn, void *ctx, long n, long chunk, int id)
+/* Share p of n indices cut into parts is [share_lo(n, parts, p),
+ * share_lo(n, parts, p + 1)). */
+static long share_lo(long n, int parts, int p)
 {
-    uint64_t w = __atomic_load_n(&word, __ATOMIC_ACQUIRE);
-    for (;;) {
-        if (gen_of(w) != g)
-            return;
-        long b = (long)(w & IDX_MASK);
-        if (b >= n)
-            return;
-        long e = n - b < chunk ? n : b + chunk;
-        if (!__atomic_compare_exchange_n(&word, &w, (g << IDX_BITS) | (uint64_t)e, 1,
-                                         __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
-            continue;  /* w now holds the current word */
-        fn(ctx, b, e, id);
-        __atomic_fetch_add(&done_count, e - b, __ATOMIC_RELEASE);
-        w = __atomic_load_n(&word, __ATOMIC_ACQUIRE);
+    return n / parts * p + n % parts * p / parts;   /* n p / parts, rounded down */
+}
+
+/* Claims and runs chunks of generation g until none are left: thread id's
+ * own share first, then the others'. */
+static void run_share(uint64_t g, sq_range_fn fn, void *ctx, long n, long chunk, int parts,
+                      int id)
+{
+    for (int k = 0; k < parts; k++) {
+        int q = (id + k) % parts;
+        long hi = share_lo(n, parts, q + 1);
+        uint64_t w = __atomic_load_n(&share_word[q].w, __ATOMIC_ACQUIRE);
+        for (;;) {
+            if (gen_of(w) != g)
+                return;
+            long b = (long)(w & IDX_MASK);
+            if (b >= hi)
+                break;
+            /* no chunk smaller than chunk (>= min_each): the last takes the rest */
+            long e = hi - b < 2 * chunk ? hi : b + chunk;
+            if (!__atomic_compare_exchange_n(&share_word[q].w, &w, (g << IDX_BITS) | (uint64_t)e,
+                                             1, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+                continue;  /* w now holds the current word */
+            fn(ctx, b, e, id);
+            __atomic_fetch_add(&done_count, e - b, __ATOMIC_RELEASE);
+            w = __atomic_load_n(&share_word[q].w, __ATOMIC_ACQUIRE);
+        }
     }
 }
 
@@ -179,8 +203,9 @@ static void *worker(void *arg)
         sq_range_fn fn = job_fn;
         void *ctx = job_ctx;
         long n = job_n, chunk = job_chunk;
-        if (id < job_parts)
-            run_share(seen, fn, ctx, n, chunk, id);
+        int parts = job_parts;
+        if (id < parts)
+            run_share(seen, fn, ctx, n, chunk, parts, id);
     }
     return NULL;
 }
@@ -388,6 +413,9 @@ void sq_parallel_for_upto(long n, long min_each, int most_threads, sq_range_fn f
             __atomic_store_n(&done_count, 0, __ATOMIC_RELAXED);
             uint64_t g = (gen_of(__atomic_load_n(&word, __ATOMIC_RELAXED)) + 1)
                          & ((1ULL << (64 - IDX_BITS)) - 1);
+            for (int p = 0; p < parts; p++)
+                __atomic_store_n(&share_word[p].w, (g << IDX_BITS) | (uint64_t)share_lo(n, parts, p),
+                                 __ATOMIC_RELAXED);
             /* seq_cst store and load: a worker going to sleep either sees
              * the new word or is counted here (it counts itself, then
              * looks at the word) */
@@ -399,7 +427,7 @@ void sq_parallel_for_upto(long n, long min_each, int most_threads, sq_range_fn f
             }
             unsigned fp = sq_fp_fast();
             in_job = 1;
-            run_share(g, fn, ctx, n, job_chunk, 0);
+            run_share(g, fn, ctx, n, job_chunk, parts, 0);
             in_job = 0;
             sq_fp_restore(fp);
             /* the chunks others claimed: usually already done */

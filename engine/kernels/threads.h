@@ -19,8 +19,10 @@ int sq_pool_default(void);
 
 /* Runs fn(ctx, begin, end, tid) over [0, n) in chunks of at least
  * min_each indices (at most n / min_each threads take part) and returns
- * when all are done. Chunks go to whichever thread is free; tid in
- * [0, sq_pool_threads()) names the thread running it (0 = the caller), for
+ * when all are done. The range is cut into one share per thread taking
+ * part, thread p's share first going to thread p (the same part of every
+ * job, for its cache), what a busy thread leaves to whichever is free; tid
+ * in [0, sq_pool_threads()) names the thread running it (0 = the caller), for
  * per-thread scratch. Every chunk runs with flush-to-zero and
  * denormals-are-zero set. Called from inside a job's chunk, or while
  * another thread's job runs, it runs serially as fn(ctx, 0, n, 0); so does

@@ -579,7 +579,7 @@ echo "seqsh benchmark, $(date -u '+%Y-%m-%d %H:%M UTC'), $(uname -m) '$cpu', $nc
 echo "command: make bench (SEQSH=$seqsh_path sh scripts/bench/run.sh)"
 echo "seqsh: $seqsh_info"
 case $seqsh_info in *"AVX2 kernel on this AVX-512"*)
-XX
+    echo "NOTE: OpenBLAS runs an AVX2 kernel on this AVX-512 CPU (OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-?}): seqsh's GEMMs with B as stored (Dense forward, weight gradients) run on its own AVX-512 product, the others (input gradients) on that kernel" ;;
 esac
 [ -n "${OPENBLAS_CORETYPE:-}" ] && echo "OPENBLAS_CORETYPE=$OPENBLAS_CORETYPE (set for the whole run, seqsh and PyTorch)"
 if [ "$torch_ok" = 1 ]; then
