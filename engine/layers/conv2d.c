@@ -204,37 +204,25 @@ static void im2col(const conv2d_state *st, const float *x, long h, long w, long 
 typedef struct {
     sq_isa isa;
     const sq_conv_desc *d;
+    const float *u;              /* Winograd's transformed kernel, or NULL: direct */
     const float *in;
     float *out;
-    float *rowbufs;              /* one per thread, rowbuf floats each */
-    size_t rowbuf;
+    float *bufs;                 /* one per thread, buf floats each: row buffers or */
+    size_t buf;                  /* Winograd's work space */
 } conv_job;
 
-static void conv_rows_of(void *ctx, long img, long oy0, long oy1, int tid)
+/* Rows [r0, r1) of image img: output rows, or Winograd's rows of tiles. */
+static void conv_rows_of(void *ctx, long img, long r0, long r1, int tid)
 {
     const conv_job *j = ctx;
     const sq_conv_desc *d = j->d;
     size_t in_img = (size_t)(d->h * d->w * d->c), out_img = (size_t)(d->oh * d->ow * d->f);
-    sq_conv_rows(j->isa, d, j->in + (size_t)img * in_img, j->out + (size_t)img * out_img, oy0,
-                 oy1, j->rowbuf ? j->rowbufs + (size_t)tid * j->rowbuf : NULL);
-}
-
-typedef struct {
-    const sq_conv_desc *d;
-    const float *u;              /* the transformed kernel */
-    const float *in;
-    float *out;
-    float *works;                /* one per thread, work floats each */
-    size_t work;
-} wino_job;
-
-static void wino_rows_of(void *ctx, long img, long t0, long t1, int tid)
-{
-    const wino_job *j = ctx;
-    const sq_conv_desc *d = j->d;
-    size_t in_img = (size_t)(d->h * d->w * d->c), out_img = (size_t)(d->oh * d->ow * d->f);
-    sq_wino_rows(d, j->u, j->in + (size_t)img * in_img, j->out + (size_t)img * out_img, t0, t1,
-                 j->works + (size_t)tid * j->work);
+    const float *x = j->in + (size_t)img * in_img;
+    float *y = j->out + (size_t)img * out_img, *buf = j->buf ? j->bufs + (size_t)tid * j->buf : NULL;
+    if (j->u)
+        sq_wino_rows(d, j->u, x, y, r0, r1, buf);
+    else
+        sq_conv_rows(j->isa, d, x, y, r0, r1, buf);
 }
 
 /* Runs d over nb images, sharing rows (Winograd's rows of tiles) among at
@@ -247,13 +235,14 @@ static void run_conv(sq_isa isa, sq_conv_desc *d, long nb, const float *in, floa
     long min_rows = (long)(2e6 / row_flops) + 1;
     if (sq_wino_fits(isa, d)) {
         sq_wino_prepare(d, scratch);
-        wino_job job = { d, scratch, in, out, scratch + sq_wino_scratch(d), sq_wino_work(d) };
+        conv_job job = { isa, d, scratch, in, out, scratch + sq_wino_scratch(d),
+                         sq_wino_work(d) };
         sq_parallel_image_rows(nb, sq_wino_tile_rows(d), (min_rows + 1) / 2, nt, intr,
-                               wino_rows_of, &job);
+                               conv_rows_of, &job);
         return;
     }
     sq_conv_prepare(isa, d, scratch);
-    conv_job job = { isa, d, in, out, scratch + sq_conv_scratch(d->kh, d->kw, d->c),
+    conv_job job = { isa, d, NULL, in, out, scratch + sq_conv_scratch(d->kh, d->kw, d->c),
                      sq_conv_rowbuf(d) };
     sq_parallel_image_rows(nb, d->oh, min_rows, nt, intr, conv_rows_of, &job);
 }
