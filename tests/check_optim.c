@@ -276,12 +276,13 @@ static void run_vs_ref(const char *name, const char *opts, const refcfg *c)
     sq_optim_free(o);
 }
 
-/* A range long enough to be shared by two threads in blocks (100,005
- * weights: the last block partial), its values repeating the reference's
- * five: every weight must follow its reference element, step by step. */
+/* A range long enough to be shared by two threads in blocks (300,005
+ * weights, above APPLY_PARALLEL's 262,144: the last block partial), its
+ * values repeating the reference's five: every weight must follow its
+ * reference element, step by step. */
 static void run_long_vs_ref(const char *name, const char *opts, const refcfg *c)
 {
-    enum { NL = 5 * 20001 };
+    enum { NL = 5 * 60001 };
     sq_optim *o = mk(name, opts, NL);
     ref r;
     float *w = malloc(NL * sizeof *w), *gf = malloc(NL * sizeof *gf);

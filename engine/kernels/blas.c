@@ -45,9 +45,13 @@ typedef struct {
     int part;          /* rows (columns) per part */
 } gemm_job;
 
-/* Below this many flops one thread does it all: ~10 us of work, against a
- * parallel region's ~1 us (the pool's workers spin between jobs). */
-#define GEMM_PARALLEL_FLOPS 1e6
+/* Below this many flops one thread does it all: ~50 us of work. A parallel
+ * region costs ~1 us while the pool's workers spin, but splitting a small
+ * GEMM also splits the data it shares with the jobs before and after it
+ * (an optimizer's step over the same weights) across the cores' caches: on
+ * the Zen 5 machine of docs/speed.md, W2's 6.4 MFLOP GEMMs at batch 32 on
+ * two threads made the epoch 15-35% slower than on one. */
+#define GEMM_PARALLEL_FLOPS 1e7
 /* From this many, each thread takes several parts, so that a thread the
  * system delays leaves some of its share to the others. */
 #define GEMM_MANY_FLOPS 4e7

@@ -353,7 +353,9 @@ static void apply_range(sq_optim *o, float *params, const float *g, size_t off, 
  * element by element, so the blocks are independent (the same values as
  * one loop). */
 #define APPLY_BLOCK 8192           /* weights per block */
-#define APPLY_PARALLEL 32768       /* fewer run on one thread: ~10 us */
+#define APPLY_PARALLEL 262144      /* fewer run on one thread: ~50 us for Adam
+                                      * (W2's 101,770 weights ran slower shared: see
+                                      * GEMM_PARALLEL_FLOPS in blas.c) */
 
 typedef struct {
     sq_optim *o;
