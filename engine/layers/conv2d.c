@@ -473,6 +473,29 @@ static void colsum_add(const float *a, size_t rows, long n, float *acc)
             acc[j] += a[r * (size_t)n + (size_t)j];
 }
 
+/* dst[0, n) = the sum of the partials thread t left at base + t * stride,
+ * for the threads with used[t] (0 when none did); dst may be one of them. */
+static void sum_partials(float *dst, const float *base, size_t stride, size_t n,
+                         const int *used, int nt)
+{
+    int first = 1;
+    for (int t = 0; t < nt; t++) {
+        if (!used[t])
+            continue;
+        const float *p = base + (size_t)t * stride;
+        if (first) {
+            if (p != dst)
+                memcpy(dst, p, n * sizeof *dst);
+            first = 0;
+            continue;
+        }
+        for (size_t i = 0; i < n; i++)
+            dst[i] += p[i];
+    }
+    if (first)
+        memset(dst, 0, n * sizeof *dst);   /* an empty batch */
+}
+
 typedef struct {
     const conv2d_state *st;
     const sq_bwd *b;
@@ -571,10 +594,10 @@ static void backward_dw_direct(const conv2d_state *st, const sq_bwd *b, float *s
     sq_conv_desc d = describe(st, is, NULL);
     long kdim = d.kh * d.kw * d.c, nf = st->filters;
     size_t nk = (size_t)(kdim * nf), nw = nk + (st->use_bias ? (size_t)nf : 0);
-    memset(b->dw, 0, nw * sizeof *b->dw);
     dw_job j = { &d, b, sq_conv_dw_block(&d), is->d[0] * d.oh, scratch, { 0 } };
     long blocks = (kdim + j.block - 1) / j.block;
     if (blocks >= 2 * nt || nt < 2) {
+        memset(b->dw, 0, nw * sizeof *b->dw);
         /* shares of at least ~2 MFLOP */
         double per = 2.0 * (double)j.block * (double)nf * (double)(j.orows * d.ow) + 1;
         sq_parallel_for(blocks, (long)(2e6 / per) + 1, dw_blocks, &j);
@@ -584,10 +607,7 @@ static void backward_dw_direct(const conv2d_state *st, const sq_bwd *b, float *s
     }
     double per = 2.0 * (double)nk * (double)d.ow + 1;
     sq_parallel_for_upto(j.orows, (long)(2e6 / per) + 1, nt, dw_outrows, &j);
-    for (int t = 0; t < nt; t++)
-        if (j.used[t])
-            for (size_t i = 0; i < nw; i++)
-                b->dw[i] += scratch[(size_t)t * (nk + (size_t)nf) + i];
+    sum_partials(b->dw, scratch, nk + (size_t)nf, nw, j.used, nt);
 }
 
 typedef struct {
@@ -618,27 +638,12 @@ static void backward_dw_wino(const conv2d_state *st, const sq_bwd *b, float *scr
     long nb = is->d[0];
     size_t np = sq_wino_dw_partial(&d);
     wino_dw_job j = { &d, b, scratch, wino_dw_region(st, is), { 0 } };
-    /* shares of at least ~2 MFLOP */
-    double per = 32.0 * (double)(sq_wino_tile_rows(&d) * ((d.ow + 1) / 2)) * (double)(d.c * d.f) + 1;
+    /* shares of at least ~2 MFLOP: 16 products per 2x2 outputs, 2 flops each */
+    double per = 8.0 * (double)(d.oh * d.ow) * (double)(d.c * d.f) + 1;
     sq_parallel_for_upto(nb, (long)(2e6 / per) + 1, nt, wino_dw_images, &j);
-    float *sum = NULL;
-    for (int t = 0; t < nt; t++) {
-        if (!j.used[t])
-            continue;
-        float *part = scratch + (size_t)t * j.region;
-        if (!sum) {
-            sum = part;
-            continue;
-        }
-        for (size_t i = 0; i < np; i++)
-            sum[i] += part[i];
-    }
-    if (!sum) {
-        /* an empty batch */
-        sum = scratch;
-        memset(sum, 0, np * sizeof *sum);
-    }
-    sq_wino_dw_finish(&d, sum, b->dw, st->use_bias ? b->dw + 9 * d.c * d.f : NULL);
+    /* the sums into thread 0's region */
+    sum_partials(scratch, scratch, j.region, np, j.used, nt);
+    sq_wino_dw_finish(&d, scratch, b->dw, st->use_bias ? b->dw + 9 * d.c * d.f : NULL);
 }
 
 /* din by the direct kernels. */
@@ -725,34 +730,10 @@ static void backward(const sq_layer *l, const sq_bwd *b)
     }
     if (!b->dw)
         return;
-    /* the partials add up to dK and dbias */
-    size_t nw = (size_t)(kdim * nf);
-    float *db = st->use_bias ? b->dw + nw : NULL;
-    int first = 1;
-    for (int t = 0; t < nt; t++) {
-        if (!j->used[t])
-            continue;
-        const float *pdw = b->scratch + (size_t)t * region + (size_t)room * npix * (size_t)kdim;
-        const float *pdb = pdw + nw;
-        if (first) {
-            memcpy(b->dw, pdw, nw * sizeof *pdw);
-            if (db)
-                memcpy(db, pdb, (size_t)nf * sizeof *pdb);
-            first = 0;
-            continue;
-        }
-        for (size_t i = 0; i < nw; i++)
-            b->dw[i] += pdw[i];
-        if (db)
-            for (long f = 0; f < nf; f++)
-                db[f] += pdb[f];
-    }
-    if (first) {
-        /* an empty batch */
-        memset(b->dw, 0, nw * sizeof *b->dw);
-        if (db)
-            memset(db, 0, (size_t)nf * sizeof *db);
-    }
+    /* the partials add up to dK and dbias (pdb follows pdw in each region,
+     * as the bias follows the kernel in dw) */
+    sum_partials(b->dw, b->scratch + (size_t)room * npix * (size_t)kdim, region,
+                 (size_t)(kdim * nf) + (st->use_bias ? (size_t)nf : 0), j->used, nt);
 }
 
 static void explain(const sq_layer *l, const sq_shape *in, const sq_shape *out, sbuf *b)
