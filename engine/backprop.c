@@ -205,7 +205,8 @@ static void backward(sq_model *m, sq_train_ws *ws, const float *x, const float *
     for (int i = n - 1; i >= lowest; i--) {
         const sq_layer *l = m->layers[i];
         const sq_shape *os = &ws->shb[i + 1];
-        int skip_act = (logits && i == n - 1) || relu_applied;
+        /* the loss's gradient is with respect to the logits already */
+        int skip_act = logits && i == n - 1;
         if (l->activity.l1 != 0 || l->activity.l2 != 0) {
             /* the activity penalty's gradient, with respect to the output
              * after the activation; through it when the loss's gradient is
@@ -223,7 +224,7 @@ static void backward(sq_model *m, sq_train_ws *ws, const float *x, const float *
                 sq_regularizer_add_grad(&l->activity, ws->y[i], ws->g[cur], cnt, scale);
             }
         }
-        if (l->act && !skip_act)
+        if (l->act && !skip_act && !relu_applied)
             sq_activation_backward(l->act, ws->z[i], ws->y[i], ws->g[cur],
                                    sq_shape_count(os), os->d[os->rank - 1]);
         int trains = l->trainable && l->param_count > 0;
