@@ -7,6 +7,7 @@
  * A^T, by column. The K dimension is cut into blocks so the panel stays
  * in cache, the later blocks adding to C. */
 #include <stddef.h>
+#include <string.h>
 #include "kernels/gemm_z.h"
 
 #if (defined(__x86_64__) || defined(__i386__)) && defined(__GNUC__)
@@ -92,7 +93,13 @@ static const int mm_nt[4] = { NT1, NT2, NT3, NT4 };
 void sq_gemm_z(int ta, int acc, long m, long n, long k, const float *a, long lda,
                const float *b, long ldb, float *c, long ldc)
 {
-    for (long k0 = 0; k0 < k || (k0 == 0 && !acc); k0 += GZ_KBLOCK) {
+    if (k == 0) {
+        /* no products: C = 0, or C as it is */
+        for (long r = 0; r < m && !acc; r++)
+            memset(c + r * ldc, 0, (size_t)n * sizeof *c);
+        return;
+    }
+    for (long k0 = 0; k0 < k; k0 += GZ_KBLOCK) {
         long kb = k - k0 < GZ_KBLOCK ? k - k0 : GZ_KBLOCK;
         int add = acc || k0 > 0;
         const float *ak = ta ? a + k0 * lda : a + k0, *bk = b + k0 * ldb;
@@ -109,8 +116,6 @@ void sq_gemm_z(int ta, int acc, long m, long n, long k, const float *a, long lda
                               kb, add, ml);
             }
         }
-        if (kb == 0)
-            break;
     }
 }
 
