@@ -44,9 +44,22 @@ int sq_wino_fits(sq_isa isa, const sq_conv_desc *d)
 #endif
 }
 
-size_t sq_wino_scratch(const sq_conv_desc *d)
+/* 2x2 tiles per row of output */
+static long tile_cols(const sq_conv_desc *d)
+{
+    return (d->ow + 1) / 2;
+}
+
+/* U[16][c][f'] and f' more values: the transformed kernel and its bias, or
+ * the kernel gradient's transformed sums and the bias gradient's */
+static size_t transformed_size(const sq_conv_desc *d)
 {
     return (size_t)(16 * d->c + 1) * (size_t)fpad(d->f);
+}
+
+size_t sq_wino_scratch(const sq_conv_desc *d)
+{
+    return transformed_size(d);
 }
 
 /* Tiles per chunk: V and M of a chunk in about 256 KB (L2), at least two
@@ -61,7 +74,7 @@ size_t sq_wino_work(const sq_conv_desc *d)
 {
     /* V and M of a chunk, a strip of four padded input rows */
     return (size_t)(16 * chunk_tiles(d)) * (size_t)(d->c + fpad(d->f))
-           + (size_t)(4 * ((d->ow + 1) / 2 * 2 + 2) * d->c);
+           + (size_t)(4 * (2 * tile_cols(d) + 2) * d->c);
 }
 
 long sq_wino_tile_rows(const sq_conv_desc *d)
@@ -133,7 +146,7 @@ static void prepare_range(void *ctx, long c0, long c1, int tid)
 static const float *patch_rows(const sq_conv_desc *d, const float *x, long ty, float *strip,
                                long *ld)
 {
-    long c = d->c, h = d->h, w = d->w, tx = (d->ow + 1) / 2, wp = 2 * tx + 2;
+    long c = d->c, h = d->h, w = d->w, tx = tile_cols(d), wp = 2 * tx + 2;
     long iy0 = 2 * ty - d->pt;
     if (iy0 >= 0 && iy0 + 4 <= h && d->pl == 0 && wp <= w) {
         *ld = w * c;
@@ -201,7 +214,7 @@ static TGT512 void input_z(const sq_conv_desc *d, const float *p, long ld, long 
 static TGT512 void inputs_z(const sq_conv_desc *d, const float *x, long a, long n, float *v,
                             float *strip)
 {
-    long tx = (d->ow + 1) / 2;
+    long tx = tile_cols(d);
     for (long t = a; t < a + n;) {
         long ty = t / tx, tc0 = t % tx;
         long tc1 = tx < tc0 + (a + n - t) ? tx : tc0 + (a + n - t), ld;
@@ -215,7 +228,7 @@ static TGT512 void inputs_z(const sq_conv_desc *d, const float *x, long a, long 
 static TGT512 void output_z(const sq_conv_desc *d, const float *mm, const float *bias, long a,
                             long n, float *y)
 {
-    long f = d->f, fp = fpad(f), tx = (d->ow + 1) / 2;
+    long f = d->f, fp = fpad(f), tx = tile_cols(d);
     size_t pos = (size_t)(n * fp);
     __m512 zero = _mm512_setzero_ps();
     for (long t = 0; t < n; t++) {
@@ -274,7 +287,7 @@ static void products_z(const float *v, const float *u, float *m, long rows, long
 static TGT512 void dy_z(const sq_conv_desc *d, const float *dy, long a, long n, float *wt,
                         float *bias)
 {
-    long f = d->f, fp = fpad(f), tx = (d->ow + 1) / 2;
+    long f = d->f, fp = fpad(f), tx = tile_cols(d);
     size_t pos = (size_t)(n * fp);
     __m512 half = _mm512_set1_ps(0.5f), zero = _mm512_setzero_ps();
     for (long t = 0; t < n; t++) {
@@ -373,7 +386,7 @@ void sq_wino_rows(const sq_conv_desc *d, const float *u, const float *x, float *
                   long t1, float *work)
 {
 #ifdef WG_X86
-    long tx = (d->ow + 1) / 2, chunk = chunk_tiles(d);
+    long tx = tile_cols(d), chunk = chunk_tiles(d);
     float *v = work, *m = v + (size_t)(16 * chunk * d->c);
     float *strip = m + (size_t)(16 * chunk * fpad(d->f));
     const float *bias = u + 16 * d->c * fpad(d->f);
@@ -396,14 +409,14 @@ void sq_wino_rows(const sq_conv_desc *d, const float *u, const float *x, float *
 
 size_t sq_wino_dw_partial(const sq_conv_desc *d)
 {
-    return (size_t)(16 * d->c + 1) * (size_t)fpad(d->f);
+    return transformed_size(d);
 }
 
 void sq_wino_dw_images(const sq_conv_desc *d, const float *x, const float *dy, long b0, long b1,
                        float *part, float *work)
 {
 #ifdef WG_X86
-    long tiles = sq_wino_tile_rows(d) * ((d->ow + 1) / 2), chunk = chunk_tiles(d);
+    long tiles = sq_wino_tile_rows(d) * tile_cols(d), chunk = chunk_tiles(d);
     long c = d->c, fp = fpad(d->f);
     size_t in_img = (size_t)(d->h * d->w * c), out_img = (size_t)(d->oh * d->ow * d->f);
     float *v = work, *wt = v + (size_t)(16 * chunk * c), *strip = wt + (size_t)(16 * chunk * fp);
