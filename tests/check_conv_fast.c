@@ -763,6 +763,21 @@ START_TEST(test_pool_backward)
                                  "expected %.9g (tolerance %.3g)", _i / 2, max ? "max" : "avg",
                                  sq_isa_name((sq_isa)isa), th, i, (double)dx[i], want[i], tol);
             }
+            if (!max)
+                continue;
+            /* x as relu's output (0 to 3): with relu_din, nothing reaches a cell
+             * that is not positive (a window whose maximum is 0 sends none) */
+            for (size_t i = 0; i < nx; i++)
+                dx[i] = NAN;
+            bw.relu_din = 1;
+            l->kind->backward(l, &bw);
+            for (size_t i = 0; i < nx; i++) {
+                double w = x[i] > 0 ? want[i] : 0, tol = (terms[i] + 2) * 0x1p-24 * mag[i];
+                if (!(fabs(dx[i] - w) <= tol))
+                    ck_abort_msg("pool case %d, relu below, %s, %d threads: element %zu: got "
+                                 "%.9g, expected %.9g", _i / 2, sq_isa_name((sq_isa)isa), th, i,
+                                 (double)dx[i], w);
+            }
         }
     }
     sq_isa_set_active(saved);
