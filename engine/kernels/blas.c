@@ -59,10 +59,11 @@ typedef struct {
 
 /* GEMMs with B as stored (and alpha 1, beta 0 or 1) run on the engine's
  * own AVX-512 product (gemm_z.c) when the layers use AVX-512: on the Zen 5
- * machine of docs/speed.md it runs W2's training GEMMs at 1.5-2.4x
- * OpenBLAS 0.3.21's AVX2 (Haswell) kernel and 1.1-1.8x its AVX-512
- * (Cooperlake) one, and 1024^3 at 1.2x; SEQSH_ISA=avx2 or c leaves them
- * all to OpenBLAS. */
+ * machine of docs/speed.md it runs W2's training GEMMs at 1.8-2.1x
+ * OpenBLAS 0.3.21's AVX2 (Haswell) kernel, and those that carry the work
+ * at 1.1-1.5x its AVX-512 (Cooperlake) one (the 10-column ones at
+ * 0.8-1.2x), and 1024^3 at 1.2x; SEQSH_ISA=avx2 or c leaves them all to
+ * OpenBLAS. */
 static int own_kernel(void)
 {
     return sq_isa_active() == SQ_ISA_AVX512;
