@@ -1,17 +1,24 @@
-/* winograd.c - 3x3 convolutions with unit strides by Winograd's F(2x2, 3x3)
+/* winograd.c - 3x3 convolutions with unit strides by Winograd's F(4x4, 3x3)
  * (Lavin and Gray, "Fast Algorithms for Convolutional Neural Networks",
- * 2016). For each 2x2 block of outputs (a tile) and its 4x4 input patch d,
- * and each 3x3 kernel g,
+ * 2016; interpolation points 0, 1, -1, 2, -2 and infinity). For each 4x4
+ * block of outputs (a tile), its 6x6 input patch d, and each 3x3 kernel g,
  *     Y = A^T [ (G g G^T) (.) (B^T d B) ] A
  * with (.) the product position by position, summed over the channels:
- *     B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1]
- *     G   = [1 0 0; 1/2 1/2 1/2; 1/2 -1/2 1/2; 0 0 1]
- *     A^T = [1 1 1 0; 0 1 -1 -1].
- * Tiles are done in chunks: the patches of a chunk are transformed into
- * V[16][tiles][C] (channels-last, each patch value a vector of channels),
- * then for each of the 16 positions M = V . U (tiles x C times C x F) by a
+ *     B^T = [4  0 -5  0 1 0;  0 -4 -4  1 1 0;  0 4 -4 -1 1 0;
+ *            0 -2 -1  2 1 0;  0  2 -1 -2 1 0;  0 4  0 -5 0 1]
+ *     G   = [1/4 0 0; -1/6 -1/6 -1/6; -1/6 1/6 -1/6;
+ *            1/24 1/12 1/6; 1/24 -1/12 1/6; 0 0 1]
+ *     A^T = [1 1 1 1 1 0; 0 1 -1 2 -2 0; 0 1 1 4 4 0; 0 1 -1 8 -8 1].
+ * 36 products per channel and filter give 16 outputs (144 directly).
+ * The same matrices give the kernel gradient (the bilinear form read the
+ * other way): dK = G^T [ (A dY A^T) (.) (B^T d B) ] G.
+ * The tiles of a batch are numbered image by image, row by row, and done in
+ * chunks that may span images: the patches of a chunk are transformed into
+ * V[36][tiles][C] (channels-last, each patch value a vector of channels;
+ * cells outside the image are zeros, read through masks, never copied),
+ * then for each of the 36 positions M = V . U (tiles x C times C x F) by a
  * register-blocked kernel, then M transformed back with bias and relu
- * fused into the store. The kernel's transform U[16][C][F'] (F' = F
+ * fused into the store. The kernel's transform U[36][C][F'] (F' = F
  * rounded up to 16, zero filters) is made once per forward. */
 #include <string.h>
 #include "kernels/gemm_z.h"
@@ -26,6 +33,7 @@
 /* Below these, the transforms cost more than the products they save. */
 #define WG_MIN_C 16
 #define WG_MIN_F 16
+#define NPOS 36          /* positions of a transformed 6x6 patch */
 
 static long fpad(long f)
 {
@@ -44,17 +52,31 @@ int sq_wino_fits(sq_isa isa, const sq_conv_desc *d)
 #endif
 }
 
-/* 2x2 tiles per row of output */
+/* 4x4 tiles per row of output, per image */
 static long tile_cols(const sq_conv_desc *d)
 {
-    return (d->ow + 1) / 2;
+    return (d->ow + 3) / 4;
 }
 
-/* U[16][c][f'] and f' more values: the transformed kernel and its bias, or
+long sq_wino_tiles(const sq_conv_desc *d)
+{
+    return (d->oh + 3) / 4 * tile_cols(d);
+}
+
+/* The floats between positions of a transformed array of rows x cols per
+ * position: a cache line more than its values, so that the 36 positions of
+ * one value (read or written together) do not fall into one set of the L1
+ * cache when rows x cols floats are a multiple of 4 KB. */
+static size_t stride_of(long rows, long cols)
+{
+    return (size_t)(rows * cols) + 16;
+}
+
+/* U[36][c][f'] and f' more values: the transformed kernel and its bias, or
  * the kernel gradient's transformed sums and the bias gradient's */
 static size_t transformed_size(const sq_conv_desc *d)
 {
-    return (size_t)(16 * d->c + 1) * (size_t)fpad(d->f);
+    return NPOS * stride_of(d->c, fpad(d->f)) + (size_t)fpad(d->f);
 }
 
 size_t sq_wino_scratch(const sq_conv_desc *d)
@@ -62,24 +84,23 @@ size_t sq_wino_scratch(const sq_conv_desc *d)
     return transformed_size(d);
 }
 
-/* Tiles per chunk: V and M of a chunk in about 256 KB (L2), at least two
+/* Tiles per chunk: V and M of a chunk in about 288 KB (L2), at least two
  * blocks of the product kernel. */
 static long chunk_tiles(const sq_conv_desc *d)
 {
-    long t = 4096 / (d->c + fpad(d->f));
+    long t = 2048 / (d->c + fpad(d->f));
     return t < 12 ? 12 : t;
+}
+
+long sq_wino_chunk(const sq_conv_desc *d)
+{
+    return chunk_tiles(d);
 }
 
 size_t sq_wino_work(const sq_conv_desc *d)
 {
-    /* V and M of a chunk, a strip of four padded input rows */
-    return (size_t)(16 * chunk_tiles(d)) * (size_t)(d->c + fpad(d->f))
-           + (size_t)(4 * (2 * tile_cols(d) + 2) * d->c);
-}
-
-long sq_wino_tile_rows(const sq_conv_desc *d)
-{
-    return (d->oh + 1) / 2;
+    /* V and M of a chunk */
+    return NPOS * (stride_of(chunk_tiles(d), d->c) + stride_of(chunk_tiles(d), fpad(d->f)));
 }
 
 #ifdef WG_X86
@@ -88,7 +109,78 @@ long sq_wino_tile_rows(const sq_conv_desc *d)
 
 static TGT512 __mmask16 lanes(long n)
 {
-    return n >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << n) - 1);
+    return n >= 16 ? (__mmask16)0xffff : n > 0 ? (__mmask16)((1u << n) - 1) : 0;
+}
+
+/* G g: three values (a column or a row of a kernel) to six. */
+static TGT512 inline void g_of(__m512 g0, __m512 g1, __m512 g2, __m512 t[6])
+{
+    __m512 outer = _mm512_add_ps(g0, g2);
+    __m512 sixth = _mm512_set1_ps(1.0f / 6.0f);
+    t[0] = _mm512_mul_ps(_mm512_set1_ps(0.25f), g0);
+    t[1] = _mm512_mul_ps(_mm512_set1_ps(-1.0f / 6.0f), _mm512_add_ps(outer, g1));
+    t[2] = _mm512_mul_ps(_mm512_set1_ps(-1.0f / 6.0f), _mm512_sub_ps(outer, g1));
+    /* g0/24 + g2/6 and g1/12 */
+    __m512 e = _mm512_fmadd_ps(_mm512_set1_ps(1.0f / 24.0f), g0, _mm512_mul_ps(sixth, g2));
+    __m512 o = _mm512_mul_ps(_mm512_set1_ps(1.0f / 12.0f), g1);
+    t[3] = _mm512_add_ps(e, o);
+    t[4] = _mm512_sub_ps(e, o);
+    t[5] = g2;
+}
+
+/* B^T d: six values of a patch to six. */
+static TGT512 inline void bt_of(const __m512 s[6], __m512 t[6])
+{
+    __m512 four = _mm512_set1_ps(4.0f), five = _mm512_set1_ps(5.0f);
+    __m512 a = _mm512_fnmadd_ps(four, s[2], s[4]);          /* d4 - 4 d2 */
+    __m512 b = _mm512_fnmadd_ps(four, s[1], s[3]);          /* d3 - 4 d1 */
+    __m512 c = _mm512_sub_ps(s[4], s[2]);
+    __m512 e = _mm512_add_ps(_mm512_sub_ps(s[3], s[1]), _mm512_sub_ps(s[3], s[1]));
+    t[0] = _mm512_fmadd_ps(four, s[0], _mm512_fnmadd_ps(five, s[2], s[4]));
+    t[1] = _mm512_add_ps(a, b);
+    t[2] = _mm512_sub_ps(a, b);
+    t[3] = _mm512_add_ps(c, e);
+    t[4] = _mm512_sub_ps(c, e);
+    t[5] = _mm512_fmadd_ps(four, s[1], _mm512_fnmadd_ps(five, s[3], s[5]));
+}
+
+/* A^T m: six values to four. */
+static TGT512 inline void at_of(const __m512 m[6], __m512 y[4])
+{
+    __m512 s12 = _mm512_add_ps(m[1], m[2]), d12 = _mm512_sub_ps(m[1], m[2]);
+    __m512 s34 = _mm512_add_ps(m[3], m[4]), d34 = _mm512_sub_ps(m[3], m[4]);
+    y[0] = _mm512_add_ps(_mm512_add_ps(m[0], s12), s34);
+    y[1] = _mm512_fmadd_ps(_mm512_set1_ps(2.0f), d34, d12);
+    y[2] = _mm512_fmadd_ps(_mm512_set1_ps(4.0f), s34, s12);
+    y[3] = _mm512_add_ps(_mm512_fmadd_ps(_mm512_set1_ps(8.0f), d34, d12), m[5]);
+}
+
+/* A g: four values (of an output gradient tile) to six. */
+static TGT512 inline void a_of(const __m512 g[4], __m512 t[6])
+{
+    __m512 e = _mm512_add_ps(g[0], g[2]), o = _mm512_add_ps(g[1], g[3]);
+    __m512 e4 = _mm512_fmadd_ps(_mm512_set1_ps(4.0f), g[2], g[0]);
+    __m512 o8 = _mm512_fmadd_ps(_mm512_set1_ps(8.0f), g[3], _mm512_add_ps(g[1], g[1]));
+    t[0] = g[0];
+    t[1] = _mm512_add_ps(e, o);
+    t[2] = _mm512_sub_ps(e, o);
+    t[3] = _mm512_add_ps(e4, o8);
+    t[4] = _mm512_sub_ps(e4, o8);
+    t[5] = g[3];
+}
+
+/* G^T m: six values to three. */
+static TGT512 inline void gt_of(const __m512 m[6], __m512 k[3])
+{
+    __m512 s12 = _mm512_add_ps(m[1], m[2]), d12 = _mm512_sub_ps(m[1], m[2]);
+    __m512 s34 = _mm512_add_ps(m[3], m[4]), d34 = _mm512_sub_ps(m[3], m[4]);
+    __m512 sixth = _mm512_set1_ps(1.0f / 6.0f);
+    k[0] = _mm512_fmadd_ps(_mm512_set1_ps(0.25f), m[0],
+                           _mm512_fmadd_ps(_mm512_set1_ps(1.0f / 24.0f), s34,
+                                           _mm512_mul_ps(_mm512_set1_ps(-1.0f / 6.0f), s12)));
+    k[1] = _mm512_fmadd_ps(_mm512_set1_ps(1.0f / 12.0f), d34,
+                           _mm512_mul_ps(_mm512_set1_ps(-1.0f / 6.0f), d12));
+    k[2] = _mm512_fmadd_ps(sixth, _mm512_sub_ps(s34, s12), m[5]);
 }
 
 /* U = G g G^T for channels [c0, c1) and each vector of filters (zeros
@@ -96,11 +188,11 @@ static TGT512 __mmask16 lanes(long n)
 static TGT512 void prepare_z(const sq_conv_desc *d, float *u, long c0, long c1)
 {
     long c = d->c, f = d->f, fp = fpad(f);
-    __m512 half = _mm512_set1_ps(0.5f);
+    size_t pos = stride_of(c, fp);
     for (long ci = c0; ci < c1; ci++)
         for (long q = 0; q < fp; q += 16) {
             __mmask16 m = lanes(f - q);
-            __m512 g[3][3], t[4][3];
+            __m512 g[3][3], t[6][3];
 #pragma GCC unroll 3
             for (int ky = 0; ky < 3; ky++)
 #pragma GCC unroll 3
@@ -108,21 +200,20 @@ static TGT512 void prepare_z(const sq_conv_desc *d, float *u, long c0, long c1)
                     g[ky][kx] = _mm512_maskz_loadu_ps(m, d->kernel + ((ky * 3 + kx) * c + ci) * f + q);
 #pragma GCC unroll 3
             for (int kx = 0; kx < 3; kx++) {
-                __m512 outer = _mm512_add_ps(g[0][kx], g[2][kx]);
-                t[0][kx] = g[0][kx];
-                t[1][kx] = _mm512_mul_ps(half, _mm512_add_ps(outer, g[1][kx]));
-                t[2][kx] = _mm512_mul_ps(half, _mm512_sub_ps(outer, g[1][kx]));
-                t[3][kx] = g[2][kx];
+                __m512 col[6];
+                g_of(g[0][kx], g[1][kx], g[2][kx], col);
+#pragma GCC unroll 6
+                for (int i = 0; i < 6; i++)
+                    t[i][kx] = col[i];
             }
-#pragma GCC unroll 4
-            for (int i = 0; i < 4; i++) {
-                __m512 outer = _mm512_add_ps(t[i][0], t[i][2]);
-                float *o = u + ((4 * i) * c + ci) * fp + q;
-                size_t pos = (size_t)(c * fp);
-                _mm512_storeu_ps(o, t[i][0]);
-                _mm512_storeu_ps(o + pos, _mm512_mul_ps(half, _mm512_add_ps(outer, t[i][1])));
-                _mm512_storeu_ps(o + 2 * pos, _mm512_mul_ps(half, _mm512_sub_ps(outer, t[i][1])));
-                _mm512_storeu_ps(o + 3 * pos, t[i][2]);
+#pragma GCC unroll 6
+            for (int i = 0; i < 6; i++) {
+                __m512 row[6];
+                g_of(t[i][0], t[i][1], t[i][2], row);
+                float *o = u + (size_t)(6 * i) * pos + (size_t)(ci * fp + q);
+#pragma GCC unroll 6
+                for (int j = 0; j < 6; j++)
+                    _mm512_storeu_ps(o + (size_t)j * pos, row[j]);
             }
         }
 }
@@ -139,224 +230,216 @@ static void prepare_range(void *ctx, long c0, long c1, int tid)
     prepare_z(j->d, j->u, c0, c1);
 }
 
-/* Tile row ty's four input rows, with the padding: a pointer to where its
- * first tile's patch starts and the floats between rows. Straight into x
- * when the patches of the row lie inside it, else a copy in strip (4 rows
- * of 2 tx + 2 pixels) with zeros for the padding. */
-static const float *patch_rows(const sq_conv_desc *d, const float *x, long ty, float *strip,
-                               long *ld)
+/* Where tile t of an image starts: its patch's first input row and col
+ * (before the padding: may be negative) and its output row and col. */
+typedef struct {
+    long iy, ix, oy, ox;
+} tile_at;
+
+static tile_at tile_of(const sq_conv_desc *d, long t)
 {
-    long c = d->c, h = d->h, w = d->w, tx = tile_cols(d), wp = 2 * tx + 2;
-    long iy0 = 2 * ty - d->pt;
-    if (iy0 >= 0 && iy0 + 4 <= h && d->pl == 0 && wp <= w) {
-        *ld = w * c;
-        return x + iy0 * w * c;
-    }
-    long lo = d->pl < wp ? d->pl : wp;                       /* padded cols before x */
-    long in = w < wp - lo ? w : wp - lo;                     /* cols of x copied */
-    for (long i = 0; i < 4; i++) {
-        float *row = strip + i * wp * c;
-        long iy = iy0 + i;
-        if (iy < 0 || iy >= h) {
-            memset(row, 0, (size_t)(wp * c) * sizeof *row);
-            continue;
-        }
-        memset(row, 0, (size_t)(lo * c) * sizeof *row);
-        memcpy(row + lo * c, x + iy * w * c, (size_t)(in * c) * sizeof *row);
-        memset(row + (lo + in) * c, 0, (size_t)((wp - lo - in) * c) * sizeof *row);
-    }
-    *ld = wp * c;
-    return strip;
+    long tx = tile_cols(d), ty = t / tx, tc = t % tx;
+    tile_at a = { 4 * ty - d->pt, 4 * tc - d->pl, 4 * ty, 4 * tc };
+    return a;
 }
 
-/* Tiles [tc0, tc1) of the tile row whose patches start at p (ld floats
- * between rows) into V[16][n][c] from tile column 0 of v. */
-static TGT512 void input_z(const sq_conv_desc *d, const float *p, long ld, long tc0, long tc1,
-                           long n, float *v)
+/* Tile t of image x into column col of V[36][n][c]: B^T d B, the cells
+ * outside the image read as zeros (masked loads; rows wholly outside are
+ * not read). */
+static TGT512 void input_z(const sq_conv_desc *d, const float *x, long t, float *v, long n,
+                           long col)
 {
-    long c = d->c;
-    size_t pos = (size_t)(n * c);    /* V floats between positions */
-    for (long tc = tc0; tc < tc1; tc++) {
-        const float *patch = p + 2 * tc * c;
-        float *out = v + (tc - tc0) * c;
-        for (long q = 0; q < c; q += 16) {
-            __mmask16 m = lanes(c - q);
-            __m512 s[4][4];
-#pragma GCC unroll 4
-            for (int i = 0; i < 4; i++)
-#pragma GCC unroll 4
-                for (int j = 0; j < 4; j++)
-                    s[i][j] = _mm512_maskz_loadu_ps(m, patch + i * ld + j * c + q);
-            /* B^T d: rows */
-            __m512 r[4][4];
-#pragma GCC unroll 4
-            for (int j = 0; j < 4; j++) {
-                r[0][j] = _mm512_sub_ps(s[0][j], s[2][j]);
-                r[1][j] = _mm512_add_ps(s[1][j], s[2][j]);
-                r[2][j] = _mm512_sub_ps(s[2][j], s[1][j]);
-                r[3][j] = _mm512_sub_ps(s[1][j], s[3][j]);
+    long c = d->c, h = d->h, w = d->w;
+    size_t pos = stride_of(n, c);    /* V floats between positions */
+    tile_at a = tile_of(d, t);
+    __mmask16 colm[6];
+    long coff[6];
+    const float *row[6];
+    for (int j = 0; j < 6; j++) {
+        int in = a.ix + j >= 0 && a.ix + j < w;
+        colm[j] = in ? (__mmask16)0xffff : 0;
+        coff[j] = in ? (a.ix + j) * c : 0;
+    }
+    for (int i = 0; i < 6; i++)
+        row[i] = a.iy + i >= 0 && a.iy + i < h ? x + (a.iy + i) * w * c : NULL;
+    float *out = v + col * c;
+    for (long q = 0; q < c; q += 16) {
+        __mmask16 m = lanes(c - q);
+        __m512 r[6][6];   /* d B, a row of the patch at a time */
+#pragma GCC unroll 6
+        for (int i = 0; i < 6; i++) {
+            if (!row[i]) {
+#pragma GCC unroll 6
+                for (int j = 0; j < 6; j++)
+                    r[i][j] = _mm512_setzero_ps();
+                continue;
             }
-            /* (B^T d) B: cols */
-#pragma GCC unroll 4
-            for (int i = 0; i < 4; i++) {
-                float *o = out + (size_t)(4 * i) * pos + q;
-                _mm512_mask_storeu_ps(o, m, _mm512_sub_ps(r[i][0], r[i][2]));
-                _mm512_mask_storeu_ps(o + pos, m, _mm512_add_ps(r[i][1], r[i][2]));
-                _mm512_mask_storeu_ps(o + 2 * pos, m, _mm512_sub_ps(r[i][2], r[i][1]));
-                _mm512_mask_storeu_ps(o + 3 * pos, m, _mm512_sub_ps(r[i][1], r[i][3]));
-            }
+            __m512 s6[6];
+#pragma GCC unroll 6
+            for (int j = 0; j < 6; j++)
+                s6[j] = _mm512_maskz_loadu_ps(m & colm[j], row[i] + coff[j] + q);
+            bt_of(s6, r[i]);
+        }
+        /* B^T (d B): a column at a time */
+#pragma GCC unroll 6
+        for (int j = 0; j < 6; j++) {
+            __m512 in[6], t6[6];
+#pragma GCC unroll 6
+            for (int i = 0; i < 6; i++)
+                in[i] = r[i][j];
+            bt_of(in, t6);
+#pragma GCC unroll 6
+            for (int i = 0; i < 6; i++)
+                _mm512_mask_storeu_ps(out + (size_t)(6 * i + j) * pos + q, m, t6[i]);
         }
     }
 }
 
-/* Tiles [a, a + n) of the image into V[16][n][c], a row of tiles at a time
- * (strip: room for patch_rows). */
-static TGT512 void inputs_z(const sq_conv_desc *d, const float *x, long a, long n, float *v,
-                            float *strip)
+/* Tiles [a, a + n) of the batch (numbered image by image) into
+ * V[36][n][c]. */
+static TGT512 void inputs_z(const sq_conv_desc *d, const float *x, long a, long n, float *v)
 {
-    long tx = tile_cols(d);
-    for (long t = a; t < a + n;) {
-        long ty = t / tx, tc0 = t % tx;
-        long tc1 = tx < tc0 + (a + n - t) ? tx : tc0 + (a + n - t), ld;
-        const float *p = patch_rows(d, x, ty, strip, &ld);
-        input_z(d, p, ld, tc0, tc1, n, v + (t - a) * d->c);
-        t += tc1 - tc0;
-    }
+    long per = sq_wino_tiles(d);
+    size_t in_img = (size_t)(d->h * d->w * d->c);
+    for (long t = a; t < a + n; t++)
+        input_z(d, x + (size_t)(t / per) * in_img, t % per, v, n, t - a);
 }
 
-/* M[16][n][fp] back into tiles [a, a + n) of y, with bias and relu. */
+/* M[36][n][fp] back into tiles [a, a + n) of the batch y, with bias and
+ * relu; the cells past the output's edges are not stored. */
 static TGT512 void output_z(const sq_conv_desc *d, const float *mm, const float *bias, long a,
                             long n, float *y)
 {
-    long f = d->f, fp = fpad(f), tx = tile_cols(d);
-    size_t pos = (size_t)(n * fp);
+    long f = d->f, fp = fpad(f), per = sq_wino_tiles(d);
+    size_t pos = stride_of(n, fp), out_img = (size_t)(d->oh * d->ow * f);
     __m512 zero = _mm512_setzero_ps();
     for (long t = 0; t < n; t++) {
-        long ty = (a + t) / tx, tc = (a + t) % tx;
-        long oy = 2 * ty, ox = 2 * tc;
-        int rows = oy + 1 < d->oh ? 2 : 1, cols = ox + 1 < d->ow ? 2 : 1;
+        tile_at at = tile_of(d, (a + t) % per);
+        long rows = d->oh - at.oy < 4 ? d->oh - at.oy : 4;
+        long cols = d->ow - at.ox < 4 ? d->ow - at.ox : 4;
         const float *p = mm + t * fp;
-        float *out = y + (oy * d->ow + ox) * f;
+        float *out = y + (size_t)((a + t) / per) * out_img + (at.oy * d->ow + at.ox) * f;
         for (long q = 0; q < fp; q += 16) {
             __mmask16 m = lanes(f - q);
-            __m512 s[4][4];
+            __m512 r[4][6];
+            /* A^T M: along the rows, each column */
+#pragma GCC unroll 6
+            for (int j = 0; j < 6; j++) {
+                __m512 s[6], y4[4];
+#pragma GCC unroll 6
+                for (int i = 0; i < 6; i++)
+                    s[i] = _mm512_loadu_ps(p + (size_t)(6 * i + j) * pos + q);
+                at_of(s, y4);
 #pragma GCC unroll 4
-            for (int i = 0; i < 4; i++)
-#pragma GCC unroll 4
-                for (int j = 0; j < 4; j++)
-                    s[i][j] = _mm512_loadu_ps(p + (size_t)(4 * i + j) * pos + q);
-            /* A^T M: rows */
-            __m512 r[2][4];
-#pragma GCC unroll 4
-            for (int j = 0; j < 4; j++) {
-                r[0][j] = _mm512_add_ps(_mm512_add_ps(s[0][j], s[1][j]), s[2][j]);
-                r[1][j] = _mm512_sub_ps(_mm512_sub_ps(s[1][j], s[2][j]), s[3][j]);
+                for (int i = 0; i < 4; i++)
+                    r[i][j] = y4[i];
             }
             __m512 b = _mm512_loadu_ps(bias + q);
 #pragma GCC unroll 4
-            for (int i = 0; i < rows; i++) {
-                __m512 y0 = _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(r[i][0], r[i][1]), r[i][2]), b);
-                __m512 y1 = _mm512_add_ps(_mm512_sub_ps(_mm512_sub_ps(r[i][1], r[i][2]), r[i][3]), b);
-                if (d->relu) {
-                    y0 = _mm512_max_ps(y0, zero);
-                    y1 = _mm512_max_ps(y1, zero);
-                }
+            for (int i = 0; i < 4; i++) {
+                if (i >= rows)
+                    break;
+                __m512 y4[4];
+                at_of(r[i], y4);
                 float *o = out + i * d->ow * f + q;
-                _mm512_mask_storeu_ps(o, m, y0);
-                if (cols == 2)
-                    _mm512_mask_storeu_ps(o + f, m, y1);
+#pragma GCC unroll 4
+                for (int k = 0; k < 4; k++) {
+                    if (k >= cols)
+                        break;
+                    __m512 val = _mm512_add_ps(y4[k], b);
+                    if (d->relu)
+                        val = _mm512_max_ps(val, zero);
+                    _mm512_mask_storeu_ps(o + k * f, m, val);
+                }
             }
         }
     }
 }
 
-/* For the 16 positions s: with tr 0, m[s] (rows x fp) = v[s] (rows x k) .
+/* For the 36 positions s: with tr 0, m[s] (rows x fp) = v[s] (rows x k) .
  * u[s] (k x fp); with tr 1, m[s] (rows x fp) += v[s]^T (v[s] is k x rows)
- * . u[s] (k x fp). */
+ * . u[s] (k x fp). Each array's positions stride_of apart. */
 static void products_z(const float *v, const float *u, float *m, long rows, long k, long fp,
                        int tr)
 {
-    for (int s = 0; s < 16; s++)
-        sq_gemm_z(tr, tr, rows, fp, k, v + (size_t)s * (size_t)(rows * k), tr ? rows : k,
-                  u + (size_t)s * (size_t)(k * fp), fp, m + (size_t)s * (size_t)(rows * fp), fp);
+    size_t vs = stride_of(rows, k), us = stride_of(k, fp), ms = stride_of(rows, fp);
+    for (int s = 0; s < NPOS; s++)
+        sq_gemm_z(tr, tr, rows, fp, k, v + (size_t)s * vs, tr ? rows : k, u + (size_t)s * us, fp,
+                  m + (size_t)s * ms, fp);
 }
 
-/* The kernel gradient: tiles [a, a + n) of dy (2x2 each, zeros past the
- * output) transformed, G dy G^T with G = [1 0; 1/2 1/2; 1/2 -1/2; 0 1],
- * into W[16][n][fp]; their sums added to bias[fp]. */
+/* The kernel gradient: tiles [a, a + n) of the batch's dy (4x4 each, zeros
+ * past the output) transformed, A dy A^T, into W[36][n][fp]; their sums
+ * added to bias[fp]. */
 static TGT512 void dy_z(const sq_conv_desc *d, const float *dy, long a, long n, float *wt,
                         float *bias)
 {
-    long f = d->f, fp = fpad(f), tx = tile_cols(d);
-    size_t pos = (size_t)(n * fp);
-    __m512 half = _mm512_set1_ps(0.5f), zero = _mm512_setzero_ps();
+    long f = d->f, fp = fpad(f), per = sq_wino_tiles(d);
+    size_t pos = stride_of(n, fp), out_img = (size_t)(d->oh * d->ow * f);
+    __m512 zero = _mm512_setzero_ps();
     for (long t = 0; t < n; t++) {
-        long ty = (a + t) / tx, tc = (a + t) % tx;
-        long oy = 2 * ty, ox = 2 * tc;
-        int rows = oy + 1 < d->oh ? 2 : 1, cols = ox + 1 < d->ow ? 2 : 1;
-        const float *p = dy + (oy * d->ow + ox) * f;
+        tile_at at = tile_of(d, (a + t) % per);
+        long rows = d->oh - at.oy < 4 ? d->oh - at.oy : 4;
+        long cols = d->ow - at.ox < 4 ? d->ow - at.ox : 4;
+        const float *p = dy + (size_t)((a + t) / per) * out_img + (at.oy * d->ow + at.ox) * f;
         float *out = wt + t * fp;
         for (long q = 0; q < fp; q += 16) {
             __mmask16 m = lanes(f - q);
-            __m512 g[2][2];
-#pragma GCC unroll 2
-            for (int i = 0; i < 2; i++)
-#pragma GCC unroll 2
-                for (int j = 0; j < 2; j++)
-                    g[i][j] = i < rows && j < cols ? _mm512_maskz_loadu_ps(m, p + (i * d->ow + j) * f + q)
-                                                   : zero;
-            __m512 sum = _mm512_add_ps(_mm512_add_ps(g[0][0], g[0][1]),
-                                       _mm512_add_ps(g[1][0], g[1][1]));
-            _mm512_storeu_ps(bias + q, _mm512_add_ps(_mm512_loadu_ps(bias + q), sum));
-            __m512 r[4][2];
-#pragma GCC unroll 2
-            for (int j = 0; j < 2; j++) {
-                r[0][j] = g[0][j];
-                r[1][j] = _mm512_mul_ps(half, _mm512_add_ps(g[0][j], g[1][j]));
-                r[2][j] = _mm512_mul_ps(half, _mm512_sub_ps(g[0][j], g[1][j]));
-                r[3][j] = g[1][j];
-            }
+            __m512 r[6][4], sum = zero;
+            /* A dy: a column of the tile at a time */
 #pragma GCC unroll 4
-            for (int i = 0; i < 4; i++) {
-                float *o = out + (size_t)(4 * i) * pos + q;
-                _mm512_storeu_ps(o, r[i][0]);
-                _mm512_storeu_ps(o + pos, _mm512_mul_ps(half, _mm512_add_ps(r[i][0], r[i][1])));
-                _mm512_storeu_ps(o + 2 * pos, _mm512_mul_ps(half, _mm512_sub_ps(r[i][0], r[i][1])));
-                _mm512_storeu_ps(o + 3 * pos, r[i][1]);
+            for (int j = 0; j < 4; j++) {
+                __m512 g[4], t6[6];
+#pragma GCC unroll 4
+                for (int i = 0; i < 4; i++) {
+                    g[i] = i < rows && j < cols ? _mm512_maskz_loadu_ps(m, p + (i * d->ow + j) * f + q)
+                                                : zero;
+                    sum = _mm512_add_ps(sum, g[i]);
+                }
+                a_of(g, t6);
+#pragma GCC unroll 6
+                for (int i = 0; i < 6; i++)
+                    r[i][j] = t6[i];
+            }
+            _mm512_storeu_ps(bias + q, _mm512_add_ps(_mm512_loadu_ps(bias + q), sum));
+            /* (A dy) A^T: a row at a time */
+#pragma GCC unroll 6
+            for (int i = 0; i < 6; i++) {
+                __m512 t6[6];
+                a_of(r[i], t6);
+                float *o = out + (size_t)(6 * i) * pos + q;
+#pragma GCC unroll 6
+                for (int j = 0; j < 6; j++)
+                    _mm512_storeu_ps(o + (size_t)j * pos, t6[j]);
             }
         }
     }
 }
 
-/* dw (3, 3, c, f) from the summed products M[16][c][fp]: A^T M A with
- * A^T = [1 1 1 0; 0 1 -1 0; 0 1 1 -1] (F(3, 2), its last row's sign
- * matching the input transform's). */
+/* dw (3, 3, c, f) from the summed products M[36][c][fp]: G^T M G. */
 static TGT512 void dw_out_z(const sq_conv_desc *d, const float *mm, float *dw)
 {
     long c = d->c, f = d->f, fp = fpad(f);
-    size_t pos = (size_t)(c * fp);
+    size_t pos = stride_of(c, fp);
     for (long ci = 0; ci < c; ci++)
         for (long q = 0; q < fp; q += 16) {
             __mmask16 m = lanes(f - q);
-            __m512 s[4][4], r[3][4];
-#pragma GCC unroll 4
-            for (int i = 0; i < 4; i++)
-#pragma GCC unroll 4
-                for (int j = 0; j < 4; j++)
-                    s[i][j] = _mm512_loadu_ps(mm + (size_t)(4 * i + j) * pos + ci * fp + q);
-#pragma GCC unroll 4
-            for (int j = 0; j < 4; j++) {
-                r[0][j] = _mm512_add_ps(_mm512_add_ps(s[0][j], s[1][j]), s[2][j]);
-                r[1][j] = _mm512_sub_ps(s[1][j], s[2][j]);
-                r[2][j] = _mm512_sub_ps(_mm512_add_ps(s[1][j], s[2][j]), s[3][j]);
+            __m512 r[3][6];
+#pragma GCC unroll 6
+            for (int j = 0; j < 6; j++) {
+                __m512 s[6], k3[3];
+#pragma GCC unroll 6
+                for (int i = 0; i < 6; i++)
+                    s[i] = _mm512_loadu_ps(mm + (size_t)(6 * i + j) * pos + ci * fp + q);
+                gt_of(s, k3);
+#pragma GCC unroll 3
+                for (int k = 0; k < 3; k++)
+                    r[k][j] = k3[k];
             }
 #pragma GCC unroll 3
             for (int k = 0; k < 3; k++) {
-                __m512 v[3] = {
-                    _mm512_add_ps(_mm512_add_ps(r[k][0], r[k][1]), r[k][2]),
-                    _mm512_sub_ps(r[k][1], r[k][2]),
-                    _mm512_sub_ps(_mm512_add_ps(r[k][1], r[k][2]), r[k][3]),
-                };
+                __m512 v[3];
+                gt_of(r[k], v);
 #pragma GCC unroll 3
                 for (int l = 0; l < 3; l++)
                     _mm512_mask_storeu_ps(dw + ((k * 3 + l) * c + ci) * f + q, m, v[l]);
@@ -373,7 +456,7 @@ void sq_wino_prepare(const sq_conv_desc *d, float *u)
     prepare_job j = { d, u };
     sq_parallel_for(d->c, 16384 / fpad(d->f) + 1, prepare_range, &j);
     long fp = fpad(d->f);
-    float *b = u + 16 * d->c * fp;
+    float *b = u + NPOS * stride_of(d->c, fp);
     for (long q = 0; q < fp; q++)
         b[q] = d->bias && q < d->f ? d->bias[q] : 0.0f;
 #else
@@ -382,17 +465,18 @@ void sq_wino_prepare(const sq_conv_desc *d, float *u)
 #endif
 }
 
-void sq_wino_rows(const sq_conv_desc *d, const float *u, const float *x, float *y, long t0,
-                  long t1, float *work)
+void sq_wino_run(const sq_conv_desc *d, const float *u, const float *x, float *y, long t0,
+                 long t1, float *work, volatile int *intr)
 {
 #ifdef WG_X86
-    long tx = tile_cols(d), chunk = chunk_tiles(d);
-    float *v = work, *m = v + (size_t)(16 * chunk * d->c);
-    float *strip = m + (size_t)(16 * chunk * fpad(d->f));
-    const float *bias = u + 16 * d->c * fpad(d->f);
-    for (long a = t0 * tx, end = t1 * tx; a < end; a += chunk) {
-        long n = end - a < chunk ? end - a : chunk;
-        inputs_z(d, x, a, n, v, strip);
+    long chunk = chunk_tiles(d);
+    float *v = work, *m = v + NPOS * stride_of(chunk, d->c);
+    const float *bias = u + NPOS * stride_of(d->c, fpad(d->f));
+    for (long a = t0; a < t1; a += chunk) {
+        if (intr && *intr)
+            return;  /* the caller throws the output away */
+        long n = t1 - a < chunk ? t1 - a : chunk;
+        inputs_z(d, x, a, n, v);
         products_z(v, u, m, n, d->c, fpad(d->f), 0);
         output_z(d, m, bias, a, n, y);
     }
@@ -404,6 +488,7 @@ void sq_wino_rows(const sq_conv_desc *d, const float *u, const float *x, float *
     (void)t0;
     (void)t1;
     (void)work;
+    (void)intr;
 #endif
 }
 
@@ -416,17 +501,15 @@ void sq_wino_dw_images(const sq_conv_desc *d, const float *x, const float *dy, l
                        float *part, float *work)
 {
 #ifdef WG_X86
-    long tiles = sq_wino_tile_rows(d) * tile_cols(d), chunk = chunk_tiles(d);
+    long per = sq_wino_tiles(d), chunk = chunk_tiles(d);
     long c = d->c, fp = fpad(d->f);
-    size_t in_img = (size_t)(d->h * d->w * c), out_img = (size_t)(d->oh * d->ow * d->f);
-    float *v = work, *wt = v + (size_t)(16 * chunk * c), *strip = wt + (size_t)(16 * chunk * fp);
-    for (long b = b0; b < b1; b++)
-        for (long a = 0; a < tiles; a += chunk) {
-            long n = tiles - a < chunk ? tiles - a : chunk;
-            inputs_z(d, x + (size_t)b * in_img, a, n, v, strip);
-            dy_z(d, dy + (size_t)b * out_img, a, n, wt, part + 16 * c * fp);
-            products_z(v, wt, part, c, n, fp, 1);
-        }
+    float *v = work, *wt = v + NPOS * stride_of(chunk, c);
+    for (long a = b0 * per, end = b1 * per; a < end; a += chunk) {
+        long n = end - a < chunk ? end - a : chunk;
+        inputs_z(d, x, a, n, v);
+        dy_z(d, dy, a, n, wt, part + NPOS * stride_of(c, fp));
+        products_z(v, wt, part, c, n, fp, 1);
+    }
 #else
     (void)d;
     (void)x;
@@ -443,7 +526,7 @@ void sq_wino_dw_finish(const sq_conv_desc *d, const float *part, float *dw, floa
 #ifdef WG_X86
     dw_out_z(d, part, dw);
     if (db)
-        memcpy(db, part + 16 * d->c * fpad(d->f), (size_t)d->f * sizeof *db);
+        memcpy(db, part + NPOS * stride_of(d->c, fpad(d->f)), (size_t)d->f * sizeof *db);
 #else
     (void)d;
     (void)part;

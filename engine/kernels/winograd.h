@@ -1,8 +1,9 @@
 /* winograd.h - 3x3 convolutions with unit strides by Winograd's minimal
- * filtering F(2x2, 3x3) (engine-internal). Each 2x2 block of outputs takes
- * 16 products per input channel and filter instead of 36: the 4x4 input
- * patch and the 3x3 kernel are transformed, multiplied position by
- * position (16 GEMMs over the channels), and the products transformed back.
+ * filtering F(4x4, 3x3) (engine-internal). Each 4x4 block of outputs (a
+ * tile) takes 36 products per input channel and filter instead of 144: the
+ * 6x6 input patch and the 3x3 kernel are transformed, multiplied position
+ * by position (36 GEMMs over the channels), and the products transformed
+ * back.
  * Same geometry and Keras kernel layout as conv_kernels.h. */
 #ifndef SEQSH_WINOGRAD_H
 #define SEQSH_WINOGRAD_H
@@ -17,20 +18,25 @@ int sq_wino_fits(sq_isa isa, const sq_conv_desc *d);
 size_t sq_wino_scratch(const sq_conv_desc *d);
 /* Floats of work space each thread running d needs. */
 size_t sq_wino_work(const sq_conv_desc *d);
-/* Rows of 2x2 tiles per output image: (oh + 1) / 2. */
-long sq_wino_tile_rows(const sq_conv_desc *d);
+/* 4x4 tiles per output image: ceil(oh / 4) * ceil(ow / 4). The tiles of a
+ * batch are numbered image by image, row by row. */
+long sq_wino_tiles(const sq_conv_desc *d);
+/* Tiles done at a time (the products' rows): shares of tiles should be
+ * at least this many. */
+long sq_wino_chunk(const sq_conv_desc *d);
 /* Transforms d's kernel (and bias) into u (sq_wino_scratch(d) floats);
- * once per forward, before sq_wino_rows. */
+ * once per forward, before sq_wino_run. */
 void sq_wino_prepare(const sq_conv_desc *d, float *u);
-/* Output rows [2 t0, 2 t1) (within oh) of one image: x is h*w*c, y is
- * oh*ow*f, u as prepared, work sq_wino_work(d) floats of the calling
- * thread's own. Bias and relu as d says. Reentrant. */
-void sq_wino_rows(const sq_conv_desc *d, const float *u, const float *x, float *y, long t0,
-                  long t1, float *work);
+/* Tiles [t0, t1) of a batch: x is its input (h*w*c per image), y its
+ * output (oh*ow*f per image), u as prepared, work sq_wino_work(d) floats of
+ * the calling thread's own. Bias and relu as d says. Stops between chunks
+ * once *intr (unless NULL) is set. Reentrant for disjoint tiles. */
+void sq_wino_run(const sq_conv_desc *d, const float *u, const float *x, float *y, long t0,
+                 long t1, float *work, volatile int *intr);
 
-/* The kernel gradient by F(3x3, 2x2), for a d that sq_wino_fits: each 2x2
- * tile of dy and its 4x4 input patch give the tile's 3x3 contribution from
- * 16 products per channel and filter (36 direct). Partial sums: floats of
+/* The kernel gradient by the same transforms, for a d that sq_wino_fits:
+ * each 4x4 tile of dy and its 6x6 input patch give the tile's 3x3
+ * contribution from 36 products per channel and filter (144 direct). Partial sums: floats of
  * them (the transformed kernel gradient and the bias gradient). */
 size_t sq_wino_dw_partial(const sq_conv_desc *d);
 /* Adds images [b0, b1) of a batch (x: h*w*c per image, dy: oh*ow*f) to the

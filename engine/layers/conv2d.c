@@ -1,8 +1,8 @@
 /* conv2d.c - Conv2D (channels_last), TensorFlow's SAME padding. Forward
  * runs the direct kernels of conv_kernels.c (bias and relu fused) over
  * output rows shared by the thread pool, or for 3x3 kernels with unit
- * strides and enough channels Winograd's F(2x2, 3x3) (winograd.c) over
- * rows of 2x2 tiles, as does the input gradient; without a vector unit it falls
+ * strides and enough channels Winograd's F(4x4, 3x3) (winograd.c) over
+ * the batch's 4x4 tiles, as does the input gradient; without a vector unit it falls
  * back to im2col of each image into scratch and one GEMM against the
  * (kh*kw*C) x F kernel, which backward uses too. */
 #include <ctype.h>
@@ -209,20 +209,24 @@ typedef struct {
     float *out;
     float *bufs;                 /* one per thread, buf floats each: row buffers or */
     size_t buf;                  /* Winograd's work space */
+    volatile int *intr;
 } conv_job;
 
-/* Rows [r0, r1) of image img: output rows, or Winograd's rows of tiles. */
+/* Output rows [r0, r1) of image img. */
 static void conv_rows_of(void *ctx, long img, long r0, long r1, int tid)
 {
     const conv_job *j = ctx;
     const sq_conv_desc *d = j->d;
     size_t in_img = (size_t)(d->h * d->w * d->c), out_img = (size_t)(d->oh * d->ow * d->f);
-    const float *x = j->in + (size_t)img * in_img;
-    float *y = j->out + (size_t)img * out_img, *buf = j->buf ? j->bufs + (size_t)tid * j->buf : NULL;
-    if (j->u)
-        sq_wino_rows(d, j->u, x, y, r0, r1, buf);
-    else
-        sq_conv_rows(j->isa, d, x, y, r0, r1, buf);
+    sq_conv_rows(j->isa, d, j->in + (size_t)img * in_img, j->out + (size_t)img * out_img, r0,
+                 r1, j->buf ? j->bufs + (size_t)tid * j->buf : NULL);
+}
+
+/* Winograd's tiles [t0, t1) of the batch. */
+static void conv_tiles_of(void *ctx, long t0, long t1, int tid)
+{
+    const conv_job *j = ctx;
+    sq_wino_run(j->d, j->u, j->in, j->out, t0, t1, j->bufs + (size_t)tid * j->buf, j->intr);
 }
 
 /* Runs d over nb images, sharing rows (Winograd's rows of tiles) among at
@@ -236,14 +240,17 @@ static void run_conv(sq_isa isa, sq_conv_desc *d, long nb, const float *in, floa
     if (sq_wino_fits(isa, d)) {
         sq_wino_prepare(d, scratch);
         conv_job job = { isa, d, scratch, in, out, scratch + sq_wino_scratch(d),
-                         sq_wino_work(d) };
-        sq_parallel_image_rows(nb, sq_wino_tile_rows(d), (min_rows + 1) / 2, nt, intr,
-                               conv_rows_of, &job);
+                         sq_wino_work(d), intr };
+        /* shares of whole chunks of tiles (4 output rows each), ~2 MFLOP */
+        long min_tiles = (min_rows + 3) / 4 * ((d->ow + 3) / 4);
+        if (min_tiles < sq_wino_chunk(d))
+            min_tiles = sq_wino_chunk(d);
+        sq_parallel_for_upto(nb * sq_wino_tiles(d), min_tiles, nt, conv_tiles_of, &job);
         return;
     }
     sq_conv_prepare(isa, d, scratch);
     conv_job job = { isa, d, NULL, in, out, scratch + sq_conv_scratch(d->kh, d->kw, d->c),
-                     sq_conv_rowbuf(d) };
+                     sq_conv_rowbuf(d), intr };
     sq_parallel_image_rows(nb, d->oh, min_rows, nt, intr, conv_rows_of, &job);
 }
 
@@ -362,8 +369,8 @@ static int direct_dw(const conv2d_state *st, const sq_shape *in)
     return direct_dx(st) && sq_conv_dw_direct(sq_isa_active(), &d);
 }
 
-/* The kernel gradient by Winograd's F(3x3, 2x2) where the forward runs
- * F(2x2, 3x3): threads share the images, each adding into its own partial
+/* The kernel gradient by Winograd's transforms where the forward runs
+ * them: threads share the images, each adding into its own partial
  * sums (in scratch, with its work space after them). */
 static int wino_dw(const conv2d_state *st, const sq_shape *in)
 {
@@ -638,8 +645,8 @@ static void backward_dw_wino(const conv2d_state *st, const sq_bwd *b, float *scr
     long nb = is->d[0];
     size_t np = sq_wino_dw_partial(&d);
     wino_dw_job j = { &d, b, scratch, wino_dw_region(st, is), { 0 } };
-    /* shares of at least ~2 MFLOP: 16 products per 2x2 outputs, 2 flops each */
-    double per = 8.0 * (double)(d.oh * d.ow) * (double)(d.c * d.f) + 1;
+    /* shares of at least ~2 MFLOP: 36 products per 4x4 tile, 2 flops each */
+    double per = 72.0 * (double)sq_wino_tiles(&d) * (double)(d.c * d.f) + 1;
     sq_parallel_for_upto(nb, (long)(2e6 / per) + 1, nt, wino_dw_images, &j);
     /* the sums into thread 0's region */
     sum_partials(scratch, scratch, j.region, np, j.used, nt);
