@@ -319,6 +319,10 @@ static TGT512 void output_z(const sq_conv_desc *d, const float *mm, const float 
         long cols = d->ow - at.ox < 4 ? d->ow - at.ox : 4;
         const float *p = mm + t * fp;
         float *out = y + (size_t)((a + t) / per) * out_img + (at.oy * d->ow + at.ox) * f;
+        long cell[4][4];   /* where each output goes; 0 for those past the edges */
+        for (int i = 0; i < 4; i++)
+            for (int k = 0; k < 4; k++)
+                cell[i][k] = i < rows && k < cols ? (i * d->ow + k) * f : 0;
         for (long q = 0; q < fp; q += 16) {
             __mmask16 m = lanes(f - q);
             __m512 r[4][6];
@@ -337,19 +341,14 @@ static TGT512 void output_z(const sq_conv_desc *d, const float *mm, const float 
             __m512 b = _mm512_loadu_ps(bias + q);
 #pragma GCC unroll 4
             for (int i = 0; i < 4; i++) {
-                if (i >= rows)
-                    break;
                 __m512 y4[4];
                 at_of(r[i], y4);
-                float *o = out + i * d->ow * f + q;
 #pragma GCC unroll 4
                 for (int k = 0; k < 4; k++) {
-                    if (k >= cols)
-                        break;
                     __m512 val = _mm512_add_ps(y4[k], b);
                     if (d->relu)
                         val = _mm512_max_ps(val, zero);
-                    _mm512_mask_storeu_ps(o + k * f, m, val);
+                    _mm512_mask_storeu_ps(out + cell[i][k] + q, i < rows && k < cols ? m : 0, val);
                 }
             }
         }
