@@ -13,7 +13,70 @@ void sq_train_ws_free(sq_train_ws *ws)
     free(ws->block);
     free(ws->ptrs_block);
     free(ws->mask_block);
+    free(ws->cper);
     memset(ws, 0, sizeof *ws);
+}
+
+/* Floats per sample of a layer's input (i) or output (i + 1). */
+static size_t per_sample(const sq_train_ws *ws, int i)
+{
+    return ws->cap > 0 ? sq_shape_count(&ws->sh[i]) / (size_t)ws->cap : 0;
+}
+
+/* Outputs of at least this many floats per sample (32 KB) leave the cache
+ * before the next layer reads them back, at a batch of 32. */
+#define CHUNK_BIG 8192
+/* A chunk's biggest output: about 256 KB per thread. */
+#define CHUNK_FLOATS 65536
+
+/* Whether layer i may run a chunk of the batch at a time. */
+static int chunkable(const sq_model *m, const sq_train_ws *ws, const size_t *cache_sz, int i)
+{
+    const sq_layer *l = m->layers[i];
+    return l->kind->per_sample && l->activity.l1 == 0 && l->activity.l2 == 0
+           && ws->rule[i] == SQ_MASK_DROP && (i == 0 || !ws->mask[i - 1])
+           && cache_sz[i] % (size_t)ws->cap == 0;
+}
+
+/* The leading layers that run in chunks: from the first, while their
+ * outputs are big, and the layer that reads the last big one; never the
+ * last layer (its gradient comes from the loss). Backward too when no
+ * layer's input gradient, written at the start of a gradient buffer, can
+ * reach where the top layer's output gradient for later chunks still
+ * waits (the two buffers alternate: the layers at odd depths below the top
+ * write into the top's). Returns the floats of weight gradient room a
+ * chunk needs. */
+static size_t plan_chunks(sq_train_ws *ws, const sq_model *m, const size_t *cache_sz)
+{
+    int n = ws->n, e = 0;
+    size_t most = 0, room = 0;
+    ws->seg = ws->seg_bwd = 0;
+    ws->chunk = 0;
+    if (ws->cap < 2 || n < 3 || !chunkable(m, ws, cache_sz, 0) || per_sample(ws, 1) < CHUNK_BIG)
+        return 0;
+    while (e < n - 1 && chunkable(m, ws, cache_sz, e)) {
+        size_t out = per_sample(ws, e + 1);
+        if (out > most)
+            most = out;
+        e++;
+        if (out < CHUNK_BIG)
+            break;
+    }
+    long chunk = (long)((size_t)CHUNK_FLOATS * (size_t)sq_pool_threads() / most);
+    if (e < 2 || chunk >= ws->cap)
+        return 0;
+    ws->seg = e;
+    ws->chunk = chunk > 0 ? chunk : 1;
+    ws->seg_bwd = 1;
+    for (int k = 1; k < e; k += 2)
+        if (per_sample(ws, e - 1 - k) > per_sample(ws, e))
+            ws->seg_bwd = 0;
+    for (int i = 0; i < e; i++) {
+        ws->cper[i] = cache_sz[i] / (size_t)ws->cap;
+        if (m->layers[i]->param_count > room)
+            room = m->layers[i]->param_count;
+    }
+    return room;
 }
 
 /* Each layer's output mask: the input's for layers that keep it, room for
@@ -102,7 +165,18 @@ int sq_train_ws_init(sq_train_ws *ws, const sq_model *m, const sq_shape *in,
     }
     if (plan_masks(ws, m, err) < 0)
         goto fail;
-    total += 2 * maxact + scratch;
+    size_t *cache_sz = sq_calloc((size_t)n, sizeof *cache_sz);
+    ws->cper = sq_calloc((size_t)n, sizeof *ws->cper);
+    if (!cache_sz || !ws->cper) {
+        free(cache_sz);
+        sq_fail(err, "out of memory");
+        goto fail;
+    }
+    for (int i = 0; i < n; i++)
+        cache_sz[i] = sz[3 * i + 2];
+    size_t dw_room = plan_chunks(ws, m, cache_sz);
+    free(cache_sz);
+    total += 2 * maxact + scratch + dw_room;
     char what[64];
     snprintf(what, sizeof what, "running this model on a batch of %ld", ws->cap);
     if (sq_check_memory((double)total * sizeof(float), what, err) < 0)
@@ -124,6 +198,7 @@ int sq_train_ws_init(sq_train_ws *ws, const sq_model *m, const sq_shape *in,
     ws->g[0] = p;
     ws->g[1] = p + maxact;
     ws->scratch = p + 2 * maxact;
+    ws->dw_tmp = dw_room ? ws->scratch + scratch : NULL;
     free(sz);
     return 0;
 fail:
@@ -144,35 +219,50 @@ static void batch_shapes(sq_train_ws *ws, long b)
 /* A layer with relu keeps one buffer, z == y, holding relu's output: the
  * layer may apply relu itself as it stores (a convolution does), else it
  * is applied in place; relu's backward needs only the sign of its output.
- * Other activations keep the values before (z) and after (y). */
+ * Other activations keep the values before (z) and after (y). Layer i on
+ * samples [b0, b0 + nb) of the batch; in is the batch's input to it. */
+static void forward_layer(sq_model *m, sq_train_ws *ws, int i, const float *in, long b0,
+                          long nb, int training, sq_rng *rng)
+{
+    const sq_layer *l = m->layers[i];
+    float *w = m->params + l->param_off;
+    sq_shape is = ws->shb[i], os = ws->shb[i + 1];
+    is.d[0] = nb;
+    os.d[0] = nb;
+    size_t pin = per_sample(ws, i), pout = per_sample(ws, i + 1);
+    float *z = ws->z[i] + (size_t)b0 * pout, *y = ws->y[i] + (size_t)b0 * pout;
+    int fused = l->act && ws->y[i] == ws->z[i], act_done = 0;
+    sq_fwd f = { .in = in + (size_t)b0 * pin, .out = z, .in_shape = &is, .out_shape = &os,
+                 .w = w, .scratch = ws->scratch, .training = training,
+                 .cache = ws->cache[i] + (b0 ? (size_t)b0 * ws->cper[i] : 0),
+                 .w_train = training ? w : NULL, .rng = rng,
+                 .act_done = fused ? &act_done : NULL,
+                 .sum = training ? ws->sum : NULL,
+                 .mask = i ? ws->mask[i - 1] : NULL,
+                 .mask_out = ws->rule[i] == SQ_MASK_MAKE ? ws->mask[i] : NULL,
+                 .states = l->states };
+    l->kind->forward(l, &f);
+    if (l->act && !act_done) {
+        size_t c = sq_shape_count(&os);
+        if (!fused)
+            memcpy(y, z, c * sizeof(float));
+        sq_activation_apply(l->act, y, c, os.d[os.rank - 1]);
+    }
+}
+
 void sq_train_forward(sq_model *m, sq_train_ws *ws, const float *x, long b,
                       int training, sq_rng *rng)
 {
     batch_shapes(ws, b);
     sq_pool_wake();
-    const float *in = x;
-    for (int i = 0; i < ws->n; i++) {
-        const sq_layer *l = m->layers[i];
-        float *w = m->params + l->param_off;
-        int fused = l->act && ws->y[i] == ws->z[i], act_done = 0;
-        sq_fwd f = { .in = in, .out = ws->z[i], .in_shape = &ws->shb[i],
-                     .out_shape = &ws->shb[i + 1], .w = w, .scratch = ws->scratch,
-                     .training = training, .cache = ws->cache[i],
-                     .w_train = training ? w : NULL, .rng = rng,
-                     .act_done = fused ? &act_done : NULL,
-                     .sum = training ? ws->sum : NULL,
-                     .mask = i ? ws->mask[i - 1] : NULL,
-                     .mask_out = ws->rule[i] == SQ_MASK_MAKE ? ws->mask[i] : NULL,
-                     .states = l->states };
-        l->kind->forward(l, &f);
-        if (l->act && !act_done) {
-            size_t c = sq_shape_count(&ws->shb[i + 1]);
-            if (!fused)
-                memcpy(ws->y[i], ws->z[i], c * sizeof(float));
-            sq_activation_apply(l->act, ws->y[i], c, ws->shb[i + 1].d[ws->shb[i + 1].rank - 1]);
-        }
-        in = ws->y[i];
+    int seg = b > ws->chunk ? ws->seg : 0;
+    for (long b0 = 0; b0 < b && seg; b0 += ws->chunk) {
+        long nb = b - b0 < ws->chunk ? b - b0 : ws->chunk;
+        for (int i = 0; i < seg; i++)
+            forward_layer(m, ws, i, i ? ws->y[i - 1] : x, b0, nb, training, rng);
     }
+    for (int i = seg; i < ws->n; i++)
+        forward_layer(m, ws, i, i ? ws->y[i - 1] : x, 0, b, training, rng);
 }
 
 /* The batch an activity penalty is divided by: the whole batch, also when
@@ -182,11 +272,74 @@ static long batch_all(const sq_train_ws *ws)
     return ws->batch_all > 0 ? ws->batch_all : ws->shb[ws->n].d[0];
 }
 
+/* Layer i's backward on samples [b0, b0 + nb): its output gradient in
+ * g[cur], its input gradient into g[1 - cur] (or dx below the lowest
+ * layer), its weight gradient into dw (NULL: none); the gradients in g at
+ * the chunk's place in the batch, or at the start of g where `local` says
+ * (1: the output's, 2: the input's), as inside a chunk's run of layers,
+ * so that the buffers stay in the cache. relu_applied: the layer above
+ * applied this layer's relu. Returns whether this layer applies the relu
+ * of the one below. */
+static int backward_layer(sq_model *m, sq_train_ws *ws, int i, int lowest, int cur,
+                          int relu_applied, long b0, long nb, int local, const float *x,
+                          int logits, float *dx, float *dw)
+{
+    int n = ws->n, relu = sq_activation_find("relu");
+    const sq_layer *l = m->layers[i];
+    sq_shape is = ws->shb[i], os = ws->shb[i + 1];
+    is.d[0] = nb;
+    os.d[0] = nb;
+    size_t pin = per_sample(ws, i), pout = per_sample(ws, i + 1);
+    size_t at_in = (size_t)b0 * pin, at_out = (size_t)b0 * pout;
+    float *g = ws->g[cur] + (local & 1 ? 0 : at_out);
+    size_t cnt = sq_shape_count(&os);
+    /* the loss's gradient is with respect to the logits already */
+    int skip_act = logits && i == n - 1;
+    if (l->activity.l1 != 0 || l->activity.l2 != 0) {
+        /* the activity penalty's gradient, with respect to the output
+         * after the activation; through it when the loss's gradient is
+         * already with respect to the logits (never a chunk of the batch) */
+        float scale = 1.0f / (float)batch_all(ws);
+        if (skip_act && l->act) {
+            float *tmp = ws->g[1 - cur];
+            memset(tmp, 0, cnt * sizeof *tmp);
+            sq_regularizer_add_grad(&l->activity, ws->y[i], tmp, cnt, scale);
+            sq_activation_backward(l->act, ws->z[i], ws->y[i], tmp, cnt, os.d[os.rank - 1]);
+            for (size_t k = 0; k < cnt; k++)
+                g[k] += tmp[k];
+        } else {
+            sq_regularizer_add_grad(&l->activity, ws->y[i], g, cnt, scale);
+        }
+    }
+    if (l->act && !skip_act && !relu_applied)
+        sq_activation_backward(l->act, ws->z[i] + at_out, ws->y[i] + at_out, g, cnt,
+                               os.d[os.rank - 1]);
+    const float *in = i ? ws->y[i - 1] : x;
+    sq_bwd bw = { .in = in + at_in, .out = ws->z[i] + at_out, .dout = g,
+                  .din = i > lowest ? ws->g[1 - cur] + (local & 2 ? 0 : at_in)
+                         : i == 0 && dx ? dx + at_in : NULL,
+                  .in_shape = &is, .out_shape = &os,
+                  .w = m->params + l->param_off, .dw = dw,
+                  .cache = ws->cache[i] + (b0 ? (size_t)b0 * ws->cper[i] : 0),
+                  .scratch = ws->scratch,
+                  .mask = i ? ws->mask[i - 1] : NULL,
+                  .mask_out = ws->rule[i] == SQ_MASK_MAKE ? ws->mask[i] : NULL,
+                  .sum = ws->sum };
+    /* a max pooling above a layer with relu (and no activity penalty,
+     * whose gradient relu's backward would have to see) applies it */
+    const sq_layer *below = i > lowest ? m->layers[i - 1] : NULL;
+    bw.relu_din = l->kind->relu_below && below && relu > 0 && below->act == relu
+                  && below->activity.l1 == 0 && below->activity.l2 == 0;
+    l->kind->backward(l, &bw);
+    return bw.relu_din;
+}
+
 /* The backward pass; dx (not NULL) also gets dL/dx of the model input. */
 static void backward(sq_model *m, sq_train_ws *ws, const float *x, const float *dlast,
                      int logits, float *dx)
 {
     int n = ws->n;
+    long b = ws->shb[n].d[0];
     /* layers below the lowest trainable one need no gradient at all */
     int lowest = n;
     for (int i = 0; i < n; i++) {
@@ -197,54 +350,40 @@ static void backward(sq_model *m, sq_train_ws *ws, const float *x, const float *
     }
     if (lowest == n)
         return;
-    float *g = ws->g[0];
     size_t c = sq_shape_count(&ws->shb[n]);
-    memcpy(g, dlast, c * sizeof(float));
+    memcpy(ws->g[0], dlast, c * sizeof(float));
     int cur = 0, relu_applied = 0;
-    int relu = sq_activation_find("relu");
-    for (int i = n - 1; i >= lowest; i--) {
+    int seg = ws->seg_bwd && b > ws->chunk && lowest < ws->seg ? ws->seg : 0;
+    for (int i = n - 1; i >= lowest && i >= seg; i--) {
         const sq_layer *l = m->layers[i];
-        const sq_shape *os = &ws->shb[i + 1];
-        /* the loss's gradient is with respect to the logits already */
-        int skip_act = logits && i == n - 1;
-        if (l->activity.l1 != 0 || l->activity.l2 != 0) {
-            /* the activity penalty's gradient, with respect to the output
-             * after the activation; through it when the loss's gradient is
-             * already with respect to the logits */
-            size_t cnt = sq_shape_count(os);
-            float scale = 1.0f / (float)batch_all(ws);
-            if (skip_act && l->act) {
-                float *tmp = ws->g[1 - cur];
-                memset(tmp, 0, cnt * sizeof *tmp);
-                sq_regularizer_add_grad(&l->activity, ws->y[i], tmp, cnt, scale);
-                sq_activation_backward(l->act, ws->z[i], ws->y[i], tmp, cnt, os->d[os->rank - 1]);
-                for (size_t k = 0; k < cnt; k++)
-                    ws->g[cur][k] += tmp[k];
-            } else {
-                sq_regularizer_add_grad(&l->activity, ws->y[i], ws->g[cur], cnt, scale);
-            }
-        }
-        if (l->act && !skip_act && !relu_applied)
-            sq_activation_backward(l->act, ws->z[i], ws->y[i], ws->g[cur],
-                                   sq_shape_count(os), os->d[os->rank - 1]);
-        int trains = l->trainable && l->param_count > 0;
-        sq_bwd bw = { .in = i ? ws->y[i - 1] : x, .out = ws->z[i], .dout = ws->g[cur],
-                      .din = i > lowest ? ws->g[1 - cur] : i == 0 ? dx : NULL,
-                      .in_shape = &ws->shb[i], .out_shape = os,
-                      .w = m->params + l->param_off,
-                      .dw = trains ? m->grads + l->param_off : NULL,
-                      .cache = ws->cache[i], .scratch = ws->scratch,
-                      .mask = i ? ws->mask[i - 1] : NULL,
-                      .mask_out = ws->rule[i] == SQ_MASK_MAKE ? ws->mask[i] : NULL,
-                      .sum = ws->sum };
-        /* a max pooling above a layer with relu (and no activity penalty,
-         * whose gradient relu's backward would have to see) applies it */
-        const sq_layer *below = i > lowest ? m->layers[i - 1] : NULL;
-        bw.relu_din = l->kind->relu_below && below && relu > 0 && below->act == relu
-                      && below->activity.l1 == 0 && below->activity.l2 == 0;
-        relu_applied = bw.relu_din;
-        l->kind->backward(l, &bw);
+        float *dw = l->trainable && l->param_count > 0 ? m->grads + l->param_off : NULL;
+        relu_applied = backward_layer(m, ws, i, lowest, cur, relu_applied, 0, b, 0, x, logits,
+                                      dx, dw);
         cur = 1 - cur;
+    }
+    if (!seg)
+        return;
+    /* the chunks through layers [lowest, seg), the gradients between them
+     * at the start of the buffers: the first chunk writes the weight
+     * gradients, the others add theirs */
+    int cur0 = cur, relu0 = relu_applied;
+    for (long b0 = 0; b0 < b; b0 += ws->chunk) {
+        long nb = b - b0 < ws->chunk ? b - b0 : ws->chunk;
+        cur = cur0;
+        relu_applied = relu0;
+        for (int i = seg - 1; i >= lowest; i--) {
+            const sq_layer *l = m->layers[i];
+            float *grads = m->grads + l->param_off, *dw = NULL;
+            if (l->trainable && l->param_count > 0)
+                dw = b0 ? ws->dw_tmp : grads;
+            int local = (i < seg - 1 ? 1 : 0) | (i > lowest ? 2 : 0);
+            relu_applied = backward_layer(m, ws, i, lowest, cur, relu_applied, b0, nb, local, x,
+                                          logits, dx, dw);
+            if (dw && b0)
+                for (size_t k = 0; k < l->param_count; k++)
+                    grads[k] += dw[k];
+            cur = 1 - cur;
+        }
     }
 }
 

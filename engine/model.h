@@ -183,6 +183,14 @@ typedef struct {
      * statistics take (NULL: none). */
     long batch_all;
     void (*sum)(double *v, size_t n);
+    /* Layers [0, seg) (per_sample kinds whose outputs are big) run a chunk
+     * of `chunk` samples at a time through all of them, forward and (when
+     * seg_bwd) backward, so that each reads what the one before wrote while
+     * it is still in the cache; 0: every layer takes the whole batch. */
+    int seg, seg_bwd;
+    long chunk;
+    size_t *cper;              /* per layer: cache floats per sample */
+    float *dw_tmp;             /* a chunk's weight gradient, added up */
 } sq_train_ws;
 
 /* Plans the workspace for model m on inputs of shape `in` (batch = cap).

@@ -859,6 +859,97 @@ START_TEST(test_pool2d_after_relu)
 }
 END_TEST
 
+/* ---- chunks of the batch through the leading layers --------------------- */
+
+/* Training runs leading per-sample layers with big outputs (Conv2D, pooling)
+ * a chunk of the batch at a time (backprop.c): the outputs, the weight
+ * gradients (summed over the chunks) and the input gradient must be those
+ * of the whole batch at once, the pass every other check here verifies.
+ * Variants: all trainable; the first layer frozen (no chunked backward);
+ * the input gradient too. */
+START_TEST(test_chunks)
+{
+    long d[] = { 16, 16, 1 };
+    trng_seed(900 + (uint64_t)_i);
+    sq_session *s = new_model(3, d);
+    add_ok(s, "conv2d", "32 3 padding=same relu");
+    add_ok(s, "maxpooling2d", "2");
+    add_ok(s, "conv2d", "4 3 relu");
+    add_ok(s, "flatten", NULL);
+    add_ok(s, "dense", "3");
+    sq_model *m = s->model;
+    for (size_t i = 0; i < m->nparams; i++)
+        m->params[i] = (float)drand(-0.5, 0.5);
+    if (_i == 1)
+        m->layers[0]->trainable = 0;
+    gc g;
+    gc_init(&g, s, 21);
+    /* 16x16x32 outputs are big: conv2d and pooling in chunks of 8 or 16 */
+    ck_assert_int_eq(g.ws.seg, 2);
+    ck_assert_int_eq(g.ws.seg_bwd, 1);
+    ck_assert(g.ws.chunk >= 1 && g.ws.chunk < 21);
+    size_t np = m->nparams, no = sq_shape_count(&g.ws.sh[3]);
+    size_t np1 = sq_shape_count(&g.ws.sh[1]);
+    float *out[2], *grad[2], *dx[2], *first[2];
+    for (int pass = 0; pass < 2; pass++) {
+        out[pass] = malloc(no * sizeof(float));
+        first[pass] = malloc(np1 * sizeof(float));
+        grad[pass] = malloc(np * sizeof(float));
+        dx[pass] = malloc(g.nx * sizeof(float));
+        ck_assert(out[pass] && first[pass] && grad[pass] && dx[pass]);
+        int seg = g.ws.seg, seg_bwd = g.ws.seg_bwd;
+        if (pass == 1)
+            g.ws.seg = g.ws.seg_bwd = 0;       /* the whole batch at once */
+        for (size_t i = 0; i < np; i++)
+            m->grads[i] = NAN;
+        sq_rng rng = g.rng0;
+        sq_train_forward(m, &g.ws, g.x, g.b, 1, &rng);
+        memcpy(first[pass], g.ws.y[0], np1 * sizeof(float));
+        memcpy(out[pass], g.ws.y[2], no * sizeof(float));
+        if (_i == 2) {
+            sq_train_backward_input(m, &g.ws, g.x, g.c, dx[pass]);
+        } else {
+            sq_train_backward(m, &g.ws, g.x, g.b, g.c, 0);
+            memset(dx[pass], 0, g.nx * sizeof(float));
+        }
+        memcpy(grad[pass], m->grads, np * sizeof(float));
+        g.ws.seg = seg;
+        g.ws.seg_bwd = seg_bwd;
+    }
+    for (size_t i = 0; i < np1; i++)
+        ck_assert_msg(fabsf(first[0][i] - first[1][i]) <= 1e-5f * (1 + fabsf(first[1][i])),
+                      "conv2d output %zu: %g in chunks, %g whole", i, (double)first[0][i],
+                      (double)first[1][i]);
+    for (size_t i = 0; i < no; i++)
+        ck_assert_msg(fabsf(out[0][i] - out[1][i]) <= 1e-5f * (1 + fabsf(out[1][i])),
+                      "output %zu: %g in chunks, %g whole", i, (double)out[0][i],
+                      (double)out[1][i]);
+    double biggest = 0;
+    for (size_t i = 0; i < np; i++) {
+        if (isnan(grad[1][i])) {
+            ck_assert_msg(isnan(grad[0][i]), "gradient %zu of a frozen layer written", i);
+            continue;
+        }
+        biggest = fmax(biggest, fabs(grad[1][i]));
+        ck_assert_msg(fabsf(grad[0][i] - grad[1][i]) <= 1e-4f * (1 + fabsf(grad[1][i])),
+                      "gradient %zu: %g in chunks, %g whole", i, (double)grad[0][i],
+                      (double)grad[1][i]);
+    }
+    ck_assert(biggest > 1e-2);
+    for (size_t i = 0; i < g.nx; i++)
+        ck_assert_msg(fabsf(dx[0][i] - dx[1][i]) <= 1e-4f * (1 + fabsf(dx[1][i])),
+                      "input gradient %zu: %g in chunks, %g whole", i, (double)dx[0][i],
+                      (double)dx[1][i]);
+    for (int pass = 0; pass < 2; pass++) {
+        free(out[pass]);
+        free(first[pass]);
+        free(grad[pass]);
+        free(dx[pass]);
+    }
+    gc_free(&g);
+}
+END_TEST
+
 START_TEST(test_global_pool2d)
 {
     int max = _i & 1, keep = (_i >> 1) & 1;
@@ -1064,6 +1155,7 @@ int main(void)
     tcase_add_loop_test(tc, test_pool2d, 0, 2 * NPOOL);
     tcase_add_loop_test(tc, test_pool2d_after_relu, 0, NPOOL);
     tcase_add_loop_test(tc, test_global_pool2d, 0, 4);
+    tcase_add_loop_test(tc, test_chunks, 0, 3);
     suite_add_tcase(su, tc);
 
     tc = tcase_create("batchnorm");

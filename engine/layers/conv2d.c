@@ -791,5 +791,5 @@ const sq_layer_kind sq_kind_conv2d = {
     .shape_rule = "(B, H, W, C) -> (B, H', W', filters); valid: H' = floor((H - dk)/s) + 1, same: H' = ceil(H/s), dk = k + (k-1)(d-1); params kh*kw*C*filters + filters",
     .example = "input 28 28 1; add conv2d 32 3 strides=2 padding=same relu",
     .explain = explain,
-    .macs = macs,
+    .macs = macs,    .per_sample = 1,
 };

@@ -262,6 +262,11 @@ typedef struct sq_layer_kind {
      * it (sq_bwd.relu_din): MaxPooling2D, whose din is 0 but where a
      * window's maximum was, and that maximum is its output. */
     int relu_below;
+    /* forward and backward treat each sample on its own (no statistics,
+     * random draws, masks or states across the batch) and the cache is the
+     * same size for every sample: training may run the layer a chunk of
+     * samples at a time (Conv2D, the 2D poolings). */
+    int per_sample;
     /* Releases what configure allocated in the state (a wrapper's copies). */
     void (*deinit)(sq_layer *l);
     /* With deinit: makes dst's state (a byte copy of src's) its own, deep

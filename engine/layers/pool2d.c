@@ -726,6 +726,7 @@ const sq_layer_kind sq_kind_max_pooling2d = {
     .example = "input 8 8 3; add maxpooling2d 2",
     .explain = explain,
     .relu_below = 1,
+    .per_sample = 1,
 };
 
 const sq_layer_kind sq_kind_average_pooling2d = {
@@ -744,4 +745,5 @@ const sq_layer_kind sq_kind_average_pooling2d = {
     .shape_rule = "(B, H, W, C) -> (B, H', W', C); valid: H' = floor((H - k)/s) + 1, same: H' = ceil(H/s)",
     .example = "input 9 9 2; add averagepooling2d 3 strides=2",
     .explain = explain,
+    .per_sample = 1,
 };
