@@ -146,13 +146,25 @@ static sq_conv_desc describe(const conv2d_state *st, const sq_shape *in, const f
     return d;
 }
 
+/* Winograd's transformed kernel up to this many floats (512 KB) is made by
+ * each thread for itself, when several share the work: read from another
+ * core's cache, it cost more than making it (W1's 38x38 layers ran slower
+ * on two threads than on one). */
+#define WINO_OWN_U 131072
+
+static int wino_own_u(const sq_conv_desc *d, int nt)
+{
+    return nt > 1 && sq_wino_scratch(d) <= WINO_OWN_U;
+}
+
 /* Floats run_conv needs for d on nt threads: Winograd's transformed
- * kernel and work space per thread, or the direct kernels' repacked panel
- * of filters and row buffer per thread. */
+ * kernel (one, or one per thread) and work space per thread, or the direct
+ * kernels' repacked panel of filters and row buffer per thread. */
 static size_t conv_scratch(const sq_conv_desc *d, int nt)
 {
     if (sq_wino_fits(sq_isa_active(), d))
-        return sq_wino_scratch(d) + (size_t)nt * sq_wino_work(d);
+        return wino_own_u(d, nt) ? (size_t)nt * (sq_wino_scratch(d) + sq_wino_work(d))
+                                 : sq_wino_scratch(d) + (size_t)nt * sq_wino_work(d);
     return sq_conv_scratch(d->kh, d->kw, d->c) + (size_t)nt * sq_conv_rowbuf(d);
 }
 
@@ -208,8 +220,10 @@ typedef struct {
     const float *in;
     float *out;
     float *bufs;                 /* one per thread, buf floats each: row buffers or */
-    size_t buf;                  /* Winograd's work space */
+    size_t buf;                  /* Winograd's work space (after its own kernel */
+    int own_u;                   /* transform, made on its first tiles, if own_u) */
     volatile int *intr;
+    int ready[SQ_MAX_THREADS];   /* with own_u: the thread's transform is made */
 } conv_job;
 
 /* Output rows [r0, r1) of image img. */
@@ -225,8 +239,17 @@ static void conv_rows_of(void *ctx, long img, long r0, long r1, int tid)
 /* Winograd's tiles [t0, t1) of the batch. */
 static void conv_tiles_of(void *ctx, long t0, long t1, int tid)
 {
-    const conv_job *j = ctx;
-    sq_wino_run(j->d, j->u, j->in, j->out, t0, t1, j->bufs + (size_t)tid * j->buf, j->intr);
+    conv_job *j = ctx;
+    float *buf = j->bufs + (size_t)tid * j->buf;
+    const float *u = j->u;
+    if (j->own_u) {
+        u = buf;
+        if (!j->ready[tid])
+            sq_wino_prepare(j->d, buf);   /* inside a job: on this thread alone */
+        j->ready[tid] = 1;
+        buf += sq_wino_scratch(j->d);
+    }
+    sq_wino_run(j->d, u, j->in, j->out, t0, t1, buf, j->intr);
 }
 
 /* Runs d over nb images, sharing rows (Winograd's rows of tiles) among at
@@ -238,9 +261,12 @@ static void run_conv(sq_isa isa, sq_conv_desc *d, long nb, const float *in, floa
     double row_flops = 2.0 * (double)(d->ow * d->f) * (double)(d->kh * d->kw * d->c) + 1.0;
     long min_rows = (long)(2e6 / row_flops) + 1;
     if (sq_wino_fits(isa, d)) {
-        sq_wino_prepare(d, scratch);
-        conv_job job = { isa, d, scratch, in, out, scratch + sq_wino_scratch(d),
-                         sq_wino_work(d), intr };
+        size_t us = sq_wino_scratch(d);
+        int own = wino_own_u(d, nt);
+        if (!own)
+            sq_wino_prepare(d, scratch);
+        conv_job job = { isa, d, scratch, in, out, own ? scratch : scratch + us,
+                         own ? us + sq_wino_work(d) : sq_wino_work(d), own, intr, { 0 } };
         /* shares of whole chunks of tiles (4 output rows each), ~2 MFLOP */
         long min_tiles = (min_rows + 3) / 4 * ((d->ow + 3) / 4);
         if (min_tiles < sq_wino_chunk(d))
@@ -250,7 +276,7 @@ static void run_conv(sq_isa isa, sq_conv_desc *d, long nb, const float *in, floa
     }
     sq_conv_prepare(isa, d, scratch);
     conv_job job = { isa, d, NULL, in, out, scratch + sq_conv_scratch(d->kh, d->kw, d->c),
-                     sq_conv_rowbuf(d), intr };
+                     sq_conv_rowbuf(d), 0, intr, { 0 } };
     sq_parallel_image_rows(nb, d->oh, min_rows, nt, intr, conv_rows_of, &job);
 }
 
