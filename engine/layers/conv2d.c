@@ -267,10 +267,11 @@ static void run_conv(sq_isa isa, sq_conv_desc *d, long nb, const float *in, floa
             sq_wino_prepare(d, scratch);
         conv_job job = { isa, d, scratch, in, out, own ? scratch : scratch + us,
                          own ? us + sq_wino_work(d) : sq_wino_work(d), own, intr, { 0 } };
-        /* shares of whole chunks of tiles (4 output rows each), ~2 MFLOP */
+        /* claims of ~2 MFLOP in whole rows of tiles (4 output rows each),
+         * at least 12 tiles (two blocks of the product kernel's rows) */
         long min_tiles = (min_rows + 3) / 4 * ((d->ow + 3) / 4);
-        if (min_tiles < sq_wino_chunk(d))
-            min_tiles = sq_wino_chunk(d);
+        if (min_tiles < 12)
+            min_tiles = 12;
         sq_parallel_for_upto(nb * sq_wino_tiles(d), min_tiles, nt, conv_tiles_of, &job);
         return;
     }
