@@ -92,11 +92,6 @@ static long chunk_tiles(const sq_conv_desc *d)
     return t < 12 ? 12 : t;
 }
 
-long sq_wino_chunk(const sq_conv_desc *d)
-{
-    return chunk_tiles(d);
-}
-
 size_t sq_wino_work(const sq_conv_desc *d)
 {
     /* V and M of a chunk */

@@ -21,11 +21,10 @@ size_t sq_wino_work(const sq_conv_desc *d);
 /* 4x4 tiles per output image: ceil(oh / 4) * ceil(ow / 4). The tiles of a
  * batch are numbered image by image, row by row. */
 long sq_wino_tiles(const sq_conv_desc *d);
-/* Tiles done at a time (the products' rows): shares of tiles should be
- * at least this many. */
-long sq_wino_chunk(const sq_conv_desc *d);
 /* Transforms d's kernel (and bias) into u (sq_wino_scratch(d) floats);
- * once per forward, before sq_wino_run. */
+ * once per forward, before sq_wino_run. Shares the channels among the
+ * threads when called outside a job, and runs on the calling thread alone
+ * inside one. */
 void sq_wino_prepare(const sq_conv_desc *d, float *u);
 /* Tiles [t0, t1) of a batch: x is its input (h*w*c per image), y its
  * output (oh*ow*f per image), u as prepared, work sq_wino_work(d) floats of
@@ -36,8 +35,9 @@ void sq_wino_run(const sq_conv_desc *d, const float *u, const float *x, float *y
 
 /* The kernel gradient by the same transforms, for a d that sq_wino_fits:
  * each 4x4 tile of dy and its 6x6 input patch give the tile's 3x3
- * contribution from 36 products per channel and filter (144 direct). Partial sums: floats of
- * them (the transformed kernel gradient and the bias gradient). */
+ * contribution from 36 products per channel and filter (144 direct).
+ * Partial sums: floats of them (the transformed kernel gradient and the
+ * bias gradient). */
 size_t sq_wino_dw_partial(const sq_conv_desc *d);
 /* Adds images [b0, b1) of a batch (x: h*w*c per image, dy: oh*ow*f) to the
  * partial sums part (zeroed before the first), with work sq_wino_work(d)
