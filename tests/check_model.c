@@ -408,6 +408,22 @@ START_TEST(generated_inputs)
         ck_assert(x.data[i] >= 0 && x.data[i] < 1);
     sq_tensor_free(&x);
     ck_assert_int_eq(sq_tensor_generate(s, "twos", 2, d, &x, &err), -1);
+    /* big ones are filled by the threads, each a share: every value right */
+    int was = sq_get_threads();
+    sq_set_threads(3);
+    long big[2] = { 3, 100003 };
+    const char *kinds[3] = { "zeros", "ones", "range" };
+    for (int k = 0; k < 3; k++) {
+        ck_assert_int_eq(sq_tensor_generate(s, kinds[k], 2, big, &x, &err), 0);
+        for (long i = 0; i < 300009; i++) {
+            float want = k == 0 ? 0.0f : k == 1 ? 1.0f : (float)i;
+            if (x.data[i] != want)
+                ck_abort_msg("%s: value %ld is %g, want %g", kinds[k], i, (double)x.data[i],
+                             (double)want);
+        }
+        sq_tensor_free(&x);
+    }
+    sq_set_threads(was);
     d[1] = 0;
     ck_assert_int_eq(sq_tensor_generate(s, "ones", 2, d, &x, &err), -1);
     ck_assert_str_eq(err.msg, "dimensions must be positive, got 0");
