@@ -73,10 +73,16 @@ static size_t stride_of(long rows, long cols)
 }
 
 /* U[36][c][f'] and f' more values: the transformed kernel and its bias, or
- * the kernel gradient's transformed sums and the bias gradient's */
+ * the kernel gradient's transformed sums and the bias gradient's; the
+ * f' values start at bias_at(d). */
+static size_t bias_at(const sq_conv_desc *d)
+{
+    return NPOS * stride_of(d->c, fpad(d->f));
+}
+
 static size_t transformed_size(const sq_conv_desc *d)
 {
-    return NPOS * stride_of(d->c, fpad(d->f)) + (size_t)fpad(d->f);
+    return bias_at(d) + (size_t)fpad(d->f);
 }
 
 size_t sq_wino_scratch(const sq_conv_desc *d)
@@ -225,28 +231,36 @@ static void prepare_range(void *ctx, long c0, long c1, int tid)
     prepare_z(j->d, j->u, c0, c1);
 }
 
-/* Where tile t of an image starts: its patch's first input row and col
- * (before the padding: may be negative) and its output row and col. */
+/* Tile t of a batch (numbered image by image): its image, its patch's
+ * first input row and col (before the padding: may be negative), where
+ * its first output is in the batch's output, and its rows and cols of
+ * outputs inside the image (up to 4 each). */
 typedef struct {
-    long iy, ix, oy, ox;
+    long img, iy, ix, rows, cols;
+    size_t out;
 } tile_at;
 
 static tile_at tile_of(const sq_conv_desc *d, long t)
 {
-    long tx = tile_cols(d), ty = t / tx, tc = t % tx;
-    tile_at a = { 4 * ty - d->pt, 4 * tc - d->pl, 4 * ty, 4 * tc };
+    long per = sq_wino_tiles(d), tx = tile_cols(d), k = t % per;
+    long oy = 4 * (k / tx), ox = 4 * (k % tx);
+    tile_at a = { t / per, oy - d->pt, ox - d->pl, d->oh - oy < 4 ? d->oh - oy : 4,
+                  d->ow - ox < 4 ? d->ow - ox : 4, 0 };
+    a.out = ((size_t)a.img * (size_t)d->oh * (size_t)d->ow + (size_t)(oy * d->ow + ox))
+            * (size_t)d->f;
     return a;
 }
 
-/* Tile t of image x into column col of V[36][n][c]: B^T d B, the cells
- * outside the image read as zeros (masked loads; rows wholly outside are
- * not read). */
+/* Tile t of the batch x into column col of V[36][n][c]: B^T d B, the
+ * cells outside the image read as zeros (masked loads; rows wholly outside
+ * are not read). */
 static TGT512 void input_z(const sq_conv_desc *d, const float *x, long t, float *v, long n,
                            long col)
 {
     long c = d->c, h = d->h, w = d->w;
     size_t pos = stride_of(n, c);    /* V floats between positions */
     tile_at a = tile_of(d, t);
+    x += (size_t)a.img * (size_t)(h * w * c);
     __mmask16 colm[6];
     long coff[6];
     const float *row[6];
@@ -294,10 +308,8 @@ static TGT512 void input_z(const sq_conv_desc *d, const float *x, long t, float 
  * V[36][n][c]. */
 static TGT512 void inputs_z(const sq_conv_desc *d, const float *x, long a, long n, float *v)
 {
-    long per = sq_wino_tiles(d);
-    size_t in_img = (size_t)(d->h * d->w * d->c);
     for (long t = a; t < a + n; t++)
-        input_z(d, x + (size_t)(t / per) * in_img, t % per, v, n, t - a);
+        input_z(d, x, t, v, n, t - a);
 }
 
 /* M[36][n][fp] back into tiles [a, a + n) of the batch y, with bias and
@@ -305,15 +317,14 @@ static TGT512 void inputs_z(const sq_conv_desc *d, const float *x, long a, long 
 static TGT512 void output_z(const sq_conv_desc *d, const float *mm, const float *bias, long a,
                             long n, float *y)
 {
-    long f = d->f, fp = fpad(f), per = sq_wino_tiles(d);
-    size_t pos = stride_of(n, fp), out_img = (size_t)(d->oh * d->ow * f);
+    long f = d->f, fp = fpad(f);
+    size_t pos = stride_of(n, fp);
     __m512 zero = _mm512_setzero_ps();
     for (long t = 0; t < n; t++) {
-        tile_at at = tile_of(d, (a + t) % per);
-        long rows = d->oh - at.oy < 4 ? d->oh - at.oy : 4;
-        long cols = d->ow - at.ox < 4 ? d->ow - at.ox : 4;
+        tile_at at = tile_of(d, a + t);
+        long rows = at.rows, cols = at.cols;
         const float *p = mm + t * fp;
-        float *out = y + (size_t)((a + t) / per) * out_img + (at.oy * d->ow + at.ox) * f;
+        float *out = y + at.out;
         long cell[4][4];   /* where each output goes; 0 for those past the edges */
         for (int i = 0; i < 4; i++)
             for (int k = 0; k < 4; k++)
@@ -368,14 +379,13 @@ static void products_z(const float *v, const float *u, float *m, long rows, long
 static TGT512 void dy_z(const sq_conv_desc *d, const float *dy, long a, long n, float *wt,
                         float *bias)
 {
-    long f = d->f, fp = fpad(f), per = sq_wino_tiles(d);
-    size_t pos = stride_of(n, fp), out_img = (size_t)(d->oh * d->ow * f);
+    long f = d->f, fp = fpad(f);
+    size_t pos = stride_of(n, fp);
     __m512 zero = _mm512_setzero_ps();
     for (long t = 0; t < n; t++) {
-        tile_at at = tile_of(d, (a + t) % per);
-        long rows = d->oh - at.oy < 4 ? d->oh - at.oy : 4;
-        long cols = d->ow - at.ox < 4 ? d->ow - at.ox : 4;
-        const float *p = dy + (size_t)((a + t) / per) * out_img + (at.oy * d->ow + at.ox) * f;
+        tile_at at = tile_of(d, a + t);
+        long rows = at.rows, cols = at.cols;
+        const float *p = dy + at.out;
         float *out = wt + t * fp;
         for (long q = 0; q < fp; q += 16) {
             __mmask16 m = lanes(f - q);
@@ -450,7 +460,7 @@ void sq_wino_prepare(const sq_conv_desc *d, float *u)
     prepare_job j = { d, u };
     sq_parallel_for(d->c, 16384 / fpad(d->f) + 1, prepare_range, &j);
     long fp = fpad(d->f);
-    float *b = u + NPOS * stride_of(d->c, fp);
+    float *b = u + bias_at(d);
     for (long q = 0; q < fp; q++)
         b[q] = d->bias && q < d->f ? d->bias[q] : 0.0f;
 #else
@@ -465,7 +475,7 @@ void sq_wino_run(const sq_conv_desc *d, const float *u, const float *x, float *y
 #ifdef WG_X86
     long chunk = chunk_tiles(d);
     float *v = work, *m = v + NPOS * stride_of(chunk, d->c);
-    const float *bias = u + NPOS * stride_of(d->c, fpad(d->f));
+    const float *bias = u + bias_at(d);
     for (long a = t0; a < t1; a += chunk) {
         if (intr && *intr)
             return;  /* the caller throws the output away */
@@ -501,7 +511,7 @@ void sq_wino_dw_images(const sq_conv_desc *d, const float *x, const float *dy, l
     for (long a = b0 * per, end = b1 * per; a < end; a += chunk) {
         long n = end - a < chunk ? end - a : chunk;
         inputs_z(d, x, a, n, v);
-        dy_z(d, dy, a, n, wt, part + NPOS * stride_of(c, fp));
+        dy_z(d, dy, a, n, wt, part + bias_at(d));
         products_z(v, wt, part, c, n, fp, 1);
     }
 #else
@@ -520,7 +530,7 @@ void sq_wino_dw_finish(const sq_conv_desc *d, const float *part, float *dw, floa
 #ifdef WG_X86
     dw_out_z(d, part, dw);
     if (db)
-        memcpy(db, part + NPOS * stride_of(d->c, fpad(d->f)), (size_t)d->f * sizeof *db);
+        memcpy(db, part + bias_at(d), (size_t)d->f * sizeof *db);
 #else
     (void)d;
     (void)part;
