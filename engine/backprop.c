@@ -18,7 +18,7 @@ void sq_train_ws_free(sq_train_ws *ws)
 }
 
 /* Floats per sample of a layer's input (i) or output (i + 1). */
-static size_t per_sample(const sq_train_ws *ws, int i)
+static size_t sample_floats(const sq_train_ws *ws, int i)
 {
     return ws->cap > 0 ? sq_shape_count(&ws->sh[i]) / (size_t)ws->cap : 0;
 }
@@ -29,13 +29,14 @@ static size_t per_sample(const sq_train_ws *ws, int i)
 /* A chunk's biggest output: about 256 KB, in a core's L2. */
 #define CHUNK_FLOATS 65536
 
-/* Whether layer i may run a chunk of the batch at a time. */
-static int chunkable(const sq_model *m, const sq_train_ws *ws, const size_t *cache_sz, int i)
+/* Whether layer i may run a chunk of the batch at a time; sz as in
+ * sq_train_ws_init (sz[3 i + 2]: its cache's floats for the whole batch). */
+static int chunkable(const sq_model *m, const sq_train_ws *ws, const size_t *sz, int i)
 {
     const sq_layer *l = m->layers[i];
     return l->kind->per_sample && l->activity.l1 == 0 && l->activity.l2 == 0
            && ws->rule[i] == SQ_MASK_DROP && (i == 0 || !ws->mask[i - 1])
-           && cache_sz[i] % (size_t)ws->cap == 0;
+           && sz[3 * i + 2] % (size_t)ws->cap == 0;
 }
 
 /* The leading layers that run in chunks: from the first, while their
@@ -48,17 +49,17 @@ static int chunkable(const sq_model *m, const sq_train_ws *ws, const size_t *cac
  * split into shares too small to pay (W3 at batch 32 ran ~20% slower, where
  * one thread ran ~8% faster). Returns the floats of weight gradient room a
  * chunk needs. */
-static size_t plan_chunks(sq_train_ws *ws, const sq_model *m, const size_t *cache_sz)
+static size_t plan_chunks(sq_train_ws *ws, const sq_model *m, const size_t *sz)
 {
     int n = ws->n, e = 0;
     size_t most = 0, room = 0;
     ws->seg = ws->seg_bwd = 0;
     ws->chunk = 0;
-    if (ws->cap < 2 || n < 3 || sq_pool_threads() > 1 || !chunkable(m, ws, cache_sz, 0)
-        || per_sample(ws, 1) < CHUNK_BIG)
+    if (ws->cap < 2 || n < 3 || sq_pool_threads() > 1 || !chunkable(m, ws, sz, 0)
+        || sample_floats(ws, 1) < CHUNK_BIG)
         return 0;
-    while (e < n - 1 && chunkable(m, ws, cache_sz, e)) {
-        size_t out = per_sample(ws, e + 1);
+    while (e < n - 1 && chunkable(m, ws, sz, e)) {
+        size_t out = sample_floats(ws, e + 1);
         if (out > most)
             most = out;
         e++;
@@ -72,10 +73,10 @@ static size_t plan_chunks(sq_train_ws *ws, const sq_model *m, const size_t *cach
     ws->chunk = chunk > 0 ? chunk : 1;
     ws->seg_bwd = 1;
     for (int k = 1; k < e; k += 2)
-        if (per_sample(ws, e - 1 - k) > per_sample(ws, e))
+        if (sample_floats(ws, e - 1 - k) > sample_floats(ws, e))
             ws->seg_bwd = 0;
     for (int i = 0; i < e; i++) {
-        ws->cper[i] = cache_sz[i] / (size_t)ws->cap;
+        ws->cper[i] = sz[3 * i + 2] / (size_t)ws->cap;
         if (m->layers[i]->param_count > room)
             room = m->layers[i]->param_count;
     }
@@ -168,17 +169,12 @@ int sq_train_ws_init(sq_train_ws *ws, const sq_model *m, const sq_shape *in,
     }
     if (plan_masks(ws, m, err) < 0)
         goto fail;
-    size_t *cache_sz = sq_calloc((size_t)n, sizeof *cache_sz);
     ws->cper = sq_calloc((size_t)n, sizeof *ws->cper);
-    if (!cache_sz || !ws->cper) {
-        free(cache_sz);
+    if (!ws->cper) {
         sq_fail(err, "out of memory");
         goto fail;
     }
-    for (int i = 0; i < n; i++)
-        cache_sz[i] = sz[3 * i + 2];
-    size_t dw_room = plan_chunks(ws, m, cache_sz);
-    free(cache_sz);
+    size_t dw_room = plan_chunks(ws, m, sz);
     total += 2 * maxact + scratch + dw_room;
     char what[64];
     snprintf(what, sizeof what, "running this model on a batch of %ld", ws->cap);
@@ -232,12 +228,12 @@ static void forward_layer(sq_model *m, sq_train_ws *ws, int i, const float *in, 
     sq_shape is = ws->shb[i], os = ws->shb[i + 1];
     is.d[0] = nb;
     os.d[0] = nb;
-    size_t pin = per_sample(ws, i), pout = per_sample(ws, i + 1);
+    size_t pin = sample_floats(ws, i), pout = sample_floats(ws, i + 1);
     float *z = ws->z[i] + (size_t)b0 * pout, *y = ws->y[i] + (size_t)b0 * pout;
     int fused = l->act && ws->y[i] == ws->z[i], act_done = 0;
     sq_fwd f = { .in = in + (size_t)b0 * pin, .out = z, .in_shape = &is, .out_shape = &os,
                  .w = w, .scratch = ws->scratch, .training = training,
-                 .cache = ws->cache[i] + (b0 ? (size_t)b0 * ws->cper[i] : 0),
+                 .cache = ws->cache[i] + (size_t)b0 * ws->cper[i],
                  .w_train = training ? w : NULL, .rng = rng,
                  .act_done = fused ? &act_done : NULL,
                  .sum = training ? ws->sum : NULL,
@@ -292,7 +288,7 @@ static int backward_layer(sq_model *m, sq_train_ws *ws, int i, int lowest, int c
     sq_shape is = ws->shb[i], os = ws->shb[i + 1];
     is.d[0] = nb;
     os.d[0] = nb;
-    size_t pin = per_sample(ws, i), pout = per_sample(ws, i + 1);
+    size_t pin = sample_floats(ws, i), pout = sample_floats(ws, i + 1);
     size_t at_in = (size_t)b0 * pin, at_out = (size_t)b0 * pout;
     float *g = ws->g[cur] + (local & 1 ? 0 : at_out);
     size_t cnt = sq_shape_count(&os);
@@ -323,7 +319,7 @@ static int backward_layer(sq_model *m, sq_train_ws *ws, int i, int lowest, int c
                          : i == 0 && dx ? dx + at_in : NULL,
                   .in_shape = &is, .out_shape = &os,
                   .w = m->params + l->param_off, .dw = dw,
-                  .cache = ws->cache[i] + (b0 ? (size_t)b0 * ws->cper[i] : 0),
+                  .cache = ws->cache[i] + (size_t)b0 * ws->cper[i],
                   .scratch = ws->scratch,
                   .mask = i ? ws->mask[i - 1] : NULL,
                   .mask_out = ws->rule[i] == SQ_MASK_MAKE ? ws->mask[i] : NULL,

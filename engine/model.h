@@ -189,7 +189,7 @@ typedef struct {
      * it is still in the cache; 0: every layer takes the whole batch. */
     int seg, seg_bwd;
     long chunk;
-    size_t *cper;              /* per layer: cache floats per sample */
+    size_t *cper;              /* per layer: cache floats per sample (0 outside seg) */
     float *dw_tmp;             /* a chunk's weight gradient, added up */
 } sq_train_ws;
 

@@ -213,15 +213,18 @@ static void im2col(const conv2d_state *st, const float *x, long h, long w, long 
     }
 }
 
+/* One convolution's job. bufs: one region per thread, buf floats each:
+ * the direct kernels' row buffer, or Winograd's work space, after the
+ * thread's own transformed kernel when own_u (made on its first tiles). */
 typedef struct {
     sq_isa isa;
     const sq_conv_desc *d;
-    const float *u;              /* Winograd's transformed kernel, or NULL: direct */
+    const float *u;              /* Winograd's shared transformed kernel (not own_u) */
     const float *in;
     float *out;
-    float *bufs;                 /* one per thread, buf floats each: row buffers or */
-    size_t buf;                  /* Winograd's work space (after its own kernel */
-    int own_u;                   /* transform, made on its first tiles, if own_u) */
+    float *bufs;
+    size_t buf;
+    int own_u;
     volatile int *intr;
     int ready[SQ_MAX_THREADS];   /* with own_u: the thread's transform is made */
 } conv_job;
@@ -252,8 +255,8 @@ static void conv_tiles_of(void *ctx, long t0, long t1, int tid)
     sq_wino_run(j->d, u, j->in, j->out, t0, t1, buf, j->intr);
 }
 
-/* Runs d over nb images, sharing rows (Winograd's rows of tiles) among at
- * most nt threads, in scratch (conv_scratch(d, nt) floats). */
+/* Runs d over nb images, sharing output rows (Winograd's 4x4 tiles of the
+ * batch) among at most nt threads, in scratch (conv_scratch(d, nt) floats). */
 static void run_conv(sq_isa isa, sq_conv_desc *d, long nb, const float *in, float *out,
                      volatile int *intr, float *scratch, int nt)
 {
@@ -265,8 +268,8 @@ static void run_conv(sq_isa isa, sq_conv_desc *d, long nb, const float *in, floa
         int own = wino_own_u(d, nt);
         if (!own)
             sq_wino_prepare(d, scratch);
-        conv_job job = { isa, d, scratch, in, out, own ? scratch : scratch + us,
-                         own ? us + sq_wino_work(d) : sq_wino_work(d), own, intr, { 0 } };
+        conv_job job = { isa, d, own ? NULL : scratch, in, out, own ? scratch : scratch + us,
+                         (own ? us : 0) + sq_wino_work(d), own, intr, { 0 } };
         /* claims of ~2 MFLOP in whole rows of tiles (4 output rows each),
          * at least 12 tiles (two blocks of the product kernel's rows) */
         long min_tiles = (min_rows + 3) / 4 * ((d->ow + 3) / 4);
@@ -818,5 +821,6 @@ const sq_layer_kind sq_kind_conv2d = {
     .shape_rule = "(B, H, W, C) -> (B, H', W', filters); valid: H' = floor((H - dk)/s) + 1, same: H' = ceil(H/s), dk = k + (k-1)(d-1); params kh*kw*C*filters + filters",
     .example = "input 28 28 1; add conv2d 32 3 strides=2 padding=same relu",
     .explain = explain,
-    .macs = macs,    .per_sample = 1,
+    .macs = macs,
+    .per_sample = 1,
 };
