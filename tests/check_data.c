@@ -503,6 +503,57 @@ START_TEST(test_csv_gz_members)
 }
 END_TEST
 
+/* One gzip member holding n bytes of text, appended to *gz (grown). */
+static void gz_member(const char *text, size_t n, unsigned char **gz, size_t *len)
+{
+    z_stream zs;
+    memset(&zs, 0, sizeof zs);
+    ck_assert(deflateInit2(&zs, 6, Z_DEFLATED, 16 + MAX_WBITS, 8, Z_DEFAULT_STRATEGY) == Z_OK);
+    size_t bound = deflateBound(&zs, n);
+    *gz = realloc(*gz, *len + bound);
+    ck_assert(*gz != NULL);
+    zs.next_in = (unsigned char *)text;
+    zs.avail_in = (uInt)n;
+    zs.next_out = *gz + *len;
+    zs.avail_out = (uInt)bound;
+    ck_assert(deflate(&zs, Z_FINISH) == Z_STREAM_END);
+    *len += bound - zs.avail_out;
+    deflateEnd(&zs);
+}
+
+/* The last member's size field says 4 bytes: the buffer starts at a page and
+ * grows to ~10 MiB (past the size advised for huge pages) while inflating;
+ * every row survives the moves. */
+START_TEST(test_gz_grows)
+{
+    enum { ROWS = 1500000 };
+    size_t cap = (size_t)ROWS * 12, n = 0, len = 0;
+    char *text = malloc(cap);
+    unsigned char *gz = NULL;
+    sq_tensor x;
+    ck_assert(text != NULL);
+    for (long i = 0; i < ROWS; i++)
+        n += (size_t)snprintf(text + n, cap - n, "%ld,%ld\n", i % 1000, i % 7);
+    gz_member(text, n, &gz, &len);
+    gz_member("7,8\n", 4, &gz, &len);
+    ck_assert(n > ((size_t)8 << 20));
+    load_ok(write_tmp("grows.csv.gz", gz, len), NULL, &x, NULL);
+    free(gz);
+    free(text);
+    ck_assert_int_eq(x.shape.rank, 2);
+    ck_assert_int_eq(x.shape.d[0], ROWS + 1);
+    ck_assert_int_eq(x.shape.d[1], 2);
+    long bad = -1;
+    for (long i = 0; i < ROWS && bad < 0; i++)
+        if (x.data[2 * i] != (float)(i % 1000) || x.data[2 * i + 1] != (float)(i % 7))
+            bad = i;
+    ck_assert_msg(bad < 0, "row %ld is %g,%g", bad, bad < 0 ? 0.0 : (double)x.data[2 * bad],
+                  bad < 0 ? 0.0 : (double)x.data[2 * bad + 1]);
+    ck_assert(x.data[2 * ROWS] == 7.0f && x.data[2 * ROWS + 1] == 8.0f);
+    sq_tensor_free(&x);
+}
+END_TEST
+
 /* Content decides, not the name: a CSV called .npy, an IDX called .csv. */
 START_TEST(test_kind_from_content)
 {
@@ -1072,6 +1123,7 @@ static Suite *data_suite(void)
     tc = tcase_create("csv");
     tcase_add_loop_test(tc, test_csv_variants, 0, sizeof csvs / sizeof csvs[0]);
     tcase_add_test(tc, test_csv_gz_members);
+    tcase_add_test(tc, test_gz_grows);
     tcase_add_test(tc, test_kind_from_content);
     tcase_add_test(tc, test_csv_errors);
     suite_add_tcase(s, tc);

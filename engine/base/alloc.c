@@ -4,7 +4,7 @@
  * sets, inputs, activations) are advised for transparent huge pages: a
  * first touch then costs one fault per 2 MiB instead of one per 4 KiB,
  * which on a virtual machine is most of the time a fresh buffer takes. */
-#define _DEFAULT_SOURCE   /* madvise's MADV_HUGEPAGE */
+#define _GNU_SOURCE       /* madvise's MADV_HUGEPAGE, mremap */
 #include <errno.h>
 #include <limits.h>
 #include <stdint.h>
@@ -82,6 +82,49 @@ void *sq_calloc(size_t n, size_t size)
 void *sq_realloc(void *p, size_t n)
 {
     return refuse() ? NULL : advise_huge(realloc(p, n), n);
+}
+
+/* Mappings are whole pages; an empty block still maps one. */
+static size_t map_len(size_t n)
+{
+    size_t pg = (size_t)sysconf(_SC_PAGESIZE);
+    if (n == 0)
+        n = 1;
+    return n > SIZE_MAX - pg ? SIZE_MAX - pg + 1 : (n + pg - 1) / pg * pg;
+}
+
+/* Advice over the whole mapping: advice over part of it would split it into
+ * several areas, and mremap moves only one. */
+static void *advise_map(void *p, size_t n)
+{
+#ifdef MADV_HUGEPAGE
+    if (p && n >= HUGE_MIN)
+        madvise(p, map_len(n), MADV_HUGEPAGE);
+#endif
+    return p;
+}
+
+void *sq_map(size_t n)
+{
+    if (refuse())
+        return NULL;
+    void *p = mmap(NULL, map_len(n), PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    return p == MAP_FAILED ? NULL : advise_map(p, n);
+}
+
+void *sq_map_resize(void *p, size_t old, size_t n)
+{
+    if (refuse())
+        return NULL;
+    void *q = mremap(p, map_len(old), map_len(n), MREMAP_MAYMOVE);
+    return q == MAP_FAILED ? NULL : advise_map(q, n);
+}
+
+void sq_unmap(void *p, size_t n)
+{
+    if (p)
+        munmap(p, map_len(n));
 }
 
 char *sq_strdup(const char *s)

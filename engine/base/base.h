@@ -15,6 +15,15 @@ void *sq_calloc(size_t n, size_t size);
 void *sq_realloc(void *p, size_t n);
 char *sq_strdup(const char *s);
 char *sq_strndup(const char *s, size_t n);
+/* A block of n bytes mapped from the kernel, for buffers whose final size
+ * is unknown and may be gigabytes (inflated gzip data): sq_map_resize grows
+ * it by moving page tables, never copying (realloc's copy would touch every
+ * page again, seconds for gigabytes, with nothing polled meanwhile); the
+ * pages past what was written cost nothing. Released with sq_unmap and the
+ * size last asked for; the same fault injection as sq_malloc. */
+void *sq_map(size_t n);
+void *sq_map_resize(void *p, size_t old, size_t n);
+void sq_unmap(void *p, size_t n);
 /* For fault-injection tests: after n more allocations succeed, the next one
  * fails (just one); n < 0 turns this off. sq_alloc_calls counts the
  * allocations made since the last sq_alloc_fail_after. */

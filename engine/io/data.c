@@ -171,11 +171,13 @@ static int is_npy_file(const char *path)
 /* ---- gzip ----------------------------------------------------------------- */
 
 /* Inflates a gzip file (one or more concatenated members; zero padding
- * after the last is ignored) into a malloc'd buffer. Refused as soon as
+ * after the last is ignored) into a buffer from sq_map (*outcap bytes, to
+ * release with sq_unmap). Refused as soon as
  * the output passes the memory limit (or SQ_DATA_GZ_MAX); polls the
  * interrupt flag every OUT_CHUNK bytes. */
 static int gunzip(const unsigned char *src, size_t slen, const char *subj,
-                  unsigned char **out, size_t *outlen, sq_error *err)
+                  unsigned char **out, size_t *outlen, size_t *outcap,
+                  sq_error *err)
 {
     z_stream zs;
     unsigned char *buf = NULL;
@@ -210,7 +212,7 @@ static int gunzip(const unsigned char *src, size_t slen, const char *subj,
         cap = 4096;
     if (cap > limit)
         cap = (size_t)limit;
-    buf = sq_malloc(cap);
+    buf = sq_map(cap);
     if (!buf) {
         sq_fail(err, "out of memory decompressing %s", subj);
         goto fail;
@@ -236,7 +238,7 @@ static int gunzip(const unsigned char *src, size_t slen, const char *subj,
                 goto fail;
             }
             size_t ncap = (uint64_t)cap * 2 > limit ? (size_t)limit : cap * 2;
-            unsigned char *nb = sq_realloc(buf, ncap);
+            unsigned char *nb = sq_map_resize(buf, cap, ncap);
             if (!nb) {
                 sq_fail(err, "out of memory decompressing %s", subj);
                 goto fail;
@@ -291,19 +293,15 @@ static int gunzip(const unsigned char *src, size_t slen, const char *subj,
         goto fail;
     }
     inflateEnd(&zs);
-    if (len < cap) {
-        unsigned char *nb = sq_realloc(buf, len ? len : 1);
-        if (nb)
-            buf = nb;
-    }
     *out = buf;
     *outlen = len;
+    *outcap = cap;
     return 0;
 
 fail:
     if (started)
         inflateEnd(&zs);
-    free(buf);
+    sq_unmap(buf, cap);
     return -1;
 }
 
@@ -509,7 +507,7 @@ static int read_data(const char *path, const char *key, const char *subj, const 
 {
     unsigned char *raw = NULL, *plain = NULL;
     const unsigned char *buf;
-    size_t len;
+    size_t len, plain_cap = 0;
     int gz = 0, rc = -1;
 
     if (!key && ls->kind == LABEL_NONE && is_npy_file(path))
@@ -519,7 +517,7 @@ static int read_data(const char *path, const char *key, const char *subj, const 
     buf = raw;
     data_kind kind = detect(buf, len);
     if (kind == K_GZIP) {
-        if (gunzip(raw, len, subj, &plain, &len, err) != 0)
+        if (gunzip(raw, len, subj, &plain, &len, &plain_cap, err) != 0)
             goto out;
         free(raw);
         raw = NULL;
@@ -572,7 +570,7 @@ static int read_data(const char *path, const char *key, const char *subj, const 
     }
 out:
     free(raw);
-    free(plain);
+    sq_unmap(plain, plain_cap);
     return rc;
 }
 
