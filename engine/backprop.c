@@ -253,7 +253,15 @@ void sq_train_forward(sq_model *m, sq_train_ws *ws, const float *x, long b,
                       int training, sq_rng *rng)
 {
     batch_shapes(ws, b);
-    sq_pool_wake();
+    /* the workers spin for this step's jobs; when the last step (all it
+     * ran until now: backward, the optimizer) shared none, the model is
+     * too small to share and they stay asleep, not spinning beside the
+     * thread that does the work (a job would still wake them) */
+    unsigned long jobs = sq_pool_jobs();
+    if (!ws->stepped || jobs != ws->jobs_at_step)
+        sq_pool_wake();
+    ws->jobs_at_step = jobs;
+    ws->stepped = 1;
     int seg = b > ws->chunk ? ws->seg : 0;
     for (long b0 = 0; b0 < b && seg; b0 += ws->chunk) {
         long nb = b - b0 < ws->chunk ? b - b0 : ws->chunk;

@@ -8,8 +8,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include "seqsh/engine.h"
 #include "model.h"
+#include "kernels/threads.h"
 
 /* ---- deterministic test data --------------------------------------------- */
 
@@ -367,6 +369,60 @@ START_TEST(test_conv2d_backward_groups)
     free(mag);
     free(dy);
     free(dx);
+    free(x);
+    sq_train_ws_free(&ws);
+    sq_session_free(s);
+    sq_set_threads(was);
+}
+END_TEST
+
+/* A training step on two threads wakes the pool's sleeping workers only
+ * when the step before it shared a job: a small Dense model's steps share
+ * none and leave the worker asleep (not spinning beside the thread doing
+ * the work); after a job they wake it again. */
+static void noop_range(void *ctx, long b, long e, int tid)
+{
+    (void)ctx;
+    (void)b;
+    (void)e;
+    (void)tid;
+}
+
+static void wait_asleep(void)
+{
+    for (int i = 0; i < 3000 && sq_pool_sleepers() < 1; i++) {
+        struct timespec ms = { 0, 1000000 };
+        nanosleep(&ms, NULL);
+    }
+    ck_assert_int_eq(sq_pool_sleepers(), 1);
+}
+
+START_TEST(test_steps_wake_only_for_jobs)
+{
+    int was = sq_get_threads();
+    sq_set_threads(2);
+    long in_dims[1] = { 4 };
+    sq_session *s = new_session(1, in_dims);
+    add_ok(s, "dense", "3");
+    sq_train_ws ws;
+    sq_error err;
+    sq_shape in = { 2, { 8, 4 } };
+    ck_assert_msg(sq_train_ws_init(&ws, s->model, &in, &err) == 0, "%s", err.msg);
+    float *x = random_floats(32, -1, 1);
+    sq_rng rng;
+    sq_rng_seed(&rng, 1);
+    sq_train_forward(s->model, &ws, x, 8, 1, &rng);   /* the first step: workers start */
+    wait_asleep();
+    unsigned woken = sq_pool_wakeups();
+    for (int step = 0; step < 3; step++)
+        sq_train_forward(s->model, &ws, x, 8, 1, &rng);
+    ck_assert_uint_eq(sq_pool_wakeups(), woken);
+    ck_assert_int_eq(sq_pool_sleepers(), 1);
+    sq_parallel_for(1000, 1, noop_range, NULL);        /* a job, as a bigger step's */
+    wait_asleep();
+    woken = sq_pool_wakeups();
+    sq_train_forward(s->model, &ws, x, 8, 1, &rng);
+    ck_assert_uint_eq(sq_pool_wakeups(), woken + 1);
     free(x);
     sq_train_ws_free(&ws);
     sq_session_free(s);
@@ -1404,6 +1460,7 @@ static Suite *layers_suite(void)
     tcase_add_test(tc, test_pool2d_positionals);
     tcase_add_loop_test(tc, test_conv2d_backward_groups, 0,
                         (int)(sizeof bwd_cases / sizeof bwd_cases[0]));
+    tcase_add_test(tc, test_steps_wake_only_for_jobs);
     tcase_add_loop_test(tc, test_maxpool2d_backward, 0,
                         (int)(sizeof pool_cases / sizeof pool_cases[0]));
     tcase_add_loop_test(tc, test_global_pool2d_forward, 0, 6);

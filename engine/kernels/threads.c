@@ -85,6 +85,7 @@ static long done_count;           /* indices finished in the current job (atomic
 static int sleepers;              /* workers waiting on `go` (atomic; changed under mu) */
 static int quit;                  /* (atomic) */
 static unsigned wakes;            /* sq_pool_wake calls (atomic): sleepers go back to spinning */
+static unsigned long jobs_shared; /* jobs run by more than one thread (atomic) */
 /* the current job; written only while no chunk of the last one is unclaimed */
 static sq_range_fn job_fn;
 static void *job_ctx;
@@ -313,6 +314,21 @@ void sq_pool_wake(void)
     pthread_mutex_unlock(&run_mu);
 }
 
+unsigned long sq_pool_jobs(void)
+{
+    return __atomic_load_n(&jobs_shared, __ATOMIC_RELAXED);
+}
+
+int sq_pool_sleepers(void)
+{
+    return __atomic_load_n(&sleepers, __ATOMIC_ACQUIRE);
+}
+
+unsigned sq_pool_wakeups(void)
+{
+    return __atomic_load_n(&wakes, __ATOMIC_ACQUIRE);
+}
+
 int sq_pool_threads_for(long n)
 {
     int nt = sq_pool_threads();
@@ -410,6 +426,7 @@ void sq_parallel_for_upto(long n, long min_each, int most_threads, sq_range_fn f
             if (job_chunk < min_each)
                 job_chunk = min_each;
             job_parts = parts;
+            __atomic_add_fetch(&jobs_shared, 1, __ATOMIC_RELAXED);
             __atomic_store_n(&done_count, 0, __ATOMIC_RELAXED);
             uint64_t g = (gen_of(__atomic_load_n(&word, __ATOMIC_RELAXED)) + 1)
                          & ((1ULL << (64 - IDX_BITS)) - 1);
