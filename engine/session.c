@@ -34,6 +34,7 @@ void sq_session_free(sq_session *s)
         free(s->counters[i].base);
     free(s->counters);
     free(s);
+    sq_free_kept();
 }
 
 void sq_seed(sq_session *s, unsigned long long seed)

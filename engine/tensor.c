@@ -10,7 +10,7 @@
 void sq_tensor_free(sq_tensor *t)
 {
     if (t) {
-        free(t->data);
+        sq_free(t->data);
         t->data = NULL;
     }
 }

@@ -205,6 +205,50 @@ START_TEST(cgroup_limits_are_found)
 }
 END_TEST
 
+/* Big blocks freed with sq_free come back to the next big allocation of
+ * about their size (the memory already faulted in), past the small ones
+ * made in between; sq_calloc's comes back zeroed; a refused allocation
+ * (fault injection) loses none; a request none fits frees them and gets
+ * memory of its own. */
+START_TEST(big_blocks_are_kept_for_the_next)
+{
+    const size_t mib = (size_t)1 << 20;
+    unsigned char *p = sq_malloc(20 * mib);
+    ck_assert_ptr_nonnull(p);
+    memset(p, 0xAB, 20 * mib);
+    sq_free(p);
+    ck_assert_int_eq(sq_kept_blocks(), 1);
+    void *small = sq_malloc(mib);   /* not from the kept block */
+    ck_assert_ptr_nonnull(small);
+    ck_assert(small != (void *)p);
+    unsigned char *q = sq_malloc(18 * mib);
+    ck_assert_ptr_eq(q, p);
+    sq_free(q);
+    sq_alloc_fail_after(0);
+    ck_assert_ptr_null(sq_malloc(20 * mib));
+    sq_alloc_fail_after(-1);
+    unsigned char *c = sq_calloc(5 * mib, 4);
+    ck_assert_ptr_eq(c, p);
+    for (size_t i = 0; i < 20 * mib; i++)
+        if (c[i])
+            ck_abort_msg("byte %zu of a reused sq_calloc block is %d", i, c[i]);
+    sq_free(c);
+    /* too big for it: gets memory of its own */
+    unsigned char *b = sq_malloc(40 * mib);
+    ck_assert_ptr_nonnull(b);
+    b[40 * mib - 1] = 1;
+    sq_free(b);
+    /* under half the kept one's size: not given it */
+    unsigned char *h = sq_malloc(17 * mib);
+    ck_assert_ptr_nonnull(h);
+    ck_assert(h != b);
+    h[17 * mib - 1] = 1;
+    sq_free(h);
+    sq_free(small);
+    sq_free_kept();
+}
+END_TEST
+
 START_TEST(default_limit_is_half_the_smallest)
 {
     unsigned long long g = 1ULL << 30, none = ULLONG_MAX;
@@ -229,6 +273,7 @@ int main(void)
     tcase_add_test(tc, poll_reads_the_sessions_flag);
     tcase_add_test(tc, cgroup_limits_are_found);
     tcase_add_test(tc, default_limit_is_half_the_smallest);
+    tcase_add_test(tc, big_blocks_are_kept_for_the_next);
     suite_add_tcase(su, tc);
     return run_suite(su);
 }

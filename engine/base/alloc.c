@@ -7,6 +7,8 @@
 #define _GNU_SOURCE       /* madvise's MADV_HUGEPAGE, mremap */
 #include <errno.h>
 #include <limits.h>
+#include <malloc.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -66,15 +68,110 @@ static void *advise_huge(void *p, size_t n)
     return p;
 }
 
+/* Big blocks freed through sq_free are kept for the next big allocation
+ * of about their size instead of going back to the heap: there a freed
+ * data set becomes a hole that the next command's small allocations carve
+ * into (a model's weights, its optimizer's slots), so the next data set of
+ * the same size no longer fits and is faulted in afresh (every other `fit
+ * X.npy` re-faulted its 188 MB, ~0.3 s on a virtual machine). Up to
+ * KEEP_SLOTS blocks and KEEP_MAX bytes; a big allocation that none of them
+ * fits frees them all first, so that the heap can use their memory. */
+#define KEEP_MIN ((size_t)16 << 20)
+#define KEEP_SLOTS 4
+#define KEEP_MAX ((size_t)1 << 30)
+
+static pthread_mutex_t kept_mu = PTHREAD_MUTEX_INITIALIZER;
+static void *kept[KEEP_SLOTS];
+static size_t kept_size[KEEP_SLOTS];
+
+/* The smallest kept block of n to 2n bytes, taken out; NULL if none (the
+ * kept blocks then freed). */
+static void *take_kept(size_t n)
+{
+    if (n < KEEP_MIN)
+        return NULL;
+    pthread_mutex_lock(&kept_mu);
+    int best = -1;
+    for (int i = 0; i < KEEP_SLOTS; i++)
+        if (kept[i] && kept_size[i] >= n && kept_size[i] / 2 <= n
+            && (best < 0 || kept_size[i] < kept_size[best]))
+            best = i;
+    void *p = NULL;
+    if (best >= 0) {
+        p = kept[best];
+        kept[best] = NULL;
+    } else {
+        for (int i = 0; i < KEEP_SLOTS; i++) {
+            free(kept[i]);
+            kept[i] = NULL;
+        }
+    }
+    pthread_mutex_unlock(&kept_mu);
+    return p;
+}
+
+void sq_free(void *p)
+{
+    if (!p)
+        return;
+    size_t n = malloc_usable_size(p);
+    if (n >= KEEP_MIN) {
+        pthread_mutex_lock(&kept_mu);
+        size_t total = n;
+        int slot = -1;
+        for (int i = 0; i < KEEP_SLOTS; i++) {
+            if (kept[i])
+                total += kept_size[i];
+            else if (slot < 0)
+                slot = i;
+        }
+        if (slot >= 0 && total <= KEEP_MAX) {
+            kept[slot] = p;
+            kept_size[slot] = n;
+            p = NULL;
+        }
+        pthread_mutex_unlock(&kept_mu);
+    }
+    free(p);
+}
+
+int sq_kept_blocks(void)
+{
+    int k = 0;
+    pthread_mutex_lock(&kept_mu);
+    for (int i = 0; i < KEEP_SLOTS; i++)
+        k += kept[i] != NULL;
+    pthread_mutex_unlock(&kept_mu);
+    return k;
+}
+
+void sq_free_kept(void)
+{
+    pthread_mutex_lock(&kept_mu);
+    for (int i = 0; i < KEEP_SLOTS; i++) {
+        free(kept[i]);
+        kept[i] = NULL;
+    }
+    pthread_mutex_unlock(&kept_mu);
+}
+
 void *sq_malloc(size_t n)
 {
-    return refuse() ? NULL : advise_huge(malloc(n), n);
+    if (refuse())
+        return NULL;
+    void *p = take_kept(n);
+    return p ? p : advise_huge(malloc(n), n);
 }
 
 void *sq_calloc(size_t n, size_t size)
 {
     if (refuse())
         return NULL;
+    if (size && n <= SIZE_MAX / size) {
+        void *p = take_kept(n * size);
+        if (p)
+            return memset(p, 0, n * size);
+    }
     void *p = calloc(n, size);
     return size && n <= SIZE_MAX / size ? advise_huge(p, n * size) : p;
 }

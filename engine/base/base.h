@@ -13,6 +13,14 @@
 void *sq_malloc(size_t n);
 void *sq_calloc(size_t n, size_t size);
 void *sq_realloc(void *p, size_t n);
+/* Frees a block from the functions above; a big one (16 MiB or more: a
+ * data set, an input, an output) is kept for the next big sq_malloc or
+ * sq_calloc of about its size, so that a command repeated on the same data
+ * reuses memory already faulted in. sq_free_kept gives the kept ones back;
+ * sq_kept_blocks counts them (for tests). */
+void sq_free(void *p);
+void sq_free_kept(void);
+int sq_kept_blocks(void);
 char *sq_strdup(const char *s);
 char *sq_strndup(const char *s, size_t n);
 /* A block of n bytes mapped from the kernel, for buffers whose final size

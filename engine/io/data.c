@@ -474,7 +474,7 @@ static int take_rows(sq_tensor *t, const long *idx, long k, const char *spec, sq
         return sq_fail(err, "out of memory selecting rows of '%s'", spec);
     for (long i = 0; i < k; i++)
         memcpy(d + (size_t)i * per, t->data + (size_t)idx[i] * per, per * sizeof *d);
-    free(t->data);
+    sq_free(t->data);
     t->data = d;
     t->shape.d[0] = k;
     return 0;

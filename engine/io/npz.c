@@ -114,7 +114,7 @@ void sq_named_free(sq_named_tensor *t, int n)
 {
     for (int i = 0; t && i < n; i++) {
         free(t[i].name);
-        free(t[i].t.data);
+        sq_free(t[i].t.data);
     }
     free(t);
 }

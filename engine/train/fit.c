@@ -950,7 +950,7 @@ int sq_predict(sq_session *s, const sq_tensor *x, long batch_size, sq_tensor *y,
             sq_tensor_free(y);
             return -1;
         }
-        free(y->data);
+        sq_free(y->data);
         y->data = all;
         y->shape.d[0] = n;
         return 0;
