@@ -19,6 +19,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 #include "io/npy.h"
+#include "base/base.h"
+#include "seqsh/engine.h"
 
 static char tmpdir[512];
 
@@ -201,6 +203,66 @@ START_TEST(test_file_shrinks)
     close(fd);
     ck_assert_str_eq(err.msg, "'g' is truncated: it ended while being read");
     ck_assert(t.data == NULL);
+}
+END_TEST
+
+/* A read of many pieces shared by 2 and 3 threads: every value in its
+ * place; a file cut short is the same error as on one thread; a read
+ * asked to stop before it starts stops. */
+START_TEST(test_read_shared)
+{
+    enum { N = 10000 };
+    char hdr[128];
+    snprintf(hdr, sizeof hdr, "{'descr': '<f4', 'fortran_order': False, 'shape': (%d,), }", N);
+    size_t hl;
+    unsigned char *m = mk_npy(hdr, N * 4, &hl);
+    size_t head = hl - N * 4;
+    for (int i = 0; i < N; i++) {
+        float v = (float)i * 0.25f - 7.0f;
+        memcpy(m + head + 4 * (size_t)i, &v, 4);
+    }
+    char path[600];
+    tmp_path(path, sizeof path, "shared.npy");
+    FILE *f = fopen(path, "wb");
+    ck_assert(f != NULL);
+    ck_assert_uint_eq(fwrite(m, 1, hl, f), hl);
+    fclose(f);
+    char cut[600];
+    tmp_path(cut, sizeof cut, "cut.npy");
+    f = fopen(cut, "wb");
+    ck_assert(f != NULL);
+    ck_assert_uint_eq(fwrite(m, 1, hl - 4000, f), hl - 4000);
+    fclose(f);
+    free(m);
+    for (int th = 2; th <= 3; th++) {
+        sq_set_threads(th);
+        sq_tensor t = { .data = NULL };
+        sq_error err = {""};
+        int fd = open(path, O_RDONLY);
+        ck_assert_int_ge(fd, 0);
+        ck_assert_msg(npy_read_fd(fd, hl, "'s'", 64, &t, &err) == 0, "%s", err.msg);
+        ck_assert_int_eq(t.shape.d[0], N);
+        for (int i = 0; i < N; i++)
+            if (t.data[i] != (float)i * 0.25f - 7.0f)
+                ck_abort_msg("threads %d: value %d is %g", th, i, (double)t.data[i]);
+        free(t.data);
+        t.data = NULL;
+        /* cut 4000 bytes short after it was opened */
+        int fc = open(cut, O_RDONLY);
+        ck_assert_int_ge(fc, 0);
+        ck_assert_int_eq(npy_read_fd(fc, hl, "'s'", 64, &t, &err), -1);
+        close(fc);
+        ck_assert_str_eq(err.msg, "'s' is truncated: it ended while being read");
+        ck_assert(t.data == NULL);
+        volatile int stop = 1;
+        sq_interrupt_watch(&stop);
+        ck_assert_int_eq(npy_read_fd(fd, hl, "'s'", 64, &t, &err), -1);
+        sq_interrupt_watch(NULL);
+        ck_assert_str_eq(err.msg, "Interrupted");
+        ck_assert(t.data == NULL);
+        close(fd);
+    }
+    sq_set_threads(1);
 }
 END_TEST
 
@@ -1141,6 +1203,7 @@ static Suite *npy_suite(void)
     tcase_add_loop_test(tc, test_kinds_in_pieces, 0, sizeof kinds / sizeof kinds[0]);
     tcase_add_test(tc, test_file_shrinks);
     tcase_add_test(tc, test_zero_size);
+    tcase_add_test(tc, test_read_shared);
     tcase_add_loop_test(tc, test_header_variants, 0,
                         sizeof good_headers / sizeof good_headers[0]);
     tcase_add_test(tc, test_header_shapes);
