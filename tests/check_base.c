@@ -245,7 +245,17 @@ START_TEST(big_blocks_are_kept_for_the_next)
     h[17 * mib - 1] = 1;
     sq_free(h);
     sq_free(small);
+    /* no more kept than the memory limit; a new limit gives them back */
     sq_free_kept();
+    size_t was = sq_get_memory_limit();
+    sq_set_memory_limit(30 * mib);
+    void *k1 = sq_malloc(20 * mib), *k2 = sq_malloc(20 * mib);
+    ck_assert(k1 && k2);
+    sq_free(k1);
+    sq_free(k2);
+    ck_assert_int_eq(sq_kept_blocks(), 1);
+    sq_set_memory_limit(was);
+    ck_assert_int_eq(sq_kept_blocks(), 0);
 }
 END_TEST
 

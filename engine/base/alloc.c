@@ -74,8 +74,10 @@ static void *advise_huge(void *p, size_t n)
  * into (a model's weights, its optimizer's slots), so the next data set of
  * the same size no longer fits and is faulted in afresh (every other `fit
  * X.npy` re-faulted its 188 MB, ~0.3 s on a virtual machine). Up to
- * KEEP_SLOTS blocks and KEEP_MAX bytes; a big allocation that none of them
- * fits frees them all first, so that the heap can use their memory. */
+ * KEEP_SLOTS blocks and KEEP_MAX bytes, and no more than the memory limit (what
+ * one command may hold; a new limit gives them all back); a big allocation
+ * that none of them fits frees them all first, so that the heap can use
+ * their memory. */
 #define KEEP_MIN ((size_t)16 << 20)
 #define KEEP_SLOTS 4
 #define KEEP_MAX ((size_t)1 << 30)
@@ -125,7 +127,7 @@ void sq_free(void *p)
             else if (slot < 0)
                 slot = i;
         }
-        if (slot >= 0 && total <= KEEP_MAX) {
+        if (slot >= 0 && total <= KEEP_MAX && total <= sq_get_memory_limit()) {
             kept[slot] = p;
             kept_size[slot] = n;
             p = NULL;
@@ -362,6 +364,7 @@ size_t sq_get_memory_limit(void)
 void sq_set_memory_limit(size_t bytes)
 {
     mem_limit = bytes;
+    sq_free_kept();
 }
 
 /* "1.5 GiB" */
