@@ -181,7 +181,7 @@ static sq_session *fitted(int epochs, double split)
     ck_assert_int_eq(sq_tensor_generate(s, "zeros", 2, yd, &y, &e), 0);
     for (int i = 0; i < 40; i++)
         y.data[i] = (float)(i % 3);
-    sq_fit_opts o = { epochs, 8, split, 0, 0 };
+    sq_fit_opts o = { .epochs = epochs, .batch_size = 8, .validation_split = split };
     ck_assert_msg(sq_fit(s, &x, &y, &o, NULL, NULL, &e) == 0, "%s", e.msg);
     sq_tensor_free(&x);
     sq_tensor_free(&y);
