@@ -86,6 +86,7 @@ static int sleepers;              /* workers waiting on `go` (atomic; changed un
 static int quit;                  /* (atomic) */
 static unsigned wakes;            /* sq_pool_wake calls (atomic): sleepers go back to spinning */
 static unsigned long jobs_shared; /* jobs run by more than one thread (atomic) */
+static unsigned long wake_calls;  /* sq_pool_wake calls that woke the pool (atomic) */
 /* the current job; written only while no chunk of the last one is unclaimed */
 static sq_range_fn job_fn;
 static void *job_ctx;
@@ -303,6 +304,7 @@ void sq_pool_wake(void)
     if (sq_pool_threads() < 2 || in_job || pthread_mutex_trylock(&run_mu) != 0)
         return;
     register_atfork_once();
+    __atomic_add_fetch(&wake_calls, 1, __ATOMIC_RELEASE);
     if (nworkers < want - 1)
         start_workers(want - 1);
     if (__atomic_load_n(&sleepers, __ATOMIC_ACQUIRE)) {
@@ -319,14 +321,9 @@ unsigned long sq_pool_jobs(void)
     return __atomic_load_n(&jobs_shared, __ATOMIC_RELAXED);
 }
 
-int sq_pool_sleepers(void)
+unsigned long sq_pool_wakeups(void)
 {
-    return __atomic_load_n(&sleepers, __ATOMIC_ACQUIRE);
-}
-
-unsigned sq_pool_wakeups(void)
-{
-    return __atomic_load_n(&wakes, __ATOMIC_ACQUIRE);
+    return __atomic_load_n(&wake_calls, __ATOMIC_ACQUIRE);
 }
 
 int sq_pool_threads_for(long n)

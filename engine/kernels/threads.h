@@ -58,11 +58,11 @@ int sq_pool_threads_for(long n);
  * virtual machine) overlaps that work. Cheap when they are awake. */
 void sq_pool_wake(void);
 /* Jobs shared by more than one thread so far (a count that only grows):
- * what a caller decides sq_pool_wake by. For tests: the workers asleep
- * now, and how many times sq_pool_wake has woken sleeping ones. */
+ * what a caller decides sq_pool_wake by. For tests: how many calls of
+ * sq_pool_wake have woken the workers (started them, sent the sleeping
+ * ones back to spinning, or found them spinning already). */
 unsigned long sq_pool_jobs(void);
-int sq_pool_sleepers(void);
-unsigned sq_pool_wakeups(void);
+unsigned long sq_pool_wakeups(void);
 
 /* Sets flush-to-zero and denormals-are-zero for the calling thread and
  * returns the previous state, for sq_fp_restore. */
