@@ -2,6 +2,7 @@
  * output, and the backward pass that turns the loss gradient into weight
  * gradients in the model's flat gradient buffer. The workspace is sized
  * once per fit, so no batch allocates. */
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -117,6 +118,7 @@ int sq_train_ws_init(sq_train_ws *ws, const sq_model *m, const sq_shape *in,
                      sq_error *err)
 {
     memset(ws, 0, sizeof *ws);
+    ws->jobs_at_step = ULONG_MAX;
     int n = m->n;
     ws->n = n;
     ws->cap = in->d[0];
@@ -258,10 +260,9 @@ void sq_train_forward(sq_model *m, sq_train_ws *ws, const float *x, long b,
      * too small to share and they stay asleep, not spinning beside the
      * thread that does the work (a job would still wake them) */
     unsigned long jobs = sq_pool_jobs();
-    if (!ws->stepped || jobs != ws->jobs_at_step)
+    if (jobs != ws->jobs_at_step)
         sq_pool_wake();
     ws->jobs_at_step = jobs;
-    ws->stepped = 1;
     int seg = b > ws->chunk ? ws->seg : 0;
     for (long b0 = 0; b0 < b && seg; b0 += ws->chunk) {
         long nb = b - b0 < ws->chunk ? b - b0 : ws->chunk;

@@ -191,10 +191,9 @@ typedef struct {
     long chunk;
     size_t *cper;              /* per layer: cache floats per sample (0 outside seg) */
     float *dw_tmp;             /* a chunk's weight gradient, added up */
-    /* sq_pool_jobs() as the last forward began (valid once stepped): a step
-     * after one that shared no job leaves the pool's workers asleep */
+    /* sq_pool_jobs() as the last forward began (ULONG_MAX before the
+     * first): a step after one that shared no job leaves the workers asleep */
     unsigned long jobs_at_step;
-    int stepped;
 } sq_train_ws;
 
 /* Plans the workspace for model m on inputs of shape `in` (batch = cap).

@@ -461,69 +461,46 @@ static int read_at(int fd, unsigned char *dst, size_t n, off_t off, const char *
 }
 
 /* A native read of READ_SHARED pieces or more (32 MiB in NPY_READ_PIECE's)
- * is shared by the thread pool, a piece per claim: each core copies its
- * part out of the page cache (and touches its part of fresh memory) at
- * once. Failures: the first one's errno, or one of these. */
+ * is shared by the thread pool, a piece per claim, each by read_at: each
+ * core copies its part out of the page cache (and touches its part of
+ * fresh memory) at once. The first failure's message is the read's. */
 #define READ_SHARED 8
-#define READ_SHORT (-1)
-#define READ_STOPPED (-2)
 
 typedef struct {
     int fd;
     unsigned char *dst;
     size_t n, piece;
     off_t off;
-    volatile int *intr;
-    int failed;     /* atomic: 0, an errno, READ_SHORT or READ_STOPPED */
+    const char *subject;
+    int failed;     /* atomic: set by the first piece that fails */
+    sq_error err;   /* its message */
 } read_job;
-
-static void fail_once(read_job *j, int code)
-{
-    int none = 0;
-    __atomic_compare_exchange_n(&j->failed, &none, code, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE);
-}
 
 static void read_pieces(void *ctx, long b, long e, int tid)
 {
     read_job *j = ctx;
     (void)tid;
-    for (long p = b; p < e; p++) {
-        if (__atomic_load_n(&j->failed, __ATOMIC_ACQUIRE))
-            return;
-        if (j->intr && *j->intr) {
-            fail_once(j, READ_STOPPED);
-            return;
-        }
-        size_t done = (size_t)p * j->piece;
-        size_t hi = j->n - done < j->piece ? j->n : done + j->piece;
-        while (done < hi) {
-            ssize_t got = pread(j->fd, j->dst + done, hi - done, j->off + (off_t)done);
-            if (got < 0 && errno == EINTR)
-                continue;
-            if (got <= 0) {
-                fail_once(j, got < 0 ? errno : READ_SHORT);
-                return;
-            }
-            done += (size_t)got;
-        }
+    for (long p = b; p < e && !__atomic_load_n(&j->failed, __ATOMIC_ACQUIRE); p++) {
+        size_t lo = (size_t)p * j->piece, len = j->n - lo < j->piece ? j->n - lo : j->piece;
+        sq_error e1;
+        int none = 0;
+        if (read_at(j->fd, j->dst + lo, len, j->off + (off_t)lo, j->subject, j->piece, &e1) < 0
+            && __atomic_compare_exchange_n(&j->failed, &none, 1, 0, __ATOMIC_ACQ_REL,
+                                           __ATOMIC_ACQUIRE))
+            j->err = e1;
     }
 }
 
-/* read_at's work on the threads, with its errors. */
+/* read_at's work on the threads. */
 static int read_shared(int fd, unsigned char *dst, size_t n, off_t off, const char *subject,
                        size_t piece, sq_error *err)
 {
-    if (sq_poll(err) < 0)
-        return -1;
-    read_job j = { fd, dst, n, piece, off, sq_interrupt_flag(), 0 };
+    read_job j = { .fd = fd, .dst = dst, .n = n, .piece = piece, .off = off,
+                   .subject = subject };
     sq_parallel_for((long)((n + piece - 1) / piece), 1, read_pieces, &j);
-    if (j.failed == READ_STOPPED)
-        return sq_poll(err) < 0 ? -1 : sq_fail(err, "%s", SQ_INTERRUPTED);
-    if (j.failed == READ_SHORT)
-        return sq_fail(err, "%s is truncated: it ended while being read", subject);
     if (j.failed)
-        return sq_fail(err, "cannot read %s: %s", subject, strerror(j.failed));
-    return 0;
+        *err = j.err;
+    return j.failed ? -1 : 0;
 }
 
 int npy_read_fd(int fd, size_t len, const char *subject, size_t piece, sq_tensor *out,
@@ -561,10 +538,9 @@ int npy_read_fd(int fd, size_t len, const char *subject, size_t piece, sq_tensor
     off_t off = (off_t)(inf.pre + inf.hlen);
     if (npy_is_native(&inf)) {
         /* the file's bytes are the values: straight into place */
-        int rc2 = inf.nbytes / piece >= READ_SHARED && sq_pool_threads() > 1
-                  ? read_shared(fd, (unsigned char *)data, inf.nbytes, off, subject, piece, err)
-                  : read_at(fd, (unsigned char *)data, inf.nbytes, off, subject, piece, err);
-        if (rc2 < 0)
+        int shared = inf.nbytes / piece >= READ_SHARED && sq_pool_threads() > 1;
+        if ((shared ? read_shared : read_at)(fd, (unsigned char *)data, inf.nbytes, off,
+                                             subject, piece, err) < 0)
             goto fail;
     } else if (inf.count > 0) {
         /* through a small buffer, a whole number of values at a time */
