@@ -42,6 +42,18 @@ ncpu=$(getconf _NPROCESSORS_ONLN 2>/dev/null || echo 1)
 if [ "$ncpu" -ge 2 ]; then THREADS=${BENCH_THREADS:-1 2}; else THREADS=${BENCH_THREADS:-1}; fi
 
 die() { echo "bench: $*" >&2; exit 2; }
+
+# the CPUs this run may use, as many as the most threads (taskset, from
+# util-linux): W1 batch 1 also runs one thread pinned to each of them
+pin_cpus=
+pinned=
+pin_top=$(echo "$THREADS" | tr ' ' '\n' | sort -n | tail -n 1)
+if [ "${pin_top:-1}" -ge 2 ] 2>/dev/null && command -v taskset >/dev/null 2>&1; then
+    pin_cpus=$(taskset -cp $$ 2>/dev/null | sed 's/.*: *//' | tr ',' '\n' |
+        awk -F- 'NF == 2 { for (i = $1; i <= $2; i++) print i; next } NF == 1 { print $1 }' |
+        head -n "$pin_top" | tr '\n' ' ' | sed 's/ $//')
+    [ "$(echo "$pin_cpus" | wc -w)" -eq "$pin_top" ] || pin_cpus=
+fi
 say() { echo "bench: $*" >&2; }
 
 # ---- what we need --------------------------------------------------------
@@ -432,14 +444,18 @@ forward() { # WORKLOAD H W "OUTPUT TEXT" PROBE
         fi
     fi
     for b in 1 32; do
-        for t in $THREADS; do
-            name=${wl}_b${b}_t$t
-            say "$WL batch $b, $t thread(s): $ROUNDS rounds (load $(loadavg))"
-            set -- -q --seed 1 --threads "$t" -c "source '$here/$wl.seq'" -c "call ones $b $H $W 3"
-            i=0
-            while [ "$i" -lt "$REPS" ]; do set -- "$@" -c "time call ones $b $H $W 3"; i=$((i + 1)); done
-            r=1
-            while [ "$r" -le "$ROUNDS" ]; do
+        # the thread counts take turns within each round, so that the
+        # speed-up of more threads compares processes run side by side
+        pins=
+        [ "$wl" = w1 ] && [ "$b" = 1 ] && pins=$pin_cpus
+        r=1
+        while [ "$r" -le "$ROUNDS" ]; do
+            say "$WL batch $b, round $r of $ROUNDS: threads $THREADS${pins:+, then one thread on each of CPUs $pins} (load $(loadavg))"
+            for t in $THREADS; do
+                name=${wl}_b${b}_t$t
+                set -- -q --seed 1 --threads "$t" -c "source '$here/$wl.seq'" -c "call ones $b $H $W 3"
+                i=0
+                while [ "$i" -lt "$REPS" ]; do set -- "$@" -c "time call ones $b $H $W 3"; i=$((i + 1)); done
                 printf '%s ' "$(loadavg)" >>"$work/$name.load"
                 run_bounded "$name" "$SEQSH" "$@" || { show_fail "$name" $?; eval "fail_$name=\$cell"; }
                 peers "$name" "$r" "$t" "$wl" "$b" "$REPS"
@@ -447,12 +463,60 @@ forward() { # WORKLOAD H W "OUTPUT TEXT" PROBE
                     run_bounded "ort_$name" env NODE_PATH="$ORT_NODE_PATH" node "$here/ort_bench.js" \
                         "$onnx" "$t" "$REPS" "$b" "$H" "$W" 3 || show_fail "ort_$name" $?
                 fi
-                r=$((r + 1))
             done
+            # one thread pinned to each CPU the threads above ran on: what
+            # each CPU alone gives, for the speed-up's ceiling below
+            for c in $pins; do
+                set -- -q --seed 1 --threads 1 -c "source '$here/$wl.seq'" -c "call ones $b $H $W 3"
+                i=0
+                while [ "$i" -lt "$REPS" ]; do set -- "$@" -c "time call ones $b $H $W 3"; i=$((i + 1)); done
+                run_bounded "${wl}_b${b}_cpu$c" taskset -c "$c" "$SEQSH" "$@" || show_fail "${wl}_b${b}_cpu$c" $?
+            done
+            r=$((r + 1))
+        done
+        for t in $THREADS; do
+            name=${wl}_b${b}_t$t
             row "$WL" "batch $b, $t thr" "$t" "$(awk -v f="$fl" -v b="$b" 'BEGIN { printf "%.0f", f * b }')" "$name"
             [ "$wl" = w5 ] && w5_traffic_row "$b" "$t" "$name"
         done
+        [ -n "$pins" ] && pinned_lines "$wl" "$b"
     done
+}
+
+# pinned_lines WORKLOAD BATCH: the most threads' speed-up over one thread,
+# beside what the CPUs allow: each CPU's one-thread time (pinned, same
+# rounds) says how fast it is; if the work were shared in proportion to
+# the CPUs' speeds, T threads would take 1 / (sum of 1 / t_cpu), a speed-up
+# over the fastest CPU alone of (sum of t_fast / t_cpu). A virtual
+# machine's CPUs need not be equally fast, nor stay so through a day.
+pinned_lines() {
+    pl_wl=$1; pl_b=$2; pl_nm=${1}_b$2
+    pl_top=$(echo "$THREADS" | tr ' ' '\n' | sort -n | tail -n 1)
+    pl_cells=
+    pl_meds=
+    for c in $pin_cpus; do
+        # shellcheck disable=SC2046
+        set -- $(stats "${pl_nm}_cpu$c" seq)
+        pl_cells="$pl_cells${pl_cells:+, }CPU $c $(awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f / %.2f", a, b }')"
+        pl_meds="$pl_meds $2"
+    done
+    # shellcheck disable=SC2046
+    set -- $(stats "${pl_nm}_t1" seq); pl_one=$2
+    # shellcheck disable=SC2046
+    set -- $(stats "${pl_nm}_t$pl_top" seq); pl_many=$2
+    pinned="$pinned$(echo "$pl_meds" | awk -v wl="$pl_wl" -v b="$pl_b" -v cells="$pl_cells" -v one="$pl_one" \
+        -v many="$pl_many" -v top="$pl_top" '
+        function num(x) { return x ~ /^[0-9.]+$/ && x > 0 }
+        {
+            fast = 0; ok = num(one) && num(many)
+            for (i = 1; i <= NF; i++) { if (!num($i)) ok = 0; else if (!fast || $i < fast) fast = $i }
+            cap = 0
+            for (i = 1; ok && i <= NF; i++) cap += fast / $i
+            printf "%s batch %d, one thread pinned to each CPU (taskset, same rounds), ms min / median: %s.\n", toupper(wl), b, cells
+            if (ok)
+                printf "  %d threads: %.2fx one thread unpinned, %.2fx the fastest CPU alone; the CPUs allow at most %.2fx over it (%.0f%% reached).\n", top, one / many, fast / many, cap, 100 * (fast / many) / cap
+        }')
+"
 }
 
 # W5's bytes: what a layer must at least move (its input, its output and its
@@ -624,8 +688,13 @@ echo "Dense's), 3x forward for training; the Embedding's lookup and scatter not 
 echo "peak for that many threads.  RSS: seqsh's peak resident set (wait4 rusage), faults: its page faults"
 echo "(minor + major) per process, median.  vs torch tuned / vs onnxruntime: their median over seqsh's"
 echo "(above 1: seqsh faster).  Threads: seqsh --threads N; torch set_num_threads(N) with"
-echo "OMP_NUM_THREADS=OPENBLAS_NUM_THREADS=N; onnxruntime intraOpNumThreads N.  Nothing pinned.  load: the"
+echo "OMP_NUM_THREADS=OPENBLAS_NUM_THREADS=N; onnxruntime intraOpNumThreads N.  Nothing pinned but the"
+echo "per-CPU runs below.  W1/W5: the thread counts take turns within each round.  load: the"
 echo "1-minute load average before each round (min-max).  Whole run: ${elapsed}s."
+if [ -n "$pinned" ]; then
+    echo
+    printf '%s' "$pinned"
+fi
 if [ -n "$gemm_rows" ]; then
     echo
     echo "W2's training GEMMs alone, single-threaded, GFLOP/s (best of 3 rounds, gemmshapes.c;"
