@@ -336,6 +336,7 @@ seqsh_info=$(bounded 30 "$SEQSH" -q -c info 2>&1 | tr '\n' ' ')
 # and its timed repetitions.  The table gives min and median over all the
 # repetitions of all rounds; the load average is read before each round.
 rows=
+short_rows=
 details=
 # stats NAME KIND -> "min median" of the times in NAME.out
 stats() {
@@ -377,6 +378,10 @@ row() {
                 ratio(tmed, smed), ratio(omed, smed), ld
         }')
     rows="$rows$rw_line
+"
+    # the README's short table: the medians and the speed-ups
+    short_rows="$short_rows$(echo "$rw_line" | awk -F' [|] ' '{ sub(/^[|] /, "", $1); split($3, m, " / ")
+        printf "| %s | %s | %s | %s | %s |", $1, $2, (m[2] != "" ? m[2] : m[1]), $11, $12 }')
 "
     details="$details  $nm: seqsh ms $(range <"$work/$nm.t")"
     [ -s "$work/torch_$nm.t" ] && details="$details; torch tuned ($(sed -n 's/^variant //p' "$work/torch_$nm.out" | sort -u | tr '\n' ' ' | sed 's/ $//')) $(range <"$work/torch_$nm.t")"
@@ -695,6 +700,12 @@ if [ -n "$pinned" ]; then
     echo
     printf '%s' "$pinned"
 fi
+echo
+echo "The README's table (seqsh's median ms; speed-ups: the peer's median over seqsh's):"
+echo
+echo "| workload | config | seqsh ms | vs PyTorch tuned | vs onnxruntime |"
+echo "|---|---|---:|---:|---:|"
+printf '%s' "$short_rows"
 if [ -n "$gemm_rows" ]; then
     echo
     echo "W2's training GEMMs alone, single-threaded, GFLOP/s (best of 3 rounds, gemmshapes.c;"
