@@ -43,6 +43,8 @@ if [ "$ncpu" -ge 2 ]; then THREADS=${BENCH_THREADS:-1 2}; else THREADS=${BENCH_T
 
 die() { echo "bench: $*" >&2; exit 2; }
 
+say() { echo "bench: $*" >&2; }
+
 # the CPUs this run may use, as many as the most threads (taskset, from
 # util-linux): W1 batch 1 also runs one thread pinned to each of them
 pin_cpus=
@@ -54,7 +56,6 @@ if [ "${pin_top:-1}" -ge 2 ] 2>/dev/null && command -v taskset >/dev/null 2>&1; 
         head -n "$pin_top" | tr '\n' ' ' | sed 's/ $//')
     [ "$(echo "$pin_cpus" | wc -w)" -eq "$pin_top" ] || pin_cpus=
 fi
-say() { echo "bench: $*" >&2; }
 
 # ---- what we need --------------------------------------------------------
 case $SEQSH in */*) ;; *) SEQSH=./$SEQSH ;; esac
@@ -359,7 +360,7 @@ row() {
     # shellcheck disable=SC2046
     set -- $(stats "ort_$nm" peer); omin=$1; omed=$2
     loads=$(tr ' ' '\n' <"$work/$nm.load" 2>/dev/null | range)
-    rw_line=$(awk -v w="$rw_wl" -v c="$rw_cfg" -v flop="$rw_flop" -v smin="$smin" -v smed="$smed" \
+    rw_out=$(awk -v w="$rw_wl" -v c="$rw_cfg" -v flop="$rw_flop" -v smin="$smin" -v smed="$smed" \
             -v tmin="$tmin" -v tmed="$tmed" -v umed="$umed" -v omin="$omin" -v omed="$omed" \
             -v rss="$(rss_mb "$nm")" -v flt="$(faults "$nm")" -v ld="$loads" \
             -v peak="$(eval echo "\${peak_$rw_t:-0}")" '
@@ -376,12 +377,12 @@ row() {
                 rss, (num(flt) ? sprintf("%.0f", flt) : "-"),
                 pair(tmin, tmed), ms(umed), pair(omin, omed),
                 ratio(tmed, smed), ratio(omed, smed), ld
+            # the short table for the README: medians and speed-ups
+            printf "| %s | %s | %s | %s | %s |\n", w, c, ms(smed), ratio(tmed, smed), ratio(omed, smed)
         }')
-    rows="$rows$rw_line
+    rows="$rows$(echo "$rw_out" | sed -n 1p)
 "
-    # the README's short table: the medians and the speed-ups
-    short_rows="$short_rows$(echo "$rw_line" | awk -F' [|] ' '{ sub(/^[|] /, "", $1); split($3, m, " / ")
-        printf "| %s | %s | %s | %s | %s |", $1, $2, (m[2] != "" ? m[2] : m[1]), $11, $12 }')
+    short_rows="$short_rows$(echo "$rw_out" | sed -n 2p)
 "
     details="$details  $nm: seqsh ms $(range <"$work/$nm.t")"
     [ -s "$work/torch_$nm.t" ] && details="$details; torch tuned ($(sed -n 's/^variant //p' "$work/torch_$nm.out" | sort -u | tr '\n' ' ' | sed 's/ $//')) $(range <"$work/torch_$nm.t")"
@@ -430,6 +431,17 @@ overhead() { # WORKLOAD "PROBE COMMANDS" H W -> "X ms at batch 1, Y ms at batch 
     fi
 }
 
+# fwd_run NAME THREADS BATCH [PREFIX...]: one seqsh process of workload wl
+# (H x W x 3 inputs): a warm-up call, then REPS timed calls; PREFIX
+# (taskset -c N) runs before seqsh. Records as run_bounded does.
+fwd_run() {
+    fr_name=$1; fr_t=$2; fr_b=$3; shift 3
+    set -- "$@" "$SEQSH" -q --seed 1 --threads "$fr_t" -c "source '$here/$wl.seq'" -c "call ones $fr_b $H $W 3"
+    i=0
+    while [ "$i" -lt "$REPS" ]; do set -- "$@" -c "time call ones $fr_b $H $W 3"; i=$((i + 1)); done
+    run_bounded "$fr_name" "$@"
+}
+
 forward() { # WORKLOAD H W "OUTPUT TEXT" PROBE
     wl=$1; H=$2; W=$3
     # shellcheck disable=SC2046
@@ -458,11 +470,8 @@ forward() { # WORKLOAD H W "OUTPUT TEXT" PROBE
             say "$WL batch $b, round $r of $ROUNDS: threads $THREADS${pins:+, then one thread on each of CPUs $pins} (load $(loadavg))"
             for t in $THREADS; do
                 name=${wl}_b${b}_t$t
-                set -- -q --seed 1 --threads "$t" -c "source '$here/$wl.seq'" -c "call ones $b $H $W 3"
-                i=0
-                while [ "$i" -lt "$REPS" ]; do set -- "$@" -c "time call ones $b $H $W 3"; i=$((i + 1)); done
                 printf '%s ' "$(loadavg)" >>"$work/$name.load"
-                run_bounded "$name" "$SEQSH" "$@" || { show_fail "$name" $?; eval "fail_$name=\$cell"; }
+                fwd_run "$name" "$t" "$b" || { show_fail "$name" $?; eval "fail_$name=\$cell"; }
                 peers "$name" "$r" "$t" "$wl" "$b" "$REPS"
                 if [ -n "$onnx" ]; then
                     run_bounded "ort_$name" env NODE_PATH="$ORT_NODE_PATH" node "$here/ort_bench.js" \
@@ -472,10 +481,7 @@ forward() { # WORKLOAD H W "OUTPUT TEXT" PROBE
             # one thread pinned to each CPU the threads above ran on: what
             # each CPU alone gives, for the speed-up's ceiling below
             for c in $pins; do
-                set -- -q --seed 1 --threads 1 -c "source '$here/$wl.seq'" -c "call ones $b $H $W 3"
-                i=0
-                while [ "$i" -lt "$REPS" ]; do set -- "$@" -c "time call ones $b $H $W 3"; i=$((i + 1)); done
-                run_bounded "${wl}_b${b}_cpu$c" taskset -c "$c" "$SEQSH" "$@" || show_fail "${wl}_b${b}_cpu$c" $?
+                fwd_run "${wl}_b${b}_cpu$c" 1 "$b" taskset -c "$c" || show_fail "${wl}_b${b}_cpu$c" $?
             done
             r=$((r + 1))
         done
@@ -496,7 +502,6 @@ forward() { # WORKLOAD H W "OUTPUT TEXT" PROBE
 # machine's CPUs need not be equally fast, nor stay so through a day.
 pinned_lines() {
     pl_wl=$1; pl_b=$2; pl_nm=${1}_b$2
-    pl_top=$(echo "$THREADS" | tr ' ' '\n' | sort -n | tail -n 1)
     pl_cells=
     pl_meds=
     for c in $pin_cpus; do
@@ -508,9 +513,9 @@ pinned_lines() {
     # shellcheck disable=SC2046
     set -- $(stats "${pl_nm}_t1" seq); pl_one=$2
     # shellcheck disable=SC2046
-    set -- $(stats "${pl_nm}_t$pl_top" seq); pl_many=$2
+    set -- $(stats "${pl_nm}_t$pin_top" seq); pl_many=$2
     pinned="$pinned$(echo "$pl_meds" | awk -v wl="$pl_wl" -v b="$pl_b" -v cells="$pl_cells" -v one="$pl_one" \
-        -v many="$pl_many" -v top="$pl_top" '
+        -v many="$pl_many" -v top="$pin_top" '
         function num(x) { return x ~ /^[0-9.]+$/ && x > 0 }
         {
             fast = 0; ok = num(one) && num(many)
