@@ -62,6 +62,20 @@ ok "SIGINT while libhdf5 loops: Interrupted at once, exit 130, no reader left" '
   "$S" h5-$$.seq >out 2>err & pid=$!
   sleep 1; start=$(date +%s); kill -INT $pid; wait $pid; rc=$?
   [ $rc = 130 ] && [ $(($(date +%s) - start)) -lt 3 ] && grep -qx Interrupted err && ! grep -q after out && ! pgrep -f "seqsh h5-$$[.]seq" >/dev/null'
+ok "seqsh killed outright while libhdf5 loops: its reader dies with it" '
+  printf "load $TOP/tests/fixtures/keras/h5_hang.h5\n" >h5k-$$.seq
+  "$S" h5k-$$.seq >out 2>err & pid=$!
+  sleep 1; pgrep -f "seqsh h5k-$$[.]seq" | grep -qvx $pid || exit 1   # the reader runs
+  kill -KILL $pid; wait $pid
+  i=0; while pgrep -f "seqsh h5k-$$[.]seq" >/dev/null && [ $i -lt 20 ]; do sleep 0.1; i=$((i + 1)); done
+  ! pgrep -f "seqsh h5k-$$[.]seq" >/dev/null'
+ok "seqsh stopped past the time limit while libhdf5 loops: the reader ends at its CPU limit, the time-limit error" '
+  printf "load $TOP/tests/fixtures/keras/h5_hang.h5\n" >h5s-$$.seq
+  SEQSH_H5_TIME_LIMIT=1 "$S" h5s-$$.seq >out 2>err & pid=$!
+  sleep 0.5; kill -STOP $pid; sleep 4
+  pgrep -f "seqsh h5s-$$[.]seq" | grep -qvx $pid && { kill -CONT $pid; exit 1; }   # the reader is gone
+  kill -CONT $pid; wait $pid; rc=$?
+  [ $rc = 1 ] && grep -q "h5_hang.h5. took longer than 1 seconds" err'
 ok "SIGINT during fit keeps the finished batches, exit 130" '
   printf "seed 1\ninput 64\nadd dense 512 relu\nadd dense 512 relu\nadd dense 10 softmax\ncompile optimizer=sgd loss=sparse_categorical_crossentropy\nsave_weights before.npz\nfit random 20000 64 zeros 20000 1 epochs=50 batch_size=8\n" >fit.seq
   "$S" fit.seq >out 2>err & pid=$!

@@ -6,7 +6,9 @@
  * error or the model in seqsh's own serialised form (the bytes of a .seqm
  * file, checked by their CRC on arrival). The parent polls the interrupt
  * flag and a time limit scaled by the file size between reads; either
- * kills the child at once. The child's address space is capped at the
+ * kills the child at once. The child dies with the parent (a seqsh killed
+ * outright left a child looping for hours) and, as a backstop where that
+ * cannot be asked for, at its CPU-time limit. The child's address space is capped at the
  * memory limit above what it inherited, so libhdf5's own allocations keep
  * to it too.
  *
@@ -22,6 +24,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#ifdef __linux__
+#include <sys/prctl.h>
+#endif
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -80,6 +85,22 @@ static void cap_memory(void)
     setrlimit(RLIMIT_AS, &rl);
 }
 
+/* The child ends with the parent that waits for it: killed when the parent
+ * dies (Linux), and in any case once it has used a second more CPU time
+ * than the parent's time limit, by which time the parent has stopped
+ * waiting. */
+static void bound_life(pid_t parent, double limit)
+{
+#ifdef PR_SET_PDEATHSIG
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+#endif
+    if (getppid() != parent)
+        _exit(1);   /* the parent died before we asked */
+    rlim_t cpu = (rlim_t)limit + 2;
+    struct rlimit rl = { cpu, cpu + 1 };
+    setrlimit(RLIMIT_CPU, &rl);
+}
+
 /* The child keeps only its pipe and stderr: a script being read shares its
  * file offset with the parent through an inherited descriptor, and any way
  * out that syncs stdio's read buffers (exit() in a library, valgrind's end
@@ -119,8 +140,9 @@ static void isolate(int keep)
 /* The child: reads the file, writes the message, and ends with _exit (a
  * process of its own, never the caller's: no atexit handlers, no stdio
  * buffers of the parent flushed twice). */
-static void child(int fd, const char *path)
+static void child(int fd, const char *path, pid_t parent, double limit)
 {
+    bound_life(parent, limit);
     isolate(fd);
     sbuf notes = { 0 };
     sq_error err = { .msg = "" };
@@ -176,6 +198,12 @@ typedef struct {
     const char *path;
 } waiter;
 
+static int too_long(const waiter *w, sq_error *err)
+{
+    return sq_fail(err, "reading '%s' took longer than %.0f seconds (libhdf5 may be looping on a "
+                   "corrupt file): stopped", w->path, w->limit);
+}
+
 /* Reads n bytes from the child, polling the interrupt flag and the clock;
  * 1 at a clean end of file before any byte (the child died), -1 with err. */
 static int read_child(waiter *w, unsigned char *buf, size_t n, sq_error *err)
@@ -186,8 +214,7 @@ static int read_child(waiter *w, unsigned char *buf, size_t n, sq_error *err)
             return sq_fail(err, "Interrupted");
         double left = w->deadline - now();
         if (left <= 0)
-            return sq_fail(err, "reading '%s' took longer than %.0f seconds (libhdf5 may be "
-                           "looping on a corrupt file): stopped", w->path, w->limit);
+            return too_long(w, err);
         struct pollfd p = { .fd = w->fd, .events = POLLIN };
         int ms = left < 0.05 ? (int)(left * 1000) + 1 : 50;
         int r = poll(&p, 1, ms);
@@ -217,6 +244,8 @@ static void child_died(waiter *w, sq_error *err)
     w->pid = -1;
     if (w->intr && *w->intr)
         sq_fail(err, "Interrupted");   /* a Ctrl-C reaches the child too */
+    else if (now() >= w->deadline)
+        too_long(w, err);   /* its CPU-time limit ended it (this process was stopped) */
     else if (r > 0 && WIFSIGNALED(st))
         sq_fail(err, "'%s' is a corrupt HDF5 file (reading it crashed libhdf5: signal %d)",
                 w->path, WTERMSIG(st));
@@ -237,6 +266,8 @@ sq_model *sq_h5_read_isolated(const char *path, sbuf *notes, volatile int *intr,
         sq_fail(err, "cannot read '%s': %s", path, strerror(errno));
         return NULL;
     }
+    double limit = time_limit((double)st.st_size);
+    pid_t parent = getpid();
     fflush(NULL);   /* nothing buffered is written twice */
     pid_t pid = fork();
     if (pid < 0) {
@@ -247,11 +278,10 @@ sq_model *sq_h5_read_isolated(const char *path, sbuf *notes, volatile int *intr,
     }
     if (pid == 0) {
         close(fds[0]);
-        child(fds[1], path);
+        child(fds[1], path, parent, limit);
     }
     close(fds[1]);
-    waiter w = { .fd = fds[0], .pid = pid, .intr = intr, .path = path,
-                 .limit = time_limit((double)st.st_size) };
+    waiter w = { .fd = fds[0], .pid = pid, .intr = intr, .path = path, .limit = limit };
     w.deadline = now() + w.limit;
     sq_model *m = NULL;
     unsigned char head[24], *text = NULL, *body = NULL;
