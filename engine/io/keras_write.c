@@ -275,8 +275,12 @@ json_t *keras_model_config(const sq_model *m, keras_fmt fmt, sq_error *err)
     char iname[SQ_NAME_MAX + 8];
     if (!top)
         goto oom;
-    if (m->built && m->n > 0) {
-        snprintf(iname, sizeof iname, "%s_input", m->layers[0]->name);
+    if (m->built) {
+        /* an input with no layer yet is keras.Input's, named by its counter */
+        if (m->n > 0)
+            snprintf(iname, sizeof iname, "%s_input", m->layers[0]->name);
+        else
+            snprintf(iname, sizeof iname, "input_1");
         if (json_array_append_new(top, input_layer(&m->input_shape, iname)) < 0)
             goto oom;
     }
