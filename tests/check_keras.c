@@ -456,6 +456,13 @@ START_TEST(broken_json_changes_nothing)
         { "{\"modelTopology\": {\"keras_version\": \"3.1.0\", \"class_name\": \"Sequential\", "
           "\"config\": [{\"class_name\": \"Dense\", \"config\": {\"name\": \"a\", \"units\": 2, "
           "\"activation\": \"hard_sigmoid\"}}]}}", "Keras 3's hard_sigmoid" },
+        /* [null] is a batch of scalars; an empty list or six entries are not shapes */
+        { "{\"modelTopology\": {\"class_name\": \"Sequential\", \"config\": [{\"class_name\": "
+          "\"InputLayer\", \"config\": {\"batch_input_shape\": []}}]}}",
+          "input shape [] is not a list of 1 to 5 dimensions" },
+        { "{\"modelTopology\": {\"class_name\": \"Sequential\", \"config\": [{\"class_name\": "
+          "\"InputLayer\", \"config\": {\"batch_input_shape\": [null, 1, 1, 1, 1, 1]}}]}}",
+          "is not a list of 1 to 5 dimensions" },
     };
     char *before = sq_summary(s, &err);
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
@@ -488,6 +495,14 @@ START_TEST(broken_json_changes_nothing)
     unlink(tpath("y/link.bin"));
     write_file(tpath("y/link"), "0123456789012345678901234", 24);
     ck_assert_msg(sq_load(s, tpath("y/model.json"), &err) == 0, "%s", err.msg);
+    /* an input of scalars, as Keras saves a model built by a call on a 1-D tensor */
+    j = "{\"modelTopology\": {\"class_name\": \"Sequential\", \"config\": [{\"class_name\":"
+        " \"InputLayer\", \"config\": {\"batch_input_shape\": [7]}}, {\"class_name\":"
+        " \"Rescaling\", \"config\": {\"name\": \"r\", \"scale\": 2.0, \"offset\": 0.0}}]}}";
+    write_file(tpath("y/model.json"), j, strlen(j));
+    ck_assert_msg(sq_load(s, tpath("y/model.json"), &err) == 0, "%s", err.msg);
+    ck_assert_int_eq(s->model->input_shape.rank, 1);
+    ck_assert_int_eq(s->model->input_shape.d[0], -1);
     free(before);
     sq_session_free(s);
 }

@@ -189,14 +189,16 @@ static int nested_text(json_t *v, int depth, char *buf, size_t n)
     return 0;
 }
 
-/* A shape list [null, 28, 28, 1] (batch first) as seqsh's input shape. */
+/* A shape list [null, 28, 28, 1] (batch first) as seqsh's input shape;
+ * [null] alone is a batch of scalars (Keras writes it for a model built by
+ * a call on a 1-D tensor). */
 static int shape_from(json_t *v, sq_shape *sh, ctx *c, const char *lname)
 {
     char b[96];
     size_t i;
     json_t *e;
-    if (!json_is_array(v) || json_array_size(v) < 2 || json_array_size(v) > SQ_MAX_RANK)
-        return sq_fail(c->err, "'%s': layer %s: input shape %s is not a list of 2 to %d "
+    if (!json_is_array(v) || json_array_size(v) < 1 || json_array_size(v) > SQ_MAX_RANK)
+        return sq_fail(c->err, "'%s': layer %s: input shape %s is not a list of 1 to %d "
                        "dimensions (batch first)", c->path, lname, shown(v, b, sizeof b),
                        SQ_MAX_RANK);
     sh->rank = (int)json_array_size(v);

@@ -26,5 +26,9 @@ const char *fuzz_write_scratch(const char *name, const uint8_t *data, size_t siz
 void fuzz_clean_scratch(void);
 /* The seqsh source tree ($SEQSH_SRCDIR, $srcdir, or the build's). */
 const char *fuzz_srcdir(void);
+/* Saves s's model as path and loads it back into a new session: aborts
+ * when loading fails or the summary or weights text changed. */
+struct sq_session;
+void fuzz_round_trip(struct sq_session *s, const char *path);
 
 #endif

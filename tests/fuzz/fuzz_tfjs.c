@@ -4,8 +4,8 @@
  * The input is model.json's text, a NUL, then the bytes of the weight
  * shard, written as group1-shard1of1.bin beside it. A model that loads is
  * looked at (summary, layers, weights), called on ones of its input shape,
- * saved as rt.json and loaded again: the reloaded model must have the same
- * summary and weights. */
+ * saved as rt.json and as rt.seqm and loaded again from each: the reloaded
+ * model must have the same summary and weights. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,26 +46,8 @@ FUZZ_ENTRY(tfjs)
     }
     no_null_message(sq_summary(s, &e), &e);
     no_null_message(sq_layers_text(s, &e), &e);
-    char *sum1 = sq_summary(s, &e), *w1 = sq_weights_text(s, NULL, &e);
-    if (sq_save(s, "rt.json", &e) == 0) {
-        sq_session *r = sq_session_new();
-        if (sq_load(r, "rt.json", &e) != 0) {
-            fprintf(stderr, "reloading a saved model.json failed: %s\n", e.msg);
-            abort();
-        }
-        char *sum2 = sq_summary(r, &e), *w2 = sq_weights_text(r, NULL, &e);
-        if ((sum1 == NULL) != (sum2 == NULL) || (sum1 && strcmp(sum1, sum2))
-            || (w1 == NULL) != (w2 == NULL) || (w1 && strcmp(w1, w2))) {
-            fprintf(stderr, "save/load changed the model:\n%s\n---\n%s\n",
-                    sum1 ? sum1 : "(none)", sum2 ? sum2 : "(none)");
-            abort();
-        }
-        free(sum2);
-        free(w2);
-        sq_session_free(r);
-    }
-    free(sum1);
-    free(w1);
+    fuzz_round_trip(s, "rt.json");
+    fuzz_round_trip(s, "rt.seqm");
     if (s->model->built && s->model->n > 0) {
         const sq_shape *in = &s->model->input_shape;
         long dims[SQ_MAX_RANK];
