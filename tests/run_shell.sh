@@ -56,6 +56,9 @@ ok "an .h5 that sends libhdf5 into an endless loop: a clear error in the time li
   start=$(date +%s)
   SEQSH_H5_TIME_LIMIT=2 "$S" --keep-going -c "input 3; add dense 2 name=kept" -c "load $TOP/tests/fixtures/keras/h5_hang.h5" -c "layers" >out 2>err; rc=$?
   [ $rc = 1 ] && [ $(($(date +%s) - start)) -lt 10 ] && grep -q "h5_hang.h5. took longer than 2 seconds" err && grep -q "kept" out'
+ok "an .h5 that crashes libhdf5: one clear error, the model kept, nothing else on stderr (a sanitizer build included)" '
+  "$S" --keep-going -c "input 3; add dense 2 name=kept" -c "load $TOP/tests/fixtures/keras/h5_crash.h5" -c "layers" >out 2>err; rc=$?
+  [ $rc = 1 ] && [ "$(wc -l <err)" = 1 ] && grep -q "h5_crash.h5. is.*corrupt" err && grep -q "kept" out'
 ok "SIGINT while libhdf5 loops: Interrupted at once, exit 130, no reader left" '
   # a name of its own: other runs of this suite may share the machine
   printf "input 3\nadd dense 2\nload $TOP/tests/fixtures/keras/h5_hang.h5\necho after\n" >h5-$$.seq

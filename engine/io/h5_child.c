@@ -151,6 +151,11 @@ static void child(int fd, const char *path, pid_t parent, double limit)
     size_t blen = 0;
     signal(SIGPIPE, SIG_IGN);
     signal(SIGINT, SIG_DFL);     /* the parent decides; a Ctrl-C may end us */
+    /* a crash in libhdf5 ends us by its signal, which the parent reports:
+     * no handler of the parent's (a sanitizer's, a fuzzer's) runs here */
+    static const int fatal[] = { SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT, SIGTERM };
+    for (size_t i = 0; i < sizeof fatal / sizeof fatal[0]; i++)
+        signal(fatal[i], SIG_DFL);
     cap_memory();
     sq_model *m = sq_h5_read(path, &notes, &err);
     int status = 1;
