@@ -1,6 +1,6 @@
 /* fuzz_h5.c - the Keras HDF5 reader (sq_load of FILE.h5) through a file in
  * the scratch folder; the input is the file. A model that loads is looked
- * at, saved as rt.h5 and as rt.seqm and loaded again from each: the
+ * at, saved as rt.h5, rt.seqm and rt.json and loaded again from each: the
  * reloaded model must have the same summary and weights. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,6 +31,7 @@ FUZZ_ENTRY(h5)
     }
     fuzz_round_trip(s, "rt.h5");
     fuzz_round_trip(s, "rt.seqm");
+    fuzz_round_trip(s, "rt.json");
     sq_session_free(s);
     fuzz_clean_scratch();
     return 0;
