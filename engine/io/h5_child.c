@@ -151,8 +151,9 @@ static void child(int fd, const char *path, pid_t parent, double limit)
     size_t blen = 0;
     signal(SIGPIPE, SIG_IGN);
     signal(SIGINT, SIG_DFL);     /* the parent decides; a Ctrl-C may end us */
-    /* a crash in libhdf5 ends us by its signal, which the parent reports:
-     * no handler of the parent's (a sanitizer's, a fuzzer's) runs here */
+    /* a crash in libhdf5 ends us by its signal, which the parent reports,
+     * and SIGTERM ends us: no handler inherited from the parent (seqsh's
+     * own, a sanitizer's, a fuzzer's) runs here */
     static const int fatal[] = { SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT, SIGTERM };
     for (size_t i = 0; i < sizeof fatal / sizeof fatal[0]; i++)
         signal(fatal[i], SIG_DFL);

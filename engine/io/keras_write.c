@@ -276,7 +276,7 @@ json_t *keras_model_config(const sq_model *m, keras_fmt fmt, sq_error *err)
     if (!top)
         goto oom;
     if (m->built) {
-        /* an input with no layer yet is keras.Input's, named by its counter */
+        /* an input with no layer yet is keras.Input's: its first name */
         if (m->n > 0)
             snprintf(iname, sizeof iname, "%s_input", m->layers[0]->name);
         else

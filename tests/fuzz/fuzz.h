@@ -27,7 +27,8 @@ void fuzz_clean_scratch(void);
 /* The seqsh source tree ($SEQSH_SRCDIR, $srcdir, or the build's). */
 const char *fuzz_srcdir(void);
 /* Saves s's model as path and loads it back into a new session: aborts
- * when loading fails or the summary or weights text changed. */
+ * when loading fails or the summary or weights text changed (for .json and
+ * .h5: changed from what a Keras format keeps of the model). */
 struct sq_session;
 void fuzz_round_trip(struct sq_session *s, const char *path);
 
