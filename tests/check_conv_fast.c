@@ -883,6 +883,61 @@ START_TEST(test_pool_covers)
 }
 END_TEST
 
+/* Who ran each index of a job; each index takes a while, five times as
+ * long on thread 1 (its partner would take some of its indices). */
+typedef struct {
+    signed char *who;
+} who_job;
+
+static void who_range(void *ctx, long b, long e, int tid)
+{
+    who_job *j = ctx;
+    for (long i = b; i < e; i++) {
+        j->who[i] = (signed char)tid;
+        long ns = tid == 1 ? 1000 : 200;
+        struct timespec t0, t;
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        do
+            clock_gettime(CLOCK_MONOTONIC, &t);
+        while ((t.tv_sec - t0.tv_sec) * 1000000000L + t.tv_nsec - t0.tv_nsec < ns);
+    }
+}
+
+/* Two threads split a job where they meet: thread 0 runs [0, m), thread 1
+ * [m, n), for any size and grain, even when one thread is much slower
+ * than the other (so that the next job over the same data finds each part
+ * where it was made); with more threads every index still runs once. */
+START_TEST(test_pool_pairs_split)
+{
+    static const long sizes[] = { 2, 7, 64, 1001, 5000 };
+    static const long grains[] = { 1, 3, 100 };
+    signed char *who = malloc(5000);
+    ck_assert_ptr_nonnull(who);
+    for (int th = 2; th <= 4; th++) {
+        sq_pool_set_threads(th);
+        for (int si = 0; si < 5; si++)
+            for (int gi = 0; gi < 3; gi++) {
+                long n = sizes[si];
+                who_job j = { who };
+                sq_pool_wake();   /* the workers awake, so that they take part */
+                sq_parallel_for(64, 1, who_range, &j);
+                memset(who, -1, (size_t)n);
+                sq_parallel_for(n, grains[gi], who_range, &j);
+                for (long i = 0; i < n; i++) {
+                    ck_assert_msg(who[i] >= 0 && who[i] < th, "threads %d n %ld: index %ld not run",
+                                  th, n, i);
+                    if (th == 2 && i > 0)
+                        ck_assert_msg(who[i] >= who[i - 1],
+                                      "n %ld grain %ld: index %ld by thread %d after thread %d",
+                                      n, grains[gi], i, who[i], who[i - 1]);
+                }
+            }
+    }
+    sq_pool_set_threads(1);
+    free(who);
+}
+END_TEST
+
 /* Workers that went to sleep (1 ms idle, longer than they spin) are woken
  * by sq_pool_wake, from inside a job too (where it does nothing), and
  * every index of the jobs that follow runs exactly once: a wake-up before
@@ -1061,6 +1116,7 @@ static Suite *conv_fast_suite(void)
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, test_pool_covers);
     tcase_add_test(tc, test_pool_wake);
+    tcase_add_test(tc, test_pool_pairs_split);
     tcase_add_loop_test(tc, test_gemm_parts, 0, 60);
     tcase_add_test(tc, test_relu_grad_long);
     tcase_add_test(tc, test_threads_setting);

@@ -2,15 +2,21 @@
  * first job that needs them (so start-up stays quick), spin for a while
  * after a job and then sleep on a condition variable, block every signal
  * (the shell's handlers run on the main thread) and keep flush-to-zero and
- * denormals-are-zero set. A job is one range cut into one share per thread
- * taking part (the caller is thread 0), each share handed out in chunks:
- * thread p first claims the chunks of share p, so consecutive jobs over the
- * same data (a layer's output, then the next layer; an optimizer's weights
- * step after step) give each thread the same part of it, still in its own
- * core's cache; then it takes unclaimed chunks of the others' shares, so a
- * thread the system delays leaves its work to the others. A command about to run jobs
- * wakes the sleeping workers first (sq_pool_wake), so they are spinning
- * when its first job comes. */
+ * denormals-are-zero set. A job is one range of indices cut into chunks;
+ * the threads taking part (the caller is thread 0) go in pairs, each pair
+ * with one part of the range: the even thread claims its chunks from the
+ * part's start upwards, the odd one from its end downwards, and they meet
+ * where their speeds put them: each does one run of consecutive indices, and
+ * consecutive jobs over the same data (a layer's output rows, then the next
+ * layer's; an optimizer's weights step after step) give each thread about
+ * the same part of it, still in its own core's cache, even when one core
+ * runs slower than the other (a virtual machine's cores often do; with
+ * fixed shares the faster core would take its partner's leftovers, in the
+ * middle of the partner's part, and the next job would fetch them back
+ * across the cores). A thread whose part is done takes chunks of the other
+ * pairs' parts, so a thread the system delays leaves its work to the
+ * others. A command about to run jobs wakes the sleeping workers first
+ * (sq_pool_wake), so they are spinning when its first job comes. */
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
@@ -47,17 +53,22 @@ void sq_fp_restore(unsigned saved)
 }
 
 /* A job is published as one 64-bit word: its generation in the high bits.
- * Each share has a word of the same form, its next unclaimed index in the
- * low bits. A thread claims a chunk with a compare-and-swap on a share's
- * word that also checks the generation, so a thread that woke late for a
- * finished job can never run a chunk of the next one. The
+ * Each pair's part has a word of the same form holding the part's
+ * unclaimed chunks [lo, hi) in the low bits. A thread claims a chunk with a
+ * compare-and-swap on a part's word that also checks the generation, so a
+ * thread that woke late for a finished job can never run a chunk of the
+ * next one. The
  * caller counts finished indices and returns as soon as every chunk is done,
  * without waiting for threads that found nothing to do. Idle workers spin
  * for a while (jobs come in bursts: one per layer, per GEMM block) and only
  * then sleep on a condition variable, so a job costs no wake-up system call
  * when it follows another closely. */
 #define IDX_BITS 40
-#define IDX_MASK ((1ULL << IDX_BITS) - 1)
+#define END_BITS 20               /* a part's lo and hi, in chunks */
+#define END_MASK ((1ULL << END_BITS) - 1)
+/* Chunks per job: at most 16 per thread and a few (see sq_parallel_for_upto),
+ * well within END_BITS. */
+#define MAX_CHUNKS (32L * SQ_MAX_THREADS)
 /* How long an idle worker spins before it sleeps: by the clock, since a
  * pause instruction takes 10 to 140 cycles depending on the CPU. Long
  * enough to bridge the gaps between the layers of a call and between the
@@ -76,11 +87,12 @@ static int want;                  /* threads asked for; 0 = the default */
 static int nworkers;              /* running workers (ids 1..nworkers) */
 static pthread_t tids[SQ_MAX_THREADS];
 static uint64_t word;             /* generation << IDX_BITS (atomic) */
-/* share p's generation << IDX_BITS | next index (atomic), a cache line each */
+/* part r's generation << IDX_BITS | lo << END_BITS | hi (atomic), its
+ * unclaimed chunks [lo, hi); a cache line each */
 static struct {
     uint64_t w;
     char pad[56];
-} __attribute__((aligned(64))) share_word[SQ_MAX_THREADS];
+} __attribute__((aligned(64))) part_word[(SQ_MAX_THREADS + 1) / 2];
 static long done_count;           /* indices finished in the current job (atomic) */
 static int sleepers;              /* workers waiting on `go` (atomic; changed under mu) */
 static int quit;                  /* (atomic) */
@@ -93,7 +105,7 @@ static void *job_ctx;
 static long job_n;
 static long job_chunk;
 static int job_parts;
-static _Thread_local int in_job;  /* inside a share: nested jobs run serially */
+static _Thread_local int in_job;  /* inside a job: nested jobs run serially */
 
 static inline void cpu_relax(void)
 {
@@ -107,36 +119,51 @@ static inline uint64_t gen_of(uint64_t w)
     return w >> IDX_BITS;
 }
 
-/* Share p of n indices cut into parts is [share_lo(n, parts, p),
- * share_lo(n, parts, p + 1)). */
+/* Share p of n chunks cut into parts is [share_lo(n, parts, p),
+ * share_lo(n, parts, p + 1)); pair r's part is shares 2r and 2r + 1. */
 static long share_lo(long n, int parts, int p)
 {
     return n / parts * p + n % parts * p / parts;   /* n p / parts, rounded down */
 }
 
-/* Claims and runs chunks of generation g until none are left: thread id's
- * own share first, then the others'. */
+static int pairs_of(int parts)
+{
+    return (parts + 1) / 2;
+}
+
+static uint64_t part_of(uint64_t g, long lo, long hi)
+{
+    return (g << IDX_BITS) | ((uint64_t)lo << END_BITS) | (uint64_t)hi;
+}
+
+/* Claims and runs chunks of generation g until none are left: those of
+ * thread id's own pair first, from the part's start (even id, or a thread
+ * without a partner) or end (odd id), then the other parts'. Chunk k of
+ * nch is indices [k chunk, (k + 1) chunk), the last one up to n. */
 static void run_share(uint64_t g, sq_range_fn fn, void *ctx, long n, long chunk, int parts,
                       int id)
 {
-    for (int k = 0; k < parts; k++) {
-        int q = (id + k) % parts;
-        long hi = share_lo(n, parts, q + 1);
-        uint64_t w = __atomic_load_n(&share_word[q].w, __ATOMIC_ACQUIRE);
+    long nch = n / chunk;
+    int np = pairs_of(parts);
+    int from_end = id % 2 && id < parts;
+    for (int k = 0; k < np; k++) {
+        int r = (id / 2 + k) % np;
+        uint64_t w = __atomic_load_n(&part_word[r].w, __ATOMIC_ACQUIRE);
         for (;;) {
             if (gen_of(w) != g)
                 return;
-            long b = (long)(w & IDX_MASK);
-            if (b >= hi)
+            long lo = (long)((w >> END_BITS) & END_MASK), hi = (long)(w & END_MASK);
+            if (lo >= hi)
                 break;
-            /* no chunk smaller than chunk (>= min_each): the last takes the rest */
-            long e = hi - b < 2 * chunk ? hi : b + chunk;
-            if (!__atomic_compare_exchange_n(&share_word[q].w, &w, (g << IDX_BITS) | (uint64_t)e,
-                                             1, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+            long c = from_end ? hi - 1 : lo;
+            uint64_t next = from_end ? part_of(g, lo, c) : part_of(g, c + 1, hi);
+            if (!__atomic_compare_exchange_n(&part_word[r].w, &w, next, 1, __ATOMIC_ACQ_REL,
+                                             __ATOMIC_ACQUIRE))
                 continue;  /* w now holds the current word */
+            long b = c * chunk, e = c == nch - 1 ? n : b + chunk;
             fn(ctx, b, e, id);
             __atomic_fetch_add(&done_count, e - b, __ATOMIC_RELEASE);
-            w = __atomic_load_n(&share_word[q].w, __ATOMIC_ACQUIRE);
+            w = __atomic_load_n(&part_word[r].w, __ATOMIC_ACQUIRE);
         }
     }
 }
@@ -422,14 +449,20 @@ void sq_parallel_for_upto(long n, long min_each, int most_threads, sq_range_fn f
             job_chunk = n / ((long)parts * 16);
             if (job_chunk < min_each)
                 job_chunk = min_each;
+            if (job_chunk < (n + MAX_CHUNKS - 1) / MAX_CHUNKS)
+                job_chunk = (n + MAX_CHUNKS - 1) / MAX_CHUNKS;
             job_parts = parts;
             __atomic_add_fetch(&jobs_shared, 1, __ATOMIC_RELAXED);
             __atomic_store_n(&done_count, 0, __ATOMIC_RELAXED);
             uint64_t g = (gen_of(__atomic_load_n(&word, __ATOMIC_RELAXED)) + 1)
                          & ((1ULL << (64 - IDX_BITS)) - 1);
-            for (int p = 0; p < parts; p++)
-                __atomic_store_n(&share_word[p].w, (g << IDX_BITS) | (uint64_t)share_lo(n, parts, p),
+            long nch = n / job_chunk;
+            for (int r = 0; r < pairs_of(parts); r++) {
+                int last = 2 * r + 2 < parts ? 2 * r + 2 : parts;
+                __atomic_store_n(&part_word[r].w,
+                                 part_of(g, share_lo(nch, parts, 2 * r), share_lo(nch, parts, last)),
                                  __ATOMIC_RELAXED);
+            }
             /* seq_cst store and load: a worker going to sleep either sees
              * the new word or is counted here (it counts itself, then
              * looks at the word) */

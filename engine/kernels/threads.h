@@ -1,6 +1,6 @@
 /* threads.h - the engine's one thread pool (engine-internal): persistent
  * workers that spin briefly after a job, then sleep on a condition
- * variable. The calling thread takes the first share of every job. */
+ * variable. The calling thread takes the start of every job. */
 #ifndef SEQSH_THREADS_H
 #define SEQSH_THREADS_H
 
@@ -19,9 +19,10 @@ int sq_pool_default(void);
 
 /* Runs fn(ctx, begin, end, tid) over [0, n) in chunks of at least
  * min_each indices (at most n / min_each threads take part) and returns
- * when all are done. The range is cut into one share per thread taking
- * part, thread p's share first going to thread p (the same part of every
- * job, for its cache), what a busy thread leaves to whichever is free; tid
+ * when all are done. The threads taking part go in pairs, each pair with
+ * one part of the range, claimed from its two ends (threads 0 and 1 split
+ * [0, n) where they meet, thread 0 from the start: about the same part of
+ * every job, for its cache), what a busy thread leaves to whichever is free; tid
  * in [0, sq_pool_threads()) names the thread running it (0 = the caller), for
  * per-thread scratch. Every chunk runs with flush-to-zero and
  * denormals-are-zero set. Called from inside a job's chunk, or while
