@@ -887,11 +887,19 @@ END_TEST
  * long on thread 1 (its partner would take some of its indices). */
 typedef struct {
     signed char *who;
+    long least, most;        /* the smallest and largest chunk */
 } who_job;
 
 static void who_range(void *ctx, long b, long e, int tid)
 {
     who_job *j = ctx;
+    long len = e - b, m;
+    while ((m = __atomic_load_n(&j->least, __ATOMIC_RELAXED)) > len
+           && !__atomic_compare_exchange_n(&j->least, &m, len, 0, __ATOMIC_RELAXED, __ATOMIC_RELAXED))
+        ;
+    while ((m = __atomic_load_n(&j->most, __ATOMIC_RELAXED)) < len
+           && !__atomic_compare_exchange_n(&j->most, &m, len, 0, __ATOMIC_RELAXED, __ATOMIC_RELAXED))
+        ;
     for (long i = b; i < e; i++) {
         j->who[i] = (signed char)tid;
         long ns = tid == 1 ? 1000 : 200;
@@ -906,23 +914,29 @@ static void who_range(void *ctx, long b, long e, int tid)
 /* Two threads split a job where they meet: thread 0 runs [0, m), thread 1
  * [m, n), for any size and grain, even when one thread is much slower
  * than the other (so that the next job over the same data finds each part
- * where it was made); with more threads every index still runs once. */
+ * where it was made); with more threads every index still runs once. The
+ * chunks are as even as can be (a remainder spread, not left to the last:
+ * 1001 by chunks of 400 is 500 and 501, not 400 and 601). */
 START_TEST(test_pool_pairs_split)
 {
     static const long sizes[] = { 2, 7, 64, 1001, 5000 };
-    static const long grains[] = { 1, 3, 100 };
+    static const long grains[] = { 1, 3, 100, 400 };
     signed char *who = malloc(5000);
     ck_assert_ptr_nonnull(who);
     for (int th = 2; th <= 4; th++) {
         sq_pool_set_threads(th);
         for (int si = 0; si < 5; si++)
-            for (int gi = 0; gi < 3; gi++) {
+            for (int gi = 0; gi < 4; gi++) {
                 long n = sizes[si];
-                who_job j = { who };
+                who_job j = { who, n, 0 };
                 sq_pool_wake();   /* the workers awake, so that they take part */
                 sq_parallel_for(64, 1, who_range, &j);
                 memset(who, -1, (size_t)n);
+                j.least = n;
+                j.most = 0;
                 sq_parallel_for(n, grains[gi], who_range, &j);
+                ck_assert_msg(j.most <= j.least + 1, "threads %d n %ld grain %ld: chunks of %ld "
+                              "to %ld", th, n, grains[gi], j.least, j.most);
                 for (long i = 0; i < n; i++) {
                     ck_assert_msg(who[i] >= 0 && who[i] < th, "threads %d n %ld: index %ld not run",
                                   th, n, i);

@@ -121,7 +121,7 @@ static inline uint64_t gen_of(uint64_t w)
 
 /* Share p of n chunks cut into parts is [share_lo(n, parts, p),
  * share_lo(n, parts, p + 1)); pair r's part is shares 2r and 2r + 1. */
-static long share_lo(long n, int parts, int p)
+static long share_lo(long n, long parts, long p)
 {
     return n / parts * p + n % parts * p / parts;   /* n p / parts, rounded down */
 }
@@ -138,8 +138,8 @@ static uint64_t part_of(uint64_t g, long lo, long hi)
 
 /* Claims and runs chunks of generation g until none are left: those of
  * thread id's own pair first, from the part's start (even id, or a thread
- * without a partner) or end (odd id), then the other parts'. Chunk k of
- * nch is indices [k chunk, (k + 1) chunk), the last one up to n. */
+ * without a partner) or end (odd id), then the other parts'. [0, n) is cut
+ * into nch = n / chunk chunks as even as can be (each at least chunk). */
 static void run_share(uint64_t g, sq_range_fn fn, void *ctx, long n, long chunk, int parts,
                       int id)
 {
@@ -160,7 +160,7 @@ static void run_share(uint64_t g, sq_range_fn fn, void *ctx, long n, long chunk,
             if (!__atomic_compare_exchange_n(&part_word[r].w, &w, next, 1, __ATOMIC_ACQ_REL,
                                              __ATOMIC_ACQUIRE))
                 continue;  /* w now holds the current word */
-            long b = c * chunk, e = c == nch - 1 ? n : b + chunk;
+            long b = share_lo(n, nch, c), e = share_lo(n, nch, c + 1);
             fn(ctx, b, e, id);
             __atomic_fetch_add(&done_count, e - b, __ATOMIC_RELEASE);
             w = __atomic_load_n(&part_word[r].w, __ATOMIC_ACQUIRE);
