@@ -6,7 +6,7 @@
  * the threads taking part (the caller is thread 0) go in pairs, each pair
  * with one part of the range: the even thread claims its chunks from the
  * part's start upwards, the odd one from its end downwards, and they meet
- * where their speeds put them: each does one run of consecutive indices, and
+ * where their speeds put them, each with one run of consecutive indices, and
  * consecutive jobs over the same data (a layer's output rows, then the next
  * layer's; an optimizer's weights step after step) give each thread about
  * the same part of it, still in its own core's cache, even when one core
@@ -66,8 +66,8 @@ void sq_fp_restore(unsigned saved)
 #define IDX_BITS 40
 #define END_BITS 20               /* a part's lo and hi, in chunks */
 #define END_MASK ((1ULL << END_BITS) - 1)
-/* Chunks per job: at most 16 per thread and a few (see sq_parallel_for_upto),
- * well within END_BITS. */
+/* Most chunks in a job (sq_parallel_for_upto makes ~16 per thread, and
+ * never more than this), well within END_BITS. */
 #define MAX_CHUNKS (32L * SQ_MAX_THREADS)
 /* How long an idle worker spins before it sleeps: by the clock, since a
  * pause instruction takes 10 to 140 cycles depending on the CPU. Long
