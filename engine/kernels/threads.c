@@ -99,7 +99,8 @@ static int quit;                  /* (atomic) */
 static unsigned wakes;            /* sq_pool_wake calls (atomic): sleepers go back to spinning */
 static unsigned long jobs_shared; /* jobs run by more than one thread (atomic) */
 static unsigned long wake_calls;  /* sq_pool_wake calls that woke the pool (atomic) */
-/* the current job; written only while no chunk of the last one is unclaimed */
+/* the current job (atomic, relaxed: a worker late for one job may read the
+ * next one's); written only while no chunk of the last one is unclaimed */
 static sq_range_fn job_fn;
 static void *job_ctx;
 static long job_n;
@@ -228,11 +229,13 @@ static void *worker(void *arg)
         seen = gen_of(w);
         /* the fields belong to generation `seen` as long as one of its
          * chunks is unclaimed; run_share's checked claims make a stale read
-         * harmless */
-        sq_range_fn fn = job_fn;
-        void *ctx = job_ctx;
-        long n = job_n, chunk = job_chunk;
-        int parts = job_parts;
+         * harmless (a claim of `seen` that succeeds came before the next
+         * job's fields were written, so these reads saw this job's) */
+        sq_range_fn fn = __atomic_load_n(&job_fn, __ATOMIC_RELAXED);
+        void *ctx = __atomic_load_n(&job_ctx, __ATOMIC_RELAXED);
+        long n = __atomic_load_n(&job_n, __ATOMIC_RELAXED);
+        long chunk = __atomic_load_n(&job_chunk, __ATOMIC_RELAXED);
+        int parts = __atomic_load_n(&job_parts, __ATOMIC_RELAXED);
         if (id < parts)
             run_share(seen, fn, ctx, n, chunk, parts, id);
     }
@@ -442,21 +445,22 @@ void sq_parallel_for_upto(long n, long min_each, int most_threads, sq_range_fn f
             parts = nworkers + 1;
         if (parts > 1) {
             /* every chunk of the last job is done, so no one reads these */
-            job_fn = fn;
-            job_ctx = ctx;
-            job_n = n;
             /* small enough chunks to even out, big enough to pay */
-            job_chunk = n / ((long)parts * 16);
-            if (job_chunk < min_each)
-                job_chunk = min_each;
-            if (job_chunk < (n + MAX_CHUNKS - 1) / MAX_CHUNKS)
-                job_chunk = (n + MAX_CHUNKS - 1) / MAX_CHUNKS;
-            job_parts = parts;
+            long chunk = n / ((long)parts * 16);
+            if (chunk < min_each)
+                chunk = min_each;
+            if (chunk < (n + MAX_CHUNKS - 1) / MAX_CHUNKS)
+                chunk = (n + MAX_CHUNKS - 1) / MAX_CHUNKS;
+            __atomic_store_n(&job_fn, fn, __ATOMIC_RELAXED);
+            __atomic_store_n(&job_ctx, ctx, __ATOMIC_RELAXED);
+            __atomic_store_n(&job_n, n, __ATOMIC_RELAXED);
+            __atomic_store_n(&job_chunk, chunk, __ATOMIC_RELAXED);
+            __atomic_store_n(&job_parts, parts, __ATOMIC_RELAXED);
             __atomic_add_fetch(&jobs_shared, 1, __ATOMIC_RELAXED);
             __atomic_store_n(&done_count, 0, __ATOMIC_RELAXED);
             uint64_t g = (gen_of(__atomic_load_n(&word, __ATOMIC_RELAXED)) + 1)
                          & ((1ULL << (64 - IDX_BITS)) - 1);
-            long nch = n / job_chunk;
+            long nch = n / chunk;
             for (int r = 0; r < pairs_of(parts); r++) {
                 int last = 2 * r + 2 < parts ? 2 * r + 2 : parts;
                 __atomic_store_n(&part_word[r].w,
@@ -474,7 +478,7 @@ void sq_parallel_for_upto(long n, long min_each, int most_threads, sq_range_fn f
             }
             unsigned fp = sq_fp_fast();
             in_job = 1;
-            run_share(g, fn, ctx, n, job_chunk, parts, 0);
+            run_share(g, fn, ctx, n, chunk, parts, 0);
             in_job = 0;
             sq_fp_restore(fp);
             /* the chunks others claimed: usually already done */
