@@ -4,7 +4,8 @@
 # portable C convolution and OpenBLAS's generic Prescott kernels), so that a
 # test depending on one CPU's rounding fails on every machine; a build with
 # AddressSanitizer and UndefinedBehaviorSanitizer (leak detection on); and
-# the transcripts under valgrind. Prints every test log (so Check's summary
+# the transcripts under valgrind; the thread pool's tests also run under
+# ThreadSanitizer. Prints every test log (so Check's summary
 # lines are visible) and leaves a normal build behind.
 set -e
 cd "$(dirname "$0")/.."
@@ -32,6 +33,9 @@ make check-interop || status=1
 echo "==== other kernels: SEQSH_ISA=c OPENBLAS_CORETYPE=Prescott"
 SEQSH_ISA=c OPENBLAS_CORETYPE=Prescott make -j2 check || status=1
 print_logs "SEQSH_ISA=c OPENBLAS_CORETYPE=Prescott"
+
+echo "==== ThreadSanitizer: the thread pool's tests"
+make check-tsan || status=1
 
 echo "==== AddressSanitizer + UndefinedBehaviorSanitizer build"
 make clean >/dev/null
