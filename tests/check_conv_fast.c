@@ -914,9 +914,12 @@ static void who_range(void *ctx, long b, long e, int tid)
 /* Two threads split a job where they meet: thread 0 runs [0, m), thread 1
  * [m, n), for any size and grain, even when one thread is much slower
  * than the other (so that the next job over the same data finds each part
- * where it was made); with more threads every index still runs once. The
- * chunks are as even as can be (a remainder spread, not left to the last:
- * 1001 by chunks of 400 is 500 and 501, not 400 and 601). */
+ * where it was made); with more threads every index still runs once.
+ * sq_parallel_for's claims are whole units of a cut as even as can be (a
+ * remainder spread, not left to the last: 1001 by at least 400 is 500 and
+ * 501, never 400 and 601); sq_parallel_for_tail's shrink to min_claim at the
+ * end (the last claim is one unit) and never pass the first claims' size
+ * (1/16 of a thread's share, or min_each). */
 START_TEST(test_pool_pairs_split)
 {
     static const long sizes[] = { 2, 7, 64, 1001, 5000 };
@@ -926,26 +929,42 @@ START_TEST(test_pool_pairs_split)
     for (int th = 2; th <= 4; th++) {
         sq_pool_set_threads(th);
         for (int si = 0; si < 5; si++)
-            for (int gi = 0; gi < 4; gi++) {
-                long n = sizes[si];
-                who_job j = { who, n, 0 };
-                sq_pool_wake();   /* the workers awake, so that they take part */
-                sq_parallel_for(64, 1, who_range, &j);
-                memset(who, -1, (size_t)n);
-                j.least = n;
-                j.most = 0;
-                sq_parallel_for(n, grains[gi], who_range, &j);
-                ck_assert_msg(j.most <= j.least + 1, "threads %d n %ld grain %ld: chunks of %ld "
-                              "to %ld", th, n, grains[gi], j.least, j.most);
-                for (long i = 0; i < n; i++) {
-                    ck_assert_msg(who[i] >= 0 && who[i] < th, "threads %d n %ld: index %ld not run",
-                                  th, n, i);
-                    if (th == 2 && i > 0)
-                        ck_assert_msg(who[i] >= who[i - 1],
-                                      "n %ld grain %ld: index %ld by thread %d after thread %d",
-                                      n, grains[gi], i, who[i], who[i - 1]);
+            for (int gi = 0; gi < 4; gi++)
+                for (int tail = 0; tail < 2; tail++) {
+                    long n = sizes[si], grain = grains[gi];
+                    who_job j = { who, n, 0 };
+                    sq_pool_wake();   /* the workers awake, so that they take part */
+                    sq_parallel_for(64, 1, who_range, &j);
+                    memset(who, -1, (size_t)n);
+                    j.least = n;
+                    j.most = 0;
+                    if (tail)
+                        sq_parallel_for_tail(n, grain, 1, th, who_range, &j);
+                    else
+                        sq_parallel_for(n, grain, who_range, &j);
+                    long shared = n / grain >= 2, first = n / (th * 16L);
+                    if (first < grain)
+                        first = grain;
+                    if (!shared)
+                        ck_assert_int_eq(j.least, n);
+                    else if (tail)
+                        ck_assert_msg(j.least == 1 && j.most <= first,
+                                      "threads %d n %ld grain %ld: tail claims of %ld to %ld",
+                                      th, n, grain, j.least, j.most);
+                    else
+                        ck_assert_msg(j.least >= n / (n / grain),
+                                      "threads %d n %ld grain %ld: a claim of %ld", th, n, grain,
+                                      j.least);
+                    for (long i = 0; i < n; i++) {
+                        ck_assert_msg(who[i] >= 0 && who[i] < th,
+                                      "threads %d n %ld: index %ld not run", th, n, i);
+                        if (th == 2 && i > 0)
+                            ck_assert_msg(who[i] >= who[i - 1],
+                                          "n %ld grain %ld tail %d: index %ld by thread %d "
+                                          "after thread %d", n, grain, tail, i, who[i],
+                                          who[i - 1]);
+                    }
                 }
-            }
     }
     sq_pool_set_threads(1);
     free(who);

@@ -6,7 +6,8 @@
  * the threads taking part (the caller is thread 0) go in pairs, each pair
  * with one part of the range: the even thread claims its chunks from the
  * part's start upwards, the odd one from its end downwards, and they meet
- * where their speeds put them, each with one run of consecutive indices, and
+ * where their speeds put them, each with one run of consecutive indices (the
+ * claims shrink as the two ends close in, so that both finish together), and
  * consecutive jobs over the same data (a layer's output rows, then the next
  * layer's; an optimizer's weights step after step) give each thread about
  * the same part of it, still in its own core's cache, even when one core
@@ -53,8 +54,11 @@ void sq_fp_restore(unsigned saved)
 }
 
 /* A job is published as one 64-bit word: its generation in the high bits.
- * Each pair's part has a word of the same form holding the part's
- * unclaimed chunks [lo, hi) in the low bits. A thread claims a chunk with a
+ * [0, n) is cut into units as even as can be, each at least the smallest
+ * claim the caller allows; each pair's part has a word of the same form
+ * holding the part's unclaimed units [lo, hi) in the low bits. A claim takes
+ * a quarter of what is left of the part (half of one thread's fair share),
+ * at most the job's big claim and at least one unit. A thread claims a chunk with a
  * compare-and-swap on a part's word that also checks the generation, so a
  * thread that woke late for a finished job can never run a chunk of the
  * next one. The
@@ -64,11 +68,10 @@ void sq_fp_restore(unsigned saved)
  * then sleep on a condition variable, so a job costs no wake-up system call
  * when it follows another closely. */
 #define IDX_BITS 40
-#define END_BITS 20               /* a part's lo and hi, in chunks */
+#define END_BITS 20               /* a part's lo and hi, in units */
 #define END_MASK ((1ULL << END_BITS) - 1)
-/* Most chunks in a job (sq_parallel_for_upto makes ~16 per thread, and
- * never more than this), well within END_BITS. */
-#define MAX_CHUNKS (32L * SQ_MAX_THREADS)
+/* Most units in a job, within END_BITS. */
+#define MAX_UNITS (1L << 19)
 /* How long an idle worker spins before it sleeps: by the clock, since a
  * pause instruction takes 10 to 140 cycles depending on the CPU. Long
  * enough to bridge the gaps between the layers of a call and between the
@@ -104,7 +107,8 @@ static unsigned long wake_calls;  /* sq_pool_wake calls that woke the pool (atom
 static sq_range_fn job_fn;
 static void *job_ctx;
 static long job_n;
-static long job_chunk;
+static long job_unit;             /* indices per unit, at least */
+static long job_cap;              /* units per claim, at most */
 static int job_parts;
 static _Thread_local int in_job;  /* inside a job: nested jobs run serially */
 
@@ -140,11 +144,12 @@ static uint64_t part_of(uint64_t g, long lo, long hi)
 /* Claims and runs chunks of generation g until none are left: those of
  * thread id's own pair first, from the part's start (even id, or a thread
  * without a partner) or end (odd id), then the other parts'. [0, n) is cut
- * into nch = n / chunk chunks as even as can be (each at least chunk). */
-static void run_share(uint64_t g, sq_range_fn fn, void *ctx, long n, long chunk, int parts,
-                      int id)
+ * into nu = n / unit units as even as can be; a claim is a quarter of the
+ * part's unclaimed units, within [1, cap]. */
+static void run_share(uint64_t g, sq_range_fn fn, void *ctx, long n, long unit, long cap,
+                      int parts, int id)
 {
-    long nch = n / chunk;
+    long nu = n / unit;
     int np = pairs_of(parts);
     int from_end = id % 2 && id < parts;
     for (int k = 0; k < np; k++) {
@@ -156,12 +161,15 @@ static void run_share(uint64_t g, sq_range_fn fn, void *ctx, long n, long chunk,
             long lo = (long)((w >> END_BITS) & END_MASK), hi = (long)(w & END_MASK);
             if (lo >= hi)
                 break;
-            long c = from_end ? hi - 1 : lo;
-            uint64_t next = from_end ? part_of(g, lo, c) : part_of(g, c + 1, hi);
+            long take = (hi - lo + 3) / 4;
+            if (take > cap)
+                take = cap;
+            long c = from_end ? hi - take : lo;
+            uint64_t next = from_end ? part_of(g, lo, c) : part_of(g, c + take, hi);
             if (!__atomic_compare_exchange_n(&part_word[r].w, &w, next, 1, __ATOMIC_ACQ_REL,
                                              __ATOMIC_ACQUIRE))
                 continue;  /* w now holds the current word */
-            long b = share_lo(n, nch, c), e = share_lo(n, nch, c + 1);
+            long b = share_lo(n, nu, c), e = share_lo(n, nu, c + take);
             fn(ctx, b, e, id);
             __atomic_fetch_add(&done_count, e - b, __ATOMIC_RELEASE);
             w = __atomic_load_n(&part_word[r].w, __ATOMIC_ACQUIRE);
@@ -234,10 +242,11 @@ static void *worker(void *arg)
         sq_range_fn fn = __atomic_load_n(&job_fn, __ATOMIC_RELAXED);
         void *ctx = __atomic_load_n(&job_ctx, __ATOMIC_RELAXED);
         long n = __atomic_load_n(&job_n, __ATOMIC_RELAXED);
-        long chunk = __atomic_load_n(&job_chunk, __ATOMIC_RELAXED);
+        long unit = __atomic_load_n(&job_unit, __ATOMIC_RELAXED);
+        long cap = __atomic_load_n(&job_cap, __ATOMIC_RELAXED);
         int parts = __atomic_load_n(&job_parts, __ATOMIC_RELAXED);
         if (id < parts)
-            run_share(seen, fn, ctx, n, chunk, parts, id);
+            run_share(seen, fn, ctx, n, unit, cap, parts, id);
     }
     return NULL;
 }
@@ -422,15 +431,25 @@ void sq_parallel_image_rows(long nb, long oh, long min_rows, int most_threads,
                             volatile int *intr, sq_rows_fn fn, void *ctx)
 {
     rows_job j = { fn, ctx, oh, intr };
-    sq_parallel_for_upto(nb * oh, min_rows, most_threads > 0 ? most_threads : 1, run_rows, &j);
+    /* rows cost alike: the last claims may shrink to a quarter of min_rows */
+    sq_parallel_for_tail(nb * oh, min_rows, (min_rows + 3) / 4, most_threads > 0 ? most_threads : 1,
+                         run_rows, &j);
 }
 
 void sq_parallel_for_upto(long n, long min_each, int most_threads, sq_range_fn fn, void *ctx)
+{
+    sq_parallel_for_tail(n, min_each, min_each, most_threads, fn, ctx);
+}
+
+void sq_parallel_for_tail(long n, long min_each, long min_claim, int most_threads,
+                          sq_range_fn fn, void *ctx)
 {
     if (n <= 0)
         return;
     if (min_each < 1)
         min_each = 1;
+    if (min_claim < 1 || min_claim > min_each)
+        min_claim = min_each;
     long most = n / min_each;
     int parts = sq_pool_threads();
     if (parts > most_threads)
@@ -445,26 +464,30 @@ void sq_parallel_for_upto(long n, long min_each, int most_threads, sq_range_fn f
             parts = nworkers + 1;
         if (parts > 1) {
             /* every chunk of the last job is done, so no one reads these */
-            /* small enough chunks to even out, big enough to pay */
-            long chunk = n / ((long)parts * 16);
-            if (chunk < min_each)
-                chunk = min_each;
-            if (chunk < (n + MAX_CHUNKS - 1) / MAX_CHUNKS)
-                chunk = (n + MAX_CHUNKS - 1) / MAX_CHUNKS;
+            /* claims of 1/16 of a thread's share at first (big enough to
+             * pay), down to min_claim at the end (small enough to even out) */
+            long big = n / ((long)parts * 16);
+            if (big < min_each)
+                big = min_each;
+            long unit = min_claim;
+            if (unit < (n + MAX_UNITS - 1) / MAX_UNITS)
+                unit = (n + MAX_UNITS - 1) / MAX_UNITS;
+            long cap = big / unit > 1 ? big / unit : 1;
             __atomic_store_n(&job_fn, fn, __ATOMIC_RELAXED);
             __atomic_store_n(&job_ctx, ctx, __ATOMIC_RELAXED);
             __atomic_store_n(&job_n, n, __ATOMIC_RELAXED);
-            __atomic_store_n(&job_chunk, chunk, __ATOMIC_RELAXED);
+            __atomic_store_n(&job_unit, unit, __ATOMIC_RELAXED);
+            __atomic_store_n(&job_cap, cap, __ATOMIC_RELAXED);
             __atomic_store_n(&job_parts, parts, __ATOMIC_RELAXED);
             __atomic_add_fetch(&jobs_shared, 1, __ATOMIC_RELAXED);
             __atomic_store_n(&done_count, 0, __ATOMIC_RELAXED);
             uint64_t g = (gen_of(__atomic_load_n(&word, __ATOMIC_RELAXED)) + 1)
                          & ((1ULL << (64 - IDX_BITS)) - 1);
-            long nch = n / chunk;
+            long nu = n / unit;
             for (int r = 0; r < pairs_of(parts); r++) {
                 int last = 2 * r + 2 < parts ? 2 * r + 2 : parts;
                 __atomic_store_n(&part_word[r].w,
-                                 part_of(g, share_lo(nch, parts, 2 * r), share_lo(nch, parts, last)),
+                                 part_of(g, share_lo(nu, parts, 2 * r), share_lo(nu, parts, last)),
                                  __ATOMIC_RELAXED);
             }
             /* seq_cst store and load: a worker going to sleep either sees
@@ -478,7 +501,7 @@ void sq_parallel_for_upto(long n, long min_each, int most_threads, sq_range_fn f
             }
             unsigned fp = sq_fp_fast();
             in_job = 1;
-            run_share(g, fn, ctx, n, chunk, parts, 0);
+            run_share(g, fn, ctx, n, unit, cap, parts, 0);
             in_job = 0;
             sq_fp_restore(fp);
             /* the chunks others claimed: usually already done */

@@ -32,6 +32,12 @@ typedef void (*sq_range_fn)(void *ctx, long begin, long end, int tid);
 void sq_parallel_for(long n, long min_each, sq_range_fn fn, void *ctx);
 /* The same with tids below most_threads (per-thread scratch for fewer). */
 void sq_parallel_for_upto(long n, long min_each, int most_threads, sq_range_fn fn, void *ctx);
+/* The same, but as the threads near the end of the job their claims may
+ * shrink to min_claim indices (1 <= min_claim <= min_each; min_each still
+ * sets how many threads take part and the first claims), so that they
+ * finish together: for work whose indices cost alike (a layer's rows). */
+void sq_parallel_for_tail(long n, long min_each, long min_claim, int most_threads,
+                          sq_range_fn fn, void *ctx);
 /* An element-wise pass over [0, n): fn(ctx, lo, hi) on blocks of `block`
  * elements shared by the pool, two blocks at least per chunk; one call
  * fn(ctx, 0, n) on this thread, in the workers' floating-point mode, when
@@ -41,7 +47,8 @@ typedef void (*sq_block_fn)(void *ctx, size_t lo, size_t hi);
 void sq_parallel_blocks(size_t n, size_t block, size_t at_least, sq_block_fn fn, void *ctx);
 
 /* Output rows of nb images of oh rows each, numbered image by image and
- * shared by at most most_threads threads, min_rows at least per share:
+ * shared by at most most_threads threads, min_rows at least per share
+ * (the last claims down to a quarter of it, as sq_parallel_for_tail):
  * fn(ctx, img, oy0, oy1, tid) on runs of rows [oy0, oy1) of one image; a
  * row at a time when intr is given, so that a request to stop is seen
  * between rows (no more rows start once *intr is set). */

@@ -270,12 +270,14 @@ static void run_conv(sq_isa isa, sq_conv_desc *d, long nb, const float *in, floa
             sq_wino_prepare(d, scratch);
         conv_job job = { isa, d, own ? NULL : scratch, in, out, own ? scratch : scratch + us,
                          (own ? us : 0) + sq_wino_work(d), own, intr, { 0 } };
-        /* claims of ~2 MFLOP in whole rows of tiles (4 output rows each),
-         * at least 12 tiles (two blocks of the product kernel's rows) */
+        /* shares of ~2 MFLOP in whole rows of tiles (4 output rows each),
+         * at least 12 tiles (two blocks of the product kernel's rows); the
+         * last claims down to 6 tiles (one block), so that the threads
+         * finish together */
         long min_tiles = (min_rows + 3) / 4 * ((d->ow + 3) / 4);
         if (min_tiles < 12)
             min_tiles = 12;
-        sq_parallel_for_upto(nb * sq_wino_tiles(d), min_tiles, nt, conv_tiles_of, &job);
+        sq_parallel_for_tail(nb * sq_wino_tiles(d), min_tiles, 6, nt, conv_tiles_of, &job);
         return;
     }
     sq_conv_prepare(isa, d, scratch);
