@@ -58,10 +58,9 @@ void sq_fp_restore(unsigned saved)
  * claim the caller allows; each pair's part has a word of the same form
  * holding the part's unclaimed units [lo, hi) in the low bits. A claim takes
  * a quarter of what is left of the part (half of one thread's fair share),
- * at most the job's big claim and at least one unit. A thread claims a chunk with a
- * compare-and-swap on a part's word that also checks the generation, so a
- * thread that woke late for a finished job can never run a chunk of the
- * next one. The
+ * at most the job's big claim and at least one unit, by a compare-and-swap
+ * on the part's word that also checks the generation, so a thread that woke
+ * late for a finished job can never run a chunk of the next one. The
  * caller counts finished indices and returns as soon as every chunk is done,
  * without waiting for threads that found nothing to do. Idle workers spin
  * for a while (jobs come in bursts: one per layer, per GEMM block) and only
@@ -91,7 +90,7 @@ static int nworkers;              /* running workers (ids 1..nworkers) */
 static pthread_t tids[SQ_MAX_THREADS];
 static uint64_t word;             /* generation << IDX_BITS (atomic) */
 /* part r's generation << IDX_BITS | lo << END_BITS | hi (atomic), its
- * unclaimed chunks [lo, hi); a cache line each */
+ * unclaimed units [lo, hi); a cache line each */
 static struct {
     uint64_t w;
     char pad[56];
@@ -124,8 +123,9 @@ static inline uint64_t gen_of(uint64_t w)
     return w >> IDX_BITS;
 }
 
-/* Share p of n chunks cut into parts is [share_lo(n, parts, p),
- * share_lo(n, parts, p + 1)); pair r's part is shares 2r and 2r + 1. */
+/* Share p of n (indices, or units) cut into parts is [share_lo(n, parts, p),
+ * share_lo(n, parts, p + 1)); pair r's part is shares 2r and 2r + 1 of the
+ * units. */
 static long share_lo(long n, long parts, long p)
 {
     return n / parts * p + n % parts * p / parts;   /* n p / parts, rounded down */
@@ -142,8 +142,9 @@ static uint64_t part_of(uint64_t g, long lo, long hi)
 }
 
 /* Claims and runs chunks of generation g until none are left: those of
- * thread id's own pair first, from the part's start (even id, or a thread
- * without a partner) or end (odd id), then the other parts'. [0, n) is cut
+ * thread id's own pair first, from the part's start (even id; a thread
+ * without a partner is the last, even one) or end (odd id), then the other
+ * parts'. [0, n) is cut
  * into nu = n / unit units as even as can be; a claim is a quarter of the
  * part's unclaimed units, within [1, cap]. */
 static void run_share(uint64_t g, sq_range_fn fn, void *ctx, long n, long unit, long cap,
@@ -151,7 +152,7 @@ static void run_share(uint64_t g, sq_range_fn fn, void *ctx, long n, long unit, 
 {
     long nu = n / unit;
     int np = pairs_of(parts);
-    int from_end = id % 2 && id < parts;
+    int from_end = id % 2;
     for (int k = 0; k < np; k++) {
         int r = (id / 2 + k) % np;
         uint64_t w = __atomic_load_n(&part_word[r].w, __ATOMIC_ACQUIRE);
